@@ -1,0 +1,8 @@
+"""Command-line interface: thin Typer shells over the library. Import order registers commands."""
+
+from candor.cli.app import app, main, run
+
+# Each module below adds its command(s) to `app` when imported.
+from candor.cli import datasets as _datasets  # noqa: E402,F401
+
+__all__ = ["app", "main", "run"]

@@ -1,0 +1,56 @@
+"""The Typer application and the one place where exceptions become exit codes.
+
+Commands live in sibling modules (one module per command or command group) and register
+themselves on :data:`app`; :mod:`candor.cli` imports them all.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import click
+import typer
+from rich.console import Console
+
+from candor.errors import CandorError
+
+app = typer.Typer(
+    name="candor",
+    help="Direction forecasts from OHLCV bars, scored honestly: purged walk-forward, baselines, CIs.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+console = Console()
+err_console = Console(stderr=True)
+
+EXIT_OK, EXIT_FAILED, EXIT_GATES, EXIT_CONFIG = 0, 1, 2, 3
+
+
+def fail_line(message: str) -> None:
+    """Print the one-line error message every failing command ends with."""
+    err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI and return its exit code (0 ok, 1 failed, 2 gates not met, 3 bad config)."""
+    try:
+        result = app(args=argv, prog_name="candor", standalone_mode=False)
+    except click.exceptions.UsageError as exc:
+        fail_line(exc.format_message())
+        return EXIT_CONFIG
+    except click.exceptions.Exit as exc:
+        return exc.exit_code
+    except click.exceptions.Abort:
+        fail_line("aborted")
+        return EXIT_FAILED
+    except CandorError as exc:
+        fail_line(str(exc))
+        return exc.exit_code
+    return result if isinstance(result, int) else EXIT_OK
+
+
+def run() -> None:
+    """Console-script entry point."""
+    sys.exit(main())

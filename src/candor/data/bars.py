@@ -1,0 +1,87 @@
+"""The bar frame contract shared by every part of candor.
+
+A bar frame is a ``pandas.DataFrame`` with
+
+* a UTC ``DatetimeIndex`` named ``ts`` — the bar's *open* time (bars are labelled at their start),
+* float64 columns ``open high low close volume``,
+* ``attrs["symbol"]`` and ``attrs["timeframe"]`` (one of :data:`TIMEFRAMES`),
+* ``attrs["calendar"]``: ``"XNYS"`` (or another exchange_calendars code) for exchange-traded
+  bars, ``"24/7"`` for crypto-style continuous markets, or ``None`` when unknown.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from candor.errors import ConfigError, DataError
+
+OHLCV = ("open", "high", "low", "close", "volume")
+
+#: Supported timeframes, finest first, with their nominal bar length.
+TIMEFRAMES: dict[str, pd.Timedelta] = {
+    "m1": pd.Timedelta(minutes=1),
+    "m5": pd.Timedelta(minutes=5),
+    "m15": pd.Timedelta(minutes=15),
+    "h1": pd.Timedelta(hours=1),
+    "h4": pd.Timedelta(hours=4),
+    "d1": pd.Timedelta(days=1),
+    "w1": pd.Timedelta(weeks=1),
+}
+
+INTRADAY = frozenset({"m1", "m5", "m15", "h1", "h4"})
+
+
+def check_timeframe(timeframe: str) -> str:
+    """Return ``timeframe`` if supported, else raise :class:`ConfigError` naming the choices."""
+    if timeframe not in TIMEFRAMES:
+        raise ConfigError(
+            f"`timeframe` must be one of {', '.join(TIMEFRAMES)}. Got {timeframe!r}."
+        )
+    return timeframe
+
+
+def make_bars(
+    frame: pd.DataFrame,
+    symbol: str,
+    timeframe: str,
+    calendar: str | None = None,
+) -> pd.DataFrame:
+    """Return a bar frame: OHLCV float columns, UTC ``ts`` index, symbol/timeframe/calendar attrs.
+
+    ``frame`` must already have a DatetimeIndex (naive = UTC) and the five OHLCV columns.
+    """
+    check_timeframe(timeframe)
+    missing = [c for c in OHLCV if c not in frame.columns]
+    if missing:
+        raise DataError(f"bars are missing column(s) {', '.join(missing)}; need {', '.join(OHLCV)}.")
+    if not isinstance(frame.index, pd.DatetimeIndex):
+        raise DataError("bars need a DatetimeIndex of bar open times.")
+    index = frame.index
+    index = index.tz_localize("UTC") if index.tz is None else index.tz_convert("UTC")
+    bars = pd.DataFrame(
+        {c: frame[c].to_numpy(dtype="float64") for c in OHLCV},
+        index=pd.DatetimeIndex(index, name="ts"),
+    )
+    bars.attrs.update(symbol=symbol, timeframe=timeframe, calendar=calendar)
+    return bars
+
+
+def with_attrs_of(frame: pd.DataFrame, template: pd.DataFrame) -> pd.DataFrame:
+    """Copy the bar-frame attrs of ``template`` onto ``frame`` (pandas drops them in many ops)."""
+    frame.attrs.update(
+        symbol=template.attrs.get("symbol"),
+        timeframe=template.attrs.get("timeframe"),
+        calendar=template.attrs.get("calendar"),
+    )
+    return frame
+
+
+def symbol_of(bars: pd.DataFrame) -> str:
+    return str(bars.attrs.get("symbol") or "UNKNOWN")
+
+
+def timeframe_of(bars: pd.DataFrame) -> str:
+    timeframe = bars.attrs.get("timeframe")
+    if timeframe is None:
+        raise DataError("bar frame has no timeframe attribute; build it with candor.data.make_bars().")
+    return str(timeframe)
