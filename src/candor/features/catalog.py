@@ -1,0 +1,181 @@
+"""Feature groups → columns: the :class:`FeatureSet` spec, ``compute_features`` and summaries.
+
+The column list is a pure function of the feature set, the timeframe and the calendar, so
+names and warm-ups are known before any data is touched (``warmup_bars`` is what validation
+uses as the minimum row count); ``compute_features`` then fills one preallocated column-major
+array, which keeps peak memory near the size of the result.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from candor.data.bars import INTRADAY, TIMEFRAMES, check_timeframe, timeframe_of
+from candor.errors import ConfigError
+from candor.features import groups
+from candor.features.context import context_specs, resolve_context
+from candor.features.indicators import Inputs, Spec
+
+ALL_GROUPS: tuple[str, ...] = ("returns", "volume", "momentum", "volatility", "trend", "time", "context")
+
+#: Exchange calendar code → the time zone its sessions are defined in (hour-of-day features).
+CALENDAR_TZ = {
+    "XNYS": "America/New_York", "XNAS": "America/New_York", "XASE": "America/New_York",
+    "XLON": "Europe/London", "XETR": "Europe/Berlin", "XPAR": "Europe/Paris",
+    "XTKS": "Asia/Tokyo", "XHKG": "Asia/Hong_Kong", "XTSE": "America/Toronto",
+}
+
+
+@dataclass(frozen=True)
+class FeatureSet:
+    """Which feature groups to compute and with which short / medium / long periods.
+
+    ``context_timeframes=None`` picks the next coarser useful timeframe automatically
+    (intraday → ``("d1",)``, d1 → ``("w1",)``, w1 → none). Validated on construction so a bad
+    spec fails at the edge, naming the field.
+    """
+
+    groups: tuple[str, ...] = ALL_GROUPS
+    short: int = 14
+    medium: int = 50
+    long: int = 200
+    context_timeframes: tuple[str, ...] | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "groups", tuple(self.groups))
+        if self.context_timeframes is not None:
+            object.__setattr__(self, "context_timeframes", tuple(self.context_timeframes))
+        _validate(self)
+
+
+def _validate(fs: FeatureSet) -> None:
+    unknown = [g for g in fs.groups if g not in ALL_GROUPS]
+    if unknown or not fs.groups:
+        raise ConfigError(
+            f"`groups` must be a non-empty subset of {', '.join(ALL_GROUPS)}. Got {list(fs.groups)!r}."
+        )
+    periods = (fs.short, fs.medium, fs.long)
+    if not all(isinstance(p, int) and not isinstance(p, bool) for p in periods) or not (
+        4 <= fs.short < fs.medium < fs.long
+    ):
+        raise ConfigError(
+            "`periods` (short, medium, long) must be integers with 4 <= short < medium < long, "
+            f"e.g. 14, 50, 200. Got {periods}."
+        )
+    for tf in fs.context_timeframes or ():
+        if tf not in TIMEFRAMES:
+            raise ConfigError(
+                f"`context_timeframes` entries must be one of {', '.join(TIMEFRAMES)}. Got {tf!r}."
+            )
+
+
+@dataclass(frozen=True)
+class FeatureInfo:
+    """Summary of one computed column: its group, warm-up in bars and share of NaN rows."""
+
+    name: str
+    group: str
+    warmup: int
+    nan_share: float
+
+
+# --------------------------------------------------------------------------- time features
+def _local_ns(x: Inputs) -> np.ndarray:
+    """Bar open times as wall-clock nanoseconds in the calendar's time zone (UTC if unknown)."""
+    index = pd.DatetimeIndex(x.bars.index)
+    tz = CALENDAR_TZ.get(str(x.bars.attrs.get("calendar")), "UTC")
+    if tz != "UTC":
+        index = index.tz_convert(tz)
+    if index.tz is not None:
+        index = index.tz_localize(None)
+    return index.as_unit("ns").asi8
+
+
+def _cyclic(x: Inputs, unit: str, fn: str) -> np.ndarray:
+    """sin/cos of the hour of day (fractional), day of week (Mon=0) or month (Jan=0)."""
+
+    def phase() -> np.ndarray:
+        if unit == "month":
+            return (pd.DatetimeIndex(x.bars.index).month.to_numpy() - 1) / 12.0
+        if unit == "hour":
+            ns = _local_ns(x)
+            return (ns % 86_400_000_000_000) / 86_400_000_000_000
+        ns = pd.DatetimeIndex(x.bars.index).as_unit("ns").asi8 if x.bars.attrs.get(
+            "timeframe") in ("d1", "w1") else _local_ns(x)
+        return ((ns // 86_400_000_000_000 + 3) % 7) / 7.0  # 1970-01-01 was a Thursday
+
+    angle = x.memo(("phase", unit), lambda: 2.0 * np.pi * phase())
+    return np.sin(angle) if fn == "sin" else np.cos(angle)
+
+
+def time_specs(timeframe: str) -> list[Spec]:
+    """Cyclic calendar features, only where the timeframe gives them meaning."""
+    units = []
+    if timeframe in INTRADAY:
+        units.append("hour")
+    if timeframe in INTRADAY or timeframe == "d1":
+        units.append("dow")
+    if timeframe in ("d1", "w1"):
+        units.append("month")
+    return [Spec(f"{u}_{fn}", "time", 0, lambda x, u=u, fn=fn: _cyclic(x, u, fn))
+            for u in units for fn in ("sin", "cos")]
+
+
+# --------------------------------------------------------------------------- catalog
+def feature_specs(feature_set: FeatureSet, timeframe: str, calendar: str | None = None) -> list[Spec]:
+    """Every column ``compute_features`` returns for bars of ``timeframe``, in order."""
+    check_timeframe(timeframe)
+    s, m, l = feature_set.short, feature_set.medium, feature_set.long
+    builders = {
+        "returns": groups.returns_specs, "volume": groups.volume_specs,
+        "momentum": groups.momentum_specs, "volatility": groups.volatility_specs,
+        "trend": groups.trend_specs,
+    }
+    specs: list[Spec] = []
+    for group in ALL_GROUPS:
+        if group not in feature_set.groups:
+            continue
+        if group in builders:
+            specs += builders[group](s, m, l)
+        elif group == "time":
+            specs += time_specs(timeframe)
+        else:
+            tfs = resolve_context(feature_set.context_timeframes, timeframe)
+            specs += context_specs(s, tfs, timeframe, calendar)
+    return specs
+
+
+def compute_features(bars: pd.DataFrame, feature_set: FeatureSet = FeatureSet()) -> pd.DataFrame:
+    """Scale-free, strictly causal features of ``bars``: same index, one float64 column each.
+
+    Row t uses bars at or before t only; the first ``warmup`` rows of a column may be NaN,
+    after that every value is finite.
+    """
+    specs = feature_specs(feature_set, timeframe_of(bars), bars.attrs.get("calendar"))
+    x = Inputs(bars)
+    out = np.empty((x.n, len(specs)), dtype="float64", order="F")
+    for j, spec in enumerate(specs):
+        out[:, j] = spec.fn(x)
+    frame = pd.DataFrame(out, index=bars.index, columns=[s.name for s in specs], copy=False)
+    frame.attrs.update(bars.attrs)
+    return frame
+
+
+def warmup_bars(feature_set: FeatureSet, timeframe: str, calendar: str | None = None) -> int:
+    """The longest lookback of any column, in bars of ``timeframe``.
+
+    Context columns count their coarse warm-up in fine bars (an exchange calendar has 6.5-hour
+    sessions; ``None`` or ``"24/7"`` assumes round-the-clock bars, the larger, safer count).
+    """
+    return max((s.warmup for s in feature_specs(feature_set, timeframe, calendar)), default=0)
+
+
+def describe_features(bars: pd.DataFrame, feature_set: FeatureSet = FeatureSet()) -> list[FeatureInfo]:
+    """Name, group, warm-up and NaN share of every column ``compute_features`` gives ``bars``."""
+    specs = feature_specs(feature_set, timeframe_of(bars), bars.attrs.get("calendar"))
+    values = compute_features(bars, feature_set).to_numpy()
+    shares = np.isnan(values).mean(axis=0) if len(values) else np.ones(len(specs))
+    return [FeatureInfo(s.name, s.group, s.warmup, float(sh)) for s, sh in zip(specs, shares)]

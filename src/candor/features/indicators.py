@@ -1,0 +1,179 @@
+"""Scale-free indicator columns built on TA-Lib, grouped by role, each with its exact warm-up.
+
+Every column here is a :class:`Spec`: a name, a group, the number of leading bars that are NaN
+(taken from TA-Lib's own ``lookback`` so it cannot drift from the C code) and a function of the
+bar arrays. Specs share intermediate series (SMA of volume, ATR, log close, ...) through
+:meth:`Inputs.memo`, so each indicator runs once per call however many columns use it.
+
+Why these rules:
+
+* **Causal.** TA-Lib computes every output from inputs at or before its position; the numpy
+  helpers only look backwards (``x[k:] - x[:-k]``). Nothing normalises over the whole series.
+* **Scale-free.** Prices and volumes only enter as ratios, z-scores, percentages or bounded
+  oscillators, so a model trained on one price level or share count transfers to another.
+* **Guarded.** A zero denominator (flat bar, zero volume) gives a neutral value, never inf/NaN,
+  so after warm-up a column is finite everywhere.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import TypeVar
+
+import numpy as np
+import pandas as pd
+import talib
+from talib import abstract
+
+T = TypeVar("T")
+
+NAN = float("nan")
+LN2 = math.log(2.0)
+
+
+@dataclass(frozen=True)
+class Spec:
+    """One feature column: its name, group, leading-NaN count and how to compute it."""
+
+    name: str
+    group: str
+    warmup: int
+    fn: Callable[[Inputs], np.ndarray]
+
+
+class Inputs:
+    """The bar arrays of one frame plus a memo of shared intermediate series."""
+
+    def __init__(self, bars: pd.DataFrame) -> None:
+        self.bars = bars
+        self.n = len(bars)
+        self.open = _col(bars, "open")
+        self.high = _col(bars, "high")
+        self.low = _col(bars, "low")
+        self.close = _col(bars, "close")
+        self.volume = _col(bars, "volume")
+        self._memo: dict[Hashable, object] = {}
+
+    def memo(self, key: Hashable, thunk: Callable[[], T]) -> T:
+        """Compute ``thunk()`` once per key; later callers share the result."""
+        if key not in self._memo:
+            self._memo[key] = thunk()
+        return self._memo[key]  # type: ignore[return-value]
+
+
+def _col(bars: pd.DataFrame, name: str) -> np.ndarray:
+    return np.ascontiguousarray(bars[name].to_numpy(dtype="float64"))
+
+
+@lru_cache(maxsize=None)
+def lookback(func: str, **params: int) -> int:
+    """TA-Lib's own count of leading bars with no output for ``func`` with ``params``."""
+    f = abstract.Function(func)
+    f.set_parameters(params)
+    return int(f.lookback)
+
+
+# --------------------------------------------------------------------------- numeric helpers
+def div(a: np.ndarray, b: np.ndarray, fill: float = 0.0) -> np.ndarray:
+    """``a / b`` with ``fill`` where ``b == 0`` (NaN stays NaN, so warm-up is kept)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        q = a / b
+    zero = b == 0
+    if zero.any():
+        q[zero] = np.where(np.isnan(a[zero]), NAN, fill)
+    return q
+
+
+def rel(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``a / b - 1``: how far ``a`` sits above ``b`` in relative terms (0 where ``b == 0``)."""
+    q = div(a, b, fill=1.0)
+    q -= 1.0
+    return q
+
+
+def lag_diff(a: np.ndarray, k: int) -> np.ndarray:
+    """``a[t] - a[t-k]`` with NaN for the first ``k`` rows (backward-looking only)."""
+    out = np.empty_like(a)
+    out[:k] = NAN
+    np.subtract(a[k:], a[:-k], out=out[k:])
+    return out
+
+
+def zscore(x: Inputs, key: str, a: np.ndarray, p: int) -> np.ndarray:
+    """``(a - SMA(a, p)) / STDDEV(a, p)``; 0 when the window is flat."""
+    return div(a - sma(x, key, a, p), stddev(x, key, a, p))
+
+
+# --------------------------------------------------------------------------- shared series
+def sma(x: Inputs, key: str, a: np.ndarray, p: int) -> np.ndarray:
+    return x.memo(("sma", key, p), lambda: talib.SMA(a, p))
+
+
+def stddev(x: Inputs, key: str, a: np.ndarray, p: int) -> np.ndarray:
+    return x.memo(("std", key, p), lambda: talib.STDDEV(a, p, 1.0))
+
+
+def ema(x: Inputs, p: int) -> np.ndarray:
+    return x.memo(("ema", p), lambda: talib.EMA(x.close, p))
+
+
+def log_close(x: Inputs) -> np.ndarray:
+    return x.memo("logc", lambda: np.log(x.close))
+
+
+def ret(x: Inputs, k: int) -> np.ndarray:
+    """Log return over ``k`` bars."""
+    return x.memo(("ret", k), lambda: lag_diff(log_close(x), k))
+
+
+def atr(x: Inputs, p: int) -> np.ndarray:
+    return x.memo(("atr", p), lambda: talib.ATR(x.high, x.low, x.close, p))
+
+
+def rvol(x: Inputs, p: int) -> np.ndarray:
+    """Per-bar realised volatility: population std of 1-bar log returns over ``p`` bars."""
+    return stddev(x, "ret1", ret(x, 1), p)
+
+
+def obv(x: Inputs) -> np.ndarray:
+    return x.memo("obv", lambda: talib.OBV(x.close, x.volume))
+
+
+def signed_volume(x: Inputs) -> np.ndarray:
+    """Volume signed by the close-to-close move (the OBV increment); NaN on the first bar."""
+    return x.memo("sv", lambda: np.sign(lag_diff(x.close, 1)) * x.volume)
+
+
+def vol_sum(x: Inputs, p: int) -> np.ndarray:
+    return x.memo(("vsum", p), lambda: talib.SUM(x.volume, p))
+
+
+def hl_log(x: Inputs) -> np.ndarray:
+    return x.memo("hl_log", lambda: np.log(x.high / x.low))
+
+
+def macd(x: Inputs) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    return x.memo("macd", lambda: talib.MACD(x.close, 12, 26, 9))
+
+
+def bbands(x: Inputs, p: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    return x.memo(("bb", p), lambda: talib.BBANDS(x.close, p, 2.0, 2.0, 0))
+
+
+def stoch(x: Inputs, p: int) -> tuple[np.ndarray, np.ndarray]:
+    return x.memo(("stoch", p), lambda: talib.STOCH(x.high, x.low, x.close, p, 3, 0, 3, 0))
+
+
+def aroon(x: Inputs, p: int) -> tuple[np.ndarray, np.ndarray]:
+    return x.memo(("aroon", p), lambda: talib.AROON(x.high, x.low, p))
+
+
+def plus_di(x: Inputs, p: int) -> np.ndarray:
+    return x.memo(("pdi", p), lambda: talib.PLUS_DI(x.high, x.low, x.close, p))
+
+
+def minus_di(x: Inputs, p: int) -> np.ndarray:
+    return x.memo(("mdi", p), lambda: talib.MINUS_DI(x.high, x.low, x.close, p))
