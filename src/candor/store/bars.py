@@ -1,0 +1,168 @@
+"""Bars in and out of ``ohlc_bars``: idempotent import, range loads as proper bar frames.
+
+Why ``INSERT … ON CONFLICT DO NOTHING``: re-importing a file (or an overlapping newer file) must
+add only the bars that are new, never fail on the ones already there and never rewrite history
+that models were trained on. The whole import is one transaction: bad rows fail before anything
+is written, and a crash leaves no half-imported series.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from candor.data.bars import OHLCV, check_timeframe, make_bars, timeframe_of
+from candor.errors import DataError
+from candor.store._rows import to_utc
+from candor.store.engine import dialect_insert, safe_url, transaction
+from candor.store.schema import OhlcBar, Symbol, utc_now
+
+#: Rows per INSERT batch: large enough to be fast, small enough to bound memory per statement.
+CHUNK_ROWS = 5_000
+
+_BARS = OhlcBar.__table__
+_SYMBOLS = Symbol.__table__
+
+
+@dataclass(frozen=True)
+class SeriesInfo:
+    """One stored series: which bars exist for a symbol × timeframe."""
+
+    symbol: str
+    timeframe: str
+    n_bars: int
+    first: pd.Timestamp
+    last: pd.Timestamp
+
+
+def _checked_bars(bars: pd.DataFrame) -> pd.DataFrame:
+    """Normalise to the bar-frame contract and refuse what the table cannot hold."""
+    symbol = bars.attrs.get("symbol")
+    if not symbol:
+        raise DataError("bars have no symbol attribute; build them with candor.data.make_bars(frame, symbol, ...).")
+    frame = make_bars(bars, str(symbol), timeframe_of(bars), bars.attrs.get("calendar"))
+    duplicated = frame.index.duplicated()
+    if duplicated.any():
+        raise DataError(
+            f"bars for {symbol} have {int(duplicated.sum())} duplicate timestamp(s), first at "
+            f"{frame.index[duplicated][0]}; drop duplicates before importing."
+        )
+    finite = np.isfinite(frame.to_numpy()).all(axis=1)
+    if not finite.all():
+        raise DataError(
+            f"bars for {symbol} have {int((~finite).sum())} row(s) with NaN/inf, first at "
+            f"{frame.index[~finite][0]}; fill or drop them before importing."
+        )
+    return frame
+
+
+def _symbol_id(connection: Connection, ticker: str, calendar: str | None) -> int:
+    """Insert the symbol if new; record its calendar; refuse a calendar that contradicts the stored one."""
+    insert = dialect_insert(connection, _SYMBOLS).values(ticker=ticker, calendar=calendar, created_at=utc_now())
+    connection.execute(insert.on_conflict_do_nothing(index_elements=["ticker"]))
+    row = connection.execute(sa.select(Symbol.id, Symbol.calendar).where(Symbol.ticker == ticker)).one()
+    if calendar is not None and row.calendar is None:
+        connection.execute(sa.update(Symbol).where(Symbol.id == row.id).values(calendar=calendar))
+    elif calendar is not None and row.calendar != calendar:
+        raise DataError(
+            f"symbol {ticker} is stored with calendar {row.calendar!r} but these bars say {calendar!r}; "
+            "import them under another symbol or fix the calendar."
+        )
+    return int(row.id)
+
+
+def _rows(symbol_id: int, timeframe: str, frame: pd.DataFrame) -> list[dict[str, Any]]:
+    stamps = frame.index.to_pydatetime()
+    columns = [frame[c].tolist() for c in OHLCV]
+    return [
+        {"symbol_id": symbol_id, "timeframe": timeframe, "ts": ts, **dict(zip(OHLCV, values))}
+        for ts, *values in zip(stamps, *columns)
+    ]
+
+
+def _count(connection: Connection, symbol_id: int, timeframe: str) -> int:
+    query = sa.select(sa.func.count()).select_from(_BARS).where(
+        _BARS.c.symbol_id == symbol_id, _BARS.c.timeframe == timeframe
+    )
+    return int(connection.execute(query).scalar_one())
+
+
+def import_bars(bind: Engine | Connection, bars: pd.DataFrame) -> int:
+    """Store ``bars`` (symbol/timeframe/calendar from its attrs); return how many were new.
+
+    Bars already stored for the same (symbol, timeframe, ts) are left untouched.
+    """
+    frame = _checked_bars(bars)
+    symbol, timeframe = str(frame.attrs["symbol"]), str(frame.attrs["timeframe"])
+    with transaction(bind) as connection:
+        symbol_id = _symbol_id(connection, symbol, frame.attrs.get("calendar"))
+        before = _count(connection, symbol_id, timeframe)
+        insert = dialect_insert(connection, _BARS).on_conflict_do_nothing(
+            index_elements=["symbol_id", "timeframe", "ts"]
+        )
+        for start in range(0, len(frame), CHUNK_ROWS):
+            connection.execute(insert, _rows(symbol_id, timeframe, frame.iloc[start : start + CHUNK_ROWS]))
+        return _count(connection, symbol_id, timeframe) - before
+
+
+def _symbol_row(connection: Connection, symbol: str) -> Any:
+    return connection.execute(sa.select(Symbol.id, Symbol.calendar).where(Symbol.ticker == symbol)).one_or_none()
+
+
+def _no_series(bind: Engine | Connection, symbol: str, timeframe: str) -> DataError:
+    engine = bind if isinstance(bind, Engine) else bind.engine
+    return DataError(
+        f"no {symbol}/{timeframe} bars in {safe_url(engine.url)}; import them with: "
+        f"candor data import --data FILE --symbol {symbol} --timeframe {timeframe}"
+    )
+
+
+def load_bars(
+    bind: Engine | Connection,
+    symbol: str,
+    timeframe: str,
+    start: object | None = None,
+    end: object | None = None,
+) -> pd.DataFrame:
+    """Load a stored series as a bar frame, ``start`` ≤ ts ≤ ``end`` (naive bounds mean UTC).
+
+    An unknown series is an error (with the import command to run); a known series with no bars
+    in the range gives an empty bar frame.
+    """
+    check_timeframe(timeframe)
+    with transaction(bind) as connection:
+        row = _symbol_row(connection, symbol)
+        if row is None or _count(connection, row.id, timeframe) == 0:
+            raise _no_series(bind, symbol, timeframe)
+        query = sa.select(_BARS.c.ts, *(_BARS.c[c] for c in OHLCV)).where(
+            _BARS.c.symbol_id == row.id, _BARS.c.timeframe == timeframe
+        )
+        if start is not None:
+            query = query.where(_BARS.c.ts >= to_utc(start))
+        if end is not None:
+            query = query.where(_BARS.c.ts <= to_utc(end))
+        records = connection.execute(query.order_by(_BARS.c.ts)).all()
+    frame = pd.DataFrame.from_records(records, columns=["ts", *OHLCV])
+    frame.index = pd.DatetimeIndex(pd.to_datetime(frame.pop("ts"), utc=True), name="ts")
+    return make_bars(frame, symbol, timeframe, row.calendar)
+
+
+def list_series(bind: Engine | Connection) -> list[SeriesInfo]:
+    """Every stored symbol × timeframe with its bar count and first/last bar, sorted."""
+    query = (
+        sa.select(Symbol.ticker, _BARS.c.timeframe, sa.func.count(), sa.func.min(_BARS.c.ts), sa.func.max(_BARS.c.ts))
+        .join(Symbol, Symbol.id == _BARS.c.symbol_id)
+        .group_by(Symbol.ticker, _BARS.c.timeframe)
+        .order_by(Symbol.ticker, _BARS.c.timeframe)
+    )
+    with transaction(bind) as connection:
+        rows = connection.execute(query).all()
+    return [
+        SeriesInfo(ticker, timeframe, int(n), pd.Timestamp(first).tz_convert("UTC"), pd.Timestamp(last).tz_convert("UTC"))
+        for ticker, timeframe, n, first, last in rows
+    ]

@@ -1,0 +1,53 @@
+"""``connect_store``: an engine that is known to reach a database at this candor's schema.
+
+Why: every command that reads or writes the store should fail at the start, with one line and
+the fix ("run: candor db upgrade"), rather than half-way through a job. No global: the caller
+keeps the :class:`Store` and passes ``store.engine`` to the query functions.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy.engine import URL, Engine
+
+from candor.store.engine import check_connection, make_engine, safe_url
+from candor.store.migrate import require_head
+
+
+@dataclass(frozen=True)
+class Store:
+    """A checked engine plus its printable (password-free) URL."""
+
+    engine: Engine
+
+    @property
+    def url(self) -> str:
+        return safe_url(self.engine.url)
+
+    def close(self) -> None:
+        """Release pooled connections (tests and short-lived commands call this)."""
+        self.engine.dispose()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def connect_store(url: str | URL | None = None, *, require_schema: bool = True) -> Store:
+    """Connect to ``url`` (explicit > ``CANDOR_DATABASE_URL`` > SQLite in home) and check it.
+
+    Raises :class:`~candor.errors.StoreError` when the database is unreachable, or (unless
+    ``require_schema=False``) when its schema is missing, older or newer than this candor's.
+    """
+    engine = make_engine(url)
+    try:
+        check_connection(engine)
+        if require_schema:
+            require_head(engine)
+    except BaseException:
+        engine.dispose()
+        raise
+    return Store(engine)

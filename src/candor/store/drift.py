@@ -1,0 +1,94 @@
+"""``drift_monitoring``: one row per symbol × timeframe × date; a re-run replaces it.
+
+Why replace rather than append: the monitor may run several times a day (retries, a manual
+``candor drift``); the dashboard and alerting want the day's latest verdict, not a pile of them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from candor.data.bars import check_timeframe
+from candor.errors import DataError
+from candor.store._rows import check_finite, fetch_all
+from candor.store.engine import dialect_insert, transaction
+from candor.store.schema import DriftRow, utc_now
+
+#: Verdicts the drift monitor can store: the seeds' four levels, plus too few resolved forecasts.
+DRIFT_STATUSES = ("normal", "monitor", "drift", "emergency", "insufficient")
+_NUMBERS = ("accuracy", "baseline", "margin", "calibration_error", "max_feature_psi", "prediction_psi")
+_TABLE = DriftRow.__table__
+
+
+def _as_date(value: dt.date | str | pd.Timestamp) -> dt.date:
+    if isinstance(value, dt.datetime | pd.Timestamp):
+        return pd.Timestamp(value).date()
+    if isinstance(value, dt.date):
+        return value
+    try:
+        return pd.Timestamp(value).date()
+    except (TypeError, ValueError):
+        raise DataError(f"`date` must be a date. Got {value!r}.") from None
+
+
+def _values(symbol: str, timeframe: str, date: object, n: int, status: str, numbers: dict[str, Any],
+            details: dict[str, Any] | None) -> dict[str, Any]:
+    check_timeframe(timeframe)
+    if status not in DRIFT_STATUSES:
+        raise DataError(f"`status` must be one of {', '.join(DRIFT_STATUSES)}. Got {status!r}.")
+    if int(n) < 0:
+        raise DataError(f"`n` must be >= 0. Got {n}.")
+    floats = {k: None if v is None else float(v) for k, v in numbers.items()}
+    check_finite("drift_monitoring", floats, floats)
+    return {"symbol": symbol, "timeframe": timeframe, "date": _as_date(date), "n": int(n),  # type: ignore[arg-type]
+            "status": status, "details": details, "created_at": utc_now(), **floats}
+
+
+def upsert_drift_row(
+    bind: Engine | Connection,
+    *,
+    symbol: str,
+    timeframe: str,
+    date: dt.date | str,
+    n: int,
+    status: str,
+    accuracy: float | None = None,
+    baseline: float | None = None,
+    margin: float | None = None,
+    calibration_error: float | None = None,
+    max_feature_psi: float | None = None,
+    prediction_psi: float | None = None,
+    details: dict[str, Any] | None = None,
+) -> int:
+    """Store the day's drift verdict for one series (replacing an earlier one); return the row id."""
+    numbers = {"accuracy": accuracy, "baseline": baseline, "margin": margin, "calibration_error": calibration_error,
+               "max_feature_psi": max_feature_psi, "prediction_psi": prediction_psi}
+    values = _values(symbol, timeframe, date, n, status, numbers, details)
+    with transaction(bind) as connection:
+        insert = dialect_insert(connection, _TABLE).values(**values)
+        updates = {k: insert.excluded[k] for k in values if k not in ("symbol", "timeframe", "date")}
+        statement = insert.on_conflict_do_update(index_elements=["symbol", "timeframe", "date"], set_=updates)
+        return int(connection.execute(statement.returning(_TABLE.c.id)).scalar_one())
+
+
+def drift_rows(
+    bind: Engine | Connection,
+    symbol: str | None = None,
+    timeframe: str | None = None,
+    *,
+    since: dt.date | str | None = None,
+) -> list[DriftRow]:
+    """Stored drift verdicts, oldest date first (per symbol/timeframe)."""
+    query = sa.select(DriftRow)
+    if symbol is not None:
+        query = query.where(DriftRow.symbol == symbol)
+    if timeframe is not None:
+        query = query.where(DriftRow.timeframe == timeframe)
+    if since is not None:
+        query = query.where(DriftRow.date >= _as_date(since))
+    return fetch_all(bind, query.order_by(DriftRow.symbol, DriftRow.timeframe, DriftRow.date))

@@ -1,0 +1,203 @@
+"""Database URL resolution, engine creation and translation of driver errors into candor errors.
+
+Why a module of its own: every query module and the CLI need the same three things — which
+database (explicit URL, ``CANDOR_DATABASE_URL``, or SQLite under ``<home>``), an engine set up the
+same way on SQLite and PostgreSQL, and one-line errors that name the database *without its
+password*. Nothing here is global: callers create an engine and pass it on.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import event, exc as sa_exc
+from sqlalchemy.engine import URL, Connection, Engine, make_url
+
+from candor.errors import ConfigError, StoreError
+
+#: Seconds to wait for a PostgreSQL server before giving up (an unreachable host must fail fast).
+CONNECT_TIMEOUT_S = 5
+
+
+def candor_home(home: str | Path | None = None, environ: Mapping[str, str] | None = None) -> Path:
+    """``<home>``: the explicit folder, else ``CANDOR_HOME``, else ``~/.candor``."""
+    env = os.environ if environ is None else environ
+    chosen = home if home is not None else env.get("CANDOR_HOME") or "~/.candor"
+    return Path(chosen).expanduser()
+
+
+def resolve_database_url(
+    url: str | URL | None = None,
+    *,
+    home: str | Path | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> str:
+    """Pick the database: explicit ``url`` > ``CANDOR_DATABASE_URL`` > ``sqlite:///<home>/candor.db``.
+
+    The default SQLite file lives under ``<home>``, which is created when missing so a first
+    ``candor db upgrade`` works on a fresh machine.
+    """
+    if url is not None and str(url).strip():
+        return url.render_as_string(hide_password=False) if isinstance(url, URL) else str(url)
+    env = os.environ if environ is None else environ
+    if env.get("CANDOR_DATABASE_URL"):
+        return env["CANDOR_DATABASE_URL"]
+    folder = candor_home(home, env)
+    folder.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{folder / 'candor.db'}"
+
+
+def parse_url(url: str | URL) -> URL:
+    """Parse ``url`` into a SQLAlchemy URL; ``postgresql://`` means psycopg 3 (the installed driver)."""
+    if isinstance(url, URL):
+        parsed = url
+    else:
+        try:
+            parsed = make_url(url)
+        except sa_exc.ArgumentError:
+            scheme = str(url).split(":", 1)[0]
+            raise ConfigError(
+                f"`database url` is not a valid SQLAlchemy URL (scheme {scheme!r}); use "
+                "sqlite:///path/to/candor.db or postgresql+psycopg://user@host:5432/db."
+            ) from None
+    if parsed.drivername in ("postgresql", "postgres"):
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    return parsed
+
+
+def safe_url(url: str | URL) -> str:
+    """The URL as text with its password replaced by ``***`` — the only form candor ever prints."""
+    try:
+        return parse_url(url).render_as_string(hide_password=True)
+    except ConfigError:
+        return "<invalid database url>"
+
+
+def _finite(value: Any) -> Any:
+    """Replace NaN/inf by None recursively: PostgreSQL JSON rejects them, SQLite would store junk."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, Mapping):
+        return {str(k): _finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(v) for v in value]
+    return value
+
+
+def _json_default(value: Any) -> Any:
+    """Let numpy scalars/arrays, timestamps and paths through ``json.dumps``."""
+    if hasattr(value, "tolist"):  # numpy scalar or array
+        return value.tolist()
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    return str(value)
+
+
+def dumps_json(value: Any) -> str:
+    """JSON for the JSON columns: numpy-aware, non-finite floats stored as null."""
+    plain = json.loads(json.dumps(value, default=_json_default, allow_nan=True))
+    return json.dumps(_finite(plain), allow_nan=False)
+
+
+def _sqlite_foreign_keys(dbapi_connection: Any, _record: Any) -> None:
+    """SQLite ignores foreign keys unless asked on every connection."""
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+def make_engine(url: str | URL | None = None) -> Engine:
+    """Create an engine for ``url`` (resolved as in :func:`resolve_database_url`); connects lazily."""
+    parsed = parse_url(resolve_database_url(url))
+    connect_args: dict[str, Any] = {}
+    if parsed.get_backend_name() == "postgresql" and "connect_timeout" not in parsed.query:
+        connect_args["connect_timeout"] = CONNECT_TIMEOUT_S
+    try:
+        engine = sa.create_engine(
+            parsed, connect_args=connect_args, json_serializer=dumps_json, pool_pre_ping=True
+        )
+    except (sa_exc.ArgumentError, sa_exc.NoSuchModuleError, ImportError) as exc:
+        raise ConfigError(
+            f"cannot use database url {safe_url(parsed)}: {exc}; use sqlite:///path or "
+            "postgresql+psycopg://user@host:5432/db."
+        ) from None
+    if parsed.get_backend_name() == "sqlite":
+        event.listen(engine, "connect", _sqlite_foreign_keys)
+    return engine
+
+
+def short_reason(error: BaseException) -> str:
+    """The driver's reason in a few words, e.g. "connection refused" — one line, no SQL."""
+    original = getattr(error, "orig", None) or error
+    text = str(original).strip().splitlines()[0] if str(original).strip() else type(original).__name__
+    reason = text.rsplit(": ", 1)[-1].strip() if "failed: " in text else text
+    return reason[:1].lower() + reason[1:]
+
+
+def _missing_table(error: BaseException) -> bool:
+    text = str(getattr(error, "orig", error)).lower()
+    return "no such table" in text or ("relation" in text and "does not exist" in text)
+
+
+def open_connection(engine: Engine) -> Connection:
+    """Connect, turning any driver failure into ``StoreError("cannot connect to <url>: <why>")``."""
+    try:
+        return engine.connect()
+    except sa_exc.DBAPIError as exc:
+        raise StoreError(f"cannot connect to {safe_url(engine.url)}: {short_reason(exc)}") from exc
+
+
+@contextmanager
+def translate_errors(engine: Engine) -> Iterator[None]:
+    """Re-raise database errors as one-line :class:`StoreError` naming the (password-free) URL."""
+    try:
+        yield
+    except sa_exc.DBAPIError as exc:
+        where = safe_url(engine.url)
+        if _missing_table(exc):
+            raise StoreError(
+                f"database {where} has no candor tables ({short_reason(exc)}); run: candor db upgrade"
+            ) from exc
+        raise StoreError(f"database error on {where}: {short_reason(exc)}") from exc
+
+
+@contextmanager
+def transaction(bind: Engine | Connection) -> Iterator[Connection]:
+    """One transaction per call: commit on success, roll back on any error.
+
+    Given a Connection, the caller owns the transaction (so several store calls can be grouped);
+    given an Engine, a fresh connection and transaction are opened and closed here.
+    """
+    if isinstance(bind, Connection):
+        with translate_errors(bind.engine):
+            yield bind
+        return
+    connection = open_connection(bind)
+    with connection, translate_errors(bind):
+        with connection.begin():
+            yield connection
+
+
+def check_connection(engine: Engine) -> None:
+    """Fail early with one line when the database cannot be reached."""
+    with open_connection(engine) as connection, translate_errors(engine):
+        connection.execute(sa.text("SELECT 1"))
+
+
+def dialect_insert(connection: Connection, table: sa.Table) -> Any:
+    """An INSERT that supports ``on_conflict_do_nothing/do_update`` on the connection's dialect."""
+    name = connection.dialect.name
+    if name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    elif name == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert
+    else:
+        raise StoreError(f"database dialect {name!r} is not supported; use SQLite or PostgreSQL")
+    return insert(table)
