@@ -1,0 +1,216 @@
+"""Gap detection that knows markets, and the refuse / report / forward-fill policy.
+
+A "gap" is an expected bar that is not in the data. What is expected depends on the market:
+
+* an exchange calendar code (``"XNYS"`` or any ``exchange_calendars`` name): one ``d1`` bar per
+  session (labelled at the session date 00:00 UTC), one ``w1`` bar per week with a session
+  (labelled at Monday 00:00 UTC), and intraday bars opening at ``session open + phase + k*step``
+  inside each session (phase measured from the data, so 09:30/10:30 hourly bars and clock-aligned
+  10:00/11:00 bars both work; the session open itself is always expected). Weekends, holidays and
+  early closes are therefore not gaps;
+* ``"24/7"``: every period from the first bar to the last;
+* ``None``: unknown market — no gap check, and the report says so.
+
+Only the data's own span (first to last bar) is checked: a series that starts in 2010 has no gaps
+in 2009. ``exchange_calendars`` objects are slow to build (~0.5 s), so they are cached per
+calendar and decade and built only for the decades the data covers.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from candor.data.bars import INTRADAY, OHLCV, TIMEFRAMES, timeframe_of, with_attrs_of
+from candor.errors import ConfigError, DataError
+
+CONTINUOUS = "24/7"
+GAP_POLICIES: tuple[str, ...] = ("refuse", "report", "ffill")
+
+
+@functools.lru_cache(maxsize=1)
+def _calendar_names() -> frozenset[str]:
+    import exchange_calendars as xcals
+
+    return frozenset(xcals.get_calendar_names(include_aliases=True))
+
+
+def check_calendar(calendar: str | None) -> str | None:
+    """Return ``calendar`` if it is None, "none", "24/7" or an exchange_calendars code."""
+    if calendar is None or calendar in ("none", CONTINUOUS) or calendar in _calendar_names():
+        return calendar
+    raise ConfigError(f"`calendar` must be an exchange_calendars code (e.g. XNYS), '24/7' or 'none'. "
+                      f"Got {calendar!r}.")
+
+
+@functools.lru_cache(maxsize=16)
+def _calendar(code: str, first_decade: int, last_decade: int):
+    """Build (once) the exchange calendar ``code`` for the decades ``first..last`` inclusive."""
+    import exchange_calendars as xcals
+
+    try:
+        return xcals.get_calendar(code, start=f"{first_decade}-01-01", end=f"{last_decade + 9}-12-31")
+    except xcals.errors.InvalidCalendarName:
+        raise ConfigError(
+            f"`calendar` must be an exchange_calendars code (e.g. XNYS), '24/7' or None. Got {code!r}."
+        ) from None
+
+
+def session_table(calendar: str, start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame:
+    """Sessions of ``calendar`` whose date lies in ``[start, end]`` (dates, tz ignored).
+
+    Returns a frame indexed by the naive session date with UTC columns ``open``, ``close``,
+    ``break_start`` and ``break_end`` (NaT where the market has no lunch break).
+    """
+    first, last = pd.Timestamp(start), pd.Timestamp(end)
+    first = first.tz_convert(None) if first.tzinfo else first
+    last = last.tz_convert(None) if last.tzinfo else last
+    cal = _calendar(calendar, first.year // 10 * 10, last.year // 10 * 10)
+    schedule = cal.schedule
+    return schedule.loc[first.normalize():last.normalize()]
+
+
+def ns(values: pd.Series | pd.Index) -> np.ndarray:
+    """UTC nanoseconds since the epoch as int64 (NaT becomes the int64 minimum)."""
+    return pd.DatetimeIndex(values).as_unit("ns").asi8
+
+
+def session_dates_utc(sessions: pd.DataFrame) -> pd.DatetimeIndex:
+    """Session labels as bar timestamps: the session date at 00:00 UTC (how d1 bars are labelled)."""
+    return pd.DatetimeIndex(sessions.index).tz_localize("UTC")
+
+
+def week_labels(ts: pd.DatetimeIndex) -> pd.DatetimeIndex:
+    """Monday 00:00 UTC of the week each timestamp falls in (how w1 bars are labelled)."""
+    days = ts.normalize()
+    return days - pd.to_timedelta(days.dayofweek, unit="D")
+
+
+@dataclass(frozen=True)
+class GapReport:
+    """What the gap check expected and found. ``checked`` is False when no calendar is known."""
+
+    calendar: str | None
+    timeframe: str
+    expected: int
+    missing: pd.DatetimeIndex = field(repr=False)
+    unexpected: pd.DatetimeIndex = field(repr=False)
+    checked: bool = True
+
+    @property
+    def count(self) -> int:
+        return len(self.missing)
+
+    def summary(self) -> str:
+        """One line for humans: how many bars were expected and which are missing."""
+        if not self.checked:
+            return "gaps: not checked (calendar unknown; pass a calendar such as XNYS or 24/7)"
+        line = f"gaps ({self.calendar}, {self.timeframe}): {self.count} missing of {self.expected} expected"
+        if self.count:
+            line += f", first at {self.missing[0]}"
+        if len(self.unexpected):
+            line += (f"; {len(self.unexpected)} bar(s) off the calendar, first at {self.unexpected[0]}"
+                     " (wrong --tz or --calendar?)")
+        return line
+
+
+def _intraday_phase(index: pd.DatetimeIndex, opens: np.ndarray, step: int) -> int:
+    """Most common offset of the bars from their session open, modulo the bar length (ns)."""
+    pos = np.searchsorted(opens, ns(index), side="right") - 1
+    ok = pos >= 0
+    offsets = (ns(index)[ok] - opens[pos[ok]]) % step
+    offsets = offsets[offsets != 0]
+    if len(offsets) == 0:
+        return 0
+    values, counts = np.unique(offsets, return_counts=True)
+    return int(values[np.argmax(counts)])
+
+
+def _intraday_expected(index: pd.DatetimeIndex, calendar: str, step: pd.Timedelta) -> pd.DatetimeIndex:
+    """Expected bar opens in every session of the span, vectorised as a sessions × k grid."""
+    day = pd.Timedelta(days=1)  # a session may open on the previous UTC date (e.g. Sydney)
+    sessions = session_table(calendar, index[0] - day, index[-1] + day)
+    opens = ns(sessions["open"])
+    closes = ns(sessions["close"])
+    step_ns = int(step.value)
+    phase = _intraday_phase(index, opens, step_ns)
+    longest = int((closes - opens).max()) if len(opens) else 0
+    k = np.arange(longest // step_ns + 2, dtype="int64")
+    grid = opens[:, None] + phase + k[None, :] * step_ns
+    keep = (grid < closes[:, None]) & (grid > opens[:, None]) if phase else (grid < closes[:, None])
+    values = np.unique(np.concatenate([grid[keep]] + ([opens] if phase else [])))
+    if not pd.isna(sessions["break_start"]).all():
+        bs = ns(sessions["break_start"])
+        be = ns(sessions["break_end"])
+        pos = np.searchsorted(opens, values, side="right") - 1
+        in_break = (values >= bs[pos]) & (values < be[pos]) & (bs[pos] != np.iinfo("int64").min)
+        values = values[~in_break]
+    return pd.DatetimeIndex(values.astype("datetime64[ns]")).tz_localize("UTC")
+
+
+def expected_index(bars: pd.DataFrame) -> pd.DatetimeIndex | None:
+    """Bar opens the market calendar expects within the data's span; None if calendar unknown."""
+    calendar = bars.attrs.get("calendar")
+    timeframe = timeframe_of(bars)
+    index = bars.index
+    if calendar is None or len(index) == 0:
+        return None
+    first, last = index.min(), index.max()
+    if calendar == CONTINUOUS:
+        return pd.date_range(first, last, freq=TIMEFRAMES[timeframe], name="ts")
+    if timeframe in INTRADAY:
+        expected = _intraday_expected(index, calendar, TIMEFRAMES[timeframe])
+    else:
+        expected = session_dates_utc(session_table(calendar, first, last))
+        if timeframe == "w1":
+            expected = week_labels(expected).unique()
+    expected = expected[(expected >= first) & (expected <= last)]
+    return pd.DatetimeIndex(expected, name="ts")
+
+
+def find_gaps(bars: pd.DataFrame) -> GapReport:
+    """Compare the bars with their calendar: missing expected bars, and bars off the calendar."""
+    timeframe = timeframe_of(bars)
+    calendar = bars.attrs.get("calendar")
+    expected = expected_index(bars)
+    empty = pd.DatetimeIndex([], tz="UTC", name="ts")
+    if expected is None:
+        return GapReport(calendar, timeframe, 0, empty, empty, checked=False)
+    missing = expected.difference(bars.index)
+    unexpected = bars.index.difference(expected)
+    return GapReport(calendar, timeframe, len(expected), missing, unexpected)
+
+
+def _forward_fill(bars: pd.DataFrame, missing: pd.DatetimeIndex) -> pd.DataFrame:
+    """Insert ``missing`` bars as flat bars at the previous close with zero volume."""
+    full = bars.reindex(bars.index.union(missing))
+    close = full["close"].ffill()
+    inserted = full.index.isin(missing)
+    for col in ("open", "high", "low", "close"):
+        full[col] = np.where(inserted, close, full[col])
+    full["volume"] = np.where(inserted, 0.0, full["volume"])
+    full.index.name = "ts"
+    return with_attrs_of(full[list(OHLCV)], bars)
+
+
+def apply_gap_policy(bars: pd.DataFrame, policy: str) -> tuple[pd.DataFrame, GapReport]:
+    """Apply ``policy`` to the gaps of ``bars``; return the (possibly filled) bars and the report.
+
+    ``refuse`` raises :class:`DataError` naming the first gap and the count; ``report`` returns
+    the bars unchanged; ``ffill`` inserts each missing bar as O=H=L=C=previous close, volume 0
+    (flat, so it adds no fake movement; zero volume marks it as filled).
+    """
+    if policy not in GAP_POLICIES:
+        raise ConfigError(f"`gaps` must be one of {', '.join(GAP_POLICIES)}. Got {policy!r}.")
+    report = find_gaps(bars)
+    if policy == "refuse" and report.count:
+        raise DataError(
+            f"{report.count} missing bar(s) against the {report.calendar} calendar, first at "
+            f"{report.missing[0]}; fill them (gaps='ffill') or accept them (gaps='report')."
+        )
+    if policy == "ffill" and report.count:
+        return _forward_fill(bars, report.missing), report
+    return bars, report

@@ -1,0 +1,331 @@
+"""Loading bars from CSV, Parquet, a SQL table or an embedded dataset — one entry: :func:`open_bars`.
+
+Files from the wild name their columns in many ways, so column names are matched
+case-insensitively (spaces, ``_`` and ``-`` ignored) against small alias lists. Naive timestamps
+are read in ``tz`` (default UTC) and converted to UTC; aware ones keep their offset. Loaders never
+sort, de-duplicate or drop rows: what is wrong with a file is reported by
+:func:`candor.data.validate.validate_bars`, not hidden.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from candor.data.bars import OHLCV, TIMEFRAMES, check_timeframe, make_bars
+from candor.data.gaps import ns
+from candor.errors import ConfigError, DataError
+
+_TS_ALIASES = ("ts", "timestamp", "datetime", "date", "time", "opentime", "timeutc", "datetimeutc")
+ALIASES: dict[str, tuple[str, ...]] = {
+    "open": ("open", "o", "openprice"),
+    "high": ("high", "h", "highprice"),
+    "low": ("low", "l", "lowprice"),
+    "close": ("close", "c", "closeprice", "last"),
+    "volume": ("volume", "vol", "v", "tickvolume"),
+    "adj_close": ("adjclose", "adjustedclose", "adjclosing"),
+}
+_OFFSET = re.compile(r"(Z|[+-]\d\d:?\d\d)$")
+
+
+def _key(name: object) -> str:
+    return re.sub(r"[\s_\-.]", "", str(name)).lower()
+
+
+def _find(raw: pd.DataFrame, aliases: tuple[str, ...]) -> str | None:
+    keys = {_key(c): c for c in reversed(list(raw.columns))}
+    return next((keys[a] for a in aliases if a in keys), None)
+
+
+def _missing(origin: str, what: str, aliases: tuple[str, ...], raw: pd.DataFrame) -> DataError:
+    found = ", ".join(str(c) for c in raw.columns) or "none"
+    return DataError(f"{origin}: missing column '{what}' (accepted names: {', '.join(aliases)}); "
+                     f"found columns: {found}.")
+
+
+def _parse_numbers(raw: pd.Series, name: str, origin: str) -> np.ndarray:
+    values = pd.to_numeric(raw, errors="coerce")
+    bad = values.isna() & raw.notna()
+    if bad.any():
+        row = int(np.argmax(bad.to_numpy()))
+        raise DataError(f"{origin}: column '{name}' has a non-numeric value {raw.iloc[row]!r} "
+                        f"at data row {row + 1}.")
+    return values.to_numpy(dtype="float64")
+
+
+def _epoch(values: pd.Series) -> pd.DatetimeIndex:
+    """Integer timestamps: seconds, milliseconds, micro- or nanoseconds, told apart by size."""
+    top = float(np.nanmax(np.abs(values.to_numpy(dtype="float64")))) if len(values) else 0.0
+    unit = "s" if top < 1e11 else "ms" if top < 1e14 else "us" if top < 1e17 else "ns"
+    return pd.DatetimeIndex(pd.to_datetime(values, unit=unit, utc=True))
+
+
+def _to_datetimes(raw: pd.Series, tz: str | None) -> pd.DatetimeIndex:
+    if isinstance(raw.dtype, pd.DatetimeTZDtype) or pd.api.types.is_datetime64_dtype(raw):
+        parsed = pd.DatetimeIndex(raw)
+    elif pd.api.types.is_numeric_dtype(raw) and not pd.api.types.is_bool_dtype(raw):
+        return _epoch(raw)
+    else:
+        text = raw.astype("string").str.strip()
+        aware = bool(text.str.contains(_OFFSET, na=False).any())
+        parsed = pd.DatetimeIndex(pd.to_datetime(text, errors="coerce", utc=aware))
+        if parsed.isna().any() and not parsed.isna().all():
+            parsed = pd.DatetimeIndex(pd.to_datetime(text, errors="coerce", utc=aware, format="mixed"))
+    if parsed.tz is None:
+        parsed = parsed.tz_localize(tz or "UTC", ambiguous="raise", nonexistent="raise")
+    return parsed.tz_convert("UTC")
+
+
+def _timestamps(raw: pd.DataFrame, tz: str | None, origin: str) -> pd.DatetimeIndex:
+    column = _find(raw, _TS_ALIASES)
+    if column is None:
+        raise _missing(origin, "ts", _TS_ALIASES, raw)
+    values = raw[column]
+    date, clock = _find(raw, ("date",)), _find(raw, ("time",))
+    if column == date and clock is not None and clock != date:  # separate Date and Time columns
+        values = raw[date].astype("string") + " " + raw[clock].astype("string")
+    try:
+        parsed = _to_datetimes(values, tz)
+    except Exception as exc:  # pandas/pytz raise several unrelated classes for bad or DST-ambiguous times
+        raise DataError(f"{origin}: cannot read column '{column}' as timestamps ({exc}).") from None
+    bad = np.asarray(parsed.isna())
+    if bad.any():
+        row = int(np.argmax(bad))
+        raise DataError(f"{origin}: cannot parse {values.iloc[row]!r} in column '{column}' as a "
+                        f"date/time (data row {row + 1}; {int(bad.sum())} bad value(s)).")
+    return parsed
+
+
+def check_tz(tz: str | None) -> str | None:
+    """Return ``tz`` if it is a known time zone name (or None), else raise :class:`ConfigError`."""
+    if tz is not None:
+        try:
+            pd.Timestamp("2000-01-01").tz_localize(tz)
+        except Exception:
+            raise ConfigError(f"`tz` must be a time zone name such as UTC or America/New_York. "
+                              f"Got {tz!r}.") from None
+    return tz
+
+
+def frame_to_bars(raw: pd.DataFrame, symbol: str, timeframe: str, *, tz: str | None = None,
+                  use_adj_close: bool = False, calendar: str | None = "XNYS",
+                  origin: str = "data") -> pd.DataFrame:
+    """Turn a raw table (any column spelling) into a bar frame; ``origin`` names it in errors.
+
+    With ``use_adj_close`` open/high/low/close are multiplied by ``adj_close / close`` so the
+    whole bar is on the adjusted scale; volume is left as traded.
+    """
+    check_timeframe(timeframe)
+    check_tz(tz)
+    if not isinstance(raw.index, pd.RangeIndex):
+        raw = raw.reset_index()
+    columns = {}
+    for name in OHLCV:
+        found = _find(raw, ALIASES[name])
+        if found is None:
+            raise _missing(origin, name, ALIASES[name], raw)
+        columns[name] = _parse_numbers(raw[found], name, origin)
+    if use_adj_close:
+        adj = _find(raw, ALIASES["adj_close"])
+        if adj is None:
+            raise _missing(origin, "adj close", ALIASES["adj_close"], raw)
+        factor = _parse_numbers(raw[adj], "adj close", origin) / columns["close"]
+        for name in ("open", "high", "low", "close"):
+            columns[name] = columns[name] * factor
+    frame = pd.DataFrame(columns, index=_timestamps(raw, tz, origin))
+    return make_bars(frame, symbol, timeframe, calendar)
+
+
+def _read(path: Path, reader) -> pd.DataFrame:
+    if not path.is_file():
+        raise DataError(f"cannot read {path}: no such file.")
+    try:
+        return reader(path)
+    except Exception as exc:  # parsers raise many classes; the user needs the file and the reason
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise DataError(f"cannot read {path}: {reason}") from None
+
+
+def load_csv(path: str | Path, symbol: str, timeframe: str, *, tz: str | None = None,
+             use_adj_close: bool = False, calendar: str | None = "XNYS") -> pd.DataFrame:
+    """Load a CSV of OHLCV bars (header row required; any common column spelling)."""
+    path = Path(path)
+    raw = _read(path, lambda p: pd.read_csv(p, skipinitialspace=True))
+    return frame_to_bars(raw, symbol, timeframe, tz=tz, use_adj_close=use_adj_close,
+                         calendar=calendar, origin=str(path))
+
+
+def load_parquet(path: str | Path, symbol: str, timeframe: str, *, tz: str | None = None,
+                 use_adj_close: bool = False, calendar: str | None = "XNYS") -> pd.DataFrame:
+    """Load a Parquet file of OHLCV bars (the time may be a column or the index)."""
+    path = Path(path)
+    raw = _read(path, pd.read_parquet)
+    return frame_to_bars(raw, symbol, timeframe, tz=tz, use_adj_close=use_adj_close,
+                         calendar=calendar, origin=str(path))
+
+
+_LOADERS = {".csv": load_csv, ".txt": load_csv, ".parquet": load_parquet, ".pq": load_parquet}
+
+
+def load_file(path: str | Path, symbol: str, timeframe: str, *, tz: str | None = None,
+              use_adj_close: bool = False, calendar: str | None = "XNYS") -> pd.DataFrame:
+    """Load a bar file, choosing the reader by suffix (``.csv``, ``.csv.gz``, ``.parquet``)."""
+    path = Path(path)
+    suffixes = [s.lower() for s in path.suffixes]
+    suffix = suffixes[-2] if len(suffixes) > 1 and suffixes[-1] in (".gz", ".zip", ".bz2", ".xz") else (
+        suffixes[-1] if suffixes else "")
+    loader = _LOADERS.get(suffix)
+    if loader is None:
+        raise DataError(f"cannot read {path}: unknown file type {suffix or '(none)'}; "
+                        f"use one of {', '.join(_LOADERS)}.")
+    return loader(path, symbol, timeframe, tz=tz, use_adj_close=use_adj_close, calendar=calendar)
+
+
+def _sql_error(where: str, exc: Exception) -> DataError:
+    reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    return DataError(f"cannot read {where}: {reason}")
+
+
+def _sql_frame(engine, table: str, symbol: str, timeframe: str, ts_column: str | None) -> pd.DataFrame:
+    """Select the rows of ``table`` (filtered by its symbol/timeframe columns if it has them)."""
+    import sqlalchemy as sa
+
+    where = f"table {table!r} in {engine.url.render_as_string(hide_password=True)}"
+    schema, _, name = table.rpartition(".")
+    try:
+        tbl = sa.Table(name, sa.MetaData(), schema=schema or None, autoload_with=engine)
+    except sa.exc.NoSuchTableError:
+        raise DataError(f"cannot read {where}: no such table.") from None
+    except sa.exc.SQLAlchemyError as exc:
+        raise _sql_error(where, exc) from None
+    cols = {_key(c.name): c for c in tbl.columns}
+    ts_key = _key(ts_column) if ts_column else next((a for a in _TS_ALIASES if a in cols), None)
+    if ts_key not in cols:
+        found = ", ".join(c.name for c in tbl.columns)
+        raise DataError(f"{where}: missing column {ts_column or 'ts'!r}; found columns: {found}.")
+    query = sa.select(tbl)
+    if "symbol" in cols:
+        query = query.where(cols["symbol"] == symbol)
+    if "timeframe" in cols:
+        query = query.where(cols["timeframe"] == timeframe)
+    try:
+        with engine.connect() as conn:  # tables have no order: ORDER BY is part of reading bars
+            raw = pd.read_sql(query.order_by(cols[ts_key]), conn)
+    except sa.exc.SQLAlchemyError as exc:
+        raise _sql_error(where, exc) from None
+    if raw.empty:
+        raise DataError(f"{where}: no rows for symbol {symbol!r}, timeframe {timeframe!r}.")
+    ts = raw.pop(cols[ts_key].name)
+    return raw.assign(ts=ts)
+
+
+def load_sql(url_or_engine, table: str, *, symbol: str, timeframe: str,
+             calendar: str | None = "XNYS", ts_column: str | None = None,
+             tz: str | None = None) -> pd.DataFrame:
+    """Load bars from a SQL table via SQLAlchemy (URL string or Engine).
+
+    The table needs a time column (``ts_column``, else the first of ts/timestamp/datetime/date/
+    time) and OHLCV columns under any accepted alias. When the table has a ``symbol`` (or
+    ``timeframe``) column only the rows for ``symbol`` (``timeframe``) are read.
+    """
+    import sqlalchemy as sa
+
+    check_timeframe(timeframe)
+    engine = sa.create_engine(url_or_engine) if isinstance(url_or_engine, str) else url_or_engine
+    raw = _sql_frame(engine, table, symbol, timeframe, ts_column)
+    raw = raw.drop(columns=[c for c in raw.columns if _key(c) in ("symbol", "timeframe", "id")])
+    origin = f"table {table!r}"
+    return frame_to_bars(raw, symbol, timeframe, tz=tz, calendar=calendar, origin=origin)
+
+
+def infer_timeframe(index: pd.DatetimeIndex) -> str | None:
+    """The timeframe whose length equals the most common spacing between bars, or None.
+
+    The most common spacing, not the median: session-anchored h4 bars alternate 4 h and 20 h
+    gaps, so their median can land on 20 h; the mode is 4 h for any realistic sample.
+    """
+    if len(index) < 2:
+        return None
+    steps = np.diff(ns(index))
+    steps = steps[steps > 0]
+    if len(steps) == 0:
+        return None
+    values, counts = np.unique(steps, return_counts=True)
+    step = int(values[np.argmax(counts)])
+    return next((name for name, length in TIMEFRAMES.items() if length.value == step), None)
+
+
+def _resolve_timeframe(bars: pd.DataFrame, timeframe: str | None, origin: str) -> pd.DataFrame:
+    """Set the file's own timeframe: the one its spacing shows, else the one the caller gave."""
+    inferred = infer_timeframe(bars.index)
+    native = inferred or timeframe
+    if native is None:
+        raise ConfigError(f"`timeframe` was not given and cannot be inferred from the bar spacing "
+                          f"of {origin}; pass one of {', '.join(TIMEFRAMES)}.")
+    bars.attrs["timeframe"] = native
+    return bars
+
+
+def _file_symbol(path: Path) -> str:
+    return path.name.split(".")[0].upper() or "UNKNOWN"
+
+
+def open_bars(*, dataset: str | None = None, data: str | Path | None = None,
+              symbol: str | None = None, timeframe: str | None = None, tz: str | None = None,
+              calendar: str | None = None, use_adj_close: bool = False,
+              min_rows: int = 0) -> pd.DataFrame:
+    """The one way commands get bars: an embedded ``dataset`` or a ``data`` file, validated.
+
+    * exactly one of ``dataset`` / ``data`` (else :class:`ConfigError`);
+    * files: ``symbol`` defaults to the file name before its first dot, upper-cased; the file's
+      own timeframe is inferred from its most common bar spacing (:func:`infer_timeframe`) and
+      falls back to ``timeframe`` when the spacing matches none;
+    * ``calendar``: None means the default (the dataset's own, ``XNYS`` for files); pass
+      ``"24/7"`` for continuous markets or ``"none"`` for no calendar;
+    * ``timeframe`` coarser than the data's → resampled to complete bars; finer → ConfigError;
+    * the bars are validated (:func:`validate_bars`, with ``min_rows`` checked on the result).
+    """
+    from candor.data.datasets import load_dataset
+    from candor.data.gaps import check_calendar
+    from candor.data.validate import validate_bars
+
+    if (dataset is None) == (data is None):
+        got = "both" if dataset is not None else "neither"
+        raise ConfigError(f"pass exactly one of `dataset` (an embedded dataset name) or `data` "
+                          f"(a CSV/Parquet path). Got {got}.")
+    if timeframe is not None:
+        check_timeframe(timeframe)
+    calendar = check_calendar(calendar)
+    if dataset is not None:
+        if tz is not None:
+            raise ConfigError(f"`tz` applies to files only; datasets are already UTC. Got {tz!r}.")
+        bars = load_dataset(dataset)
+    else:
+        path = Path(data)
+        bars = load_file(path, symbol or _file_symbol(path), timeframe or "d1", tz=tz,
+                         use_adj_close=use_adj_close, calendar=calendar or "XNYS")
+        bars = _resolve_timeframe(bars, timeframe, str(path))
+    if calendar is not None:
+        bars.attrs["calendar"] = None if calendar == "none" else calendar
+    if symbol is not None:
+        bars.attrs["symbol"] = symbol
+    validate_bars(bars)
+    bars = _to_timeframe(bars, timeframe)
+    validate_bars(bars, min_rows=min_rows)
+    return bars
+
+
+def _to_timeframe(bars: pd.DataFrame, timeframe: str | None) -> pd.DataFrame:
+    from candor.data.resample import resample
+
+    native = bars.attrs["timeframe"]
+    if timeframe is None or timeframe == native:
+        return bars
+    order = list(TIMEFRAMES)
+    if order.index(timeframe) < order.index(native):
+        raise ConfigError(f"`timeframe` {timeframe!r} is finer than the data, whose bars are "
+                          f"{native}; pass {native} or a coarser timeframe.")
+    return resample(bars, timeframe)
