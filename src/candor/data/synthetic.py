@@ -65,7 +65,7 @@ def _bars_from_returns(
     rng: np.random.Generator,
     *,
     sigma: float,
-    start: str | pd.Timestamp,
+    index: pd.DatetimeIndex,
     timeframe: str,
     symbol: str,
 ) -> pd.DataFrame:
@@ -96,7 +96,7 @@ def _bars_from_returns(
             "close": np.exp(log_close),
             "volume": np.round(np.exp(log_volume)),
         },
-        index=_index(n, start, timeframe),
+        index=index,
     )
     return make_bars(frame, symbol=symbol, timeframe=timeframe, calendar="24/7")
 
@@ -116,10 +116,11 @@ def random_walk(
     majority-class baseline on this series is noise; the honesty suite relies on that.
     """
     _check_args(n, sigma, timeframe)
+    index = _index(n, start, timeframe)
     rng = np.random.default_rng(seed)
     log_ret = sigma * rng.standard_normal(n)
     return _bars_from_returns(
-        log_ret, rng, sigma=sigma, start=start, timeframe=timeframe, symbol=symbol
+        log_ret, rng, sigma=sigma, index=index, timeframe=timeframe, symbol=symbol
     )
 
 
@@ -192,8 +193,9 @@ def planted_signal(
         raise ConfigError(f"`lookback` must be >= 1. Got {k}.")
     if not (0 <= strength <= 1.5):
         raise ConfigError(f"`strength` must be between 0 and 1.5 (sigma units). Got {strength}.")
+    index = _index(n, start, timeframe)
     rng = np.random.default_rng(seed)
     log_ret = _planted_returns(n, rng, sigma, strength, k)
     return _bars_from_returns(
-        log_ret, rng, sigma=sigma, start=start, timeframe=timeframe, symbol=symbol
+        log_ret, rng, sigma=sigma, index=index, timeframe=timeframe, symbol=symbol
     )
