@@ -62,6 +62,7 @@ class ModelConfig(_Frozen):
     inner_splits: int = Field(3, ge=2)
     scaling: Literal["standard", "minmax", "robust", "none"] = "standard"
     prune_threshold: float | None = Field(0.95, gt=0.0, le=1.0)
+    params: dict[str, dict[str, Any]] = Field(default_factory=dict, description="hyper-parameter overrides per model")
     n_jobs: int = Field(1, ge=1, description="threads per model fit")
     fold_jobs: int = Field(1, ge=1, description="outer folds fitted in parallel processes")
 

@@ -1,0 +1,190 @@
+"""Versioned model artifacts: a directory whose every file is covered by a SHA-256.
+
+Layout::
+
+    <dir>/model.joblib     the fitted OutOfFoldEnsemble
+    <dir>/manifest.json    features, label and feature specs, config, metrics, data fingerprint,
+                           package versions and the SHA-256 of every other file
+
+:func:`load_model` re-hashes every file before unpickling anything, so an edited or corrupted
+artifact is refused rather than executed. The manifest's own hash is what a registry records;
+pass it as ``expected_manifest_sha256`` to pin the whole directory.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import joblib
+import numpy as np
+import pandas as pd
+
+from candor import __version__
+from candor.data.bars import symbol_of, timeframe_of
+from candor.errors import ModelError, RegistryError
+from candor.features import FeatureSet, compute_features
+from candor.labels import CLASS_NAMES, LabelSpec
+
+MODEL_FILE = "model.joblib"
+MANIFEST_FILE = "manifest.json"
+FORMAT_VERSION = 1
+_PACKAGES = ("candor", "numpy", "pandas", "scikit-learn", "xgboost-cpu", "xgboost", "lightgbm", "TA-Lib")
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def package_versions() -> dict[str, str]:
+    versions = {}
+    for name in _PACKAGES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    return versions
+
+
+@dataclass(frozen=True)
+class Forecast:
+    """One direction forecast for the bar at ``bar_ts`` (made after that bar closed)."""
+
+    symbol: str
+    timeframe: str
+    horizon: int
+    bar_ts: pd.Timestamp
+    direction: str
+    probabilities: dict[str, float]
+    confidence: float
+
+
+class CandorModel:
+    """A loaded, hash-verified model that turns the latest bars into forecasts."""
+
+    def __init__(self, estimator: Any, manifest: dict[str, Any], path: Path) -> None:
+        self.estimator = estimator
+        self.manifest = manifest
+        self.path = path
+        self.feature_set = FeatureSet(**{k: tuple(v) if isinstance(v, list) else v
+                                         for k, v in manifest["feature_set"].items()})
+        self.label_spec = LabelSpec(**manifest["label_spec"])
+        self.feature_names: list[str] = list(manifest["feature_names"])
+
+    @property
+    def symbol(self) -> str:
+        return str(self.manifest["symbol"])
+
+    @property
+    def timeframe(self) -> str:
+        return str(self.manifest["timeframe"])
+
+    @property
+    def created_at(self) -> datetime:
+        return datetime.fromisoformat(self.manifest["created_at"])
+
+    def features(self, bars: pd.DataFrame) -> pd.DataFrame:
+        """Features for ``bars`` in training column order; refuses a changed feature list."""
+        computed = compute_features(bars, self.feature_set)
+        missing = [c for c in self.feature_names if c not in computed.columns]
+        if missing:
+            raise ModelError(
+                f"model {self.path.name} expects feature(s) the current code no longer computes: "
+                f"{', '.join(missing[:5])}; retrain the model with this candor version."
+            )
+        return computed[self.feature_names]
+
+    def predict(self, bars: pd.DataFrame, last: int = 1) -> list[Forecast]:
+        """Forecasts for the newest ``last`` bars that have complete features."""
+        X = self.features(bars).dropna()
+        if X.empty:
+            raise ModelError(f"no bar has complete features; supply at least {self.manifest['warmup']} bars.")
+        X = X.iloc[-last:]
+        proba = self.estimator.predict_proba(X)
+        classes = [int(c) for c in self.estimator.classes_]
+        return [self._forecast(bars, ts, row, classes) for ts, row in zip(X.index, proba)]
+
+    def _forecast(self, bars: pd.DataFrame, ts: pd.Timestamp, row: np.ndarray, classes: list[int]) -> Forecast:
+        probabilities = {CLASS_NAMES[c]: float(p) for c, p in zip(classes, row)}
+        best = int(np.argmax(row))
+        return Forecast(
+            symbol=symbol_of(bars), timeframe=timeframe_of(bars), horizon=self.label_spec.horizon,
+            bar_ts=ts, direction=CLASS_NAMES[classes[best]], probabilities=probabilities,
+            confidence=float(row[best]),
+        )
+
+
+def build_manifest(result: Any) -> dict[str, Any]:
+    """The manifest of a :class:`~candor.pipeline.TrainResult` (without file hashes)."""
+    from candor.report import result_to_dict
+
+    return {
+        "format_version": FORMAT_VERSION,
+        "symbol": result.symbol,
+        "timeframe": result.timeframe,
+        "created_at": datetime.now(UTC).isoformat(),
+        "candor_version": __version__,
+        "feature_names": result.feature_names,
+        "feature_set": dataclasses.asdict(result.feature_set),
+        "label_spec": dataclasses.asdict(result.label_spec),
+        "warmup": result.warmup,
+        "config": result.config.model_dump(mode="json", exclude={"home", "database_url"}),
+        "config_hash": result.config.config_hash(),
+        "data_fingerprint": result.fingerprint,
+        "report": result_to_dict(result),
+        "packages": package_versions(),
+    }
+
+
+def save_model(directory: Path, estimator: Any, manifest: dict[str, Any]) -> Path:
+    """Write the artifact atomically (temp dir + rename) and return its path."""
+    directory = Path(directory)
+    directory.parent.mkdir(parents=True, exist_ok=True)
+    if directory.exists():
+        raise ModelError(f"artifact directory {directory} already exists; choose another --out.")
+    staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=directory.parent))
+    try:
+        joblib.dump(estimator, staging / MODEL_FILE, compress=3)
+        files = {MODEL_FILE: sha256_file(staging / MODEL_FILE)}
+        (staging / MANIFEST_FILE).write_text(json.dumps({**manifest, "files": files}, indent=2, default=str))
+        os.replace(staging, directory)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return directory
+
+
+def verify_artifact(path: Path, expected_manifest_sha256: str | None = None) -> dict[str, Any]:
+    """Check every recorded hash; return the manifest or raise :class:`RegistryError`."""
+    path = Path(path)
+    manifest_path = path / MANIFEST_FILE
+    if not manifest_path.exists():
+        raise RegistryError(f"{path} is not a candor model artifact (no {MANIFEST_FILE}).")
+    if expected_manifest_sha256 and sha256_file(manifest_path) != expected_manifest_sha256:
+        raise RegistryError(f"artifact {path} was modified after registration (manifest hash differs); refusing to load.")
+    manifest = json.loads(manifest_path.read_text())
+    for name, expected in manifest.get("files", {}).items():
+        file = path / name
+        if not file.exists() or sha256_file(file) != expected:
+            raise RegistryError(f"artifact file {file} is missing or modified (SHA-256 mismatch); refusing to load.")
+    return manifest
+
+
+def load_model(path: Path | str, expected_manifest_sha256: str | None = None) -> CandorModel:
+    """Verify the artifact's hashes, then load it. Never unpickles an unverified file."""
+    path = Path(path)
+    manifest = verify_artifact(path, expected_manifest_sha256)
+    return CandorModel(joblib.load(path / MODEL_FILE), manifest, path)

@@ -1,0 +1,83 @@
+"""Rich rendering of training results: what a trader reads first is the verdict."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.console import Console
+from rich.panel import Panel
+from rich.table import Table
+
+
+def _pct(value: float | None) -> str:
+    return "—" if value is None else f"{value:.1%}"
+
+
+def _score_row(name: str, report: Any) -> list[str]:
+    return [
+        name, f"{report.n:,}" if hasattr(report, "n") else "", _pct(report.accuracy),
+        f"{report.best_baseline} {_pct(report.best_baseline_accuracy)}",
+        f"{report.lift:+.1%} [{report.lift_ci_low:+.1%}, {report.lift_ci_high:+.1%}]",
+        f"{report.p_value:.3f}", report.verdict,
+    ]
+
+
+def verdict_style(verdict: str) -> str:
+    return "bold green" if verdict == "significant edge" else "bold yellow"
+
+
+def render_training(console: Console, outcome: Any) -> None:
+    result = outcome.result
+    dist = ", ".join(f"{k} {v:.0%}" for k, v in result.class_distribution.items())
+    console.print(f"[bold]{result.symbol}/{result.timeframe}[/]  {result.n_samples:,} samples · "
+                  f"label {result.label} · classes {dist}")
+
+    folds = Table(title="Purged walk-forward folds (out-of-sample)", title_justify="left")
+    for col in ("fold", "train", "test", "test span", "accuracy", "train acc", "majority", "persistence"):
+        folds.add_column(col)
+    for f in result.folds:
+        folds.add_row(str(f.index + 1), f"{f.train_rows:,}", f"{f.test_rows:,}",
+                      f"{f.test_start[:10]} → {f.test_end[:10]}", _pct(f.accuracy), _pct(f.train_accuracy),
+                      _pct(f.baselines.get("majority")), _pct(f.baselines.get("persistence")))
+    console.print(folds)
+
+    members = Table(title="Members (pooled out-of-sample)", title_justify="left")
+    for col in ("model", "train acc", "oos acc", "f1", "weight"):
+        members.add_column(col)
+    for name, s in result.member_scores.items():
+        members.add_row(name, _pct(s["train_accuracy"]), _pct(s["oos_accuracy"]), f"{s['f1']:.3f}",
+                        f"{result.weights.get(name, 0.0):.2f}")
+    console.print(members)
+
+    scores = Table(title="Ensemble vs best baseline (95% block-bootstrap CI)", title_justify="left")
+    for col in ("set", "rows", "accuracy", "best baseline", "lift [95% CI]", "p", "verdict"):
+        scores.add_column(col)
+    scores.add_row(*_score_row("walk-forward", result.oos))
+    scores.add_row(*_score_row("holdout", result.holdout))
+    console.print(scores)
+
+    verdict = result.oos.verdict
+    lines = [f"[{verdict_style(verdict)}]{verdict.upper()}[/] out of sample "
+             f"({_pct(result.oos.accuracy)} vs {result.oos.best_baseline} baseline {_pct(result.oos.best_baseline_accuracy)})"]
+    if outcome.artifact:
+        lines.append(f"model artifact: {outcome.artifact}")
+    for reason in outcome.gate_failures:
+        lines.append(f"[red]gate not met:[/] {reason}")
+    console.print(Panel("\n".join(lines), expand=False))
+
+
+def render_universe(console: Console, rows: list[Any]) -> None:
+    table = Table(title="candor — every series, out-of-sample, beside its best baseline", title_justify="left")
+    for col in ("dataset", "series", "samples", "OOS accuracy", "best baseline", "lift [95% CI]", "verdict"):
+        table.add_column(col)
+    for row in rows:
+        if row.status == "failed":
+            table.add_row(row.name, f"{row.symbol}/{row.timeframe}", "—", "—", "—", "—", f"[red]failed:[/] {row.reason}")
+            continue
+        table.add_row(
+            row.name, f"{row.symbol}/{row.timeframe}", f"{row.samples:,}", _pct(row.accuracy),
+            f"{row.best_baseline} {_pct(row.baseline_accuracy)}",
+            f"{row.lift:+.1%} [{row.lift_ci_low:+.1%}, {row.lift_ci_high:+.1%}]",
+            f"[{verdict_style(row.verdict)}]{row.verdict}[/]",
+        )
+    console.print(table)

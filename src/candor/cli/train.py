@@ -1,0 +1,122 @@
+"""`candor train` — walk-forward train one series and print the honest report."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+from candor.cli.app import EXIT_FAILED, EXIT_GATES, EXIT_OK, app, console, err_console
+from candor.cli.render import render_training
+from candor.config import load_config
+from candor.logs import LEVELS, configure_logging
+
+
+def _overrides(**options: Any) -> dict[str, Any]:
+    """CLI flags → nested config overrides; flags left at None keep the configured value."""
+    layout = {
+        "labels": ("label", "horizon", "threshold"),
+        "split": ("folds", "purge", "embargo", "holdout"),
+        "models": ("models", "ensemble", "fold_jobs"),
+        "gates": ("min_accuracy", "require_edge"),
+    }
+    rename = {"label": "kind"}
+    out: dict[str, Any] = {}
+    for section, keys in layout.items():
+        values = {rename.get(k, k): options[k] for k in keys if options.get(k) is not None}
+        if values:
+            out[section] = values
+    if options.get("seed") is not None:
+        out["seed"] = options["seed"]
+    return out
+
+
+@app.command("train")
+def train_command(
+    dataset: str = typer.Option(None, "--dataset", help="Embedded dataset name (see `candor datasets`)."),
+    data: Path = typer.Option(None, "--data", help="CSV or Parquet file of OHLCV bars."),
+    symbol: str = typer.Option(None, "--symbol", help="Symbol for --data (default: file name)."),
+    timeframe: str = typer.Option(None, "--timeframe", help="m1 m5 m15 h1 h4 d1 w1 (default: inferred)."),
+    tz: str = typer.Option(None, "--tz", help="Time zone of naive timestamps in --data (default UTC)."),
+    config_file: Path = typer.Option(None, "--config", help="candor.toml to read (default ./candor.toml)."),
+    models: str = typer.Option(None, "--models", help="Comma list of rf,gb,gb_classic,xgb,lgbm,logreg."),
+    ensemble: str = typer.Option(None, "--ensemble", help="Member weighting: ridge, stacking or equal."),
+    label: str = typer.Option(None, "--label", help="threshold, volscaled, binary or triple."),
+    horizon: int = typer.Option(None, "--horizon", help="Bars ahead the label looks (default 5)."),
+    threshold: float = typer.Option(None, "--threshold", help="Return threshold, 0.002 = ±0.2%."),
+    folds: int = typer.Option(None, "--folds", help="Walk-forward folds (default 5)."),
+    purge: int = typer.Option(None, "--purge", help="Bars purged before each test fold (>= horizon)."),
+    embargo: int = typer.Option(None, "--embargo", help="Bars embargoed after each test fold."),
+    holdout: float = typer.Option(None, "--holdout", help="Newest share of rows kept as final holdout."),
+    fold_jobs: int = typer.Option(None, "--fold-jobs", help="Outer folds fitted in parallel processes."),
+    min_accuracy: float = typer.Option(None, "--min-accuracy", help="Gate: minimum out-of-sample accuracy."),
+    require_edge: bool = typer.Option(None, "--require-edge", help="Gate: require a significant edge over the best baseline."),
+    all_series: bool = typer.Option(False, "--all", help="Train every embedded dataset; one summary table."),
+    keep_going: bool = typer.Option(False, "--keep-going", help="With --all: exit 0 even if some series failed."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Train and report; write no artifact."),
+    output_json: Path = typer.Option(None, "--output-json", help="Write the report as JSON here."),
+    out: Path = typer.Option(None, "--out", help="Directory for the model artifact (default <home>/models)."),
+    seed: int = typer.Option(None, "--seed", help="Random seed (default 42)."),
+    log_level: str = typer.Option("WARNING", "--log-level", help="DEBUG, INFO, WARNING or ERROR."),
+    log_json: bool = typer.Option(False, "--log-json", help="Log one JSON object per line; no progress bar."),
+) -> int:
+    """Train with purged walk-forward; report accuracy beside baselines with a 95% CI and a verdict.
+
+    Exit codes: 0 ok, 1 training failed, 2 gates not met, 3 configuration error.
+    """
+    from candor.data.sources import open_bars
+    from candor.workflow import run_training
+
+    if log_level.upper() not in LEVELS:
+        raise typer.BadParameter(f"must be one of {', '.join(LEVELS)}. Got {log_level!r}.", param_hint="--log-level")
+    configure_logging(log_level, json_lines=log_json)
+    model_list = tuple(m.strip() for m in models.split(",") if m.strip()) if models else None
+    config = load_config(config_file, _overrides(
+        label=label, horizon=horizon, threshold=threshold, folds=folds, purge=purge, embargo=embargo,
+        holdout=holdout, models=model_list, ensemble=ensemble, fold_jobs=fold_jobs,
+        min_accuracy=min_accuracy, require_edge=require_edge, seed=seed,
+    ))
+    if all_series:
+        return _train_all(config, out=out, dry_run=dry_run, keep_going=keep_going)
+    bars = open_bars(dataset=dataset, data=data, symbol=symbol, timeframe=timeframe, tz=tz)
+    with Progress(TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+                  TimeElapsedColumn(), console=err_console, disable=log_json, transient=True) as bar:
+        task = bar.add_task(f"training {bars.attrs.get('symbol')}/{bars.attrs.get('timeframe')}",
+                            total=config.split.folds + 1)
+        outcome = run_training(bars, config, out=out, dry_run=dry_run,
+                               progress=lambda msg: bar.update(task, advance=1 if "fold" in msg or "holdout" in msg else 0))
+    document = _document(outcome)
+    if output_json is not None:
+        output_json.parent.mkdir(parents=True, exist_ok=True)
+        output_json.write_text(json.dumps(document, indent=2, default=str))
+    if not log_json:
+        render_training(console, outcome)
+    else:
+        console.print_json(json.dumps({"verdict": document["oos"]["verdict"], "artifact": document["artifact"],
+                                       "gates": document["gates"]}, default=str))
+    return EXIT_GATES if outcome.gate_failures else EXIT_OK
+
+
+def _train_all(config, *, out: Path | None, dry_run: bool, keep_going: bool) -> int:
+    from candor.cli.render import render_universe
+    from candor.data.datasets import DATASET_NAMES
+    from candor.universe import train_datasets
+
+    with err_console.status("training every embedded dataset…") as status:
+        rows = train_datasets(DATASET_NAMES, config, out=out, dry_run=dry_run,
+                              on_done=lambda row: status.update(f"done: {row.name} ({row.status})"))
+    render_universe(console, rows)
+    failed = any(row.status == "failed" for row in rows)
+    return EXIT_FAILED if failed and not keep_going else EXIT_OK
+
+
+def _document(outcome) -> dict[str, Any]:
+    from candor.report import result_to_dict
+
+    document = result_to_dict(outcome.result)
+    document["artifact"] = str(outcome.artifact) if outcome.artifact else None
+    document["gates"] = {"passed": outcome.passed, "failures": outcome.gate_failures}
+    return document

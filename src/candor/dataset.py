@@ -1,0 +1,82 @@
+"""Bars → the aligned (features, label, label end time) matrix every model sees.
+
+Kept apart from the training loop so the forecast job builds features exactly the same way.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from candor.config import Config
+from candor.data.bars import timeframe_of
+from candor.data.validate import validate_bars
+from candor.errors import DataError
+from candor.features import FeatureSet, compute_features, warmup_bars
+from candor.labels import LabelSpec, Labels, make_labels
+
+#: Rows a model needs beyond the warm-up to be worth training at all.
+MIN_TRAINING_ROWS = 200
+
+
+@dataclass(frozen=True)
+class LabelledData:
+    """Feature rows aligned with their labels; ``t1`` is when each label resolves."""
+
+    X: pd.DataFrame
+    y: pd.Series
+    t1: pd.Series
+    labels: Labels
+    feature_set: FeatureSet
+
+    @property
+    def n_samples(self) -> int:
+        return len(self.y)
+
+
+def feature_set_from(config: Config) -> FeatureSet:
+    spec = config.features
+    kwargs = {"short": spec.short, "medium": spec.medium, "long": spec.long}
+    if spec.groups is not None:
+        kwargs["groups"] = tuple(spec.groups)
+    return FeatureSet(**kwargs)
+
+
+def label_spec_from(config: Config) -> LabelSpec:
+    spec = config.labels
+    return LabelSpec(
+        kind=spec.kind, horizon=spec.horizon, threshold=spec.threshold, vol_k=spec.vol_k,
+        vol_window=spec.vol_window, pt_sigma=spec.pt_sigma, sl_sigma=spec.sl_sigma,
+    )
+
+
+def data_fingerprint(bars: pd.DataFrame) -> str:
+    """SHA-256 of the bar timestamps and values: the same bars always give the same print."""
+    digest = hashlib.sha256()
+    digest.update(bars.index.asi8.tobytes())
+    digest.update(np.ascontiguousarray(bars[["open", "high", "low", "close", "volume"]].to_numpy()).tobytes())
+    return digest.hexdigest()
+
+
+def build_labelled_data(bars: pd.DataFrame, config: Config) -> LabelledData:
+    """Validate bars, compute causal features and labels, keep rows where both are complete."""
+    feature_set = feature_set_from(config)
+    label_spec = label_spec_from(config)
+    warmup = warmup_bars(feature_set, timeframe_of(bars))
+    validate_bars(bars, min_rows=warmup + label_spec.horizon + MIN_TRAINING_ROWS)
+    features = compute_features(bars, feature_set)
+    labels = make_labels(bars, label_spec)
+    X = features.reindex(labels.y.index)
+    complete = X.notna().all(axis=1).to_numpy()
+    if complete.sum() < MIN_TRAINING_ROWS:
+        raise DataError(
+            f"only {int(complete.sum())} bars have complete features and labels; "
+            f"need at least {MIN_TRAINING_ROWS} — supply a longer history."
+        )
+    return LabelledData(
+        X=X.loc[complete], y=labels.y.loc[complete], t1=labels.t1.loc[complete],
+        labels=labels, feature_set=feature_set,
+    )

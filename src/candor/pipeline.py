@@ -1,0 +1,276 @@
+"""Train one (symbol, timeframe) and tell the truth about it.
+
+The newest slice is a holdout that nothing below touches until the end. On the rest, a purged,
+embargoed walk-forward fits the whole ensemble (members, scaling, pruning, weights) inside each
+training fold and scores only the fold after it. Pooled out-of-sample predictions are compared
+with baselines under a block bootstrap. Finally the ensemble is refit on everything but the
+holdout — that is the production model — and scored once on the holdout.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from joblib import Parallel, delayed
+from sklearn.metrics import accuracy_score, f1_score
+
+from candor import baselines
+from candor.config import Config
+from candor.data.bars import symbol_of, timeframe_of
+from candor.dataset import LabelledData, build_labelled_data, data_fingerprint
+from candor.ensemble import OutOfFoldEnsemble
+from candor.errors import ConfigError
+from candor.evaluate import EvaluationReport, calibration_table, evaluate_oos, permutation_importance_oos
+from candor.features import FeatureSet, warmup_bars
+from candor.labels import LabelSpec
+from candor.split import PurgedWalkForward, holdout_split
+
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class FoldOutcome:
+    """What one outer fold produced: out-of-sample probabilities and in/out accuracies."""
+
+    index: int
+    test: np.ndarray
+    proba: np.ndarray
+    classes: np.ndarray
+    weights: dict[str, float]
+    train_accuracy: float
+    member_train_accuracy: dict[str, float]
+    member_test_pred: dict[str, np.ndarray]
+    seconds: float
+
+
+@dataclass(frozen=True)
+class FoldSummary:
+    index: int
+    train_rows: int
+    test_rows: int
+    test_start: str
+    test_end: str
+    accuracy: float
+    f1: float
+    train_accuracy: float
+    baselines: dict[str, float]
+    weights: dict[str, float]
+
+
+@dataclass
+class TrainResult:
+    """Everything a training produced; ``to_dict`` is the ``--output-json`` document."""
+
+    symbol: str
+    timeframe: str
+    n_samples: int
+    label: str
+    horizon: int
+    class_distribution: dict[str, float]
+    folds: list[FoldSummary]
+    member_scores: dict[str, dict[str, float]]
+    oos: EvaluationReport
+    holdout: EvaluationReport
+    weights: dict[str, float]
+    model: OutOfFoldEnsemble
+    feature_names: list[str]
+    calibration: pd.DataFrame
+    importance: pd.DataFrame
+    oos_proba: pd.DataFrame
+    holdout_proba: pd.DataFrame
+    fingerprint: str
+    config: Config
+    feature_set: FeatureSet
+    label_spec: LabelSpec
+    warmup: int
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+def make_ensemble(config: Config) -> OutOfFoldEnsemble:
+    m = config.models
+    return OutOfFoldEnsemble(
+        members=tuple(m.models), method=m.ensemble, inner_splits=m.inner_splits,
+        purge=config.purge, embargo=config.embargo, random_state=config.seed, n_jobs=m.n_jobs,
+        scaling=m.scaling, prune_threshold=m.prune_threshold,
+        member_params={name: dict(params) for name, params in m.params.items()} or None,
+    )
+
+
+def _aligned_proba(model, X: pd.DataFrame, classes: np.ndarray) -> np.ndarray:
+    """Probabilities with one column per class in ``classes`` (absent classes get 0)."""
+    proba = model.predict_proba(X)
+    out = np.zeros((len(X), len(classes)))
+    for j, label in enumerate(model.classes_):
+        out[:, np.searchsorted(classes, label)] = proba[:, j]
+    return out
+
+
+def _fit_fold(data: LabelledData, config: Config, index: int, train: np.ndarray, test: np.ndarray) -> FoldOutcome:
+    started = time.perf_counter()
+    X_train, y_train = data.X.iloc[train], data.y.iloc[train]
+    ensemble = make_ensemble(config).fit(X_train, y_train, t1=data.t1.iloc[train])
+    classes = np.sort(data.y.unique())
+    X_test = data.X.iloc[test]
+    return FoldOutcome(
+        index=index, test=test, proba=_aligned_proba(ensemble, X_test, classes), classes=classes,
+        weights=dict(ensemble.weights_),
+        train_accuracy=float(accuracy_score(y_train, ensemble.predict(X_train))),
+        member_train_accuracy={
+            name: float(accuracy_score(y_train, member.predict(X_train)))
+            for name, member in ensemble.members_.items()
+        },
+        member_test_pred={name: member.predict(X_test) for name, member in ensemble.members_.items()},
+        seconds=time.perf_counter() - started,
+    )
+
+
+def _outer_folds(data: LabelledData, dev: np.ndarray, config: Config) -> list[tuple[int, np.ndarray, np.ndarray]]:
+    splitter = PurgedWalkForward(
+        n_splits=config.split.folds, window=config.split.window, purge=config.purge,
+        embargo=config.embargo, t1=data.t1.iloc[dev],
+    )
+    X_dev = data.X.iloc[dev]
+    return [(fold.index, dev[fold.train], dev[fold.test]) for fold in splitter.folds(X_dev, t1=data.t1.iloc[dev])]
+
+
+def _baseline_preds(data: LabelledData, train: np.ndarray, test: np.ndarray, seed: int) -> dict[str, np.ndarray]:
+    y = data.y.to_numpy()
+    majority = baselines.majority(y[train], len(test))
+    return {
+        "majority": majority,
+        "persistence": baselines.persistence(
+            data.y.index, y, data.t1.to_numpy(), test, fallback=majority[0] if len(majority) else 0
+        ),
+        "stratified": baselines.stratified(y[train], len(test), random_state=seed),
+    }
+
+
+def _fold_summary(data: LabelledData, outcome: FoldOutcome, train_rows: int, base: dict[str, np.ndarray]) -> FoldSummary:
+    y_test = data.y.to_numpy()[outcome.test]
+    pred = outcome.classes[outcome.proba.argmax(axis=1)]
+    index = data.y.index
+    return FoldSummary(
+        index=outcome.index, train_rows=train_rows, test_rows=len(outcome.test),
+        test_start=str(index[outcome.test[0]]), test_end=str(index[outcome.test[-1]]),
+        accuracy=float(accuracy_score(y_test, pred)),
+        f1=float(f1_score(y_test, pred, average="weighted", zero_division=0)),
+        train_accuracy=outcome.train_accuracy,
+        baselines={name: float(accuracy_score(y_test, p)) for name, p in base.items()},
+        weights=outcome.weights,
+    )
+
+
+def _run_folds(data: LabelledData, folds, config: Config, progress: Progress) -> list[FoldOutcome]:
+    jobs = min(config.models.fold_jobs, len(folds))
+    tasks = (delayed(_fit_fold)(data, config, i, train, test) for i, train, test in folds)
+    outcomes: list[FoldOutcome] = []
+    for outcome in Parallel(n_jobs=jobs, return_as="generator")(tasks):
+        progress(f"fold {outcome.index + 1}/{len(folds)} done in {outcome.seconds:.1f}s")
+        outcomes.append(outcome)
+    return sorted(outcomes, key=lambda o: o.index)
+
+
+def _member_scores(data: LabelledData, outcomes: list[FoldOutcome]) -> dict[str, dict[str, float]]:
+    y = data.y.to_numpy()
+    test = np.concatenate([o.test for o in outcomes])
+    scores: dict[str, dict[str, float]] = {}
+    for name in outcomes[0].member_test_pred:
+        pred = np.concatenate([o.member_test_pred[name] for o in outcomes])
+        scores[name] = {
+            "train_accuracy": float(np.mean([o.member_train_accuracy[name] for o in outcomes])),
+            "oos_accuracy": float(accuracy_score(y[test], pred)),
+            "f1": float(f1_score(y[test], pred, average="weighted", zero_division=0)),
+        }
+    return scores
+
+
+def _check_folds_fit(n_dev: int, config: Config) -> None:
+    per_fold = n_dev // (config.split.folds + 1)
+    if per_fold < 2 * config.purge + 20:
+        most = max(1, n_dev // (2 * config.purge + 20) - 1)
+        raise ConfigError(
+            f"`folds` = {config.split.folds} leaves {per_fold} rows per test fold for {n_dev} "
+            f"development rows; use --folds {most} or fewer, or supply a longer history."
+        )
+
+
+def train(bars: pd.DataFrame, config: Config, progress: Progress | None = None) -> TrainResult:
+    """Walk-forward train and evaluate one bar series; return the model and its honest report."""
+    say = progress or (lambda _msg: None)
+    timings: dict[str, float] = {}
+    started = time.perf_counter()
+    data = build_labelled_data(bars, config)
+    timings["features_labels_s"] = time.perf_counter() - started
+    dev, hold = holdout_split(data.y.index, data.t1, config.split.holdout, purge=config.purge)
+    _check_folds_fit(len(dev), config)
+    folds = _outer_folds(data, dev, config)
+    say(f"{data.n_samples} samples, {len(folds)} folds, holdout {len(hold)} rows")
+
+    t0 = time.perf_counter()
+    outcomes = _run_folds(data, folds, config, say)
+    timings["walk_forward_s"] = time.perf_counter() - t0
+    oos, oos_proba = _pooled_report(data, folds, outcomes, config)
+
+    t0 = time.perf_counter()
+    final = make_ensemble(config).fit(data.X.iloc[dev], data.y.iloc[dev], t1=data.t1.iloc[dev])
+    timings["final_fit_s"] = time.perf_counter() - t0
+    holdout, holdout_proba = _holdout_report(data, final, dev, hold, config)
+    say("holdout scored")
+
+    t0 = time.perf_counter()
+    importance = permutation_importance_oos(
+        final, data.X.iloc[hold], data.y.iloc[hold],
+        n_repeats=config.evaluation.importance_repeats, random_state=config.seed, top=20,
+    ) if config.evaluation.importance_repeats else pd.DataFrame(columns=["feature", "importance", "std"])
+    timings["importance_s"] = time.perf_counter() - t0
+    timings["total_s"] = time.perf_counter() - started
+    return TrainResult(
+        symbol=symbol_of(bars), timeframe=timeframe_of(bars), n_samples=data.n_samples,
+        label=data.labels.spec.describe(), horizon=config.labels.horizon,
+        class_distribution=data.labels.distribution(),
+        folds=[_fold_summary(data, o, len(f[1]), _baseline_preds(data, f[1], f[2], config.seed))
+               for o, f in zip(outcomes, folds)],
+        member_scores=_member_scores(data, outcomes), oos=oos, holdout=holdout,
+        weights=dict(final.weights_), model=final, feature_names=list(data.X.columns),
+        calibration=calibration_table(data.y.iloc[np.concatenate([o.test for o in outcomes])].to_numpy(),
+                                      oos_proba.to_numpy(), oos_proba.columns.to_numpy()),
+        importance=importance, oos_proba=oos_proba, holdout_proba=holdout_proba,
+        fingerprint=data_fingerprint(bars), config=config, feature_set=data.feature_set,
+        label_spec=data.labels.spec, warmup=warmup_bars(data.feature_set, timeframe_of(bars)),
+        timings=timings,
+    )
+
+
+def _pooled_report(data: LabelledData, folds, outcomes: list[FoldOutcome], config: Config):
+    test = np.concatenate([o.test for o in outcomes])
+    proba = np.vstack([o.proba for o in outcomes])
+    classes = outcomes[0].classes
+    base: dict[str, list[np.ndarray]] = {}
+    for (_, train, fold_test) in folds:
+        for name, pred in _baseline_preds(data, train, fold_test, config.seed).items():
+            base.setdefault(name, []).append(pred)
+    train_acc = float(np.mean([o.train_accuracy for o in outcomes]))
+    report = evaluate_oos(
+        data.y.to_numpy()[test], proba, classes,
+        baseline_preds={k: np.concatenate(v) for k, v in base.items()},
+        horizon=config.labels.horizon, n_boot=config.evaluation.n_boot, alpha=config.evaluation.alpha,
+        random_state=config.seed, train_accuracy=train_acc,
+    )
+    return report, pd.DataFrame(proba, index=data.y.index[test], columns=classes)
+
+
+def _holdout_report(data: LabelledData, final: OutOfFoldEnsemble, dev: np.ndarray, hold: np.ndarray, config: Config):
+    classes = np.sort(data.y.unique())
+    proba = _aligned_proba(final, data.X.iloc[hold], classes)
+    train_acc = float(accuracy_score(data.y.iloc[dev], final.predict(data.X.iloc[dev])))
+    report = evaluate_oos(
+        data.y.to_numpy()[hold], proba, classes,
+        baseline_preds=_baseline_preds(data, dev, hold, config.seed),
+        horizon=config.labels.horizon, n_boot=config.evaluation.n_boot, alpha=config.evaluation.alpha,
+        random_state=config.seed, train_accuracy=train_acc,
+    )
+    return report, pd.DataFrame(proba, index=data.y.index[hold], columns=classes)

@@ -1,0 +1,60 @@
+"""The training report as a JSON-safe document and the promotion-gate check.
+
+The document keeps the shape ``candor train --output-json`` promises: symbol, timeframe,
+n_samples, label, horizon, folds, models, weights, oos{...}, holdout{...}, timings.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from candor.config import GateConfig
+
+HEADLINE_KEYS = (
+    "accuracy", "balanced_accuracy", "f1", "log_loss", "baselines", "best_baseline",
+    "best_baseline_accuracy", "lift", "lift_ci_low", "lift_ci_high", "p_value", "verdict",
+)
+
+
+def headline(report: Any) -> dict[str, Any]:
+    """The promised keys first, then every other metric the evaluation computed."""
+    full = report.to_dict()
+    out = {key: full[key] for key in HEADLINE_KEYS if key in full}
+    out.update({k: v for k, v in full.items() if k not in out})
+    return out
+
+
+def result_to_dict(result: Any) -> dict[str, Any]:
+    return {
+        "symbol": result.symbol,
+        "timeframe": result.timeframe,
+        "n_samples": result.n_samples,
+        "label": result.label,
+        "horizon": result.horizon,
+        "class_distribution": result.class_distribution,
+        "folds": len(result.folds),
+        "fold_details": [dataclasses.asdict(f) for f in result.folds],
+        "models": result.member_scores,
+        "weights": result.weights,
+        "oos": headline(result.oos),
+        "holdout": headline(result.holdout),
+        "feature_importance": result.importance.to_dict(orient="records"),
+        "data_fingerprint": result.fingerprint,
+        "config_hash": result.config.config_hash(),
+        "timings": {k: round(v, 3) for k, v in result.timings.items()},
+    }
+
+
+def gate_failures(result: Any, gates: GateConfig) -> list[str]:
+    """Reasons the result fails the configured gates (empty list = passes)."""
+    reasons = []
+    accuracy = result.oos.accuracy
+    if gates.min_accuracy is not None and accuracy < gates.min_accuracy:
+        reasons.append(f"out-of-sample accuracy {accuracy:.1%} is below --min-accuracy {gates.min_accuracy:.1%}")
+    if gates.require_edge and result.oos.verdict != "significant edge":
+        reasons.append(
+            f"no significant edge over the {result.oos.best_baseline} baseline "
+            f"(lift {result.oos.lift:+.1%}, p = {result.oos.p_value:.3f})"
+        )
+    return reasons
