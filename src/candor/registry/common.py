@@ -1,0 +1,128 @@
+"""Names, tags, typed rows and MLflow-error translation shared by the registry modules.
+
+Why one place: the registered-model name (``candor.<SYMBOL>.<timeframe>``), the version tags and
+the wording of "unknown model / version / alias" must be identical in the library, the CLI and
+the loader, and every MLflow exception must surface as a one-line candor error.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from candor.errors import RegistryError, StoreError
+
+PREFIX = "candor."
+STATUS = "status"
+STAGED, VALIDATED, FAILED, ARCHIVED = "staged", "validated", "failed", "archived"
+STATUSES = (STAGED, VALIDATED, FAILED, ARCHIVED)
+MANIFEST_SHA = "manifest_sha256"
+GATE_REASONS = "gate_reasons"
+#: Numbers copied from the report onto each version as tags (history, compare, the MLflow UI).
+METRIC_TAGS = ("oos_accuracy", "oos_precision", "oos_recall", "oos_f1", "oos_lift", "oos_p_value",
+               "holdout_accuracy", "holdout_f1", "holdout_lift")
+_SAFE = re.compile(r"[^A-Za-z0-9_.\-]")
+
+
+def model_name(symbol: str, timeframe: str) -> str:
+    """``candor.SPX.d1``; characters MLflow or URLs dislike (``/`` in ``BTC/USDT``) become ``-``."""
+    return f"{PREFIX}{_SAFE.sub('-', symbol)}.{_SAFE.sub('-', timeframe)}"
+
+
+def resolve_name(text: str) -> str:
+    """Accept ``candor.SPX.d1`` or ``SPX/d1`` (what users type) and return the registered name."""
+    text = text.strip()
+    if "/" in text and not text.startswith(PREFIX):
+        symbol, _, timeframe = text.rpartition("/")
+        return model_name(symbol, timeframe)
+    if not text.startswith(PREFIX) or text.count(".") < 2:
+        raise RegistryError(
+            f"model name {text!r} is not a candor model; use candor.<SYMBOL>.<timeframe> "
+            "(e.g. candor.SPX.d1) or SYMBOL/timeframe (e.g. SPX/d1)."
+        )
+    return text
+
+
+def series_label(name: str) -> str:
+    """``candor.SPX.d1`` → ``SPX/d1`` for messages."""
+    symbol, _, timeframe = name.removeprefix(PREFIX).rpartition(".")
+    return f"{symbol}/{timeframe}"
+
+
+@dataclass(frozen=True)
+class RegisteredVersion:
+    """One model version as the registry sees it after register / validate / promote."""
+
+    name: str
+    version: str
+    run_id: str | None
+    status: str
+    manifest_sha256: str
+    gate_reasons: tuple[str, ...] = ()
+    promoted: bool = False
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class HistoryRow:
+    """One line of ``candor registry history``."""
+
+    version: str
+    status: str
+    aliases: tuple[str, ...]
+    created: datetime
+    run_id: str | None
+    metrics: dict[str, float] = field(default_factory=dict)
+    verdict: str | None = None
+    gate_reasons: str = ""
+
+
+@dataclass(frozen=True)
+class ModelSummary:
+    """One line of ``candor registry list``."""
+
+    name: str
+    versions: int
+    latest: str | None
+    champion: str | None
+    previous: str | None
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """Challenger vs champion on one holdout; ``basis`` says how the scores were obtained."""
+
+    name: str
+    challenger: str
+    champion: str | None
+    challenger_accuracy: float
+    champion_accuracy: float | None
+    margin: float
+    challenger_wins: bool
+    basis: str
+    promoted: bool = False
+
+
+def is_not_found(exc: Exception) -> bool:
+    return getattr(exc, "error_code", "") == "RESOURCE_DOES_NOT_EXIST"
+
+
+def first_line(exc: BaseException) -> str:
+    text = str(getattr(exc, "message", None) or exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+@contextmanager
+def mlflow_errors(uri: str) -> Iterator[None]:
+    """Turn any MLflow exception that escaped the specific checks into one-line StoreError."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        yield
+    except MlflowException as exc:
+        if is_not_found(exc):
+            raise RegistryError(first_line(exc)) from exc
+        raise StoreError(f"MLflow registry at {uri} refused the request: {first_line(exc)}") from exc

@@ -1,0 +1,168 @@
+"""Promotion gates: small pluggable checks that turn a training report into validated / failed.
+
+Why objects rather than one function: the registry runs whatever list it is given, so the
+backtest gate (issue #5) or a project-specific gate plugs in without touching the registry. Each
+gate reads the JSON report stored inside the model artifact (``manifest["report"]``, the shape of
+:func:`candor.report.result_to_dict`), so a version can be re-validated later from the registry
+alone, without the ``TrainResult`` that produced it.
+
+Gates fail closed: a metric the report does not carry is a failure with a reason, never a pass.
+A gate whose whole input section is absent (no ``backtest`` section yet) reports ``skipped``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol, runtime_checkable
+
+from candor.errors import ConfigError
+
+SIGNIFICANT_EDGE = "significant edge"
+
+
+@dataclass(frozen=True)
+class GateThresholds:
+    """Minimums a version must reach (seed 004 defaults); ``section`` picks the report part judged.
+
+    ``oos`` (pooled purged walk-forward predictions) is the default: it is the larger sample and
+    the one the significance test was run on. ``holdout`` is accepted for stricter setups.
+    """
+
+    min_accuracy: float = 0.60
+    min_precision: float = 0.55
+    min_recall: float = 0.50
+    min_f1: float = 0.52
+    section: str = "oos"
+
+    def __post_init__(self) -> None:
+        for name in ("min_accuracy", "min_precision", "min_recall", "min_f1"):
+            value = getattr(self, name)
+            if not (isinstance(value, int | float) and 0.0 <= float(value) <= 1.0):
+                raise ConfigError(f"`{name}` must be a number in [0, 1]. Got {value!r}.")
+        if self.section not in ("oos", "holdout"):
+            raise ConfigError(f"`section` must be 'oos' or 'holdout'. Got {self.section!r}.")
+
+
+@dataclass(frozen=True)
+class BacktestThresholds:
+    """Minimums for the backtest gate; ``None`` disables that check."""
+
+    min_sharpe: float | None = 0.5
+    min_trades: int | None = 30
+    min_deflated_sharpe: float | None = 0.95
+
+
+@dataclass(frozen=True)
+class GateResult:
+    """One gate's verdict: ``passed`` is True for a skip, ``reason`` says why either way."""
+
+    gate: str
+    passed: bool
+    reason: str
+    skipped: bool = False
+
+
+@runtime_checkable
+class Gate(Protocol):
+    """Anything with a ``name`` and ``check(report) -> GateResult`` is a gate."""
+
+    name: str
+
+    def check(self, report: Mapping[str, Any]) -> GateResult: ...
+
+
+def _number(section: Mapping[str, Any], key: str) -> float | None:
+    value = section.get(key)
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(float(value)):
+        return None
+    return float(value)
+
+
+@dataclass(frozen=True)
+class MinimumMetricsGate:
+    """Accuracy / precision / recall / F1 minimums (weighted averages, as the report stores them)."""
+
+    thresholds: GateThresholds = GateThresholds()
+    name: str = "minimum_metrics"
+
+    def check(self, report: Mapping[str, Any]) -> GateResult:
+        t = self.thresholds
+        section = report.get(t.section) or {}
+        failures = []
+        for metric, minimum in (("accuracy", t.min_accuracy), ("precision", t.min_precision),
+                                ("recall", t.min_recall), ("f1", t.min_f1)):
+            value = _number(section, metric)
+            if value is None:
+                failures.append(f"{t.section} {metric} is missing from the report")
+            elif value < minimum:
+                failures.append(f"{t.section} {metric} {value:.3f} < {minimum:.3f}")
+        if failures:
+            return GateResult(self.name, False, "; ".join(failures))
+        return GateResult(self.name, True, f"{t.section} accuracy/precision/recall/F1 meet the minimums")
+
+
+@dataclass(frozen=True)
+class SignificantEdgeGate:
+    """The out-of-sample lift over the best baseline must be statistically significant."""
+
+    section: str = "oos"
+    name: str = "significant_edge"
+
+    def check(self, report: Mapping[str, Any]) -> GateResult:
+        section = report.get(self.section) or {}
+        verdict = section.get("verdict")
+        if verdict == SIGNIFICANT_EDGE:
+            return GateResult(self.name, True, f"{self.section} verdict: {verdict}")
+        lift, p = _number(section, "lift"), _number(section, "p_value")
+        detail = "" if lift is None or p is None else f" (lift {lift:+.3f}, p = {p:.3f})"
+        baseline = section.get("best_baseline", "best")
+        return GateResult(self.name, False,
+                          f"no significant edge over the {baseline} baseline{detail}; verdict: {verdict!r}")
+
+
+@dataclass(frozen=True)
+class BacktestGate:
+    """Sharpe, trade count and deflated Sharpe minimums on ``report["backtest"]``.
+
+    Skipped (passes, ``skipped=True``) while reports carry no backtest section; keys read:
+    ``sharpe``, ``trades`` (or ``n_trades``), ``deflated_sharpe``.
+    """
+
+    thresholds: BacktestThresholds = BacktestThresholds()
+    name: str = "backtest"
+
+    def check(self, report: Mapping[str, Any]) -> GateResult:
+        section = report.get("backtest")
+        if not section:
+            return GateResult(self.name, True, "report has no backtest section; gate skipped", skipped=True)
+        t = self.thresholds
+        trades = _number(section, "trades") if "trades" in section else _number(section, "n_trades")
+        checks = (("sharpe", _number(section, "sharpe"), t.min_sharpe),
+                  ("trades", trades, t.min_trades),
+                  ("deflated_sharpe", _number(section, "deflated_sharpe"), t.min_deflated_sharpe))
+        failures = [f"backtest {key} is missing" if value is None else f"backtest {key} {value:.3f} < {minimum}"
+                    for key, value, minimum in checks
+                    if minimum is not None and (value is None or value < minimum)]
+        if failures:
+            return GateResult(self.name, False, "; ".join(failures))
+        return GateResult(self.name, True, "backtest meets the Sharpe / trades / deflated Sharpe minimums")
+
+
+def default_gates(thresholds: GateThresholds | None = None,
+                  backtest: BacktestThresholds | None = None) -> tuple[Gate, ...]:
+    """Seed 004's gate list: minimum metrics, significant edge, backtest (skipped when absent)."""
+    t = thresholds or GateThresholds()
+    return (MinimumMetricsGate(t), SignificantEdgeGate(t.section), BacktestGate(backtest or BacktestThresholds()))
+
+
+def run_gates(report: Mapping[str, Any], gates: Sequence[Gate]) -> list[GateResult]:
+    """Every gate's result, in order (no short-circuit: the user sees every reason at once)."""
+    if not gates:
+        raise ConfigError("`gates` is empty; pass at least one gate (see candor.registry.default_gates).")
+    return [gate.check(report) for gate in gates]
+
+
+def failure_reasons(results: Sequence[GateResult]) -> list[str]:
+    return [f"{r.gate}: {r.reason}" for r in results if not r.passed]

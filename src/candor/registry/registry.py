@@ -1,0 +1,322 @@
+"""The model registry on MLflow's Model Registry: versions, gates, champion alias, audit trail.
+
+One registered model per series (``candor.SPX.d1``). Lifecycle of a version, kept in its
+``status`` tag: ``staged`` (registered) → ``validated`` / ``failed`` (gates) → ``archived``.
+"In production" is *not* a tag: it is the ``champion`` alias, the single source of truth, so no
+second piece of state can disagree with it after a crash. The previous champion carries
+``previous``; rollback swaps the two. Every alias move is written to the store's
+``alias_events`` first and applied second — see :mod:`candor.registry.aliases` for why that is
+safe under SIGKILL, and :func:`Registry.reconcile` for the repair every mutating call runs first.
+
+Nothing here is global: a :class:`Registry` is built from an ``MlflowClient`` (or a tracking URI)
+and a SQLAlchemy engine of the operational store, and handed to whoever needs it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.engine import Engine
+
+from candor.errors import RegistryError
+from candor.registry import loading
+from candor.registry.aliases import CHAMPION, PREVIOUS, AliasMove, ReconcileFix, apply_moves, current_aliases, reconcile
+from candor.registry.common import (
+    ARCHIVED, FAILED, GATE_REASONS, MANIFEST_SHA, METRIC_TAGS, STAGED, STATUS, VALIDATED, Comparison,
+    HistoryRow, ModelSummary, RegisteredVersion, first_line, is_not_found, mlflow_errors, model_name,
+    resolve_name, series_label,
+)
+from candor.registry.gates import Gate, GateResult, default_gates, failure_reasons, run_gates
+
+_TAG_LIMIT = 4000
+
+
+def _client(client_or_uri: Any) -> Any:
+    if isinstance(client_or_uri, str):
+        from mlflow import MlflowClient
+
+        return MlflowClient(tracking_uri=client_or_uri, registry_uri=client_or_uri)
+    return client_or_uri
+
+
+class Registry:
+    """Register, judge, promote, roll back, archive, delete, compare and load model versions."""
+
+    def __init__(self, client_or_uri: Any, engine: Engine, *, gates: Sequence[Gate] | None = None,
+                 cache_dir: Path | None = None) -> None:
+        from candor.tracking import safe_uri
+
+        self.client = _client(client_or_uri)
+        self.engine = engine
+        self.gates = tuple(gates) if gates is not None else default_gates()
+        self.cache_dir = cache_dir
+        self.uri = safe_uri(self.client._registry_uri)
+
+    # ---- lookups -------------------------------------------------------------------------
+    def _model(self, name: str) -> Any:
+        try:
+            return self.client.get_registered_model(name)
+        except Exception as exc:
+            if not is_not_found(exc):
+                raise
+        known = [m.name for m in self.client.search_registered_models(max_results=20)]
+        hint = f"; known models: {', '.join(sorted(known))}" if known else "; the registry is empty"
+        raise RegistryError(f"unknown model {name!r}{hint}") from None
+
+    def version(self, name: str, version: str | int) -> Any:
+        """The MLflow ``ModelVersion`` for a number or an alias (``champion``, ``@previous``)."""
+        name = resolve_name(name)
+        with mlflow_errors(self.uri):
+            model = self._model(name)
+            text = str(version).strip().lstrip("@")
+            if not text.isdigit():
+                if text not in model.aliases:
+                    have = ", ".join(sorted(model.aliases)) or "none"
+                    raise RegistryError(f"{name} has no alias {text!r} (aliases: {have})")
+                return self.client.get_model_version(name, str(model.aliases[text]))
+            try:
+                return self.client.get_model_version(name, text)
+            except Exception as exc:
+                if not is_not_found(exc):
+                    raise
+            versions = sorted(int(v.version) for v in self.client.search_model_versions(f"name='{name}'"))
+            raise RegistryError(f"unknown version {text} of {name} (versions: "
+                                f"{', '.join(map(str, versions)) or 'none'})") from None
+
+    # ---- register / validate ---------------------------------------------------------------
+    def register(self, run_id: str, artifact_dir: Path | str) -> RegisteredVersion:
+        """Create a ``staged`` version from the run's logged ``model`` artifact.
+
+        The SHA-256 of ``artifact_dir``'s manifest is recorded on the version; the logged copy must
+        hash the same, so what was trained is exactly what will be loaded.
+        """
+        from candor.artifact import MANIFEST_FILE, sha256_file, verify_artifact
+
+        manifest = verify_artifact(Path(artifact_dir))
+        sha = sha256_file(Path(artifact_dir) / MANIFEST_FILE)
+        name = model_name(manifest["symbol"], manifest["timeframe"])
+        with mlflow_errors(self.uri):
+            run = self._run(run_id)
+            source = f"{run.info.artifact_uri.rstrip('/')}/model"
+            loading.check_logged_copy(source, sha)
+            self._ensure_model(name, manifest)
+            tags = {STATUS: STAGED, MANIFEST_SHA: sha, **_version_tags(manifest, run.data.tags)}
+            mv = self.client.create_model_version(name, source, run_id=run_id, tags=tags,
+                                                  description=f"{series_label(name)} trained {manifest['created_at']}")
+        return RegisteredVersion(name, str(mv.version), run_id, STAGED, sha)
+
+    def _run(self, run_id: str) -> Any:
+        try:
+            return self.client.get_run(run_id)
+        except Exception as exc:
+            if is_not_found(exc) or "not found" in first_line(exc).lower():
+                raise RegistryError(f"unknown MLflow run {run_id!r} in {self.uri}") from None
+            raise
+
+    def _ensure_model(self, name: str, manifest: dict[str, Any]) -> None:
+        try:
+            self.client.get_registered_model(name)
+            return
+        except Exception as exc:
+            if not is_not_found(exc):
+                raise
+        tags = {"symbol": str(manifest["symbol"]), "timeframe": str(manifest["timeframe"])}
+        try:
+            self.client.create_registered_model(name, tags=tags,
+                                                description=f"candor direction models for {series_label(name)}")
+        except Exception as exc:  # created meanwhile by another process: fine
+            if getattr(exc, "error_code", "") != "RESOURCE_ALREADY_EXISTS":
+                raise
+
+    def validate(self, name: str, version: str | int) -> RegisteredVersion:
+        """Run the gates on the version's stored report; tag ``validated`` or ``failed`` + reasons."""
+        mv = self.version(name, version)
+        status = mv.tags.get(STATUS, STAGED)
+        if status == ARCHIVED:
+            raise RegistryError(f"version {mv.version} of {mv.name} is archived; it cannot be re-validated.")
+        manifest = loading.verified_manifest(self, mv)
+        results: list[GateResult] = run_gates(manifest.get("report", {}), self.gates)
+        reasons = failure_reasons(results)
+        status = FAILED if reasons else VALIDATED
+        with mlflow_errors(self.uri):
+            self.client.set_model_version_tag(mv.name, mv.version, STATUS, status)
+            self.client.set_model_version_tag(mv.name, mv.version, GATE_REASONS,
+                                              "\n".join(reasons)[:_TAG_LIMIT])
+        return RegisteredVersion(mv.name, str(mv.version), mv.run_id, status,
+                                 mv.tags.get(MANIFEST_SHA, ""), tuple(reasons))
+
+    # ---- alias moves -----------------------------------------------------------------------
+    def _target_ok(self, name: str) -> Any:
+        def ok(alias: str, version: str, action: str) -> bool:
+            try:
+                status = self.client.get_model_version(name, version).tags.get(STATUS)
+            except Exception as exc:
+                if is_not_found(exc):
+                    return False
+                raise
+            if status == ARCHIVED:
+                return False
+            return alias != CHAMPION or status == VALIDATED or action in ("force_promote", "rollback", "auto_rollback")
+        return ok
+
+    def reconcile(self, name: str) -> list[ReconcileFix]:
+        """Make the audit trail and the aliases agree (roll interrupted moves forward)."""
+        name = resolve_name(name)
+        with mlflow_errors(self.uri):
+            self._model(name)
+            return reconcile(self.client, self.engine, name, self._target_ok(name))
+
+    def promote(self, name: str, version: str | int, *, force: bool = False, actor: str,
+                reason: str | None = None) -> RegisteredVersion:
+        """Move ``champion`` to a validated version (``force`` overrides, recorded as force_promote)."""
+        name = resolve_name(name)
+        self.reconcile(name)
+        mv = self.version(name, version)
+        status = mv.tags.get(STATUS, STAGED)
+        if status == ARCHIVED:
+            raise RegistryError(f"version {mv.version} of {name} is archived; register a new version instead.")
+        if status != VALIDATED and not force:
+            why = _reasons(mv) or "not validated yet"
+            raise RegistryError(f"version {mv.version} of {name} is {status} ({why}); only validated versions "
+                                "are promoted — pass --force to override (recorded in the audit trail).")
+        with mlflow_errors(self.uri):
+            aliases = current_aliases(self.client, name)
+            old = aliases.get(CHAMPION)
+            if old == str(mv.version):
+                raise RegistryError(f"version {mv.version} is already the champion of {name}.")
+            moves = [AliasMove(CHAMPION, old, str(mv.version))]
+            if old is not None:
+                moves.insert(0, AliasMove(PREVIOUS, aliases.get(PREVIOUS), old))
+            apply_moves(self.client, self.engine, name, moves, action="force_promote" if force else "promote",
+                        actor=actor, reason=reason)
+        return RegisteredVersion(name, str(mv.version), mv.run_id, status, mv.tags.get(MANIFEST_SHA, ""),
+                                 promoted=True, note=f"previous champion: {old or 'none'}")
+
+    def rollback(self, name: str, *, actor: str, reason: str | None = None,
+                 automatic: bool = False) -> RegisteredVersion:
+        """Swap ``champion`` and ``previous`` (``automatic`` marks a drift-monitor rollback)."""
+        name = resolve_name(name)
+        self.reconcile(name)
+        with mlflow_errors(self.uri):
+            aliases = current_aliases(self.client, name)
+            champion, previous = aliases.get(CHAMPION), aliases.get(PREVIOUS)
+            if champion is None:
+                raise RegistryError(f"{name} has no champion to roll back.")
+            if previous is None:
+                raise RegistryError(f"{name} has no previous champion to roll back to.")
+            apply_moves(self.client, self.engine, name,
+                        [AliasMove(PREVIOUS, previous, champion), AliasMove(CHAMPION, champion, previous)],
+                        action="auto_rollback" if automatic else "rollback", actor=actor, reason=reason)
+            mv = self.client.get_model_version(name, previous)
+        return RegisteredVersion(name, previous, mv.run_id, mv.tags.get(STATUS, STAGED),
+                                 mv.tags.get(MANIFEST_SHA, ""), promoted=True, note=f"replaced {champion}")
+
+    def _refuse_champion(self, name: str, version: str, verb: str) -> dict[str, str]:
+        aliases = current_aliases(self.client, name)
+        if aliases.get(CHAMPION) == version:
+            raise RegistryError(f"version {version} is the champion of {name}; refusing to {verb} it — "
+                                "promote another version or roll back first.")
+        return aliases
+
+    def archive(self, name: str, version: str | int, *, actor: str, reason: str | None = None) -> RegisteredVersion:
+        """Tag ``archived`` (never the champion); an archived ``previous`` loses that alias."""
+        name = resolve_name(name)
+        self.reconcile(name)
+        mv = self.version(name, version)
+        with mlflow_errors(self.uri):
+            aliases = self._refuse_champion(name, str(mv.version), "archive")
+            if aliases.get(PREVIOUS) == str(mv.version):
+                apply_moves(self.client, self.engine, name, [AliasMove(PREVIOUS, str(mv.version), None)],
+                            action="archive", actor=actor, reason=reason)
+            self.client.set_model_version_tag(name, mv.version, STATUS, ARCHIVED)
+        return RegisteredVersion(name, str(mv.version), mv.run_id, ARCHIVED, mv.tags.get(MANIFEST_SHA, ""))
+
+    def delete(self, name: str, version: str | int, *, actor: str, reason: str | None = None) -> None:
+        """Delete a version from MLflow (never the champion; a deleted ``previous`` is audited)."""
+        name = resolve_name(name)
+        self.reconcile(name)
+        mv = self.version(name, version)
+        with mlflow_errors(self.uri):
+            aliases = self._refuse_champion(name, str(mv.version), "delete")
+            if aliases.get(PREVIOUS) == str(mv.version):
+                apply_moves(self.client, self.engine, name, [AliasMove(PREVIOUS, str(mv.version), None)],
+                            action="delete", actor=actor, reason=reason)
+            self.client.delete_model_version(name, mv.version)
+
+    # ---- read-only views -------------------------------------------------------------------
+    def history(self, name: str) -> list[HistoryRow]:
+        """Every version, newest first: status, aliases, key metrics, gate reasons."""
+        name = resolve_name(name)
+        with mlflow_errors(self.uri):
+            model = self._model(name)
+            by_version: dict[str, list[str]] = {}
+            for alias, v in model.aliases.items():
+                by_version.setdefault(str(v), []).append(alias)
+            versions = self.client.search_model_versions(f"name='{name}'")
+        rows = [_history_row(mv, tuple(sorted(by_version.get(str(mv.version), [])))) for mv in versions]
+        return sorted(rows, key=lambda r: int(r.version), reverse=True)
+
+    def list_models(self) -> list[ModelSummary]:
+        """Every candor registered model with its champion, previous and version count."""
+        with mlflow_errors(self.uri):
+            models = self.client.search_registered_models(filter_string="name LIKE 'candor.%'")
+            out = []
+            for m in sorted(models, key=lambda m: m.name):
+                versions = [int(v.version) for v in self.client.search_model_versions(f"name='{m.name}'")]
+                out.append(ModelSummary(m.name, len(versions), str(max(versions)) if versions else None,
+                                        _alias(m, CHAMPION), _alias(m, PREVIOUS)))
+        return out
+
+    def compare(self, name: str, challenger: str | int, champion: str | int | None = None, *,
+                margin: float = 0.0, promote: bool = False, actor: str = "candor",
+                reason: str | None = None, bars: Any = None) -> Comparison:
+        """Challenger vs champion on the same holdout; promote only if not worse by ``margin``."""
+        name = resolve_name(name)
+        result = loading.compare_versions(self, name, challenger, champion, margin, bars)
+        if promote and result.challenger_wins and result.champion != result.challenger:
+            self.promote(name, result.challenger, actor=actor,
+                         reason=reason or f"compare: {result.basis}, margin {margin}")
+            return Comparison(**{**result.__dict__, "promoted": True})
+        return result
+
+    def load_champion(self, symbol: str, timeframe: str, *, max_age_days: int = 60,
+                      now: datetime | None = None) -> Any:
+        """The champion's verified :class:`~candor.artifact.CandorModel` (see :mod:`.loading`)."""
+        return loading.load_champion(self, symbol, timeframe, max_age_days=max_age_days,
+                                     now=now or datetime.now(UTC))
+
+
+def _reasons(mv: Any) -> str:
+    return "; ".join(line for line in mv.tags.get(GATE_REASONS, "").splitlines() if line)
+
+
+def _alias(model: Any, alias: str) -> str | None:
+    value = model.aliases.get(alias)
+    return None if value is None else str(value)
+
+
+def _version_tags(manifest: dict[str, Any], run_tags: dict[str, str]) -> dict[str, str]:
+    report = manifest.get("report", {})
+    tags = {"symbol": str(manifest["symbol"]), "timeframe": str(manifest["timeframe"]),
+            "trained_at": str(manifest["created_at"]), "data_fingerprint": str(manifest.get("data_fingerprint", "")),
+            "config_hash": str(manifest.get("config_hash", "")), "verdict": str(report.get("oos", {}).get("verdict"))}
+    for key in METRIC_TAGS:
+        section, _, metric = key.partition("_")
+        value = report.get(section, {}).get(metric)
+        if isinstance(value, int | float):
+            tags[key] = f"{float(value):.6g}"
+    for key in ("holdout_start", "holdout_end", "holdout_rows", "label_spec"):
+        if key in run_tags:
+            tags[key] = run_tags[key]
+    return tags
+
+
+def _history_row(mv: Any, aliases: tuple[str, ...]) -> HistoryRow:
+    metrics = {k: float(mv.tags[k]) for k in METRIC_TAGS if k in mv.tags}
+    reasons = _reasons(mv)
+    return HistoryRow(version=str(mv.version), status=mv.tags.get(STATUS, STAGED), aliases=aliases,
+                      created=datetime.fromtimestamp(mv.creation_timestamp / 1000, UTC), run_id=mv.run_id,
+                      metrics=metrics, verdict=mv.tags.get("verdict"), gate_reasons=reasons)

@@ -1,0 +1,265 @@
+"""MLflow tracking: one run per training with the whole config, every score and the model.
+
+Why an explicit ``MlflowClient`` everywhere (never ``mlflow.start_run`` / ``set_tracking_uri``):
+the fluent API keeps the active run and URI in process globals, which leak between tests and
+between the scheduler's jobs. Everything here takes the client (or the URI) as a parameter, and
+the environment (``MLFLOW_TRACKING_URI``) is read only by the caller at the edge.
+
+Default store: ``sqlite:///<home>/mlflow.db`` with artifacts under ``<home>/mlartifacts``; open
+the UI on it with ``mlflow ui --backend-store-uri sqlite:///$HOME/.candor/mlflow.db``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse, urlunparse
+
+import pandas as pd
+
+from candor import __version__
+
+EXPERIMENT = "candor"
+#: MLflow refuses longer param values (6000) and tag values; stay safely below.
+PARAM_LIMIT = 6000
+TAG_LIMIT = 5000
+_TRUNCATED = "…[truncated]"
+
+
+def tracking_uri(home: Path | str, env_uri: str | None = None) -> str:
+    """``env_uri`` (the caller passes ``MLFLOW_TRACKING_URI``) or ``sqlite:///<home>/mlflow.db``."""
+    if env_uri and env_uri.strip():
+        return env_uri.strip()
+    folder = Path(home).expanduser().resolve()
+    folder.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{folder / 'mlflow.db'}"
+
+
+def safe_uri(uri: str) -> str:
+    """The URI with any password replaced by ``***`` (the only form candor prints)."""
+    parsed = urlparse(uri)
+    if parsed.password is None:
+        return uri
+    netloc = parsed.netloc.replace(f":{parsed.password}@", ":***@")
+    return urlunparse(parsed._replace(netloc=netloc))
+
+
+@dataclass(frozen=True)
+class Tracking:
+    """A client bound to one tracking URI plus the experiment candor logs into."""
+
+    client: Any
+    uri: str
+    experiment_id: str
+
+
+def open_tracking(home: Path | str, env_uri: str | None = None, experiment: str = EXPERIMENT) -> Tracking:
+    """Client and experiment; on the default local store artifacts go to ``<home>/mlartifacts``."""
+    from mlflow import MlflowClient
+
+    uri = tracking_uri(home, env_uri)
+    client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+    location = None
+    if not (env_uri and env_uri.strip()):
+        location = (Path(home).expanduser().resolve() / "mlartifacts").as_uri()
+    return Tracking(client, uri, ensure_experiment(client, experiment, location))
+
+
+def ensure_experiment(client: Any, name: str, artifact_location: str | None) -> str:
+    """The experiment id, creating the experiment (with its artifact location) on first use."""
+    existing = client.get_experiment_by_name(name)
+    if existing is not None:
+        return str(existing.experiment_id)
+    try:
+        return str(client.create_experiment(name, artifact_location=artifact_location))
+    except Exception as exc:  # created by a concurrent process between the two calls
+        existing = client.get_experiment_by_name(name)
+        if existing is None:
+            raise exc
+        return str(existing.experiment_id)
+
+
+def flatten(value: Any, prefix: str = "") -> dict[str, Any]:
+    """Nested dicts → dotted keys; lists and leaves are kept as values."""
+    if isinstance(value, dict) and value:
+        out: dict[str, Any] = {}
+        for key, item in value.items():
+            out.update(flatten(item, f"{prefix}.{key}" if prefix else str(key)))
+        return out
+    return {prefix: value}
+
+
+def _text(value: Any, limit: int) -> str:
+    text = value if isinstance(value, str) else json.dumps(value, default=str, sort_keys=True)
+    return text if len(text) <= limit else text[: limit - len(_TRUNCATED)] + _TRUNCATED
+
+
+def config_params(config: Any) -> dict[str, str]:
+    """The whole config as MLflow params (database URL left out: it may carry a password)."""
+    dumped = config.model_dump(mode="json", exclude={"database_url"})
+    return {key: _text(value, PARAM_LIMIT) for key, value in flatten(dumped).items()}
+
+
+def _finite(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value) if math.isfinite(float(value)) else None
+
+
+def report_metrics(prefix: str, report: dict[str, Any]) -> dict[str, float]:
+    """Every numeric scalar of an evaluation report, baselines under ``<prefix>.baseline.<name>``."""
+    out = {f"{prefix}.{k}": v for k, v in ((k, _finite(v)) for k, v in report.items()) if v is not None}
+    for name, value in (report.get("baselines") or {}).items():
+        if _finite(value) is not None:
+            out[f"{prefix}.baseline.{name}"] = float(value)
+    return out
+
+
+def run_metrics(result: Any) -> list[Any]:
+    """Pooled OOS and holdout metrics (step 0) and per-fold metrics (step = fold index)."""
+    from mlflow.entities import Metric
+
+    now = int(time.time() * 1000)
+    metrics = [Metric(k, v, now, 0) for section in ("oos", "holdout")
+               for k, v in report_metrics(section, getattr(result, section).to_dict()).items()]
+    for fold in result.folds:
+        values = {"fold.accuracy": fold.accuracy, "fold.f1": fold.f1, "fold.train_accuracy": fold.train_accuracy,
+                  **{f"fold.baseline.{n}": v for n, v in fold.baselines.items()}}
+        metrics += [Metric(k, float(v), now, int(fold.index)) for k, v in values.items() if _finite(v) is not None]
+    return metrics
+
+
+def run_tags(result: Any) -> dict[str, str]:
+    """Identity of the run: series, data, labels, code and config — enough to reproduce it."""
+    hold = result.holdout_proba.index
+    tags = {
+        "symbol": result.symbol, "timeframe": result.timeframe, "data_fingerprint": result.fingerprint,
+        "label": result.label,
+        "label_spec": json.dumps(dataclasses.asdict(result.label_spec), sort_keys=True),
+        "candor_version": __version__, "config_hash": result.config.config_hash(),
+        "n_samples": str(result.n_samples), "oos_verdict": result.oos.verdict,
+        "holdout_verdict": result.holdout.verdict,
+        "mlflow.runName": f"{result.symbol}/{result.timeframe} {time.strftime('%Y-%m-%dT%H:%M:%S')}",
+    }
+    if len(hold):
+        tags.update(holdout_start=pd.Timestamp(hold[0]).isoformat(), holdout_end=pd.Timestamp(hold[-1]).isoformat(),
+                    holdout_rows=str(len(hold)))
+    return {k: _text(v, TAG_LIMIT) for k, v in tags.items()}
+
+
+def _class_name(label: Any) -> str:
+    from candor.labels import CLASS_NAMES
+
+    return str(CLASS_NAMES.get(label, label)) if isinstance(CLASS_NAMES, dict) else str(label)
+
+
+def plot_confusion(matrix: Any, classes: Any, path: Path, title: str = "confusion matrix") -> Path:
+    """Counts heat-map, rows = true class, columns = predicted (a bare Figure: no pyplot global state)."""
+    import numpy as np
+    from matplotlib.figure import Figure
+
+    counts = np.asarray(matrix, dtype=float)
+    names = [_class_name(c) for c in classes]
+    fig = Figure(figsize=(4.5, 4))
+    ax = fig.subplots()
+    ax.imshow(counts, cmap="Blues")
+    for (i, j), value in np.ndenumerate(counts):
+        ax.text(j, i, f"{int(value)}", ha="center", va="center",
+                color="white" if value > counts.max() / 2 else "black")
+    ax.set_xticks(range(len(names)), names)
+    ax.set_yticks(range(len(names)), names)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    ax.set_title(title, fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    return path
+
+
+def plot_calibration(table: pd.DataFrame, path: Path, title: str = "calibration") -> Path:
+    """Reliability diagram from :func:`candor.evaluate.calibration_table` (empty bins skipped)."""
+    from matplotlib.figure import Figure
+
+    rows = table[table["count"] > 0] if "count" in table else table
+    fig = Figure(figsize=(4.5, 4))
+    ax = fig.subplots()
+    ax.plot([0, 1], [0, 1], linestyle="--", color="grey", label="perfect")
+    if len(rows):
+        ax.plot(rows["mean_confidence"], rows["accuracy"], marker="o", label="model")
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1)
+    ax.set_xlabel("top-class confidence")
+    ax.set_ylabel("observed accuracy")
+    ax.set_title(title, fontsize=9)
+    ax.legend(loc="upper left")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    return path
+
+
+def write_run_files(result: Any, folder: Path) -> None:
+    """report.json, the two PNGs and the importance CSV, ready to be logged as artifacts."""
+    from candor.report import result_to_dict
+
+    (folder / "report").mkdir()
+    (folder / "plots").mkdir()
+    (folder / "report" / "report.json").write_text(json.dumps(result_to_dict(result), indent=2, default=str))
+    plot_confusion(result.oos.confusion_matrix, result.oos.classes, folder / "plots" / "confusion_matrix.png",
+                   title=f"{result.symbol}/{result.timeframe} out-of-sample confusion matrix")
+    plot_calibration(result.calibration, folder / "plots" / "calibration.png",
+                     title=f"{result.symbol}/{result.timeframe} calibration (out-of-sample)")
+    result.importance.to_csv(folder / "feature_importance.csv", index=False)
+
+
+def _chunks(items: list[Any], size: int) -> list[list[Any]]:
+    return [items[i:i + size] for i in range(0, len(items), size)]
+
+
+def log_training(result: Any, artifact_dir: Path | str, tracking: Tracking) -> str:
+    """Log one training as an MLflow run and return its id (run marked FAILED if logging fails)."""
+    from mlflow.entities import Param, RunTag
+
+    client = tracking.client
+    run = client.create_run(tracking.experiment_id, tags=run_tags(result))
+    run_id = run.info.run_id
+    try:
+        params = [Param(k, v) for k, v in config_params(result.config).items()]
+        for chunk in _chunks(params, 100):
+            client.log_batch(run_id, params=chunk)
+        for chunk in _chunks(run_metrics(result), 1000):
+            client.log_batch(run_id, metrics=chunk)
+        client.log_batch(run_id, tags=[RunTag("candor.artifact_dir", str(artifact_dir))])
+        with tempfile.TemporaryDirectory(prefix="candor-run-") as tmp:
+            write_run_files(result, Path(tmp))
+            client.log_artifacts(run_id, tmp)
+        client.log_artifacts(run_id, str(artifact_dir), "model")
+    except BaseException:
+        client.set_terminated(run_id, "FAILED")
+        raise
+    client.set_terminated(run_id, "FINISHED")
+    return run_id
+
+
+def training_run_fields(result: Any, run_id: str, name: str | None, version: str | None) -> dict[str, Any]:
+    """The ``training_runs`` row of a training: headline numbers beside the baseline, run id."""
+    from candor.report import result_to_dict
+
+    oos = result.oos
+    return {
+        "symbol": result.symbol, "timeframe": result.timeframe, "horizon": int(result.label_spec.horizon),
+        "label_spec": result.label[:255], "n_samples": int(result.n_samples),
+        "models": list(result.member_scores), "weights": dict(result.weights),
+        "oos_accuracy": oos.accuracy, "oos_f1": oos.f1, "best_baseline": oos.best_baseline,
+        "baseline_accuracy": oos.best_baseline_accuracy, "lift": oos.lift, "lift_ci_low": oos.lift_ci_low,
+        "lift_ci_high": oos.lift_ci_high, "p_value": oos.p_value, "verdict": oos.verdict,
+        "holdout_accuracy": result.holdout.accuracy, "mlflow_run_id": run_id, "model_name": name,
+        "model_version": version, "data_fingerprint": result.fingerprint,
+        "config_hash": result.config.config_hash(), "candor_version": __version__,
+        "duration_s": result.timings.get("total_s"), "report": result_to_dict(result),
+    }
