@@ -1,0 +1,256 @@
+"""Out-of-fold ensemble: member weights learned only from predictions on rows a member never saw.
+
+The seeds fit their Ridge weights on the very validation rows they then report — the weights
+and the score share the same rows, so the score is optimistic. Here, inside the training data
+passed to ``fit``, an inner purged walk-forward produces out-of-fold (OOF) class probabilities
+for every member; the weights (or a stacking meta-model) are fit on those OOF rows only, and
+then every member is refit on all of the training data. Nothing from the rows being scored by
+the caller ever touches the weights.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin, clone
+from sklearn.linear_model import LogisticRegression, Ridge
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from candor.errors import ConfigError, ModelError
+from candor.models import SingleClassError, check_model_name, make_model
+
+METHODS = ("ridge", "stacking", "equal")
+MIN_CLASS_COUNT = 5
+_FIX = "Fix: use fewer folds (or inner_splits), a longer history, or a wider label threshold."
+
+
+def _take(X: Any, idx: np.ndarray) -> Any:
+    """Rows by position for DataFrames and arrays alike."""
+    return X.iloc[idx] if hasattr(X, "iloc") else np.asarray(X)[idx]
+
+
+def align_proba(proba: np.ndarray, member_classes: np.ndarray, classes: np.ndarray) -> np.ndarray:
+    """Spread ``proba`` (columns = ``member_classes``) over ``classes``; absent classes get 0.
+
+    Needed when an inner training fold lacked a class: that member cannot predict it.
+    """
+    out = np.zeros((proba.shape[0], len(classes)))
+    out[:, np.searchsorted(classes, member_classes)] = proba
+    return out
+
+
+def _inner_splits(X: Any, y: np.ndarray, t1: Any, n_splits: int, purge: int, embargo: int):
+    """Inner purged walk-forward folds as (train, test) position arrays."""
+    from candor.split import PurgedWalkForward
+
+    splitter = PurgedWalkForward(n_splits=n_splits, purge=purge, embargo=embargo)
+    return [(np.asarray(tr), np.asarray(te)) for tr, te in splitter.split(X, y, groups=t1)]
+
+
+def _check_counts(y: np.ndarray, classes: np.ndarray, where: str, allow_missing: bool) -> None:
+    """Refuse a class with 1..4 rows (0 too unless ``allow_missing``).
+
+    Balanced class weights would multiply a handful of rows by ~n/(k*count): the fit is then
+    driven by a few samples. A class wholly absent from an inner fold is handled honestly
+    instead (its probability is 0 for that member).
+    """
+    found, counts = np.unique(y, return_counts=True)
+    count_of = dict(zip(found.tolist(), counts.tolist()))
+    for label in classes.tolist():
+        count = count_of.get(label, 0)
+        if count < MIN_CLASS_COUNT and (count > 0 or not allow_missing):
+            raise ModelError(
+                f"{where}: class {label!r} has {count} sample(s); each class needs at least "
+                f"{MIN_CLASS_COUNT}. {_FIX}"
+            )
+
+
+class OutOfFoldEnsemble(ClassifierMixin, BaseEstimator):
+    """Weighted (Ridge / equal) or stacked ensemble of catalog models, weights fit out-of-fold.
+
+    ``members`` are catalog names (``candor.models.MODEL_NAMES``) or ``(name, estimator)``
+    pairs (the estimator is cloned). ``method``: ``"ridge"`` (the seeds' optimiser on OOF
+    expected direction), ``"stacking"`` (logistic meta-model on OOF probabilities) or
+    ``"equal"``. ``fit(X, y, t1=None)``: ``t1`` are label end times aligned with ``X`` (a
+    DataFrame with a DatetimeIndex) so the inner folds can purge overlapping labels.
+    """
+
+    def __init__(
+        self,
+        members: Sequence[Any] = ("rf", "gb", "xgb", "lgbm"),
+        *,
+        method: str = "ridge",
+        inner_splits: int = 3,
+        purge: int = 0,
+        embargo: int = 0,
+        alpha: float = 1.0,
+        random_state: int = 0,
+        n_jobs: int = 1,
+        member_params: Mapping[str, Mapping[str, Any]] | None = None,
+        scaling: str | None = "standard",
+        prune_threshold: float | None = 0.95,
+    ) -> None:
+        self.members = members
+        self.method = method
+        self.inner_splits = inner_splits
+        self.purge = purge
+        self.embargo = embargo
+        self.alpha = alpha
+        self.random_state = random_state
+        self.n_jobs = n_jobs
+        self.member_params = member_params
+        self.scaling = scaling
+        self.prune_threshold = prune_threshold
+
+    # ---------------------------------------------------------------- configuration
+    def _member_specs(self) -> list[tuple[str, Any]]:
+        """(name, unfitted estimator or None for a catalog name), validated."""
+        if isinstance(self.members, str) or len(self.members) == 0:
+            raise ConfigError(f"`members` must be a non-empty sequence of model names. Got {self.members!r}.")
+        specs = []
+        for member in self.members:
+            if isinstance(member, str):
+                specs.append((check_model_name(member), None))
+            else:
+                name, estimator = member
+                specs.append((str(name), estimator))
+        names = [n for n, _ in specs]
+        if len(set(names)) != len(names):
+            raise ConfigError(f"`members` must not repeat a name. Got {names}.")
+        unknown = set(self.member_params or {}) - set(names)
+        if unknown:
+            raise ConfigError(f"`member_params` names {sorted(unknown)} that are not in `members` {names}.")
+        return specs
+
+    def _check_params(self) -> list[tuple[str, Any]]:
+        if self.method not in METHODS:
+            raise ConfigError(f"`method` must be one of {', '.join(METHODS)}. Got {self.method!r}.")
+        if not isinstance(self.inner_splits, int | np.integer) or self.inner_splits < 2:
+            raise ConfigError(f"`inner_splits` must be an integer >= 2. Got {self.inner_splits!r}.")
+        if self.alpha < 0:
+            raise ConfigError(f"`alpha` (Ridge penalty) must be >= 0. Got {self.alpha!r}.")
+        return self._member_specs()
+
+    def _new_member(self, name: str, estimator: Any) -> Any:
+        if estimator is not None:
+            return clone(estimator)
+        return make_model(
+            name, random_state=self.random_state, n_jobs=self.n_jobs,
+            params=(self.member_params or {}).get(name), scaling=self.scaling,
+            prune_threshold=self.prune_threshold,
+        )
+
+    # ---------------------------------------------------------------- fitting
+    def fit(self, X: Any, y: Any, t1: Any = None) -> OutOfFoldEnsemble:
+        """Inner OOF probabilities → weights (or meta-model) → refit every member on all rows."""
+        specs = self._check_params()
+        _, y_arr = validate_data(self, X, y)
+        self.classes_ = np.unique(y_arr)
+        if len(self.classes_) < 2:
+            raise SingleClassError(
+                f"`y` has only one class ({self.classes_[0]!r}); the ensemble needs at least 2. {_FIX}"
+            )
+        _check_counts(y_arr, self.classes_, "training data", allow_missing=False)
+        names = [n for n, _ in specs]
+        needs_oof = len(specs) > 1 and self.method != "equal"
+        self.oof_index_ = np.zeros(0, dtype=np.int64)
+        self.oof_proba_: dict[str, np.ndarray] = {}
+        self.oof_accuracy_: dict[str, float] = {}
+        if needs_oof:
+            self._fit_out_of_fold(X, y_arr, t1, specs)
+        self.meta_model_ = None
+        self.weights_ = self._weights(names, y_arr)
+        self.members_ = {name: self._new_member(name, est).fit(X, y_arr) for name, est in specs}
+        return self
+
+    def _fit_out_of_fold(self, X: Any, y: np.ndarray, t1: Any, specs: list[tuple[str, Any]]) -> None:
+        """Fill ``oof_index_``, ``oof_proba_`` and ``oof_accuracy_`` from the inner folds."""
+        folds = _inner_splits(X, y, t1, self.inner_splits, self.purge, self.embargo)
+        self.oof_index_ = np.concatenate([test for _, test in folds])
+        parts: dict[str, list[np.ndarray]] = {name: [] for name, _ in specs}
+        for k, (train, test) in enumerate(folds):
+            _check_counts(y[train], self.classes_, f"inner fold {k} (training rows)", allow_missing=True)
+            if len(np.unique(y[train])) < 2:
+                raise ModelError(f"inner fold {k} (training rows) holds a single class. {_FIX}")
+            for name, est in specs:
+                member = self._new_member(name, est).fit(_take(X, train), y[train])
+                proba = member.predict_proba(_take(X, test))
+                parts[name].append(align_proba(proba, member.classes_, self.classes_))
+        y_oof = y[self.oof_index_]
+        for name, chunks in parts.items():
+            self.oof_proba_[name] = np.vstack(chunks)
+            pred = self.classes_[np.argmax(self.oof_proba_[name], axis=1)]
+            self.oof_accuracy_[name] = float(np.mean(pred == y_oof))
+
+    def _weights(self, names: list[str], y: np.ndarray) -> dict[str, float]:
+        if len(names) == 1:
+            return {names[0]: 1.0}
+        if self.method == "equal":
+            return {name: 1.0 / len(names) for name in names}
+        y_oof = y[self.oof_index_]
+        if self.method == "stacking":
+            return self._fit_stacking(names, y_oof)
+        return _ridge_weights(self.oof_proba_, names, y_oof, self.classes_, self.alpha)
+
+    def _fit_stacking(self, names: list[str], y_oof: np.ndarray) -> dict[str, float]:
+        """Logistic meta-model on concatenated OOF probabilities.
+
+        ``weights_`` then reports each member's share of the meta-model's |coefficient| mass:
+        a summary for the report, not what ``predict_proba`` multiplies.
+        """
+        if len(np.unique(y_oof)) < 2:
+            raise ModelError(f"out-of-fold rows hold a single class; stacking needs 2 or more. {_FIX}")
+        Z = np.hstack([self.oof_proba_[name] for name in names])
+        self.meta_model_ = LogisticRegression(
+            class_weight="balanced", max_iter=5000, random_state=self.random_state
+        ).fit(Z, y_oof)
+        k = len(self.classes_)
+        mass = np.array([np.abs(self.meta_model_.coef_[:, i * k:(i + 1) * k]).sum() for i in range(len(names))])
+        share = mass / mass.sum() if mass.sum() > 0 else np.full(len(names), 1.0 / len(names))
+        return {name: float(w) for name, w in zip(names, share)}
+
+    # ---------------------------------------------------------------- prediction
+    def predict_proba(self, X: Any) -> np.ndarray:
+        """Weighted average of member probabilities, or the stacking meta-model's output."""
+        check_is_fitted(self)
+        validate_data(self, X, reset=False)
+        aligned = {
+            name: align_proba(member.predict_proba(X), member.classes_, self.classes_)
+            for name, member in self.members_.items()
+            if self.meta_model_ is not None or self.weights_[name] > 0
+        }
+        if self.meta_model_ is not None:
+            Z = np.hstack([aligned[name] for name in self.members_])
+            return align_proba(self.meta_model_.predict_proba(Z), self.meta_model_.classes_, self.classes_)
+        return sum(self.weights_[name] * proba for name, proba in aligned.items())
+
+    def predict(self, X: Any) -> np.ndarray:
+        """The most probable class, in the original label values."""
+        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+
+
+def _ridge_weights(
+    oof_proba: Mapping[str, np.ndarray], names: list[str], y_oof: np.ndarray, classes: np.ndarray, alpha: float
+) -> dict[str, float]:
+    """The seeds' optimiser, on OOF rows: Ridge of signed y on each member's expected direction.
+
+    Expected direction = Σ_c c·P(c) (= P(BULL) − P(BEAR) for classes -1/0/1). Coefficients are
+    clipped at 0 and normalised to sum 1 (equal weights if all clip to 0), then the seeds'
+    checks run: sum within (0.99, 1.01) and no negative weight.
+    """
+    if classes.dtype.kind not in "iuf":
+        raise ModelError(
+            f"method='ridge' regresses the signed label and needs numeric classes (e.g. -1/0/1); "
+            f"got {classes.tolist()!r}. Use method='stacking' or 'equal'."
+        )
+    values = classes.astype(float)
+    D = np.column_stack([oof_proba[name] @ values for name in names])
+    raw = np.maximum(Ridge(alpha=alpha).fit(D, y_oof.astype(float)).coef_, 0.0)
+    w = raw / raw.sum() if raw.sum() > 0 else np.full(len(names), 1.0 / len(names))
+    weights = {name: float(v) for name, v in zip(names, w)}
+    total = sum(weights.values())
+    if not 0.99 < total < 1.01 or any(v < 0 for v in weights.values()):
+        raise ModelError(f"ensemble weights failed the seeds' checks (sum {total:.4f}, weights {weights}).")
+    return weights

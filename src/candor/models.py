@@ -1,0 +1,435 @@
+"""Model catalog: a short name → a seeded, class-balanced sklearn ``Pipeline``.
+
+Every model is ``[correlation pruner, scaler, classifier]`` so that pruning and scaling are
+refit inside each training fold by construction (DESIGN principle 1). The catalog is an
+explicit dict of factories (house rule 5), not reflection over module paths.
+
+The xgb / gb / gb_classic classifiers are thin sklearn wrappers (``_BalancedWrapper``) because
+the underlying libraries either need labels ``0..k-1`` (XGBoost), have no ``class_weight``
+(GradientBoostingClassifier), or run OpenMP threads that ignore ``n_jobs`` (HistGradientBoosting
+— issue 6 measured 10–20x slow-downs from oversubscription). The wrappers label-encode inside,
+weight samples by inverse class frequency and pin OpenMP threads to ``n_jobs``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import numpy as np
+from lightgbm import LGBMClassifier
+from sklearn.base import BaseEstimator, ClassifierMixin, TransformerMixin
+from sklearn.ensemble import (
+    GradientBoostingClassifier,
+    HistGradientBoostingClassifier,
+    RandomForestClassifier,
+)
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import FunctionTransformer, LabelEncoder, RobustScaler, StandardScaler
+from sklearn.utils.class_weight import compute_sample_weight
+from sklearn.utils.validation import check_is_fitted, validate_data
+from threadpoolctl import threadpool_limits
+from xgboost import XGBClassifier
+
+from candor.errors import ConfigError, ModelError
+
+MODEL_NAMES: tuple[str, ...] = ("rf", "gb", "gb_classic", "xgb", "lgbm", "logreg")
+
+
+class SingleClassError(ModelError, ValueError):
+    """``y`` holds one class only: nothing to discriminate (also a ValueError for sklearn)."""
+
+
+class _CorrelationPruner(TransformerMixin, BaseEstimator):
+    """Drop each feature whose |Pearson r| with an earlier kept feature exceeds ``threshold``.
+
+    Stand-in until ``candor.features.transforms.CorrelationPruner`` lands (swap in ``_pruner``).
+    Fit inside the training fold only, like every transform in a Pipeline.
+    """
+
+    def __init__(self, threshold: float = 0.95) -> None:
+        self.threshold = threshold
+
+    def fit(self, X: Any, y: Any = None) -> _CorrelationPruner:
+        """Greedy left-to-right keep/drop on the training rows' correlation matrix."""
+        data = validate_data(self, X, ensure_all_finite="allow-nan")
+        with np.errstate(invalid="ignore", divide="ignore"):
+            corr = np.abs(np.corrcoef(data, rowvar=False)) if data.shape[1] > 1 else np.zeros((1, 1))
+        corr = np.nan_to_num(np.atleast_2d(corr), nan=0.0)
+        keep = np.ones(data.shape[1], dtype=bool)
+        for j in range(1, data.shape[1]):
+            keep[j] = not np.any(corr[j, :j][keep[:j]] > self.threshold)
+        self.support_ = keep
+        return self
+
+    def transform(self, X: Any) -> Any:
+        """Keep the selected columns (a DataFrame stays a DataFrame)."""
+        check_is_fitted(self)
+        validate_data(self, X, reset=False, ensure_all_finite="allow-nan")
+        return X.loc[:, self.support_] if hasattr(X, "loc") else np.asarray(X)[:, self.support_]
+
+    def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
+        """Names of the kept columns."""
+        names = getattr(self, "feature_names_in_", None)
+        if names is None:
+            names = np.array([f"x{i}" for i in range(len(self.support_))], dtype=object)
+        return np.asarray(names, dtype=object)[self.support_]
+
+
+def _pruner(threshold: float) -> Any:
+    """One line to swap for ``candor.features.transforms.CorrelationPruner`` when it exists."""
+    return _CorrelationPruner(threshold=threshold)
+
+
+def _scaler(scaling: str | None) -> Any:
+    """One line to swap for ``candor.features.transforms.make_scaler`` when it exists."""
+    if scaling in (None, "none"):
+        return FunctionTransformer(None)
+    scalers = {"standard": StandardScaler, "robust": RobustScaler}
+    if scaling not in scalers:
+        raise ConfigError(f"`scaling` must be one of standard, robust, none. Got {scaling!r}.")
+    return scalers[scaling]()
+
+
+class _BalancedWrapper(ClassifierMixin, BaseEstimator):
+    """Shared fit/predict for wrapped boosters: label-encode, balance, pin threads.
+
+    Subclasses define ``__init__`` (parameters only) and ``_build(n_classes)`` which returns
+    the unfitted inner estimator trained on encoded labels ``0..k-1``.
+    """
+
+    _allow_nan = True
+
+    def __sklearn_tags__(self):  # noqa: D105 - sklearn protocol
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = self._allow_nan
+        return tags
+
+    def _build(self, n_classes: int) -> Any:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _thread_limit(self) -> int | None:
+        n_jobs = getattr(self, "n_jobs", 1)
+        return None if n_jobs is None or n_jobs < 1 else int(n_jobs)
+
+    def fit(self, X: Any, y: Any, sample_weight: Any = None) -> _BalancedWrapper:
+        """Fit on labels in their original values; weights balance the classes if asked."""
+        nan = "allow-nan" if self._allow_nan else True
+        X, y = validate_data(self, X, y, ensure_all_finite=nan)
+        self.label_encoder_ = LabelEncoder().fit(y)
+        self.classes_ = self.label_encoder_.classes_
+        if len(self.classes_) < 2:
+            raise SingleClassError(
+                f"`y` has only one class ({self.classes_[0]!r}); a classifier needs at least 2 "
+                "classes. Fix: use a longer history or a narrower label threshold."
+            )
+        y_enc = self.label_encoder_.transform(y)
+        weight = np.ones(len(y_enc)) if sample_weight is None else np.asarray(sample_weight, float)
+        if self.class_weight == "balanced":
+            weight = weight * compute_sample_weight("balanced", y_enc)
+        self.estimator_ = self._build(len(self.classes_))
+        with threadpool_limits(limits=self._thread_limit(), user_api="openmp"):
+            self.estimator_.fit(X, y_enc, sample_weight=weight)
+        return self
+
+    def predict_proba(self, X: Any) -> np.ndarray:
+        """Class probabilities, columns ordered as ``classes_``."""
+        check_is_fitted(self)
+        nan = "allow-nan" if self._allow_nan else True
+        X = validate_data(self, X, reset=False, ensure_all_finite=nan)
+        with threadpool_limits(limits=self._thread_limit(), user_api="openmp"):
+            return np.asarray(self.estimator_.predict_proba(X), dtype=float)
+
+    def predict(self, X: Any) -> np.ndarray:
+        """Most probable class, in the original label values."""
+        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+
+
+class XGBDirectionClassifier(_BalancedWrapper):
+    """Seed 004's XGBClassifier, accepting any labels (e.g. -1/0/1) and class-balanced."""
+
+    def __init__(
+        self,
+        n_estimators: int = 100,
+        max_depth: int = 6,
+        learning_rate: float = 0.1,
+        min_child_weight: float = 1.0,
+        subsample: float = 1.0,
+        colsample_bytree: float = 1.0,
+        tree_method: str = "hist",
+        class_weight: str | None = "balanced",
+        random_state: int = 0,
+        n_jobs: int = 1,
+    ) -> None:
+        self.n_estimators = n_estimators
+        self.max_depth = max_depth
+        self.learning_rate = learning_rate
+        self.min_child_weight = min_child_weight
+        self.subsample = subsample
+        self.colsample_bytree = colsample_bytree
+        self.tree_method = tree_method
+        self.class_weight = class_weight
+        self.random_state = random_state
+        self.n_jobs = n_jobs
+
+    def _build(self, n_classes: int) -> XGBClassifier:
+        return XGBClassifier(
+            n_estimators=self.n_estimators,
+            max_depth=self.max_depth,
+            learning_rate=self.learning_rate,
+            min_child_weight=self.min_child_weight,
+            subsample=self.subsample,
+            colsample_bytree=self.colsample_bytree,
+            tree_method=self.tree_method,
+            eval_metric="mlogloss" if n_classes > 2 else "logloss",
+            random_state=self.random_state,
+            n_jobs=self.n_jobs,
+            verbosity=0,
+        )
+
+
+class GBClassicClassifier(_BalancedWrapper):
+    """The seed's GradientBoostingClassifier (kept for comparison), class-balanced by weights.
+
+    Single-threaded by nature, hence no ``n_jobs``.
+    """
+
+    _allow_nan = False
+
+    def __init__(
+        self,
+        n_estimators: int = 100,
+        learning_rate: float = 0.05,
+        max_depth: int = 7,
+        min_samples_split: int = 10,
+        min_samples_leaf: int = 5,
+        subsample: float = 1.0,
+        max_features: float | str | None = None,
+        class_weight: str | None = "balanced",
+        random_state: int = 0,
+    ) -> None:
+        self.n_estimators = n_estimators
+        self.learning_rate = learning_rate
+        self.max_depth = max_depth
+        self.min_samples_split = min_samples_split
+        self.min_samples_leaf = min_samples_leaf
+        self.subsample = subsample
+        self.max_features = max_features
+        self.class_weight = class_weight
+        self.random_state = random_state
+
+    def _build(self, n_classes: int) -> GradientBoostingClassifier:
+        return GradientBoostingClassifier(
+            n_estimators=self.n_estimators,
+            learning_rate=self.learning_rate,
+            max_depth=self.max_depth,
+            min_samples_split=self.min_samples_split,
+            min_samples_leaf=self.min_samples_leaf,
+            subsample=self.subsample,
+            max_features=self.max_features,
+            random_state=self.random_state,
+        )
+
+
+class HistGBDirectionClassifier(_BalancedWrapper):
+    """HistGradientBoosting, class-balanced, no early stopping (deterministic), threads pinned."""
+
+    def __init__(
+        self,
+        learning_rate: float = 0.1,
+        max_iter: int = 100,
+        max_leaf_nodes: int = 31,
+        max_depth: int | None = None,
+        min_samples_leaf: int = 20,
+        l2_regularization: float = 0.0,
+        max_features: float = 1.0,
+        class_weight: str | None = "balanced",
+        random_state: int = 0,
+        n_jobs: int = 1,
+    ) -> None:
+        self.learning_rate = learning_rate
+        self.max_iter = max_iter
+        self.max_leaf_nodes = max_leaf_nodes
+        self.max_depth = max_depth
+        self.min_samples_leaf = min_samples_leaf
+        self.l2_regularization = l2_regularization
+        self.max_features = max_features
+        self.class_weight = class_weight
+        self.random_state = random_state
+        self.n_jobs = n_jobs
+
+    def _build(self, n_classes: int) -> HistGradientBoostingClassifier:
+        return HistGradientBoostingClassifier(
+            learning_rate=self.learning_rate,
+            max_iter=self.max_iter,
+            max_leaf_nodes=self.max_leaf_nodes,
+            max_depth=self.max_depth,
+            min_samples_leaf=self.min_samples_leaf,
+            l2_regularization=self.l2_regularization,
+            max_features=self.max_features,
+            early_stopping=False,
+            random_state=self.random_state,
+        )
+
+
+def _rf(random_state: int, n_jobs: int) -> RandomForestClassifier:
+    """The seed's RandomForest hyper-parameters (seed 000, ModelTrainer.train_random_forest)."""
+    return RandomForestClassifier(
+        n_estimators=200,
+        max_depth=15,
+        min_samples_split=10,
+        min_samples_leaf=5,
+        class_weight="balanced",
+        random_state=random_state,
+        n_jobs=n_jobs,
+    )
+
+
+def _lgbm(random_state: int, n_jobs: int) -> LGBMClassifier:
+    return LGBMClassifier(
+        n_estimators=100,
+        learning_rate=0.1,
+        num_leaves=31,
+        class_weight="balanced",
+        random_state=random_state,
+        n_jobs=n_jobs,
+        verbose=-1,
+    )
+
+
+def _logreg(random_state: int, n_jobs: int) -> LogisticRegression:
+    # lbfgs is single-threaded; n_jobs would be ignored (and is deprecated) here.
+    return LogisticRegression(C=1.0, class_weight="balanced", max_iter=5000, random_state=random_state)
+
+
+_CATALOG: dict[str, Callable[[int, int], BaseEstimator]] = {
+    "rf": _rf,
+    "gb": lambda rs, nj: HistGBDirectionClassifier(random_state=rs, n_jobs=nj),
+    "gb_classic": lambda rs, nj: GBClassicClassifier(random_state=rs),
+    "xgb": lambda rs, nj: XGBDirectionClassifier(random_state=rs, n_jobs=nj),
+    "lgbm": _lgbm,
+    "logreg": _logreg,
+}
+
+
+def check_model_name(name: str) -> str:
+    """Return ``name`` if it is in the catalog, else raise a ConfigError listing the choices."""
+    if name not in _CATALOG:
+        raise ConfigError(f"unknown model {name!r}. Choose from: {', '.join(MODEL_NAMES)}")
+    return name
+
+
+def _apply_params(clf: BaseEstimator, name: str, params: Mapping[str, Any]) -> None:
+    """Override hyper-parameters, naming the bad key and the valid ones on error."""
+    valid = clf.get_params(deep=False)
+    unknown = sorted(set(params) - set(valid))
+    if unknown:
+        raise ConfigError(
+            f"unknown hyper-parameter(s) {unknown} for model {name!r}. "
+            f"Valid: {', '.join(sorted(valid))}"
+        )
+    clf.set_params(**dict(params))
+
+
+def make_model(
+    name: str,
+    *,
+    random_state: int = 0,
+    n_jobs: int = 1,
+    params: Mapping[str, Any] | None = None,
+    scaling: str | None = "standard",
+    prune_threshold: float | None = 0.95,
+) -> Pipeline:
+    """Build ``Pipeline([prune, scale, clf])`` for a catalog model, unfitted.
+
+    ``params`` overrides classifier hyper-parameters (e.g. Optuna's best trial);
+    ``prune_threshold=None`` skips correlation pruning.
+    """
+    clf = _CATALOG[check_model_name(name)](random_state, n_jobs)
+    if params:
+        _apply_params(clf, name, params)
+    steps: list[tuple[str, Any]] = []
+    if prune_threshold is not None:
+        steps.append(("prune", _pruner(prune_threshold)))
+    steps.append(("scale", _scaler(scaling)))
+    steps.append(("clf", clf))
+    return Pipeline(steps)
+
+
+def search_space(name: str, trial: Any) -> dict[str, Any]:
+    """Sample classifier hyper-parameters for an Optuna ``trial`` (keys = ``params`` keys).
+
+    Parameter names are not prefixed: one study tunes one model.
+    """
+    return _SPACES[check_model_name(name)](trial)
+
+
+def _xgb_space(t: Any) -> dict[str, Any]:
+    """Seed 004's space, verbatim."""
+    return {
+        "n_estimators": t.suggest_int("n_estimators", 50, 300),
+        "max_depth": t.suggest_int("max_depth", 3, 10),
+        "learning_rate": t.suggest_float("learning_rate", 0.01, 0.3, log=True),
+        "min_child_weight": t.suggest_int("min_child_weight", 1, 10),
+        "subsample": t.suggest_float("subsample", 0.6, 1.0),
+        "colsample_bytree": t.suggest_float("colsample_bytree", 0.6, 1.0),
+    }
+
+
+def _rf_space(t: Any) -> dict[str, Any]:
+    return {
+        "n_estimators": t.suggest_int("n_estimators", 50, 300),
+        "max_depth": t.suggest_int("max_depth", 3, 20),
+        "min_samples_split": t.suggest_int("min_samples_split", 2, 20),
+        "min_samples_leaf": t.suggest_int("min_samples_leaf", 1, 20),
+        "max_features": t.suggest_float("max_features", 0.1, 1.0),
+    }
+
+
+def _gb_space(t: Any) -> dict[str, Any]:
+    return {
+        "max_iter": t.suggest_int("max_iter", 50, 300),
+        "max_depth": t.suggest_int("max_depth", 3, 10),
+        "learning_rate": t.suggest_float("learning_rate", 0.01, 0.3, log=True),
+        "min_samples_leaf": t.suggest_int("min_samples_leaf", 5, 100),
+        "l2_regularization": t.suggest_float("l2_regularization", 1e-8, 10.0, log=True),
+        "max_features": t.suggest_float("max_features", 0.6, 1.0),
+    }
+
+
+def _gb_classic_space(t: Any) -> dict[str, Any]:
+    return {
+        "n_estimators": t.suggest_int("n_estimators", 50, 300),
+        "max_depth": t.suggest_int("max_depth", 3, 10),
+        "learning_rate": t.suggest_float("learning_rate", 0.01, 0.3, log=True),
+        "min_samples_leaf": t.suggest_int("min_samples_leaf", 1, 20),
+        "subsample": t.suggest_float("subsample", 0.6, 1.0),
+    }
+
+
+def _lgbm_space(t: Any) -> dict[str, Any]:
+    return {
+        "n_estimators": t.suggest_int("n_estimators", 50, 300),
+        "max_depth": t.suggest_int("max_depth", 3, 10),
+        "learning_rate": t.suggest_float("learning_rate", 0.01, 0.3, log=True),
+        "min_child_samples": t.suggest_int("min_child_samples", 5, 100),
+        "subsample": t.suggest_float("subsample", 0.6, 1.0),
+        "subsample_freq": 1,
+        "colsample_bytree": t.suggest_float("colsample_bytree", 0.6, 1.0),
+        "reg_lambda": t.suggest_float("reg_lambda", 1e-8, 10.0, log=True),
+    }
+
+
+def _logreg_space(t: Any) -> dict[str, Any]:
+    return {"C": t.suggest_float("C", 1e-4, 1e2, log=True)}
+
+
+_SPACES: dict[str, Callable[[Any], dict[str, Any]]] = {
+    "rf": _rf_space,
+    "gb": _gb_space,
+    "gb_classic": _gb_classic_space,
+    "xgb": _xgb_space,
+    "lgbm": _lgbm_space,
+    "logreg": _logreg_space,
+}
