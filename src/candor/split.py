@@ -36,6 +36,8 @@ import pandas as pd
 from candor.errors import ConfigError
 
 IndexPair = tuple[np.ndarray, np.ndarray]
+#: (row times or None, row times as int64 ns or None, label end times as int64 ns or None)
+Timing = tuple[pd.DatetimeIndex | None, np.ndarray | None, np.ndarray | None]
 
 
 @dataclass(frozen=True, eq=False)
@@ -74,20 +76,20 @@ class Fold:
 # --------------------------------------------------------------------------- timing helpers
 
 
-def _to_ns(values: Any) -> np.ndarray:
-    """Timestamps (naive = UTC) as int64 nanoseconds."""
-    index = pd.DatetimeIndex(pd.to_datetime(np.asarray(values) if not isinstance(
-        values, (pd.Series, pd.Index)) else values, utc=True))
-    return index.as_unit("ns").asi8
+def _as_utc_index(values: Any) -> pd.DatetimeIndex:
+    """Timestamps (naive = UTC) from a Series, Index or any array-like, as a UTC DatetimeIndex."""
+    if not isinstance(values, (pd.Series, pd.Index)):
+        values = np.asarray(values)
+    return pd.DatetimeIndex(pd.to_datetime(values, utc=True))
 
 
-def _resolve_timing(X: Any, source: Any) -> tuple[pd.DatetimeIndex | None, np.ndarray | None]:
-    """Row times and label end times (int64 ns) of X, or (times, None) without a t1 source."""
+def _resolve_timing(X: Any, source: Any) -> Timing:
+    """Row times, and row times and label end times as int64 ns (None without a t1 source)."""
     n = _num_samples(X)
     x_index = getattr(X, "index", None)
     times = x_index if isinstance(x_index, pd.DatetimeIndex) else None
     if source is None:
-        return times, None
+        return times, None, None
     if isinstance(source, pd.Series) and isinstance(source.index, pd.DatetimeIndex):
         if times is None and len(source) == n:
             times = source.index
@@ -103,23 +105,23 @@ def _resolve_timing(X: Any, source: Any) -> tuple[pd.DatetimeIndex | None, np.nd
     return _checked_t1(times, source)
 
 
-def _checked_t1(times: pd.DatetimeIndex, source: Any) -> tuple[pd.DatetimeIndex, np.ndarray]:
+def _checked_t1(times: pd.DatetimeIndex, source: Any) -> Timing:
     """Validate that times are increasing and every t1 exists and is not before its row."""
-    t1_index = pd.DatetimeIndex(pd.to_datetime(
-        source if isinstance(source, (pd.Series, pd.Index)) else np.asarray(source), utc=True))
+    t1_index = _as_utc_index(source)
     if t1_index.isna().any():
         first = times[np.flatnonzero(t1_index.isna())[0]]
         raise ConfigError(
             f"`t1` is missing for {int(t1_index.isna().sum())} row(s) of X, first at {first}; "
             "pass the label end times of every row (e.g. Labels.t1)."
         )
-    ts_ns, t1_ns = _to_ns(times), t1_index.as_unit("ns").asi8
+    ts_ns = _as_utc_index(times).as_unit("ns").asi8
+    t1_ns = t1_index.as_unit("ns").asi8
     if len(ts_ns) > 1 and not (np.diff(ts_ns) > 0).all():
         raise ConfigError("X's row times must be strictly increasing to split in time order.")
     if (t1_ns < ts_ns).any():
         first = times[np.flatnonzero(t1_ns < ts_ns)[0]]
         raise ConfigError(f"`t1` must be >= each row's own time; row {first} ends before it starts.")
-    return times, t1_ns
+    return times, ts_ns, t1_ns
 
 
 def _num_samples(X: Any) -> int:
@@ -157,10 +159,9 @@ def _blocks(positions: np.ndarray) -> list[tuple[int, int]]:
     return [(int(run[0]), int(run[-1]) + 1) for run in np.split(positions, breaks)]
 
 
-def _train_rows(n: int, test: np.ndarray, timing: tuple, purge: int, embargo: int) -> np.ndarray:
+def _train_rows(n: int, test: np.ndarray, timing: Timing, purge: int, embargo: int) -> np.ndarray:
     """All positions not in ``test`` and not purged/embargoed by any of its blocks."""
-    times, t1_ns = timing
-    ts_ns = _to_ns(times) if (times is not None and t1_ns is not None) else None
+    _, ts_ns, t1_ns = timing
     keep = np.ones(n, dtype=bool)
     for block in _blocks(test):
         _purge(keep, block, ts_ns, t1_ns, purge, embargo)
@@ -238,7 +239,7 @@ class PurgedWalkForward:
     def _test_size(self, n: int, n_splits: int) -> int:
         return self.test_size if self.test_size is not None else n // (n_splits + 1)
 
-    def _build(self, n: int, n_splits: int, timing: tuple, first_only: bool = False) -> list | None:
+    def _build(self, n: int, n_splits: int, timing: Timing, first_only: bool = False) -> list | None:
         """The folds for ``n_splits``, or None when a test block or training set would not fit."""
         size = self._test_size(n, n_splits)
         if size < 1 or n_splits * size >= n:
@@ -257,7 +258,7 @@ class PurgedWalkForward:
             out.append((train, test))
         return out
 
-    def _too_many_message(self, n: int, timing: tuple) -> str:
+    def _too_many_message(self, n: int, timing: Timing) -> str:
         """Name ``n_splits``, its value and the largest value that fits (binary search)."""
         lo, hi = 0, self.n_splits - 1
         while lo < hi:
