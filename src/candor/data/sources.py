@@ -28,7 +28,8 @@ ALIASES: dict[str, tuple[str, ...]] = {
     "volume": ("volume", "vol", "v", "tickvolume"),
     "adj_close": ("adjclose", "adjustedclose", "adjclosing"),
 }
-_OFFSET = re.compile(r"(Z|[+-]\d\d:?\d\d)$")
+# A UTC offset after a clock time ("…09:30:00-04:00", "…14:30Z"); "01-02-2024" is not one.
+_OFFSET = re.compile(r"\d:\d\d(?::\d\d(?:\.\d+)?)?\s*(?:Z|UTC|[+-]\d\d:?\d\d)$")
 
 
 def _key(name: object) -> str:

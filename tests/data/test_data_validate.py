@@ -1,0 +1,98 @@
+"""Each validation rule fed the input that breaks it; the message names rule, first bar, count."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from candor.data import RULES, make_bars, validate_bars
+from candor.errors import BarValidationError, DataError
+
+
+def _bars(n: int = 6) -> pd.DataFrame:
+    idx = pd.date_range("2024-01-01", periods=n, freq="h", tz="UTC")
+    close = 100.0 + np.arange(n)
+    frame = pd.DataFrame({"open": close - 0.5, "high": close + 1, "low": close - 1,
+                          "close": close, "volume": 10.0}, index=idx)
+    return make_bars(frame, "T", "h1", "24/7")
+
+
+def _with(column: str, row: int, value: float) -> pd.DataFrame:
+    bars = _bars()
+    bars.iloc[row, bars.columns.get_loc(column)] = value
+    return bars
+
+
+def test_good_bars_pass_every_rule():
+    assert validate_bars(_bars(), min_rows=6) is None
+    assert RULES[0] == "sorted" and RULES[-1] == "min_rows" and len(RULES) == 9
+
+
+def test_sorted():
+    bars = _bars()
+    bars = bars.iloc[[0, 1, 3, 2, 4, 5]]
+    with pytest.raises(BarValidationError, match=r"rule 'sorted': 1 row\(s\), first at 2024-01-01 02:00") as err:
+        validate_bars(bars)
+    assert err.value.rule == "sorted" and err.value.count == 1
+
+
+def test_unique_ts():
+    bars = _bars()
+    bars = pd.concat([bars.iloc[:3], bars.iloc[2:3], bars.iloc[3:]])
+    with pytest.raises(BarValidationError, match=r"rule 'unique_ts': 1 row\(s\), first at 2024-01-01 02:00"):
+        validate_bars(bars)
+
+
+@pytest.mark.parametrize("value", [np.nan, np.inf])
+def test_finite(value):
+    with pytest.raises(BarValidationError, match=r"rule 'finite': 1 row\(s\), first at 2024-01-01 04:00.*NaN"):
+        validate_bars(_with("volume", 4, value))
+
+
+def test_positive_prices():
+    bars = _with("low", 1, 0.0)
+    bars.iloc[3, 0] = -2.0
+    with pytest.raises(BarValidationError, match=r"rule 'positive_prices': 2 row\(s\), first at 2024-01-01 01:00") as err:
+        validate_bars(bars)
+    assert err.value.first_ts == pd.Timestamp("2024-01-01 01:00", tz="UTC")
+
+
+def test_high_ge_low_is_checked_before_open_close_rules():
+    bars = _with("high", 2, 50.0)  # below low, open and close: high_ge_low is the rule reported
+    with pytest.raises(BarValidationError, match=r"rule 'high_ge_low': 1 row\(s\), first at 2024-01-01 02:00.*high must be >= low"):
+        validate_bars(bars)
+
+
+def test_high_ge_open_close():
+    bars = _with("high", 5, 104.9)  # close is 105, low 104: high >= low but < close
+    with pytest.raises(BarValidationError, match=r"rule 'high_ge_open_close': 1 row\(s\), first at 2024-01-01 05:00"):
+        validate_bars(bars)
+
+
+def test_low_le_open_close():
+    bars = _with("low", 0, 99.8)  # open is 99.5
+    with pytest.raises(BarValidationError, match=r"rule 'low_le_open_close': 1 row\(s\), first at 2024-01-01 00:00"):
+        validate_bars(bars)
+
+
+def test_nonnegative_volume():
+    with pytest.raises(BarValidationError, match=r"rule 'nonnegative_volume': 1 row\(s\), first at 2024-01-01 03:00"):
+        validate_bars(_with("volume", 3, -1.0))
+
+
+def test_min_rows_says_how_many_are_needed():
+    with pytest.raises(BarValidationError, match=r"rule 'min_rows'.*need at least 7 rows \(longest lookback \+ horizon\), got 6"):
+        validate_bars(_bars(), min_rows=7)
+
+
+def test_order_of_rules_first_failure_wins():
+    bars = _with("close", 1, np.nan)
+    bars.iloc[2, bars.columns.get_loc("volume")] = -5.0
+    with pytest.raises(BarValidationError, match="'finite'"):
+        validate_bars(bars)
+
+
+def test_not_a_bar_frame_is_a_data_error():
+    with pytest.raises(DataError, match="missing column.*volume"):
+        validate_bars(_bars().drop(columns="volume"))
