@@ -1,0 +1,93 @@
+"""Helpers for the registry tests: isolated stores and hand-made artifacts in candor's format."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import joblib
+from sklearn.dummy import DummyClassifier
+
+from candor.artifact import MANIFEST_FILE, MODEL_FILE, sha256_file
+
+
+@dataclass
+class Stores:
+    """One test's MLflow tracking store, operational store and experiment."""
+
+    home: Path
+    uri: str
+    db_url: str
+    engine: Any
+    client: Any
+    experiment_id: str
+
+
+def make_stores(folder: Path, templates: tuple[Path, Path]) -> Stores:
+    from mlflow import MlflowClient
+
+    from candor.store import make_engine
+    from candor.tracking import ensure_experiment
+
+    folder.mkdir(parents=True, exist_ok=True)
+    shutil.copy(templates[0], folder / "mlflow.db")
+    shutil.copy(templates[1], folder / "candor.db")
+    uri, db_url = f"sqlite:///{folder / 'mlflow.db'}", f"sqlite:///{folder / 'candor.db'}"
+    client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+    experiment_id = ensure_experiment(client, "candor", (folder / "mlartifacts").as_uri())
+    return Stores(folder, uri, db_url, make_engine(db_url), client, experiment_id)
+
+
+def report(accuracy: float = 0.65, verdict: str = "significant edge", holdout: float | None = None,
+           **extra: float) -> dict[str, Any]:
+    """A report document shaped like ``candor.report.result_to_dict`` (the parts gates read)."""
+    oos = {"accuracy": accuracy, "precision": 0.6, "recall": 0.6, "f1": 0.6, "lift": 0.05,
+           "p_value": 0.01 if verdict == "significant edge" else 0.4, "verdict": verdict,
+           "best_baseline": "majority", "best_baseline_accuracy": accuracy - 0.05, **extra}
+    hold = {"accuracy": accuracy if holdout is None else holdout, "f1": 0.6, "lift": 0.04}
+    return {"oos": oos, "holdout": hold}
+
+
+def make_artifact(folder: Path, *, symbol: str = "SPX", timeframe: str = "d1", rep: dict | None = None,
+                  created_at: datetime | None = None) -> Path:
+    """An artifact directory in ``candor.artifact.save_model``'s format with a tiny estimator."""
+    from candor.features import FeatureSet
+    from candor.labels import LabelSpec
+
+    folder.mkdir(parents=True)
+    joblib.dump(DummyClassifier(strategy="most_frequent").fit([[0.0], [1.0]], [1, 1]), folder / MODEL_FILE)
+    manifest = {
+        "format_version": 1, "symbol": symbol, "timeframe": timeframe,
+        "created_at": (created_at or datetime.now(UTC)).isoformat(), "candor_version": "test",
+        "feature_names": ["ret_1"], "feature_set": asdict(FeatureSet()), "label_spec": asdict(LabelSpec()),
+        "warmup": 10, "config": {}, "config_hash": "abc", "data_fingerprint": "f" * 64,
+        "report": rep if rep is not None else report(), "packages": {},
+        "files": {MODEL_FILE: sha256_file(folder / MODEL_FILE)},
+    }
+    (folder / MANIFEST_FILE).write_text(json.dumps(manifest, indent=2, default=str))
+    return folder
+
+
+def log_run(stores: Stores, artifact: Path, *, holdout_start: str = "2018-01-02",
+            holdout_end: str = "2018-12-31") -> str:
+    """An MLflow run holding ``artifact`` under ``model`` plus the holdout tags tracking writes."""
+    tags = {"holdout_start": holdout_start, "holdout_end": holdout_end, "holdout_rows": "250",
+            "label_spec": '{"kind": "threshold"}'}
+    run = stores.client.create_run(stores.experiment_id, tags=tags)
+    stores.client.log_artifacts(run.info.run_id, str(artifact), "model")
+    stores.client.set_terminated(run.info.run_id)
+    return run.info.run_id
+
+
+def registered(registry: Any, stores: Stores, folder: Path, *, validate: bool = True, **kwargs: Any) -> str:
+    """Make, log, register (and validate) one artifact; return the version number."""
+    holdout = {k: kwargs.pop(k) for k in ("holdout_start", "holdout_end") if k in kwargs}
+    artifact = make_artifact(folder, **kwargs)
+    version = registry.register(log_run(stores, artifact, **holdout), artifact)
+    if validate:
+        registry.validate(version.name, version.version)
+    return version.version
