@@ -8,6 +8,7 @@ is written, and a crash leaves no half-imported series.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,7 +24,7 @@ from candor.store.engine import dialect_insert, safe_url, transaction
 from candor.store.schema import OhlcBar, Symbol, utc_now
 
 #: Rows per INSERT batch: large enough to be fast, small enough to bound memory per statement.
-CHUNK_ROWS = 5_000
+CHUNK_ROWS = 20_000
 
 _BARS = OhlcBar.__table__
 _SYMBOLS = Symbol.__table__
@@ -76,13 +77,57 @@ def _symbol_id(connection: Connection, ticker: str, calendar: str | None) -> int
     return int(row.id)
 
 
-def _rows(symbol_id: int, timeframe: str, frame: pd.DataFrame) -> list[dict[str, Any]]:
-    stamps = frame.index.to_pydatetime()
+_COLUMNS = ("symbol_id", "timeframe", "ts", *OHLCV)
+
+_PG_INSERT = sa.text(
+    f"INSERT INTO ohlc_bars ({', '.join(_COLUMNS)}) "
+    "SELECT :symbol_id, :timeframe, CAST(t.ts AS timestamptz), t.open, t.high, t.low, t.close, t.volume "
+    "FROM unnest(CAST(:ts AS text[]), CAST(:open AS float8[]), CAST(:high AS float8[]), "
+    "CAST(:low AS float8[]), CAST(:close AS float8[]), CAST(:volume AS float8[])) "
+    "AS t(ts, open, high, low, close, volume) "
+    "ON CONFLICT (symbol_id, timeframe, ts) DO NOTHING"
+)
+
+_SQLITE_INSERT = (
+    f"INSERT INTO ohlc_bars ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))}) "
+    "ON CONFLICT (symbol_id, timeframe, ts) DO NOTHING"
+)
+
+
+def _iso_stamps(frame: pd.DataFrame, separator: str) -> list[str]:
+    """UTC bar times as text, vectorised: the per-row datetime objects were the import's hot spot.
+
+    SQLite gets SQLAlchemy's own DATETIME storage format ("YYYY-MM-DD HH:MM:SS.ffffff", UTC) so
+    rows written here compare equal to values SQLAlchemy binds in queries; PostgreSQL gets ISO
+    8601 with an explicit +00:00 offset so the session time zone cannot shift them.
+    """
+    naive = frame.index.tz_convert("UTC").tz_localize(None).to_numpy(dtype="datetime64[us]")
+    text = np.char.replace(np.datetime_as_string(naive, unit="us"), "T", separator)
+    return text.tolist() if separator == " " else np.char.add(text, "+00:00").tolist()
+
+
+def _array_literal(items: Iterable[str]) -> str:
+    return "{" + ",".join(items) + "}"
+
+
+def _insert_postgresql(connection: Connection, symbol_id: int, timeframe: str, frame: pd.DataFrame) -> int:
+    """One INSERT … SELECT unnest(arrays) … ON CONFLICT DO NOTHING: ~5x faster than executemany.
+
+    The arrays travel as PostgreSQL array literals built in one join (values are finite floats
+    and ISO stamps, nothing to quote); adapting 600k Python objects one by one was the hot spot.
+    """
+    params = {"symbol_id": symbol_id, "timeframe": timeframe, "ts": _array_literal(_iso_stamps(frame, "T"))}
+    params.update({c: _array_literal(map(repr, frame[c].tolist())) for c in OHLCV})
+    return int(connection.execute(_PG_INSERT, params).rowcount)
+
+
+def _insert_sqlite(connection: Connection, symbol_id: int, timeframe: str, frame: pd.DataFrame) -> int:
+    """executemany of INSERT … ON CONFLICT DO NOTHING with plain tuples (no per-row ORM work)."""
+    before = _count(connection, symbol_id, timeframe)
     columns = [frame[c].tolist() for c in OHLCV]
-    return [
-        {"symbol_id": symbol_id, "timeframe": timeframe, "ts": ts, **dict(zip(OHLCV, values))}
-        for ts, *values in zip(stamps, *columns)
-    ]
+    rows = [(symbol_id, timeframe, ts, *values) for ts, *values in zip(_iso_stamps(frame, " "), *columns)]
+    connection.exec_driver_sql(_SQLITE_INSERT, rows)  # type: ignore[arg-type]
+    return _count(connection, symbol_id, timeframe) - before
 
 
 def _count(connection: Connection, symbol_id: int, timeframe: str) -> int:
@@ -101,13 +146,11 @@ def import_bars(bind: Engine | Connection, bars: pd.DataFrame) -> int:
     symbol, timeframe = str(frame.attrs["symbol"]), str(frame.attrs["timeframe"])
     with transaction(bind) as connection:
         symbol_id = _symbol_id(connection, symbol, frame.attrs.get("calendar"))
-        before = _count(connection, symbol_id, timeframe)
-        insert = dialect_insert(connection, _BARS).on_conflict_do_nothing(
-            index_elements=["symbol_id", "timeframe", "ts"]
+        insert = _insert_postgresql if connection.dialect.name == "postgresql" else _insert_sqlite
+        return sum(
+            insert(connection, symbol_id, timeframe, frame.iloc[start : start + CHUNK_ROWS])
+            for start in range(0, len(frame), CHUNK_ROWS)
         )
-        for start in range(0, len(frame), CHUNK_ROWS):
-            connection.execute(insert, _rows(symbol_id, timeframe, frame.iloc[start : start + CHUNK_ROWS]))
-        return _count(connection, symbol_id, timeframe) - before
 
 
 def _symbol_row(connection: Connection, symbol: str) -> Any:
@@ -120,6 +163,15 @@ def _no_series(bind: Engine | Connection, symbol: str, timeframe: str) -> DataEr
         f"no {symbol}/{timeframe} bars in {safe_url(engine.url)}; import them with: "
         f"candor data import --data FILE --symbol {symbol} --timeframe {timeframe}"
     )
+
+
+def _raw_ts(connection: Connection) -> Any:
+    """The ts column without per-row Python conversion; pandas parses the whole column at once.
+
+    SQLite stores UTC text (read as text), PostgreSQL returns aware datetimes (read as they are).
+    """
+    raw_type = sa.String() if connection.dialect.name == "sqlite" else sa.DateTime(timezone=True)
+    return sa.type_coerce(_BARS.c.ts, raw_type).label("ts")
 
 
 def load_bars(
@@ -139,7 +191,7 @@ def load_bars(
         row = _symbol_row(connection, symbol)
         if row is None or _count(connection, row.id, timeframe) == 0:
             raise _no_series(bind, symbol, timeframe)
-        query = sa.select(_BARS.c.ts, *(_BARS.c[c] for c in OHLCV)).where(
+        query = sa.select(_raw_ts(connection), *(_BARS.c[c] for c in OHLCV)).where(
             _BARS.c.symbol_id == row.id, _BARS.c.timeframe == timeframe
         )
         if start is not None:
@@ -148,7 +200,7 @@ def load_bars(
             query = query.where(_BARS.c.ts <= to_utc(end))
         records = connection.execute(query.order_by(_BARS.c.ts)).all()
     frame = pd.DataFrame.from_records(records, columns=["ts", *OHLCV])
-    frame.index = pd.DatetimeIndex(pd.to_datetime(frame.pop("ts"), utc=True), name="ts")
+    frame.index = pd.DatetimeIndex(pd.to_datetime(frame.pop("ts"), utc=True, format="ISO8601"), name="ts")
     return make_bars(frame, symbol, timeframe, row.calendar)
 
 

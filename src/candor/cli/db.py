@@ -1,0 +1,96 @@
+"""`candor db upgrade | current` and `candor data import` — thin shells over :mod:`candor.store`.
+
+The database is ``--url``, else the configured ``database_url`` (``CANDOR_DATABASE_URL`` or
+candor.toml), else ``sqlite:///<home>/candor.db``. Printed URLs never show a password.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from candor.cli.app import app, console
+
+URL_HELP = "Database URL (default: CANDOR_DATABASE_URL, candor.toml, or sqlite:///<home>/candor.db)."
+
+
+def _group(name: str, help_text: str) -> typer.Typer:
+    """The sub-app called ``name``, created once: other modules may add commands to it too."""
+    for info in app.registered_groups:
+        if info.name == name and info.typer_instance is not None:
+            return info.typer_instance
+    group = typer.Typer(name=name, help=help_text, no_args_is_help=True)
+    app.add_typer(group, name=name, help=help_text)
+    return group
+
+
+db_app = _group("db", "Operational database: migrate it and show its schema revision.")
+data_app = _group("data", "Bars in the operational database.")
+
+
+def _database_url(url: str | None) -> str:
+    """``--url`` > configured database_url > SQLite under the configured home."""
+    from candor.config import load_config
+    from candor.store.engine import resolve_database_url
+
+    config = load_config()
+    return resolve_database_url(url or config.database_url, home=config.home, environ={})
+
+
+def _say(text: str) -> None:
+    console.print(text, markup=False, highlight=False, soft_wrap=True)
+
+
+@db_app.command("upgrade")
+def upgrade_command(url: str = typer.Option(None, "--url", help=URL_HELP)) -> None:
+    """Create or migrate the operational tables to this candor's schema (safe to re-run)."""
+    from candor.store.migrate import upgrade
+
+    result = upgrade(_database_url(url))
+    if result.changed:
+        _say(f"{result.url}: upgraded {result.before or 'empty'} → {result.after}")
+    else:
+        _say(f"{result.url}: already at head {result.after}")
+
+
+@db_app.command("current")
+def current_command(url: str = typer.Option(None, "--url", help=URL_HELP)) -> None:
+    """Show the database's schema revision beside this candor's head."""
+    from candor.store.engine import safe_url
+    from candor.store.migrate import current_revision, head_revision
+
+    resolved = _database_url(url)
+    revision, head = current_revision(resolved), head_revision()
+    if revision == head:
+        state = f"{revision} (head)"
+    elif revision is None:
+        state = f"empty (head {head}); run: candor db upgrade"
+    else:
+        state = f"{revision} (head {head}); run: candor db upgrade"
+    _say(f"{safe_url(resolved)}: {state}")
+
+
+@data_app.command("import")
+def import_command(
+    data: Path = typer.Option(..., "--data", help="CSV or Parquet file of OHLCV bars."),
+    symbol: str = typer.Option(..., "--symbol", help="Symbol the bars belong to, e.g. SPX."),
+    timeframe: str = typer.Option(..., "--timeframe", help="m1 m5 m15 h1 h4 d1 w1."),
+    tz: str = typer.Option(None, "--tz", help="Time zone of naive timestamps in the file (default UTC)."),
+    calendar: str = typer.Option(None, "--calendar", help="Exchange calendar code (default XNYS) or '24/7'."),
+    url: str = typer.Option(None, "--url", help=URL_HELP),
+) -> None:
+    """Validate a bar file and store it in ohlc_bars; bars already there are kept, not duplicated."""
+    from candor.data.bars import check_timeframe
+    from candor.data.sources import load_file
+    from candor.data.validate import validate_bars
+    from candor.store import connect_store, import_bars
+
+    check_timeframe(timeframe)
+    extra = {} if calendar is None else {"calendar": None if calendar.lower() == "none" else calendar}
+    bars = load_file(data, symbol, timeframe, tz=tz, **extra)
+    validate_bars(bars)
+    with connect_store(_database_url(url)) as store:
+        added = import_bars(store.engine, bars)
+        target = store.url
+    _say(f"{symbol}/{timeframe}: {added:,} new bar(s), {len(bars) - added:,} already there — {target}")
