@@ -183,7 +183,9 @@ class PurgedWalkForward:
     on earlier rows only (expanding from row 0, or the newest ``train_size`` usable rows), with
     label-overlap purging, ``purge`` bars dropped before each test block and an ``embargo``.
 
-    ``test_size`` defaults to ``len(X) // (n_splits + 1)``. Follows sklearn's splitter protocol
+    ``test_size`` defaults to ``len(X) // (n_splits + 1)``. A rolling window keeps the newest
+    ``train_size`` rows that survive purging (fewer while the history is shorter); a fold with
+    fewer than ``min_train_size`` (default 1) training rows is a ConfigError. Follows sklearn's splitter protocol
     (``split`` / ``get_n_splits``) and never shuffles; :meth:`folds` returns typed folds.
     """
 
