@@ -158,11 +158,11 @@ def bar_close_times(bars: pd.DataFrame) -> pd.Series:
 def resample(bars: pd.DataFrame, to_timeframe: str) -> pd.DataFrame:
     """Aggregate ``bars`` into complete ``to_timeframe`` bars (first open, max high, min low,
     last close, summed volume), grouped by :func:`period_labels`."""
-    labels = period_labels(bars, to_timeframe)
-    grouped = bars.groupby(labels.to_numpy(), sort=True)
+    keys = ns(period_labels(bars, to_timeframe))
+    keep = keys != _NAT
+    # Group on int64 nanoseconds: grouping on tz-aware Timestamps is ~30x slower.
+    grouped = bars.loc[keep].groupby(keys[keep], sort=True)
     out = grouped.agg(open=("open", "first"), high=("high", "max"), low=("low", "min"),
                       close=("close", "last"), volume=("volume", "sum"))
-    out.index = pd.DatetimeIndex(out.index, name="ts")
-    if out.index.tz is None:
-        out.index = out.index.tz_localize("UTC")
+    out.index = pd.DatetimeIndex(out.index.to_numpy().astype("datetime64[ns]"), name="ts").tz_localize("UTC")
     return make_bars(out, symbol_of(bars), to_timeframe, bars.attrs.get("calendar"))
