@@ -94,21 +94,28 @@ def _local_ns(x: Inputs) -> np.ndarray:
     return index.as_unit("ns").asi8
 
 
+DAY_NS = 86_400_000_000_000
+MINUTE_NS = 60_000_000_000
+
+
+def _bucket(x: Inputs, unit: str) -> tuple[np.ndarray, int]:
+    """Integer position in the cycle and the cycle length: minute of day (of 1440), day of week
+    (Mon=0, of 7) or month (Jan=0, of 12). Intraday uses the calendar's local clock; d1/w1 bars
+    are labelled at their session date, so their UTC date is the trading date."""
+    if unit == "month":
+        return pd.DatetimeIndex(x.bars.index).month.to_numpy() - 1, 12
+    daily = x.bars.attrs.get("timeframe") in ("d1", "w1")
+    ns = pd.DatetimeIndex(x.bars.index).as_unit("ns").asi8 if daily else _local_ns(x)
+    if unit == "hour":
+        return (ns % DAY_NS) // MINUTE_NS, 1440
+    return (ns // DAY_NS + 3) % 7, 7  # 1970-01-01 was a Thursday
+
+
 def _cyclic(x: Inputs, unit: str, fn: str) -> np.ndarray:
-    """sin/cos of the hour of day (fractional), day of week (Mon=0) or month (Jan=0)."""
-
-    def phase() -> np.ndarray:
-        if unit == "month":
-            return (pd.DatetimeIndex(x.bars.index).month.to_numpy() - 1) / 12.0
-        if unit == "hour":
-            ns = _local_ns(x)
-            return (ns % 86_400_000_000_000) / 86_400_000_000_000
-        ns = pd.DatetimeIndex(x.bars.index).as_unit("ns").asi8 if x.bars.attrs.get(
-            "timeframe") in ("d1", "w1") else _local_ns(x)
-        return ((ns // 86_400_000_000_000 + 3) % 7) / 7.0  # 1970-01-01 was a Thursday
-
-    angle = x.memo(("phase", unit), lambda: 2.0 * np.pi * phase())
-    return np.sin(angle) if fn == "sin" else np.cos(angle)
+    """sin/cos of the position in the cycle, by table lookup (a handful of distinct values)."""
+    pos, size = x.memo(("bucket", unit), lambda: _bucket(x, unit))
+    table = (np.sin if fn == "sin" else np.cos)(2.0 * np.pi * np.arange(size) / size)
+    return table[pos]
 
 
 def time_specs(timeframe: str) -> list[Spec]:

@@ -56,6 +56,9 @@ class Inputs:
         self.close = _col(bars, "close")
         self.volume = _col(bars, "volume")
         self._memo: dict[Hashable, object] = {}
+        #: The result column being filled; a column's *last* step may write into it (never a
+        #: memoised intermediate, which other columns share).
+        self.dest: np.ndarray | None = None
 
     def memo(self, key: Hashable, thunk: Callable[[], T]) -> T:
         """Compute ``thunk()`` once per key; later callers share the result."""
@@ -77,26 +80,45 @@ def lookback(func: str, **params: int) -> int:
 
 
 # --------------------------------------------------------------------------- numeric helpers
-def div(a: np.ndarray, b: np.ndarray, fill: float = 0.0) -> np.ndarray:
-    """``a / b`` with ``fill`` where ``b == 0`` (NaN stays NaN, so warm-up is kept)."""
-    with np.errstate(divide="ignore", invalid="ignore"):
-        q = a / b
+def div(a: np.ndarray, b: np.ndarray, fill: float = 0.0, out: np.ndarray | None = None) -> np.ndarray:
+    """``a / b`` with ``fill`` where ``b == 0`` (NaN stays NaN, so warm-up is kept).
+
+    ``out`` lets the final step of a column write straight into the result matrix.
+    """
     zero = b == 0
-    if zero.any():
-        q[zero] = np.where(np.isnan(a[zero]), NAN, fill)
+    has_zero = bool(zero.any())
+    a_nan = np.isnan(a[zero]) if has_zero else None  # before ``out`` (which may be ``a``) changes
+    with np.errstate(divide="ignore", invalid="ignore"):
+        q = np.divide(a, b, out=out)
+    if has_zero:
+        q[zero] = np.where(a_nan, NAN, fill)
     return q
 
 
-def rel(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+def rel(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
     """``a / b - 1``: how far ``a`` sits above ``b`` in relative terms (0 where ``b == 0``)."""
-    q = div(a, b, fill=1.0)
+    q = div(a, b, fill=1.0, out=out)
     q -= 1.0
     return q
 
 
-def lag_diff(a: np.ndarray, k: int) -> np.ndarray:
+def ratio_pos(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """``a / b - 1`` for a ``b`` that is a positive price (SMA, EMA, extremes): no zero guard."""
+    q = np.divide(a, b, out=out)
+    q -= 1.0
+    return q
+
+
+def pct(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """``100 * a / b`` for a strictly positive ``b`` (a price): no zero guard needed."""
+    q = np.divide(a, b, out=out)
+    q *= 100.0
+    return q
+
+
+def lag_diff(a: np.ndarray, k: int, out: np.ndarray | None = None) -> np.ndarray:
     """``a[t] - a[t-k]`` with NaN for the first ``k`` rows (backward-looking only)."""
-    out = np.empty_like(a)
+    out = np.empty_like(a) if out is None else out
     out[:k] = NAN
     np.subtract(a[k:], a[:-k], out=out[k:])
     return out
@@ -104,7 +126,7 @@ def lag_diff(a: np.ndarray, k: int) -> np.ndarray:
 
 def zscore(x: Inputs, key: str, a: np.ndarray, p: int) -> np.ndarray:
     """``(a - SMA(a, p)) / STDDEV(a, p)``; 0 when the window is flat."""
-    return div(a - sma(x, key, a, p), stddev(x, key, a, p))
+    return div(np.subtract(a, sma(x, key, a, p), out=x.dest), stddev(x, key, a, p), out=x.dest)
 
 
 # --------------------------------------------------------------------------- shared series
@@ -121,7 +143,7 @@ def ema(x: Inputs, p: int) -> np.ndarray:
 
 
 def log_close(x: Inputs) -> np.ndarray:
-    return x.memo("logc", lambda: np.log(x.close))
+    return log_of(x, "close")
 
 
 def ret(x: Inputs, k: int) -> np.ndarray:
@@ -142,17 +164,39 @@ def obv(x: Inputs) -> np.ndarray:
     return x.memo("obv", lambda: talib.OBV(x.close, x.volume))
 
 
+def close_diff(x: Inputs) -> np.ndarray:
+    """``close[t] - close[t-1]``."""
+    return x.memo("dc1", lambda: lag_diff(x.close, 1))
+
+
 def signed_volume(x: Inputs) -> np.ndarray:
     """Volume signed by the close-to-close move (the OBV increment); NaN on the first bar."""
-    return x.memo("sv", lambda: np.sign(lag_diff(x.close, 1)) * x.volume)
+    return x.memo("sv", lambda: np.sign(close_diff(x)) * x.volume)
+
+
+def typical_volume(x: Inputs) -> np.ndarray:
+    """Typical price (H+L+C)/3 times volume: the VWAP numerator per bar."""
+
+    def compute() -> np.ndarray:
+        tpv = np.add(x.high, x.low)
+        tpv += x.close
+        tpv *= x.volume
+        tpv /= 3.0
+        return tpv
+
+    return x.memo("tpv", compute)
 
 
 def vol_sum(x: Inputs, p: int) -> np.ndarray:
     return x.memo(("vsum", p), lambda: talib.SUM(x.volume, p))
 
 
+def log_of(x: Inputs, column: str) -> np.ndarray:
+    return x.memo(("log", column), lambda: np.log(getattr(x, column)))
+
+
 def hl_log(x: Inputs) -> np.ndarray:
-    return x.memo("hl_log", lambda: np.log(x.high / x.low))
+    return x.memo("hl_log", lambda: np.log(np.divide(x.high, x.low)))
 
 
 def macd(x: Inputs) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
