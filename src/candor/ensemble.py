@@ -228,7 +228,8 @@ class OutOfFoldEnsemble(ClassifierMixin, BaseEstimator):
 
     def predict(self, X: Any) -> np.ndarray:
         """The most probable class, in the original label values."""
-        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+        proba = self.predict_proba(X)  # checks fitted before classes_ is touched
+        return self.classes_[np.argmax(proba, axis=1)]
 
 
 def _ridge_weights(

@@ -28,7 +28,8 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer, LabelEncoder, RobustScaler, StandardScaler
 from sklearn.utils.class_weight import compute_sample_weight
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 from threadpoolctl import threadpool_limits
 from xgboost import XGBClassifier
 
@@ -114,9 +115,13 @@ class _BalancedWrapper(ClassifierMixin, BaseEstimator):
         return None if n_jobs is None or n_jobs < 1 else int(n_jobs)
 
     def fit(self, X: Any, y: Any, sample_weight: Any = None) -> _BalancedWrapper:
-        """Fit on labels in their original values; weights balance the classes if asked."""
+        """Fit on labels in their original values.
+
+        ``class_weight`` ("balanced", a dict label → weight, or None) multiplies ``sample_weight``.
+        """
         nan = "allow-nan" if self._allow_nan else True
         X, y = validate_data(self, X, y, ensure_all_finite=nan)
+        check_classification_targets(y)
         self.label_encoder_ = LabelEncoder().fit(y)
         self.classes_ = self.label_encoder_.classes_
         if len(self.classes_) < 2:
@@ -124,13 +129,14 @@ class _BalancedWrapper(ClassifierMixin, BaseEstimator):
                 f"`y` has only one class ({self.classes_[0]!r}); a classifier needs at least 2 "
                 "classes. Fix: use a longer history or a narrower label threshold."
             )
-        y_enc = self.label_encoder_.transform(y)
-        weight = np.ones(len(y_enc)) if sample_weight is None else np.asarray(sample_weight, float)
-        if self.class_weight == "balanced":
-            weight = weight * compute_sample_weight("balanced", y_enc)
+        weight = _check_sample_weight(sample_weight, X, ensure_non_negative=True)
+        if self.class_weight is not None:
+            weight = weight * compute_sample_weight(self.class_weight, y)
         self.estimator_ = self._build(len(self.classes_))
         with threadpool_limits(limits=self._thread_limit(), user_api="openmp"):
-            self.estimator_.fit(X, y_enc, sample_weight=weight)
+            self.estimator_.fit(X, self.label_encoder_.transform(y), sample_weight=weight)
+        if hasattr(self.estimator_, "n_iter_"):
+            self.n_iter_ = self.estimator_.n_iter_
         return self
 
     def predict_proba(self, X: Any) -> np.ndarray:
@@ -143,7 +149,8 @@ class _BalancedWrapper(ClassifierMixin, BaseEstimator):
 
     def predict(self, X: Any) -> np.ndarray:
         """Most probable class, in the original label values."""
-        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+        proba = self.predict_proba(X)  # checks fitted before classes_ is touched
+        return self.classes_[np.argmax(proba, axis=1)]
 
 
 class XGBDirectionClassifier(_BalancedWrapper):
@@ -158,7 +165,7 @@ class XGBDirectionClassifier(_BalancedWrapper):
         subsample: float = 1.0,
         colsample_bytree: float = 1.0,
         tree_method: str = "hist",
-        class_weight: str | None = "balanced",
+        class_weight: str | dict | None = "balanced",
         random_state: int = 0,
         n_jobs: int = 1,
     ) -> None:
@@ -204,9 +211,10 @@ class GBClassicClassifier(_BalancedWrapper):
         max_depth: int = 7,
         min_samples_split: int = 10,
         min_samples_leaf: int = 5,
+        min_weight_fraction_leaf: float = 0.0,
         subsample: float = 1.0,
         max_features: float | str | None = None,
-        class_weight: str | None = "balanced",
+        class_weight: str | dict | None = "balanced",
         random_state: int = 0,
     ) -> None:
         self.n_estimators = n_estimators
@@ -214,6 +222,7 @@ class GBClassicClassifier(_BalancedWrapper):
         self.max_depth = max_depth
         self.min_samples_split = min_samples_split
         self.min_samples_leaf = min_samples_leaf
+        self.min_weight_fraction_leaf = min_weight_fraction_leaf
         self.subsample = subsample
         self.max_features = max_features
         self.class_weight = class_weight
@@ -226,6 +235,7 @@ class GBClassicClassifier(_BalancedWrapper):
             max_depth=self.max_depth,
             min_samples_split=self.min_samples_split,
             min_samples_leaf=self.min_samples_leaf,
+            min_weight_fraction_leaf=self.min_weight_fraction_leaf,
             subsample=self.subsample,
             max_features=self.max_features,
             random_state=self.random_state,
@@ -244,7 +254,7 @@ class HistGBDirectionClassifier(_BalancedWrapper):
         min_samples_leaf: int = 20,
         l2_regularization: float = 0.0,
         max_features: float = 1.0,
-        class_weight: str | None = "balanced",
+        class_weight: str | dict | None = "balanced",
         random_state: int = 0,
         n_jobs: int = 1,
     ) -> None:
