@@ -96,7 +96,7 @@ def bad_probabilities(proba: pd.DataFrame, probs: np.ndarray) -> DataError:
     first = int(np.flatnonzero(bad)[0])
     return DataError(
         f"`proba` rows must be probabilities in [0, 1] summing to 1 (±{SUM_TOLERANCE:g}); row "
-        f"{proba.index[first]} sums to {total[first]!r} ({int(bad.sum())} bad row(s)). "
+        f"{proba.index[first]} sums to {float(total[first])!r} ({int(bad.sum())} bad row(s)). "
         "Pass predict_proba output, not scores or labels."
     )
 
@@ -121,7 +121,7 @@ def execution_prices(bars: pd.DataFrame, column: str, start: int, stop: int) -> 
     if not ok.all():
         first = int(np.flatnonzero(~ok)[0])
         raise DataError(
-            f"bars '{column}' price is {prices[first]!r} at {bars.index[start + first]} "
+            f"bars '{column}' price is {float(prices[first])!r} at {bars.index[start + first]} "
             f"({int((~ok).sum())} bad bar(s) in the backtest span): prices must be finite and > 0; "
             "validate or fill the bars first."
         )
