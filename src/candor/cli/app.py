@@ -10,6 +10,15 @@ import sys
 
 import click
 import typer
+
+try:  # typer >= 0.26 raises errors from its own bundled copy of click
+    from typer._click import exceptions as _typer_click
+except ImportError:  # pragma: no cover - older typer uses click itself
+    _typer_click = click.exceptions
+
+_USAGE_ERRORS = (click.exceptions.UsageError, _typer_click.UsageError)
+_EXIT = (click.exceptions.Exit, typer.Exit)
+_ABORT = (click.exceptions.Abort, typer.Abort)
 from rich.console import Console
 
 from candor.errors import CandorError
@@ -37,12 +46,12 @@ def main(argv: list[str] | None = None) -> int:
     """Run the CLI and return its exit code (0 ok, 1 failed, 2 gates not met, 3 bad config)."""
     try:
         result = app(args=argv, prog_name="candor", standalone_mode=False)
-    except click.exceptions.UsageError as exc:
+    except _USAGE_ERRORS as exc:
         fail_line(exc.format_message())
         return EXIT_CONFIG
-    except click.exceptions.Exit as exc:
+    except _EXIT as exc:
         return exc.exit_code
-    except click.exceptions.Abort:
+    except _ABORT:
         fail_line("aborted")
         return EXIT_FAILED
     except CandorError as exc:
