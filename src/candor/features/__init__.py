@@ -12,6 +12,7 @@ from candor.features.catalog import (
     compute_features,
     describe_features,
     feature_specs,
+    parse_feature_set,
     warmup_bars,
 )
 from candor.features.transforms import SCALERS, CorrelationPruner, make_scaler
@@ -26,5 +27,6 @@ __all__ = [
     "describe_features",
     "feature_specs",
     "make_scaler",
+    "parse_feature_set",
     "warmup_bars",
 ]

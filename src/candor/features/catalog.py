@@ -186,3 +186,18 @@ def describe_features(bars: pd.DataFrame, feature_set: FeatureSet = FeatureSet()
     values = compute_features(bars, feature_set).to_numpy()
     shares = np.isnan(values).mean(axis=0) if len(values) else np.ones(len(specs))
     return [FeatureInfo(s.name, s.group, s.warmup, float(sh)) for s, sh in zip(specs, shares)]
+
+
+def parse_feature_set(groups: str | None = None, periods: str | None = None) -> FeatureSet:
+    """A FeatureSet from comma lists as typed on a command line (``"returns,momentum"``, ``"14,50,200"``)."""
+    kwargs: dict[str, object] = {}
+    if groups:
+        kwargs["groups"] = tuple(g.strip() for g in groups.split(",") if g.strip())
+    if periods:
+        parts = [p.strip() for p in periods.split(",")]
+        if len(parts) != 3 or not all(p.isdigit() for p in parts):
+            raise ConfigError(
+                f"`periods` must be three integers short,medium,long such as 14,50,200. Got {periods!r}."
+            )
+        kwargs.update(short=int(parts[0]), medium=int(parts[1]), long=int(parts[2]))
+    return FeatureSet(**kwargs)  # type: ignore[arg-type]

@@ -1,0 +1,47 @@
+"""`candor features` — summarise the feature columns computed for some bars."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.table import Table
+
+from candor.cli.app import app, console
+
+
+@app.command("features")
+def features_command(
+    dataset: str = typer.Option(None, "--dataset", help="Embedded dataset name (see `candor datasets`)."),
+    data: Path = typer.Option(None, "--data", help="CSV or Parquet file of OHLCV bars."),
+    symbol: str = typer.Option(None, "--symbol", help="Symbol (default: file name, upper-cased)."),
+    timeframe: str = typer.Option(None, "--timeframe",
+                                  help="m1 m5 m15 h1 h4 d1 w1 (default: inferred; coarser → resampled)."),
+    tz: str = typer.Option(None, "--tz", help="Time zone of naive timestamps in the file (default UTC)."),
+    groups: str = typer.Option(None, "--groups",
+                               help="Comma list of groups: returns,volume,momentum,volatility,trend,time,context."),
+    periods: str = typer.Option(None, "--periods", help="short,medium,long periods (default 14,50,200)."),
+) -> int:
+    """Print each feature's name, group, warm-up bars and NaN share for the given bars.
+
+    Exit codes: 0 ok, 1 bad data, 3 bad option.
+    """
+    from candor.data.sources import open_bars
+    from candor.features import describe_features, parse_feature_set
+
+    feature_set = parse_feature_set(groups, periods)
+    bars = open_bars(dataset=dataset, data=data, symbol=symbol, timeframe=timeframe, tz=tz)
+    infos = describe_features(bars, feature_set)
+    attrs = bars.attrs
+    table = Table(title=f"Features for {attrs['symbol']} {attrs['timeframe']} ({len(bars):,} bars)")
+    for column, justify in (("name", "left"), ("group", "left"), ("warm-up bars", "right"),
+                            ("NaN share", "right")):
+        table.add_column(column, justify=justify)  # type: ignore[arg-type]
+    for info in infos:
+        table.add_row(info.name, info.group, f"{info.warmup:,}", f"{info.nan_share:.1%}")
+    console.print(table)
+    longest = max((i.warmup for i in infos), default=0)
+    used = sorted({i.group for i in infos})
+    console.print(f"total: {len(infos)} features in {len(used)} groups ({', '.join(used)}); "
+                  f"longest warm-up {longest:,} bars")
+    return 0
