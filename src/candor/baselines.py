@@ -38,14 +38,12 @@ def stratified(y_train: Any, n: int, random_state: int | None = 0) -> np.ndarray
 
 
 def _as_ns(values: Any, name: str) -> np.ndarray:
-    """Timestamps (naive = UTC, aware → UTC) or plain numbers as int64; NaT → never."""
+    """Timestamps (naive = UTC, aware → UTC) as int64 ns, or plain numbers; NaT/NaN → never."""
     arr = np.asarray(values)
     if arr.dtype.kind in "iu":
         return arr.astype(np.int64)
     if arr.dtype.kind == "f":
-        if np.isnan(arr).any():
-            return np.where(np.isnan(arr), _NEVER, arr).astype(np.int64)
-        return arr.astype(np.int64)
+        return np.where(np.isnan(arr), np.inf, arr)
     try:
         idx = pd.DatetimeIndex(values)
     except (TypeError, ValueError) as exc:

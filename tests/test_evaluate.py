@@ -1,0 +1,206 @@
+"""Evaluation: hand-checked metrics, the paired block bootstrap, the verdict's honesty."""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.linear_model import LogisticRegression
+
+from candor.errors import ConfigError
+from candor.evaluate import (
+    block_bootstrap_means,
+    calibration_table,
+    evaluate_oos,
+    lift_test,
+    permutation_importance_oos,
+    resolve_block_length,
+)
+
+CLASSES = np.array([-1, 0, 1])
+
+
+def _onehotish(pred: np.ndarray, confidence: float = 0.6) -> np.ndarray:
+    """Probabilities whose argmax is ``pred`` (rest split evenly)."""
+    p = np.full((len(pred), 3), (1 - confidence) / 2)
+    p[np.arange(len(pred)), np.searchsorted(CLASSES, pred)] = confidence
+    return p
+
+
+def test_hand_checked_metrics_on_a_tiny_case():
+    y = np.array([1, 1, 0, -1])
+    proba = np.array([[0.1, 0.2, 0.7], [0.5, 0.2, 0.3], [0.2, 0.6, 0.2], [0.6, 0.3, 0.1]])
+    # predictions: 1, -1, 0, -1 → 3 of 4 correct
+    r = evaluate_oos(y, proba, CLASSES, baseline_preds={"majority": np.ones(4, int), "zero": np.zeros(4, int)},
+                     horizon=1, n_boot=200, train_accuracy=0.9)
+    assert r.accuracy == pytest.approx(0.75)
+    # recall per class: -1: 1/1, 0: 1/1, 1: 1/2 → macro 5/6
+    assert r.balanced_accuracy == pytest.approx(5 / 6)
+    assert r.recall_macro == pytest.approx(5 / 6)
+    # precision per class: -1: 1/2, 0: 1, 1: 1 → macro 5/6; weighted (1·.5 + 1·1 + 2·1)/4
+    assert r.precision_macro == pytest.approx(5 / 6)
+    assert r.precision == pytest.approx(0.875)
+    expected_ll = -np.mean(np.log([0.7, 0.3, 0.6, 0.6]))
+    assert r.log_loss == pytest.approx(expected_ll)
+    brier = np.mean([0.01 + 0.04 + 0.09, 0.25 + 0.04 + 0.49, 0.04 + 0.16 + 0.04, 0.16 + 0.09 + 0.01])
+    assert r.brier == pytest.approx(brier)
+    assert r.confusion_matrix == ((1, 0, 0), (0, 1, 0), (1, 0, 1))
+    assert r.classes == (-1, 0, 1)
+    assert r.baselines == {"majority": 0.5, "zero": 0.25}
+    assert r.best_baseline == "majority" and r.best_baseline_accuracy == 0.5
+    assert r.lift == pytest.approx(0.25)
+    assert r.overfit_margin == pytest.approx(0.15)
+    assert r.block_length == 2  # max(1, round(4 ** (1/3)))
+
+
+def test_report_to_dict_is_json_safe():
+    y = np.array([1, 0, -1, 1, 0, -1, 1, 1])
+    r = evaluate_oos(y, _onehotish(y), CLASSES, baseline_preds={"majority": np.ones(8, np.int64)}, horizon=2,
+                     n_boot=50)
+    d = r.to_dict()
+    assert json.loads(json.dumps(d, allow_nan=False)) == d
+    assert d["verdict"] in {"significant edge", "no significant edge"}
+    assert d["overfit_margin"] is None and d["classes"] == [-1, 0, 1]
+    for key in ("accuracy", "balanced_accuracy", "f1", "log_loss", "baselines", "best_baseline", "lift",
+                "lift_ci_low", "lift_ci_high", "p_value"):
+        assert key in d
+
+
+def test_block_length_default_respects_horizon_and_refuses_shorter():
+    assert resolve_block_length(1000, horizon=5) == 10  # round(1000 ** (1/3)) = 10
+    assert resolve_block_length(1000, horizon=20) == 20
+    assert resolve_block_length(1000, horizon=5, block=7) == 7
+    with pytest.raises(ConfigError, match=r"`block` must be >= horizon \(5\).*Got 3"):
+        resolve_block_length(1000, horizon=5, block=3)
+    y = np.zeros(200, int)
+    with pytest.raises(ConfigError, match="`block` must be >= horizon"):
+        evaluate_oos(y, _onehotish(y), CLASSES, baseline_preds={"m": y}, horizon=5, block=2)
+
+
+def test_block_bootstrap_keeps_blocks_intact():
+    # d = 0,1,2,...: a circular block of length L starting at s sums to a known consecutive run;
+    # with L = n the only resample is a rotation → every mean equals the full mean.
+    d = np.arange(12, dtype=float)
+    np.testing.assert_allclose(block_bootstrap_means(d, 12, 50), d.mean())
+    # L = 4 on a series constant within aligned blocks of 4 is not required to preserve means,
+    # but the number of distinct values a resample mixes is governed by the block length:
+    x = np.repeat([0.0, 1.0], 500)  # one switch: a long block rarely straddles it
+    short = block_bootstrap_means(x, 1, 2000, random_state=1).std()
+    long = block_bootstrap_means(x, 100, 2000, random_state=1).std()
+    assert long > 3 * short  # long blocks see the dependence; iid resampling understates it
+
+
+def test_block_bootstrap_is_fast():
+    rng = np.random.default_rng(0)
+    y = rng.choice(CLASSES, 5000)
+    proba = rng.dirichlet(np.ones(3), 5000)
+    started = time.perf_counter()
+    evaluate_oos(y, proba, CLASSES, baseline_preds={"m": np.zeros(5000, int)}, horizon=5, n_boot=1000)
+    assert time.perf_counter() - started < 0.5
+
+
+def _correlated_correctness(rng: np.random.Generator, n: int, p: float, run: int) -> np.ndarray:
+    """Bernoulli(p) correctness held constant over runs of ``run`` rows (overlapping labels)."""
+    return np.repeat(rng.random(math.ceil(n / run)) < p, run)[:n]
+
+
+def test_ci_covers_the_true_lift_on_simulated_cases():
+    rng = np.random.default_rng(11)
+    covered = 0
+    for _ in range(60):
+        model = _correlated_correctness(rng, 1200, 0.45, 5)
+        base = _correlated_correctness(rng, 1200, 0.40, 5)
+        _, low, high, _ = lift_test(model, base, block=10, n_boot=400, alpha=0.05,
+                                    random_state=int(rng.integers(1 << 31)))
+        covered += low <= 0.05 <= high
+    assert covered >= 52  # nominal 95% of 60 = 57; allow Monte Carlo slack
+
+
+def test_clear_edge_is_significant():
+    rng = np.random.default_rng(2)
+    y = rng.choice(CLASSES, 1500, p=[0.3, 0.3, 0.4])
+    pred = np.where(rng.random(1500) < 0.7, y, rng.choice(CLASSES, 1500))
+    r = evaluate_oos(y, _onehotish(pred), CLASSES, baseline_preds={"majority": np.ones(1500, int)}, horizon=5)
+    assert r.p_value < 0.01 and r.lift_ci_low > 0
+    assert r.verdict == "significant edge" and r.significant
+
+
+def test_random_predictions_have_no_edge():
+    rng = np.random.default_rng(4)
+    y = rng.choice(CLASSES, 1500, p=[0.3, 0.3, 0.4])
+    r = evaluate_oos(y, rng.dirichlet(np.ones(3), 1500), CLASSES,
+                     baseline_preds={"majority": np.ones(1500, int)}, horizon=5)
+    assert r.p_value > 0.5 and r.verdict == "no significant edge"
+
+
+def test_false_positive_rate_at_most_alpha_when_no_edge():
+    """Model and baseline equally good (both independent of y, autocorrelated): ≤ ~alpha hits."""
+    rng = np.random.default_rng(123)
+    hits, pvals = 0, []
+    for _ in range(50):
+        n = 1000
+        y = np.repeat(rng.choice(CLASSES, n // 5), 5)  # overlapping-label style runs
+        model = np.repeat(rng.choice(CLASSES, n // 5), 5)
+        base = np.repeat(rng.choice(CLASSES, n // 5), 5)
+        r = evaluate_oos(y, _onehotish(model), CLASSES, baseline_preds={"stratified": base}, horizon=5,
+                         n_boot=300, random_state=int(rng.integers(1 << 31)))
+        hits += r.verdict == "significant edge"
+        pvals.append(r.p_value)
+    assert hits <= 5  # expected 50 × 0.05 = 2.5; P(≥ 6 | 5%) ≈ 4%
+    assert 0.3 < np.mean(pvals) < 0.7  # p-values roughly uniform under H0
+
+
+def test_input_errors_name_the_parameter():
+    y = np.array([1, 0])
+    with pytest.raises(ConfigError, match=r"`proba` must have shape"):
+        evaluate_oos(y, np.ones((2, 2)) / 2, CLASSES, baseline_preds={"m": y}, horizon=1)
+    with pytest.raises(ConfigError, match="`baseline_preds` is empty"):
+        evaluate_oos(y, _onehotish(y), CLASSES, baseline_preds={}, horizon=1)
+    with pytest.raises(ConfigError, match="sum to 1"):
+        evaluate_oos(y, np.ones((2, 3)), CLASSES, baseline_preds={"m": y}, horizon=1)
+    with pytest.raises(ConfigError, match="baseline 'm' has 1 predictions for 2 rows"):
+        evaluate_oos(y, _onehotish(y), CLASSES, baseline_preds={"m": y[:1]}, horizon=1)
+
+
+def test_calibration_table_bins_top_class_confidence():
+    y = np.array([1, 1, 0, -1])
+    proba = np.array([[0.1, 0.2, 0.7], [0.5, 0.2, 0.3], [0.2, 0.6, 0.2], [0.05, 0.05, 0.9]])
+    table = calibration_table(y, proba, CLASSES, n_bins=10)
+    assert list(table.columns) == ["bin", "lower", "upper", "mean_confidence", "accuracy", "count"]
+    assert table["count"].sum() == 4 and len(table) == 10
+    row = table.set_index("bin")
+    assert row.loc[4, "count"] == 1 and row.loc[4, "accuracy"] == 0.0  # 0.5 → bin (0.4, 0.5]
+    assert row.loc[5, "count"] == 1 and row.loc[5, "accuracy"] == 1.0  # 0.6
+    assert row.loc[6, "mean_confidence"] == pytest.approx(0.7)
+    assert row.loc[8, "count"] == 1 and row.loc[8, "accuracy"] == 0.0  # 0.9 predicts 1, y = -1
+    assert np.isnan(row.loc[0, "accuracy"])
+
+
+def test_permutation_importance_finds_the_signal_feature():
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame(rng.normal(size=(600, 4)), columns=["noise_a", "signal", "noise_b", "noise_c"])
+    y = np.where(X["signal"] > 0.4, 1, np.where(X["signal"] < -0.4, -1, 0))
+    model = LogisticRegression(max_iter=1000).fit(X.iloc[:400], y[:400])
+    table = permutation_importance_oos(model, X.iloc[400:], y[400:], n_repeats=3, top=2)
+    assert list(table.columns) == ["feature", "importance", "std"]
+    assert len(table) == 2 and table.loc[0, "feature"] == "signal" and table.loc[0, "importance"] > 0.2
+
+
+def test_blocks_shorter_than_the_horizon_would_overstate_significance():
+    """Why block ≥ horizon: on run-length-5 correctness, iid resampling (block 1) finds
+    'edges' far more often than alpha; blocks of the horizon keep the rate near alpha."""
+    rng = np.random.default_rng(5)
+    rates = {}
+    for block in (1, 5):
+        hits = 0
+        for _ in range(150):
+            y, m, b = (np.repeat(rng.choice(CLASSES, 200), 5) for _ in range(3))
+            _, low, _, p = lift_test(m == y, b == y, block=block, n_boot=200, alpha=0.05,
+                                     random_state=int(rng.integers(1 << 31)))
+            hits += p < 0.05 and low > 0
+        rates[block] = hits / 150
+    assert rates[1] > 0.10 and rates[5] <= 0.09
