@@ -1,0 +1,24 @@
+"""`candor features` through the CLI entry point: table, total line, exit codes."""
+
+from __future__ import annotations
+
+from candor.cli import main
+
+
+def test_features_command_prints_table_and_total(capsys):
+    assert main(["features", "--dataset", "sp500", "--groups", "returns,momentum,context"]) == 0
+    out = capsys.readouterr().out
+    assert "rsi_14" in out and "w1_rsi_14" in out and "NaN share" in out
+    assert "total: " in out and "features in 3 groups" in out
+
+
+def test_features_command_bad_options_exit_3(capsys):
+    assert main(["features", "--dataset", "sp500", "--groups", "returns,astrology"]) == 3
+    assert "`groups`" in capsys.readouterr().err
+    assert main(["features", "--dataset", "sp500", "--periods", "50,14,200"]) == 3
+    assert main(["features"]) == 3  # neither --dataset nor --data
+
+
+def test_features_command_help_text(capsys):
+    assert main(["features", "--help"]) == 0
+    assert "warm-up" in capsys.readouterr().out
