@@ -6,5 +6,6 @@ from candor.cli.app import app, main, run
 from candor.cli import datasets as _datasets  # noqa: E402,F401
 from candor.cli import validate as _validate  # noqa: E402,F401
 from candor.cli import db as _db  # noqa: E402,F401
+from candor.cli import features as _features  # noqa: E402,F401
 
 __all__ = ["app", "main", "run"]
