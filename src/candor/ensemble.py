@@ -16,10 +16,11 @@ from typing import Any
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.linear_model import LogisticRegression, Ridge
+from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from candor.errors import ConfigError, ModelError
-from candor.models import SingleClassError, check_model_name, make_model
+from candor.models import MODEL_NAMES, SingleClassError, check_model_name, make_model
 
 METHODS = ("ridge", "stacking", "equal")
 MIN_CLASS_COUNT = 5
@@ -29,6 +30,10 @@ _FIX = "Fix: use fewer folds (or inner_splits), a longer history, or a wider lab
 def _take(X: Any, idx: np.ndarray) -> Any:
     """Rows by position for DataFrames and arrays alike."""
     return X.iloc[idx] if hasattr(X, "iloc") else np.asarray(X)[idx]
+
+
+def _num_rows(X: Any) -> int:
+    return X.shape[0] if hasattr(X, "shape") else len(X)
 
 
 def align_proba(proba: np.ndarray, member_classes: np.ndarray, classes: np.ndarray) -> np.ndarray:
@@ -119,9 +124,12 @@ class OutOfFoldEnsemble(ClassifierMixin, BaseEstimator):
         names = [n for n, _ in specs]
         if len(set(names)) != len(names):
             raise ConfigError(f"`members` must not repeat a name. Got {names}.")
-        unknown = set(self.member_params or {}) - set(names)
+        # params for a catalog model that is not a member are ignored (a tuned set may cover more)
+        unknown = set(self.member_params or {}) - set(names) - set(MODEL_NAMES)
         if unknown:
-            raise ConfigError(f"`member_params` names {sorted(unknown)} that are not in `members` {names}.")
+            raise ConfigError(
+                f"`member_params` names {sorted(unknown)}, neither a member {names} nor a catalog model."
+            )
         return specs
 
     def _check_params(self) -> list[tuple[str, Any]]:
@@ -147,6 +155,7 @@ class OutOfFoldEnsemble(ClassifierMixin, BaseEstimator):
         """Inner OOF probabilities → weights (or meta-model) → refit every member on all rows."""
         specs = self._check_params()
         _, y_arr = validate_data(self, X, y)
+        check_classification_targets(y_arr)
         self.classes_ = np.unique(y_arr)
         if len(self.classes_) < 2:
             raise SingleClassError(
@@ -172,17 +181,26 @@ class OutOfFoldEnsemble(ClassifierMixin, BaseEstimator):
         parts: dict[str, list[np.ndarray]] = {name: [] for name, _ in specs}
         for k, (train, test) in enumerate(folds):
             _check_counts(y[train], self.classes_, f"inner fold {k} (training rows)", allow_missing=True)
-            if len(np.unique(y[train])) < 2:
-                raise ModelError(f"inner fold {k} (training rows) holds a single class. {_FIX}")
             for name, est in specs:
-                member = self._new_member(name, est).fit(_take(X, train), y[train])
-                proba = member.predict_proba(_take(X, test))
-                parts[name].append(align_proba(proba, member.classes_, self.classes_))
+                parts[name].append(self._fold_proba(name, est, _take(X, train), y[train], _take(X, test)))
         y_oof = y[self.oof_index_]
         for name, chunks in parts.items():
             self.oof_proba_[name] = np.vstack(chunks)
             pred = self.classes_[np.argmax(self.oof_proba_[name], axis=1)]
             self.oof_accuracy_[name] = float(np.mean(pred == y_oof))
+
+    def _fold_proba(self, name: str, est: Any, X_train: Any, y_train: np.ndarray, X_test: Any) -> np.ndarray:
+        """One member's test-fold probabilities over ``classes_``.
+
+        A training fold holding a single class (early walk-forward block) cannot be fit; any
+        classifier trained on it would say that class with certainty, so that is what it says —
+        the same honest treatment as a class missing from a fold.
+        """
+        present = np.unique(y_train)
+        if len(present) == 1:
+            return align_proba(np.ones((_num_rows(X_test), 1)), present, self.classes_)
+        member = self._new_member(name, est).fit(X_train, y_train)
+        return align_proba(member.predict_proba(X_test), member.classes_, self.classes_)
 
     def _weights(self, names: list[str], y: np.ndarray) -> dict[str, float]:
         if len(names) == 1:
