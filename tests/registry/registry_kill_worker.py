@@ -7,6 +7,7 @@ child is then a cheap fork that has never opened a database the parent holds.
 from __future__ import annotations
 
 import functools
+import os
 import random
 from typing import Any
 
@@ -21,6 +22,27 @@ _db_utils._get_latest_schema_revision = functools.cache(_db_utils._get_latest_sc
 _db_utils._get_latest_schema_revision()
 
 VALIDATED_VERSIONS = ("1", "2", "3")
+
+
+def _warm_up() -> None:
+    """Run one promote on throwaway copies of the stores, in the forkserver, before any fork.
+
+    The first query of each kind costs SQLAlchemy/MLflow ~0.5 s of one-off set-up (mapper
+    configuration, statement compilation); paying it here once makes every child start in
+    ~0.1 s. The copies have their own URIs, so no child ever touches these engines.
+    """
+    mlflow_db, store_db = os.environ.get("CANDOR_KILL_WARM_MLFLOW"), os.environ.get("CANDOR_KILL_WARM_STORE")
+    if not (mlflow_db and store_db):
+        return
+    from candor.registry import Registry
+    from candor.store import make_engine
+
+    registry = Registry(f"sqlite:///{mlflow_db}", make_engine(f"sqlite:///{store_db}"))
+    registry.promote("candor.SPX.d1", "3", actor="warm-up")
+    registry.rollback("candor.SPX.d1", actor="warm-up")
+
+
+_warm_up()
 
 
 def churn(mlflow_uri: str, db_url: str, name: str, seed: int, ready: Any, ops: Any) -> None:

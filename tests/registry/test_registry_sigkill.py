@@ -12,6 +12,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import random
+import shutil
 import signal
 import time
 
@@ -56,6 +57,9 @@ def test_sigkill_during_promote_and_rollback(stores, tmp_path, monkeypatch):
     registry.promote(NAME, "2", actor="setup")
     # Python 3.11's forkserver ignores the parent's sys.path when preloading: pass it by environment.
     here = os.path.dirname(registry_kill_worker.__file__)
+    for suffix, key in (("mlflow", "CANDOR_KILL_WARM_MLFLOW"), ("candor", "CANDOR_KILL_WARM_STORE")):
+        shutil.copy(stores.home / f"{suffix}.db", tmp_path / f"warm-{suffix}.db")
+        monkeypatch.setenv(key, str(tmp_path / f"warm-{suffix}.db"))
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [here, os.environ.get("PYTHONPATH")])))
     ctx = multiprocessing.get_context("forkserver")
     ctx.set_forkserver_preload(["registry_kill_worker", "candor.registry", "candor.store"])
@@ -67,7 +71,7 @@ def test_sigkill_during_promote_and_rollback(stores, tmp_path, monkeypatch):
                             args=(stores.uri, stores.db_url, NAME, round_, ready, done), daemon=True)
         child.start()
         assert ready.wait(60), "worker never connected"
-        time.sleep(rng.uniform(0.05, 0.5))
+        time.sleep(rng.uniform(0.0, 0.4))
         os.kill(child.pid, signal.SIGKILL)
         child.join(10)
         assert child.exitcode == -signal.SIGKILL, "the worker must die by SIGKILL mid-loop, not exit"
