@@ -1,0 +1,162 @@
+"""`candor registry list | history | promote | rollback | archive | delete | compare | reconcile`.
+
+A thin shell over :class:`candor.registry.Registry`: it reads the environment at the edge
+(``MLFLOW_TRACKING_URI``, the configured home and database), names the acting user, calls one
+library method and prints the result. Every refusal is a ``RegistryError`` → one line, exit 1.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import typer
+from rich.table import Table
+
+from candor.cli.app import app, console
+
+registry_app = typer.Typer(name="registry", no_args_is_help=True,
+                           help="Model registry (MLflow): versions, gates, champion alias, audit trail.")
+app.add_typer(registry_app, name="registry")
+
+NAME_HELP = "Registered model: candor.SYMBOL.timeframe (e.g. candor.SPX.d1) or SYMBOL/timeframe."
+VERSION_HELP = "Version number, or an alias such as champion / previous."
+
+
+@contextmanager
+def _registry() -> Iterator[Any]:
+    """A Registry on the configured tracking URI and operational store, closed afterwards."""
+    from candor.config import load_config
+    from candor.registry import Registry
+    from candor.store import connect_store
+    from candor.tracking import tracking_uri
+
+    config = load_config()
+    uri = tracking_uri(config.home, os.environ.get("MLFLOW_TRACKING_URI"))
+    with connect_store(config.database_url) as store:
+        yield Registry(uri, store.engine)
+
+
+def _actor() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"
+
+
+def _say(text: str) -> None:
+    console.print(text, markup=False, highlight=False, soft_wrap=True)
+
+
+@registry_app.command("list")
+def list_command() -> None:
+    """List candor's registered models with their champion and previous versions."""
+    with _registry() as registry:
+        models = registry.list_models()
+    if not models:
+        _say("no registered models yet — train with: candor train --dataset sp500 --promote")
+        return
+    table = Table(title="Registered models")
+    for column in ("name", "versions", "latest", "champion", "previous"):
+        table.add_column(column)
+    for m in models:
+        table.add_row(m.name, str(m.versions), m.latest or "-", m.champion or "-", m.previous or "-")
+    console.print(table)
+
+
+@registry_app.command("history")
+def history_command(name: str = typer.Argument(..., help=NAME_HELP)) -> None:
+    """Every version, newest first: status, aliases, key metrics and gate reasons."""
+    with _registry() as registry:
+        rows = registry.history(name)
+    table = Table(title=f"{name} versions")
+    for column in ("version", "status", "aliases", "created", "oos acc", "holdout acc", "verdict", "gate reasons"):
+        table.add_column(column)
+    for r in rows:
+        table.add_row(r.version, r.status, ", ".join(r.aliases) or "-", f"{r.created:%Y-%m-%d %H:%M}",
+                      _pct(r.metrics.get("oos_accuracy")), _pct(r.metrics.get("holdout_accuracy")),
+                      r.verdict or "-", r.gate_reasons or "-")
+    console.print(table)
+
+
+def _pct(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1%}"
+
+
+@registry_app.command("promote")
+def promote_command(
+    name: str = typer.Argument(..., help=NAME_HELP),
+    version: str = typer.Argument(..., help=VERSION_HELP),
+    force: bool = typer.Option(False, "--force", help="Promote a version that failed its gates (audited)."),
+    reason: str = typer.Option(None, "--reason", help="Why; stored in the audit trail."),
+) -> None:
+    """Move the champion alias to VERSION (the old champion becomes previous)."""
+    with _registry() as registry:
+        result = registry.promote(name, version, force=force, actor=_actor(), reason=reason)
+    _say(f"{result.name}: version {result.version} is now champion ({result.note})")
+
+
+@registry_app.command("rollback")
+def rollback_command(
+    name: str = typer.Argument(..., help=NAME_HELP),
+    reason: str = typer.Option(None, "--reason", help="Why; stored in the audit trail."),
+) -> None:
+    """Swap champion and previous: the previous champion serves again."""
+    with _registry() as registry:
+        result = registry.rollback(name, actor=_actor(), reason=reason)
+    _say(f"{result.name}: rolled back to version {result.version} ({result.note})")
+
+
+@registry_app.command("archive")
+def archive_command(
+    name: str = typer.Argument(..., help=NAME_HELP),
+    version: str = typer.Argument(..., help=VERSION_HELP),
+    reason: str = typer.Option(None, "--reason", help="Why; stored in the audit trail."),
+) -> None:
+    """Tag VERSION archived (never the champion)."""
+    with _registry() as registry:
+        result = registry.archive(name, version, actor=_actor(), reason=reason)
+    _say(f"{result.name}: version {result.version} archived")
+
+
+@registry_app.command("delete")
+def delete_command(
+    name: str = typer.Argument(..., help=NAME_HELP),
+    version: str = typer.Argument(..., help=VERSION_HELP),
+    reason: str = typer.Option(None, "--reason", help="Why; stored in the audit trail."),
+) -> None:
+    """Delete VERSION from the registry (never the champion)."""
+    with _registry() as registry:
+        registry.delete(name, version, actor=_actor(), reason=reason)
+    _say(f"{name}: version {version} deleted")
+
+
+@registry_app.command("compare")
+def compare_command(
+    name: str = typer.Argument(..., help=NAME_HELP),
+    challenger: str = typer.Argument(..., help="Challenger version."),
+    champion: str = typer.Option(None, "--champion", help="Compare with this version instead of the champion."),
+    margin: float = typer.Option(0.0, "--margin", help="Promote if the challenger is at most this much worse."),
+    promote: bool = typer.Option(False, "--promote", help="Promote the challenger when it is not worse."),
+) -> None:
+    """Challenger vs champion on the same (most recent) holdout."""
+    with _registry() as registry:
+        result = registry.compare(name, challenger, champion, margin=margin, promote=promote, actor=_actor())
+    against = f"champion {result.champion} {result.champion_accuracy:.1%}" if result.champion else "no champion"
+    verdict = "not worse" if result.challenger_wins else "worse"
+    _say(f"{name}: challenger {result.challenger} {result.challenger_accuracy:.1%} vs {against} — {verdict} "
+         f"(margin {margin}; {result.basis}){'; promoted' if result.promoted else ''}")
+
+
+@registry_app.command("reconcile")
+def reconcile_command(name: str = typer.Argument(..., help=NAME_HELP)) -> None:
+    """Make the audit trail and the aliases agree after an interrupted promotion or rollback."""
+    with _registry() as registry:
+        fixes = registry.reconcile(name)
+    if not fixes:
+        _say(f"{name}: audit trail and aliases agree")
+    for fix in fixes:
+        _say(f"{name}: {fix.alias} {fix.kind} {fix.from_version or 'none'} → {fix.to_version or 'none'}")

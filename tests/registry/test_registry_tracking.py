@@ -1,0 +1,98 @@
+"""Tracking + publish end to end on one real (tiny) training: run contents, row, registry, loading."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+
+from candor.config import Config
+from candor.errors import ConfigError
+from candor.registry import GateThresholds, MinimumMetricsGate, Registry, track_and_register
+from candor.store import latest_training_runs
+from candor.tracking import config_params, open_tracking, safe_uri, tracking_uri
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    from candor.data.synthetic import planted_signal
+    from candor.workflow import run_training
+
+    home = tmp_path_factory.mktemp("train-home")
+    bars = planted_signal(n=900, seed=3)
+    config = Config(home=home, models={"models": ("logreg",), "inner_splits": 2}, split={"folds": 2},
+                    evaluation={"n_boot": 100, "importance_repeats": 1})
+    return bars, config, run_training(bars, config)
+
+
+def test_tracking_uri_default_env_and_password_hiding(tmp_path):
+    assert tracking_uri(tmp_path) == f"sqlite:///{tmp_path.resolve() / 'mlflow.db'}"
+    assert tracking_uri(tmp_path, "http://mlflow:5000") == "http://mlflow:5000"
+    assert tracking_uri(tmp_path, "  ") == f"sqlite:///{tmp_path.resolve() / 'mlflow.db'}"
+    assert safe_uri("https://bob:s3cret@mlflow.example/") == "https://bob:***@mlflow.example/"
+
+
+def test_open_tracking_puts_artifacts_under_home(tmp_path, store_templates):
+    shutil.copy(store_templates[0], tmp_path / "mlflow.db")
+    tracking = open_tracking(tmp_path)
+    experiment = tracking.client.get_experiment(tracking.experiment_id)
+    assert experiment.name == "candor"
+    assert experiment.artifact_location == (tmp_path.resolve() / "mlartifacts").as_uri()
+    assert open_tracking(tmp_path).experiment_id == tracking.experiment_id
+
+
+def test_config_params_are_flat_truncated_and_passwordless(trained):
+    _, config, _ = trained
+    params = config_params(config.model_copy(update={"database_url": "postgresql://u:pw@h/db"}))
+    assert params["labels.horizon"] == "5" and params["models.models"] == '["logreg"]'
+    assert "database_url" not in params and all(len(v) <= 6000 for v in params.values())
+
+
+def test_track_and_register_logs_everything_and_records_the_row(trained, stores):
+    bars, config, outcome = trained
+    version = track_and_register(outcome, config, engine=stores.engine, tracking_uri=stores.uri, promote=True,
+                                 actor="ci")
+    assert (version.name, version.version) == ("candor.PLANT.d1", "1")
+    assert version.status == "failed" and version.gate_reasons and not version.promoted
+    assert version.note == "not promoted: gates failed"
+    run = stores.client.get_run(version.run_id)
+    assert run.data.tags["symbol"] == "PLANT" and run.data.tags["data_fingerprint"] == outcome.result.fingerprint
+    assert run.data.tags["config_hash"] == config.config_hash() and run.data.tags["candor_version"]
+    assert run.data.params["split.folds"] == "2"
+    assert run.data.metrics["oos.accuracy"] == pytest.approx(outcome.result.oos.accuracy)
+    for key in ("holdout.lift_ci_low", "oos.p_value", "oos.baseline.majority", "oos.f1"):
+        assert key in run.data.metrics
+    steps = [m.step for m in stores.client.get_metric_history(version.run_id, "fold.accuracy")]
+    assert sorted(steps) == [0, 1]
+    files = {a.path for folder in ("", "report", "plots", "model")
+             for a in stores.client.list_artifacts(version.run_id, folder or None)}
+    assert {"report/report.json", "plots/confusion_matrix.png", "plots/calibration.png",
+            "feature_importance.csv", "model/manifest.json", "model/model.joblib"} <= files
+    row = latest_training_runs(stores.engine, "PLANT", "d1")[0]
+    assert (row.mlflow_run_id, row.model_name, row.model_version) == (version.run_id, "candor.PLANT.d1", "1")
+    assert row.oos_accuracy == pytest.approx(outcome.result.oos.accuracy)
+
+
+def test_publish_with_passing_gates_promotes_and_champion_forecasts(trained, stores):
+    bars, config, outcome = trained
+    lenient = [MinimumMetricsGate(GateThresholds(0.0, 0.0, 0.0, 0.0))]
+    first = track_and_register(outcome, config, engine=stores.engine, tracking_uri=stores.uri, promote=True,
+                               actor="ci", gates=lenient)
+    assert first.status == "validated" and first.promoted and "no champion yet" in first.note
+    second = track_and_register(outcome, config, engine=stores.engine, tracking_uri=stores.uri, promote=True,
+                                actor="ci", gates=lenient)
+    assert second.promoted and "identical holdout" in second.note
+    registry = Registry(stores.client, stores.engine)
+    assert stores.client.get_registered_model("candor.PLANT.d1").aliases == {"champion": 2, "previous": 1}
+    model = registry.load_champion("PLANT", "d1")
+    forecast = model.predict(bars)[0]
+    assert forecast.symbol == "PLANT" and 0.0 <= forecast.confidence <= 1.0
+
+
+def test_dry_run_outcome_is_refused(trained, stores):
+    _, config, outcome = trained
+    from candor.workflow import TrainingOutcome
+
+    with pytest.raises(ConfigError, match="dry run saves no artifact"):
+        track_and_register(TrainingOutcome(outcome.result, None), config, engine=stores.engine,
+                           tracking_uri=stores.uri)
