@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 from lightgbm import LGBMClassifier
-from sklearn.base import BaseEstimator, ClassifierMixin, TransformerMixin
+from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.ensemble import (
     GradientBoostingClassifier,
     HistGradientBoostingClassifier,
@@ -26,14 +26,15 @@ from sklearn.ensemble import (
 )
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import FunctionTransformer, LabelEncoder, RobustScaler, StandardScaler
-from sklearn.utils.class_weight import compute_sample_weight
+from sklearn.preprocessing import LabelEncoder
+from sklearn.utils.class_weight import compute_class_weight, compute_sample_weight
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 from threadpoolctl import threadpool_limits
 from xgboost import XGBClassifier
 
 from candor.errors import ConfigError, ModelError
+from candor.features.transforms import CorrelationPruner, make_scaler
 
 MODEL_NAMES: tuple[str, ...] = ("rf", "gb", "gb_classic", "xgb", "lgbm", "logreg")
 
@@ -42,55 +43,14 @@ class SingleClassError(ModelError, ValueError):
     """``y`` holds one class only: nothing to discriminate (also a ValueError for sklearn)."""
 
 
-class _CorrelationPruner(TransformerMixin, BaseEstimator):
-    """Drop each feature whose |Pearson r| with an earlier kept feature exceeds ``threshold``.
-
-    Stand-in until ``candor.features.transforms.CorrelationPruner`` lands (swap in ``_pruner``).
-    Fit inside the training fold only, like every transform in a Pipeline.
-    """
-
-    def __init__(self, threshold: float = 0.95) -> None:
-        self.threshold = threshold
-
-    def fit(self, X: Any, y: Any = None) -> _CorrelationPruner:
-        """Greedy left-to-right keep/drop on the training rows' correlation matrix."""
-        data = validate_data(self, X, ensure_all_finite="allow-nan")
-        with np.errstate(invalid="ignore", divide="ignore"):
-            corr = np.abs(np.corrcoef(data, rowvar=False)) if data.shape[1] > 1 else np.zeros((1, 1))
-        corr = np.nan_to_num(np.atleast_2d(corr), nan=0.0)
-        keep = np.ones(data.shape[1], dtype=bool)
-        for j in range(1, data.shape[1]):
-            keep[j] = not np.any(corr[j, :j][keep[:j]] > self.threshold)
-        self.support_ = keep
-        return self
-
-    def transform(self, X: Any) -> Any:
-        """Keep the selected columns (a DataFrame stays a DataFrame)."""
-        check_is_fitted(self)
-        validate_data(self, X, reset=False, ensure_all_finite="allow-nan")
-        return X.loc[:, self.support_] if hasattr(X, "loc") else np.asarray(X)[:, self.support_]
-
-    def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
-        """Names of the kept columns."""
-        names = getattr(self, "feature_names_in_", None)
-        if names is None:
-            names = np.array([f"x{i}" for i in range(len(self.support_))], dtype=object)
-        return np.asarray(names, dtype=object)[self.support_]
-
-
 def _pruner(threshold: float) -> Any:
-    """One line to swap for ``candor.features.transforms.CorrelationPruner`` when it exists."""
-    return _CorrelationPruner(threshold=threshold)
+    """Correlation pruner, fit inside the training fold (candor.features.transforms)."""
+    return CorrelationPruner(threshold=threshold)
 
 
 def _scaler(scaling: str | None) -> Any:
-    """One line to swap for ``candor.features.transforms.make_scaler`` when it exists."""
-    if scaling in (None, "none"):
-        return FunctionTransformer(None)
-    scalers = {"standard": StandardScaler, "robust": RobustScaler}
-    if scaling not in scalers:
-        raise ConfigError(f"`scaling` must be one of standard, robust, none. Got {scaling!r}.")
-    return scalers[scaling]()
+    """Scaler by name (standard / minmax / robust / none); ``None`` means none."""
+    return make_scaler("none" if scaling is None else scaling)
 
 
 class _BalancedWrapper(ClassifierMixin, BaseEstimator):
@@ -101,6 +61,7 @@ class _BalancedWrapper(ClassifierMixin, BaseEstimator):
     """
 
     _allow_nan = True
+    _balance_by_prior = False
 
     def __sklearn_tags__(self):  # noqa: D105 - sklearn protocol
         tags = super().__sklearn_tags__()
@@ -129,9 +90,15 @@ class _BalancedWrapper(ClassifierMixin, BaseEstimator):
                 f"`y` has only one class ({self.classes_[0]!r}); a classifier needs at least 2 "
                 "classes. Fix: use a longer history or a narrower label threshold."
             )
-        weight = _check_sample_weight(sample_weight, X, ensure_non_negative=True)
-        if self.class_weight is not None:
-            weight = weight * compute_sample_weight(self.class_weight, y)
+        weight = None  # None, not ones: any weight vector slows HistGB's binning (see below)
+        if sample_weight is not None:
+            weight = _check_sample_weight(sample_weight, X, ensure_non_negative=True)
+        self.prior_weights_ = np.ones(len(self.classes_))
+        if self.class_weight is not None and self._balance_by_prior:
+            self.prior_weights_ = compute_class_weight(self.class_weight, classes=self.classes_, y=y)
+        elif self.class_weight is not None:
+            balanced = compute_sample_weight(self.class_weight, y)
+            weight = balanced if weight is None else weight * balanced
         self.estimator_ = self._build(len(self.classes_))
         with threadpool_limits(limits=self._thread_limit(), user_api="openmp"):
             self.estimator_.fit(X, self.label_encoder_.transform(y), sample_weight=weight)
@@ -145,7 +112,11 @@ class _BalancedWrapper(ClassifierMixin, BaseEstimator):
         nan = "allow-nan" if self._allow_nan else True
         X = validate_data(self, X, reset=False, ensure_all_finite=nan)
         with threadpool_limits(limits=self._thread_limit(), user_api="openmp"):
-            return np.asarray(self.estimator_.predict_proba(X), dtype=float)
+            proba = np.asarray(self.estimator_.predict_proba(X), dtype=float)
+        if self._balance_by_prior:
+            proba = proba * self.prior_weights_
+            proba /= proba.sum(axis=1, keepdims=True)
+        return proba
 
     def predict(self, X: Any) -> np.ndarray:
         """Most probable class, in the original label values."""
@@ -243,7 +214,16 @@ class GBClassicClassifier(_BalancedWrapper):
 
 
 class HistGBDirectionClassifier(_BalancedWrapper):
-    """HistGradientBoosting, class-balanced, no early stopping (deterministic), threads pinned."""
+    """HistGradientBoosting, class-balanced, no early stopping (deterministic), threads pinned.
+
+    Balancing is a prior correction of the predicted probabilities (p_c · w_c, renormalised),
+    not sample weights: any sample weight sends sklearn 1.9's binning down a weighted-percentile
+    path that costs ~5 s per fit on 3,500 × 60 (measured: 8.7 s vs 2.0 s for 100 iterations).
+    Training with class weights w_c on log loss targets the posterior ∝ w_c · p(c | x), so the
+    correction reaches the same target by Bayes' rule (Elkan 2001), at no cost.
+    """
+
+    _balance_by_prior = True
 
     def __init__(
         self,
