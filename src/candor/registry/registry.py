@@ -53,7 +53,7 @@ class Registry:
         self.engine = engine
         self.gates = tuple(gates) if gates is not None else default_gates()
         self.cache_dir = cache_dir
-        self.uri = safe_uri(self.client._registry_uri)
+        self.uri = safe_uri(str(getattr(self.client, "_registry_uri", None) or self.client.tracking_uri))
 
     # ---- lookups -------------------------------------------------------------------------
     def _model(self, name: str) -> Any:
