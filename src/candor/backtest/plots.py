@@ -26,6 +26,7 @@ def plot_equity(result: BacktestResult, path: str | os.PathLike[str]) -> Path:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import FormatStrFormatter
 
     index, equity, hold, dd = _decimated(result)
     fig, (top, bottom) = plt.subplots(
@@ -37,6 +38,8 @@ def plot_equity(result: BacktestResult, path: str | os.PathLike[str]) -> Path:
         top.plot(index, hold, color="#888888", lw=1.0, label=f"buy & hold (Sharpe {b.sharpe:.2f})")
         top.axhline(1.0, color="black", lw=0.6, ls=":")
         top.set_yscale("log")
+        top.yaxis.set_major_formatter(FormatStrFormatter("%.2f"))  # not 9×10⁻¹
+        top.yaxis.set_minor_formatter(FormatStrFormatter("%.2f"))
         top.set_ylabel("equity (start = 1, log)")
         top.set_title(_title(result), fontsize=10)
         top.legend(loc="upper left", frameon=False)
