@@ -5,7 +5,9 @@ from candor.cli.app import app, main, run
 # Each module below adds its command(s) to `app` when imported.
 from candor.cli import datasets as _datasets  # noqa: E402,F401
 from candor.cli import validate as _validate  # noqa: E402,F401
+from candor.cli import train as _train  # noqa: E402,F401
 from candor.cli import db as _db  # noqa: E402,F401
 from candor.cli import features as _features  # noqa: E402,F401
+from candor.cli import registry as _registry  # noqa: E402,F401
 
 __all__ = ["app", "main", "run"]
