@@ -118,3 +118,22 @@ def test_large_import_is_chunked_and_idempotent(engine: Engine) -> None:
     loaded = load_bars(engine, "SPX", "m1")
     assert len(loaded) == 45_000
     np.testing.assert_array_equal(loaded.to_numpy(), bars.to_numpy())
+
+
+def test_session_time_zone_does_not_shift_bars(store_url: str) -> None:
+    """A PostgreSQL session in Tokyo time still stores and returns UTC bar times."""
+    from sqlalchemy.engine import make_url
+
+    from candor.store import connect_store, upgrade
+
+    url = make_url(store_url)
+    if url.get_backend_name() == "postgresql":
+        url = url.update_query_dict({"options": url.query["options"] + " -ctimezone=Asia/Tokyo"})
+    upgrade(url)
+    bars = sample_bars(30, timeframe="h1")
+    with connect_store(url) as store:
+        import_bars(store.engine, bars)
+        part = load_bars(store.engine, "SPX", "h1", start="2024-01-02 05:00", end="2024-01-02 07:00")
+    assert list(part.index.hour) == [5, 6, 7]
+    with connect_store(store_url) as plain:  # another session, default time zone
+        pd.testing.assert_frame_equal(load_bars(plain.engine, "SPX", "h1"), bars, check_freq=False)

@@ -98,3 +98,13 @@ def test_query_on_unmigrated_database_says_to_upgrade(store_url: str) -> None:
             list_series(engine)
     finally:
         engine.dispose()
+
+
+def test_concurrent_upgrades_are_serialized(store_url: str) -> None:
+    """Two `candor db upgrade` at once (e.g. scheduler and a user): both succeed, one migrates."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(2) as pool:
+        results = list(pool.map(upgrade, [store_url, store_url]))
+    assert sorted(r.changed for r in results) == [False, True]
+    assert current_revision(store_url) == head_revision()

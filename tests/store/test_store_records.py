@@ -52,6 +52,8 @@ def test_latest_training_runs_newest_first_and_filtered(engine: Engine) -> None:
     assert [r.run_date.day for r in runs] == [4, 3, 2]
     assert len(latest_training_runs(engine, limit=2)) == 2
     assert latest_training_runs(engine, "SPX", "d1", horizon=20) == []
+    record_training_run(engine, symbol="QQQ", timeframe="d1", horizon=5, run_date=dt.datetime(2024, 4, 1, 12))
+    assert latest_training_runs(engine, "QQQ")[0].run_date == dt.datetime(2024, 4, 1, 12, tzinfo=UTC)  # naive = UTC
 
 
 def test_training_run_refuses_unknown_fields_and_missing_keys(engine: Engine) -> None:

@@ -106,11 +106,23 @@ def dumps_json(value: Any) -> str:
     return json.dumps(_finite(plain), allow_nan=False)
 
 
-def _sqlite_foreign_keys(dbapi_connection: Any, _record: Any) -> None:
-    """SQLite ignores foreign keys unless asked on every connection."""
+def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
+    """Foreign keys on, and let SQLAlchemy (not the sqlite3 module) decide where transactions start.
+
+    Python's sqlite3 module only opens a transaction before INSERT/UPDATE/DELETE, so reads and DDL
+    (migrations!) would run outside it; with ``isolation_level=None`` plus an explicit BEGIN in
+    :func:`_sqlite_begin` every SQLAlchemy transaction is a real SQLite transaction — atomic DDL
+    included (SQLAlchemy's documented pysqlite recipe).
+    """
+    dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
+
+
+def _sqlite_begin(connection: Connection) -> None:
+    """BEGIN, or ``BEGIN IMMEDIATE`` where a caller needs the write lock up front (migrations)."""
+    connection.exec_driver_sql(connection.get_execution_options().get("sqlite_begin", "BEGIN"))
 
 
 def make_engine(url: str | URL | None = None) -> Engine:
@@ -129,7 +141,8 @@ def make_engine(url: str | URL | None = None) -> Engine:
             "postgresql+psycopg://user@host:5432/db."
         ) from None
     if parsed.get_backend_name() == "sqlite":
-        event.listen(engine, "connect", _sqlite_foreign_keys)
+        event.listen(engine, "connect", _sqlite_connect)
+        event.listen(engine, "begin", _sqlite_begin)
     return engine
 
 

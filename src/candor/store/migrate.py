@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
+import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config as AlembicConfig
 from alembic.runtime.migration import MigrationContext
@@ -84,10 +85,26 @@ def current_revision(url: str | URL | None = None) -> str | None:
         engine.dispose()
 
 
+#: PostgreSQL advisory-lock key ("candor" in ASCII) held while migrating.
+_UPGRADE_LOCK = 0x63616E646F72
+
+
+def _serialize_upgrades(connection: Connection) -> None:
+    """Two concurrent ``candor db upgrade`` runs must not both create the tables: the second waits
+    for the first (PostgreSQL advisory lock; SQLite write lock via BEGIN IMMEDIATE), then finds
+    the schema at head and does nothing."""
+    if connection.dialect.name == "postgresql":
+        connection.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _UPGRADE_LOCK})
+    elif connection.dialect.name == "sqlite":
+        connection.execution_options(sqlite_begin="BEGIN IMMEDIATE")
+        connection.begin()
+
+
 def upgrade_engine(engine: Engine) -> UpgradeResult:
     """Migrate the database behind ``engine`` to head, in one transaction where the dialect allows."""
     config = alembic_config()
     with open_connection(engine) as connection, translate_errors(engine):
+        _serialize_upgrades(connection)
         before = _revision_of(connection)
         _refuse_newer(before)
         config.attributes["connection"] = connection

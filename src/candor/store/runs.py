@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from candor.data.bars import check_timeframe
-from candor.store._rows import check_fields, check_finite, columns_of, fetch_all
+from candor.store._rows import check_fields, check_finite, columns_of, fetch_all, to_utc
 from candor.store.engine import transaction
 from candor.store.schema import TrainingRun, utc_now
 
@@ -43,6 +43,7 @@ def record_training_run(bind: Engine | Connection, **fields: Any) -> int:
     check_finite("training_runs", numbers, numbers)
     counts = {name: int(fields[name]) for name in ("horizon", "n_samples") if fields.get(name) is not None}
     values = {"run_date": utc_now(), "status": "completed", **fields, **numbers, **counts}
+    values["run_date"] = to_utc(values["run_date"])
     with transaction(bind) as connection:
         return int(connection.execute(sa.insert(TrainingRun).values(**values).returning(TrainingRun.id)).scalar_one())
 
