@@ -131,12 +131,12 @@ def test_class_missing_from_an_inner_fold_is_aligned():
     assert list(ens.classes_) == [-1, 0, 1]
 
 
-def test_single_class_inner_fold_predicts_that_class():
+def test_single_class_inner_fold_is_skipped():
     X, y, t1 = _frame(n=400)
     y = y.where(np.arange(400) >= 120, 0)  # first inner training block: NEUTRAL only
     ens = OutOfFoldEnsemble(members=("logreg", "rf"), member_params=FAST, inner_splits=3).fit(X, y, t1=t1)
-    first = ens.oof_index_ < 200
-    np.testing.assert_array_equal(ens.oof_proba_["rf"][first], np.tile([0.0, 1.0, 0.0], (first.sum(), 1)))
+    assert list(ens.skipped_folds_) == [0]
+    assert ens.oof_index_.min() >= 200 and len(ens.oof_index_) == len(ens.oof_proba_["rf"])
     assert sum(ens.weights_.values()) == pytest.approx(1.0)
 
 
@@ -153,12 +153,25 @@ def test_class_with_too_few_samples_names_class_count_and_fix():
         OutOfFoldEnsemble(members=("logreg", "rf")).fit(X, y)
 
 
-def test_inner_fold_with_too_few_samples_names_the_fold():
+def test_inner_fold_with_a_rare_class_is_skipped_and_named():
     X, y, _ = _frame(n=400)
     y = y.replace(1, 0)
-    y.iloc[[10, 20]] = 1  # two in the first inner training block …
-    y.iloc[300:310] = 1  # … enough overall
-    with pytest.raises(ModelError, match=r"inner fold 0 \(training rows\): class 1 has 2 sample\(s\).*longer history"):
+    y.iloc[[10, 20]] = 1  # two in the first inner training block (balanced weights ×~67) …
+    y.iloc[120:140] = 1  # … plenty in the later ones
+    ens = OutOfFoldEnsemble(members=("logreg", "rf"), member_params=FAST).fit(X, y)
+    assert ens.skipped_folds_ == {0: "inner fold 0 (training rows): class 1 has 2 sample(s)"}
+    assert ens.oof_index_.min() >= 200
+
+
+def test_no_usable_inner_fold_names_folds_classes_counts_and_fix():
+    X, y, _ = _frame(n=400)
+    y = y.replace(1, 0)
+    y.iloc[[10, 20]] = 1  # every inner training block has 2 …
+    y.iloc[310:320] = 1  # … the rest sit in the last inner test block, so the data has 12
+    with pytest.raises(ModelError, match=(
+        r"no inner fold can be used.*inner fold 0 \(training rows\): class 1 has 2 sample\(s\); "
+        r"inner fold 1 .*inner fold 2 .*at least 5.*longer history"
+    )):
         OutOfFoldEnsemble(members=("logreg", "rf"), member_params=FAST).fit(X, y)
 
 

@@ -32,10 +32,6 @@ def _take(X: Any, idx: np.ndarray) -> Any:
     return X.iloc[idx] if hasattr(X, "iloc") else np.asarray(X)[idx]
 
 
-def _num_rows(X: Any) -> int:
-    return X.shape[0] if hasattr(X, "shape") else len(X)
-
-
 def align_proba(proba: np.ndarray, member_classes: np.ndarray, classes: np.ndarray) -> np.ndarray:
     """Spread ``proba`` (columns = ``member_classes``) over ``classes``; absent classes get 0.
 
@@ -54,22 +50,29 @@ def _inner_splits(X: Any, y: np.ndarray, t1: Any, n_splits: int, purge: int, emb
     return [(np.asarray(tr), np.asarray(te)) for tr, te in splitter.split(X, y, groups=t1)]
 
 
-def _check_counts(y: np.ndarray, classes: np.ndarray, where: str, allow_missing: bool) -> None:
-    """Refuse a class with 1..4 rows (0 too unless ``allow_missing``).
-
-    Balanced class weights would multiply a handful of rows by ~n/(k*count): the fit is then
-    driven by a few samples. A class wholly absent from an inner fold is handled honestly
-    instead (its probability is 0 for that member).
-    """
+def _too_small(y: np.ndarray, classes: np.ndarray) -> list[tuple[Any, int]]:
+    """(class, count) for classes with fewer than MIN_CLASS_COUNT rows in ``y`` (0 included)."""
     found, counts = np.unique(y, return_counts=True)
     count_of = dict(zip(found.tolist(), counts.tolist()))
-    for label in classes.tolist():
-        count = count_of.get(label, 0)
-        if count < MIN_CLASS_COUNT and (count > 0 or not allow_missing):
-            raise ModelError(
-                f"{where}: class {label!r} has {count} sample(s); each class needs at least "
-                f"{MIN_CLASS_COUNT}. {_FIX}"
-            )
+    return [(c, count_of.get(c, 0)) for c in classes.tolist() if count_of.get(c, 0) < MIN_CLASS_COUNT]
+
+
+def _describe(where: str, small: list[tuple[Any, int]]) -> str:
+    return where + ": " + ", ".join(f"class {c!r} has {n} sample(s)" for c, n in small)
+
+
+def _usable_fold(y_train: np.ndarray, classes: np.ndarray) -> list[tuple[Any, int]]:
+    """Why an inner training block cannot be used ([] when it can).
+
+    A class with 1–4 rows would be multiplied by balanced class weights of ~n/(k·count), so a
+    handful of rows would drive the fit; a block with a single class teaches nothing. A class
+    wholly absent is fine: members then give it probability 0 (columns aligned to ``classes``).
+    """
+    present = np.unique(y_train)
+    rare = [(c, n) for c, n in _too_small(y_train, classes) if n > 0]
+    if len(present) < 2:
+        return rare or [(present[0].item() if len(present) else None, len(y_train))]
+    return rare
 
 
 class OutOfFoldEnsemble(ClassifierMixin, BaseEstimator):
@@ -161,12 +164,15 @@ class OutOfFoldEnsemble(ClassifierMixin, BaseEstimator):
             raise SingleClassError(
                 f"`y` has only one class ({self.classes_[0]!r}); the ensemble needs at least 2. {_FIX}"
             )
-        _check_counts(y_arr, self.classes_, "training data", allow_missing=False)
+        small = _too_small(y_arr, self.classes_)
+        if small:
+            raise ModelError(f"{_describe('training data', small)}; each class needs at least {MIN_CLASS_COUNT}. {_FIX}")
         names = [n for n, _ in specs]
         needs_oof = len(specs) > 1 and self.method != "equal"
         self.oof_index_ = np.zeros(0, dtype=np.int64)
         self.oof_proba_: dict[str, np.ndarray] = {}
         self.oof_accuracy_: dict[str, float] = {}
+        self.skipped_folds_: dict[int, str] = {}
         if needs_oof:
             self._fit_out_of_fold(X, y_arr, t1, specs)
         self.meta_model_ = None
@@ -175,32 +181,32 @@ class OutOfFoldEnsemble(ClassifierMixin, BaseEstimator):
         return self
 
     def _fit_out_of_fold(self, X: Any, y: np.ndarray, t1: Any, specs: list[tuple[str, Any]]) -> None:
-        """Fill ``oof_index_``, ``oof_proba_`` and ``oof_accuracy_`` from the inner folds."""
+        """Fill ``oof_index_``, ``oof_proba_``, ``oof_accuracy_`` and ``skipped_folds_``.
+
+        Inner folds whose training block is unusable (see ``_usable_fold``) are skipped and
+        listed in ``skipped_folds_``; if every fold is unusable that is a ModelError naming
+        each fold, class and count.
+        """
         folds = _inner_splits(X, y, t1, self.inner_splits, self.purge, self.embargo)
-        self.oof_index_ = np.concatenate([test for _, test in folds])
-        parts: dict[str, list[np.ndarray]] = {name: [] for name, _ in specs}
-        for k, (train, test) in enumerate(folds):
-            _check_counts(y[train], self.classes_, f"inner fold {k} (training rows)", allow_missing=True)
-            for name, est in specs:
-                parts[name].append(self._fold_proba(name, est, _take(X, train), y[train], _take(X, test)))
+        reasons = {k: _usable_fold(y[train], self.classes_) for k, (train, _) in enumerate(folds)}
+        self.skipped_folds_ = {k: _describe(f"inner fold {k} (training rows)", r) for k, r in reasons.items() if r}
+        used = [fold for k, fold in enumerate(folds) if not reasons[k]]
+        if not used:
+            raise ModelError(
+                "no inner fold can be used to fit the ensemble weights: "
+                + "; ".join(self.skipped_folds_.values())
+                + f" (each class needs at least {MIN_CLASS_COUNT}). {_FIX}"
+            )
+        self.oof_index_ = np.concatenate([test for _, test in used])
         y_oof = y[self.oof_index_]
-        for name, chunks in parts.items():
+        for name, est in specs:
+            chunks = []
+            for train, test in used:
+                member = self._new_member(name, est).fit(_take(X, train), y[train])
+                chunks.append(align_proba(member.predict_proba(_take(X, test)), member.classes_, self.classes_))
             self.oof_proba_[name] = np.vstack(chunks)
             pred = self.classes_[np.argmax(self.oof_proba_[name], axis=1)]
             self.oof_accuracy_[name] = float(np.mean(pred == y_oof))
-
-    def _fold_proba(self, name: str, est: Any, X_train: Any, y_train: np.ndarray, X_test: Any) -> np.ndarray:
-        """One member's test-fold probabilities over ``classes_``.
-
-        A training fold holding a single class (early walk-forward block) cannot be fit; any
-        classifier trained on it would say that class with certainty, so that is what it says —
-        the same honest treatment as a class missing from a fold.
-        """
-        present = np.unique(y_train)
-        if len(present) == 1:
-            return align_proba(np.ones((_num_rows(X_test), 1)), present, self.classes_)
-        member = self._new_member(name, est).fit(X_train, y_train)
-        return align_proba(member.predict_proba(X_test), member.classes_, self.classes_)
 
     def _weights(self, names: list[str], y: np.ndarray) -> dict[str, float]:
         if len(names) == 1:
