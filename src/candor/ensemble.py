@@ -83,6 +83,14 @@ class OutOfFoldEnsemble(ClassifierMixin, BaseEstimator):
     expected direction), ``"stacking"`` (logistic meta-model on OOF probabilities) or
     ``"equal"``. ``fit(X, y, t1=None)``: ``t1`` are label end times aligned with ``X`` (a
     DataFrame with a DatetimeIndex) so the inner folds can purge overlapping labels.
+
+    Fitted: ``classes_``, ``weights_`` (name → weight; for stacking each member's share of the
+    meta-model's |coefficients|), ``members_`` (name → pipeline refit on all rows),
+    ``meta_model_`` (stacking only), ``oof_index_`` / ``oof_proba_`` / ``oof_accuracy_`` (the
+    inner out-of-fold rows, probabilities and accuracy per member; empty when no inner loop
+    is needed: one member or ``method="equal"``), ``skipped_folds_`` (inner fold → reason).
+    A class with < 5 rows in the training data is a ModelError; an inner fold whose training
+    block has a class with 1–4 rows, or a single class, is skipped (``skipped_folds_``).
     """
 
     def __init__(
