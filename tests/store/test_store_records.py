@@ -85,13 +85,13 @@ def test_forecasts_upsert_is_idempotent(engine: Engine) -> None:
 def test_forecast_is_kept_unless_replaced_and_never_after_resolution(engine: Engine) -> None:
     upsert_forecasts(engine, [_forecast(0), _forecast(1)])
     assert upsert_forecasts(engine, [_forecast(0, direction="bearish", model_version="2")]) == 0
-    assert [f.direction for f in forecasts(engine, "SPX", "d1")] == ["bullish", "bullish"]
+    assert [f.direction for f in forecasts(engine, "SPX", "d1")] == ["BULLISH", "BULLISH"]
     first = forecasts(engine, "SPX", "d1")[0]
     resolve_forecast(engine, first.id, "bearish", -0.01)
     again = [_forecast(0, direction="bearish", model_version="2"), _forecast(1, direction="bearish", model_version="2")]
     assert upsert_forecasts(engine, again, replace=True) == 1  # only the unresolved one
     stored = forecasts(engine, "SPX", "d1")
-    assert [(f.direction, f.model_version) for f in stored] == [("bullish", "1"), ("bearish", "2")]
+    assert [(f.direction, f.model_version) for f in stored] == [("BULLISH", "1"), ("BEARISH", "2")]
 
 
 @dataclass(frozen=True)
@@ -106,16 +106,16 @@ class _ArtifactForecast:  # the shape of candor.artifact.Forecast
 
 
 def test_forecast_dataclasses_with_probability_maps_and_defaults(engine: Engine) -> None:
-    row = _ArtifactForecast("SPX", "d1", 5, pd.Timestamp("2024-03-01"), "neutral",
-                            {"bearish": 0.3, "neutral": 0.4, "bullish": 0.3}, 0.4)
+    row = _ArtifactForecast("SPX", "d1", 5, pd.Timestamp("2024-03-01"), "NEUTRAL",  # labels.CLASS_NAMES
+                            {"BEARISH": 0.3, "NEUTRAL": 0.4, "BULLISH": 0.3}, 0.4)
     assert upsert_forecasts(engine, [row], model_name="candor.SPX.d1", model_version=7) == 1
     (stored,) = unresolved_forecasts(engine)
-    assert (stored.prob_neutral, stored.model_version, stored.bar_ts) == (0.4, "7", T0)
+    assert (stored.direction, stored.prob_neutral, stored.model_version, stored.bar_ts) == ("NEUTRAL", 0.4, "7", T0)
     assert stored.generated_at.tzinfo is not None
 
 
 def test_bad_forecast_batch_writes_nothing(engine: Engine) -> None:
-    with pytest.raises(DataError, match=r"`direction` must be one of bearish, neutral, bullish. Got 'up'"):
+    with pytest.raises(DataError, match=r"`direction` must be one of BEARISH, NEUTRAL, BULLISH. Got 'up'"):
         upsert_forecasts(engine, [_forecast(0), _forecast(1, direction="up")])
     with pytest.raises(DataError, match=r"two forecasts in one batch"):
         upsert_forecasts(engine, [_forecast(0), _forecast(0)])
@@ -135,7 +135,7 @@ def test_late_labels_resolve_each_forecast_once(engine: Engine) -> None:
     assert resolve_forecasts(engine, resolutions) == 2
     assert resolve_forecasts(engine, resolutions) == 0  # harmless re-run
     done = forecasts(engine, "SPX", "d1", resolved=True)
-    assert [(f.realized_direction, f.realized_return, f.resolved_at) for f in done] == [("bearish", -0.02, at)] * 2
+    assert [(f.realized_direction, f.realized_return, f.resolved_at) for f in done] == [("BEARISH", -0.02, at)] * 2
     assert [f.bar_ts.day for f in unresolved_forecasts(engine)] == [3, 4]
     assert forecasts(engine, "SPX", "d1", resolved_since=at + dt.timedelta(seconds=1)) == []
 
@@ -143,6 +143,8 @@ def test_late_labels_resolve_each_forecast_once(engine: Engine) -> None:
 def test_resolving_unknown_forecast_is_refused_before_writing(engine: Engine) -> None:
     upsert_forecasts(engine, [_forecast(0)])
     (known,) = unresolved_forecasts(engine)
+    with pytest.raises(DataError, match=r"`realized_direction` must be one of BEARISH"):
+        resolve_forecasts(engine, [Resolution(known.id, "sideways")])
     with pytest.raises(DataError, match=r"no forecast with id\(s\) 999999"):
         resolve_forecasts(engine, [Resolution(known.id, "bullish"), Resolution(999999, "bullish")])
     assert len(unresolved_forecasts(engine)) == 1
@@ -207,3 +209,10 @@ def test_calls_can_share_one_caller_owned_transaction(engine: Engine) -> None:
         upsert_forecasts(connection, [_forecast(0)])
         connection.execute(sa.text("SELECT * FROM no_such_table"))  # fails mid-way
     assert alias_events(engine, "m") == [] and _count(engine, MlForecast) == 0
+
+
+def test_stored_directions_are_spelled_like_the_labels() -> None:
+    from candor.labels import CLASS_NAMES
+    from candor.store.forecasts import DIRECTIONS
+
+    assert set(DIRECTIONS) == set(CLASS_NAMES.values())

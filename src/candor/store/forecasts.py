@@ -23,7 +23,10 @@ from candor.store.engine import dialect_insert, transaction
 from candor.store.schema import MlForecast, utc_now
 
 KEY = ("symbol", "timeframe", "horizon", "bar_ts")
+#: Column suffixes of the class probabilities (prob_bearish, ...).
 CLASSES = ("bearish", "neutral", "bullish")
+#: Directions are stored as candor.labels.CLASS_NAMES spells them; input of any case is accepted.
+DIRECTIONS = ("BEARISH", "NEUTRAL", "BULLISH")
 _OUTCOME = ("realized_direction", "realized_return", "resolved_at")
 _FIELDS = tuple(c for c in columns_of(MlForecast) if c not in ("id", *_OUTCOME))
 _REQUIRED = (*KEY, "direction", "confidence", "model_name", "model_version")
@@ -43,25 +46,28 @@ class Resolution:
 
 def _expand_probabilities(fields: dict[str, Any]) -> dict[str, Any]:
     """Accept ``probabilities={"bullish": .6, ...}`` (candor.artifact.Forecast) as prob_* columns."""
-    probabilities = fields.pop("probabilities", None) or {}
+    probabilities = {str(k).lower(): p for k, p in (fields.pop("probabilities", None) or {}).items()}
     unknown = sorted(set(probabilities) - set(CLASSES))
     if unknown:
         raise DataError(f"unknown forecast class(es) {', '.join(unknown)}; expected {', '.join(CLASSES)}")
     return {**{f"prob_{name}": float(p) for name, p in probabilities.items()}, **fields}
 
 
-def _check_direction(name: str, value: object) -> None:
-    if value not in CLASSES:
-        raise DataError(f"`{name}` must be one of {', '.join(CLASSES)}. Got {value!r}.")
+def _direction(name: str, value: object) -> str:
+    """The canonical (upper-case) direction, or DataError naming the field and the choices."""
+    canonical = str(value).upper()
+    if canonical not in DIRECTIONS:
+        raise DataError(f"`{name}` must be one of {', '.join(DIRECTIONS)}. Got {value!r}.")
+    return canonical
 
 
 def _prepared(row: object, defaults: Mapping[str, Any]) -> dict[str, Any]:
     fields = _expand_probabilities({**defaults, **as_mapping(row)})
     check_fields("ml_forecasts", fields, _FIELDS, _REQUIRED)
     check_timeframe(str(fields["timeframe"]))
-    _check_direction("direction", fields["direction"])
+    fields["direction"] = _direction("direction", fields["direction"])
     if fields.get("consensus_direction") is not None:
-        _check_direction("consensus_direction", fields["consensus_direction"])
+        fields["consensus_direction"] = _direction("consensus_direction", fields["consensus_direction"])
     fields = {**fields, **{n: float(fields[n]) for n in _NUMBERS if fields.get(n) is not None}}
     check_finite("ml_forecasts", fields, _NUMBERS)
     fields["horizon"] = int(fields["horizon"])
@@ -158,11 +164,10 @@ def forecasts(
 
 
 def _resolution_row(resolution: Resolution) -> dict[str, Any]:
-    _check_direction("realized_direction", resolution.realized_direction)
     check_finite("ml_forecasts", {"realized_return": resolution.realized_return}, ("realized_return",))
     return {
         "b_id": int(resolution.forecast_id),
-        "b_direction": resolution.realized_direction,
+        "b_direction": _direction("realized_direction", resolution.realized_direction),
         "b_return": None if resolution.realized_return is None else float(resolution.realized_return),
         "b_at": to_utc(resolution.resolved_at or utc_now()),
     }
