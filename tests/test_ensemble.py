@@ -37,7 +37,8 @@ def _memoriser() -> object:
 
 def test_ensemble_fits_and_weights_are_a_distribution():
     X, y, t1 = _frame()
-    ens = OutOfFoldEnsemble(members=("logreg", "rf", "xgb"), member_params=FAST, purge=5).fit(X, y, t1=t1)
+    ens = OutOfFoldEnsemble(members=("logreg", "rf", "xgb"), member_params=FAST, purge=5,
+                            prior_correction=False).fit(X, y, t1=t1)
     assert list(ens.classes_) == [-1, 0, 1]
     assert set(ens.weights_) == set(ens.members_) == {"logreg", "rf", "xgb"}
     assert all(w >= 0 for w in ens.weights_.values())
@@ -108,9 +109,20 @@ def test_stacking_and_equal_methods():
 
 def test_single_member_gets_weight_one_without_inner_loop():
     X, y, _ = _frame(n=200)
-    ens = OutOfFoldEnsemble(members=("logreg",)).fit(X, y)
+    ens = OutOfFoldEnsemble(members=("logreg",), prior_correction=False).fit(X, y)
     assert ens.weights_ == {"logreg": 1.0} and len(ens.oof_index_) == 0
     np.testing.assert_allclose(ens.predict_proba(X), ens.members_["logreg"].predict_proba(X))
+
+
+def test_prior_correction_turns_balanced_probabilities_back_to_the_class_mix():
+    X, y, _ = _frame(n=300)
+    ens = OutOfFoldEnsemble(members=("logreg",)).fit(X, y)
+    balanced = ens.members_["logreg"].predict_proba(X)
+    _, counts = np.unique(y, return_counts=True)
+    expected = balanced * (counts / counts.sum())
+    expected /= expected.sum(axis=1, keepdims=True)
+    np.testing.assert_allclose(ens.predict_proba(X), expected)
+    np.testing.assert_allclose(ens.class_prior_, counts / counts.sum())
 
 
 def test_seeded_determinism():

@@ -90,6 +90,17 @@ class GateConfig(_Frozen):
     require_edge: bool = False
 
 
+class RegistryConfig(_Frozen):
+    """What a version must show to be tagged ``validated`` (seed 004's thresholds by default)."""
+
+    min_accuracy: float = Field(0.60, ge=0.0, le=1.0)
+    min_precision: float = Field(0.55, ge=0.0, le=1.0)
+    min_recall: float = Field(0.50, ge=0.0, le=1.0)
+    min_f1: float = Field(0.52, ge=0.0, le=1.0)
+    promotion_margin: float = Field(0.0, ge=0.0, le=1.0)
+    max_model_age_days: int = Field(60, ge=1)
+
+
 class Config(_Frozen):
     home: Path = Field(default_factory=lambda: Path("~/.candor").expanduser())
     seed: int = 42
@@ -100,6 +111,7 @@ class Config(_Frozen):
     models: ModelConfig = ModelConfig()
     evaluation: EvaluationConfig = EvaluationConfig()
     gates: GateConfig = GateConfig()
+    registry: RegistryConfig = RegistryConfig()
 
     @model_validator(mode="after")
     def _purge_covers_horizon(self) -> Config:

@@ -107,6 +107,7 @@ class OutOfFoldEnsemble(ClassifierMixin, BaseEstimator):
         member_params: Mapping[str, Mapping[str, Any]] | None = None,
         scaling: str | None = "standard",
         prune_threshold: float | None = 0.95,
+        prior_correction: bool = True,
     ) -> None:
         self.members = members
         self.method = method
@@ -119,6 +120,7 @@ class OutOfFoldEnsemble(ClassifierMixin, BaseEstimator):
         self.member_params = member_params
         self.scaling = scaling
         self.prune_threshold = prune_threshold
+        self.prior_correction = prior_correction
 
     # ---------------------------------------------------------------- configuration
     def _member_specs(self) -> list[tuple[str, Any]]:
@@ -167,7 +169,8 @@ class OutOfFoldEnsemble(ClassifierMixin, BaseEstimator):
         specs = self._check_params()
         _, y_arr = validate_data(self, X, y)
         check_classification_targets(y_arr)
-        self.classes_ = np.unique(y_arr)
+        self.classes_, counts = np.unique(y_arr, return_counts=True)
+        self.class_prior_ = counts / counts.sum()
         if len(self.classes_) < 2:
             raise SingleClassError(
                 f"`y` has only one class ({self.classes_[0]!r}); the ensemble needs at least 2. {_FIX}"
@@ -256,7 +259,14 @@ class OutOfFoldEnsemble(ClassifierMixin, BaseEstimator):
         if self.meta_model_ is not None:
             Z = np.hstack([aligned[name] for name in self.members_])
             return align_proba(self.meta_model_.predict_proba(Z), self.meta_model_.classes_, self.classes_)
-        return sum(self.weights_[name] * proba for name, proba in aligned.items())
+        blended = sum(self.weights_[name] * proba for name, proba in aligned.items())
+        if not self.prior_correction:
+            return blended
+        # Members are trained class-balanced, i.e. as if every class were equally common; Bayes'
+        # rule with the training prior turns that back into P(class | x) for the real class mix,
+        # so argmax maximises accuracy and `confidence` means what it says.
+        corrected = blended * self.class_prior_
+        return corrected / corrected.sum(axis=1, keepdims=True)
 
     def predict(self, X: Any) -> np.ndarray:
         """The most probable class, in the original label values."""

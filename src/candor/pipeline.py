@@ -200,19 +200,39 @@ def _check_folds_fit(n_dev: int, config: Config) -> None:
 
 def train(bars: pd.DataFrame, config: Config, progress: Progress | None = None) -> TrainResult:
     """Walk-forward train and evaluate one bar series; return the model and its honest report."""
+    started = time.perf_counter()
+    data = build_labelled_data(bars, config)
+    prepared = time.perf_counter() - started
+    result = train_labelled(data, config, symbol=symbol_of(bars), timeframe=timeframe_of(bars),
+                            fingerprint=data_fingerprint(bars), progress=progress)
+    result.timings["features_labels_s"] = prepared
+    result.timings["total_s"] += prepared
+    return result
+
+
+def train_labelled(
+    data: LabelledData,
+    config: Config,
+    *,
+    symbol: str,
+    timeframe: str,
+    fingerprint: str,
+    progress: Progress | None = None,
+) -> TrainResult:
+    """The walk-forward, holdout and final fit on an already built feature/label matrix.
+
+    Exposed so that tests can feed manipulated labels (e.g. shuffled) through the exact same code.
+    """
     say = progress or (lambda _msg: None)
     timings: dict[str, float] = {}
     started = time.perf_counter()
-    data = build_labelled_data(bars, config)
-    timings["features_labels_s"] = time.perf_counter() - started
     dev, hold = holdout_split(data.y.index, data.t1, config.split.holdout, purge=config.purge)
     _check_folds_fit(len(dev), config)
     folds = _outer_folds(data, dev, config)
     say(f"{data.n_samples} samples, {len(folds)} folds, holdout {len(hold)} rows")
 
-    t0 = time.perf_counter()
     outcomes = _run_folds(data, folds, config, say)
-    timings["walk_forward_s"] = time.perf_counter() - t0
+    timings["walk_forward_s"] = time.perf_counter() - started
     oos, oos_proba = _pooled_report(data, folds, outcomes, config)
 
     t0 = time.perf_counter()
@@ -222,26 +242,33 @@ def train(bars: pd.DataFrame, config: Config, progress: Progress | None = None) 
     say("holdout scored")
 
     t0 = time.perf_counter()
-    importance = permutation_importance_oos(
-        final, data.X.iloc[hold], data.y.iloc[hold],
-        n_repeats=config.evaluation.importance_repeats, random_state=config.seed, top=20,
-    ) if config.evaluation.importance_repeats else pd.DataFrame(columns=["feature", "importance", "std"])
+    importance = _importance(final, data, hold, config)
     timings["importance_s"] = time.perf_counter() - t0
     timings["total_s"] = time.perf_counter() - started
+    test_rows = np.concatenate([o.test for o in outcomes])
     return TrainResult(
-        symbol=symbol_of(bars), timeframe=timeframe_of(bars), n_samples=data.n_samples,
+        symbol=symbol, timeframe=timeframe, n_samples=data.n_samples,
         label=data.labels.spec.describe(), horizon=config.labels.horizon,
         class_distribution=data.labels.distribution(),
         folds=[_fold_summary(data, o, len(f[1]), _baseline_preds(data, f[1], f[2], config.seed))
                for o, f in zip(outcomes, folds)],
         member_scores=_member_scores(data, outcomes), oos=oos, holdout=holdout,
         weights=dict(final.weights_), model=final, feature_names=list(data.X.columns),
-        calibration=calibration_table(data.y.iloc[np.concatenate([o.test for o in outcomes])].to_numpy(),
-                                      oos_proba.to_numpy(), oos_proba.columns.to_numpy()),
+        calibration=calibration_table(data.y.to_numpy()[test_rows], oos_proba.to_numpy(),
+                                      oos_proba.columns.to_numpy()),
         importance=importance, oos_proba=oos_proba, holdout_proba=holdout_proba,
-        fingerprint=data_fingerprint(bars), config=config, feature_set=data.feature_set,
-        label_spec=data.labels.spec, warmup=warmup_bars(data.feature_set, timeframe_of(bars)),
-        timings=timings,
+        fingerprint=fingerprint, config=config, feature_set=data.feature_set,
+        label_spec=data.labels.spec, warmup=warmup_bars(data.feature_set, timeframe), timings=timings,
+    )
+
+
+def _importance(final: OutOfFoldEnsemble, data: LabelledData, hold: np.ndarray, config: Config) -> pd.DataFrame:
+    """Permutation importance of the production model on the holdout rows it never saw."""
+    if not config.evaluation.importance_repeats:
+        return pd.DataFrame(columns=["feature", "importance", "std"])
+    return permutation_importance_oos(
+        final, data.X.iloc[hold], data.y.iloc[hold],
+        n_repeats=config.evaluation.importance_repeats, random_state=config.seed, top=20,
     )
 
 

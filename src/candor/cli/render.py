@@ -63,6 +63,11 @@ def render_training(console: Console, outcome: Any) -> None:
         lines.append(f"model artifact: {outcome.artifact}")
     for reason in outcome.gate_failures:
         lines.append(f"[red]gate not met:[/] {reason}")
+    registered = outcome.registered
+    if registered is not None:
+        lines.append(f"registry: {registered.name} v{registered.version} [bold]{registered.status}[/]"
+                     + (f" — {registered.note}" if registered.note else ""))
+        lines.extend(f"  [yellow]·[/] {reason}" for reason in registered.gate_reasons)
     console.print(Panel("\n".join(lines), expand=False))
 
 

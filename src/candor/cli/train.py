@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import getpass
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -22,8 +24,9 @@ def _overrides(**options: Any) -> dict[str, Any]:
         "split": ("folds", "purge", "embargo", "holdout"),
         "models": ("models", "ensemble", "fold_jobs"),
         "gates": ("min_accuracy", "require_edge"),
+        "registry": ("registry_min_accuracy",),
     }
-    rename = {"label": "kind"}
+    rename = {"label": "kind", "registry_min_accuracy": "min_accuracy"}
     out: dict[str, Any] = {}
     for section, keys in layout.items():
         values = {rename.get(k, k): options[k] for k in keys if options.get(k) is not None}
@@ -56,7 +59,8 @@ def train_command(
     require_edge: bool = typer.Option(None, "--require-edge", help="Gate: require a significant edge over the best baseline."),
     all_series: bool = typer.Option(False, "--all", help="Train every embedded dataset; one summary table."),
     keep_going: bool = typer.Option(False, "--keep-going", help="With --all: exit 0 even if some series failed."),
-    dry_run: bool = typer.Option(False, "--dry-run", help="Train and report; write no artifact."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Train and report; write no artifact, no MLflow run."),
+    promote: bool = typer.Option(False, "--promote", help="Make this version the champion if the registry gates pass."),
     output_json: Path = typer.Option(None, "--output-json", help="Write the report as JSON here."),
     out: Path = typer.Option(None, "--out", help="Directory for the model artifact (default <home>/models)."),
     seed: int = typer.Option(None, "--seed", help="Random seed (default 42)."),
@@ -77,7 +81,7 @@ def train_command(
     config = load_config(config_file, _overrides(
         label=label, horizon=horizon, threshold=threshold, folds=folds, purge=purge, embargo=embargo,
         holdout=holdout, models=model_list, ensemble=ensemble, fold_jobs=fold_jobs,
-        min_accuracy=min_accuracy, require_edge=require_edge, seed=seed,
+        min_accuracy=min_accuracy, registry_min_accuracy=min_accuracy, require_edge=require_edge, seed=seed,
     ))
     if all_series:
         return _train_all(config, out=out, dry_run=dry_run, keep_going=keep_going)
@@ -86,7 +90,8 @@ def train_command(
                   TimeElapsedColumn(), console=err_console, disable=log_json, transient=True) as bar:
         task = bar.add_task(f"training {bars.attrs.get('symbol')}/{bars.attrs.get('timeframe')}",
                             total=config.split.folds + 1)
-        outcome = run_training(bars, config, out=out, dry_run=dry_run,
+        outcome = run_training(bars, config, out=out, dry_run=dry_run, promote=promote,
+                               tracking_uri=os.environ.get("MLFLOW_TRACKING_URI"), actor=getpass.getuser(),
                                progress=lambda msg: bar.update(task, advance=1 if "fold" in msg or "holdout" in msg else 0))
     document = _document(outcome)
     if output_json is not None:
@@ -97,7 +102,8 @@ def train_command(
     else:
         console.print_json(json.dumps({"verdict": document["oos"]["verdict"], "artifact": document["artifact"],
                                        "gates": document["gates"]}, default=str))
-    return EXIT_GATES if outcome.gate_failures else EXIT_OK
+    promotion_failed = promote and outcome.registered is not None and not outcome.registered.promoted
+    return EXIT_GATES if outcome.gate_failures or promotion_failed else EXIT_OK
 
 
 def _train_all(config, *, out: Path | None, dry_run: bool, keep_going: bool) -> int:
@@ -119,4 +125,10 @@ def _document(outcome) -> dict[str, Any]:
     document = result_to_dict(outcome.result)
     document["artifact"] = str(outcome.artifact) if outcome.artifact else None
     document["gates"] = {"passed": outcome.passed, "failures": outcome.gate_failures}
+    registered = outcome.registered
+    document["registry"] = None if registered is None else {
+        "name": registered.name, "version": registered.version, "status": registered.status,
+        "gate_reasons": list(registered.gate_reasons), "promoted": registered.promoted,
+        "note": registered.note, "mlflow_run_id": registered.run_id,
+    }
     return document
