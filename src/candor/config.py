@@ -59,12 +59,12 @@ class SplitConfig(_Frozen):
 class ModelConfig(_Frozen):
     models: tuple[str, ...] = ("rf", "gb", "xgb", "lgbm")
     ensemble: Literal["ridge", "stacking", "equal"] = "ridge"
-    inner_splits: int = Field(3, ge=2)
+    inner_splits: int = Field(2, ge=2)
     scaling: Literal["standard", "minmax", "robust", "none"] = "standard"
     prune_threshold: float | None = Field(0.95, gt=0.0, le=1.0)
     params: dict[str, dict[str, Any]] = Field(default_factory=dict, description="hyper-parameter overrides per model")
     n_jobs: int = Field(1, ge=1, description="threads per model fit")
-    fold_jobs: int = Field(1, ge=1, description="outer folds fitted in parallel processes")
+    fold_jobs: int = Field(1, ge=1, description="outer folds fitted in parallel processes (the CLI uses every core)")
 
     @field_validator("models")
     @classmethod
@@ -81,6 +81,17 @@ class EvaluationConfig(_Frozen):
     n_boot: int = Field(1000, ge=100)
     alpha: float = Field(0.05, gt=0.0, lt=0.5)
     importance_repeats: int = Field(3, ge=0)
+
+
+class BacktestSection(_Frozen):
+    """How out-of-sample signals are traded in the report's backtest (see candor.backtest)."""
+
+    short_on_bearish: bool = False
+    execution: Literal["next_open", "next_close"] = "next_open"
+    cost_bps: float = Field(1.0, ge=0.0)
+    slippage_bps: float = Field(0.0, ge=0.0)
+    min_confidence: float | None = Field(None, ge=0.0, le=1.0)
+    size_by_confidence: bool = False
 
 
 class GateConfig(_Frozen):
@@ -101,6 +112,32 @@ class RegistryConfig(_Frozen):
     max_model_age_days: int = Field(60, ge=1)
 
 
+class TuneConfig(_Frozen):
+    """Nested Optuna search (issue 6). Off unless ``enabled`` (``candor train --optimize``).
+
+    Each member gets its own study inside every outer training fold and once more on all
+    development rows for the production model; ``trials`` and ``timeout`` apply per study.
+    """
+
+    enabled: bool = False
+    trials: int = Field(30, ge=1, description="trials per study (one study per member and fold)")
+    timeout: float | None = Field(None, gt=0, description="seconds per study")
+    metric: Literal["f1", "accuracy", "log_loss"] = "f1"
+    inner_splits: int = Field(3, ge=2, description="inner purged walk-forward folds of the objective")
+    study_storage: str | None = Field(None, description="Optuna RDB URL; None keeps studies in memory")
+    study_name: str | None = Field(None, description="study name prefix in the storage (default candor.<SYMBOL>.<tf>)")
+
+
+class UniverseConfig(_Frozen):
+    """Which series ``candor train --all`` trains and where: datasets x timeframes, processes, Dask."""
+
+    datasets: tuple[str, ...] = Field((), description="dataset names, symbols or files; empty = every embedded dataset")
+    timeframes: tuple[str, ...] = Field((), description="empty = each series at its own timeframe")
+    jobs: int = Field(1, ge=1, description="series trained in parallel processes")
+    dask: str | None = Field(None, description="Dask scheduler address, e.g. tcp://host:8786")
+    keep_going: bool = False
+
+
 class Config(_Frozen):
     home: Path = Field(default_factory=lambda: Path("~/.candor").expanduser())
     seed: int = 42
@@ -111,7 +148,11 @@ class Config(_Frozen):
     models: ModelConfig = ModelConfig()
     evaluation: EvaluationConfig = EvaluationConfig()
     gates: GateConfig = GateConfig()
+    backtest: BacktestSection = BacktestSection()
     registry: RegistryConfig = RegistryConfig()
+    tune: TuneConfig = TuneConfig()
+    universe: UniverseConfig = UniverseConfig()
+    device: Literal["cpu", "cuda"] = "cpu"
 
     @model_validator(mode="after")
     def _purge_covers_horizon(self) -> Config:

@@ -39,3 +39,6 @@ def configure_logging(level: str = "WARNING", json_lines: bool = False) -> None:
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
     root.propagate = False
+    # MLflow and Alembic announce routine schema checks at INFO; keep them out of candor's output.
+    for noisy in ("mlflow", "alembic"):
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))

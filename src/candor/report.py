@@ -39,11 +39,23 @@ def result_to_dict(result: Any) -> dict[str, Any]:
         "weights": result.weights,
         "oos": headline(result.oos),
         "holdout": headline(result.holdout),
+        "backtest": None if result.backtest is None else _backtest_section(result.backtest),
+        "n_trials": result.n_trials,
         "feature_importance": result.importance.to_dict(orient="records"),
         "data_fingerprint": result.fingerprint,
         "config_hash": result.config.config_hash(),
         "timings": {k: round(v, 3) for k, v in result.timings.items()},
     }
+
+
+def _backtest_section(backtest: Any) -> dict[str, Any]:
+    """The backtest's metrics, with the headline numbers the registry's backtest gate reads."""
+    section = backtest.to_dict()
+    metrics = section.get("metrics", {})
+    section.setdefault("sharpe", metrics.get("sharpe"))
+    section.setdefault("n_trades", metrics.get("n_trades"))
+    section.setdefault("deflated_sharpe", section.get("dsr"))
+    return section
 
 
 def gate_failures(result: Any, gates: GateConfig) -> list[str]:

@@ -215,6 +215,11 @@ def write_run_files(result: Any, folder: Path) -> None:
     plot_calibration(result.calibration, folder / "plots" / "calibration.png",
                      title=f"{result.symbol}/{result.timeframe} calibration (out-of-sample)")
     result.importance.to_csv(folder / "feature_importance.csv", index=False)
+    if getattr(result, "backtest", None) is not None:
+        from candor.backtest import plot_equity, write_trades_csv
+
+        plot_equity(result.backtest, folder / "plots" / "equity_drawdown.png")
+        write_trades_csv(result.backtest, folder / "backtest_trades.csv")
 
 
 def _chunks(items: list[Any], size: int) -> list[list[Any]]:

@@ -33,11 +33,11 @@ def render_training(console: Console, outcome: Any) -> None:
                   f"label {result.label} · classes {dist}")
 
     folds = Table(title="Purged walk-forward folds (out-of-sample)", title_justify="left")
-    for col in ("fold", "train", "test", "test span", "accuracy", "train acc", "majority", "persistence"):
-        folds.add_column(col)
+    for col in ("fold", "train", "test", "test span", "acc", "train acc", "majority", "persist."):
+        folds.add_column(col, no_wrap=col == "test span")
     for f in result.folds:
         folds.add_row(str(f.index + 1), f"{f.train_rows:,}", f"{f.test_rows:,}",
-                      f"{f.test_start[:10]} → {f.test_end[:10]}", _pct(f.accuracy), _pct(f.train_accuracy),
+                      f"{f.test_start[:10]}…{f.test_end[2:10]}", _pct(f.accuracy), _pct(f.train_accuracy),
                       _pct(f.baselines.get("majority")), _pct(f.baselines.get("persistence")))
     console.print(folds)
 
@@ -56,6 +56,9 @@ def render_training(console: Console, outcome: Any) -> None:
     scores.add_row(*_score_row("holdout", result.holdout))
     console.print(scores)
 
+    if result.backtest is not None:
+        console.print(_backtest_table(result.backtest))
+
     verdict = result.oos.verdict
     lines = [f"[{verdict_style(verdict)}]{verdict.upper()}[/] out of sample "
              f"({_pct(result.oos.accuracy)} vs {result.oos.best_baseline} baseline {_pct(result.oos.best_baseline_accuracy)})"]
@@ -69,6 +72,18 @@ def render_training(console: Console, outcome: Any) -> None:
                      + (f" — {registered.note}" if registered.note else ""))
         lines.extend(f"  [yellow]·[/] {reason}" for reason in registered.gate_reasons)
     console.print(Panel("\n".join(lines), expand=False))
+
+
+def _backtest_table(backtest: Any) -> Table:
+    table = Table(title=f"Backtest of out-of-sample signals ({backtest.config.execution.replace('_', ' ')}, "
+                        f"{backtest.config.cost_bps:g} bp cost; PSR {backtest.sharpe.psr:.2f}, "
+                        f"deflated {backtest.sharpe.dsr:.2f})", title_justify="left")
+    for col in ("strategy", "CAGR", "Sharpe", "max DD", "trades", "exposure"):
+        table.add_column(col)
+    for name, m in (("candor signals", backtest.metrics), ("buy & hold", backtest.buy_and_hold),
+                    ("always flat", backtest.always_flat)):
+        table.add_row(name, _pct(m.cagr), f"{m.sharpe:.2f}", _pct(m.max_drawdown), str(m.n_trades), _pct(m.exposure))
+    return table
 
 
 def render_universe(console: Console, rows: list[Any]) -> None:

@@ -44,6 +44,7 @@ def train_command(
     symbol: str = typer.Option(None, "--symbol", help="Symbol for --data (default: file name)."),
     timeframe: str = typer.Option(None, "--timeframe", help="m1 m5 m15 h1 h4 d1 w1 (default: inferred)."),
     tz: str = typer.Option(None, "--tz", help="Time zone of naive timestamps in --data (default UTC)."),
+    calendar: str = typer.Option(None, "--calendar", help="Exchange calendar of --data (default XNYS; '24/7' for crypto)."),
     config_file: Path = typer.Option(None, "--config", help="candor.toml to read (default ./candor.toml)."),
     models: str = typer.Option(None, "--models", help="Comma list of rf,gb,gb_classic,xgb,lgbm,logreg."),
     ensemble: str = typer.Option(None, "--ensemble", help="Member weighting: ridge, stacking or equal."),
@@ -54,7 +55,7 @@ def train_command(
     purge: int = typer.Option(None, "--purge", help="Bars purged before each test fold (>= horizon)."),
     embargo: int = typer.Option(None, "--embargo", help="Bars embargoed after each test fold."),
     holdout: float = typer.Option(None, "--holdout", help="Newest share of rows kept as final holdout."),
-    fold_jobs: int = typer.Option(None, "--fold-jobs", help="Outer folds fitted in parallel processes."),
+    fold_jobs: int = typer.Option(None, "--fold-jobs", help="Outer folds fitted in parallel processes (default: one per core)."),
     min_accuracy: float = typer.Option(None, "--min-accuracy", help="Gate: minimum out-of-sample accuracy."),
     require_edge: bool = typer.Option(None, "--require-edge", help="Gate: require a significant edge over the best baseline."),
     all_series: bool = typer.Option(False, "--all", help="Train every embedded dataset; one summary table."),
@@ -78,6 +79,7 @@ def train_command(
         raise typer.BadParameter(f"must be one of {', '.join(LEVELS)}. Got {log_level!r}.", param_hint="--log-level")
     configure_logging(log_level, json_lines=log_json)
     model_list = tuple(m.strip() for m in models.split(",") if m.strip()) if models else None
+    fold_jobs = fold_jobs if fold_jobs is not None else (os.cpu_count() or 1)
     config = load_config(config_file, _overrides(
         label=label, horizon=horizon, threshold=threshold, folds=folds, purge=purge, embargo=embargo,
         holdout=holdout, models=model_list, ensemble=ensemble, fold_jobs=fold_jobs,
@@ -85,7 +87,7 @@ def train_command(
     ))
     if all_series:
         return _train_all(config, out=out, dry_run=dry_run, keep_going=keep_going)
-    bars = open_bars(dataset=dataset, data=data, symbol=symbol, timeframe=timeframe, tz=tz)
+    bars = open_bars(dataset=dataset, data=data, symbol=symbol, timeframe=timeframe, tz=tz, calendar=calendar)
     with Progress(TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
                   TimeElapsedColumn(), console=err_console, disable=log_json, transient=True) as bar:
         task = bar.add_task(f"training {bars.attrs.get('symbol')}/{bars.attrs.get('timeframe')}",
