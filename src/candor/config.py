@@ -110,6 +110,12 @@ class RegistryConfig(_Frozen):
     min_f1: float = Field(0.52, ge=0.0, le=1.0)
     promotion_margin: float = Field(0.0, ge=0.0, le=1.0)
     max_model_age_days: int = Field(60, ge=1)
+    # Backtest gate (report["backtest"]); None turns one check off. 30 trades: fewer make the
+    # Sharpe and hit rate noise (seed 002's 10 is too few); DSR 0.95: 95% confidence that the
+    # after-cost Sharpe beats the best of every configuration tried (issue 5).
+    min_backtest_sharpe: float | None = Field(0.5, description="annualised after-cost Sharpe")
+    min_backtest_trades: int | None = Field(30, ge=0)
+    min_deflated_sharpe: float | None = Field(0.95, ge=0.0, le=1.0, description="deflated Sharpe ratio (a probability)")
 
 
 class TuneConfig(_Frozen):

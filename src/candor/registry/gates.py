@@ -80,6 +80,16 @@ def _number(section: Mapping[str, Any], key: str) -> float | None:
     return float(value)
 
 
+def _first(sections: Sequence[Mapping[str, Any]], *keys: str) -> float | None:
+    """The first finite number under ``keys``, section by section (0.0 counts: it is returned)."""
+    for section in sections:
+        for key in keys:
+            value = _number(section, key)
+            if value is not None:
+                return value
+    return None
+
+
 @dataclass(frozen=True)
 class MinimumMetricsGate:
     """Accuracy / precision / recall / F1 minimums (weighted averages, as the report stores them)."""
@@ -126,8 +136,10 @@ class SignificantEdgeGate:
 class BacktestGate:
     """Sharpe, trade count and deflated Sharpe minimums on ``report["backtest"]``.
 
-    Skipped (passes, ``skipped=True``) while reports carry no backtest section; keys read:
-    ``sharpe``, ``trades`` (or ``n_trades``), ``deflated_sharpe``.
+    Skipped (passes, ``skipped=True``) while reports carry no backtest section. Keys read, first
+    found wins: ``sharpe`` or ``metrics.sharpe`` (annualised, after costs); ``trades``,
+    ``n_trades`` or ``metrics.n_trades``; ``deflated_sharpe`` or ``dsr``. So both the report's
+    flattened section and a bare :meth:`candor.backtest.BacktestResult.to_dict` are judged.
     """
 
     thresholds: BacktestThresholds = BacktestThresholds()
@@ -138,10 +150,10 @@ class BacktestGate:
         if not section:
             return GateResult(self.name, True, "report has no backtest section; gate skipped", skipped=True)
         t = self.thresholds
-        trades = _number(section, "trades") if "trades" in section else _number(section, "n_trades")
-        checks = (("sharpe", _number(section, "sharpe"), t.min_sharpe),
-                  ("trades", trades, t.min_trades),
-                  ("deflated_sharpe", _number(section, "deflated_sharpe"), t.min_deflated_sharpe))
+        metrics = section.get("metrics") if isinstance(section.get("metrics"), Mapping) else {}
+        checks = (("sharpe", _first((section, metrics), "sharpe"), t.min_sharpe),
+                  ("trades", _first((section, metrics), "trades", "n_trades"), t.min_trades),
+                  ("deflated_sharpe", _first((section,), "deflated_sharpe", "dsr"), t.min_deflated_sharpe))
         failures = [f"backtest {key} is missing" if value is None else f"backtest {key} {value:.3f} < {minimum}"
                     for key, value, minimum in checks
                     if minimum is not None and (value is None or value < minimum)]
