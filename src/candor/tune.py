@@ -1,0 +1,367 @@
+"""Nested Optuna tuning: a study per member, scored only on the rows it is given.
+
+Why nested: a hyper-parameter chosen by looking at the rows that are later reported is a
+look-ahead, just slower. :class:`TunedEnsemble` runs its studies inside ``fit`` — so when the
+pipeline fits one per outer training fold, each fold is tuned on its own training rows only and
+the pooled out-of-sample score stays honest; the production model is tuned once more on all
+development rows. The objective is an inner purged walk-forward (the same splitter as
+everywhere else), reported fold by fold so the median pruner can stop hopeless trials early.
+
+Studies live in memory by default. With an Optuna RDB storage URL (PostgreSQL in production)
+several processes — ``candor tune-worker`` on several machines — add trials to one study.
+Study names are derived from the data (rows, columns, labels), so a worker that loads the same
+series computes the same name as ``candor train --optimize`` and joins its study.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import optuna
+from sklearn.metrics import accuracy_score, f1_score, log_loss
+
+from candor.config import Config, TuneConfig
+from candor.ensemble import OutOfFoldEnsemble, align_proba
+from candor.errors import ConfigError, ModelError, StoreError
+from candor.models import check_model_name, make_model, search_space
+from candor.split import PurgedWalkForward
+
+METRICS = ("f1", "accuracy", "log_loss")
+_DIRECTION = {"f1": "maximize", "accuracy": "maximize", "log_loss": "minimize"}
+_FINISHED = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED, optuna.trial.TrialState.FAIL)
+
+
+@dataclass(frozen=True)
+class TuneResult:
+    """The outcome of one study: full parameter set of the best trial and how many were tried.
+
+    ``n_trials`` counts every finished trial in the study (all workers, earlier runs included):
+    the best was picked among all of them, which is what a Deflated Sharpe must count.
+    ``n_own_trials`` counts the trials this call ran.
+    """
+
+    best_params: dict[str, Any]
+    best_value: float
+    n_trials: int
+    study_name: str
+    metric: str = "f1"
+    n_own_trials: int = 0
+    n_pruned: int = 0
+
+
+# ------------------------------------------------------------------------------------- storage
+def redact(url: str) -> str:
+    """The URL with any password masked, for messages and reports."""
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # noqa: BLE001 - an unparsable URL is shown as given (it has no parsed password)
+        return url
+
+
+def open_storage(url: str | None) -> optuna.storages.BaseStorage | None:
+    """An Optuna RDB storage for ``url`` (None → in-memory studies); unreachable → StoreError."""
+    if url is None:
+        return None
+    kwargs = {"connect_args": {"connect_timeout": 10}} if url.startswith("postgresql") else {}
+    try:
+        return optuna.storages.RDBStorage(url, engine_kwargs={"pool_pre_ping": True, **kwargs})
+    except Exception as exc:  # noqa: BLE001 - driver errors vary; all mean "cannot use this storage"
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise StoreError(
+            f"`study_storage` {redact(url)!r} cannot be opened ({reason[:200]}). Fix: check the URL, "
+            "that the database server is running and reachable, and that the database exists."
+        ) from None
+
+
+def study_name_for(prefix: str | None, model_name: str, X: Any, y: Any) -> str:
+    """``<prefix>.<model>.<rows>r.<digest>``: the same rows, columns and labels → the same name."""
+    digest = hashlib.sha256()
+    index = getattr(X, "index", None)
+    if index is not None:
+        digest.update(np.asarray(index.asi8 if hasattr(index, "asi8") else index).tobytes())
+    digest.update(json.dumps([str(c) for c in getattr(X, "columns", [])]).encode())
+    digest.update(np.asarray(y).astype(str).astype("U").tobytes())
+    return f"{prefix or 'candor'}.{model_name}.{len(y)}r.{digest.hexdigest()[:10]}"
+
+
+# ------------------------------------------------------------------------------------ objective
+def _check_args(trials: int, timeout: float | None, metric: str, inner_splits: int) -> None:
+    if not isinstance(trials, int | np.integer) or trials < 1:
+        raise ConfigError(f"`trials` must be an integer >= 1. Got {trials!r}. Fix: pass --trials 20 or more.")
+    if timeout is not None and timeout <= 0:
+        raise ConfigError(f"`timeout` must be > 0 seconds or None. Got {timeout!r}.")
+    if metric not in METRICS:
+        raise ConfigError(f"`metric` must be one of {', '.join(METRICS)}. Got {metric!r}.")
+    if inner_splits < 2:
+        raise ConfigError(f"`inner_splits` must be >= 2. Got {inner_splits!r}.")
+
+
+def _take(X: Any, rows: np.ndarray) -> Any:
+    return X.iloc[rows] if hasattr(X, "iloc") else np.asarray(X)[rows]
+
+
+def _inner_folds(X: Any, y: np.ndarray, t1: Any, n_splits: int, purge: int, embargo: int) -> list:
+    """Inner purged walk-forward folds whose training block has at least two classes."""
+    splitter = PurgedWalkForward(n_splits=n_splits, purge=purge, embargo=embargo)
+    folds = [(tr, te) for tr, te in splitter.split(X, y, groups=t1) if len(np.unique(y[tr])) >= 2]
+    if not folds:
+        raise ModelError(
+            f"no inner tuning fold has two classes in its training rows ({len(y)} rows, "
+            f"inner_splits={n_splits}). Fix: use fewer inner splits or a longer history."
+        )
+    return folds
+
+
+def score(metric: str, model: Any, X: Any, y: np.ndarray, classes: np.ndarray) -> float:
+    """One inner-fold score: weighted F1, accuracy, or log loss over every class in ``classes``."""
+    if metric == "log_loss":
+        proba = align_proba(model.predict_proba(X), model.classes_, classes)
+        return float(log_loss(y, np.clip(proba, 1e-15, 1.0), labels=classes))
+    pred = model.predict(X)
+    if metric == "accuracy":
+        return float(accuracy_score(y, pred))
+    return float(f1_score(y, pred, average="weighted", zero_division=0))
+
+
+@dataclass(frozen=True)
+class _Objective:
+    """Picklable objective: mean inner-fold score, reported after each fold for pruning."""
+
+    X: Any
+    y: np.ndarray
+    folds: list
+    model_name: str
+    metric: str
+    base_params: Mapping[str, Any]
+    model_kwargs: Mapping[str, Any]
+
+    def __call__(self, trial: optuna.Trial) -> float:
+        params = {**self.base_params, **search_space(self.model_name, trial)}
+        classes = np.unique(self.y)
+        scores: list[float] = []
+        for step, (train, test) in enumerate(self.folds):
+            model = make_model(self.model_name, params=params, **self.model_kwargs)
+            model.fit(_take(self.X, train), self.y[train])
+            scores.append(score(self.metric, model, _take(self.X, test), self.y[test], classes))
+            trial.report(float(np.mean(scores)), step)
+            if trial.should_prune():
+                raise optuna.TrialPruned()
+        return float(np.mean(scores))
+
+
+def make_study(name: str, metric: str, *, storage: Any, random_state: int, trials: int) -> optuna.Study:
+    """A seeded TPE + median-pruner study, created or (in a storage) joined by name."""
+    sampler = optuna.samplers.TPESampler(seed=random_state, n_startup_trials=max(2, min(10, trials // 3)))
+    pruner = optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=0)
+    study = optuna.create_study(storage=storage, study_name=name, direction=_DIRECTION[metric],
+                                sampler=sampler, pruner=pruner, load_if_exists=storage is not None)
+    expected = optuna.study.StudyDirection.MAXIMIZE if _DIRECTION[metric] == "maximize" else optuna.study.StudyDirection.MINIMIZE
+    if study.direction != expected:
+        raise ConfigError(f"study {name!r} exists with direction {study.direction.name.lower()}, but metric "
+                          f"{metric!r} needs {_DIRECTION[metric]}. Fix: pass another --study name or metric.")
+    return study
+
+
+def finished_trials(study: optuna.Study) -> list[optuna.trial.FrozenTrial]:
+    return study.get_trials(deepcopy=False, states=_FINISHED)
+
+
+def study_result(study: optuna.Study, model_name: str, metric: str, base: Mapping[str, Any],
+                 own: int = 0) -> TuneResult:
+    """The study's best trial as a full parameter set (constants of the space included)."""
+    done = finished_trials(study)
+    if not any(t.state == optuna.trial.TrialState.COMPLETE for t in done):
+        raise ModelError(f"study {study.study_name!r} has no completed trial (all {len(done)} pruned "
+                         "or failed). Fix: run more trials or a longer timeout.")
+    best = study.best_trial
+    params = {**base, **search_space(model_name, optuna.trial.FixedTrial(best.params))}
+    pruned = sum(t.state == optuna.trial.TrialState.PRUNED for t in done)
+    return TuneResult(best_params=params, best_value=float(best.value), n_trials=len(done),
+                      study_name=study.study_name, metric=metric, n_own_trials=own, n_pruned=pruned)
+
+
+def tune_params(
+    X: Any, y: Any, t1: Any, model_name: str, *, trials: int, timeout: float | None = None,
+    metric: str = "f1", inner_splits: int = 3, purge: int, embargo: int, random_state: int,
+    storage: str | optuna.storages.BaseStorage | None = None, study_name: str | None = None,
+    base_params: Mapping[str, Any] | None = None, n_jobs: int = 1, scaling: str | None = "standard",
+    prune_threshold: float | None = 0.95,
+) -> TuneResult:
+    """Search ``model_name``'s space on (X, y) only; score = mean inner purged walk-forward metric.
+
+    Pass only training rows (an outer training fold, or all development rows for the final
+    model): nothing else is looked at. ``storage`` (URL or storage) makes the study shareable;
+    an existing study of that name is joined and ``trials`` more are added to it.
+    """
+    _check_args(trials, timeout, metric, inner_splits)
+    check_model_name(model_name)
+    y_arr = np.asarray(y)
+    base = dict(base_params or {})
+    objective = _Objective(X, y_arr, _inner_folds(X, y_arr, t1, inner_splits, purge, embargo),
+                           model_name, metric, base,
+                           {"random_state": random_state, "n_jobs": n_jobs, "scaling": scaling,
+                            "prune_threshold": prune_threshold})
+    store = open_storage(storage) if isinstance(storage, str) else storage
+    name = study_name or study_name_for(None, model_name, X, y_arr)
+    study = make_study(name, metric, storage=store, random_state=random_state, trials=trials)
+    before = len(finished_trials(study))
+    study.optimize(objective, n_trials=trials, timeout=timeout, gc_after_trial=False)
+    return study_result(study, model_name, metric, base, own=len(finished_trials(study)) - before)
+
+
+def wait_for_trials(study: optuna.Study, total: int, timeout: float, poll: float = 0.5) -> int:
+    """Block until the study holds ``total`` finished trials (other workers'), or ``timeout`` s."""
+    deadline = time.monotonic() + timeout
+    while (done := len(finished_trials(study))) < total and time.monotonic() < deadline:
+        time.sleep(poll)
+    return done
+
+
+# ---------------------------------------------------------------------------- tuned ensemble
+class TunedEnsemble(OutOfFoldEnsemble):
+    """:class:`OutOfFoldEnsemble` whose ``fit`` first tunes every catalog member on its rows.
+
+    Extra parameters: ``trials``, ``timeout``, ``metric``, ``tune_splits`` (inner folds of the
+    objective), ``storage`` (URL or None) and ``study_prefix``. Fitted, besides the parent's:
+    ``tuning_`` (member → :class:`TuneResult`) and ``tuned_params_`` (member → params used).
+    ``member_params`` given by the user are the fixed base each study starts from.
+    """
+
+    def __init__(self, members: Sequence[Any] = ("rf", "gb", "xgb", "lgbm"), *, method: str = "ridge",
+                 inner_splits: int = 3, purge: int = 0, embargo: int = 0, alpha: float = 1.0,
+                 random_state: int = 0, n_jobs: int = 1, member_params: Mapping[str, Mapping[str, Any]] | None = None,
+                 scaling: str | None = "standard", prune_threshold: float | None = 0.95,
+                 prior_correction: bool = True, trials: int = 30, timeout: float | None = None,
+                 metric: str = "f1", tune_splits: int = 3, storage: str | None = None,
+                 study_prefix: str | None = None) -> None:
+        super().__init__(members, method=method, inner_splits=inner_splits, purge=purge, embargo=embargo,
+                         alpha=alpha, random_state=random_state, n_jobs=n_jobs, member_params=member_params,
+                         scaling=scaling, prune_threshold=prune_threshold, prior_correction=prior_correction)
+        self.trials = trials
+        self.timeout = timeout
+        self.metric = metric
+        self.tune_splits = tune_splits
+        self.storage = storage
+        self.study_prefix = study_prefix
+
+    def fit(self, X: Any, y: Any, t1: Any = None) -> TunedEnsemble:
+        """Tune each member on (X, y) only, then fit the ensemble with the best parameters."""
+        fixed = dict(self.member_params or {})
+        store = open_storage(self.storage)
+        self.tuning_: dict[str, TuneResult] = {}
+        for name in [m for m in self.members if isinstance(m, str)]:
+            self.tuning_[name] = tune_params(
+                X, y, t1, name, trials=self.trials, timeout=self.timeout, metric=self.metric,
+                inner_splits=self.tune_splits, purge=self.purge, embargo=self.embargo,
+                random_state=self.random_state, storage=store, base_params=fixed.get(name),
+                study_name=study_name_for(self.study_prefix, name, X, y), n_jobs=self.n_jobs,
+                scaling=self.scaling, prune_threshold=self.prune_threshold,
+            )
+        self.tuned_params_ = {**fixed, **{n: r.best_params for n, r in self.tuning_.items()}}
+        original = self.member_params
+        self.member_params = self.tuned_params_  # restored below: fit never changes __init__ params
+        try:
+            super().fit(X, y, t1=t1)
+        finally:
+            self.member_params = original
+        return self
+
+
+def tuned_ensemble(base: OutOfFoldEnsemble, tune: TuneConfig) -> TunedEnsemble:
+    """The pipeline's hook: ``base``'s settings plus the study settings from ``config.tune``."""
+    return TunedEnsemble(**base.get_params(deep=False), trials=tune.trials, timeout=tune.timeout,
+                         metric=tune.metric, tune_splits=tune.inner_splits, storage=tune.study_storage,
+                         study_prefix=tune.study_name)
+
+
+def tuning_summary(final: Any, fold_models: Sequence[Any] = ()) -> dict[str, Any] | None:
+    """The report's ``tuning{...}``: production-model studies, per-fold studies, trial totals.
+
+    ``fold_models`` may hold fitted ensembles or their ``tuning_`` dicts (None where untuned).
+    ``n_trials_total`` counts every trial of every study, nested folds included.
+    """
+    tuning = getattr(final, "tuning_", None)
+    if tuning is None:
+        return None
+    folds = [getattr(m, "tuning_", m) for m in fold_models]
+    folds = [f for f in folds if f]
+    total = sum(r.n_trials for r in tuning.values()) + sum(r.n_trials for f in folds for r in f.values())
+    first = next(iter(tuning.values()))
+    return {
+        "metric": first.metric,
+        "final": {name: asdict(r) for name, r in tuning.items()},
+        "folds": [{name: {"best_value": r.best_value, "n_trials": r.n_trials, "best_params": r.best_params}
+                   for name, r in f.items()} for f in folds],
+        "best_params": {name: r.best_params for name, r in tuning.items()},
+        "n_trials_final": sum(r.n_trials for r in tuning.values()),
+        "n_trials_total": total,
+    }
+
+
+# ------------------------------------------------------------------- best_hyperparameters.json
+def best_params_path(home: Path | str, symbol: str, timeframe: str) -> Path:
+    return Path(home) / "best_hyperparameters" / f"{symbol}_{timeframe}.json"
+
+
+def save_best_params(result: Any, home: Path | str) -> Path | None:
+    """Write the production model's tuned parameters for the series (atomically); None if untuned."""
+    tuning = getattr(result, "tuning", None)
+    if not tuning:
+        return None
+    path = best_params_path(home, result.symbol, result.timeframe)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    document = {
+        "symbol": result.symbol, "timeframe": result.timeframe, "metric": tuning["metric"],
+        "params": tuning["best_params"],
+        "best_value": {n: r["best_value"] for n, r in tuning["final"].items()},
+        "n_trials": tuning["n_trials_total"], "config_hash": result.config.config_hash(),
+        "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
+    tmp = path.with_suffix(f".{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(document, indent=2, default=str))
+    os.replace(tmp, path)
+    return path
+
+
+def load_best_params(home: Path | str, symbol: str, timeframe: str) -> dict[str, dict[str, Any]] | None:
+    """Saved parameters per model for the series, or None when it was never tuned."""
+    path = best_params_path(home, symbol, timeframe)
+    if not path.exists():
+        return None
+    try:
+        return dict(json.loads(path.read_text())["params"])
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ConfigError(f"{str(path)!r} is not a best_hyperparameters file ({exc}). Fix: delete it "
+                          "or re-run with --optimize.") from None
+
+
+def series_config(config: Config, symbol: str, timeframe: str) -> Config:
+    """The config one series trains with: its saved best parameters, or its study prefix.
+
+    With tuning on, saved parameters are ignored (a new search replaces them) and studies are
+    named ``candor.<SYMBOL>.<tf>…`` unless a prefix is configured. Without tuning, saved
+    parameters become ``models.params``; parameters set explicitly in the config win.
+    """
+    if config.tune.enabled:
+        if config.tune.study_name is not None:
+            return config
+        tune = config.tune.model_copy(update={"study_name": f"candor.{symbol}.{timeframe}"})
+        return config.model_copy(update={"tune": tune})
+    saved = load_best_params(config.home, symbol, timeframe)
+    if not saved:
+        return config
+    explicit = config.models.params
+    params = {name: {**saved.get(name, {}), **explicit.get(name, {})}
+              for name in set(explicit) | (set(saved) & set(config.models.models))}
+    return config.model_copy(update={"models": config.models.model_copy(update={"params": params})})
