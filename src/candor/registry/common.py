@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from candor.data.bars import TIMEFRAMES
 from candor.errors import RegistryError, StoreError
 
 PREFIX = "candor."
@@ -25,11 +26,25 @@ GATE_REASONS = "gate_reasons"
 METRIC_TAGS = ("oos_accuracy", "oos_precision", "oos_recall", "oos_f1", "oos_lift", "oos_p_value",
                "holdout_accuracy", "holdout_f1", "holdout_lift")
 _SAFE = re.compile(r"[^A-Za-z0-9_.\-]")
+#: The label horizon whose models carry the plain name; other horizons get a ``.h<N>`` suffix.
+DEFAULT_HORIZON = 5
+_HORIZON_SUFFIX = re.compile(r"\.h(\d+)$")
 
 
-def model_name(symbol: str, timeframe: str) -> str:
-    """``candor.SPX.d1``; characters MLflow or URLs dislike (``/`` in ``BTC/USDT``) become ``-``."""
-    return f"{PREFIX}{_SAFE.sub('-', symbol)}.{_SAFE.sub('-', timeframe)}"
+def model_name(symbol: str, timeframe: str, horizon: int | None = None) -> str:
+    """``candor.SPX.d1``; characters MLflow or URLs dislike (``/`` in ``BTC/USDT``) become ``-``.
+
+    Multi-horizon: one model per horizon. ``horizon`` None or :data:`DEFAULT_HORIZON` keeps the
+    plain name (so every existing name stays valid); any other horizon is ``candor.SPX.d1.h20``.
+    """
+    name = f"{PREFIX}{_SAFE.sub('-', symbol)}.{_SAFE.sub('-', timeframe)}"
+    return name if horizon is None or int(horizon) == DEFAULT_HORIZON else f"{name}.h{int(horizon)}"
+
+
+def manifest_model_name(manifest: dict) -> str:
+    """The registered name for an artifact manifest: series plus its label horizon."""
+    horizon = (manifest.get("label_spec") or {}).get("horizon")
+    return model_name(str(manifest["symbol"]), str(manifest["timeframe"]), horizon)
 
 
 def resolve_name(text: str) -> str:
@@ -47,9 +62,13 @@ def resolve_name(text: str) -> str:
 
 
 def series_label(name: str) -> str:
-    """``candor.SPX.d1`` → ``SPX/d1`` for messages."""
-    symbol, _, timeframe = name.removeprefix(PREFIX).rpartition(".")
-    return f"{symbol}/{timeframe}"
+    """``candor.SPX.d1`` → ``SPX/d1`` (``candor.SPX.d1.h20`` → ``SPX/d1 h20``) for messages."""
+    base, suffix = name, ""
+    match = _HORIZON_SUFFIX.search(name)
+    if match and name[: match.start()].rpartition(".")[2] in TIMEFRAMES:
+        base, suffix = name[: match.start()], f" h{match.group(1)}"
+    symbol, _, timeframe = base.removeprefix(PREFIX).rpartition(".")
+    return f"{symbol}/{timeframe}{suffix}"
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,403 @@
+"""Late labels and the drift monitor: realised accuracy against the validation baseline.
+
+Why these choices:
+
+* **Late labels** are made by the model's own :class:`~candor.labels.LabelSpec` (kind,
+  threshold, horizon) read from its registry version (the ``label_spec`` tag, else the verified
+  manifest), so "realised" means exactly what the model was trained to predict. A forecast
+  resolves only once the bar ``horizon`` bars after it exists.
+* **Baseline** = the champion's out-of-sample (walk-forward) accuracy from its manifest report:
+  the number it was validated on. Seeds' bands, in accuracy points below it: normal (≥ −5),
+  monitor, drift (< −15), emergency (< −25); fewer than ``min_samples`` resolved forecasts is
+  ``insufficient`` — never a verdict on noise.
+* **Calibration drift** = ECE of the recent resolved forecasts minus the ECE of the champion on
+  its own holdout rows (which it never trained on), so a model that was always a bit
+  over-confident does not alarm.
+* **Feature PSI** per feature: recent bars vs the champion's training span (bars before its
+  holdout), bins = training quantiles. **Prediction PSI**: recent forecast directions vs the
+  champion's predicted-class mix on its holdout. Either above its threshold lifts ``normal`` to
+  ``monitor``; only accuracy can say ``drift`` or ``emergency``.
+* One ``drift_monitoring`` row per symbol/timeframe/date; with several horizons the row carries
+  the worst horizon's numbers and every horizon under ``details["horizons"]``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, date, datetime
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from candor.alerts import SEVERITY, Alert, Delivery, send_alert, should_alert
+from candor.config import Config, DriftConfig
+from candor.errors import CandorError, DataError
+from candor.labels import CLASS_NAMES, LabelSpec, make_labels
+
+log = logging.getLogger(__name__)
+_NAMES_TO_CLASS = {name: c for c, name in CLASS_NAMES.items()}
+_EPS = 1e-4
+
+
+# ---- late labels --------------------------------------------------------------------------------
+def _spec_from_registry(registry: Any, name: str, version: str) -> LabelSpec:
+    from candor.registry import loading
+
+    mv = registry.version(name, version)
+    raw = mv.tags.get("label_spec")
+    if raw:
+        try:
+            return LabelSpec(**json.loads(raw))
+        except (TypeError, ValueError):
+            pass
+    return LabelSpec(**loading.verified_manifest(registry, mv)["label_spec"])
+
+
+def resolve_forecasts_from_bars(engine: Any, symbol: str, timeframe: str, bars: pd.DataFrame, *,
+                                registry: Any = None, label_specs: Mapping[tuple[str, str], LabelSpec] | None = None,
+                                now: datetime | None = None) -> int:
+    """Fill ``realized_direction/return`` and ``resolved_at`` of every forecast whose horizon has passed.
+
+    Label specs come from ``label_specs[(model_name, model_version)]`` or the ``registry``; a
+    forecast whose model is unknown to both is an error naming it. Returns rows newly resolved.
+    """
+    from candor.store import Resolution, resolve_forecasts, unresolved_forecasts
+
+    pending = unresolved_forecasts(engine, symbol, timeframe)
+    if not pending:
+        return 0
+    specs, labels = dict(label_specs or {}), {}
+    resolutions = []
+    for row in pending:
+        key = (row.model_name, row.model_version)
+        if key not in specs:
+            if registry is None:
+                raise DataError(f"no label spec for {key[0]} v{key[1]}; pass `registry` or `label_specs`.")
+            specs[key] = _spec_from_registry(registry, *key)
+        if specs[key] not in labels:
+            labels[specs[key]] = make_labels(bars, specs[key]) if len(bars) > specs[key].horizon + specs[key].warmup else None
+        made = labels[specs[key]]
+        ts = pd.Timestamp(row.bar_ts)
+        if made is None or ts not in made.y.index:
+            continue
+        resolutions.append(Resolution(int(row.id), CLASS_NAMES[int(made.y.loc[ts])], float(made.ret.loc[ts]),
+                                      now or datetime.now(UTC)))
+    return resolve_forecasts(engine, resolutions)
+
+
+# ---- statistics ---------------------------------------------------------------------------------
+def psi(reference: np.ndarray, current: np.ndarray, bins: int = 10) -> float:
+    """Population stability index of ``current`` against ``reference`` (quantile bins of the reference)."""
+    reference, current = np.asarray(reference, float), np.asarray(current, float)
+    reference, current = reference[np.isfinite(reference)], current[np.isfinite(current)]
+    if len(reference) == 0 or len(current) == 0:
+        return float("nan")
+    edges = np.unique(np.quantile(reference, np.linspace(0, 1, bins + 1))[1:-1])
+    ref = np.bincount(np.searchsorted(edges, reference, side="right"), minlength=len(edges) + 1) / len(reference)
+    cur = np.bincount(np.searchsorted(edges, current, side="right"), minlength=len(edges) + 1) / len(current)
+    return share_psi(ref, cur)
+
+
+def share_psi(reference: np.ndarray, current: np.ndarray) -> float:
+    """PSI of two share vectors over the same categories (empty shares floored at 1e-4)."""
+    ref, cur = np.maximum(np.asarray(reference, float), _EPS), np.maximum(np.asarray(current, float), _EPS)
+    return float(np.sum((cur - ref) * np.log(cur / ref)))
+
+
+def expected_calibration_error(confidence: np.ndarray, correct: np.ndarray, bins: int = 10) -> float:
+    """ECE: |accuracy − mean confidence| per confidence bin, weighted by the bin's share."""
+    confidence, correct = np.asarray(confidence, float), np.asarray(correct, float)
+    if len(confidence) == 0:
+        return float("nan")
+    which = np.minimum((confidence * bins).astype(int), bins - 1)
+    total = 0.0
+    for b in np.unique(which):
+        mask = which == b
+        total += mask.mean() * abs(correct[mask].mean() - confidence[mask].mean())
+    return float(total)
+
+
+def accuracy_status(accuracy: float | None, baseline: float | None, n: int, config: DriftConfig) -> str:
+    """The seeds' bands in accuracy points below the baseline; ``insufficient`` below min_samples."""
+    if n < config.min_samples or accuracy is None or baseline is None:
+        return "insufficient"
+    points = (accuracy - baseline) * 100.0
+    if points >= -config.normal_pts:
+        return "normal"
+    if points >= -config.drift_pts:
+        return "monitor"
+    return "drift" if points >= -config.emergency_pts else "emergency"
+
+
+# ---- one series -----------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class HorizonDrift:
+    """The drift numbers of one symbol × timeframe × horizon on one date."""
+
+    symbol: str
+    timeframe: str
+    horizon: int
+    status: str
+    n: int
+    accuracy: float | None
+    baseline: float | None
+    margin: float | None
+    calibration_error: float | None = None
+    calibration_reference: float | None = None
+    feature_psi: dict[str, float] = field(default_factory=dict)
+    prediction_psi: float | None = None
+    model_name: str = ""
+    model_version: str = ""
+    notes: tuple[str, ...] = ()
+
+    @property
+    def max_feature_psi(self) -> float | None:
+        values = [v for v in self.feature_psi.values() if np.isfinite(v)]
+        return max(values) if values else None
+
+
+def _finite(value: float | None) -> float | None:
+    return None if value is None or not np.isfinite(value) else float(value)
+
+
+def _recent_resolved(engine: Any, symbol: str, timeframe: str, horizon: int, window: int) -> list[Any]:
+    from candor.store import forecasts
+
+    return forecasts(engine, symbol, timeframe, horizon=horizon, resolved=True)[-window:]
+
+
+def _holdout_reference(champion: Any, bars: pd.DataFrame, features: pd.DataFrame) -> tuple[float | None, np.ndarray | None]:
+    """(ECE, predicted-class shares) of the champion on its holdout rows, when the bars hold them."""
+    start = champion.tags.get("holdout_start")
+    end = champion.tags.get("holdout_end")
+    if not start:
+        return None, None
+    labels = make_labels(bars, champion.model.label_spec)
+    rows = features.loc[pd.Timestamp(start):pd.Timestamp(end) if end else None].dropna()
+    rows = rows.loc[rows.index.intersection(labels.y.index)]
+    if len(rows) < 10:
+        return None, None
+    proba = champion.model.estimator.predict_proba(rows)
+    classes = np.asarray(champion.model.estimator.classes_)
+    pred = classes[proba.argmax(axis=1)]
+    ece = expected_calibration_error(proba.max(axis=1), pred == labels.y.loc[rows.index].to_numpy())
+    shares = np.array([np.mean(pred == c) for c in sorted(CLASS_NAMES)])
+    return ece, shares
+
+
+def _feature_psi(champion: Any, features: pd.DataFrame, config: DriftConfig) -> tuple[dict[str, float], str]:
+    complete = features.dropna()
+    current = complete.iloc[-config.psi_window:]
+    start = champion.tags.get("holdout_start")
+    reference = complete.loc[:pd.Timestamp(start)].iloc[:-1] if start else complete.iloc[:0]
+    basis = "training span (bars before the holdout)"
+    if len(reference) < 2 * config.psi_bins:
+        reference, basis = complete.iloc[:-config.psi_window], "bars before the recent window"
+    if len(reference) < 2 * config.psi_bins or current.empty:
+        return {}, "too few bars for feature PSI"
+    values = {c: psi(reference[c].to_numpy(), current[c].to_numpy(), config.psi_bins) for c in complete.columns}
+    return values, basis
+
+
+def check_horizon(config: Config, *, engine: Any, champion: Any, bars: pd.DataFrame) -> HorizonDrift:
+    """Accuracy, calibration, feature and prediction drift of one champion on recent forecasts."""
+    drift = config.drift
+    symbol, timeframe, horizon = str(bars.attrs["symbol"]), str(bars.attrs["timeframe"]), champion.horizon
+    recent = _recent_resolved(engine, symbol, timeframe, horizon, drift.window)
+    correct = np.array([r.direction == r.realized_direction for r in recent], dtype=float)
+    accuracy = float(correct.mean()) if len(recent) else None
+    baseline = _finite((champion.model.manifest.get("report", {}).get("oos") or {}).get("accuracy"))
+    features = champion.model.features(bars)
+    ref_ece, ref_shares = _holdout_reference(champion, bars, features)
+    ece = expected_calibration_error(np.array([r.confidence for r in recent]), correct) if len(recent) else None
+    feature_psi, basis = _feature_psi(champion, features, drift)
+    directions = np.array([r.direction for r in _recent_forecasts(engine, symbol, timeframe, horizon, drift.window)])
+    pred_psi = (share_psi(ref_shares, [np.mean(directions == CLASS_NAMES[c]) for c in sorted(CLASS_NAMES)])
+                if ref_shares is not None and len(directions) else None)
+    status = accuracy_status(accuracy, baseline, len(recent), drift)
+    notes = [f"feature PSI basis: {basis}"]
+    status, notes = _escalate(status, notes, feature_psi, pred_psi, ece, ref_ece, drift)
+    return HorizonDrift(symbol, timeframe, horizon, status, len(recent), accuracy, baseline,
+                        None if accuracy is None or baseline is None else accuracy - baseline,
+                        _finite(ece), _finite(ref_ece), {k: round(v, 6) for k, v in feature_psi.items() if np.isfinite(v)},
+                        _finite(pred_psi), champion.name, champion.version, tuple(notes))
+
+
+def _recent_forecasts(engine: Any, symbol: str, timeframe: str, horizon: int, window: int) -> list[Any]:
+    from candor.store import forecasts
+
+    return forecasts(engine, symbol, timeframe, horizon=horizon)[-window:]
+
+
+def _escalate(status: str, notes: list[str], feature_psi: dict[str, float], pred_psi: float | None,
+              ece: float | None, ref_ece: float | None, drift: DriftConfig) -> tuple[str, list[str]]:
+    """Distribution or calibration drift lifts ``normal`` to ``monitor`` (never higher)."""
+    worst = max(feature_psi.items(), key=lambda kv: kv[1], default=(None, 0.0))
+    if worst[0] is not None and worst[1] > drift.psi_warn:
+        notes.append(f"feature {worst[0]} PSI {worst[1]:.3f} > {drift.psi_warn}")
+    if pred_psi is not None and pred_psi > drift.psi_warn:
+        notes.append(f"prediction PSI {pred_psi:.3f} > {drift.psi_warn}")
+    if ece is not None and ref_ece is not None and ece - ref_ece > drift.calibration_warn:
+        notes.append(f"calibration error {ece:.3f} vs {ref_ece:.3f} on the holdout")
+    if status == "normal" and len(notes) > 1:
+        status = "monitor"
+    return status, notes
+
+
+# ---- the job --------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class EmergencyAction:
+    """What the monitor did about an emergency: rollback or retrain, and whether it worked."""
+
+    symbol: str
+    timeframe: str
+    horizon: int
+    action: str
+    ok: bool
+    detail: str
+
+
+@dataclass
+class DriftReport:
+    """One run of the monitor: labels resolved, verdicts, alerts sent, emergency actions, skips."""
+
+    resolved: int = 0
+    results: list[HorizonDrift] = field(default_factory=list)
+    alerts: list[tuple[Alert, Delivery | None]] = field(default_factory=list)
+    actions: list[EmergencyAction] = field(default_factory=list)
+    skipped: list[tuple[str, str, str]] = field(default_factory=list)
+    rows: list[int] = field(default_factory=list)
+
+
+def _worst(results: list[HorizonDrift]) -> HorizonDrift:
+    return max(results, key=lambda r: (SEVERITY.get(r.status, 0), r.status != "insufficient", -(r.margin or 0.0)))
+
+
+def _store_row(engine: Any, results: list[HorizonDrift], day: date) -> int:
+    from candor.store import upsert_drift_row
+
+    worst = _worst(results)
+    details = {"horizon": worst.horizon, "model": f"{worst.model_name} v{worst.model_version}",
+               "feature_psi": worst.feature_psi, "calibration_reference": worst.calibration_reference,
+               "notes": list(worst.notes), "horizons": [_summary(r) for r in results]}
+    return upsert_drift_row(engine, symbol=worst.symbol, timeframe=worst.timeframe, date=day, n=worst.n,
+                            status=worst.status, accuracy=worst.accuracy, baseline=worst.baseline,
+                            margin=worst.margin, calibration_error=worst.calibration_error,
+                            max_feature_psi=worst.max_feature_psi, prediction_psi=worst.prediction_psi,
+                            details=details)
+
+
+def _summary(result: HorizonDrift) -> dict[str, Any]:
+    keep = ("horizon", "status", "n", "accuracy", "baseline", "margin", "calibration_error", "prediction_psi",
+            "model_name", "model_version")
+    return {k: v for k, v in asdict(result).items() if k in keep}
+
+
+def _alert_for(result: HorizonDrift) -> Alert:
+    accuracy = "n/a" if result.accuracy is None else f"{result.accuracy:.1%}"
+    baseline = "n/a" if result.baseline is None else f"{result.baseline:.1%}"
+    text = (f"candor drift {result.status.upper()}: {result.symbol}/{result.timeframe} h{result.horizon} "
+            f"accuracy {accuracy} over {result.n} resolved forecasts vs baseline {baseline} "
+            f"({result.model_name} v{result.model_version})")
+    details = {"horizon": result.horizon, "n": result.n, "accuracy": result.accuracy, "baseline": result.baseline,
+               "margin": result.margin, "model_name": result.model_name, "model_version": result.model_version,
+               "max_feature_psi": result.max_feature_psi, "prediction_psi": result.prediction_psi,
+               "notes": list(result.notes)}
+    return Alert(result.symbol, result.timeframe, result.status, text, details)
+
+
+Emergency = Callable[[HorizonDrift, pd.DataFrame], EmergencyAction]
+
+
+def default_emergency(config: Config, registry: Any, tracking_uri: str | None = None) -> Emergency:
+    """The ``alerts.on_emergency`` action: roll back to ``previous``, retrain and promote, or nothing."""
+    def act(result: HorizonDrift, bars: pd.DataFrame) -> EmergencyAction:
+        action = config.alerts.on_emergency
+        reason = f"drift monitor: accuracy {result.accuracy:.3f} vs baseline {result.baseline:.3f}"
+        try:
+            if action == "rollback":
+                moved = registry.rollback(result.model_name, actor="candor drift", reason=reason, automatic=True)
+                detail = f"champion of {result.model_name} is now v{moved.version}"
+            else:
+                from candor.schedule import retrain_series
+
+                version = retrain_series(config, bars, result.horizon, registry=registry, tracking_uri=tracking_uri,
+                                         actor="candor drift")
+                detail = f"retrained {version.name} v{version.version}: {version.note or version.status}"
+            return EmergencyAction(result.symbol, result.timeframe, result.horizon, action, True, detail)
+        except CandorError as exc:
+            log.error("emergency %s of %s failed: %s", action, result.model_name, exc)
+            return EmergencyAction(result.symbol, result.timeframe, result.horizon, action, False, str(exc))
+    return act
+
+
+def _check_series(config: Config, engine: Any, registry: Any, bars: pd.DataFrame, now: datetime,
+                  report: DriftReport) -> list[tuple[HorizonDrift, Any]]:
+    from candor.forecast import load_champion
+
+    symbol, timeframe = str(bars.attrs["symbol"]), str(bars.attrs["timeframe"])
+    report.resolved += resolve_forecasts_from_bars(engine, symbol, timeframe, bars, registry=registry, now=now)
+    results = []
+    for horizon in config.forecast.horizons:
+        try:
+            champion = load_champion(registry, symbol, timeframe, horizon, now=now, max_age_days=10**6)
+            results.append((check_horizon(config, engine=engine, champion=champion, bars=bars), champion))
+        except CandorError as exc:
+            report.skipped.append((symbol, timeframe, f"h{horizon}: {exc}"))
+    return results
+
+
+def run_drift(
+    config: Config,
+    *,
+    engine: Any,
+    registry: Any,
+    symbols: Iterable[str] | None = None,
+    timeframes: Iterable[str] | None = None,
+    bars_loader: Callable[[str, str], pd.DataFrame] | None = None,
+    now: datetime | None = None,
+    on_emergency: Emergency | None = None,
+) -> DriftReport:
+    """Resolve late labels, judge every series × horizon, store one row per series/date, alert, act.
+
+    ``bars_loader`` must return the full history (the feature PSI compares with the training span);
+    the default reads the store. A webhook that is down never fails the job (see candor.alerts).
+    """
+    from candor.forecast import universe
+    from candor.store import load_bars
+
+    now = now or datetime.now(UTC)
+    loader = bars_loader or (lambda s, tf: load_bars(engine, s, tf))
+    act = on_emergency or default_emergency(config, registry)
+    report = DriftReport()
+    for symbol, timeframe in universe(config, engine, symbols, timeframes):
+        try:
+            bars = loader(symbol, timeframe)
+        except CandorError as exc:
+            report.skipped.append((symbol, timeframe, str(exc)))
+            continue
+        checked = _check_series(config, engine, registry, bars, now, report)
+        if not checked:
+            continue
+        results = [r for r, _ in checked]
+        report.results += results
+        report.rows.append(_store_row(engine, results, now.date()))
+        _alert_and_act(config, results, bars, act, report)
+    return report
+
+
+def _alert_and_act(config: Config, results: list[HorizonDrift], bars: pd.DataFrame, act: Emergency,
+                   report: DriftReport) -> None:
+    for result in results:
+        log.info("drift %s/%s h%d: %s", result.symbol, result.timeframe, result.horizon, result.status,
+                 extra={"metrics": {"n": result.n, "accuracy": result.accuracy, "baseline": result.baseline,
+                                    "max_feature_psi": result.max_feature_psi, "prediction_psi": result.prediction_psi}})
+        if should_alert(result.status, config.alerts.min_status):
+            alert = _alert_for(result)
+            report.alerts.append((alert, send_alert(alert, config.alerts)))
+        if result.status == "emergency" and config.alerts.on_emergency != "none":
+            report.actions.append(act(result, bars))
