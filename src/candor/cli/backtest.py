@@ -1,0 +1,149 @@
+"""`candor backtest` — replay a saved or registered model on bars it has not seen.
+
+A thin shell over :func:`candor.backtest.replay.replay`: it parses the flags into one
+:class:`~candor.backtest.BacktestConfig` (defaults from the config's ``[backtest]`` section),
+resolves ``--model``, loads the bars, calls the library and prints the metrics beside
+buy-and-hold and always-flat. Every refusal happens before a file is written: the plot, trades
+CSV and JSON are written only after the backtest has succeeded.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.table import Table
+
+from candor.cli.app import app, console
+from candor.errors import ConfigError
+
+
+def _settings(config: Any, **flags: Any) -> Any:
+    """Flags over the config's ``[backtest]`` section → a validated BacktestConfig (exit 3 if bad)."""
+    from candor.backtest import BacktestConfig
+
+    section = config.backtest
+    chosen = {name: getattr(section, name) if value is None else value for name, value in flags.items()}
+    return BacktestConfig(**chosen)
+
+
+def _load_model(reference: str, config: Any) -> tuple[Any, str]:
+    """An artifact directory, or a registry reference ``NAME@ALIAS|VERSION``, hash-verified."""
+    from candor.artifact import load_model
+
+    path = Path(reference).expanduser()
+    if path.is_dir():
+        return load_model(path), str(path)
+    if "@" not in reference:
+        raise ConfigError(
+            f"`--model` must be a model artifact directory or a registry reference such as "
+            f"candor.SPX.d1@champion, SPX/d1@champion or candor.SPX.d1@3. Got {reference!r}."
+        )
+    name, _, ref = reference.rpartition("@")
+    return _registered(name, ref, config), reference
+
+
+def _registered(name: str, ref: str, config: Any) -> Any:
+    """Resolve and load a registered version, pinned to the manifest hash recorded at registration."""
+    from candor.registry import Registry
+    from candor.registry.loading import load_verified
+    from candor.store import connect_store
+    from candor.tracking import tracking_uri
+    from candor.workflow import database_url
+
+    uri = tracking_uri(config.home, os.environ.get("MLFLOW_TRACKING_URI"))
+    with connect_store(database_url(config), require_schema=False) as store:
+        registry = Registry(uri, store.engine)
+        return load_verified(registry, registry.version(name, ref))
+
+
+@app.command("backtest")
+def backtest_command(
+    model: str = typer.Option(..., "--model", help="Artifact directory, or NAME@ALIAS|VERSION (candor.SPX.d1@champion)."),
+    dataset: str = typer.Option(None, "--dataset", help="Embedded dataset name (see `candor datasets`)."),
+    data: Path = typer.Option(None, "--data", help="CSV or Parquet file of OHLCV bars."),
+    symbol: str = typer.Option(None, "--symbol", help="Symbol for --data (default: file name)."),
+    timeframe: str = typer.Option(None, "--timeframe", help="m1 m5 m15 h1 h4 d1 w1 (default: inferred)."),
+    tz: str = typer.Option(None, "--tz", help="Time zone of naive timestamps in --data (default UTC)."),
+    calendar: str = typer.Option(None, "--calendar", help="Exchange calendar of --data (default XNYS; '24/7' for crypto)."),
+    start: str = typer.Option(None, "--start", help="First signal bar (default: the bar after the training data)."),
+    allow_overlap: bool = typer.Option(False, "--allow-overlap", help="Allow --start inside the training span (in-sample!)."),
+    short: bool = typer.Option(None, "--short/--no-short", help="Short on BEARISH (default: flat)."),
+    execution: str = typer.Option(None, "--execution", help="next_open or next_close (never the signal's own bar)."),
+    cost_bps: float = typer.Option(None, "--cost-bps", help="Cost per unit turnover, basis points."),
+    slippage_bps: float = typer.Option(None, "--slippage-bps", help="Slippage per unit turnover, basis points."),
+    min_confidence: float = typer.Option(None, "--min-confidence", help="Flat when the top probability is below this."),
+    size_by_confidence: bool = typer.Option(None, "--size-by-confidence/--no-size-by-confidence", help="Size positions by confidence."),
+    plot: Path = typer.Option(None, "--plot", help="Write the equity + drawdown PNG here."),
+    trades: Path = typer.Option(None, "--trades", help="Write the trade list CSV here."),
+    output_json: Path = typer.Option(None, "--output-json", help="Write the metrics as JSON here."),
+    config_file: Path = typer.Option(None, "--config", help="candor.toml to read (default ./candor.toml)."),
+) -> None:
+    """Replay a model on unseen bars: next-bar execution, costs, benchmarks, PSR/DSR.
+
+    Exit codes: 0 ok, 1 data/model refused (e.g. overlap with training), 3 bad option.
+    """
+    from candor.backtest.replay import replay, training_span
+    from candor.config import load_config
+    from candor.data.sources import open_bars
+
+    config = load_config(config_file)
+    settings = _settings(config, short_on_bearish=short, execution=execution, cost_bps=cost_bps,
+                         slippage_bps=slippage_bps, min_confidence=min_confidence,
+                         size_by_confidence=size_by_confidence)
+    loaded, where = _load_model(model, config)
+    bars = open_bars(dataset=dataset, data=data, symbol=symbol, timeframe=timeframe, tz=tz, calendar=calendar)
+    span = training_span(loaded.manifest, bars)
+    result = replay(loaded, bars, settings, start=start, allow_overlap=allow_overlap, span=span)
+    _write_outputs(result, {"model": where, "symbol": loaded.symbol, "timeframe": loaded.timeframe,
+                            "training_span": {"start": span.start.isoformat(), "end": span.end.isoformat(),
+                                              "source": span.source}},
+                   plot=plot, trades=trades, output_json=output_json)
+    _render(result, where, span)
+
+
+def _write_outputs(result: Any, about: dict[str, Any], *, plot: Path | None, trades: Path | None,
+                   output_json: Path | None) -> None:
+    """Plot, trades and JSON — only reached once the backtest succeeded (nothing half-written)."""
+    from candor.backtest import plot_equity, write_trades_csv
+
+    if plot is not None:
+        plot_equity(result, plot)
+    if trades is not None:
+        write_trades_csv(result, trades)
+    if output_json is not None:
+        output_json.parent.mkdir(parents=True, exist_ok=True)
+        output_json.write_text(json.dumps({**about, "backtest": result.to_dict()}, indent=2, default=str))
+
+
+ROWS = (("total return", "total_return", "pct"), ("CAGR", "cagr", "pct"), ("volatility", "volatility", "pct"),
+        ("Sharpe", "sharpe", "num"), ("Sortino", "sortino", "num"), ("max drawdown", "max_drawdown", "pct"),
+        ("Calmar", "calmar", "num"), ("hit rate", "hit_rate", "pct"), ("trades", "n_trades", "int"),
+        ("turnover / year", "turnover_per_year", "num"), ("exposure", "exposure", "pct"), ("PSR", "psr", "num"))
+
+
+def _cell(value: Any, kind: str) -> str:
+    if value is None:
+        return "—"
+    return {"pct": f"{value:.1%}", "int": f"{int(value):,}", "num": f"{value:.2f}"}[kind]
+
+
+def _render(result: Any, where: str, span: Any) -> None:
+    """Strategy beside buy-and-hold and flat on the same periods, then PSR/DSR in words."""
+    d = result.to_dict()
+    columns = (d["metrics"], d["benchmarks"]["buy_and_hold"], d["benchmarks"]["always_flat"])
+    table = Table(title=f"Replay of {where} — {d['start'][:10]} → {d['end'][:10]}, {d['n_periods']:,} periods, "
+                        f"{result.config.execution}, {result.config.cost_bps + result.config.slippage_bps:g} bps",
+                  title_justify="left")
+    for name in ("metric", "strategy", "buy & hold", "flat"):
+        table.add_column(name, justify="left" if name == "metric" else "right")
+    for label, key, kind in ROWS:
+        table.add_row(label, *(_cell(col.get(key), kind) for col in columns))
+    console.print(table)
+    s = d["sharpe_inference"]
+    console.print(f"PSR {_cell(d['psr'], 'num')} (P[true Sharpe > 0]) · DSR {_cell(d['dsr'], 'num')} "
+                  f"(vs the best of {s['n_trials']} trial(s)) · training data to {span.end:%Y-%m-%d %H:%M} "
+                  f"({span.source})", highlight=False, markup=False)
