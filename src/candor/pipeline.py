@@ -46,6 +46,7 @@ class FoldOutcome:
     member_train_accuracy: dict[str, float]
     member_test_pred: dict[str, np.ndarray]
     seconds: float
+    tuning: dict | None = None  # member -> candor.tune.TuneResult when config.tune.enabled
 
 
 @dataclass(frozen=True)
@@ -91,16 +92,22 @@ class TrainResult:
     timings: dict[str, float] = field(default_factory=dict)
     backtest: BacktestResult | None = None
     n_trials: int = 1
+    tuning: dict | None = None  # candor.tune.tuning_summary: best params, studies, trial counts
 
 
 def make_ensemble(config: Config) -> OutOfFoldEnsemble:
     m = config.models
-    return OutOfFoldEnsemble(
+    ensemble = OutOfFoldEnsemble(
         members=tuple(m.models), method=m.ensemble, inner_splits=m.inner_splits,
         purge=config.purge, embargo=config.embargo, random_state=config.seed, n_jobs=m.n_jobs,
         scaling=m.scaling, prune_threshold=m.prune_threshold,
         member_params={name: dict(params) for name, params in m.params.items()} or None,
     )
+    if config.tune.enabled:  # nested tuning (issue 6): studies run inside fit, on the rows it is given
+        from candor.tune import tuned_ensemble
+
+        return tuned_ensemble(ensemble, config.tune)
+    return ensemble
 
 
 def _aligned_proba(model, X: pd.DataFrame, classes: np.ndarray) -> np.ndarray:
@@ -127,7 +134,7 @@ def _fit_fold(data: LabelledData, config: Config, index: int, train: np.ndarray,
             for name, member in ensemble.members_.items()
         },
         member_test_pred={name: member.predict(X_test) for name, member in ensemble.members_.items()},
-        seconds=time.perf_counter() - started,
+        seconds=time.perf_counter() - started, tuning=getattr(ensemble, "tuning_", None),
     )
 
 
@@ -283,6 +290,7 @@ def train_labelled(
     timings["importance_s"] = time.perf_counter() - t0
     timings["total_s"] = time.perf_counter() - started
     test_rows = np.concatenate([o.test for o in outcomes])
+    tuning = _tuning_summary(final, outcomes) if config.tune.enabled else None
     return TrainResult(
         symbol=symbol, timeframe=timeframe, n_samples=data.n_samples,
         label=data.labels.spec.describe(), horizon=config.labels.horizon,
@@ -296,8 +304,14 @@ def train_labelled(
         importance=importance, oos_proba=oos_proba, holdout_proba=holdout_proba,
         fingerprint=fingerprint, config=config, feature_set=data.feature_set,
         label_spec=data.labels.spec, warmup=warmup_bars(data.feature_set, timeframe), timings=timings,
-        n_trials=configurations_tried(config),
+        n_trials=configurations_tried(config) + (tuning or {}).get("n_trials_total", 0), tuning=tuning,
     )
+
+
+def _tuning_summary(final: OutOfFoldEnsemble, outcomes: list[FoldOutcome]) -> dict | None:
+    from candor.tune import tuning_summary  # optuna is imported only when tuning is on
+
+    return tuning_summary(final, [o.tuning for o in outcomes])
 
 
 def _importance(final: OutOfFoldEnsemble, data: LabelledData, hold: np.ndarray, config: Config) -> pd.DataFrame:

@@ -56,6 +56,7 @@ class TuneResult:
     metric: str = "f1"
     n_own_trials: int = 0
     n_pruned: int = 0
+    best_trial: int = -1
 
 
 # ------------------------------------------------------------------------------------- storage
@@ -188,7 +189,8 @@ def study_result(study: optuna.Study, model_name: str, metric: str, base: Mappin
     params = {**base, **search_space(model_name, optuna.trial.FixedTrial(best.params))}
     pruned = sum(t.state == optuna.trial.TrialState.PRUNED for t in done)
     return TuneResult(best_params=params, best_value=float(best.value), n_trials=len(done),
-                      study_name=study.study_name, metric=metric, n_own_trials=own, n_pruned=pruned)
+                      study_name=study.study_name, metric=metric, n_own_trials=own, n_pruned=pruned,
+                      best_trial=best.number)
 
 
 def tune_params(
@@ -365,3 +367,38 @@ def series_config(config: Config, symbol: str, timeframe: str) -> Config:
     params = {name: {**saved.get(name, {}), **explicit.get(name, {})}
               for name in set(explicit) | (set(saved) & set(config.models.models))}
     return config.model_copy(update={"models": config.models.model_copy(update={"params": params})})
+
+
+# ------------------------------------------------------------------------------ tune worker
+def tune_worker(bars: Any, config: Config, model_name: str, *, trials: int, storage: str,
+                study_name: str | None = None, timeout: float | None = None, random_state: int | None = None,
+                wait_for: int | None = None, wait_timeout: float = 600.0) -> TuneResult:
+    """One worker of a shared study on the series' development rows (the holdout is never seen).
+
+    The default study name is the one ``candor train --optimize --study-storage`` gives the
+    production model's study for this series and model, so workers started beforehand feed it.
+    ``random_state`` None draws a fresh seed: workers with one seed would propose the same
+    first trials. ``wait_for`` blocks until the study holds that many finished trials, so every
+    worker reports the study's final best.
+    """
+    from candor.dataset import build_labelled_data
+    from candor.split import holdout_split
+
+    data = build_labelled_data(bars, config)
+    dev, _ = holdout_split(data.y.index, data.t1, config.split.holdout, purge=config.purge)
+    X, y, t1 = data.X.iloc[dev], data.y.iloc[dev], data.t1.iloc[dev]
+    prefix = config.tune.study_name or f"candor.{bars.attrs['symbol']}.{bars.attrs['timeframe']}"
+    base = config.models.params.get(model_name, {})
+    store = open_storage(storage)
+    seed = random_state if random_state is not None else int.from_bytes(os.urandom(4), "little")
+    result = tune_params(X, y, t1, model_name, trials=trials, timeout=timeout, metric=config.tune.metric,
+                         inner_splits=config.tune.inner_splits, purge=config.purge, embargo=config.embargo,
+                         random_state=seed, storage=store, base_params=base, n_jobs=config.models.n_jobs,
+                         study_name=study_name or study_name_for(prefix, model_name, X, y),
+                         scaling=config.models.scaling, prune_threshold=config.models.prune_threshold)
+    if wait_for is None:
+        return result
+    study = optuna.load_study(study_name=result.study_name, storage=store)
+    wait_for_trials(study, wait_for, wait_timeout)
+    final = study_result(study, model_name, result.metric, base, own=result.n_own_trials)
+    return final

@@ -25,16 +25,26 @@ def _overrides(**options: Any) -> dict[str, Any]:
         "models": ("models", "ensemble", "fold_jobs"),
         "gates": ("min_accuracy", "require_edge"),
         "registry": ("registry_min_accuracy",),
+        "tune": ("optimize", "trials", "timeout", "metric", "study_storage"),
+        "universe": ("datasets", "timeframes", "jobs", "dask", "keep_going"),
     }
-    rename = {"label": "kind", "registry_min_accuracy": "min_accuracy"}
+    rename = {"label": "kind", "registry_min_accuracy": "min_accuracy", "optimize": "enabled"}
     out: dict[str, Any] = {}
     for section, keys in layout.items():
         values = {rename.get(k, k): options[k] for k in keys if options.get(k) is not None}
         if values:
             out[section] = values
-    if options.get("seed") is not None:
-        out["seed"] = options["seed"]
+    for key in ("seed", "device"):
+        if options.get(key) is not None:
+            out[key] = options[key]
     return out
+
+
+def _names(values: list[str] | None) -> tuple[str, ...] | None:
+    """Repeated and/or comma-separated option values (``--symbols SPX,AAPL --symbols IXIC``)."""
+    if not values:
+        return None
+    return tuple(v.strip() for value in values for v in value.split(",") if v.strip())
 
 
 @app.command("train")
@@ -67,6 +77,16 @@ def train_command(
     seed: int = typer.Option(None, "--seed", help="Random seed (default 42)."),
     log_level: str = typer.Option("WARNING", "--log-level", help="DEBUG, INFO, WARNING or ERROR."),
     log_json: bool = typer.Option(False, "--log-json", help="Log one JSON object per line; no progress bar."),
+    optimize: bool = typer.Option(None, "--optimize", help="Tune every member with Optuna inside each training fold (nested); saves best_hyperparameters."),
+    trials: int = typer.Option(None, "--trials", help="With --optimize: trials per study (one study per member and fold; default 30)."),
+    timeout: float = typer.Option(None, "--timeout", help="With --optimize: seconds per study."),
+    metric: str = typer.Option(None, "--metric", help="With --optimize: f1, accuracy or log_loss (default f1)."),
+    study_storage: str = typer.Option(None, "--study-storage", help="Optuna RDB URL (postgresql+psycopg://…) so tune-workers can join the studies."),
+    symbols: list[str] = typer.Option(None, "--symbols", "--datasets", help="Universe: datasets, symbols or files (repeat or comma-separate)."),
+    timeframes: list[str] = typer.Option(None, "--timeframes", help="Universe: timeframes, e.g. d1,h1 (coarser ones are resampled)."),
+    jobs: int = typer.Option(None, "--jobs", help="Universe: series trained in parallel processes (threads pinned per process)."),
+    dask: str = typer.Option(None, "--dask", help="Universe: Dask scheduler address, e.g. tcp://host:8786."),
+    device: str = typer.Option(None, "--device", help="cpu or cuda (XGBoost on the GPU when usable, else CPU with a warning)."),
 ) -> int:
     """Train with purged walk-forward; report accuracy beside baselines with a 95% CI and a verdict.
 
@@ -84,10 +104,15 @@ def train_command(
         label=label, horizon=horizon, threshold=threshold, folds=folds, purge=purge, embargo=embargo,
         holdout=holdout, models=model_list, ensemble=ensemble, fold_jobs=fold_jobs,
         min_accuracy=min_accuracy, registry_min_accuracy=min_accuracy, require_edge=require_edge, seed=seed,
+        optimize=optimize, trials=trials, timeout=timeout, metric=metric, study_storage=study_storage,
+        datasets=_names(symbols) or ((dataset,) if dataset and timeframes else None), timeframes=_names(timeframes),
+        jobs=jobs, dask=dask, keep_going=keep_going or None, device=device,
     ))
-    if all_series:
-        return _train_all(config, out=out, dry_run=dry_run, keep_going=keep_going)
+    config = _prepare(config, quiet=log_json)
+    if all_series or symbols or timeframes:
+        return _train_all(config, out=out, dry_run=dry_run, quiet=log_json)
     bars = open_bars(dataset=dataset, data=data, symbol=symbol, timeframe=timeframe, tz=tz, calendar=calendar)
+    config = _series_config(config, bars)
     with Progress(TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
                   TimeElapsedColumn(), console=err_console, disable=log_json, transient=True) as bar:
         task = bar.add_task(f"training {bars.attrs.get('symbol')}/{bars.attrs.get('timeframe')}",
@@ -95,6 +120,7 @@ def train_command(
         outcome = run_training(bars, config, out=out, dry_run=dry_run, promote=promote,
                                tracking_uri=os.environ.get("MLFLOW_TRACKING_URI"), actor=getpass.getuser(),
                                progress=lambda msg: bar.update(task, advance=1 if "fold" in msg or "holdout" in msg else 0))
+    _save_tuning(outcome, config, dry_run)
     document = _document(outcome)
     if output_json is not None:
         output_json.parent.mkdir(parents=True, exist_ok=True)
@@ -108,23 +134,66 @@ def train_command(
     return EXIT_GATES if outcome.gate_failures or promotion_failed else EXIT_OK
 
 
-def _train_all(config, *, out: Path | None, dry_run: bool, keep_going: bool) -> int:
-    from candor.cli.render import render_universe
-    from candor.data.datasets import DATASET_NAMES
-    from candor.universe import train_datasets
+def _prepare(config, *, quiet: bool):
+    """Device probe (CUDA or a one-line warning and CPU) and quiet Optuna logs when tuning."""
+    import warnings
 
-    with err_console.status("training every embedded dataset…") as status:
-        rows = train_datasets(DATASET_NAMES, config, out=out, dry_run=dry_run,
-                              on_done=lambda row: status.update(f"done: {row.name} ({row.status})"))
-    render_universe(console, rows)
+    from candor.device import apply_device
+
+    if config.tune.enabled:
+        import optuna
+
+        optuna.logging.set_verbosity(optuna.logging.WARNING)
+    with warnings.catch_warnings(record=True):
+        warnings.simplefilter("always")
+        config, choice = apply_device(config)
+    if choice.fell_back and not quiet:
+        err_console.print(f"[yellow]warning:[/] --device cuda: {choice.reason}; training on the CPU.",
+                          highlight=False, soft_wrap=True)
+    return config
+
+
+def _series_config(config, bars):
+    from candor.tune import series_config
+
+    return series_config(config, bars.attrs["symbol"], bars.attrs["timeframe"])
+
+
+def _save_tuning(outcome, config, dry_run: bool) -> None:
+    from candor.tune import save_best_params
+
+    if not dry_run:
+        save_best_params(outcome.result, config.home)
+
+
+def _train_all(config, *, out: Path | None, dry_run: bool, quiet: bool) -> int:
+    """Every series of the universe (processes or Dask), one progress display, one summary table."""
+    from candor.cli.render import render_universe
+    from candor.universe import resolve_series, train_universe
+
+    specs = resolve_series(config.universe.datasets, config.universe.timeframes)
+    with Progress(TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+                  TimeElapsedColumn(), console=err_console, disable=quiet, transient=True) as bar:
+        task = bar.add_task("universe", total=len(specs))
+
+        def show(p) -> None:
+            bar.update(task, completed=p.done, description=f"universe: {p.done - p.failed} done · "
+                       f"{p.running} running · {p.failed} failed")
+
+        rows = train_universe(specs, config, out=out, dry_run=dry_run, on_progress=show)
+    if quiet:
+        console.print_json(json.dumps([row.__dict__ for row in rows], default=str))
+    else:
+        render_universe(console, rows)
     failed = any(row.status == "failed" for row in rows)
-    return EXIT_FAILED if failed and not keep_going else EXIT_OK
+    return EXIT_FAILED if failed and not config.universe.keep_going else EXIT_OK
 
 
 def _document(outcome) -> dict[str, Any]:
     from candor.report import result_to_dict
 
     document = result_to_dict(outcome.result)
+    document.setdefault("tuning", getattr(outcome.result, "tuning", None))
     document["artifact"] = str(outcome.artifact) if outcome.artifact else None
     document["gates"] = {"passed": outcome.passed, "failures": outcome.gate_failures}
     registered = outcome.registered

@@ -1,0 +1,47 @@
+"""`candor tune-worker` — add trials to a shared Optuna study; run it on as many machines as you like."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from pathlib import Path
+
+import typer
+
+from candor.cli.app import EXIT_OK, app, console
+from candor.config import load_config
+
+
+@app.command("tune-worker")
+def tune_worker_command(
+    study_storage: str = typer.Option(..., "--study-storage", help="Optuna RDB URL shared by all workers (postgresql+psycopg://…)."),
+    study: str = typer.Option(None, "--study", help="Study name (default: the one `candor train --optimize` uses for this series and model)."),
+    dataset: str = typer.Option(None, "--dataset", help="Embedded dataset name (see `candor datasets`)."),
+    data: Path = typer.Option(None, "--data", help="CSV or Parquet file of OHLCV bars."),
+    symbol: str = typer.Option(None, "--symbol", help="Symbol for --data (default: file name)."),
+    timeframe: str = typer.Option(None, "--timeframe", help="Resample to this timeframe (m1 … w1)."),
+    model: str = typer.Option("lgbm", "--model", help="Model to tune: rf, gb, gb_classic, xgb, lgbm or logreg."),
+    trials: int = typer.Option(20, "--trials", help="Trials this worker adds to the study."),
+    timeout: float = typer.Option(None, "--timeout", help="Stop starting new trials after this many seconds."),
+    metric: str = typer.Option(None, "--metric", help="f1, accuracy or log_loss (default f1)."),
+    seed: int = typer.Option(None, "--seed", help="Sampler seed (default: random per worker)."),
+    wait_for: int = typer.Option(None, "--wait-for", help="Then wait until the study holds this many finished trials."),
+    config_file: Path = typer.Option(None, "--config", help="candor.toml to read (default ./candor.toml)."),
+) -> int:
+    """Run trials of one study in an Optuna RDB storage; print the study's best trial as JSON.
+
+    Exit codes: 0 ok, 1 storage unreachable or training failed, 3 configuration error.
+    """
+    import optuna
+
+    from candor.data.sources import open_bars
+    from candor.tune import tune_worker
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    overrides = {"tune": {"trials": trials, **({"metric": metric} if metric else {})}}
+    config = load_config(config_file, overrides)
+    bars = open_bars(dataset=dataset, data=data, symbol=symbol, timeframe=timeframe)
+    result = tune_worker(bars, config, model, trials=trials, storage=study_storage, study_name=study,
+                         timeout=timeout, random_state=seed, wait_for=wait_for)
+    console.print_json(json.dumps(asdict(result), default=str))
+    return EXIT_OK
