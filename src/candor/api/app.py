@@ -1,0 +1,141 @@
+"""``create_app``: wire the store, the registry and the routes into one FastAPI application.
+
+Why a factory: ``candor serve`` builds the engine and registry from the config at the edge;
+tests build them on a scratch store. Nothing is read from the environment here.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+from sqlalchemy.engine import Engine
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from candor import __version__
+from candor.api import routes_pages, routes_read, routes_write
+from candor.api.services import Services
+from candor.config import Config
+from candor.errors import CandorError, DataError, ModelError, RegistryError, StoreError
+
+HERE = Path(__file__).parent
+STATIC_DIR = HERE / "static"
+TEMPLATE_DIR = HERE / "templates"
+
+
+def plotly_js() -> Path:
+    """plotly.min.js from the installed plotly package: the pages never reach for a CDN."""
+    import plotly
+
+    path = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
+    if not path.is_file():
+        raise StoreError(f"plotly.min.js is missing from the plotly package at {path}; reinstall plotly.")
+    return path
+
+
+def _templates() -> Jinja2Templates:
+    from candor.api import filters
+
+    templates = Jinja2Templates(directory=str(TEMPLATE_DIR))
+    templates.env.filters.update(filters.FILTERS)
+    templates.env.globals.update(filters.GLOBALS, version=__version__)
+    return templates
+
+
+def _wants_html(request: Request) -> bool:
+    return not request.url.path.startswith(("/api", "/docs", "/openapi")) and \
+        "text/html" in request.headers.get("accept", "")
+
+
+def _error_page(request: Request, status: int, message: str) -> Response:
+    if _wants_html(request):
+        return request.app.state.templates.TemplateResponse(
+            request, "error.html", {"status": status, "message": message, "now": dt.datetime.now(dt.UTC)},
+            status_code=status)
+    return JSONResponse({"detail": message}, status_code=status)
+
+
+def _describe(errors: list[Any]) -> str:
+    """``bars[3].close: Field required`` — the field path a client must fix, in one line."""
+    parts = []
+    for error in errors[:5]:
+        loc = [p for p in error.get("loc", ()) if p not in ("body", "query", "path")]
+        where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc).lstrip(".") or "request"
+        parts.append(f"{where}: {error.get('msg', 'invalid')}")
+    return "; ".join(parts)
+
+
+def _install_handlers(app: FastAPI) -> None:
+    from candor.api.routes_write import registry_status
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> Response:
+        message = _describe(list(exc.errors()))
+        if _wants_html(request):
+            return _error_page(request, 422, message)
+        errors = [{k: v for k, v in e.items() if k in ("loc", "msg", "type")} for e in exc.errors()]
+        return JSONResponse({"detail": errors, "message": message}, status_code=422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
+        response = _error_page(request, exc.status_code, str(exc.detail))
+        for key, value in (exc.headers or {}).items():
+            response.headers[key] = value
+        return response
+
+    @app.exception_handler(CandorError)
+    async def _candor(request: Request, exc: CandorError) -> Response:
+        if isinstance(exc, RegistryError):
+            status = registry_status(str(exc))
+        elif isinstance(exc, DataError | ModelError):
+            status = 422
+        elif isinstance(exc, StoreError):
+            status = 503
+        else:
+            status = 400
+        return _error_page(request, status, str(exc))
+
+
+def create_app(config: Config, *, engine: Engine | None = None, registry: Any = None) -> FastAPI:
+    """The candor web app on ``engine`` (default: the configured store) and ``registry``
+    (default: MLflow under the config's home)."""
+    if engine is None:
+        from candor.store import connect_store
+        from candor.workflow import database_url
+
+        engine = connect_store(database_url(config)).engine
+    if registry is None:
+        from candor.registry import Registry
+        from candor.tracking import tracking_uri
+
+        registry = Registry(tracking_uri(config.home), engine)
+    plotly_path = plotly_js()
+    app = FastAPI(title="candor", version=__version__, docs_url="/docs", redoc_url=None,
+                  description="Direction models: champions, their evidence beside baselines, forecasts, drift.")
+    app.state.services = Services(config=config, engine=engine, registry=registry)
+    app.state.templates = _templates()
+    _install_handlers(app)
+
+    @app.get("/assets/plotly.min.js", include_in_schema=False)
+    def _plotly() -> FileResponse:
+        return FileResponse(plotly_path, media_type="application/javascript",
+                            headers={"Cache-Control": "public, max-age=86400"})
+
+    @app.get("/healthz", include_in_schema=False)
+    def _health() -> dict[str, str]:
+        return {"status": "ok", "version": __version__}
+
+    app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
+    app.include_router(routes_read.router)
+    app.include_router(routes_write.router)
+    app.include_router(routes_pages.router)
+    return app
+
+
+__all__ = ["create_app", "HTMLResponse"]

@@ -1,0 +1,157 @@
+"""Plotly figure specs (plain dicts) for the pages; the browser draws them with the local plotly.js.
+
+Why dicts and not ``plotly.graph_objects``: the specs are tiny, JSON-serialisable and testable,
+and the server never needs plotly's Python layer — only its bundled ``plotly.min.js`` file.
+Every chart says what it compares against (baseline line, diagonal, buy-and-hold), because a
+number without its reference is how a trader gets fooled.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+from candor.api.queries import LivePoint
+from candor.labels import CLASS_NAMES
+
+BULL, BEAR, NEUTRAL, INK, MUTED, ACCENT = "#1a9850", "#d73027", "#8c8c8c", "#1f2933", "#9aa5b1", "#2f6fdf"
+DIRECTION_COLOURS = {"BULLISH": BULL, "BEARISH": BEAR, "NEUTRAL": NEUTRAL}
+_FONT = {"family": "system-ui, -apple-system, Segoe UI, sans-serif", "size": 12, "color": INK}
+
+
+def _layout(title: str, **extra: Any) -> dict[str, Any]:
+    return {"title": {"text": title, "x": 0, "font": {"size": 14}}, "font": _FONT,
+            "margin": {"l": 55, "r": 15, "t": 40, "b": 45}, "height": 300,
+            "paper_bgcolor": "white", "plot_bgcolor": "white",
+            "legend": {"orientation": "h", "y": -0.3}, **extra,
+            "xaxis": {"automargin": True, **extra.get("xaxis", {})},
+            "yaxis": {"automargin": True, **extra.get("yaxis", {})}}
+
+
+def _class_name(label: Any) -> str:
+    try:
+        return CLASS_NAMES[int(label)]
+    except (KeyError, TypeError, ValueError):
+        return str(label)
+
+
+def weights_chart(weights: dict[str, float]) -> dict[str, Any]:
+    names = sorted(weights, key=lambda k: -weights[k])
+    return {"data": [{"type": "bar", "orientation": "h", "x": [weights[n] for n in names], "y": names,
+                      "marker": {"color": ACCENT}, "text": [f"{weights[n]:.0%}" for n in names],
+                      "textposition": "auto"}],
+            "layout": _layout("Ensemble weights (fit out-of-fold)", xaxis={"tickformat": ".0%", "range": [0, 1]},
+                              yaxis={"autorange": "reversed"}, height=max(160, 60 + 35 * len(names)))}
+
+
+def folds_chart(folds: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """Per-fold accuracy beside that fold's best baseline: does the edge hold in every period?"""
+    labels = [f"fold {f['index']}<br>{str(f.get('test_start', ''))[:10]}" for f in folds]
+    best = [max((f.get("baselines") or {"none": math.nan}).values()) for f in folds]
+    return {"data": [
+        {"type": "bar", "name": "model (test)", "x": labels, "y": [f["accuracy"] for f in folds],
+         "marker": {"color": ACCENT}},
+        {"type": "bar", "name": "best baseline", "x": labels, "y": best, "marker": {"color": MUTED}},
+        {"type": "scatter", "mode": "markers", "name": "model (train)", "x": labels,
+         "y": [f.get("train_accuracy") for f in folds], "marker": {"color": INK, "symbol": "line-ew-open", "size": 18}},
+    ], "layout": _layout("Accuracy per walk-forward fold", barmode="group", yaxis={"tickformat": ".0%", "range": [0, 1]})}
+
+
+def confusion_chart(matrix: Sequence[Sequence[int]], classes: Sequence[Any]) -> dict[str, Any]:
+    names = [_class_name(c) for c in classes]
+    totals = [sum(row) or 1 for row in matrix]
+    share = [[v / t for v in row] for row, t in zip(matrix, totals)]
+    text = [[f"{v}<br>{s:.0%}" for v, s in zip(row, srow)] for row, srow in zip(matrix, share)]
+    return {"data": [{"type": "heatmap", "z": share, "x": names, "y": names, "text": text,
+                      "texttemplate": "%{text}", "colorscale": [[0, "#f5f7fa"], [1, ACCENT]],
+                      "showscale": False, "zmin": 0, "zmax": 1}],
+            "layout": _layout("Confusion matrix (out-of-sample, row = actual)",
+                              xaxis={"title": {"text": "predicted"}}, yaxis={"title": {"text": "actual"},
+                                                                              "autorange": "reversed"})}
+
+
+def calibration_chart(bins: Sequence[dict[str, Any]], source: str) -> dict[str, Any]:
+    """Top-class confidence against how often it was right; the diagonal is perfect calibration."""
+    used = [b for b in bins if b.get("count") and b.get("mean_confidence") is not None]
+    return {"data": [
+        {"type": "scatter", "mode": "lines", "name": "perfect", "x": [0, 1], "y": [0, 1],
+         "line": {"color": MUTED, "dash": "dot"}},
+        {"type": "scatter", "mode": "lines+markers", "name": "model", "x": [b["mean_confidence"] for b in used],
+         "y": [b["accuracy"] for b in used], "text": [f"n={b['count']}" for b in used],
+         "marker": {"size": [6 + min(14, math.sqrt(b["count"])) for b in used], "color": ACCENT}},
+    ], "layout": _layout(f"Calibration ({source})", xaxis={"title": {"text": "confidence"}, "range": [0, 1],
+                                                            "tickformat": ".0%"},
+                         yaxis={"title": {"text": "hit rate"}, "range": [0, 1], "tickformat": ".0%"})}
+
+
+def importance_chart(records: Sequence[dict[str, Any]], top: int = 15) -> dict[str, Any]:
+    rows = sorted(records, key=lambda r: -(r.get("importance") or 0.0))[:top]
+    return {"data": [{"type": "bar", "orientation": "h", "x": [r.get("importance") for r in rows],
+                      "y": [str(r.get("feature")) for r in rows], "marker": {"color": ACCENT},
+                      "error_x": {"type": "data", "array": [r.get("std") or 0 for r in rows], "color": MUTED}}],
+            "layout": _layout("Feature importance (OOS permutation: accuracy drop)",
+                              yaxis={"autorange": "reversed"}, height=max(200, 60 + 22 * len(rows)))}
+
+
+def equity_chart(times: Sequence[Any], equity: Sequence[float], benchmark: Sequence[float] | None) -> dict[str, Any]:
+    """Equity (top) and drawdown from the running peak (bottom), beside buy-and-hold when known."""
+    peak, drawdown = -math.inf, []
+    for value in equity:
+        peak = max(peak, value)
+        drawdown.append(value / peak - 1 if peak > 0 else 0.0)
+    data = [{"type": "scatter", "mode": "lines", "name": "strategy (after costs)", "x": list(times),
+             "y": list(equity), "line": {"color": ACCENT}}]
+    if benchmark is not None:
+        data.append({"type": "scatter", "mode": "lines", "name": "buy & hold", "x": list(times),
+                     "y": list(benchmark), "line": {"color": MUTED}})
+    data.append({"type": "scatter", "mode": "lines", "name": "drawdown", "x": list(times), "y": drawdown,
+                 "fill": "tozeroy", "line": {"color": BEAR}, "yaxis": "y2"})
+    return {"data": data, "layout": _layout(
+        "Backtest equity and drawdown", height=380,
+        yaxis={"domain": [0.35, 1], "title": {"text": "equity"}},
+        yaxis2={"domain": [0, 0.25], "tickformat": ".0%", "title": {"text": "drawdown"}})}
+
+
+def forecast_history_chart(rows: Sequence[Any]) -> dict[str, Any]:
+    """Each forecast as a dot on its direction row: filled green if it came true, red if not,
+    hollow while unresolved; the realised direction is drawn as a grey line behind."""
+    y_of = {"BEARISH": -1, "NEUTRAL": 0, "BULLISH": 1}
+    colour = [MUTED if r.realized_direction is None else (BULL if r.realized_direction == r.direction else BEAR)
+              for r in rows]
+    resolved = [r for r in rows if r.realized_direction is not None]
+    return {"data": [
+        {"type": "scatter", "mode": "lines", "name": "realised", "x": [r.bar_ts.isoformat() for r in resolved],
+         "y": [y_of.get(r.realized_direction, 0) for r in resolved], "line": {"color": "#cbd2d9", "shape": "hv"}},
+        {"type": "scatter", "mode": "markers", "name": "forecast (green = right, red = wrong, grey = open)",
+         "x": [r.bar_ts.isoformat() for r in rows], "y": [y_of.get(r.direction, 0) for r in rows],
+         "text": [f"{r.direction} {r.confidence:.0%} → {r.realized_direction or 'open'}" for r in rows],
+         "marker": {"color": colour, "size": [6 + 10 * r.confidence for r in rows]}},
+    ], "layout": _layout("Forecasts against realised direction",
+                         yaxis={"tickvals": [-1, 0, 1], "ticktext": ["BEARISH", "NEUTRAL", "BULLISH"],
+                                "range": [-1.5, 1.5]})}
+
+
+def live_chart(points: Sequence[LivePoint], drift: Sequence[Any], oos_accuracy: float | None) -> dict[str, Any]:
+    """Live rolling accuracy vs the causal baseline, the drift monitor's numbers and the OOS level."""
+    data: list[dict[str, Any]] = [
+        {"type": "scatter", "mode": "lines", "name": "live accuracy (rolling)",
+         "x": [p.bar_ts.isoformat() for p in points], "y": [p.accuracy for p in points], "line": {"color": ACCENT}},
+        {"type": "scatter", "mode": "lines", "name": "baseline (majority so far)",
+         "x": [p.bar_ts.isoformat() for p in points], "y": [p.baseline for p in points],
+         "line": {"color": MUTED, "dash": "dash"}},
+    ]
+    if drift:
+        data.append({"type": "scatter", "mode": "markers", "name": "drift monitor accuracy",
+                     "x": [str(d.date) for d in drift], "y": [d.accuracy for d in drift],
+                     "marker": {"color": [STATUS_COLOURS.get(d.status, MUTED) for d in drift], "size": 9,
+                                "symbol": "diamond"}})
+    shapes = []
+    if oos_accuracy is not None:
+        shapes.append({"type": "line", "xref": "paper", "x0": 0, "x1": 1, "y0": oos_accuracy, "y1": oos_accuracy,
+                       "line": {"color": INK, "dash": "dot", "width": 1}})
+    return {"data": data, "layout": _layout("Live accuracy vs baseline (dotted: out-of-sample accuracy)",
+                                            yaxis={"tickformat": ".0%", "range": [0, 1]}, shapes=shapes)}
+
+
+STATUS_COLOURS = {"normal": BULL, "monitor": "#e6a700", "drift": "#f46d43", "emergency": BEAR, "insufficient": MUTED}

@@ -1,0 +1,206 @@
+"""Read models for the API and the pages: what a series looks like right now.
+
+Why a module of its own: the JSON endpoints and the HTML pages show the same facts (champion,
+its numbers beside the baseline, latest forecast, drift status); computing them once keeps the
+two from disagreeing. Everything here is plain Python over the store and the registry — no
+FastAPI — so it can be tested without a server.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
+
+from candor.registry.common import PREFIX, series_label
+from candor.store import DriftRow, MlForecast, TrainingRun, drift_rows, latest_training_runs
+
+#: Enough history to find every series' latest rows on any realistic deployment.
+_RUN_SCAN = 5000
+
+
+@dataclass(frozen=True)
+class Series:
+    symbol: str
+    timeframe: str
+    name: str
+
+
+@dataclass
+class SeriesState:
+    """One row of the overview: a series' champion, its evidence, its latest call and health."""
+
+    series: Series
+    champion: str | None = None
+    previous: str | None = None
+    versions: int = 0
+    latest: str | None = None
+    trained_at: dt.datetime | None = None
+    age_days: int | None = None
+    run: TrainingRun | None = None
+    forecast: MlForecast | None = None
+    drift: DriftRow | None = None
+    consensus: tuple[str, float] | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+def _split_name(name: str) -> tuple[str, str]:
+    symbol, _, timeframe = series_label(name).rpartition("/")
+    return symbol, timeframe
+
+
+def all_runs(engine: Engine, symbol: str | None = None, timeframe: str | None = None) -> list[TrainingRun]:
+    return latest_training_runs(engine, symbol, timeframe, limit=_RUN_SCAN)
+
+
+def list_series(engine: Engine, registry: Any) -> list[Series]:
+    """Every series that has a registered model or a training run, sorted by symbol then timeframe."""
+    found: dict[tuple[str, str], Series] = {}
+    for run in all_runs(engine):
+        name = run.model_name or f"{PREFIX}{run.symbol}.{run.timeframe}"
+        found.setdefault((run.symbol, run.timeframe), Series(run.symbol, run.timeframe, name))
+    names = {s.name for s in found.values()}
+    for model in registry.list_models():
+        if model.name not in names:
+            symbol, timeframe = _split_name(model.name)
+            found[(symbol, timeframe)] = Series(symbol, timeframe, model.name)
+    order = ("m1", "m5", "m15", "h1", "h4", "d1", "w1")
+    return sorted(found.values(), key=lambda s: (s.symbol, order.index(s.timeframe) if s.timeframe in order else 99))
+
+
+def known_symbols(engine: Engine, registry: Any) -> list[str]:
+    """Symbols anything is known about (training runs, forecasts, registered models)."""
+    symbols = {s.symbol for s in list_series(engine, registry)}
+    with Session(engine) as session:
+        symbols |= set(session.scalars(sa.select(MlForecast.symbol).distinct()))
+    return sorted(symbols)
+
+
+def run_for_version(engine: Engine, symbol: str, timeframe: str, version: str | None) -> TrainingRun | None:
+    """The training run that produced ``version`` (newest run when no version is given)."""
+    runs = all_runs(engine, symbol, timeframe)
+    if version is None:
+        return runs[0] if runs else None
+    return next((r for r in runs if r.model_version == str(version)), None)
+
+
+def latest_forecasts(engine: Engine, symbol: str | None = None) -> dict[tuple[str, str], MlForecast]:
+    """The newest forecast (latest bar, then shortest horizon) per symbol/timeframe."""
+    query = sa.select(MlForecast).order_by(MlForecast.bar_ts.desc(), MlForecast.horizon)
+    if symbol is not None:
+        query = query.where(MlForecast.symbol == symbol)
+    newest: dict[tuple[str, str], MlForecast] = {}
+    with Session(engine, expire_on_commit=False) as session:
+        for row in session.scalars(query.limit(20000)):
+            newest.setdefault((row.symbol, row.timeframe), row)
+        session.expunge_all()
+    return newest
+
+
+def consensus(forecasts: list[MlForecast]) -> tuple[str, float] | None:
+    """Multi-timeframe vote: the forecast job's stored consensus when it wrote one, else a plain
+    majority of each timeframe's latest direction (agreement = share of timeframes agreeing)."""
+    if not forecasts:
+        return None
+    stored = [f for f in forecasts if f.consensus_direction]
+    if stored:
+        best = max(stored, key=lambda f: f.bar_ts)
+        return best.consensus_direction or "", float(best.consensus_agreement or 0.0)
+    votes = Counter(f.direction for f in forecasts)
+    direction, count = votes.most_common(1)[0]
+    return direction, count / len(forecasts)
+
+
+def series_states(engine: Engine, registry: Any, now: dt.datetime | None = None) -> list[SeriesState]:
+    """The overview: one state per series, with the consensus of the symbol's timeframes."""
+    now = now or dt.datetime.now(dt.UTC)
+    models = {m.name: m for m in registry.list_models()}
+    newest = latest_forecasts(engine)
+    drift_by = {}
+    for row in drift_rows(engine):
+        drift_by[(row.symbol, row.timeframe)] = row  # oldest date first → last one wins
+    states = []
+    for series in list_series(engine, registry):
+        state = SeriesState(series)
+        model = models.get(series.name)
+        if model is not None:
+            state.champion, state.previous = model.champion, model.previous
+            state.versions, state.latest = model.versions, model.latest
+        state.run = run_for_version(engine, series.symbol, series.timeframe, state.champion)
+        if state.champion is None:
+            state.notes.append("no champion")
+        elif state.run is None:
+            state.notes.append(f"no training run recorded for version {state.champion}")
+        if state.run is not None:
+            state.trained_at = state.run.run_date
+            state.age_days = max(0, (now - state.run.run_date).days)
+        state.forecast = newest.get((series.symbol, series.timeframe))
+        state.drift = drift_by.get((series.symbol, series.timeframe))
+        states.append(state)
+    by_symbol: dict[str, list[MlForecast]] = {}
+    for (symbol, _), row in newest.items():
+        by_symbol.setdefault(symbol, []).append(row)
+    for state in states:
+        state.consensus = consensus(by_symbol.get(state.series.symbol, []))
+    return states
+
+
+def find_series(engine: Engine, registry: Any, symbol: str, timeframe: str) -> Series | None:
+    return next((s for s in list_series(engine, registry) if (s.symbol, s.timeframe) == (symbol, timeframe)), None)
+
+
+def forecast_rows(engine: Engine, *, symbol: str | None = None, timeframe: str | None = None,
+                  horizon: int | None = None, start: dt.datetime | None = None, end: dt.datetime | None = None,
+                  limit: int = 1000) -> list[MlForecast]:
+    """Stored forecasts, oldest bar first, filtered by series, horizon and bar time (inclusive)."""
+    query = sa.select(MlForecast)
+    for column, value in ((MlForecast.symbol, symbol), (MlForecast.timeframe, timeframe),
+                          (MlForecast.horizon, horizon)):
+        if value is not None:
+            query = query.where(column == value)
+    if start is not None:
+        query = query.where(MlForecast.bar_ts >= start)
+    if end is not None:
+        query = query.where(MlForecast.bar_ts <= end)
+    query = query.order_by(MlForecast.bar_ts.desc(), MlForecast.symbol, MlForecast.timeframe).limit(limit)
+    with Session(engine, expire_on_commit=False) as session:
+        rows = list(session.scalars(query))
+        session.expunge_all()
+    return rows[::-1]
+
+
+@dataclass(frozen=True)
+class LivePoint:
+    bar_ts: dt.datetime
+    accuracy: float
+    baseline: float
+    n: int
+
+
+def live_accuracy(rows: list[MlForecast], window: int = 30, min_n: int = 10) -> list[LivePoint]:
+    """Rolling accuracy of resolved forecasts beside a causal majority-class baseline.
+
+    Why this baseline: at each point it predicts the most frequent realised direction among the
+    forecasts resolved *before* it — what a trader without the model would have guessed — so the
+    live line is judged the way the report judged the out-of-sample one. Points start once
+    ``min_n`` forecasts are in the window.
+    """
+    resolved = [r for r in rows if r.realized_direction is not None]
+    seen: Counter[str] = Counter()
+    hits: list[tuple[bool, bool]] = []
+    points = []
+    for row in resolved:
+        guess = seen.most_common(1)[0][0] if seen else "NEUTRAL"
+        hits.append((row.direction == row.realized_direction, guess == row.realized_direction))
+        seen[row.realized_direction or ""] += 1
+        recent = hits[-window:]
+        if len(recent) < min_n:  # a rate over a handful of forecasts is noise, not a signal
+            continue
+        points.append(LivePoint(row.bar_ts, sum(h for h, _ in recent) / len(recent),
+                                sum(b for _, b in recent) / len(recent), len(recent)))
+    return points

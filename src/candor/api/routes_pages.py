@@ -1,0 +1,133 @@
+"""Server-rendered pages: overview, model, forecasts. Charts are Plotly specs drawn client-side
+by the plotly.js that ships inside the installed ``plotly`` package (no CDN, works offline)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi.responses import HTMLResponse
+
+from candor.api import charts, queries
+from candor.api.routes_read import SymbolPath, require_series
+from candor.api.schemas import Timeframe
+from candor.api.services import Services, services
+from candor.store import alias_events, drift_rows
+
+router = APIRouter(include_in_schema=False)
+Svc = Annotated[Services, Depends(services)]
+#: Newest forecasts listed on the forecasts page (the API serves the rest).
+RECENT = 40
+
+
+def render(request: Request, template: str, **context: Any) -> HTMLResponse:
+    templates = request.app.state.templates
+    return templates.TemplateResponse(request, template, {"now": dt.datetime.now(dt.UTC), **context})
+
+
+def _script_json(figures: dict[str, Any]) -> str:
+    """JSON safe inside a <script> element (no ``</script>`` can close it early)."""
+    return json.dumps(figures, default=str).replace("</", "<\\/")
+
+
+@router.get("/", response_class=HTMLResponse)
+def overview(request: Request, svc: Svc) -> HTMLResponse:
+    states = queries.series_states(svc.engine, svc.registry)
+    counts = {"edge": sum(1 for s in states if s.run is not None and s.run.verdict == "significant edge"),
+              "drift": sum(1 for s in states if s.drift is not None and s.drift.status in ("drift", "emergency")),
+              "champions": sum(1 for s in states if s.champion)}
+    return render(request, "overview.html", states=states, counts=counts)
+
+
+def _calibration(report: dict[str, Any], rows: list[Any]) -> tuple[list[dict[str, Any]], str] | None:
+    """The report's out-of-sample calibration when it has one, else one from resolved live forecasts."""
+    stored = report.get("calibration") or (report.get("oos") or {}).get("calibration")
+    if isinstance(stored, list) and stored:
+        return stored, "out-of-sample"
+    resolved = [r for r in rows if r.realized_direction is not None]
+    if len(resolved) < 10:
+        return None
+    bins: list[dict[str, Any]] = []
+    for i in range(10):
+        lo, hi = i / 10, (i + 1) / 10
+        inside = [r for r in resolved if lo < r.confidence <= hi or (i == 0 and r.confidence == 0)]
+        if inside:
+            bins.append({"mean_confidence": sum(r.confidence for r in inside) / len(inside),
+                         "accuracy": sum(r.direction == r.realized_direction for r in inside) / len(inside),
+                         "count": len(inside)})
+    return bins, f"live forecasts, n={len(resolved)}"
+
+
+def _equity(backtest: dict[str, Any]) -> dict[str, Any] | None:
+    """An equity chart when the backtest section carries a curve (``equity`` / ``equity_curve``)."""
+    curve = backtest.get("equity_curve") or backtest.get("equity")
+    if isinstance(curve, dict) and "ts" in curve and ("equity" in curve or "values" in curve):
+        times, values = curve["ts"], curve.get("equity") or curve.get("values")
+        bench = curve.get("buy_and_hold") or curve.get("benchmark")
+    elif isinstance(curve, dict) and curve:
+        times, values, bench = list(curve), list(curve.values()), None
+    elif isinstance(curve, list) and curve and isinstance(curve[0], list | tuple):
+        times, values, bench = [c[0] for c in curve], [c[1] for c in curve], None
+    else:
+        return None
+    return charts.equity_chart(times, values, bench if isinstance(bench, list) and len(bench) == len(values) else None)
+
+
+@router.get("/models/{symbol}/{timeframe}", response_class=HTMLResponse)
+def model_page(request: Request, symbol: SymbolPath, timeframe: Timeframe, svc: Svc,
+               version: Annotated[str | None, Query(pattern=r"^[0-9]{1,9}$")] = None) -> HTMLResponse:
+    series = require_series(svc, symbol, timeframe)
+    registered = any(m.name == series.name for m in svc.registry.list_models())
+    history = svc.registry.history(series.name) if registered else []
+    champion = next((r.version for r in history if "champion" in r.aliases), None)
+    shown = version or champion
+    run = queries.run_for_version(svc.engine, symbol, timeframe, shown)
+    if version is not None and run is None:
+        raise HTTPException(404, f"no training run recorded for {series.name} version {version}")
+    report = (run.report if run is not None else None) or {}
+    rows = queries.forecast_rows(svc.engine, symbol=symbol, timeframe=timeframe, limit=5000)
+    figures: dict[str, Any] = {}
+    if report.get("weights"):
+        figures["weights"] = charts.weights_chart(report["weights"])
+    if report.get("fold_details"):
+        figures["folds"] = charts.folds_chart(report["fold_details"])
+    oos = report.get("oos") or {}
+    if oos.get("confusion_matrix"):
+        figures["confusion"] = charts.confusion_chart(oos["confusion_matrix"], oos.get("classes") or [-1, 0, 1])
+    calibration = _calibration(report, rows)
+    if calibration:
+        figures["calibration"] = charts.calibration_chart(*calibration)
+    if report.get("feature_importance"):
+        figures["importance"] = charts.importance_chart(report["feature_importance"])
+    backtest = report.get("backtest") or None
+    if backtest:
+        equity = _equity(backtest)
+        if equity:
+            figures["equity"] = equity
+    return render(request, "model.html", series=series, run=run, report=report, oos=oos,
+                  holdout=report.get("holdout") or {}, backtest=backtest, history=history, champion=champion,
+                  shown=shown, events=alias_events(svc.engine, series.name)[::-1],
+                  figures=_script_json(figures), figure_names=list(figures))
+
+
+@router.get("/forecasts/{symbol}/{timeframe}", response_class=HTMLResponse)
+def forecasts_page(request: Request, symbol: SymbolPath, timeframe: Timeframe, svc: Svc) -> HTMLResponse:
+    series = require_series(svc, symbol, timeframe)
+    rows = queries.forecast_rows(svc.engine, symbol=symbol, timeframe=timeframe, limit=5000)
+    points = queries.live_accuracy(rows)
+    drift = drift_rows(svc.engine, symbol, timeframe)
+    run = queries.run_for_version(svc.engine, symbol, timeframe, None)
+    figures = {}
+    if rows:
+        figures["history"] = charts.forecast_history_chart(rows)
+    if points or drift:
+        figures["live"] = charts.live_chart(points, drift, run.oos_accuracy if run is not None else None)
+    resolved = [r for r in rows if r.realized_direction is not None]
+    hits = sum(r.direction == r.realized_direction for r in resolved)
+    summary = {"n": len(rows), "resolved": len(resolved), "hit_rate": hits / len(resolved) if resolved else None,
+               "baseline": points[-1].baseline if points else None, "live": points[-1].accuracy if points else None}
+    return render(request, "forecasts.html", series=series, rows=rows[::-1][:RECENT], summary=summary,
+                  drift=drift[-1] if drift else None, run=run,
+                  figures=_script_json(figures), figure_names=list(figures))

@@ -1,0 +1,109 @@
+"""Read-only JSON endpoints under ``/api``: models, history, training runs, forecasts, drift."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, HTTPException, Path, Query
+
+from candor.api import queries
+from candor.api.schemas import (
+    SYMBOL_PATTERN, AliasEventOut, DriftOut, ForecastRowOut, ModelHistoryOut, ModelOut, Timeframe,
+    TrainingRunOut, VersionOut,
+)
+from candor.api.services import Services, services
+from candor.store import alias_events, drift_rows
+
+router = APIRouter(prefix="/api", tags=["read"])
+
+SymbolPath = Annotated[str, Path(pattern=SYMBOL_PATTERN, description="ticker, e.g. SPX")]
+SymbolQuery = Annotated[str | None, Query(pattern=SYMBOL_PATTERN, description="ticker, e.g. SPX")]
+Svc = Annotated[Services, Depends(services)]
+
+
+def require_symbol(svc: Services, symbol: str | None) -> None:
+    """404 naming the known symbols, so a typo is distinguishable from 'nothing yet'."""
+    if symbol is None:
+        return
+    known = queries.known_symbols(svc.engine, svc.registry)
+    if symbol not in known:
+        hint = f"known symbols: {', '.join(known)}" if known else "nothing has been trained yet"
+        raise HTTPException(404, f"unknown symbol {symbol!r}; {hint}")
+
+
+def require_series(svc: Services, symbol: str, timeframe: str) -> queries.Series:
+    require_symbol(svc, symbol)
+    series = queries.find_series(svc.engine, svc.registry, symbol, timeframe)
+    if series is None:
+        have = sorted(s.timeframe for s in queries.list_series(svc.engine, svc.registry) if s.symbol == symbol)
+        raise HTTPException(404, f"no model for {symbol}/{timeframe}; {symbol} has: {', '.join(have) or 'none'}")
+    return series
+
+
+@router.get("/models", response_model=list[ModelOut], summary="Every series with its champion")
+def list_models(svc: Svc) -> list[ModelOut]:
+    return [ModelOut(name=s.series.name, symbol=s.series.symbol, timeframe=s.series.timeframe,
+                     versions=s.versions, latest=s.latest, champion=s.champion, previous=s.previous,
+                     champion_trained_at=s.trained_at, champion_age_days=s.age_days)
+            for s in queries.series_states(svc.engine, svc.registry)]
+
+
+@router.get("/models/{symbol}/{timeframe}", response_model=ModelHistoryOut,
+            summary="A model's version history and alias events (who moved the champion, when, why)")
+def model_history(symbol: SymbolPath, timeframe: Timeframe, svc: Svc) -> ModelHistoryOut:
+    series = require_series(svc, symbol, timeframe)
+    rows = svc.registry.history(series.name) if _registered(svc, series.name) else []
+    champion = next((r.version for r in rows if "champion" in r.aliases), None)
+    return ModelHistoryOut(
+        name=series.name, symbol=symbol, timeframe=timeframe, champion=champion,
+        versions=[VersionOut(version=r.version, status=r.status, aliases=list(r.aliases), created=r.created,
+                             run_id=r.run_id, metrics=r.metrics, verdict=r.verdict, gate_reasons=r.gate_reasons)
+                  for r in rows],
+        alias_events=[AliasEventOut.model_validate(e) for e in alias_events(svc.engine, series.name)])
+
+
+def _registered(svc: Services, name: str) -> bool:
+    return any(m.name == name for m in svc.registry.list_models())
+
+
+@router.get("/training-runs", response_model=list[TrainingRunOut], summary="Training runs, newest first")
+def training_runs(svc: Svc, symbol: SymbolQuery = None, timeframe: Timeframe | None = None,
+                  limit: Annotated[int, Query(ge=1, le=500)] = 50,
+                  include_report: Annotated[bool, Query(description="add the full report document")] = False,
+                  ) -> list[TrainingRunOut]:
+    require_symbol(svc, symbol)
+    runs = queries.all_runs(svc.engine, symbol, timeframe)[:limit]
+    out = []
+    for run in runs:
+        row = TrainingRunOut.model_validate(run)
+        out.append(row if include_report else row.model_copy(update={"report": None}))
+    return out
+
+
+@router.get("/forecasts", response_model=list[ForecastRowOut], summary="Stored forecasts, oldest bar first")
+def list_forecasts(svc: Svc, symbol: SymbolQuery = None, timeframe: Timeframe | None = None,
+                   horizon: Annotated[int | None, Query(ge=1, le=10000)] = None,
+                   start: Annotated[dt.datetime | None, Query(description="first bar time (inclusive, ISO 8601)")] = None,
+                   end: Annotated[dt.datetime | None, Query(description="last bar time (inclusive)")] = None,
+                   limit: Annotated[int, Query(ge=1, le=10000)] = 1000) -> list[ForecastRowOut]:
+    require_symbol(svc, symbol)
+    start, end = _utc(start), _utc(end)
+    if start is not None and end is not None and start > end:
+        raise HTTPException(422, f"`start` ({start}) is after `end` ({end})")
+    rows = queries.forecast_rows(svc.engine, symbol=symbol, timeframe=timeframe, horizon=horizon,
+                                 start=start, end=end, limit=limit)
+    return [ForecastRowOut.model_validate(r) for r in rows]
+
+
+def _utc(value: dt.datetime | None) -> dt.datetime | None:
+    if value is None:
+        return None
+    return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
+
+
+@router.get("/drift", response_model=list[DriftOut], summary="Drift monitor verdicts, oldest date first")
+def list_drift(svc: Svc, symbol: SymbolQuery = None, timeframe: Timeframe | None = None,
+               since: dt.date | None = None) -> list[DriftOut]:
+    require_symbol(svc, symbol)
+    return [DriftOut.model_validate(r) for r in drift_rows(svc.engine, symbol, timeframe, since=since)]

@@ -1,0 +1,84 @@
+"""``POST /api/predict`` and the token-guarded registry moves.
+
+Why predict goes through :func:`forecast_one`: the web service must say exactly what the
+forecast job would say for the same bars and champion; both call the forecast job's function
+(``candor.forecast.forecast_bars``) when it is installed, and ``CandorModel.predict`` — the
+function it wraps — otherwise.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import pandas as pd
+from fastapi import APIRouter, Depends, HTTPException, Path
+
+from candor.api.auth import require_token
+from candor.api.schemas import (
+    MODEL_NAME_PATTERN, ForecastOut, PredictRequest, PromoteRequest, RegistryActionOut, RollbackRequest,
+)
+from candor.api.services import Services, services
+from candor.data.bars import make_bars
+from candor.data.validate import validate_bars
+from candor.registry.common import model_name
+
+router = APIRouter(prefix="/api", tags=["actions"])
+Svc = Annotated[Services, Depends(services)]
+ModelName = Annotated[str, Path(pattern=MODEL_NAME_PATTERN, description="candor.<SYMBOL>.<timeframe>")]
+
+
+def bars_frame(request: PredictRequest) -> pd.DataFrame:
+    """The request's bars as a candor bar frame, checked by the same rules as any other input."""
+    frame = pd.DataFrame([b.model_dump() for b in request.bars]).set_index("ts")
+    frame.index = pd.DatetimeIndex(pd.to_datetime(frame.index, utc=True))
+    bars = make_bars(frame, request.symbol, request.timeframe)
+    validate_bars(bars)
+    return bars
+
+
+def forecast_one(model: Any, bars: pd.DataFrame) -> Any:
+    """The forecast job's code path for one series: a :class:`candor.artifact.Forecast`."""
+    try:
+        from candor.forecast import forecast_bars
+    except ImportError:
+        return model.predict(bars)[-1]
+    return forecast_bars(model, bars)
+
+
+@router.post("/predict", response_model=ForecastOut,
+             summary="Bars in, the champion's forecast for the newest bar out")
+def predict(request: PredictRequest, svc: Svc) -> ForecastOut:
+    bars = bars_frame(request)
+    model, version = svc.champion(request.symbol, request.timeframe)
+    forecast = forecast_one(model, bars)
+    return ForecastOut(symbol=forecast.symbol, timeframe=forecast.timeframe, horizon=forecast.horizon,
+                       bar_ts=pd.Timestamp(forecast.bar_ts).to_pydatetime(), direction=forecast.direction,
+                       probabilities=dict(forecast.probabilities), confidence=forecast.confidence,
+                       model_name=model_name(request.symbol, request.timeframe), model_version=version)
+
+
+@router.post("/registry/{name}/promote", response_model=RegistryActionOut,
+             summary="Move the champion alias to a version (bearer token)")
+def promote(name: ModelName, body: PromoteRequest, svc: Svc,
+            actor: Annotated[str, Depends(require_token)]) -> RegistryActionOut:
+    result = svc.registry.promote(name, body.version, force=body.force, actor=actor, reason=body.reason)
+    return RegistryActionOut(name=result.name, version=result.version, status=result.status, note=result.note)
+
+
+@router.post("/registry/{name}/rollback", response_model=RegistryActionOut,
+             summary="Swap champion and previous (bearer token)")
+def rollback(name: ModelName, svc: Svc, actor: Annotated[str, Depends(require_token)],
+             body: RollbackRequest | None = None) -> RegistryActionOut:
+    result = svc.registry.rollback(name, actor=actor, reason=body.reason if body else None)
+    return RegistryActionOut(name=result.name, version=result.version, status=result.status, note=result.note)
+
+
+def registry_status(message: str) -> int:
+    """404 for things that do not exist, 409 for moves the lifecycle refuses."""
+    lowered = message.lower()
+    if lowered.startswith(("unknown model", "unknown version", "no champion")) or " has no alias " in lowered:
+        return 404
+    return 409
+
+
+__all__ = ["router", "registry_status", "HTTPException"]
