@@ -1,0 +1,85 @@
+"""train → promote → forecast → new bars → late labels → drift row → webhook alert → automatic rollback.
+
+Runs on SQLite and PostgreSQL. The emergency is real, not faked in the tables: a broken model
+(always NEUTRAL, about a fifth of ±0.6% labels) is promoted over a trained one, forecasts daily, and the monitor must see its
+realised accuracy collapse below the baseline, alert, and roll the champion back to the trained
+model.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import sqlalchemy as sa
+from ops_helpers import AlwaysNeutral, day_after, lenient_registry, register_estimator, tiny_config
+
+from candor.data.synthetic import planted_signal
+from candor.drift import run_drift
+from candor.forecast import ChampionCache, load_champion, run_forecasts
+from candor.schedule import retrain_series
+from candor.store import alias_events, connect_store, drift_rows, forecasts, import_bars, load_bars, upgrade
+from candor.tracking import open_tracking
+
+TRAIN_BARS, DAYS, H, THRESHOLD = 640, 24, 5, 0.006
+
+
+def test_train_forecast_resolve_drift_alert_rollback(store_url, tmp_path, receiver):
+    config = tiny_config(tmp_path / "home", store_url,
+                         alerts={"webhook_url": receiver.url, "retries": 1, "backoff_s": 0, "on_emergency": "rollback"},
+                         drift={"min_samples": 10, "window": 30, "normal_pts": 2, "drift_pts": 5, "emergency_pts": 10},
+                         labels={"threshold": THRESHOLD})
+    bars = planted_signal(TRAIN_BARS + DAYS + H, seed=3, symbol="SYN")
+    upgrade(store_url)
+    with connect_store(store_url) as store:
+        engine = store.engine
+        import_bars(engine, bars.iloc[:TRAIN_BARS])
+        tracking = open_tracking(config.home)
+        registry = lenient_registry(tracking.client, engine)
+
+        trained = retrain_series(config, load_bars(engine, "SYN", "d1"), H, registry=registry)
+        assert trained.promoted and trained.name == "candor.SYN.d1"
+        champion = load_champion(registry, "SYN", "d1", H, max_age_days=60, now=day_after(bars))
+        broken = register_estimator(registry, tracking, champion, AlwaysNeutral().fit(None, None),
+                                    tmp_path / "broken")
+        assert broken == "2"
+
+        cache = ChampionCache()
+        for day in range(DAYS):
+            import_bars(engine, bars.iloc[: TRAIN_BARS + day + 1])
+            stored = load_bars(engine, "SYN", "d1")
+            report = run_forecasts(config, engine=engine, registry=registry, now=day_after(stored), cache=cache)
+            assert report.written == 1 and not report.skipped, report.skipped
+            assert report.consensus["SYN"].direction == "NEUTRAL" and report.consensus["SYN"].agreement == 1.0
+        again = run_forecasts(config, engine=engine, registry=registry, now=day_after(stored), cache=cache)
+        assert again.written == 0 and len(again.forecasts) == 1  # idempotent: same bar, no new row
+        rows = forecasts(engine, "SYN", "d1")
+        assert len(rows) == DAYS and {r.model_version for r in rows} == {"2"}
+        assert all(r.realized_direction is None for r in rows)
+
+        import_bars(engine, bars)  # the bars past every forecast's horizon arrive
+        report = run_drift(config, engine=engine, registry=registry, now=day_after(bars))
+        assert report.resolved == DAYS
+        resolved = forecasts(engine, "SYN", "d1", resolved=True)
+        assert len(resolved) == DAYS and all(r.realized_return is not None for r in resolved)
+        _check_realised(resolved, bars)
+
+        (row,) = drift_rows(engine, "SYN", "d1")
+        assert row.status == "emergency" and row.n == DAYS
+        assert row.accuracy < row.baseline - 0.10 and row.max_feature_psi is not None
+        assert receiver.posts and "EMERGENCY" in receiver.posts[0]["text"]
+        assert receiver.posts[0]["details"]["model_version"] == "2"
+
+        (action,) = report.actions
+        assert action.ok and action.action == "rollback", action
+        assert str(registry.version("candor.SYN.d1", "champion").version) == "1"
+        events = alias_events(engine, "candor.SYN.d1")
+        assert any(e.action == "auto_rollback" and e.actor == "candor drift" for e in events)
+
+
+def _check_realised(resolved, bars) -> None:
+    """Each realised direction is the ±0.6% five-bar label computed by hand from the closes."""
+    close = bars["close"]
+    for row in resolved:
+        i = close.index.get_loc(pd.Timestamp(row.bar_ts))
+        ret = close.iloc[i + H] / close.iloc[i] - 1
+        expected = "BULLISH" if ret > THRESHOLD else "BEARISH" if ret < -THRESHOLD else "NEUTRAL"
+        assert row.realized_direction == expected and abs(row.realized_return - ret) < 1e-12
