@@ -1,0 +1,214 @@
+"""Forecast job, consensus, drift statistics, alerts, scheduler and CLI — with their bad inputs."""
+
+from __future__ import annotations
+
+import json
+import socket
+from datetime import UTC, datetime
+
+import numpy as np
+import pandas as pd
+import pytest
+from ops_helpers import day_after, lenient_registry, register_estimator, start_receiver, tiny_config
+
+from candor.alerts import Alert, post_webhook, send_alert
+from candor.artifact import Forecast
+from candor.config import load_config
+from candor.consensus import consensus
+from candor.data.synthetic import planted_signal
+from candor.drift import accuracy_status, expected_calibration_error, psi, share_psi
+from candor.errors import ConfigError
+from candor.forecast import ChampionCache, load_champion, run_forecasts
+from candor.registry.common import model_name, series_label
+
+N = 700
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    """One SQLite store + MLflow with a trained two-member champion of SYN/d1 (trained once)."""
+    from candor.schedule import retrain_series
+    from candor.store import connect_store, import_bars, upgrade
+    from candor.tracking import open_tracking
+
+    home = tmp_path_factory.mktemp("ops-home")
+    url = f"sqlite:///{home / 'candor.db'}"
+    config = tiny_config(home, url, models={"models": ["logreg", "rf"], "params": {"rf": {"n_estimators": 20}}},
+                         labels={"threshold": 0.006})
+    bars = planted_signal(N, seed=5, symbol="SYN")
+    upgrade(url)
+    store = connect_store(url)
+    import_bars(store.engine, bars)
+    tracking = open_tracking(home)
+    registry = lenient_registry(tracking.client, store.engine)
+    version = retrain_series(config, bars, 5, registry=registry)
+    assert version.promoted
+    yield {"config": config, "bars": bars, "engine": store.engine, "registry": registry, "tracking": tracking,
+           "home": home}
+    store.close()
+
+
+# ---- names, consensus, statistics ---------------------------------------------------------------------
+def test_model_names_keep_the_default_horizon_plain():
+    assert model_name("SPX", "d1") == model_name("SPX", "d1", 5) == "candor.SPX.d1"
+    assert model_name("SPX", "d1", 20) == "candor.SPX.d1.h20"
+    assert series_label("candor.SPX.d1.h20") == "SPX/d1 h20" and series_label("candor.SPX.h1") == "SPX/h1"
+
+
+def _fc(tf, direction, confidence, symbol="S"):
+    probs = {"BEARISH": 0.0, "NEUTRAL": 0.0, "BULLISH": 0.0, direction: confidence}
+    return Forecast(symbol, tf, 5, pd.Timestamp("2024-01-02", tz="UTC"), direction, probs, confidence)
+
+
+def test_consensus_weighted_vote_agreement_and_ties():
+    agreed = consensus([_fc("d1", "BULLISH", 0.6), _fc("h1", "BEARISH", 0.9), _fc("w1", "BULLISH", 0.5)],
+                       {"d1": 2.0})
+    assert agreed.direction == "BULLISH" and agreed.agreement == pytest.approx(1.7 / 2.6)
+    tie = consensus([_fc("d1", "BULLISH", 0.5), _fc("h1", "BEARISH", 0.5)])
+    assert tie.direction == "NEUTRAL"
+    with pytest.raises(ConfigError, match="one symbol"):
+        consensus([_fc("d1", "BULLISH", 0.5), _fc("d1", "BULLISH", 0.5, symbol="T")])
+    with pytest.raises(ConfigError, match="consensus_weights"):
+        consensus([_fc("d1", "BULLISH", 0.5)], {"d1": -1.0})
+
+
+def test_psi_ece_and_the_seeds_bands():
+    rng = np.random.default_rng(0)
+    ref = rng.standard_normal(5000)
+    assert psi(ref, rng.standard_normal(2000)) < 0.02
+    assert psi(ref, rng.standard_normal(2000) + 1.0) > 0.25
+    assert share_psi([0.5, 0.5], [0.5, 0.5]) == 0.0
+    assert expected_calibration_error(np.full(100, 0.7), np.r_[np.ones(70), np.zeros(30)]) == pytest.approx(0.0)
+    drift = load_config(None, {}, environ={}).drift
+    assert [accuracy_status(a, 0.60, 100, drift) for a in (0.56, 0.50, 0.44, 0.34)] == \
+        ["normal", "monitor", "drift", "emergency"]
+    assert accuracy_status(0.10, 0.60, drift.min_samples - 1, drift) == "insufficient"
+
+
+# ---- alerts -----------------------------------------------------------------------------------------------
+def test_webhook_is_retried_until_it_answers():
+    receiver, server = start_receiver(fail_first=2)
+    try:
+        delivery = post_webhook(receiver.url, {"text": "hi"}, retries=3, timeout_s=2, backoff_s=0)
+    finally:
+        server.shutdown()
+    assert delivery.delivered and delivery.attempts == 3 and receiver.posts == [{"text": "hi"}]
+
+
+def test_webhook_down_is_logged_and_never_raises(caplog):
+    with socket.socket() as sock:  # a port nobody listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    config = load_config(None, {"alerts": {"webhook_url": f"http://127.0.0.1:{port}/x", "retries": 2,
+                                           "backoff_s": 0, "timeout_s": 1}}, environ={})
+    delivery = send_alert(Alert("S", "d1", "drift", "candor drift DRIFT: S/d1"), config.alerts)
+    assert not delivery.delivered and delivery.attempts == 3 and "Connect" in delivery.error
+    assert sum("webhook attempt" in r.getMessage() for r in caplog.records) == 3
+    assert "**********" in json.dumps(config.model_dump(mode="json"))  # the URL is never dumped in clear
+
+
+# ---- the forecast job ---------------------------------------------------------------------------------
+def test_missing_champion_is_reported_per_series_and_the_job_continues(world):
+    report = run_forecasts(world["config"], engine=world["engine"], registry=world["registry"],
+                           symbols=["SYN", "NOPE"], timeframes=["d1"], bars_loader=lambda s, tf: world["bars"].copy()
+                           if s == "SYN" else _renamed(world["bars"], s), now=day_after(world["bars"]))
+    assert [f.forecast.symbol for f in report.forecasts] == ["SYN"]
+    (skip,) = report.skipped
+    assert skip.reason == "no champion for NOPE/d1 — run: candor train --data PATH --symbol NOPE --timeframe d1 --promote"
+
+
+def _renamed(bars, symbol):
+    out = bars.copy()
+    out.attrs.update(bars.attrs, symbol=symbol)
+    return out
+
+
+def test_stale_bars_are_refused_or_flagged_by_policy(world):
+    late = day_after(world["bars"]) + pd.Timedelta(days=3)
+    refused = run_forecasts(world["config"], engine=world["engine"], registry=world["registry"], symbols=["SYN"],
+                            timeframes=["d1"], bars_loader=lambda s, tf: world["bars"], now=late)
+    assert not refused.forecasts and "older than expected" in refused.skipped[0].reason
+    assert "gap_policy" in refused.skipped[0].reason
+    config = world["config"].model_copy(update={"forecast": world["config"].forecast.model_copy(update={"gap_policy": "flag"})})
+    flagged = run_forecasts(config, engine=world["engine"], registry=world["registry"], symbols=["SYN"],
+                            timeframes=["d1"], bars_loader=lambda s, tf: world["bars"].iloc[:-1], now=late)
+    assert len(flagged.flagged) == 1 and flagged.written == 1
+
+
+def test_changed_feature_list_is_refused_and_named(world, tmp_path):
+    champion = load_champion(world["registry"], "SYN", "d1", 5, max_age_days=60, now=datetime.now(UTC))
+    names = [*champion.model.feature_names, "feature_from_the_future"]
+    register_estimator(world["registry"], world["tracking"], champion, champion.model.estimator,
+                       tmp_path / "odd", manifest_changes={"feature_names": names,
+                                                           "label_spec": {**champion.model.manifest["label_spec"], "horizon": 3}})
+    config = world["config"].model_copy(update={"forecast": world["config"].forecast.model_copy(update={"horizons": (3,)})})
+    report = run_forecasts(config, engine=world["engine"], registry=world["registry"], symbols=["SYN"],
+                           timeframes=["d1"], bars_loader=lambda s, tf: world["bars"], now=day_after(world["bars"]))
+    assert not report.forecasts and "feature_from_the_future" in report.skipped[0].reason
+
+
+def test_multi_horizon_champions_and_consensus(world, tmp_path):
+    champion = load_champion(world["registry"], "SYN", "d1", 5, max_age_days=60, now=datetime.now(UTC))
+    version = register_estimator(world["registry"], world["tracking"], champion, champion.model.estimator,
+                                 tmp_path / "h20", manifest_changes={"label_spec": {**champion.model.manifest["label_spec"], "horizon": 20}})
+    assert str(world["registry"].version("candor.SYN.d1.h20", "champion").version) == version
+    config = world["config"].model_copy(update={"forecast": world["config"].forecast.model_copy(update={"horizons": (5, 20)})})
+    report = run_forecasts(config, engine=world["engine"], registry=world["registry"], symbols=["SYN"],
+                           timeframes=["d1"], bars_loader=lambda s, tf: world["bars"].iloc[:-2],
+                           now=day_after(world["bars"].iloc[:-2]), cache=ChampionCache())
+    assert sorted(f.forecast.horizon for f in report.forecasts) == [5, 20]
+    assert {f.model_name for f in report.forecasts} == {"candor.SYN.d1", "candor.SYN.d1.h20"}
+    assert len(report.consensus["SYN"].votes) == 2 and report.written == 2
+
+
+def test_weekly_update_refits_only_the_weights(world):
+    from candor.schedule import update_weights
+
+    before = load_champion(world["registry"], "SYN", "d1", 5, max_age_days=60, now=datetime.now(UTC))
+    update = update_weights(world["config"], registry=world["registry"], bars=world["bars"], horizon=5, min_rows=30)
+    assert update.updated, update.reason
+    after = load_champion(world["registry"], "SYN", "d1", 5, max_age_days=60, now=datetime.now(UTC))
+    assert after.version == update.version != before.version
+    assert sum(update.new_weights.values()) == pytest.approx(1.0)
+    assert after.model.created_at == before.model.created_at  # members are as old as before
+    assert after.model.manifest["weights_update"]["from_version"] == before.version
+    for name, member in after.model.estimator.members_.items():  # members untouched
+        assert np.allclose(member.predict_proba(after.model.features(world["bars"]).dropna().iloc[-5:]),
+                           before.model.estimator.members_[name].predict_proba(
+                               before.model.features(world["bars"]).dropna().iloc[-5:]))
+
+
+# ---- scheduler and CLI ------------------------------------------------------------------------------------
+def test_schedule_next_runs_and_bad_cron():
+    from candor.schedule import next_runs, run_job
+
+    runs = {r.job: r.next_run for r in next_runs(load_config(None, {}, environ={}), datetime(2026, 11, 23, 9, tzinfo=UTC))}
+    assert runs["retrain"] == datetime(2026, 12, 1, 6, tzinfo=UTC)
+    assert runs["update_weights"] == datetime(2026, 11, 30, 6, tzinfo=UTC)  # the next Monday
+    assert runs["forecast"] == datetime(2026, 11, 23, 21, 30, tzinfo=UTC)
+    with pytest.raises(ConfigError, match="schedule.drift"):
+        next_runs(load_config(None, {"schedule": {"drift": "every day"}}, environ={}))
+    with pytest.raises(ConfigError, match="`job` must be one of"):
+        run_job("nap", None)  # type: ignore[arg-type]
+
+
+def test_cli_database_down_is_one_line_exit_1(capsys, monkeypatch):
+    from candor.cli import main
+
+    monkeypatch.setenv("CANDOR_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:1/none")
+    assert main(["forecast", "--all"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error:") and len(err.splitlines()) == 1
+
+
+def test_cli_schedule_list_and_once_forecast_with_json_logs(world, capsys, monkeypatch):
+    from candor.cli import main
+
+    monkeypatch.setenv("CANDOR_HOME", str(world["home"]))
+    monkeypatch.setenv("CANDOR_DATABASE_URL", str(world["engine"].url))
+    assert main(["schedule", "list"]) == 0
+    assert "update_weights" in capsys.readouterr().out
+    assert main(["schedule", "run", "--once", "forecast", "--log-json"]) == 0
+    lines = [json.loads(line) for line in capsys.readouterr().err.splitlines() if line.startswith("{")]
+    job = [line for line in lines if line["message"].startswith("forecast job")]
+    assert job and {"timestamp", "level", "module", "function"} <= set(job[0]) and "written" in job[0]["metrics"]
