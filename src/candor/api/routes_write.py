@@ -27,12 +27,13 @@ Svc = Annotated[Services, Depends(services)]
 ModelName = Annotated[str, Path(pattern=MODEL_NAME_PATTERN, description="candor.<SYMBOL>.<timeframe>")]
 
 
-def bars_frame(request: PredictRequest) -> pd.DataFrame:
-    """The request's bars as a candor bar frame, checked by the same rules as any other input."""
+def bars_frame(request: PredictRequest, warmup: int) -> pd.DataFrame:
+    """The request's bars as a candor bar frame, checked by the same rules as any other input;
+    fewer than the model's warm-up + 1 bars cannot give one complete feature row."""
     frame = pd.DataFrame([b.model_dump() for b in request.bars]).set_index("ts")
     frame.index = pd.DatetimeIndex(pd.to_datetime(frame.index, utc=True))
     bars = make_bars(frame, request.symbol, request.timeframe)
-    validate_bars(bars)
+    validate_bars(bars, min_rows=warmup + 1)
     return bars
 
 
@@ -48,8 +49,8 @@ def forecast_one(model: Any, bars: pd.DataFrame) -> Any:
 @router.post("/predict", response_model=ForecastOut,
              summary="Bars in, the champion's forecast for the newest bar out")
 def predict(request: PredictRequest, svc: Svc) -> ForecastOut:
-    bars = bars_frame(request)
     model, version = svc.champion(request.symbol, request.timeframe)
+    bars = bars_frame(request, int(model.manifest.get("warmup") or 0))
     forecast = forecast_one(model, bars)
     return ForecastOut(symbol=forecast.symbol, timeframe=forecast.timeframe, horizon=forecast.horizon,
                        bar_ts=pd.Timestamp(forecast.bar_ts).to_pydatetime(), direction=forecast.direction,

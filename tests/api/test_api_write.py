@@ -1,0 +1,136 @@
+"""POST /api/predict (same code path as the forecast job) and the token-guarded registry moves."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.api.conftest import TOKEN, open_app
+
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+
+
+def _bars_json(bars, n: int = 300) -> list[dict]:
+    tail = bars.iloc[-n:]
+    return [{"ts": ts.isoformat(), **{c: float(row[c]) for c in ("open", "high", "low", "close", "volume")}}
+            for ts, row in tail.iterrows()]
+
+
+def _champion_model(trained):
+    from candor.registry import Registry
+    from candor.store import make_engine
+    from candor.tracking import tracking_uri
+
+    engine = make_engine(f"sqlite:///{trained.home / 'candor.db'}")
+    try:
+        return Registry(tracking_uri(trained.home), engine).load_champion(trained.symbol, trained.timeframe,
+                                                                           max_age_days=60)
+    finally:
+        engine.dispose()
+
+
+def test_predict_matches_the_champion_on_the_same_bars(client, trained):
+    payload = {"symbol": trained.symbol, "timeframe": trained.timeframe, "bars": _bars_json(trained.bars)}
+    response = client.post("/api/predict", json=payload)
+    assert response.status_code == 200, response.text
+    body = response.json()
+    expected = _champion_model(trained).predict(trained.bars.iloc[-300:])[-1]
+    assert body["direction"] == expected.direction
+    assert body["probabilities"] == pytest.approx(expected.probabilities)
+    assert body["confidence"] == pytest.approx(expected.confidence)
+    assert body["bar_ts"].startswith(str(trained.bars.index[-1].date()))
+    assert (body["model_name"], body["model_version"], body["horizon"]) == (trained.name, "2", 5)
+
+
+@pytest.mark.parametrize("mutate, needle", [
+    (lambda bars: bars[3].pop("close"), "bars[3].close: Field required"),
+    (lambda bars: bars[5].update(low=-1.0), "bars[5].low: Input should be greater than 0"),
+    (lambda bars: bars[7].update(volume="lots"), "bars[7].volume"),
+    (lambda bars: bars[9].update(high=bars[9]["low"] / 2), "bars[9]: Value error, high"),
+    (lambda bars: bars[2].update(ts=bars[1]["ts"]), "ts must increase: bar 2"),
+    (lambda bars: bars[4].update(spread=1.0), "bars[4].spread: Extra inputs are not permitted"),
+])
+def test_malformed_bars_are_422_naming_the_column(client, trained, mutate, needle):
+    bars = _bars_json(trained.bars, 50)
+    mutate(bars)
+    response = client.post("/api/predict", json={"symbol": trained.symbol, "timeframe": "d1", "bars": bars})
+    assert response.status_code == 422
+    assert needle in response.json()["message"], response.json()["message"]
+
+
+def test_too_few_bars_for_the_features_is_422(client, trained):
+    response = client.post("/api/predict", json={"symbol": trained.symbol, "timeframe": "d1",
+                                                  "bars": _bars_json(trained.bars, 5)})
+    assert response.status_code == 422 and "need at least" in response.json()["detail"]
+
+
+def test_predict_unknown_symbol_is_404_and_bad_symbol_422(client, trained):
+    bars = _bars_json(trained.bars, 30)
+    response = client.post("/api/predict", json={"symbol": "NOPE", "timeframe": "d1", "bars": bars})
+    assert response.status_code == 404 and "no champion for NOPE/d1" in response.json()["detail"]
+    response = client.post("/api/predict", json={"symbol": "../x", "timeframe": "d1", "bars": bars})
+    assert response.status_code == 422 and response.json()["message"].startswith("symbol:")
+
+
+@pytest.mark.parametrize("headers, status, needle", [
+    ({}, 401, "missing bearer token"),
+    ({"Authorization": "Basic " + TOKEN}, 401, "missing bearer token"),
+    ({"Authorization": "Bearer wrong"}, 403, "wrong bearer token"),
+    ({"Authorization": f"Bearer {TOKEN}x"}, 403, "wrong bearer token"),
+])
+def test_write_endpoints_need_the_token(writable_client, trained, headers, status, needle):
+    for url, body in ((f"/api/registry/{trained.name}/promote", {"version": "1", "force": True}),
+                      (f"/api/registry/{trained.name}/rollback", {})):
+        response = writable_client.post(url, json=body, headers=headers)
+        assert response.status_code == status and needle in response.json()["detail"]
+    if status == 401:
+        assert response.headers["www-authenticate"] == "Bearer"
+    assert writable_client.get("/api/models").json()[0]["champion"] == "2"  # nothing moved
+
+
+def test_without_a_configured_token_writes_are_disabled(writable_home, trained):
+    from fastapi.testclient import TestClient
+
+    app, engine = open_app(writable_home, token=None)
+    with TestClient(app) as client:
+        response = client.post(f"/api/registry/{trained.name}/rollback", json={}, headers=AUTH)
+        assert response.status_code == 403 and "CANDOR_API_TOKEN" in response.json()["detail"]
+    engine.dispose()
+
+
+def test_rollback_then_promote_are_audited(writable_client, trained):
+    response = writable_client.post(f"/api/registry/{trained.name}/rollback", json={"reason": "live accuracy"},
+                                    headers=AUTH)
+    assert response.status_code == 200, response.text
+    assert response.json()["version"] == "1"
+    model = writable_client.get("/api/models").json()[0]
+    assert (model["champion"], model["previous"]) == ("1", "2")
+    response = writable_client.post(f"/api/registry/{trained.name}/promote", headers=AUTH,
+                                    json={"version": "2", "force": True, "reason": "back"})
+    assert response.status_code == 200 and response.json()["version"] == "2"
+    events = writable_client.get(f"/api/models/{trained.symbol}/{trained.timeframe}").json()["alias_events"]
+    assert [(e["action"], e["actor"], e["reason"]) for e in events[-4:]] == [
+        ("rollback", "api", "live accuracy"), ("rollback", "api", "live accuracy"),
+        ("force_promote", "api", "back"), ("force_promote", "api", "back")]
+
+
+def test_promote_refusals_are_409_and_unknown_model_404(writable_client, trained):
+    response = writable_client.post(f"/api/registry/{trained.name}/promote", json={"version": "1"}, headers=AUTH)
+    assert response.status_code == 409 and "only validated versions are promoted" in response.json()["detail"]
+    response = writable_client.post(f"/api/registry/{trained.name}/promote", json={"version": "2", "force": True},
+                                    headers=AUTH)
+    assert response.status_code == 409 and "already the champion" in response.json()["detail"]
+    response = writable_client.post(f"/api/registry/{trained.name}/promote", json={"version": "9", "force": True},
+                                    headers=AUTH)
+    assert response.status_code == 404 and "unknown version 9" in response.json()["detail"]
+    response = writable_client.post("/api/registry/candor.NOPE.d1/rollback", json={}, headers=AUTH)
+    assert response.status_code == 404 and "unknown model" in response.json()["detail"]
+
+
+@pytest.mark.parametrize("name, body", [
+    ("..%2Fetc", {"version": "1"}), ("candor.PLANT.d9", {"version": "1"}), ("PLANT", {"version": "1"}),
+    ("candor.PLANT.d1", {"version": "latest"}), ("candor.PLANT.d1", {"version": "1", "extra": 1}),
+])
+def test_registry_inputs_are_validated(writable_client, name, body):
+    response = writable_client.post(f"/api/registry/{name}/promote", json=body, headers=AUTH)
+    assert response.status_code in (404, 422)
+    assert response.status_code == 422 or name.startswith("..")
