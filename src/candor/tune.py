@@ -217,9 +217,10 @@ def tune_params(
     store = open_storage(storage) if isinstance(storage, str) else storage
     name = study_name or study_name_for(None, model_name, X, y_arr)
     study = make_study(name, metric, storage=store, random_state=random_state, trials=trials)
-    before = len(finished_trials(study))
-    study.optimize(objective, n_trials=trials, timeout=timeout, gc_after_trial=False)
-    return study_result(study, model_name, metric, base, own=len(finished_trials(study)) - before)
+    own: list[int] = []  # trials this call ran (others' workers add theirs concurrently)
+    study.optimize(objective, n_trials=trials, timeout=timeout, gc_after_trial=False,
+                   callbacks=[lambda _study, trial: own.append(trial.number)])
+    return study_result(study, model_name, metric, base, own=len(own))
 
 
 def wait_for_trials(study: optuna.Study, total: int, timeout: float, poll: float = 0.5) -> int:
@@ -303,7 +304,8 @@ def tuning_summary(final: Any, fold_models: Sequence[Any] = ()) -> dict[str, Any
     return {
         "metric": first.metric,
         "final": {name: asdict(r) for name, r in tuning.items()},
-        "folds": [{name: {"best_value": r.best_value, "n_trials": r.n_trials, "best_params": r.best_params}
+        "folds": [{name: {"best_value": r.best_value, "n_trials": r.n_trials, "best_params": r.best_params,
+                          "study_name": r.study_name}
                    for name, r in f.items()} for f in folds],
         "best_params": {name: r.best_params for name, r in tuning.items()},
         "n_trials_final": sum(r.n_trials for r in tuning.values()),
@@ -370,7 +372,7 @@ def series_config(config: Config, symbol: str, timeframe: str) -> Config:
 
 
 # ------------------------------------------------------------------------------ tune worker
-def tune_worker(bars: Any, config: Config, model_name: str, *, trials: int, storage: str,
+def tune_worker(bars: Any, config: Config, model_name: str, *, trials: int, storage: Any,
                 study_name: str | None = None, timeout: float | None = None, random_state: int | None = None,
                 wait_for: int | None = None, wait_timeout: float = 600.0) -> TuneResult:
     """One worker of a shared study on the series' development rows (the holdout is never seen).
@@ -389,7 +391,7 @@ def tune_worker(bars: Any, config: Config, model_name: str, *, trials: int, stor
     X, y, t1 = data.X.iloc[dev], data.y.iloc[dev], data.t1.iloc[dev]
     prefix = config.tune.study_name or f"candor.{bars.attrs['symbol']}.{bars.attrs['timeframe']}"
     base = config.models.params.get(model_name, {})
-    store = open_storage(storage)
+    store = open_storage(storage) if isinstance(storage, str) else storage
     seed = random_state if random_state is not None else int.from_bytes(os.urandom(4), "little")
     result = tune_params(X, y, t1, model_name, trials=trials, timeout=timeout, metric=config.tune.metric,
                          inner_splits=config.tune.inner_splits, purge=config.purge, embargo=config.embargo,

@@ -20,6 +20,7 @@ def tune_worker_command(
     data: Path = typer.Option(None, "--data", help="CSV or Parquet file of OHLCV bars."),
     symbol: str = typer.Option(None, "--symbol", help="Symbol for --data (default: file name)."),
     timeframe: str = typer.Option(None, "--timeframe", help="Resample to this timeframe (m1 … w1)."),
+    calendar: str = typer.Option(None, "--calendar", help="Exchange calendar of --data (default XNYS; '24/7' for crypto)."),
     model: str = typer.Option("lgbm", "--model", help="Model to tune: rf, gb, gb_classic, xgb, lgbm or logreg."),
     trials: int = typer.Option(20, "--trials", help="Trials this worker adds to the study."),
     timeout: float = typer.Option(None, "--timeout", help="Stop starting new trials after this many seconds."),
@@ -35,13 +36,14 @@ def tune_worker_command(
     import optuna
 
     from candor.data.sources import open_bars
-    from candor.tune import tune_worker
+    from candor.tune import open_storage, tune_worker
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     overrides = {"tune": {"trials": trials, **({"metric": metric} if metric else {})}}
     config = load_config(config_file, overrides)
-    bars = open_bars(dataset=dataset, data=data, symbol=symbol, timeframe=timeframe)
-    result = tune_worker(bars, config, model, trials=trials, storage=study_storage, study_name=study,
+    storage = open_storage(study_storage)  # fail fast (one line, exit 1) before loading any data
+    bars = open_bars(dataset=dataset, data=data, symbol=symbol, timeframe=timeframe, calendar=calendar)
+    result = tune_worker(bars, config, model, trials=trials, storage=storage, study_name=study,
                          timeout=timeout, random_state=seed, wait_for=wait_for)
     console.print_json(json.dumps(asdict(result), default=str))
     return EXIT_OK

@@ -1,0 +1,137 @@
+"""candor.tune: studies on the given rows only, nested in the pipeline, saved and reused."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import optuna
+import pytest
+
+from candor.errors import ConfigError, ModelError
+from candor.tune import (
+    TunedEnsemble, best_params_path, load_best_params, save_best_params, series_config, study_name_for,
+    tune_params,
+)
+
+optuna.logging.set_verbosity(optuna.logging.WARNING)
+
+
+def _tune(data, **kw):
+    args = dict(trials=4, purge=5, embargo=5, random_state=0)
+    args.update(kw)
+    return tune_params(data.X, data.y, data.t1, kw.pop("model", "logreg") if "model" in kw else "logreg",
+                       **{k: v for k, v in args.items() if k != "model"})
+
+
+def test_study_runs_the_trials_and_returns_the_full_space(small_data):
+    _, data, _ = small_data
+    result = tune_params(data.X, data.y, data.t1, "lgbm", trials=3, purge=5, embargo=5, random_state=0)
+    assert result.n_trials == 3 and result.n_own_trials == 3
+    # constants of the space (subsample_freq) are part of the best parameters, not just sampled ones
+    assert result.best_params["subsample_freq"] == 1
+    assert set(result.best_params) >= {"n_estimators", "max_depth", "learning_rate", "reg_lambda"}
+    assert 0.0 <= result.best_value <= 1.0
+
+
+def test_seeded_study_is_deterministic_and_seed_matters(small_data):
+    _, data, _ = small_data
+    a, b = _tune(data), _tune(data)
+    c = _tune(data, random_state=1)
+    assert a.best_params == b.best_params and a.best_value == b.best_value
+    assert c.best_params != a.best_params
+
+
+def test_log_loss_is_minimised(small_data):
+    _, data, _ = small_data
+    storage = optuna.storages.InMemoryStorage()
+    result = _tune(data, metric="log_loss", trials=5, storage=storage, study_name="ll")
+    values = [t.value for t in optuna.load_study(study_name="ll", storage=storage).trials if t.value is not None]
+    assert result.metric == "log_loss" and result.best_value == min(values) < max(values)
+    assert result.best_value > 0.6  # about ln 2 on a random walk: no edge to find
+
+
+def test_objective_sees_only_the_given_rows(small_data):
+    """Tuning on the first half gives the same result whatever the second half holds."""
+    _, data, _ = small_data
+    half = len(data.y) // 2
+    X, y, t1 = data.X.iloc[:half], data.y.iloc[:half], data.t1.iloc[:half]
+    first = tune_params(X, y, t1, "logreg", trials=3, purge=5, embargo=5, random_state=0)
+    shuffled_rest = data.y.copy()
+    shuffled_rest.iloc[half:] = np.random.default_rng(0).permutation(shuffled_rest.iloc[half:].to_numpy())
+    again = tune_params(X, shuffled_rest.iloc[:half], t1, "logreg", trials=3, purge=5, embargo=5, random_state=0)
+    assert first.best_value == again.best_value and first.best_params == again.best_params
+
+
+@pytest.mark.parametrize(("kwargs", "match"), [
+    ({"trials": 0}, r"`trials` must be an integer >= 1. Got 0"),
+    ({"metric": "auc"}, r"`metric` must be one of f1, accuracy, log_loss. Got 'auc'"),
+    ({"timeout": -1}, r"`timeout` must be > 0"),
+])
+def test_bad_arguments_name_parameter_and_value(small_data, kwargs, match):
+    _, data, _ = small_data
+    with pytest.raises(ConfigError, match=match):
+        _tune(data, **kwargs)
+
+
+def test_single_class_rows_cannot_be_tuned(small_data):
+    _, data, _ = small_data
+    y = data.y.copy()
+    y[:] = y.iloc[0]
+    with pytest.raises(ModelError, match="no inner tuning fold has two classes"):
+        tune_params(data.X, y, data.t1, "logreg", trials=2, purge=5, embargo=5, random_state=0)
+
+
+def test_pipeline_tunes_inside_every_outer_fold_and_counts_every_trial(small_data):
+    from candor.pipeline import train_labelled
+
+    _, data, config = small_data
+    tuned = config.model_copy(update={"tune": config.tune.model_copy(update={"enabled": True, "trials": 3})})
+    result = train_labelled(data, tuned, symbol="RWT", timeframe="d1", fingerprint="x")
+    assert isinstance(result.model, TunedEnsemble)
+    tuning = result.tuning
+    assert len(tuning["folds"]) == len(result.folds) == 3
+    # each fold's study saw exactly that fold's training rows (the row count is in the study name)
+    for fold, summary in zip(tuning["folds"], result.folds):
+        assert f".{summary.train_rows}r." in fold["logreg"]["study_name"]
+    assert tuning["n_trials_total"] == 3 * 4  # 3 folds + the production model, one member
+    assert result.n_trials >= tuning["n_trials_total"]
+    assert result.model.tuned_params_["logreg"] == tuning["best_params"]["logreg"]
+    assert result.model.member_params is None  # fit never changes the constructor's parameters
+
+
+def test_best_params_are_saved_and_reused_until_optimize_again(small_data, tmp_path):
+    from candor.pipeline import train_labelled
+
+    _, data, config = small_data
+    config = config.model_copy(update={"home": tmp_path})
+    tuned = config.model_copy(update={"tune": config.tune.model_copy(update={"enabled": True, "trials": 2})})
+    result = train_labelled(data, tuned, symbol="RWT", timeframe="d1", fingerprint="x")
+    path = save_best_params(result, tmp_path)
+    assert path == best_params_path(tmp_path, "RWT", "d1")
+    document = json.loads(path.read_text())
+    assert document["params"] == result.tuning["best_params"] and document["n_trials"] == result.tuning["n_trials_total"]
+    reused = series_config(config, "RWT", "d1")
+    assert reused.models.params["logreg"] == result.tuning["best_params"]["logreg"]
+    explicit = config.model_copy(update={"models": config.models.model_copy(update={"params": {"logreg": {"C": 0.5}}})})
+    assert series_config(explicit, "RWT", "d1").models.params["logreg"] == {"C": 0.5}  # config wins
+    again = series_config(tuned, "RWT", "d1")
+    assert again.models.params == {} and again.tune.study_name == "candor.RWT.d1"  # --optimize: search anew
+    assert series_config(config, "OTHER", "d1") is config
+    assert load_best_params(tmp_path, "OTHER", "d1") is None
+
+
+def test_corrupt_best_params_file_is_a_config_error(tmp_path):
+    path = best_params_path(tmp_path, "X", "d1")
+    path.parent.mkdir(parents=True)
+    path.write_text("{not json")
+    with pytest.raises(ConfigError, match="not a best_hyperparameters file"):
+        load_best_params(tmp_path, "X", "d1")
+
+
+def test_study_name_depends_on_rows_and_labels(small_data):
+    _, data, _ = small_data
+    a = study_name_for("p", "lgbm", data.X, data.y)
+    assert a == study_name_for("p", "lgbm", data.X, data.y)
+    assert a != study_name_for("p", "lgbm", data.X.iloc[:-1], data.y.iloc[:-1])
+    assert a.startswith(f"p.lgbm.{len(data.y)}r.")
