@@ -84,10 +84,10 @@ def test_overview_to_model_page_in_chromium(server, trained):
 
             page.locator("a.model-link").first.click()
             page.wait_for_url(f"**/models/{trained.symbol}/{trained.timeframe}")
-            page.wait_for_selector("#chart-confusion .js-plotly-plot svg.main-svg", timeout=15000)
+            page.wait_for_selector("#chart-confusion.js-plotly-plot svg.main-svg", timeout=15000)
             assert page.locator("#folds tbody tr").count() == 3
             assert page.locator("#versions tbody tr").count() == 2
-            drawn = page.locator(".chart .js-plotly-plot")
+            drawn = page.locator(".chart.js-plotly-plot")
             assert drawn.count() == 5
             assert page.locator("#chart-weights svg .bars path").count() >= 1  # a bar was actually drawn
             assert "No significant edge" in page.locator("#verdict").inner_text() or \
@@ -95,7 +95,7 @@ def test_overview_to_model_page_in_chromium(server, trained):
             page.screenshot(path=str(ARTIFACTS / "model.png"), full_page=True)
 
             page.goto(f"{server}/forecasts/{trained.symbol}/{trained.timeframe}")
-            page.wait_for_selector("#chart-live .js-plotly-plot svg.main-svg", timeout=15000)
+            page.wait_for_selector("#chart-live.js-plotly-plot svg.main-svg", timeout=15000)
             assert page.locator("#forecasts tbody tr").count() == 40
             page.screenshot(path=str(ARTIFACTS / "forecasts.png"), full_page=False)
         finally:
