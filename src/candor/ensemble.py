@@ -187,8 +187,49 @@ class OutOfFoldEnsemble(ClassifierMixin, BaseEstimator):
         if needs_oof:
             self._fit_out_of_fold(X, y_arr, t1, specs)
         self.meta_model_ = None
-        self.weights_ = self._weights(names, y_arr)
+        self.weights_ = self._weights(names, y_arr[self.oof_index_])
         self.members_ = {name: self._new_member(name, est).fit(X, y_arr) for name, est in specs}
+        return self
+
+    def members_names(self) -> list[str]:
+        """Member names in order, validated."""
+        return [name for name, _ in self._check_params()]
+
+    def new_member(self, name: str) -> Any:
+        """An unfitted member pipeline exactly as :meth:`fit` would build it."""
+        specs = dict(self._check_params())
+        if name not in specs:
+            raise ConfigError(f"`{name}` is not a member of this ensemble ({', '.join(specs)}).")
+        return self._new_member(name, specs[name])
+
+    def assemble(self, X: Any, y: Any, members: Mapping[str, Any] | None, oof_proba: Mapping[str, np.ndarray],
+                 y_oof: Any) -> OutOfFoldEnsemble:
+        """Adopt members already fitted on ``(X, y)``; fit the weights on given out-of-fold rows.
+
+        For a walk-forward caller that has, for rows inside ``X``, predictions made by members
+        trained only on rows before them (earlier walk-forward folds): those are out-of-fold
+        predictions of the training data, so refitting members in an inner loop would only
+        repeat work. ``oof_proba`` columns must follow ``np.unique(y)``. With ``members=None``
+        only the weights are fitted: :meth:`combine` works, :meth:`predict_proba` does not.
+        """
+        specs = self._check_params()
+        _, y_arr = validate_data(self, X, y)
+        check_classification_targets(y_arr)
+        self.classes_, counts = np.unique(y_arr, return_counts=True)
+        self.class_prior_ = counts / counts.sum()
+        small = _too_small(y_arr, self.classes_)
+        if small:
+            raise ModelError(f"{_describe('training data', small)}; each class needs at least {MIN_CLASS_COUNT}. {_FIX}")
+        names = [n for n, _ in specs]
+        y_oof = np.asarray(y_oof)
+        self.oof_index_ = np.zeros(0, dtype=np.int64)
+        self.oof_proba_ = {name: np.asarray(oof_proba[name]) for name in names if name in oof_proba}
+        self.oof_accuracy_ = {name: float(np.mean(self.classes_[p.argmax(axis=1)] == y_oof))
+                              for name, p in self.oof_proba_.items()} if len(y_oof) else {}
+        self.skipped_folds_ = {}
+        self.meta_model_ = None
+        self.weights_ = self._weights(names, y_oof)
+        self.members_ = {name: members[name] for name in names} if members is not None else {}
         return self
 
     def _fit_out_of_fold(self, X: Any, y: np.ndarray, t1: Any, specs: list[tuple[str, Any]]) -> None:
@@ -219,12 +260,11 @@ class OutOfFoldEnsemble(ClassifierMixin, BaseEstimator):
             pred = self.classes_[np.argmax(self.oof_proba_[name], axis=1)]
             self.oof_accuracy_[name] = float(np.mean(pred == y_oof))
 
-    def _weights(self, names: list[str], y: np.ndarray) -> dict[str, float]:
+    def _weights(self, names: list[str], y_oof: np.ndarray) -> dict[str, float]:
         if len(names) == 1:
             return {names[0]: 1.0}
         if self.method == "equal":
             return {name: 1.0 / len(names) for name in names}
-        y_oof = y[self.oof_index_]
         if self.method == "stacking":
             return self._fit_stacking(names, y_oof)
         return _ridge_weights(self.oof_proba_, names, y_oof, self.classes_, self.alpha)
@@ -256,10 +296,15 @@ class OutOfFoldEnsemble(ClassifierMixin, BaseEstimator):
             for name, member in self.members_.items()
             if self.meta_model_ is not None or self.weights_[name] > 0
         }
+        return self.combine(aligned)
+
+    def combine(self, member_proba: Mapping[str, np.ndarray]) -> np.ndarray:
+        """Ensemble probabilities from member probabilities (columns aligned to ``classes_``)."""
+        check_is_fitted(self, "weights_")
         if self.meta_model_ is not None:
-            Z = np.hstack([aligned[name] for name in self.members_])
+            Z = np.hstack([member_proba[name] for name in self.weights_])
             return align_proba(self.meta_model_.predict_proba(Z), self.meta_model_.classes_, self.classes_)
-        blended = sum(self.weights_[name] * proba for name, proba in aligned.items())
+        blended = sum(w * member_proba[name] for name, w in self.weights_.items() if w > 0)
         if not self.prior_correction:
             return blended
         # Members are trained class-balanced, i.e. as if every class were equally common; Bayes'

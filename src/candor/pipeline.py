@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 from joblib import Parallel, delayed
+from sklearn.base import clone
 from sklearn.metrics import accuracy_score, f1_score
 
 from candor import baselines
@@ -24,11 +25,19 @@ from candor.config import Config
 from candor.data.bars import symbol_of, timeframe_of
 from candor.dataset import LabelledData, build_labelled_data, data_fingerprint
 from candor.ensemble import OutOfFoldEnsemble
-from candor.errors import ConfigError
+from candor.errors import ConfigError, ModelError
 from candor.evaluate import EvaluationReport, calibration_table, evaluate_oos, permutation_importance_oos
 from candor.features import FeatureSet, warmup_bars
-from candor.labels import LabelSpec
+from candor.labels import CLASS_NAMES, LabelSpec
 from candor.split import PurgedWalkForward, holdout_split
+from candor.walkforward import (
+    MemberFold,
+    earlier_oof,
+    ensemble_accuracy,
+    fit_members,
+    fit_production_members,
+    weigh_fold,
+)
 
 Progress = Callable[[str], None]
 
@@ -182,17 +191,88 @@ def _fit_final(data: LabelledData, config: Config, dev: np.ndarray) -> tuple[Out
 
 def _run_folds(data: LabelledData, folds, dev: np.ndarray, config: Config,
                progress: Progress) -> tuple[list[FoldOutcome], OutOfFoldEnsemble, float]:
-    """Fit every outer fold and the production model (on all development rows) in one pool.
+    """Fit every outer fold and the production model; walk-forward stacking unless tuning."""
+    _check_fold_classes(data, folds)
+    if config.tune.enabled:  # tuned members are chosen per fold inside the ensemble's own fit
+        return _run_ensemble_folds(data, folds, dev, config, progress)
+    return _run_stacked_folds(data, folds, dev, config, progress)
 
-    The production fit does not depend on the folds, so it shares the worker pool with them
-    instead of waiting for them: with two workers the whole training is about 30% shorter.
+
+def _check_fold_classes(data: LabelledData, folds) -> None:
+    y = data.y.to_numpy()
+    classes = np.unique(y)
+    if len(classes) < 2:
+        raise ModelError(
+            f"every label is class {CLASS_NAMES.get(classes[0], classes[0])}: there is nothing to learn; "
+            f"use a smaller --threshold or another --label."
+        )
+    for index, train, _ in folds:
+        counts = {c: int(np.sum(y[train] == c)) for c in classes}
+        rare = {c: n for c, n in counts.items() if n < 5}
+        if rare:
+            label, count = next(iter(rare.items()))
+            raise ModelError(
+                f"training fold {index + 1} has {count} sample(s) of class {CLASS_NAMES.get(label, label)} "
+                f"(each class needs at least 5); use fewer --folds, a longer history or a smaller --threshold."
+            )
+
+
+def _pool(config: Config, n_tasks: int) -> Parallel:
+    return Parallel(n_jobs=min(config.models.fold_jobs, n_tasks), return_as="generator")
+
+
+def _run_stacked_folds(data: LabelledData, folds, dev: np.ndarray, config: Config,
+                       progress: Progress) -> tuple[list[FoldOutcome], OutOfFoldEnsemble, float]:
+    """Members per fold in parallel (production members in the same pool), then the weights.
+
+    See :mod:`candor.walkforward`: earlier folds' test predictions are the out-of-fold rows
+    every later fold (and the production model) fits its weights on.
     """
-    jobs = min(config.models.fold_jobs, len(folds) + 1)
+    template = make_ensemble(config)
+    y = data.y.to_numpy()
+    classes = np.unique(y)
+    tasks = [delayed(fit_production_members)(template, data.X, y, dev)]
+    tasks += [delayed(fit_members)(template, data.X, y, classes, i, train, test) for i, train, test in folds]
+    member_folds: list[MemberFold] = []
+    production: tuple[dict, float] | None = None
+    for done in _pool(config, len(tasks))(tasks):
+        if isinstance(done, MemberFold):
+            progress(f"fold {done.index + 1}/{len(folds)} done in {done.seconds:.1f}s")
+            member_folds.append(done)
+        else:
+            production = done
+    assert production is not None
+    member_folds.sort(key=lambda f: f.index)
+    outcomes = [_stacked_outcome(template, data, member_folds, k, classes) for k in range(len(member_folds))]
+    rows, oof = earlier_oof(member_folds, len(member_folds), dev)
+    final = clone(template).assemble(data.X.iloc[dev], y[dev], production[0], oof, y[rows])
+    return outcomes, final, production[1]
+
+
+def _stacked_outcome(template: OutOfFoldEnsemble, data: LabelledData, member_folds: list[MemberFold],
+                     k: int, classes: np.ndarray) -> FoldOutcome:
+    y = data.y.to_numpy()
+    fold = member_folds[k]
+    weights = weigh_fold(template, data.X, y, member_folds, k)
+    return FoldOutcome(
+        index=fold.index, test=fold.test, proba=weights.combine(fold.test_proba), classes=classes,
+        weights=dict(weights.weights_),
+        train_accuracy=ensemble_accuracy(weights, fold.train_proba, y[fold.train]),
+        member_train_accuracy={name: float(np.mean(classes[p.argmax(axis=1)] == y[fold.train]))
+                               for name, p in fold.train_proba.items()},
+        member_test_pred={name: classes[p.argmax(axis=1)] for name, p in fold.test_proba.items()},
+        seconds=fold.seconds,
+    )
+
+
+def _run_ensemble_folds(data: LabelledData, folds, dev: np.ndarray, config: Config,
+                        progress: Progress) -> tuple[list[FoldOutcome], OutOfFoldEnsemble, float]:
+    """Each fold fits a whole ensemble (inner loop inside its training rows), in one pool."""
     tasks = [delayed(_fit_final)(data, config, dev)]
     tasks += [delayed(_fit_fold)(data, config, i, train, test) for i, train, test in folds]
     outcomes: list[FoldOutcome] = []
     final: tuple[OutOfFoldEnsemble, float] | None = None
-    for done in Parallel(n_jobs=jobs, return_as="generator")(tasks):
+    for done in _pool(config, len(tasks))(tasks):
         if isinstance(done, FoldOutcome):
             progress(f"fold {done.index + 1}/{len(folds)} done in {done.seconds:.1f}s")
             outcomes.append(done)
