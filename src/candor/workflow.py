@@ -39,6 +39,7 @@ def database_url(config: Config) -> str:
 def _publish(outcome: TrainingOutcome, bars: pd.DataFrame, config: Config, *, promote: bool,
              tracking_uri: str | None, actor: str | None) -> Any:
     """Log the MLflow run, register and gate the version, record training_runs, maybe promote."""
+    from candor.backtest.gating import backtest_thresholds
     from candor.registry import GateThresholds, default_gates, track_and_register
     from candor.store import connect_store, upgrade
 
@@ -46,7 +47,8 @@ def _publish(outcome: TrainingOutcome, bars: pd.DataFrame, config: Config, *, pr
     upgrade(url)  # idempotent; refuses a newer schema with a clear message
     r = config.registry
     gates = default_gates(GateThresholds(min_accuracy=r.min_accuracy, min_precision=r.min_precision,
-                                         min_recall=r.min_recall, min_f1=r.min_f1))
+                                         min_recall=r.min_recall, min_f1=r.min_f1),
+                          backtest_thresholds(r))
     with connect_store(url) as store:
         return track_and_register(outcome, config, engine=store.engine, tracking_uri=tracking_uri,
                                   promote=promote, actor=actor, gates=gates,
