@@ -250,7 +250,7 @@ def _collect(futures: dict, specs: list[SeriesSpec], report: Report, running: Ca
     return [r for r in rows if r is not None]
 
 
-def connect_dask(address: str, timeout: float = 10.0) -> Any:
+def connect_dask(address: str, timeout: float = 5.0) -> Any:
     """A ``distributed.Client`` for ``address``; unreachable → :class:`ClusterError` (one line)."""
     from distributed import Client
 
@@ -289,8 +289,9 @@ def _run_dask(specs: list[SeriesSpec], config: Config, kwargs: dict, report: Rep
         capacity = max(1, sum(slots.values()))
         futures = {client.submit(_dask_series, spec, config, slots, kwargs, pure=False, key=f"candor-{i}-{spec.name}"): i
                    for i, spec in enumerate(specs)}
-        return _collect(futures, specs, report, running=lambda left: min(capacity, left),
-                        completed=lambda fs: dask_completed(list(fs)))
+        with client.as_current():
+            return _collect(futures, specs, report, running=lambda left: min(capacity, left),
+                            completed=lambda fs: dask_completed(list(fs)))
     finally:
         client.close()
 
