@@ -16,7 +16,7 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 
 from candor.errors import ConfigError
 
@@ -144,6 +144,91 @@ class UniverseConfig(_Frozen):
     keep_going: bool = False
 
 
+
+# ---- operations (issue 7): forecast job, drift monitor, alerts, scheduler, logging -------------
+
+
+class ForecastConfig(_Frozen):
+    """The forecast job: which series and horizons, how old a champion may be, stale-bar policy."""
+
+    horizons: tuple[int, ...] = Field((5,), description="one champion per horizon; 5 is the plain model name")
+    universe: tuple[str, ...] = Field((), description="SYMBOL/timeframe entries; empty = every stored series")
+    timeframes: tuple[str, ...] = Field((), description="restrict the universe to these timeframes")
+    max_model_age_days: int = Field(60, ge=1)
+    gap_policy: Literal["refuse", "flag", "ignore"] = Field(
+        "refuse", description="latest bar older than the calendar expects: refuse, forecast but flag, or ignore")
+    lookback_bars: int = Field(600, ge=50, description="newest bars used to compute features")
+    consensus_weights: dict[str, float] = Field(default_factory=dict, description="timeframe → vote weight (default 1)")
+
+    @field_validator("horizons")
+    @classmethod
+    def _positive_horizons(cls, horizons: tuple[int, ...]) -> tuple[int, ...]:
+        if not horizons or any(h < 1 for h in horizons) or len(set(horizons)) != len(horizons):
+            raise ValueError("must be distinct positive bar counts, e.g. [1, 5, 20]")
+        return horizons
+
+
+class DriftConfig(_Frozen):
+    """The seeds' accuracy bands relative to the validation baseline (points = accuracy * 100)."""
+
+    normal_pts: float = Field(5.0, ge=0.0, description="normal while accuracy >= baseline - 5 pts")
+    drift_pts: float = Field(15.0, ge=0.0, description="drift below baseline - 15 pts (monitor in between)")
+    emergency_pts: float = Field(25.0, ge=0.0, description="emergency below baseline - 25 pts")
+    min_samples: int = Field(30, ge=1, description="resolved forecasts needed before judging")
+    window: int = Field(60, ge=1, description="newest resolved forecasts in the rolling accuracy")
+    psi_bins: int = Field(10, ge=2)
+    psi_window: int = Field(60, ge=10, description="newest bars compared with the training distribution")
+    psi_warn: float = Field(0.25, gt=0.0, description="feature or prediction PSI above this → monitor")
+    calibration_warn: float = Field(0.10, gt=0.0, description="ECE rise over the holdout's above this → monitor")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> DriftConfig:
+        if not self.normal_pts <= self.drift_pts <= self.emergency_pts:
+            raise ValueError(f"drift bands must satisfy normal_pts <= drift_pts <= emergency_pts. "
+                             f"Got {self.normal_pts}, {self.drift_pts}, {self.emergency_pts}.")
+        return self
+
+
+class AlertConfig(_Frozen):
+    """Where alerts go and what an emergency does. The URL is a secret: never dumped in clear."""
+
+    webhook_url: SecretStr | None = None
+    retries: int = Field(3, ge=0)
+    timeout_s: float = Field(5.0, gt=0.0)
+    backoff_s: float = Field(0.5, ge=0.0, description="wait before retry k is backoff_s * 2**(k-1)")
+    on_emergency: Literal["none", "retrain", "rollback"] = "none"
+    min_status: Literal["monitor", "drift", "emergency"] = Field("drift", description="lowest status that alerts")
+
+
+class ScheduleConfig(_Frozen):
+    """Cron lines (UTC, five fields) for the scheduler; an empty string disables a job."""
+
+    timezone: str = "UTC"
+    retrain: str = Field("0 6 1 * *", description="monthly full retrain: the 1st at 06:00")
+    update_weights: str = Field("0 6 * * mon", description="weekly ensemble-weights refit: Mondays 06:00")
+    forecast: str = Field("30 21 * * mon-fri", description="daily forecast after the US close")
+    drift: str = Field("0 22 * * mon-fri", description="daily drift check after the forecast")
+
+
+class LoggingConfig(_Frozen):
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    json_lines: bool = Field(False, description="one JSON object per line (same as --log-json)")
+
+
+class ApiConfig(_Frozen):
+    """The web service (``candor serve``). ``token`` guards the write endpoints (promote, rollback).
+
+    ``token=None`` disables writes entirely (403): a service reachable by others must never move
+    the champion alias unauthenticated. The token is a secret: it comes from ``CANDOR_API_TOKEN``
+    rather than a file checked into a repository, and the whole section is excluded from dumps,
+    so it never reaches a manifest, an MLflow param or the config hash.
+    """
+
+    token: SecretStr | None = Field(None, description="bearer token for write endpoints; None = writes disabled")
+    host: str = Field("127.0.0.1", min_length=1, description="interface to bind; 127.0.0.1 = this machine only")
+    port: int = Field(8000, ge=1, le=65535)
+
+
 class Config(_Frozen):
     home: Path = Field(default_factory=lambda: Path("~/.candor").expanduser())
     seed: int = 42
@@ -156,6 +241,13 @@ class Config(_Frozen):
     gates: GateConfig = GateConfig()
     backtest: BacktestSection = BacktestSection()
     registry: RegistryConfig = RegistryConfig()
+    api: ApiConfig = Field(default_factory=ApiConfig, exclude=True,
+                           description="web service; excluded from dumps and the config hash")
+    forecast: ForecastConfig = ForecastConfig()
+    drift: DriftConfig = DriftConfig()
+    alerts: AlertConfig = AlertConfig()
+    schedule: ScheduleConfig = ScheduleConfig()
+    logging: LoggingConfig = LoggingConfig()
     tune: TuneConfig = TuneConfig()
     universe: UniverseConfig = UniverseConfig()
     device: Literal["cpu", "cuda"] = "cpu"
@@ -190,6 +282,8 @@ def _env_layer(environ: dict[str, str]) -> dict[str, Any]:
         layer["home"] = environ["CANDOR_HOME"]
     if environ.get("CANDOR_DATABASE_URL"):
         layer["database_url"] = environ["CANDOR_DATABASE_URL"]
+    if environ.get("CANDOR_API_TOKEN"):
+        layer["api"] = {"token": environ["CANDOR_API_TOKEN"]}
     return layer
 
 

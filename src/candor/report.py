@@ -42,6 +42,7 @@ def result_to_dict(result: Any) -> dict[str, Any]:
         "backtest": None if result.backtest is None else _backtest_section(result.backtest),
         "n_trials": result.n_trials,
         "feature_importance": result.importance.to_dict(orient="records"),
+        "calibration": result.calibration.to_dict(orient="records"),
         "data_fingerprint": result.fingerprint,
         "config_hash": result.config.config_hash(),
         "timings": {k: round(v, 3) for k, v in result.timings.items()},
@@ -55,7 +56,19 @@ def _backtest_section(backtest: Any) -> dict[str, Any]:
     section.setdefault("sharpe", metrics.get("sharpe"))
     section.setdefault("n_trades", metrics.get("n_trades"))
     section.setdefault("deflated_sharpe", section.get("dsr"))
+    section["equity_curve"] = _equity_curve(backtest)
     return section
+
+
+def _equity_curve(backtest: Any, points: int = 500) -> list[dict[str, Any]]:
+    """A downsampled equity curve beside buy-and-hold, small enough for JSON and the dashboard."""
+    equity, hold = backtest.equity, backtest.buy_and_hold_equity
+    step = max(1, len(equity) // points)
+    picks = list(range(0, len(equity), step))
+    if picks and picks[-1] != len(equity) - 1:
+        picks.append(len(equity) - 1)
+    return [{"ts": equity.index[i].isoformat(), "equity": float(equity.iloc[i]), "buy_and_hold": float(hold.iloc[i])}
+            for i in picks]
 
 
 def gate_failures(result: Any, gates: GateConfig) -> list[str]:

@@ -9,6 +9,9 @@ from candor.cli import train as _train  # noqa: E402,F401
 from candor.cli import db as _db  # noqa: E402,F401
 from candor.cli import features as _features  # noqa: E402,F401
 from candor.cli import registry as _registry  # noqa: E402,F401
+from candor.cli import serve as _serve  # noqa: E402,F401
 from candor.cli import backtest as _backtest  # noqa: E402,F401
+from candor.cli import ops as _ops  # noqa: E402,F401
+from candor.cli import tune as _tune  # noqa: E402,F401
 
 __all__ = ["app", "main", "run"]
