@@ -95,3 +95,14 @@ def test_cyclic_time_of_known_timestamps():
     dow = np.round(np.arctan2(feats["dow_sin"], feats["dow_cos"]) % (2 * np.pi) / (2 * np.pi) * 7)
     np.testing.assert_allclose(hour, [9.5, 15.0], atol=1e-9)  # New York wall clock, not UTC
     np.testing.assert_allclose(dow, [0, 2])
+
+
+def test_a_history_shorter_than_one_context_period_gives_nan_context_not_an_error():
+    from candor.data.synthetic import random_walk
+    from candor.features import compute_features
+
+    short = random_walk(300, seed=1).iloc[:5]
+    features = compute_features(short)
+    assert len(features) == 5
+    context = [c for c in features.columns if c.startswith("ctx_") or "w1" in c]
+    assert context and features[context].isna().all().all()

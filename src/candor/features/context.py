@@ -142,7 +142,8 @@ def coarse_bars(bars: pd.DataFrame, labels: pd.DatetimeIndex, tf: str) -> tuple[
     first = np.ones(len(lv), dtype=bool)
     first[1:] = lv[1:] != lv[:-1]
     starts = np.flatnonzero(first)
-    ends = np.r_[starts[1:], len(lv)] - 1
+    # No complete coarse period yet (a very short history) leaves nothing to aggregate.
+    ends = np.r_[starts[1:], len(lv)] - 1 if len(starts) else np.empty(0, dtype=np.int64)
     codes = np.full(len(bars), -1, dtype=np.int64)
     codes[rows] = np.cumsum(first) - 1
     agg = {
