@@ -10,7 +10,7 @@ unpickling (cold cache), features on the newest ``lookback_bars`` bars, predicti
 the one-transaction write of 500 ``ml_forecasts`` rows — then again with a warm model cache (the
 long-running scheduler's case), on new bars so rows are written again.
 
-    python benchmarks/forecast.py [--symbols 500]
+    python benchmarks/forecast.py [--symbols 500]     (PROFILE=1 prints a cProfile of each run)
 """
 
 from __future__ import annotations
@@ -86,7 +86,6 @@ def main() -> None:
     symbols = [f"S{i:04d}" for i in range(args.symbols)]
     register_s = _register_copies(registry, tracking, outcome.artifact, symbols)
     bars = {s: planted_signal(args.bars, seed=i, symbol=s) for i, s in enumerate(symbols)}
-    now = (bars[symbols[0]].index[-1] + pd.Timedelta(hours=25)).to_pydatetime()
     cache = ChampionCache()
     timings = {}
     import cProfile
@@ -105,7 +104,6 @@ def main() -> None:
             prof.disable()
             pstats.Stats(prof).sort_stats("cumulative").print_stats(25)
         assert report.written == args.symbols and not report.skipped, report.skipped[:3]
-    del now
     body = (f"## Forecast job: {args.symbols} symbols × d1 (`benchmarks/forecast.py`)\n\n"
             f"One logreg champion (trained in {train_s:.1f}s on {args.bars} synthetic bars) registered as the champion "
             f"of {args.symbols} symbols ({register_s:.0f}s of setup, not timed: training {args.symbols} models measures "
