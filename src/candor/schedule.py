@@ -48,31 +48,8 @@ def make_registry(config: Config, engine: Any, tracking_uri: str | None = None) 
 
 # ---- registering horizon models ---------------------------------------------------------------------
 def register_artifact(registry: Any, run_id: str, artifact: Path) -> Any:
-    """Register ``artifact`` under its horizon-aware name (``candor.SPX.d1.h20`` for horizon 20).
-
-    The default horizon goes through ``Registry.register`` unchanged. Other horizons are
-    registered here with the same checks and tags, because ``Registry.register`` names versions
-    by series only (shim until it uses ``manifest_model_name``).
-    """
-    from candor.artifact import MANIFEST_FILE, sha256_file, verify_artifact
-    from candor.registry import loading
-    from candor.registry.common import MANIFEST_SHA, STAGED, STATUS, RegisteredVersion, manifest_model_name, model_name
-    from candor.registry.registry import _version_tags
-
-    manifest = verify_artifact(Path(artifact))
-    name = manifest_model_name(manifest)
-    if name == model_name(manifest["symbol"], manifest["timeframe"]):
-        return registry.register(run_id, artifact)
-    sha = sha256_file(Path(artifact) / MANIFEST_FILE)
-    run = registry.client.get_run(run_id)
-    source = f"{run.info.artifact_uri.rstrip('/')}/model"
-    loading.check_logged_copy(source, sha)
-    registry._ensure_model(name, manifest)
-    tags = {STATUS: STAGED, MANIFEST_SHA: sha, **_version_tags(manifest, run.data.tags),
-            "horizon": str(manifest["label_spec"]["horizon"])}
-    mv = registry.client.create_model_version(name, source, run_id=run_id, tags=tags,
-                                              description=f"{name} trained {manifest['created_at']}")
-    return RegisteredVersion(name, str(mv.version), run_id, STAGED, sha)
+    """Register ``artifact`` under its horizon-aware name (``candor.SPX.d1.h20`` for horizon 20)."""
+    return registry.register(run_id, artifact)
 
 
 def config_for_horizon(config: Config, horizon: int) -> Config:

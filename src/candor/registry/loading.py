@@ -106,9 +106,9 @@ def train_hint(symbol: str, timeframe: str) -> str:
 
 
 def load_champion(registry: Registry, symbol: str, timeframe: str, *, max_age_days: int,
-                  now: datetime) -> Any:
-    """The champion of ``symbol/timeframe``, verified and young enough to forecast with."""
-    name = model_name(symbol, timeframe)
+                  now: datetime, horizon: int | None = None) -> Any:
+    """The champion of ``symbol/timeframe`` (at ``horizon``), verified and young enough to forecast with."""
+    name = model_name(symbol, timeframe, horizon)
     hint = train_hint(symbol, timeframe)
     try:
         mv = registry.version(name, CHAMPION)

@@ -26,7 +26,7 @@ from candor.registry import loading
 from candor.registry.aliases import CHAMPION, PREVIOUS, AliasMove, ReconcileFix, apply_moves, current_aliases, reconcile
 from candor.registry.common import (
     ARCHIVED, FAILED, GATE_REASONS, MANIFEST_SHA, METRIC_TAGS, STAGED, STATUS, VALIDATED, Comparison,
-    HistoryRow, ModelSummary, RegisteredVersion, first_line, is_not_found, mlflow_errors, model_name,
+    HistoryRow, ModelSummary, RegisteredVersion, first_line, is_not_found, mlflow_errors, manifest_model_name, model_name,
     resolve_name, series_label,
 )
 from candor.registry.gates import Gate, GateResult, default_gates, failure_reasons, run_gates
@@ -97,7 +97,7 @@ class Registry:
 
         manifest = verify_artifact(Path(artifact_dir))
         sha = sha256_file(Path(artifact_dir) / MANIFEST_FILE)
-        name = model_name(manifest["symbol"], manifest["timeframe"])
+        name = manifest_model_name(manifest)  # horizon 5 keeps the plain series name
         with mlflow_errors(self.uri):
             run = self._run(run_id)
             source = f"{run.info.artifact_uri.rstrip('/')}/model"
@@ -283,10 +283,10 @@ class Registry:
         return result
 
     def load_champion(self, symbol: str, timeframe: str, *, max_age_days: int = 60,
-                      now: datetime | None = None) -> Any:
+                      now: datetime | None = None, horizon: int | None = None) -> Any:
         """The champion's verified :class:`~candor.artifact.CandorModel` (see :mod:`.loading`)."""
         return loading.load_champion(self, symbol, timeframe, max_age_days=max_age_days,
-                                     now=now or datetime.now(UTC))
+                                     now=now or datetime.now(UTC), horizon=horizon)
 
 
 def _reasons(mv: Any) -> str:
