@@ -75,7 +75,9 @@ def test_seed_hyper_parameters_and_threads():
     assert (gbc.n_estimators, gbc.learning_rate, gbc.max_depth, gbc.min_samples_split, gbc.min_samples_leaf) == (
         100, 0.05, 7, 10, 5)
     xgb = make_model("xgb", n_jobs=1)[-1]
-    assert (xgb.n_estimators, xgb.max_depth, xgb.learning_rate, xgb.tree_method) == (100, 6, 0.1, "hist")
+    # seed 004's trees, rate and method; shallower and subsampled against noise (see models._CATALOG)
+    assert (xgb.n_estimators, xgb.learning_rate, xgb.tree_method) == (100, 0.1, "hist")
+    assert (xgb.max_depth, xgb.min_child_weight, xgb.subsample, xgb.colsample_bytree) == (4, 5.0, 0.8, 0.8)
     assert xgb.n_jobs == 1
     assert make_model("lgbm", n_jobs=1)[-1].n_jobs == 1
     assert make_model("gb", n_jobs=1)[-1].n_jobs == 1
