@@ -272,8 +272,12 @@ class Config(_Frozen):
 
     def config_hash(self) -> str:
         """Stable short hash of everything that shapes a model (home excluded)."""
-        payload = self.model_dump(mode="json", exclude={"home", "database_url"})
+        payload = self.model_dump(mode="json", include=_MODEL_SHAPING)
         return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
+
+
+#: Sections that change what a training produces; where it runs, stores or alerts does not count.
+_MODEL_SHAPING = {"seed", "labels", "features", "split", "models", "evaluation", "backtest", "tune", "device"}
 
 
 def _env_layer(environ: dict[str, str]) -> dict[str, Any]:

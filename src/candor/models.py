@@ -139,7 +139,9 @@ class XGBDirectionClassifier(_BalancedWrapper):
         class_weight: str | dict | None = "balanced",
         random_state: int = 0,
         n_jobs: int = 1,
+        device: str = "cpu",
     ) -> None:
+        self.device = device
         self.n_estimators = n_estimators
         self.max_depth = max_depth
         self.learning_rate = learning_rate
@@ -160,6 +162,7 @@ class XGBDirectionClassifier(_BalancedWrapper):
             subsample=self.subsample,
             colsample_bytree=self.colsample_bytree,
             tree_method=self.tree_method,
+            device=self.device,
             eval_metric="mlogloss" if n_classes > 2 else "logloss",
             random_state=self.random_state,
             n_jobs=self.n_jobs,

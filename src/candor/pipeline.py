@@ -335,7 +335,9 @@ def backtest_oos(result: TrainResult, bars: pd.DataFrame, config: Config) -> Bac
         slippage_bps=section.slippage_bps, min_confidence=section.min_confidence,
         size_by_confidence=section.size_by_confidence,
     )
-    return run_backtest(result.oos_proba, bars, settings, n_trials=result.n_trials)
+    # Binary labels have no NEUTRAL column; the backtest reads all three classes.
+    proba = result.oos_proba.reindex(columns=[-1, 0, 1], fill_value=0.0)
+    return run_backtest(proba, bars, settings, n_trials=result.n_trials)
 
 
 def train_labelled(

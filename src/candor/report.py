@@ -41,6 +41,7 @@ def result_to_dict(result: Any) -> dict[str, Any]:
         "holdout": headline(result.holdout),
         "backtest": None if result.backtest is None else _backtest_section(result.backtest),
         "n_trials": result.n_trials,
+        "tuning": getattr(result, "tuning", None),
         "feature_importance": result.importance.to_dict(orient="records"),
         "calibration": result.calibration.to_dict(orient="records"),
         "data_fingerprint": result.fingerprint,

@@ -101,8 +101,8 @@ def _text(value: Any, limit: int) -> str:
 
 
 def config_params(config: Any) -> dict[str, str]:
-    """The whole config as MLflow params (database URL left out: it may carry a password)."""
-    dumped = config.model_dump(mode="json", exclude={"database_url"})
+    """The whole config as MLflow params (database and study URLs left out: they may carry passwords)."""
+    dumped = config.model_dump(mode="json", exclude={"database_url": True, "tune": {"study_storage"}})
     return {key: _text(value, PARAM_LIMIT) for key, value in flatten(dumped).items()}
 
 
