@@ -1,4 +1,13 @@
-"""Suite-wide fixtures: a scratch CANDOR_HOME per test, pinned threads, no network."""
+"""Suite-wide fixtures: a scratch CANDOR_HOME per test, pinned threads, no network, and the
+CI PostgreSQL server.
+
+PostgreSQL isolation: each test that asks for ``postgres_url`` gets its own freshly created schema
+(unique per pytest worker and test, so ``-n 2`` workers and other sessions never collide) and a URL
+whose ``options`` set ``search_path`` to it — the code under test sees an empty database. The
+schema is dropped afterwards. The server comes from ``CANDOR_TEST_POSTGRES_URL`` (default: the
+local trust-auth server). If it cannot be reached the PostgreSQL cases are skipped on a developer
+machine but FAIL when ``CI`` is set: CI must never pass by skipping them.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +17,60 @@ import os
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 
+import uuid  # noqa: E402
+from collections.abc import Iterator  # noqa: E402
+
 import pytest  # noqa: E402
+import sqlalchemy as sa  # noqa: E402
+from sqlalchemy.engine import Engine, make_url  # noqa: E402
+
+DEFAULT_POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+
+
+def postgres_server_url() -> str:
+    return os.environ.get("CANDOR_TEST_POSTGRES_URL") or DEFAULT_POSTGRES_URL
+
+
+def in_ci() -> bool:
+    return os.environ.get("CI", "").lower() not in ("", "0", "false")
+
+
+@pytest.fixture(scope="session")
+def postgres_admin() -> Iterator[Engine]:
+    """An autocommit engine on the test server, or fail (CI) / skip (dev) when it is down."""
+    engine = sa.create_engine(postgres_server_url(), isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 5})
+    try:
+        with engine.connect() as connection:
+            connection.execute(sa.text("SELECT 1"))
+    except sa.exc.DBAPIError as exc:
+        engine.dispose()
+        message = f"PostgreSQL not reachable at {make_url(postgres_server_url()).render_as_string(hide_password=True)}: {exc.orig}"
+        if in_ci():
+            pytest.fail(message + " (CI is set: PostgreSQL tests must run)")
+        pytest.skip(message)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def postgres_url(postgres_admin: Engine) -> Iterator[str]:
+    """A URL onto a fresh, empty schema of the test server; dropped after the test."""
+    schema = f"candor_test_{os.environ.get('PYTEST_XDIST_WORKER', 'main')}_{uuid.uuid4().hex[:12]}"
+    with postgres_admin.connect() as connection:
+        connection.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+    url = make_url(postgres_server_url()).update_query_dict({"options": f"-csearch_path={schema}"})
+    yield url.render_as_string(hide_password=False)
+    with postgres_admin.connect() as connection:
+        connection.execute(sa.text("SET lock_timeout = '20s'"))
+        connection.execute(sa.text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_url(request: pytest.FixtureRequest, tmp_path) -> str:  # type: ignore[no-untyped-def]
+    """An empty database: a SQLite file in tmp_path, or a fresh PostgreSQL schema."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'store.db'}"
+    return request.getfixturevalue("postgres_url")
 
 
 @pytest.fixture(autouse=True)

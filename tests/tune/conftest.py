@@ -11,9 +11,6 @@ import uuid
 
 import pytest
 
-DEFAULT_POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-
-
 @pytest.fixture(scope="session")
 def small_data():
     """(bars, labelled data, config) for a 900-bar random walk (±1% labels); cheap models, 3 folds."""
@@ -28,21 +25,11 @@ def small_data():
 
 
 @pytest.fixture
-def postgres_url():
-    import sqlalchemy
+def postgres_url(postgres_admin) -> str:
+    """The test server itself (studies are isolated by unique names, not schemas)."""
+    from tests.conftest import postgres_server_url
 
-    url = os.environ.get("CANDOR_TEST_POSTGRES_URL") or DEFAULT_POSTGRES_URL
-    try:
-        engine = sqlalchemy.create_engine(url, connect_args={"connect_timeout": 5})
-        with engine.connect():
-            pass
-        engine.dispose()
-    except Exception as exc:  # noqa: BLE001
-        message = f"PostgreSQL at {url} is unreachable: {exc.__class__.__name__}"
-        if os.environ.get("CI", "").lower() not in ("", "0", "false"):
-            pytest.fail(message + " (CI is set: PostgreSQL tests must run)")
-        pytest.skip(message)
-    return url
+    return postgres_server_url()
 
 
 @pytest.fixture
