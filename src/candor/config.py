@@ -137,7 +137,9 @@ class TuneConfig(_Frozen):
 class UniverseConfig(_Frozen):
     """Which series ``candor train --all`` trains and where: datasets x timeframes, processes, Dask."""
 
-    datasets: tuple[str, ...] = Field((), description="dataset names, symbols or files; empty = every embedded dataset")
+    # aapl_m1 (six sessions of minutes) is a resampling source: too short for daily-context warm-up.
+    datasets: tuple[str, ...] = Field(("sp500", "nasdaq", "aapl", "aapl_h1"),
+                                      description="dataset names, symbols or files; empty = every embedded dataset")
     timeframes: tuple[str, ...] = Field((), description="empty = each series at its own timeframe")
     jobs: int = Field(1, ge=1, description="series trained in parallel processes")
     dask: str | None = Field(None, description="Dask scheduler address, e.g. tcp://host:8786")

@@ -6,7 +6,6 @@ a developer machine, FAILED when ``CI`` is set. Study names are unique per test.
 
 from __future__ import annotations
 
-import os
 import uuid
 
 import pytest

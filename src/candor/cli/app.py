@@ -31,8 +31,9 @@ app = typer.Typer(
     add_completion=False,
 )
 
-console = Console()
-err_console = Console(stderr=True)
+# Piped or captured output gets room for the report tables instead of Rich's 80-column default.
+console = Console() if sys.stdout.isatty() else Console(width=140)
+err_console = Console(stderr=True) if sys.stderr.isatty() else Console(stderr=True, width=140)
 
 EXIT_OK, EXIT_FAILED, EXIT_GATES, EXIT_CONFIG = 0, 1, 2, 3
 
