@@ -12,6 +12,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -233,16 +234,7 @@ def _run_stacked_folds(data: LabelledData, folds, dev: np.ndarray, config: Confi
     classes = np.unique(y)
     tasks = [delayed(fit_production_members)(template, data.X, y, dev)]
     tasks += [delayed(fit_members)(template, data.X, y, classes, i, train, test) for i, train, test in folds]
-    member_folds: list[MemberFold] = []
-    production: tuple[dict, float] | None = None
-    for done in _pool(config, len(tasks))(tasks):
-        if isinstance(done, MemberFold):
-            progress(f"fold {done.index + 1}/{len(folds)} done in {done.seconds:.1f}s")
-            member_folds.append(done)
-        else:
-            production = done
-    assert production is not None
-    member_folds.sort(key=lambda f: f.index)
+    member_folds, production = _gather(config, tasks, MemberFold, len(folds), progress)
     outcomes = [_stacked_outcome(template, data, member_folds, k, classes) for k in range(len(member_folds))]
     rows, oof = earlier_oof(member_folds, len(member_folds), dev)
     final = clone(template).assemble(data.X.iloc[dev], y[dev], production[0], oof, y[rows])
@@ -270,16 +262,21 @@ def _run_ensemble_folds(data: LabelledData, folds, dev: np.ndarray, config: Conf
     """Each fold fits a whole ensemble (inner loop inside its training rows), in one pool."""
     tasks = [delayed(_fit_final)(data, config, dev)]
     tasks += [delayed(_fit_fold)(data, config, i, train, test) for i, train, test in folds]
-    outcomes: list[FoldOutcome] = []
-    final: tuple[OutOfFoldEnsemble, float] | None = None
+    outcomes, final = _gather(config, tasks, FoldOutcome, len(folds), progress)
+    return outcomes, final[0], final[1]
+
+
+def _gather(config: Config, tasks: list, fold_type: type, n_folds: int, progress: Progress) -> tuple[list, Any]:
+    """Run the tasks in one pool; split fold results (sorted) from the production fit's result."""
+    done_folds, production = [], None
     for done in _pool(config, len(tasks))(tasks):
-        if isinstance(done, FoldOutcome):
-            progress(f"fold {done.index + 1}/{len(folds)} done in {done.seconds:.1f}s")
-            outcomes.append(done)
+        if isinstance(done, fold_type):
+            progress(f"fold {done.index + 1}/{n_folds} done in {done.seconds:.1f}s")
+            done_folds.append(done)
         else:
-            final = done
-    assert final is not None
-    return sorted(outcomes, key=lambda o: o.index), final[0], final[1]
+            production = done
+    assert production is not None
+    return sorted(done_folds, key=lambda f: f.index), production
 
 
 def _member_scores(data: LabelledData, outcomes: list[FoldOutcome]) -> dict[str, dict[str, float]]:

@@ -17,6 +17,7 @@ from typing import Any
 import typer
 from rich.table import Table
 
+from candor.cli import options
 from candor.cli.app import app, console
 from candor.errors import ConfigError
 
@@ -63,12 +64,12 @@ def _registered(name: str, ref: str, config: Any) -> Any:
 @app.command("backtest")
 def backtest_command(
     model: str = typer.Option(..., "--model", help="Artifact directory, or NAME@ALIAS|VERSION (candor.SPX.d1@champion)."),
-    dataset: str = typer.Option(None, "--dataset", help="Embedded dataset name (see `candor datasets`)."),
-    data: Path = typer.Option(None, "--data", help="CSV or Parquet file of OHLCV bars."),
-    symbol: str = typer.Option(None, "--symbol", help="Symbol for --data (default: file name)."),
-    timeframe: str = typer.Option(None, "--timeframe", help="m1 m5 m15 h1 h4 d1 w1 (default: inferred)."),
-    tz: str = typer.Option(None, "--tz", help="Time zone of naive timestamps in --data (default UTC)."),
-    calendar: str = typer.Option(None, "--calendar", help="Exchange calendar of --data (default XNYS; '24/7' for crypto)."),
+    dataset: options.Dataset = None,
+    data: options.DataFile = None,
+    symbol: options.Symbol = None,
+    timeframe: options.Timeframe = None,
+    tz: options.TimeZone = None,
+    calendar: options.Calendar = None,
     start: str = typer.Option(None, "--start", help="First signal bar (default: the bar after the training data)."),
     allow_overlap: bool = typer.Option(False, "--allow-overlap", help="Allow --start inside the training span (in-sample!)."),
     short: bool = typer.Option(None, "--short/--no-short", help="Short on BEARISH (default: flat)."),

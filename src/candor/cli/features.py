@@ -2,22 +2,21 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import typer
 from rich.table import Table
 
+from candor.cli import options
 from candor.cli.app import app, console
 
 
 @app.command("features")
 def features_command(
-    dataset: str = typer.Option(None, "--dataset", help="Embedded dataset name (see `candor datasets`)."),
-    data: Path = typer.Option(None, "--data", help="CSV or Parquet file of OHLCV bars."),
-    symbol: str = typer.Option(None, "--symbol", help="Symbol (default: file name, upper-cased)."),
-    timeframe: str = typer.Option(None, "--timeframe",
-                                  help="m1 m5 m15 h1 h4 d1 w1 (default: inferred; coarser → resampled)."),
-    tz: str = typer.Option(None, "--tz", help="Time zone of naive timestamps in the file (default UTC)."),
+    dataset: options.Dataset = None,
+    data: options.DataFile = None,
+    symbol: options.Symbol = None,
+    timeframe: options.Timeframe = None,
+    tz: options.TimeZone = None,
     groups: str = typer.Option(None, "--groups",
                                help="Comma list of groups: returns,volume,momentum,volatility,trend,time,context."),
     periods: str = typer.Option(None, "--periods", help="short,medium,long periods (default 14,50,200)."),

@@ -11,6 +11,7 @@ from typing import Any
 import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
+from candor.cli import options
 from candor.cli.app import EXIT_FAILED, EXIT_GATES, EXIT_OK, app, console, err_console
 from candor.cli.render import render_training
 from candor.config import load_config
@@ -49,12 +50,12 @@ def _names(values: list[str] | None) -> tuple[str, ...] | None:
 
 @app.command("train")
 def train_command(
-    dataset: str = typer.Option(None, "--dataset", help="Embedded dataset name (see `candor datasets`)."),
-    data: Path = typer.Option(None, "--data", help="CSV or Parquet file of OHLCV bars."),
-    symbol: str = typer.Option(None, "--symbol", help="Symbol for --data (default: file name)."),
-    timeframe: str = typer.Option(None, "--timeframe", help="m1 m5 m15 h1 h4 d1 w1 (default: inferred)."),
-    tz: str = typer.Option(None, "--tz", help="Time zone of naive timestamps in --data (default UTC)."),
-    calendar: str = typer.Option(None, "--calendar", help="Exchange calendar of --data (default XNYS; '24/7' for crypto)."),
+    dataset: options.Dataset = None,
+    data: options.DataFile = None,
+    symbol: options.Symbol = None,
+    timeframe: options.Timeframe = None,
+    tz: options.TimeZone = None,
+    calendar: options.Calendar = None,
     config_file: Path = typer.Option(None, "--config", help="candor.toml to read (default ./candor.toml)."),
     models: str = typer.Option(None, "--models", help="Comma list of rf,gb,gb_classic,xgb,lgbm,logreg."),
     ensemble: str = typer.Option(None, "--ensemble", help="Member weighting: ridge, stacking or equal."),

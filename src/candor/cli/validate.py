@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import typer
 
+from candor.cli import options
 from candor.cli.app import app, console
 
 
@@ -30,14 +30,12 @@ def _lines(bars, report, filled, *, inferred: bool, policy: str) -> list[str]:
 
 @app.command("validate")
 def validate_command(
-    dataset: str = typer.Option(None, "--dataset", help="Embedded dataset name (see `candor datasets`)."),
-    data: Path = typer.Option(None, "--data", help="CSV or Parquet file of OHLCV bars."),
-    symbol: str = typer.Option(None, "--symbol", help="Symbol (default: file name, upper-cased)."),
-    timeframe: str = typer.Option(None, "--timeframe",
-                                  help="m1 m5 m15 h1 h4 d1 w1 (default: inferred; coarser → resampled)."),
-    tz: str = typer.Option(None, "--tz", help="Time zone of naive timestamps in the file (default UTC)."),
-    calendar: str = typer.Option(None, "--calendar",
-                                 help="Exchange calendar code (default XNYS), '24/7' or 'none'."),
+    dataset: options.Dataset = None,
+    data: options.DataFile = None,
+    symbol: options.Symbol = None,
+    timeframe: options.Timeframe = None,
+    tz: options.TimeZone = None,
+    calendar: options.Calendar = None,
     gaps: str = typer.Option("report", "--gaps",
                              help="Missing bars: refuse (error), report, or ffill (insert flat bars)."),
     min_rows: int = typer.Option(0, "--min-rows", min=0, help="Fail with fewer bars than this."),
