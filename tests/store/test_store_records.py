@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -11,6 +10,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from candor.artifact import Forecast
 from candor.errors import DataError
 from candor.store import (
     Resolution, alias_events, drift_rows, forecasts, latest_training_runs, record_alias_event,
@@ -94,19 +94,8 @@ def test_forecast_is_kept_unless_replaced_and_never_after_resolution(engine: Eng
     assert [(f.direction, f.model_version) for f in stored] == [("BULLISH", "1"), ("BEARISH", "2")]
 
 
-@dataclass(frozen=True)
-class _ArtifactForecast:  # the shape of candor.artifact.Forecast
-    symbol: str
-    timeframe: str
-    horizon: int
-    bar_ts: pd.Timestamp
-    direction: str
-    probabilities: dict[str, float]
-    confidence: float
-
-
 def test_forecast_dataclasses_with_probability_maps_and_defaults(engine: Engine) -> None:
-    row = _ArtifactForecast("SPX", "d1", 5, pd.Timestamp("2024-03-01"), "NEUTRAL",  # labels.CLASS_NAMES
+    row = Forecast("SPX", "d1", 5, pd.Timestamp("2024-03-01"), "NEUTRAL",  # labels.CLASS_NAMES
                             {"BEARISH": 0.3, "NEUTRAL": 0.4, "BULLISH": 0.3}, 0.4)
     assert upsert_forecasts(engine, [row], model_name="candor.SPX.d1", model_version=7) == 1
     (stored,) = unresolved_forecasts(engine)

@@ -77,3 +77,11 @@ def fetch_all(bind: Engine | Connection, query: Select[Any]) -> list[Any]:
         objects = list(session.scalars(query))
         session.expunge_all()
         return objects
+
+
+def where_equal(query: Select[Any], model: type[DeclarativeBase], **values: Any) -> Select[Any]:
+    """``query`` filtered on each column given a value; ``None`` means "any" (no filter)."""
+    for column, value in values.items():
+        if value is not None:
+            query = query.where(getattr(model, column) == value)
+    return query

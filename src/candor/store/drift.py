@@ -15,7 +15,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from candor.data.bars import check_timeframe
 from candor.errors import DataError
-from candor.store._rows import check_finite, fetch_all
+from candor.store._rows import check_finite, fetch_all, where_equal
 from candor.store.engine import dialect_insert, transaction
 from candor.store.schema import DriftRow, utc_now
 
@@ -84,11 +84,7 @@ def drift_rows(
     since: dt.date | str | None = None,
 ) -> list[DriftRow]:
     """Stored drift verdicts, oldest date first (per symbol/timeframe)."""
-    query = sa.select(DriftRow)
-    if symbol is not None:
-        query = query.where(DriftRow.symbol == symbol)
-    if timeframe is not None:
-        query = query.where(DriftRow.timeframe == timeframe)
+    query = where_equal(sa.select(DriftRow), DriftRow, symbol=symbol, timeframe=timeframe)
     if since is not None:
         query = query.where(DriftRow.date >= _as_date(since))
     return fetch_all(bind, query.order_by(DriftRow.symbol, DriftRow.timeframe, DriftRow.date))

@@ -18,7 +18,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from candor.data.bars import check_timeframe
 from candor.errors import DataError
-from candor.store._rows import as_mapping, check_fields, check_finite, columns_of, fetch_all, to_utc
+from candor.store._rows import as_mapping, check_fields, check_finite, columns_of, fetch_all, to_utc, where_equal
 from candor.store.engine import dialect_insert, transaction
 from candor.store.schema import MlForecast, utc_now
 
@@ -119,13 +119,7 @@ def upsert_forecasts(
 
 
 def _filtered(query: Any, symbol: str | None, timeframe: str | None, horizon: int | None) -> Any:
-    if symbol is not None:
-        query = query.where(MlForecast.symbol == symbol)
-    if timeframe is not None:
-        query = query.where(MlForecast.timeframe == timeframe)
-    if horizon is not None:
-        query = query.where(MlForecast.horizon == horizon)
-    return query
+    return where_equal(query, MlForecast, symbol=symbol, timeframe=timeframe, horizon=horizon)
 
 
 def unresolved_forecasts(

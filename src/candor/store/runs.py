@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from candor.data.bars import check_timeframe
-from candor.store._rows import check_fields, check_finite, columns_of, fetch_all, to_utc
+from candor.store._rows import check_fields, check_finite, columns_of, fetch_all, to_utc, where_equal
 from candor.store.engine import transaction
 from candor.store.schema import TrainingRun, utc_now
 
@@ -57,12 +57,6 @@ def latest_training_runs(
     limit: int = 20,
 ) -> list[TrainingRun]:
     """The newest runs first (optionally for one symbol/timeframe/horizon)."""
-    query = sa.select(TrainingRun)
-    if symbol is not None:
-        query = query.where(TrainingRun.symbol == symbol)
-    if timeframe is not None:
-        query = query.where(TrainingRun.timeframe == timeframe)
-    if horizon is not None:
-        query = query.where(TrainingRun.horizon == horizon)
+    query = where_equal(sa.select(TrainingRun), TrainingRun, symbol=symbol, timeframe=timeframe, horizon=horizon)
     query = query.order_by(TrainingRun.run_date.desc(), TrainingRun.id.desc()).limit(limit)
     return fetch_all(bind, query)
