@@ -151,7 +151,7 @@ def _fit_fold(data: LabelledData, config: Config, index: int, train: np.ndarray,
 def _outer_folds(data: LabelledData, dev: np.ndarray, config: Config) -> list[tuple[int, np.ndarray, np.ndarray]]:
     splitter = PurgedWalkForward(
         n_splits=config.split.folds, window=config.split.window, purge=config.purge,
-        embargo=config.embargo, t1=data.t1.iloc[dev],
+        embargo=config.embargo,
     )
     X_dev = data.X.iloc[dev]
     return [(fold.index, dev[fold.train], dev[fold.test]) for fold in splitter.folds(X_dev, t1=data.t1.iloc[dev])]

@@ -315,23 +315,3 @@ def train_universe(
     if config.universe.jobs > 1 and len(specs) > 1:
         return _run_processes(specs, config, kwargs, report)
     return _run_serial(specs, config, kwargs, report)
-
-
-def train_datasets(
-    names: Sequence[str], config: Config, *, out: Path | None = None, dry_run: bool = False,
-    on_done: Callable[[UniverseRow], None] | None = None,
-) -> list[UniverseRow]:
-    """Train the named series at their own timeframes (kept for callers of the serial API)."""
-    return train_universe(resolve_series(names), config, out=out, dry_run=dry_run,
-                          on_progress=_on_done_adapter(on_done))
-
-
-def _on_done_adapter(on_done: Callable[[UniverseRow], None] | None) -> Report:
-    seen = {"done": 0}
-
-    def report(progress: UniverseProgress) -> None:
-        if on_done is not None and progress.done > seen["done"] and progress.last is not None:
-            seen["done"] = progress.done
-            on_done(progress.last)
-
-    return report
