@@ -9,7 +9,6 @@ from candor.data.bars import make_bars
 from candor.data.resample import resample
 from candor.features import FeatureSet, compute_features
 from candor.features.context import coarse_bars, source_rows
-from candor.data.resample import period_labels
 
 CONTEXT_ONLY = FeatureSet(groups=("context",), context_timeframes=("d1",))
 
@@ -36,7 +35,7 @@ def test_daily_bar_is_visible_only_from_its_last_hour():
 
 def test_source_rows_maps_each_fine_row_to_latest_closed_period():
     bars = _hourly(2, start="2024-03-04 20:00")  # starts mid-day: first (partial) day is dropped
-    codes, coarse = coarse_bars(bars, pd.DatetimeIndex(period_labels(bars, "d1")), "d1")
+    codes, coarse = coarse_bars(bars, "d1")
     src = source_rows(codes)
     assert list(coarse.index.strftime("%m-%d")) == ["03-05"]
     assert (src[: 4 + 23] == -1).all() and (src[4 + 23:] == 0).all()
@@ -44,7 +43,7 @@ def test_source_rows_maps_each_fine_row_to_latest_closed_period():
 
 def test_fast_coarse_bars_equal_resample(aapl_h1, sp500):
     for bars, tf in ((aapl_h1, "d1"), (sp500, "w1")):
-        _, coarse = coarse_bars(bars, pd.DatetimeIndex(period_labels(bars, tf)), tf)
+        _, coarse = coarse_bars(bars, tf)
         pd.testing.assert_frame_equal(coarse, resample(bars, tf), check_freq=False)
 
 

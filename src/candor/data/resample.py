@@ -100,7 +100,8 @@ def _continuous_periods(bars: pd.DataFrame, source: str, target: str) -> _Period
     if target == "w1":
         label = ns(week_labels(bars.index))
     else:
-        label = ns(bars.index.floor(TIMEFRAMES[target]))
+        step = TIMEFRAMES[target].value
+        label = ts // step * step  # epoch-aligned like ``index.floor(step)``; ``//`` is ~5x faster than ``%``
     return _Periods(bar_close, label, label, label + TIMEFRAMES[target].value)
 
 
@@ -121,14 +122,19 @@ def period_labels(bars: pd.DataFrame, to_timeframe: str) -> pd.Series:
     Note that the coarse bar only *closes* at its period end (see :func:`bar_close_times`):
     joining it to fine rows before that time is look-ahead.
     """
-    if len(bars) == 0:
-        _check_target(bars, to_timeframe)
-        return pd.Series(pd.DatetimeIndex([], tz="UTC"), index=bars.index, name="period")
-    p = _periods(bars, to_timeframe)
-    complete = (p.start >= ns(bars.index).min()) & (p.end <= p.bar_close.max())
-    label = np.where(complete, p.label, _NAT)
+    label = period_label_ns(bars, to_timeframe)
     values = pd.DatetimeIndex(label.astype("datetime64[ns]")).tz_localize("UTC")
     return pd.Series(values, index=bars.index, name="period")
+
+
+def period_label_ns(bars: pd.DataFrame, to_timeframe: str) -> np.ndarray:
+    """:func:`period_labels` as int64 UTC nanoseconds, NaT as the int64 minimum (for joins)."""
+    if len(bars) == 0:
+        _check_target(bars, to_timeframe)
+        return np.empty(0, dtype=np.int64)
+    p = _periods(bars, to_timeframe)
+    complete = (p.start >= ns(bars.index).min()) & (p.end <= p.bar_close.max())
+    return np.where(complete, p.label, _NAT)
 
 
 def bar_close_times(bars: pd.DataFrame) -> pd.Series:
@@ -158,7 +164,7 @@ def bar_close_times(bars: pd.DataFrame) -> pd.Series:
 def resample(bars: pd.DataFrame, to_timeframe: str) -> pd.DataFrame:
     """Aggregate ``bars`` into complete ``to_timeframe`` bars (first open, max high, min low,
     last close, summed volume), grouped by :func:`period_labels`."""
-    keys = ns(period_labels(bars, to_timeframe))
+    keys = period_label_ns(bars, to_timeframe)
     keep = keys != _NAT
     # Group on int64 nanoseconds: grouping on tz-aware Timestamps is ~30x slower.
     grouped = bars.loc[keep].groupby(keys[keep], sort=True)

@@ -86,10 +86,10 @@ class FeatureInfo:
 def _local_ns(x: Inputs) -> np.ndarray:
     """Bar open times as wall-clock nanoseconds in the calendar's time zone (UTC if unknown)."""
     index = pd.DatetimeIndex(x.bars.index)
-    tz = CALENDAR_TZ.get(str(x.bars.attrs.get("calendar")), "UTC")
-    if tz != "UTC":
+    tz = CALENDAR_TZ.get(str(x.bars.attrs.get("calendar")))
+    if tz is not None:
         index = index.tz_convert(tz)
-    if index.tz is not None:
+    if index.tz is not None and str(index.tz) != "UTC":  # UTC stamps already are UTC wall time
         index = index.tz_localize(None)
     return index.as_unit("ns").asi8
 
@@ -105,17 +105,20 @@ def _bucket(x: Inputs, unit: str) -> tuple[np.ndarray, int]:
     if unit == "month":
         return pd.DatetimeIndex(x.bars.index).month.to_numpy() - 1, 12
     daily = x.bars.attrs.get("timeframe") in ("d1", "w1")
-    ns = pd.DatetimeIndex(x.bars.index).as_unit("ns").asi8 if daily else _local_ns(x)
+    ns = pd.DatetimeIndex(x.bars.index).as_unit("ns").asi8 if daily else x.memo("local_ns", lambda: _local_ns(x))
+    # Remainders as ``a - a // k * k``: numpy divides int64 by a scalar fast, but ``%`` is slow.
+    day = ns // DAY_NS
     if unit == "hour":
-        return (ns % DAY_NS) // MINUTE_NS, 1440
-    return (ns // DAY_NS + 3) % 7, 7  # 1970-01-01 was a Thursday
+        return (ns - day * DAY_NS) // MINUTE_NS, 1440
+    day += 3  # 1970-01-01 was a Thursday
+    return day - day // 7 * 7, 7
 
 
 def _cyclic(x: Inputs, unit: str, fn: str) -> np.ndarray:
     """sin/cos of the position in the cycle, by table lookup (a handful of distinct values)."""
     pos, size = x.memo(("bucket", unit), lambda: _bucket(x, unit))
     table = (np.sin if fn == "sin" else np.cos)(2.0 * np.pi * np.arange(size) / size)
-    return table[pos]
+    return np.take(table, pos, out=x.dest)
 
 
 def time_specs(timeframe: str) -> list[Spec]:

@@ -19,6 +19,7 @@ import pandas as pd
 import talib
 
 from candor.data.bars import INTRADAY, TIMEFRAMES, make_bars, symbol_of
+from candor.data.resample import period_label_ns
 from candor.errors import ConfigError
 from candor.features import indicators as ind
 from candor.features.indicators import Inputs, Spec, lookback, rel
@@ -115,9 +116,7 @@ def _fine_vs(x: Inputs, tf: str, s: int, name: str) -> np.ndarray:
 def _compute_joined(x: Inputs, tf: str, s: int) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """Per fine row the index into the per-coarse-bar tables (0 = none closed yet → NaN),
     and those tables: every coarse column plus the coarse close and SMA 20."""
-    from candor.data.resample import period_labels
-
-    codes, coarse = coarse_bars(x.bars, pd.DatetimeIndex(period_labels(x.bars, tf)), tf)
+    codes, coarse = coarse_bars(x.bars, tf)
     index = source_rows(codes) + 1
     cx = Inputs(coarse)
     columns = {name: fn(cx) for name, _, fn in coarse_rows(s)}
@@ -126,7 +125,7 @@ def _compute_joined(x: Inputs, tf: str, s: int) -> tuple[np.ndarray, dict[str, n
     return index, {name: np.concatenate(([np.nan], values)) for name, values in columns.items()}
 
 
-def coarse_bars(bars: pd.DataFrame, labels: pd.DatetimeIndex, tf: str) -> tuple[np.ndarray, pd.DataFrame]:
+def coarse_bars(bars: pd.DataFrame, tf: str) -> tuple[np.ndarray, pd.DataFrame]:
     """The complete coarse bars of ``bars`` and, per fine row, the position of its coarse bar.
 
     Equal to :func:`candor.data.resample.resample` (same labels from ``period_labels``, same
@@ -134,7 +133,7 @@ def coarse_bars(bars: pd.DataFrame, labels: pd.DatetimeIndex, tf: str) -> tuple[
     the contiguous runs of each label, which keeps the 1M-bar benchmark in milliseconds.
     Returns ``codes`` (-1 where the fine row's period is incomplete) and the coarse frame.
     """
-    lab = labels.as_unit("ns").asi8
+    lab = period_label_ns(bars, tf)
     rows = np.flatnonzero(lab != np.iinfo(np.int64).min)
     lv = lab[rows]
     if len(lv) and np.any(lv[1:] < lv[:-1]):

@@ -65,9 +65,6 @@ def returns_specs(s: int, m: int, l: int) -> list[Spec]:
     for p in (s, m, l):
         rows.append((f"close_sma_{p}_ratio", lookback("SMA", timeperiod=p),
                      lambda x, p=p: ind.ratio_pos(x.close, ind.sma(x, "close", x.close, p), out=x.dest)))
-    for p in (s, m, l):
-        rows.append((f"close_ema_{p}_ratio", lookback("EMA", timeperiod=p),
-                     lambda x, p=p: ind.ratio_pos(x.close, ind.ema(x, p), out=x.dest)))
     rows.append((f"close_zscore_{m}", lookback("STDDEV", timeperiod=m),
                  lambda x: ind.zscore(x, "close", x.close, m)))
     for p in (s, m):
@@ -80,12 +77,6 @@ def returns_specs(s: int, m: int, l: int) -> list[Spec]:
         rows.append((name, 0, lambda x, part=part: _candle(x, part)))
     rows.append(("gap_pct", 1, _gap))
     return _specs("returns", rows)
-
-
-def _vwap_ratio(x: Inputs, p: int) -> np.ndarray:
-    """Close over the ``p``-bar volume-weighted typical price, minus 1 (0 with no volume)."""
-    num = np.multiply(x.close, ind.vol_sum(x, p), out=x.dest)
-    return rel(num, talib.SUM(ind.typical_volume(x), p), out=x.dest)
 
 
 def volume_specs(s: int, m: int, l: int) -> list[Spec]:
@@ -108,8 +99,6 @@ def volume_specs(s: int, m: int, l: int) -> list[Spec]:
          lambda x: div(talib.ADOSC(x.high, x.low, x.close, x.volume, 3, 10),
                        ind.sma(x, "volume", x.volume, 10), out=x.dest)),
     ]
-    for p in (s, m):
-        rows.append((f"vwap_{p}_ratio", lookback("SUM", timeperiod=p), lambda x, p=p: _vwap_ratio(x, p)))
     return _specs("volume", rows)
 
 
@@ -133,7 +122,6 @@ def momentum_specs(s: int, m: int, l: int) -> list[Spec]:
          lambda x: div(talib.MOM(x.close, s), ind.atr(x, s), out=x.dest)),
         (f"ultosc_{half}_{s}_{dbl}", lookback("ULTOSC", timeperiod1=half, timeperiod2=s, timeperiod3=dbl),
          lambda x: talib.ULTOSC(x.high, x.low, x.close, half, s, dbl)),
-        (f"trix_{s}", lookback("TRIX", timeperiod=s), lambda x: talib.TRIX(x.close, s)),
     ]
     return _specs("momentum", rows)
 
@@ -146,17 +134,10 @@ def _parkinson(x: Inputs, p: int) -> np.ndarray:
     return np.sqrt(mean, out=x.dest)
 
 
-def _keltner(x: Inputs, p: int) -> np.ndarray:
-    """Close vs its EMA in units of 2 ATR (the Keltner channel half-width)."""
-    q = div(np.subtract(x.close, ind.ema(x, p), out=x.dest), ind.atr(x, p), out=x.dest)
-    q *= 0.5
-    return q
-
-
 def _bb(x: Inputs, part: str) -> np.ndarray:
     """Bollinger %B (0 at the lower band, 1 at the upper) or band width over the middle."""
     upper, middle, lower = ind.bbands(x, BB_PERIOD)
-    width = np.subtract(upper, lower)
+    width = x.memo(("bb_width", BB_PERIOD), lambda: np.subtract(upper, lower))
     if part == "pctb":
         return div(np.subtract(x.close, lower, out=x.dest), width, fill=0.5, out=x.dest)
     return div(width, middle, out=x.dest)
@@ -180,9 +161,6 @@ def volatility_specs(s: int, m: int, l: int) -> list[Spec]:
         (f"rvol_ratio_{s}_{m}", 1 + lookback("STDDEV", timeperiod=m),
          lambda x: div(ind.rvol(x, s), ind.rvol(x, m), fill=1.0, out=x.dest)),
         (f"parkinson_vol_{s}", lookback("SMA", timeperiod=s), lambda x: _parkinson(x, s)),
-        (f"keltner_pos_{s}", max(lookback("EMA", timeperiod=s), lookback("ATR", timeperiod=s)),
-         lambda x: _keltner(x, s)),
-        (f"ret_vol_z_{m}", 1 + lookback("STDDEV", timeperiod=m), lambda x: div(ind.ret(x, 1), ind.rvol(x, m), out=x.dest)),
     ]
     return _specs("volatility", rows)
 
@@ -217,8 +195,6 @@ def trend_specs(s: int, m: int, l: int) -> list[Spec]:
          lambda x, p=p: ind.pct(talib.LINEARREG_SLOPE(x.close, p), x.close, out=x.dest)) for p in (s, m)
     ]
     rows += [
-        (f"sma_{s}_{m}_ratio", lookback("SMA", timeperiod=m),
-         lambda x: ind.ratio_pos(ind.sma(x, "close", x.close, s), ind.sma(x, "close", x.close, m), out=x.dest)),
         (f"sma_{m}_{l}_ratio", lookback("SMA", timeperiod=l),
          lambda x: ind.ratio_pos(ind.sma(x, "close", x.close, m), ind.sma(x, "close", x.close, l), out=x.dest)),
         (f"ema_{s}_{m}_ratio", lookback("EMA", timeperiod=m), lambda x: ind.ratio_pos(ind.ema(x, s), ind.ema(x, m), out=x.dest)),

@@ -169,34 +169,12 @@ def close_diff(x: Inputs) -> np.ndarray:
     return x.memo("dc1", lambda: lag_diff(x.close, 1))
 
 
-def signed_volume(x: Inputs) -> np.ndarray:
-    """Volume signed by the close-to-close move (the OBV increment); NaN on the first bar."""
-    return x.memo("sv", lambda: np.sign(close_diff(x)) * x.volume)
-
-
-def typical_volume(x: Inputs) -> np.ndarray:
-    """Typical price (H+L+C)/3 times volume: the VWAP numerator per bar."""
-
-    def compute() -> np.ndarray:
-        tpv = np.add(x.high, x.low)
-        tpv += x.close
-        tpv *= x.volume
-        tpv /= 3.0
-        return tpv
-
-    return x.memo("tpv", compute)
-
-
-def vol_sum(x: Inputs, p: int) -> np.ndarray:
-    return x.memo(("vsum", p), lambda: talib.SUM(x.volume, p))
-
-
 def log_of(x: Inputs, column: str) -> np.ndarray:
     return x.memo(("log", column), lambda: np.log(getattr(x, column)))
 
 
 def hl_log(x: Inputs) -> np.ndarray:
-    return x.memo("hl_log", lambda: np.log(np.divide(x.high, x.low)))
+    return x.memo("hl_log", lambda: np.log(q := np.divide(x.high, x.low), out=q))
 
 
 def macd(x: Inputs) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
