@@ -8,6 +8,7 @@ array, which keeps peak memory near the size of the result.
 
 from __future__ import annotations
 
+from collections.abc import Hashable
 from dataclasses import dataclass
 
 import numpy as np
@@ -164,14 +165,52 @@ def compute_features(bars: pd.DataFrame, feature_set: FeatureSet = FeatureSet())
     Row t uses bars at or before t only; the first ``warmup`` rows of a column may be NaN,
     after that every value is finite.
     """
-    specs = feature_specs(feature_set, timeframe_of(bars), bars.attrs.get("calendar"))
+    timeframe, calendar = timeframe_of(bars), bars.attrs.get("calendar")
+    specs = feature_specs(feature_set, timeframe, calendar)
+    release = _release_plan(feature_set, timeframe, calendar, bars)
     x = Inputs(bars)
     out = np.empty((x.n, len(specs)), dtype="float64", order="F")
     for j, spec in enumerate(specs):
-        out[:, j] = spec.fn(x)
+        column = out[:, j]
+        x.dest = column  # a column's last step writes here, saving a temporary and a copy
+        values = spec.fn(x)
+        if values is not column:
+            column[:] = values
+        x.forget(release[j])
+    x.dest = None
     frame = pd.DataFrame(out, index=bars.index, columns=[s.name for s in specs], copy=False)
     frame.attrs.update(bars.attrs)
     return frame
+
+
+_PLANS: dict[tuple[FeatureSet, str, str | None], list[tuple[Hashable, ...]]] = {}
+_PROBE_ROWS = 64
+
+
+def _release_plan(feature_set: FeatureSet, timeframe: str, calendar: str | None,
+                  bars: pd.DataFrame) -> list[tuple[Hashable, ...]]:
+    """Per column, the shared series whose last user it is, so they are freed right after it.
+
+    Which series a column shares depends only on the feature set, the timeframe and the
+    calendar, never on the values; one run over the first few bars records it, once per process.
+    Freeing early keeps the peak near the result's size and lets the allocator hand the same
+    (already mapped) memory to the next indicator instead of fresh pages.
+    """
+    key = (feature_set, timeframe, calendar)
+    if key not in _PLANS:
+        specs = feature_specs(feature_set, timeframe, calendar)
+        probe = Inputs(bars.iloc[:_PROBE_ROWS])
+        last: dict[Hashable, int] = {}
+        with np.errstate(all="ignore"):
+            for j, spec in enumerate(specs):
+                probe.touched = []
+                spec.fn(probe)
+                last.update(dict.fromkeys(probe.touched, j))
+        plan: list[list[Hashable]] = [[] for _ in specs]
+        for shared, j in last.items():
+            plan[j].append(shared)
+        _PLANS[key] = [tuple(keys) for keys in plan]
+    return _PLANS[key]
 
 
 def warmup_bars(feature_set: FeatureSet, timeframe: str, calendar: str | None = None) -> int:

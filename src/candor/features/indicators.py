@@ -18,7 +18,7 @@ Why these rules:
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import TypeVar
@@ -59,12 +59,21 @@ class Inputs:
         #: The result column being filled; a column's *last* step may write into it (never a
         #: memoised intermediate, which other columns share).
         self.dest: np.ndarray | None = None
+        #: When a list, every memo key touched is appended to it (to plan when to free them).
+        self.touched: list[Hashable] | None = None
 
     def memo(self, key: Hashable, thunk: Callable[[], T]) -> T:
         """Compute ``thunk()`` once per key; later callers share the result."""
+        if self.touched is not None:
+            self.touched.append(key)
         if key not in self._memo:
             self._memo[key] = thunk()
         return self._memo[key]  # type: ignore[return-value]
+
+    def forget(self, keys: Iterable[Hashable]) -> None:
+        """Drop shared series no later column needs, so their memory is reused at once."""
+        for key in keys:
+            self._memo.pop(key, None)
 
 
 def _col(bars: pd.DataFrame, name: str) -> np.ndarray:
