@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 import optuna
 from sklearn.metrics import accuracy_score, f1_score, log_loss
+from sqlalchemy import exc as sa_exc
 
 from candor.config import Config, TuneConfig
 from candor.ensemble import OutOfFoldEnsemble, align_proba
@@ -70,19 +71,35 @@ def redact(url: str) -> str:
         return url
 
 
+#: Tries at opening a storage whose tables another worker is creating at the same moment.
+SCHEMA_RACE_ATTEMPTS = 5
+
+
 def open_storage(url: str | None) -> optuna.storages.BaseStorage | None:
     """An Optuna RDB storage for ``url`` (None → in-memory studies); unreachable → StoreError."""
     if url is None:
         return None
     kwargs = {"connect_args": {"connect_timeout": 10}} if url.startswith("postgresql") else {}
-    try:
-        return optuna.storages.RDBStorage(url, engine_kwargs={"pool_pre_ping": True, **kwargs})
-    except Exception as exc:  # noqa: BLE001 - driver errors vary; all mean "cannot use this storage"
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise StoreError(
-            f"`study_storage` {redact(url)!r} cannot be opened ({reason[:200]}). Fix: check the URL, "
-            "that the database server is running and reachable, and that the database exists."
-        ) from None
+    for attempt in range(SCHEMA_RACE_ATTEMPTS):
+        try:
+            return optuna.storages.RDBStorage(url, engine_kwargs={"pool_pre_ping": True, **kwargs})
+        except (sa_exc.IntegrityError, sa_exc.ProgrammingError):
+            # Workers started together on an empty database all create Optuna's tables; the
+            # losers hit duplicate-key / already-exists errors. The tables exist by then: retry.
+            if attempt + 1 == SCHEMA_RACE_ATTEMPTS:
+                raise _storage_error(url, "its tables could not be created") from None
+            time.sleep(0.2 * (attempt + 1))
+        except Exception as exc:  # noqa: BLE001 - driver errors vary; all mean "cannot use this storage"
+            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise _storage_error(url, reason) from None
+    raise AssertionError("unreachable")
+
+
+def _storage_error(url: str, reason: str) -> StoreError:
+    return StoreError(
+        f"`study_storage` {redact(url)!r} cannot be opened ({reason[:200]}). Fix: check the URL, "
+        "that the database server is running and reachable, and that the database exists."
+    )
 
 
 def study_name_for(prefix: str | None, model_name: str, X: Any, y: Any) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import uuid
 
 import optuna
 import pytest
@@ -36,7 +37,11 @@ def test_two_workers_share_one_study(postgres_url, study_name, bars_csv, tmp_pat
               "--model", "logreg", "--trials", "4", "--wait-for", "8", "--config", str(tmp_path / "none.toml")]
     (tmp_path / "none.toml").write_text("[labels]\nthreshold = 0.01\n")
     procs = [_worker([*common, "--seed", str(seed)], tmp_path) for seed in (1, 2)]
-    outputs = [p.communicate(timeout=240) for p in procs]
+    try:
+        outputs = [p.communicate(timeout=240) for p in procs]
+    finally:  # a worker waiting for trials that never come must not outlive the test
+        for proc in procs:
+            proc.kill()
     for proc, (out, err) in zip(procs, outputs):
         assert proc.returncode == 0, err
     reports = [json.loads(out) for out, _ in outputs]
@@ -50,6 +55,28 @@ def test_two_workers_share_one_study(postgres_url, study_name, bars_csv, tmp_pat
         assert report["best_value"] == pytest.approx(best.value)
         assert report["best_params"]["C"] == pytest.approx(best.params["C"])
     optuna.delete_study(study_name=study_name, storage=postgres_url)
+
+
+def test_workers_opening_an_empty_database_together_all_succeed(postgres_admin):
+    """Each creates Optuna's tables; the ones that lose that race retry instead of exiting."""
+    import sqlalchemy as sa
+    from sqlalchemy.engine import make_url
+
+    from tests.conftest import postgres_server_url
+
+    schema = f"candor_race_{uuid.uuid4().hex[:10]}"
+    with postgres_admin.connect() as connection:
+        connection.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+    url = make_url(postgres_server_url()).update_query_dict({"options": f"-csearch_path={schema}"})
+    code = "import sys; from candor.tune import open_storage; open_storage(sys.argv[1])"
+    try:
+        procs = [subprocess.Popen([sys.executable, "-c", code, url.render_as_string(hide_password=False)],
+                                  stderr=subprocess.PIPE, text=True) for _ in range(3)]
+        errors = [p.communicate(timeout=120)[1] for p in procs]
+        assert [p.returncode for p in procs] == [0, 0, 0], errors
+    finally:
+        with postgres_admin.connect() as connection:
+            connection.execute(sa.text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
 
 
 def test_unreachable_storage_is_one_line_exit_1(bars_csv, capsys):
