@@ -9,8 +9,10 @@ kept as they are; their probabilities on the bars *after* the champion's trainin
 holdout and every bar since — rows the members never saw, so no inner purged split is needed)
 are genuinely out-of-fold. The ensemble's own Ridge weight function (the seeds' optimiser) is
 refit on those rows, and the copy with new weights is saved, logged, registered, validated and
-promoted through the normal registry path, with the before/after accuracy on those rows recorded
-(note: the weights are fit on these rows, so that comparison is in-sample for the weights). Its
+promoted through the normal registry path. Before that, the procedure is checked on rows its
+weights never saw: weights fit on the earlier two thirds of the unseen rows (purged: only labels
+resolved before the check starts) are scored against the champion on the last third. Those are
+the before/after accuracies recorded; when the refit scores worse, the champion is kept. Its
 manifest keeps the members' ``created_at`` — the age limit is about how old the members are.
 """
 
@@ -94,11 +96,14 @@ class WeightUpdate:
     new_weights: dict[str, float] = field(default_factory=dict)
     accuracy_before: float | None = None
     accuracy_after: float | None = None
+    #: Rows the before/after accuracies are measured on (the latest third, unseen by the weights).
+    check_rows: int = 0
     version: str | None = None
 
 
-def _unseen_rows(champion: Any, bars: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
-    """Features and labels of the bars from the champion's holdout start on (never trained on)."""
+def _unseen_rows(champion: Any, bars: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray, pd.Series]:
+    """Features, labels and label end times of the bars from the champion's holdout start on
+    (never trained on)."""
     from candor.labels import make_labels
 
     start = champion.tags.get("holdout_start")
@@ -108,7 +113,26 @@ def _unseen_rows(champion: Any, bars: pd.DataFrame) -> tuple[pd.DataFrame, np.nd
     labels = make_labels(bars, champion.model.label_spec)
     X = champion.model.features(bars).loc[pd.Timestamp(start):].dropna()
     X = X.loc[X.index.intersection(labels.y.index)]
-    return X, labels.y.loc[X.index].to_numpy()
+    return X, labels.y.loc[X.index].to_numpy(), labels.t1.loc[X.index]
+
+
+CHECK_SHARE = 1 / 3
+
+
+def check_refit(estimator: Any, X: pd.DataFrame, y: np.ndarray, t1: pd.Series) -> tuple[float, float, int] | None:
+    """Accuracy of the champion and of weights refit on earlier rows, both on the latest third.
+
+    The refit sees only rows whose labels resolved before the checked rows start, so the
+    comparison is out-of-sample for the weights. None when either part is too small to fit.
+    """
+    start = int(len(y) * (1 - CHECK_SHARE))
+    fit = np.flatnonzero(t1.iloc[:start].to_numpy() < X.index[start])
+    if len(fit) < 2 or len(np.unique(y[fit])) < 2 or len(y) - start < 1:
+        return None
+    trial, _ = refit_weights(estimator, X.iloc[fit], y[fit])
+    check_X, check_y = X.iloc[start:], y[start:]
+    return (float(np.mean(estimator.predict(check_X) == check_y)),
+            float(np.mean(trial.predict(check_X) == check_y)), len(check_y))
 
 
 def refit_weights(estimator: Any, X: pd.DataFrame, y: np.ndarray) -> tuple[Any, dict[str, float]]:
@@ -143,19 +167,23 @@ def update_weights(config: Config, *, registry: Any, bars: pd.DataFrame, horizon
     why = _why_not_reweightable(estimator)
     if why:
         return WeightUpdate(champion.name, False, why)
-    X, y = _unseen_rows(champion, bars)
-    if len(y) < min_rows or len(np.unique(y)) < 2:
-        return WeightUpdate(champion.name, False, f"{len(y)} unseen labelled rows (need {min_rows}, 2+ classes)",
-                            rows=len(y))
+    X, y, t1 = _unseen_rows(champion, bars)
+    checked = check_refit(estimator, X, y, t1) if len(y) >= min_rows and len(np.unique(y)) >= 2 else None
+    if checked is None:
+        return WeightUpdate(champion.name, False, f"{len(y)} unseen labelled rows (need {min_rows}, 2+ classes "
+                            "in the rows the check refits on)", rows=len(y))
+    before, after, check_rows = checked
+    old = dict(estimator.weights_)
+    if after < before:
+        return WeightUpdate(champion.name, False, f"weights refit on earlier rows scored {after:.3f} vs the "
+                            f"champion's {before:.3f} on the latest {check_rows} rows: champion kept",
+                            len(y), old, {}, before, after, check_rows)
     updated, weights = refit_weights(estimator, X, y)
-    before = float(np.mean(estimator.predict(X) == y))
-    after = float(np.mean(updated.predict(X) == y))
     version = _register_update(config, registry, champion, updated, now, actor,
                                {"rows": len(y), "first": str(X.index[0]), "last": str(X.index[-1]),
-                                "old_weights": dict(estimator.weights_), "new_weights": weights,
-                                "accuracy_before": before, "accuracy_after": after, "updated_at": now.isoformat()})
-    return WeightUpdate(champion.name, True, "weights refit", len(y), dict(estimator.weights_), weights,
-                        before, after, version)
+                                "old_weights": old, "new_weights": weights, "accuracy_before": before,
+                                "accuracy_after": after, "check_rows": check_rows, "updated_at": now.isoformat()})
+    return WeightUpdate(champion.name, True, "weights refit", len(y), old, weights, before, after, check_rows, version)
 
 
 def _register_update(config: Config, registry: Any, champion: Any, estimator: Any, now: datetime, actor: str,
@@ -181,8 +209,9 @@ def _register_update(config: Config, registry: Any, champion: Any, estimator: An
     version = registry.validate(staged.name, staged.version)
     if version.status == VALIDATED:
         registry.promote(version.name, version.version, actor=actor,
-                         reason=f"weekly weights update on {update['rows']} unseen rows "
-                                f"(accuracy {update['accuracy_before']:.3f} → {update['accuracy_after']:.3f})")
+                         reason=f"weekly weights update on {update['rows']} unseen rows (accuracy on the "
+                                f"latest {update['check_rows']}, weights fit before them: "
+                                f"{update['accuracy_before']:.3f} → {update['accuracy_after']:.3f})")
     return version.version
 
 

@@ -178,6 +178,36 @@ def test_weekly_update_refits_only_the_weights(world):
                                before.model.features(world["bars"]).dropna().iloc[-5:]))
 
 
+def test_weekly_update_checks_weights_only_on_rows_they_were_not_fit_on(world, monkeypatch):
+    import candor.schedule as schedule
+
+    champion = load_champion(world["registry"], "SYN", "d1", 5, max_age_days=60, now=datetime.now(UTC))
+    X, y, t1 = schedule._unseen_rows(champion, world["bars"])
+    seen = []
+    real_refit = schedule.refit_weights
+    monkeypatch.setattr(schedule, "refit_weights", lambda est, fx, fy: seen.append(fx) or real_refit(est, fx, fy))
+    before, after, rows = schedule.check_refit(champion.model.estimator, X, y, t1)
+    start = X.index[len(y) - rows]
+    assert rows == len(y) - int(len(y) * (1 - schedule.CHECK_SHARE))
+    assert seen[0].index.max() < start and t1.loc[seen[0].index].max() < start  # purged
+    assert len(seen[0]) >= len(y) - rows - 5  # only the horizon's overlap is purged
+    assert before == pytest.approx(np.mean(champion.model.estimator.predict(X.loc[start:]) == y[-rows:]))
+    assert 0.0 <= after <= 1.0
+
+
+def test_weekly_update_keeps_the_champion_when_the_refit_scores_worse(world, monkeypatch):
+    import candor.schedule as schedule
+
+    before = load_champion(world["registry"], "SYN", "d1", 5, max_age_days=60, now=datetime.now(UTC))
+    monkeypatch.setattr(schedule, "check_refit", lambda *args: (0.55, 0.50, 20))
+    update = schedule.update_weights(world["config"], registry=world["registry"], bars=world["bars"], horizon=5,
+                                     min_rows=30)
+    assert not update.updated and "champion kept" in update.reason
+    assert (update.accuracy_before, update.accuracy_after, update.check_rows) == (0.55, 0.50, 20)
+    after = load_champion(world["registry"], "SYN", "d1", 5, max_age_days=60, now=datetime.now(UTC))
+    assert after.version == before.version
+
+
 # ---- scheduler and CLI ------------------------------------------------------------------------------------
 def test_schedule_next_runs_and_bad_cron():
     from candor.schedule import next_runs, run_job
