@@ -41,3 +41,34 @@ def test_the_member_that_was_right_out_of_fold_gets_the_weight():
     assert first.weights_ == {"logreg": 0.5, "rf": 0.5}  # nothing earlier: equal weights
     second = weigh_fold(template, X, y, folds, 1)
     assert second.weights_["logreg"] == 1.0 and second.weights_["rf"] == 0.0
+
+
+def test_rolling_window_weights_come_only_from_earlier_blocks_inside_the_window():
+    """With a rolling window, early blocks fall out of later folds' training rows and their
+    predictions must stop counting: here the member right on those old blocks is wrong inside
+    the window, so it must lose the weight once the window has moved past them."""
+    from candor.split import PurgedWalkForward
+
+    n, horizon = 700, 5
+    ts = pd.date_range("2020-01-01", periods=n, freq="D", tz="UTC")
+    t1 = pd.Series(ts[np.minimum(np.arange(n) + horizon, n - 1)], index=ts)
+    X = pd.DataFrame({"x": np.zeros(n)}, index=ts)
+    y = np.tile([-1, 0, 1], n // 3 + 1)[:n]
+    splits = PurgedWalkForward(5, window="rolling", train_size=200, test_size=100).folds(X, t1=t1)
+    onehot = lambda labels: np.eye(3)[np.searchsorted([-1, 0, 1], labels)]  # noqa: E731
+    old_end = splits[0].test[-1]  # block 0: "old" is right there, "new" wrong; everywhere else the reverse
+    right = lambda rows, old: onehot(np.where((rows <= old_end) == old, y[rows], -y[rows]))  # noqa: E731
+    folds = [MemberFold(s.index, s.train, s.test,
+                        test_proba={"logreg": right(s.test, True), "rf": right(s.test, False)},
+                        train_proba={"logreg": right(s.train, True), "rf": right(s.train, False)}, seconds=0.0)
+             for s in splits]
+    template = OutOfFoldEnsemble(members=("logreg", "rf"))
+    for k, fold in enumerate(folds):
+        rows, _ = earlier_oof(folds, k, fold.train)
+        assert set(rows) <= set(fold.train) and (rows < fold.test[0]).all()
+        assert set(rows) == set(fold.train) & {r for f in folds[:k] for r in f.test}
+    first_without_block_0 = next(k for k, f in enumerate(folds) if f.train.min() > old_end)
+    assert first_without_block_0 < len(folds)  # the window really moves past block 0
+    weights = weigh_fold(template, X, y, folds, first_without_block_0).weights_
+    assert weights["rf"] == 1.0 and weights["logreg"] == 0.0
+    assert weigh_fold(template, X, y, folds, 1).weights_["logreg"] == 1.0  # block 0 still inside
