@@ -22,6 +22,7 @@ from __future__ import annotations
 import os
 import platform
 import statistics
+import sys
 import time
 from pathlib import Path
 
@@ -34,10 +35,11 @@ from scipy.signal import lfilter  # noqa: E402
 from candor.backtest import BacktestConfig, run_backtest  # noqa: E402
 from candor.data import make_bars  # noqa: E402
 
+sys.path.insert(0, str(Path(__file__).parent))
+from results_file import write_section  # noqa: E402
+
 N = 1_000_000
 RUNS = 7
-RESULTS = Path(__file__).with_name("results.md")
-START, END = "<!-- backtest:start -->", "<!-- backtest:end -->"
 
 
 def make_data(n: int, smooth: bool, seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -123,7 +125,6 @@ def measure() -> dict[str, float]:
 def section(r: dict[str, float]) -> str:
     cpu = f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores (shared)"
     return "\n".join([
-        START,
         "## Backtest (1,000,000 bars, every metric)",
         "",
         f"`benchmarks/backtest.py` on {cpu}, Python {platform.python_version()}; median wall time.",
@@ -145,28 +146,14 @@ def section(r: dict[str, float]) -> str:
         "The difference is the fee convention: candor charges `c·|Δposition|` as a return on the period "
         "(`r = w·move − c·|Δw|`), vectorbt pays the fee from cash, so a full entry buys `1/(1+c)` of equity "
         "and an exit pays `c` on the grown value — second order in `c` per trade.",
-        END,
     ])
-
-
-def write_section(text: str) -> None:
-    """Replace only this benchmark's section of results.md (create the file if missing)."""
-    old = RESULTS.read_text() if RESULTS.exists() else "# Benchmarks\n"
-    if START in old and END in old:
-        head, rest = old.split(START, 1)
-        new = head + text + rest.split(END, 1)[1]
-    else:
-        new = old.rstrip("\n") + "\n\n" + text + "\n"
-    tmp = RESULTS.with_suffix(".md.tmp")
-    tmp.write_text(new)
-    tmp.replace(RESULTS)
 
 
 def main() -> None:
     results = measure()
     text = section(results)
     print(text)
-    write_section(text)
+    write_section("backtest", text)
 
 
 if __name__ == "__main__":
