@@ -34,6 +34,13 @@ def test_same_index_and_float64(walk_h1):
     assert (feats.dtypes == "float64").all()
 
 
+def test_no_bars_give_an_empty_frame_with_every_column(walk_h1):
+    frame = compute_features(walk_h1.iloc[:0])
+    assert frame.shape == (0, compute_features(walk_h1.iloc[:300]).shape[1])
+    assert list(frame.columns) == list(compute_features(walk_h1.iloc[:300]).columns)
+    assert frame.attrs["timeframe"] == "h1"
+
+
 def test_scale_invariance_prices_and_volume(walk_h1):
     """No raw levels: x10 prices or x10 volume leaves every column unchanged."""
     base = compute_features(walk_h1).to_numpy()

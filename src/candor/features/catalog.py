@@ -167,6 +167,10 @@ def compute_features(bars: pd.DataFrame, feature_set: FeatureSet = FeatureSet())
     """
     timeframe, calendar = timeframe_of(bars), bars.attrs.get("calendar")
     specs = feature_specs(feature_set, timeframe, calendar)
+    if len(bars) == 0:
+        frame = pd.DataFrame(np.empty((0, len(specs))), index=bars.index, columns=[s.name for s in specs])
+        frame.attrs.update(bars.attrs)
+        return frame
     release = _release_plan(feature_set, timeframe, calendar, bars)
     x = Inputs(bars)
     out = np.empty((x.n, len(specs)), dtype="float64", order="F")
