@@ -53,7 +53,13 @@ def postgres_admin() -> Iterator[Engine]:
 
 
 @pytest.fixture
-def postgres_url(postgres_admin: Engine) -> Iterator[str]:
+def postgres_url(postgres_schema_url: str) -> str:
+    """The PostgreSQL URL store tests use: a fresh, empty schema (``postgres_schema_url``)."""
+    return postgres_schema_url
+
+
+@pytest.fixture
+def postgres_schema_url(postgres_admin: Engine) -> Iterator[str]:
     """A URL onto a fresh, empty schema of the test server; dropped after the test."""
     schema = f"candor_test_{os.environ.get('PYTEST_XDIST_WORKER', 'main')}_{uuid.uuid4().hex[:12]}"
     with postgres_admin.connect() as connection:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import uuid
 
 import optuna
 import pytest
@@ -57,26 +56,13 @@ def test_two_workers_share_one_study(postgres_url, study_name, bars_csv, tmp_pat
     optuna.delete_study(study_name=study_name, storage=postgres_url)
 
 
-def test_workers_opening_an_empty_database_together_all_succeed(postgres_admin):
+def test_workers_opening_an_empty_database_together_all_succeed(postgres_schema_url):
     """Each creates Optuna's tables; the ones that lose that race retry instead of exiting."""
-    import sqlalchemy as sa
-    from sqlalchemy.engine import make_url
-
-    from tests.conftest import postgres_server_url
-
-    schema = f"candor_race_{uuid.uuid4().hex[:10]}"
-    with postgres_admin.connect() as connection:
-        connection.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
-    url = make_url(postgres_server_url()).update_query_dict({"options": f"-csearch_path={schema}"})
     code = "import sys; from candor.tune import open_storage; open_storage(sys.argv[1])"
-    try:
-        procs = [subprocess.Popen([sys.executable, "-c", code, url.render_as_string(hide_password=False)],
-                                  stderr=subprocess.PIPE, text=True) for _ in range(3)]
-        errors = [p.communicate(timeout=120)[1] for p in procs]
-        assert [p.returncode for p in procs] == [0, 0, 0], errors
-    finally:
-        with postgres_admin.connect() as connection:
-            connection.execute(sa.text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+    procs = [subprocess.Popen([sys.executable, "-c", code, postgres_schema_url], stderr=subprocess.PIPE, text=True)
+             for _ in range(3)]
+    errors = [p.communicate(timeout=120)[1] for p in procs]
+    assert [p.returncode for p in procs] == [0, 0, 0], errors
 
 
 def test_unreachable_storage_is_one_line_exit_1(bars_csv, capsys):
