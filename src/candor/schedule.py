@@ -127,7 +127,7 @@ def check_refit(estimator: Any, X: pd.DataFrame, y: np.ndarray, t1: pd.Series) -
     """
     start = int(len(y) * (1 - CHECK_SHARE))
     fit = np.flatnonzero(t1.iloc[:start].to_numpy() < X.index[start])
-    if len(fit) < 2 or len(np.unique(y[fit])) < 2 or len(y) - start < 1:
+    if len(fit) < 2 or len(np.unique(y[fit])) < 2:
         return None
     trial, _ = refit_weights(estimator, X.iloc[fit], y[fit])
     check_X, check_y = X.iloc[start:], y[start:]
