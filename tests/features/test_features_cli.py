@@ -22,3 +22,14 @@ def test_features_command_bad_options_exit_3(capsys):
 def test_features_command_help_text(capsys):
     assert main(["features", "--help"]) == 0
     assert "warm-up" in capsys.readouterr().out
+
+
+def test_features_command_takes_the_calendar_of_a_file(tmp_path, capsys):
+    from candor.data.synthetic import random_walk
+
+    path = tmp_path / "coin.csv"
+    random_walk(400, 3, timeframe="d1").to_csv(path)  # weekends included: not XNYS sessions
+    assert main(["features", "--data", str(path)]) == 1
+    assert "calendar='24/7'" in capsys.readouterr().err
+    assert main(["features", "--data", str(path), "--calendar", "24/7"]) == 0
+    assert "total: " in capsys.readouterr().out

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 import typer
 from rich.table import Table
 
@@ -17,6 +16,7 @@ def features_command(
     symbol: options.Symbol = None,
     timeframe: options.Timeframe = None,
     tz: options.TimeZone = None,
+    calendar: options.Calendar = None,
     groups: str = typer.Option(None, "--groups",
                                help="Comma list of groups: returns,volume,momentum,volatility,trend,time,context."),
     periods: str = typer.Option(None, "--periods", help="short,medium,long periods (default 14,50,200)."),
@@ -29,7 +29,7 @@ def features_command(
     from candor.features import describe_features, parse_feature_set
 
     feature_set = parse_feature_set(groups, periods)
-    bars = open_bars(dataset=dataset, data=data, symbol=symbol, timeframe=timeframe, tz=tz)
+    bars = open_bars(dataset=dataset, data=data, symbol=symbol, timeframe=timeframe, tz=tz, calendar=calendar)
     infos = describe_features(bars, feature_set)
     attrs = bars.attrs
     table = Table(title=f"Features for {attrs['symbol']} {attrs['timeframe']} ({len(bars):,} bars)")

@@ -1,6 +1,6 @@
 """The bar-source options every bar-reading command shares, declared once.
 
-``candor train``, ``features``, ``validate`` and ``backtest`` all read bars through
+``candor train``, ``features``, ``validate``, ``backtest`` and ``tune-worker`` all read bars through
 :func:`candor.data.sources.open_bars`; their options and help texts should not drift apart.
 """
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import typer
 
+from candor.cli import options
 from candor.cli.app import EXIT_OK, app, console
 from candor.config import load_config
 
@@ -16,11 +17,12 @@ from candor.config import load_config
 def tune_worker_command(
     study_storage: str = typer.Option(..., "--study-storage", help="Optuna RDB URL shared by all workers (postgresql+psycopg://…)."),
     study: str = typer.Option(None, "--study", help="Study name (default: the one `candor train --optimize` uses for this series and model)."),
-    dataset: str = typer.Option(None, "--dataset", help="Embedded dataset name (see `candor datasets`)."),
-    data: Path = typer.Option(None, "--data", help="CSV or Parquet file of OHLCV bars."),
-    symbol: str = typer.Option(None, "--symbol", help="Symbol for --data (default: file name)."),
-    timeframe: str = typer.Option(None, "--timeframe", help="Resample to this timeframe (m1 … w1)."),
-    calendar: str = typer.Option(None, "--calendar", help="Exchange calendar of --data (default XNYS; '24/7' for crypto)."),
+    dataset: options.Dataset = None,
+    data: options.DataFile = None,
+    symbol: options.Symbol = None,
+    timeframe: options.Timeframe = None,
+    tz: options.TimeZone = None,
+    calendar: options.Calendar = None,
     model: str = typer.Option("lgbm", "--model", help="Model to tune: rf, gb, gb_classic, xgb, lgbm or logreg."),
     trials: int = typer.Option(20, "--trials", help="Trials this worker adds to the study."),
     timeout: float = typer.Option(None, "--timeout", help="Stop starting new trials after this many seconds."),
@@ -42,7 +44,7 @@ def tune_worker_command(
     overrides = {"tune": {"trials": trials, **({"metric": metric} if metric else {})}}
     config = load_config(config_file, overrides)
     storage = open_storage(study_storage)  # fail fast (one line, exit 1) before loading any data
-    bars = open_bars(dataset=dataset, data=data, symbol=symbol, timeframe=timeframe, calendar=calendar)
+    bars = open_bars(dataset=dataset, data=data, symbol=symbol, timeframe=timeframe, tz=tz, calendar=calendar)
     result = tune_worker(bars, config, model, trials=trials, storage=storage, study_name=study,
                          timeout=timeout, random_state=seed, wait_for=wait_for)
     console.print_json(json.dumps(asdict(result), default=str))
