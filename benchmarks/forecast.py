@@ -36,8 +36,8 @@ def _register_copies(registry, tracking, artifact: Path, symbols: list[str]) -> 
     import json
     import shutil
 
-    from candor.artifact import MANIFEST_FILE, load_model, save_model
-    from candor.schedule import register_artifact
+    from candor.registry.artifact import MANIFEST_FILE, load_model, save_model
+    from candor.ops.jobs import register_artifact
 
     model = load_model(artifact)
     started = time.perf_counter()
@@ -63,11 +63,11 @@ def main() -> None:
 
     from candor.config import load_config
     from candor.data.synthetic import planted_signal
-    from candor.forecast import ChampionCache, run_forecasts
+    from candor.ops.forecast import ChampionCache, run_forecasts
     from candor.registry import GateThresholds, MinimumMetricsGate, Registry
     from candor.store import connect_store, upgrade
-    from candor.tracking import open_tracking
-    from candor.workflow import run_training
+    from candor.registry.tracking import open_tracking
+    from candor.training.workflow import run_training
 
     home = Path(tempfile.mkdtemp(prefix="candor-bench-forecast-"))
     url = f"sqlite:///{home / 'candor.db'}"

@@ -22,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from results_file import write_section  # noqa: E402
 
-from candor.device import cuda_usable  # noqa: E402
+from candor.training.device import cuda_usable  # noqa: E402
 
 
 def _data(rows: int, features: int) -> tuple[np.ndarray, np.ndarray]:

@@ -25,8 +25,8 @@ from sklearn.preprocessing import StandardScaler  # noqa: E402
 
 from candor.config import load_config  # noqa: E402
 from candor.data.datasets import load_dataset  # noqa: E402
-from candor.dataset import build_labelled_data  # noqa: E402
-from candor.pipeline import train  # noqa: E402
+from candor.training.matrix import build_labelled_data  # noqa: E402
+from candor.training.run import train  # noqa: E402
 from results_file import write_section  # noqa: E402
 
 

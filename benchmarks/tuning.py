@@ -23,10 +23,10 @@ from results_file import write_section  # noqa: E402
 
 from candor.config import load_config  # noqa: E402
 from candor.data.datasets import load_dataset  # noqa: E402
-from candor.dataset import build_labelled_data  # noqa: E402
-from candor.pipeline import train_labelled  # noqa: E402
+from candor.training.matrix import build_labelled_data  # noqa: E402
+from candor.training.run import train_labelled  # noqa: E402
 from candor.split import holdout_split  # noqa: E402
-from candor.tune import tune_params  # noqa: E402
+from candor.training.tuning import tune_params  # noqa: E402
 
 
 def main() -> None:

@@ -56,8 +56,8 @@ def trained(tmp_path_factory) -> Trained:
     from candor.data.synthetic import planted_signal
     from candor.registry import Registry
     from candor.store import TrainingRun, latest_training_runs, make_engine, record_training_run, upsert_drift_row
-    from candor.tracking import tracking_uri
-    from candor.workflow import run_training
+    from candor.registry.tracking import tracking_uri
+    from candor.training.workflow import run_training
 
     home = tmp_path_factory.mktemp("api-home")
     config = _config(home)
@@ -91,7 +91,7 @@ def open_app(home: Path, token: str | None = TOKEN) -> tuple[Any, Any]:
     from candor.api import create_app
     from candor.registry import Registry
     from candor.store import make_engine
-    from candor.tracking import tracking_uri
+    from candor.registry.tracking import tracking_uri
 
     engine = make_engine(f"sqlite:///{home / 'candor.db'}")
     return create_app(_config(home, token), engine=engine, registry=Registry(tracking_uri(home), engine)), engine

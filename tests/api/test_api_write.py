@@ -18,7 +18,7 @@ def _bars_json(bars, n: int = 300) -> list[dict]:
 def _champion_model(trained):
     from candor.registry import Registry
     from candor.store import make_engine
-    from candor.tracking import tracking_uri
+    from candor.registry.tracking import tracking_uri
 
     engine = make_engine(f"sqlite:///{trained.home / 'candor.db'}")
     try:

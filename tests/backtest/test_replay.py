@@ -6,13 +6,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from candor.artifact import load_model
+from candor.registry.artifact import load_model
 from candor.backtest import BacktestConfig, run_backtest
 from candor.backtest.replay import TrainingOverlapError, probabilities, replay, training_span
 from candor.config import load_config
 from candor.data.synthetic import planted_signal
 from candor.errors import ConfigError, DataError
-from candor.workflow import run_training
+from candor.training.workflow import run_training
 
 TRAIN_BARS = 900
 

@@ -8,8 +8,8 @@ import pytest
 
 from candor.data.datasets import load_dataset
 from candor.data.synthetic import planted_signal
-from candor.dataset import build_labelled_data
-from candor.pipeline import _outer_folds
+from candor.training.matrix import build_labelled_data
+from candor.training.run import _outer_folds
 from candor.split import holdout_split
 
 

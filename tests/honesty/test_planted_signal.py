@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from candor.data.synthetic import planted_signal
-from candor.dataset import build_labelled_data, data_fingerprint
-from candor.pipeline import train, train_labelled
+from candor.training.matrix import build_labelled_data, data_fingerprint
+from candor.training.run import train, train_labelled
 from tests.honesty.conftest import BARS, SEEDS
 
 STRENGTH = 1.0  # see planted_signal: noise variance 0.6·σ², the rest is the planted reversal

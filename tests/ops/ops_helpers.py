@@ -55,8 +55,8 @@ class AlwaysNeutral(ClassifierMixin, BaseEstimator):
 def register_estimator(registry: Any, tracking: Any, champion: Any, estimator: Any, folder: Path,
                        *, manifest_changes: dict[str, Any] | None = None, promote: bool = True) -> str:
     """Register ``estimator`` with (a copy of) the champion's manifest and run tags; maybe promote."""
-    from candor.artifact import save_model
-    from candor.schedule import register_artifact
+    from candor.registry.artifact import save_model
+    from candor.ops.jobs import register_artifact
 
     manifest = {k: v for k, v in champion.model.manifest.items() if k != "files"}
     manifest.update(manifest_changes or {})

@@ -13,11 +13,11 @@ import sqlalchemy as sa
 from ops_helpers import AlwaysNeutral, day_after, lenient_registry, register_estimator, tiny_config
 
 from candor.data.synthetic import planted_signal
-from candor.drift import run_drift
-from candor.forecast import ChampionCache, load_champion, run_forecasts
-from candor.schedule import retrain_series
+from candor.ops.drift import run_drift
+from candor.ops.forecast import ChampionCache, load_champion, run_forecasts
+from candor.ops.jobs import retrain_series
 from candor.store import alias_events, connect_store, drift_rows, forecasts, import_bars, load_bars, upgrade
-from candor.tracking import open_tracking
+from candor.registry.tracking import open_tracking
 
 TRAIN_BARS, DAYS, H, THRESHOLD = 640, 24, 5, 0.006
 

@@ -11,14 +11,14 @@ import pandas as pd
 import pytest
 from ops_helpers import day_after, lenient_registry, register_estimator, start_receiver, tiny_config
 
-from candor.alerts import Alert, post_webhook, send_alert
-from candor.artifact import Forecast
+from candor.ops.alerts import Alert, post_webhook, send_alert
+from candor.registry.artifact import Forecast
 from candor.config import load_config
-from candor.consensus import consensus
+from candor.ops.consensus import consensus
 from candor.data.synthetic import planted_signal
-from candor.drift import accuracy_status, expected_calibration_error, psi, share_psi
+from candor.ops.drift import accuracy_status, expected_calibration_error, psi, share_psi
 from candor.errors import ConfigError
-from candor.forecast import ChampionCache, load_champion, run_forecasts
+from candor.ops.forecast import ChampionCache, load_champion, run_forecasts
 from candor.registry.common import model_name, series_label
 
 N = 700
@@ -27,9 +27,9 @@ N = 700
 @pytest.fixture(scope="module")
 def world(tmp_path_factory):
     """One SQLite store + MLflow with a trained two-member champion of SYN/d1 (trained once)."""
-    from candor.schedule import retrain_series
+    from candor.ops.jobs import retrain_series
     from candor.store import connect_store, import_bars, upgrade
-    from candor.tracking import open_tracking
+    from candor.registry.tracking import open_tracking
 
     home = tmp_path_factory.mktemp("ops-home")
     url = f"sqlite:///{home / 'candor.db'}"
@@ -162,7 +162,7 @@ def test_multi_horizon_champions_and_consensus(world, tmp_path):
 
 
 def test_weekly_update_refits_only_the_weights(world):
-    from candor.schedule import update_weights
+    from candor.ops.jobs import update_weights
 
     before = load_champion(world["registry"], "SYN", "d1", 5, max_age_days=60, now=datetime.now(UTC))
     update = update_weights(world["config"], registry=world["registry"], bars=world["bars"], horizon=5, min_rows=30)
@@ -179,7 +179,7 @@ def test_weekly_update_refits_only_the_weights(world):
 
 
 def test_weekly_update_checks_weights_only_on_rows_they_were_not_fit_on(world, monkeypatch):
-    import candor.schedule as schedule
+    import candor.ops.jobs as schedule
 
     champion = load_champion(world["registry"], "SYN", "d1", 5, max_age_days=60, now=datetime.now(UTC))
     X, y, t1 = schedule._unseen_rows(champion, world["bars"])
@@ -196,7 +196,7 @@ def test_weekly_update_checks_weights_only_on_rows_they_were_not_fit_on(world, m
 
 
 def test_weekly_update_keeps_the_champion_when_the_refit_scores_worse(world, monkeypatch):
-    import candor.schedule as schedule
+    import candor.ops.jobs as schedule
 
     before = load_champion(world["registry"], "SYN", "d1", 5, max_age_days=60, now=datetime.now(UTC))
     monkeypatch.setattr(schedule, "check_refit", lambda *args: (0.55, 0.50, 20))
@@ -210,7 +210,7 @@ def test_weekly_update_keeps_the_champion_when_the_refit_scores_worse(world, mon
 
 # ---- scheduler and CLI ------------------------------------------------------------------------------------
 def test_schedule_next_runs_and_bad_cron():
-    from candor.schedule import next_runs, run_job
+    from candor.ops.jobs import next_runs, run_job
 
     runs = {r.job: r.next_run for r in next_runs(load_config(None, {}, environ={}), datetime(2026, 11, 23, 9, tzinfo=UTC))}
     assert runs["retrain"] == datetime(2026, 12, 1, 6, tzinfo=UTC)

@@ -12,7 +12,7 @@ from typing import Any
 import joblib
 from sklearn.dummy import DummyClassifier
 
-from candor.artifact import MANIFEST_FILE, MODEL_FILE, sha256_file
+from candor.registry.artifact import MANIFEST_FILE, MODEL_FILE, sha256_file
 
 
 @dataclass
@@ -31,7 +31,7 @@ def make_stores(folder: Path, templates: tuple[Path, Path]) -> Stores:
     from mlflow import MlflowClient
 
     from candor.store import make_engine
-    from candor.tracking import ensure_experiment
+    from candor.registry.tracking import ensure_experiment
 
     folder.mkdir(parents=True, exist_ok=True)
     shutil.copy(templates[0], folder / "mlflow.db")
@@ -44,7 +44,7 @@ def make_stores(folder: Path, templates: tuple[Path, Path]) -> Stores:
 
 def report(accuracy: float = 0.65, verdict: str = "significant edge", holdout: float | None = None,
            **extra: float) -> dict[str, Any]:
-    """A report document shaped like ``candor.report.result_to_dict`` (the parts gates read)."""
+    """A report document shaped like ``candor.training.report.result_to_dict`` (the parts gates read)."""
     oos = {"accuracy": accuracy, "precision": 0.6, "recall": 0.6, "f1": 0.6, "lift": 0.05,
            "p_value": 0.01 if verdict == "significant edge" else 0.4, "verdict": verdict,
            "best_baseline": "majority", "best_baseline_accuracy": accuracy - 0.05, **extra}
@@ -54,7 +54,7 @@ def report(accuracy: float = 0.65, verdict: str = "significant edge", holdout: f
 
 def make_artifact(folder: Path, *, symbol: str = "SPX", timeframe: str = "d1", rep: dict | None = None,
                   created_at: datetime | None = None) -> Path:
-    """An artifact directory in ``candor.artifact.save_model``'s format with a tiny estimator."""
+    """An artifact directory in ``candor.registry.artifact.save_model``'s format with a tiny estimator."""
     from candor.features import FeatureSet
     from candor.labels import LabelSpec
 

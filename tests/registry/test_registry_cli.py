@@ -16,7 +16,7 @@ from candor.store import alias_events
 def cli_home(tmp_path, store_templates, monkeypatch):
     """A CANDOR_HOME whose default MLflow and store databases hold two validated and one failed version."""
     from candor.store import make_engine
-    from candor.tracking import open_tracking
+    from candor.registry.tracking import open_tracking
 
     home = tmp_path / "home"
     home.mkdir()

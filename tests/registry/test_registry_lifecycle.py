@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from registry_helpers import make_artifact, registered, report
 
-from candor.artifact import CandorModel
+from candor.registry.artifact import CandorModel
 from candor.errors import RegistryError
 from candor.registry import CHAMPION, PREVIOUS, Registry
 from candor.registry import aliases as alias_mod
@@ -30,7 +30,7 @@ def test_register_creates_staged_version_with_hash_and_metrics(reg, stores, tmp_
     artifact = make_artifact(tmp_path / "a")
     from registry_helpers import log_run
 
-    from candor.artifact import MANIFEST_FILE, sha256_file
+    from candor.registry.artifact import MANIFEST_FILE, sha256_file
 
     version = reg.register(log_run(stores, artifact), artifact)
     assert (version.name, version.version, version.status) == (NAME, "1", "staged")

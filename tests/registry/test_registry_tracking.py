@@ -10,13 +10,13 @@ from candor.config import Config
 from candor.errors import ConfigError
 from candor.registry import GateThresholds, MinimumMetricsGate, Registry, track_and_register
 from candor.store import latest_training_runs
-from candor.tracking import config_params, open_tracking, safe_uri, tracking_uri
+from candor.registry.tracking import config_params, open_tracking, safe_uri, tracking_uri
 
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     from candor.data.synthetic import planted_signal
-    from candor.workflow import run_training
+    from candor.training.workflow import run_training
 
     home = tmp_path_factory.mktemp("train-home")
     bars = planted_signal(n=900, seed=3)
@@ -91,7 +91,7 @@ def test_publish_with_passing_gates_promotes_and_champion_forecasts(trained, sto
 
 def test_dry_run_outcome_is_refused(trained, stores):
     _, config, outcome = trained
-    from candor.workflow import TrainingOutcome
+    from candor.training.workflow import TrainingOutcome
 
     with pytest.raises(ConfigError, match="dry run saves no artifact"):
         track_and_register(TrainingOutcome(outcome.result, None), config, engine=stores.engine,

@@ -10,7 +10,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from candor.artifact import Forecast
+from candor.registry.artifact import Forecast
 from candor.errors import DataError
 from candor.store import (
     Resolution, alias_events, drift_rows, forecasts, latest_training_runs, record_alias_event,

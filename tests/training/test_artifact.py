@@ -6,10 +6,10 @@ import json
 
 import pytest
 
-from candor.artifact import MANIFEST_FILE, MODEL_FILE, load_model, sha256_file
+from candor.registry.artifact import MANIFEST_FILE, MODEL_FILE, load_model, sha256_file
 from candor.data.synthetic import planted_signal
 from candor.errors import ModelError, RegistryError
-from candor.workflow import run_training
+from candor.training.workflow import run_training
 
 
 @pytest.fixture(scope="module")

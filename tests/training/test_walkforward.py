@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 
 from candor.ensemble import OutOfFoldEnsemble
-from candor.walkforward import MemberFold, earlier_oof, weigh_fold
+from candor.training.stacking import MemberFold, earlier_oof, weigh_fold
 
 
 def _fold(index, train, test, good, bad, y):

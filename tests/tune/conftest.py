@@ -15,7 +15,7 @@ def small_data():
     """(bars, labelled data, config) for a 900-bar random walk (±1% labels); cheap models, 3 folds."""
     from candor.config import load_config
     from candor.data.synthetic import random_walk
-    from candor.dataset import build_labelled_data
+    from candor.training.matrix import build_labelled_data
 
     config = load_config(None, {"models": {"models": ["logreg"]}, "split": {"folds": 3}, "labels": {"threshold": 0.01},
                                 "evaluation": {"importance_repeats": 0, "n_boot": 100}}, environ={})

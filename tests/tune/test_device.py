@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from candor import device as dev
+from candor.training import device as dev
 from candor.config import Config
 from candor.errors import ConfigError
 

@@ -1,4 +1,4 @@
-"""candor.tune: studies on the given rows only, nested in the pipeline, saved and reused."""
+"""candor.training.tuning: studies on the given rows only, nested in the pipeline, saved and reused."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import optuna
 import pytest
 
 from candor.errors import ConfigError, ModelError
-from candor.tune import (
+from candor.training.tuning import (
     TunedEnsemble, best_params_path, load_best_params, save_best_params, series_config, study_name_for,
     tune_params,
 )
@@ -83,7 +83,7 @@ def test_single_class_rows_cannot_be_tuned(small_data):
 
 
 def test_pipeline_tunes_inside_every_outer_fold_and_counts_every_trial(small_data):
-    from candor.pipeline import train_labelled
+    from candor.training.run import train_labelled
 
     _, data, config = small_data
     tuned = config.model_copy(update={"tune": config.tune.model_copy(update={"enabled": True, "trials": 3})})
@@ -101,7 +101,7 @@ def test_pipeline_tunes_inside_every_outer_fold_and_counts_every_trial(small_dat
 
 
 def test_best_params_are_saved_and_reused_until_optimize_again(small_data, tmp_path):
-    from candor.pipeline import train_labelled
+    from candor.training.run import train_labelled
 
     _, data, config = small_data
     config = config.model_copy(update={"home": tmp_path})

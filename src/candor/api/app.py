@@ -107,12 +107,12 @@ def create_app(config: Config, *, engine: Engine | None = None, registry: Any = 
     (default: MLflow under the config's home)."""
     if engine is None:
         from candor.store import connect_store
-        from candor.workflow import database_url
+        from candor.training.workflow import database_url
 
         engine = connect_store(database_url(config)).engine
     if registry is None:
         from candor.registry import Registry
-        from candor.tracking import tracking_uri
+        from candor.registry.tracking import tracking_uri
 
         registry = Registry(tracking_uri(config.home), engine)
     plotly_path = plotly_js()

@@ -2,7 +2,7 @@
 
 Why predict goes through :func:`forecast_one`: the web service must say exactly what the
 forecast job would say for the same bars and champion; both call the forecast job's function
-(``candor.forecast.forecast_bars``) when it is installed, and ``CandorModel.predict`` — the
+(``candor.ops.forecast.forecast_bars``) when it is installed, and ``CandorModel.predict`` — the
 function it wraps — otherwise.
 """
 
@@ -38,9 +38,9 @@ def bars_frame(request: PredictRequest, warmup: int) -> pd.DataFrame:
 
 
 def forecast_one(model: Any, bars: pd.DataFrame) -> Any:
-    """The forecast job's code path for one series: a :class:`candor.artifact.Forecast`."""
+    """The forecast job's code path for one series: a :class:`candor.registry.artifact.Forecast`."""
     try:
-        from candor.forecast import forecast_bars
+        from candor.ops.forecast import forecast_bars
     except ImportError:
         return model.predict(bars)[-1]
     return forecast_bars(model, bars)

@@ -27,7 +27,7 @@ import pandas as pd
 from candor.backtest.config import BacktestConfig
 from candor.backtest.engine import BacktestResult, run_backtest
 from candor.data.bars import TIMEFRAMES
-from candor.dataset import data_fingerprint
+from candor.training.matrix import data_fingerprint
 from candor.errors import ConfigError, DataError
 
 CLASS_COLUMNS = (-1, 0, 1)
@@ -124,7 +124,7 @@ def replay(
     n_trials: int = 1,
     span: TrainingSpan | None = None,
 ) -> BacktestResult:
-    """Backtest ``model`` (a :class:`~candor.artifact.CandorModel`) on ``bars`` it has not seen.
+    """Backtest ``model`` (a :class:`~candor.registry.artifact.CandorModel`) on ``bars`` it has not seen.
 
     Signals are the model's class probabilities for every bar from ``start`` (default: the bar
     after its training span) with complete features. ``n_trials`` = 1 by default: the model was

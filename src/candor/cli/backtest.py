@@ -33,7 +33,7 @@ def _settings(config: Any, **flags: Any) -> Any:
 
 def _load_model(reference: str, config: Any) -> tuple[Any, str]:
     """An artifact directory, or a registry reference ``NAME@ALIAS|VERSION``, hash-verified."""
-    from candor.artifact import load_model
+    from candor.registry.artifact import load_model
 
     path = Path(reference).expanduser()
     if path.is_dir():
@@ -52,8 +52,8 @@ def _registered(name: str, ref: str, config: Any) -> Any:
     from candor.registry import Registry
     from candor.registry.loading import load_verified
     from candor.store import connect_store
-    from candor.tracking import tracking_uri
-    from candor.workflow import database_url
+    from candor.registry.tracking import tracking_uri
+    from candor.training.workflow import database_url
 
     uri = tracking_uri(config.home, os.environ.get("MLFLOW_TRACKING_URI"))
     with connect_store(database_url(config), require_schema=False) as store:

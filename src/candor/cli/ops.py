@@ -37,9 +37,9 @@ def _setup(config_file: Path | None, log_json: bool, log_level: str | None,
 
 def _context(config: Config, dataset: str | None = None) -> Any:
     """Store (checked: unreachable → one line, exit 1), registry, and the bars source."""
-    from candor.schedule import OpsContext, make_registry
+    from candor.ops.jobs import OpsContext, make_registry
     from candor.store import connect_store
-    from candor.workflow import database_url
+    from candor.training.workflow import database_url
 
     store = connect_store(database_url(config))
     tracking_uri = os.environ.get("MLFLOW_TRACKING_URI")
@@ -76,7 +76,7 @@ def forecast_command(
     Exit codes: 0 ok (skipped series are listed), 1 every series failed or the database is down,
     3 configuration error.
     """
-    from candor.forecast import run_forecasts
+    from candor.ops.forecast import run_forecasts
 
     overrides = {"forecast": {"horizons": [int(h) for h in _split(horizons)]}} if horizons else None
     config = _setup(config_file, log_json, log_level, overrides)
@@ -106,7 +106,7 @@ def drift_command(
     config_file: Path = _CONFIG, log_json: bool = _LOG_JSON, log_level: str = _LOG_LEVEL,
 ) -> int:
     """Resolve late labels, judge realised accuracy against the baseline, store rows, alert, act."""
-    from candor.drift import run_drift
+    from candor.ops.drift import run_drift
 
     config = _setup(config_file, log_json, log_level)
     ctx = _context(config)
@@ -137,7 +137,7 @@ def _num(value: float | None) -> str:
 @schedule_app.command("list")
 def schedule_list(config_file: Path = _CONFIG) -> int:
     """Show each scheduled job, its cron line and when it runs next."""
-    from candor.schedule import next_runs
+    from candor.ops.jobs import next_runs
 
     config = load_config(config_file)
     table = Table("job", "cron", "next run", title=f"schedule ({config.schedule.timezone})")
@@ -153,7 +153,7 @@ def schedule_run(
     config_file: Path = _CONFIG, log_json: bool = _LOG_JSON, log_level: str = _LOG_LEVEL,
 ) -> int:
     """Run the blocking scheduler (Ctrl-C stops it), or one job now with --once."""
-    from candor.schedule import build_scheduler, run_job
+    from candor.ops.jobs import build_scheduler, run_job
 
     config = _setup(config_file, log_json, log_level)
     ctx = _context(config)

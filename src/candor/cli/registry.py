@@ -32,7 +32,7 @@ def _registry() -> Iterator[Any]:
     from candor.config import load_config
     from candor.registry import Registry
     from candor.store import connect_store
-    from candor.tracking import tracking_uri
+    from candor.registry.tracking import tracking_uri
 
     config = load_config()
     uri = tracking_uri(config.home, os.environ.get("MLFLOW_TRACKING_URI"))

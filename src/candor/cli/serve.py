@@ -30,7 +30,7 @@ def serve_command(
     from candor.registry import Registry
     from candor.store import connect_store
     from candor.store.engine import resolve_database_url
-    from candor.tracking import tracking_uri
+    from candor.registry.tracking import tracking_uri
 
     overrides = {"api": {k: v for k, v in (("host", host), ("port", port)) if v is not None}}
     config = load_config(Path(config_path) if config_path else None, overrides=overrides)

@@ -94,7 +94,7 @@ def train_command(
     Exit codes: 0 ok, 1 training failed, 2 gates not met, 3 configuration error.
     """
     from candor.data.sources import open_bars
-    from candor.workflow import run_training
+    from candor.training.workflow import run_training
 
     if log_level.upper() not in LEVELS:
         raise typer.BadParameter(f"must be one of {', '.join(LEVELS)}. Got {log_level!r}.", param_hint="--log-level")
@@ -139,7 +139,7 @@ def _prepare(config, *, quiet: bool):
     """Device probe (CUDA or a one-line warning and CPU) and quiet Optuna logs when tuning."""
     import warnings
 
-    from candor.device import apply_device
+    from candor.training.device import apply_device
 
     if config.tune.enabled:
         import optuna
@@ -155,13 +155,13 @@ def _prepare(config, *, quiet: bool):
 
 
 def _series_config(config, bars):
-    from candor.tune import series_config
+    from candor.training.tuning import series_config
 
     return series_config(config, bars.attrs["symbol"], bars.attrs["timeframe"])
 
 
 def _save_tuning(outcome, config, dry_run: bool) -> None:
-    from candor.tune import save_best_params
+    from candor.training.tuning import save_best_params
 
     if not dry_run:
         save_best_params(outcome.result, config.home)
@@ -170,7 +170,7 @@ def _save_tuning(outcome, config, dry_run: bool) -> None:
 def _train_all(config, *, out: Path | None, dry_run: bool, quiet: bool) -> int:
     """Every series of the universe (processes or Dask), one progress display, one summary table."""
     from candor.cli.render import render_universe
-    from candor.universe import resolve_series, train_universe
+    from candor.training.universe import resolve_series, train_universe
 
     specs = resolve_series(config.universe.datasets, config.universe.timeframes)
     with Progress(TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
@@ -191,7 +191,7 @@ def _train_all(config, *, out: Path | None, dry_run: bool, quiet: bool) -> int:
 
 
 def _document(outcome) -> dict[str, Any]:
-    from candor.report import result_to_dict
+    from candor.training.report import result_to_dict
 
     document = result_to_dict(outcome.result)
     document.setdefault("tuning", getattr(outcome.result, "tuning", None))

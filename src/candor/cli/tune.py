@@ -38,7 +38,7 @@ def tune_worker_command(
     import optuna
 
     from candor.data.sources import open_bars
-    from candor.tune import open_storage, tune_worker
+    from candor.training.tuning import open_storage, tune_worker
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     overrides = {"tune": {"trials": trials, **({"metric": metric} if metric else {})}}

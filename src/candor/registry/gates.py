@@ -3,7 +3,7 @@
 Why objects rather than one function: the registry runs whatever list it is given, so the
 backtest gate (issue #5) or a project-specific gate plugs in without touching the registry. Each
 gate reads the JSON report stored inside the model artifact (``manifest["report"]``, the shape of
-:func:`candor.report.result_to_dict`), so a version can be re-validated later from the registry
+:func:`candor.training.report.result_to_dict`), so a version can be re-validated later from the registry
 alone, without the ``TrainResult`` that produced it.
 
 Gates fail closed: a metric the report does not carry is a failure with a reason, never a pass.

@@ -1,6 +1,6 @@
 """Locating, verifying and loading registered artifacts; challenger-vs-champion comparison.
 
-Why verification is here and not only in :mod:`candor.artifact`: the registry records the
+Why verification is here and not only in :mod:`candor.registry.artifact`: the registry records the
 manifest's SHA-256 when a version is registered, and every later read (validate, compare, load)
 pins the artifact to that hash, so an artifact edited in ``mlartifacts`` after registration — or
 swapped on a tracking server — is refused before anything is unpickled.
@@ -46,14 +46,14 @@ def local_path(source: str) -> Path | None:
 
 def check_logged_copy(source: str, manifest_sha256: str) -> None:
     """Refuse to register when the run's logged model is missing or differs from the artifact."""
-    from candor.artifact import MANIFEST_FILE, sha256_file
+    from candor.registry.artifact import MANIFEST_FILE, sha256_file
 
     path = local_path(source)
     if path is None:
         return  # remote artifact store: verified on every download instead
     manifest = path / MANIFEST_FILE
     if not manifest.exists():
-        raise RegistryError(f"the run has no logged model at {source}; log it with candor.tracking.log_training.")
+        raise RegistryError(f"the run has no logged model at {source}; log it with candor.registry.tracking.log_training.")
     if sha256_file(manifest) != manifest_sha256:
         raise RegistryError(f"the run's logged model at {source} differs from the artifact being registered.")
 
@@ -73,7 +73,7 @@ def artifact_path(registry: Registry, mv: Any) -> Path:
 
 def verified_manifest(registry: Registry, mv: Any) -> dict[str, Any]:
     """The version's manifest after checking every file against the hash recorded at registration."""
-    from candor.artifact import verify_artifact
+    from candor.registry.artifact import verify_artifact
 
     return verify_artifact(artifact_path(registry, mv), _expected_sha(mv))
 
@@ -87,8 +87,8 @@ def _expected_sha(mv: Any) -> str:
 
 
 def load_verified(registry: Registry, mv: Any) -> Any:
-    """A :class:`~candor.artifact.CandorModel` for ``mv``, hash-checked before unpickling."""
-    from candor.artifact import load_model
+    """A :class:`~candor.registry.artifact.CandorModel` for ``mv``, hash-checked before unpickling."""
+    from candor.registry.artifact import load_model
 
     return load_model(artifact_path(registry, mv), _expected_sha(mv))
 

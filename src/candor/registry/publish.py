@@ -39,7 +39,7 @@ def track_and_register(
     and ``note`` why not. ``bars`` lets ``compare`` re-score when the holdouts differ.
     """
     from candor.store import record_training_run
-    from candor.tracking import log_training, open_tracking, training_run_fields
+    from candor.registry.tracking import log_training, open_tracking, training_run_fields
 
     if outcome.artifact is None:
         raise ConfigError("a dry run saves no artifact, so there is nothing to track or register; "

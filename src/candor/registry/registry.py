@@ -47,7 +47,7 @@ class Registry:
 
     def __init__(self, client_or_uri: Any, engine: Engine, *, gates: Sequence[Gate] | None = None,
                  cache_dir: Path | None = None) -> None:
-        from candor.tracking import safe_uri
+        from candor.registry.tracking import safe_uri
 
         self.client = _client(client_or_uri)
         self.engine = engine
@@ -93,7 +93,7 @@ class Registry:
         The SHA-256 of ``artifact_dir``'s manifest is recorded on the version; the logged copy must
         hash the same, so what was trained is exactly what will be loaded.
         """
-        from candor.artifact import MANIFEST_FILE, sha256_file, verify_artifact
+        from candor.registry.artifact import MANIFEST_FILE, sha256_file, verify_artifact
 
         manifest = verify_artifact(Path(artifact_dir))
         sha = sha256_file(Path(artifact_dir) / MANIFEST_FILE)
@@ -284,7 +284,7 @@ class Registry:
 
     def load_champion(self, symbol: str, timeframe: str, *, max_age_days: int = 60,
                       now: datetime | None = None, horizon: int | None = None) -> Any:
-        """The champion's verified :class:`~candor.artifact.CandorModel` (see :mod:`.loading`)."""
+        """The champion's verified :class:`~candor.registry.artifact.CandorModel` (see :mod:`.loading`)."""
         return loading.load_champion(self, symbol, timeframe, max_age_days=max_age_days,
                                      now=now or datetime.now(UTC), horizon=horizon)
 

@@ -45,7 +45,7 @@ class Resolution:
 
 
 def _expand_probabilities(fields: dict[str, Any]) -> dict[str, Any]:
-    """Accept ``probabilities={"bullish": .6, ...}`` (candor.artifact.Forecast) as prob_* columns."""
+    """Accept ``probabilities={"bullish": .6, ...}`` (candor.registry.artifact.Forecast) as prob_* columns."""
     probabilities = {str(k).lower(): p for k, p in (fields.pop("probabilities", None) or {}).items()}
     unknown = sorted(set(probabilities) - set(CLASSES))
     if unknown:
@@ -106,7 +106,7 @@ def upsert_forecasts(
     """Write forecasts (mappings or dataclasses); return how many rows were inserted (or replaced).
 
     ``defaults`` fill fields the rows lack, e.g. ``model_name=…, model_version=…`` for
-    :class:`candor.artifact.Forecast` objects. A forecast already stored for the same
+    :class:`candor.registry.artifact.Forecast` objects. A forecast already stored for the same
     (symbol, timeframe, horizon, bar_ts) is kept unless ``replace`` and still unresolved.
     """
     prepared = [_prepared(row, defaults) for row in rows]

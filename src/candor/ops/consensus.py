@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from candor.artifact import Forecast
+from candor.registry.artifact import Forecast
 from candor.errors import ConfigError
 from candor.labels import CLASS_NAMES
 

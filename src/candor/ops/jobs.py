@@ -40,7 +40,7 @@ JOBS = ("retrain", "update_weights", "forecast", "drift")
 def make_registry(config: Config, engine: Any, tracking_uri: str | None = None) -> Any:
     """A Registry on ``tracking_uri`` (default: SQLite under home) with the configured gates."""
     from candor.registry import GateThresholds, Registry, default_gates
-    from candor.tracking import open_tracking
+    from candor.registry.tracking import open_tracking
 
     r = config.registry
     gates = default_gates(GateThresholds(min_accuracy=r.min_accuracy, min_precision=r.min_precision,
@@ -66,8 +66,8 @@ def retrain_series(config: Config, bars: pd.DataFrame, horizon: int, *, registry
     """Full retrain of one series × horizon; register, validate and promote if not worse."""
     from candor.registry import VALIDATED
     from candor.store import record_training_run
-    from candor.tracking import log_training, open_tracking, training_run_fields
-    from candor.workflow import run_training
+    from candor.registry.tracking import log_training, open_tracking, training_run_fields
+    from candor.training.workflow import run_training
 
     cfg = config_for_horizon(config, horizon)
     uri = tracking_uri or registry.client.tracking_uri
@@ -158,7 +158,7 @@ def _why_not_reweightable(estimator: Any) -> str | None:
 def update_weights(config: Config, *, registry: Any, bars: pd.DataFrame, horizon: int, now: datetime | None = None,
                    min_rows: int = 60, actor: str = "candor schedule") -> WeightUpdate:
     """Refit the champion's ensemble weights on unseen recent rows; register + promote the result."""
-    from candor.forecast import load_champion
+    from candor.ops.forecast import load_champion
 
     now = now or datetime.now(UTC)
     symbol, timeframe = str(bars.attrs["symbol"]), str(bars.attrs["timeframe"])
@@ -189,9 +189,9 @@ def update_weights(config: Config, *, registry: Any, bars: pd.DataFrame, horizon
 def _register_update(config: Config, registry: Any, champion: Any, estimator: Any, now: datetime, actor: str,
                      update: dict[str, Any]) -> str:
     """Save, log (copying the champion's holdout tags), register, validate and promote the copy."""
-    from candor.artifact import save_model
+    from candor.registry.artifact import save_model
     from candor.registry import VALIDATED
-    from candor.tracking import open_tracking
+    from candor.registry.tracking import open_tracking
 
     manifest = {k: v for k, v in champion.model.manifest.items() if k != "files"}
     manifest["weights_update"] = {**update, "from_version": champion.version}
@@ -241,7 +241,7 @@ class NextRun:
 
 def _each_series(ctx: OpsContext, work: Callable[[pd.DataFrame, int], Any]) -> list[Any]:
     """Run ``work(bars, horizon)`` for every series × horizon; log and collect failures, keep going."""
-    from candor.forecast import universe
+    from candor.ops.forecast import universe
 
     results = []
     for symbol, timeframe in universe(ctx.config, ctx.engine, None, None):
@@ -256,8 +256,8 @@ def _each_series(ctx: OpsContext, work: Callable[[pd.DataFrame, int], Any]) -> l
 
 def job_functions(ctx: OpsContext) -> dict[str, Callable[[], Any]]:
     """Job name → a no-argument callable doing that job now."""
-    from candor.drift import run_drift
-    from candor.forecast import run_forecasts
+    from candor.ops.drift import run_drift
+    from candor.ops.forecast import run_forecasts
 
     def retrain() -> list[Any]:
         return _each_series(ctx, lambda bars, h: retrain_series(ctx.config, bars, h, registry=ctx.registry,

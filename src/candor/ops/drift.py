@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from candor.alerts import SEVERITY, Alert, Delivery, send_alert, should_alert
+from candor.ops.alerts import SEVERITY, Alert, Delivery, send_alert, should_alert
 from candor.config import Config, DriftConfig
 from candor.errors import CandorError, DataError
 from candor.labels import CLASS_NAMES, LabelSpec, make_labels
@@ -323,7 +323,7 @@ def default_emergency(config: Config, registry: Any, tracking_uri: str | None = 
                 moved = registry.rollback(result.model_name, actor="candor drift", reason=reason, automatic=True)
                 detail = f"champion of {result.model_name} is now v{moved.version}"
             else:
-                from candor.schedule import retrain_series
+                from candor.ops.jobs import retrain_series
 
                 version = retrain_series(config, bars, result.horizon, registry=registry, tracking_uri=tracking_uri,
                                          actor="candor drift")
@@ -337,7 +337,7 @@ def default_emergency(config: Config, registry: Any, tracking_uri: str | None = 
 
 def _check_series(config: Config, engine: Any, registry: Any, bars: pd.DataFrame, now: datetime,
                   report: DriftReport) -> list[tuple[HorizonDrift, Any]]:
-    from candor.forecast import load_champion
+    from candor.ops.forecast import load_champion
 
     symbol, timeframe = str(bars.attrs["symbol"]), str(bars.attrs["timeframe"])
     report.resolved += resolve_forecasts_from_bars(engine, symbol, timeframe, bars, registry=registry, now=now)
@@ -365,9 +365,9 @@ def run_drift(
     """Resolve late labels, judge every series × horizon, store one row per series/date, alert, act.
 
     ``bars_loader`` must return the full history (the feature PSI compares with the training span);
-    the default reads the store. A webhook that is down never fails the job (see candor.alerts).
+    the default reads the store. A webhook that is down never fails the job (see candor.ops.alerts).
     """
-    from candor.forecast import universe
+    from candor.ops.forecast import universe
     from candor.store import load_bars
 
     now = now or datetime.now(UTC)

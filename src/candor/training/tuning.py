@@ -400,7 +400,7 @@ def tune_worker(bars: Any, config: Config, model_name: str, *, trials: int, stor
     first trials. ``wait_for`` blocks until the study holds that many finished trials, so every
     worker reports the study's final best.
     """
-    from candor.dataset import build_labelled_data
+    from candor.training.matrix import build_labelled_data
     from candor.split import holdout_split
 
     data = build_labelled_data(bars, config)

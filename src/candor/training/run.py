@@ -24,14 +24,14 @@ from candor import baselines
 from candor.backtest import BacktestConfig, BacktestResult, run_backtest
 from candor.config import Config
 from candor.data.bars import symbol_of, timeframe_of
-from candor.dataset import LabelledData, build_labelled_data, data_fingerprint
+from candor.training.matrix import LabelledData, build_labelled_data, data_fingerprint
 from candor.ensemble import OutOfFoldEnsemble
 from candor.errors import ConfigError, ModelError
 from candor.evaluate import EvaluationReport, calibration_table, evaluate_oos, permutation_importance_oos
 from candor.features import FeatureSet, warmup_bars
 from candor.labels import CLASS_NAMES, LabelSpec
 from candor.split import PurgedWalkForward, holdout_split
-from candor.walkforward import (
+from candor.training.stacking import (
     MemberFold,
     earlier_oof,
     ensemble_accuracy,
@@ -56,7 +56,7 @@ class FoldOutcome:
     member_train_accuracy: dict[str, float]
     member_test_pred: dict[str, np.ndarray]
     seconds: float
-    tuning: dict | None = None  # member -> candor.tune.TuneResult when config.tune.enabled
+    tuning: dict | None = None  # member -> candor.training.tuning.TuneResult when config.tune.enabled
 
 
 @dataclass(frozen=True)
@@ -102,7 +102,7 @@ class TrainResult:
     timings: dict[str, float] = field(default_factory=dict)
     backtest: BacktestResult | None = None
     n_trials: int = 1
-    tuning: dict | None = None  # candor.tune.tuning_summary: best params, studies, trial counts
+    tuning: dict | None = None  # candor.training.tuning.tuning_summary: best params, studies, trial counts
 
 
 def make_ensemble(config: Config) -> OutOfFoldEnsemble:
@@ -114,7 +114,7 @@ def make_ensemble(config: Config) -> OutOfFoldEnsemble:
         member_params={name: dict(params) for name, params in m.params.items()} or None,
     )
     if config.tune.enabled:  # nested tuning (issue 6): studies run inside fit, on the rows it is given
-        from candor.tune import tuned_ensemble
+        from candor.training.tuning import tuned_ensemble
 
         return tuned_ensemble(ensemble, config.tune)
     return ensemble
@@ -226,7 +226,7 @@ def _run_stacked_folds(data: LabelledData, folds, dev: np.ndarray, config: Confi
                        progress: Progress) -> tuple[list[FoldOutcome], OutOfFoldEnsemble, float]:
     """Members per fold in parallel (production members in the same pool), then the weights.
 
-    See :mod:`candor.walkforward`: earlier folds' test predictions are the out-of-fold rows
+    See :mod:`candor.training.stacking`: earlier folds' test predictions are the out-of-fold rows
     every later fold (and the production model) fits its weights on.
     """
     template = make_ensemble(config)
@@ -388,7 +388,7 @@ def train_labelled(
 
 
 def _tuning_summary(final: OutOfFoldEnsemble, outcomes: list[FoldOutcome]) -> dict | None:
-    from candor.tune import tuning_summary  # optuna is imported only when tuning is on
+    from candor.training.tuning import tuning_summary  # optuna is imported only when tuning is on
 
     return tuning_summary(final, [o.tuning for o in outcomes])
 

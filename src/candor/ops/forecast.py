@@ -27,9 +27,9 @@ from typing import Any
 
 import pandas as pd
 
-from candor.artifact import CandorModel, Forecast
+from candor.registry.artifact import CandorModel, Forecast
 from candor.config import Config
-from candor.consensus import Consensus, consensus
+from candor.ops.consensus import Consensus, consensus
 from candor.data.bars import TIMEFRAMES, INTRADAY, check_timeframe
 from candor.errors import CandorError, ConfigError, DataError, ModelError, RegistryError
 

@@ -14,10 +14,10 @@ from typing import Any
 
 import pandas as pd
 
-from candor.artifact import build_manifest, save_model
+from candor.registry.artifact import build_manifest, save_model
 from candor.config import Config
-from candor.pipeline import Progress, TrainResult, train
-from candor.report import gate_failures
+from candor.training.run import Progress, TrainResult, train
+from candor.training.report import gate_failures
 
 
 @dataclass

@@ -205,7 +205,7 @@ def plot_calibration(table: pd.DataFrame, path: Path, title: str = "calibration"
 
 def write_run_files(result: Any, folder: Path) -> None:
     """report.json, the two PNGs and the importance CSV, ready to be logged as artifacts."""
-    from candor.report import result_to_dict
+    from candor.training.report import result_to_dict
 
     (folder / "report").mkdir()
     (folder / "plots").mkdir()
@@ -253,7 +253,7 @@ def log_training(result: Any, artifact_dir: Path | str, tracking: Tracking) -> s
 
 def training_run_fields(result: Any, run_id: str, name: str | None, version: str | None) -> dict[str, Any]:
     """The ``training_runs`` row of a training: headline numbers beside the baseline, run id."""
-    from candor.report import result_to_dict
+    from candor.training.report import result_to_dict
 
     oos = result.oos
     return {

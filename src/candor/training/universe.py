@@ -2,7 +2,7 @@
 
 A universe is a list of :class:`SeriesSpec` (an embedded dataset, a file, or bars in memory,
 each optionally resampled to a coarser timeframe). Every series trains through
-:func:`candor.workflow.run_training` unchanged, so a process-pool or Dask worker writes to the
+:func:`candor.training.workflow.run_training` unchanged, so a process-pool or Dask worker writes to the
 same home, MLflow store and database as a serial run: workers get the config, never engines or
 connections. A failing series becomes a ``failed`` row with its reason; the rest continue.
 
@@ -176,8 +176,8 @@ def train_series(spec: SeriesSpec, config: Config, *, out: Path | None = None, d
     """
     import time
 
-    from candor.tune import save_best_params, series_config
-    from candor.workflow import run_training
+    from candor.training.tuning import save_best_params, series_config
+    from candor.training.workflow import run_training
 
     started = time.perf_counter()
     symbol, timeframe = spec.name.split("@")[0], spec.timeframe or "?"

@@ -139,8 +139,8 @@ def _newest_complete(features: pd.DataFrame, last: int) -> pd.DataFrame:
 
 
 def build_manifest(result: Any) -> dict[str, Any]:
-    """The manifest of a :class:`~candor.pipeline.TrainResult` (without file hashes)."""
-    from candor.report import result_to_dict
+    """The manifest of a :class:`~candor.training.run.TrainResult` (without file hashes)."""
+    from candor.training.report import result_to_dict
 
     return {
         "format_version": FORMAT_VERSION,
