@@ -1,8 +1,10 @@
 """One typed configuration, parsed once at the edge, then frozen.
 
 Sources, lowest priority first: built-in defaults (they live only here), ``candor.toml`` (in the
-working directory or the file given), ``CANDOR_*`` environment variables for the few settings that
-are naturally per-machine (home, database URL), then CLI flags as an ``overrides`` mapping.
+working directory or the file given), environment variables for the few settings that are
+naturally per-machine (``CANDOR_HOME``, ``CANDOR_DATABASE_URL``, ``MLFLOW_TRACKING_URI``,
+``CANDOR_API_TOKEN``), then CLI flags as an ``overrides`` mapping. Where candor's databases are
+(:attr:`Config.store_url`, :attr:`Config.tracking_store`) is decided here, once.
 Anything invalid becomes one :class:`~candor.errors.ConfigError` naming the field, the value
 received and what is allowed. Nothing below this module reads the environment or re-validates.
 """
@@ -19,6 +21,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 
 from candor.errors import ConfigError
+from candor.ops.status import AlertLevel, DriftStatus
 
 MODEL_CHOICES = ("rf", "gb", "gb_classic", "xgb", "lgbm", "logreg")
 
@@ -94,22 +97,21 @@ class BacktestSection(_Frozen):
     size_by_confidence: bool = False
 
 
-class GateConfig(_Frozen):
-    """Promotion gates; the accuracy-type minimums are seed 004's defaults."""
-
-    min_accuracy: float | None = Field(None, ge=0.0, le=1.0)
-    require_edge: bool = False
-
-
 class RegistryConfig(_Frozen):
-    """What a version must show to be tagged ``validated`` (seed 004's thresholds by default)."""
+    """The one gate list: what a version must show to be tagged ``validated``.
+
+    The same gates decide ``candor train``'s exit code (2 when any fails) and the registry tag, so
+    the two can never disagree. ``max_model_age_days`` is the one age rule for serving a champion
+    (forecast job, API, drift, weekly update); ``None`` means no limit.
+    """
 
     min_accuracy: float = Field(0.60, ge=0.0, le=1.0)
     min_precision: float = Field(0.55, ge=0.0, le=1.0)
     min_recall: float = Field(0.50, ge=0.0, le=1.0)
     min_f1: float = Field(0.52, ge=0.0, le=1.0)
+    require_edge: bool = Field(True, description="the out-of-sample lift over the best baseline must be significant")
     promotion_margin: float = Field(0.0, ge=0.0, le=1.0)
-    max_model_age_days: int = Field(60, ge=1)
+    max_model_age_days: int | None = Field(60, ge=1, description="oldest champion that may serve; None = no limit")
     # Backtest gate (report["backtest"]); None turns one check off. 30 trades: fewer make the
     # Sharpe and hit rate noise (seed 002's 10 is too few); DSR 0.95: 95% confidence that the
     # after-cost Sharpe beats the best of every configuration tried (issue 5).
@@ -156,7 +158,6 @@ class ForecastConfig(_Frozen):
     horizons: tuple[int, ...] = Field((5,), description="one champion per horizon; 5 is the plain model name")
     universe: tuple[str, ...] = Field((), description="SYMBOL/timeframe entries; empty = every stored series")
     timeframes: tuple[str, ...] = Field((), description="restrict the universe to these timeframes")
-    max_model_age_days: int = Field(60, ge=1)
     gap_policy: Literal["refuse", "flag", "ignore"] = Field(
         "refuse", description="latest bar older than the calendar expects: refuse, forecast but flag, or ignore")
     lookback_bars: int = Field(600, ge=50, description="newest bars used to compute features")
@@ -199,7 +200,7 @@ class AlertConfig(_Frozen):
     timeout_s: float = Field(5.0, gt=0.0)
     backoff_s: float = Field(0.5, ge=0.0, description="wait before retry k is backoff_s * 2**(k-1)")
     on_emergency: Literal["none", "retrain", "rollback"] = "none"
-    min_status: Literal["monitor", "drift", "emergency"] = Field("drift", description="lowest status that alerts")
+    min_status: AlertLevel = Field(DriftStatus.DRIFT, description="lowest status that alerts")
 
 
 class ScheduleConfig(_Frozen):
@@ -234,13 +235,13 @@ class ApiConfig(_Frozen):
 class Config(_Frozen):
     home: Path = Field(default_factory=lambda: Path("~/.candor").expanduser())
     seed: int = 42
-    database_url: str | None = None
+    database_url: str | None = Field(None, description="operational store; None = sqlite:///<home>/candor.db")
+    tracking_uri: str | None = Field(None, description="MLflow tracking/registry; None = sqlite:///<home>/mlflow.db")
     labels: LabelConfig = LabelConfig()
     features: FeatureConfig = FeatureConfig()
     split: SplitConfig = SplitConfig()
     models: ModelConfig = ModelConfig()
     evaluation: EvaluationConfig = EvaluationConfig()
-    gates: GateConfig = GateConfig()
     backtest: BacktestSection = BacktestSection()
     registry: RegistryConfig = RegistryConfig()
     api: ApiConfig = Field(default_factory=ApiConfig, exclude=True,
@@ -253,6 +254,16 @@ class Config(_Frozen):
     tune: TuneConfig = TuneConfig()
     universe: UniverseConfig = UniverseConfig()
     device: Literal["cpu", "cuda"] = "cpu"
+
+    @field_validator("home")
+    @classmethod
+    def _expand_home(cls, home: Path) -> Path:
+        return Path(home).expanduser()
+
+    @field_validator("database_url", "tracking_uri")
+    @classmethod
+    def _blank_is_default(cls, url: str | None) -> str | None:
+        return url.strip() or None if url is not None else None
 
     @model_validator(mode="after")
     def _purge_covers_horizon(self) -> Config:
@@ -272,6 +283,22 @@ class Config(_Frozen):
     def embargo(self) -> int:
         return self.labels.horizon if self.split.embargo is None else self.split.embargo
 
+    @property
+    def store_url(self) -> str:
+        """The operational database: ``database_url``, else SQLite under ``home``."""
+        return self.database_url or f"sqlite:///{self.home / 'candor.db'}"
+
+    @property
+    def tracking_store(self) -> str:
+        """The MLflow tracking and registry URI: ``tracking_uri``, else SQLite under ``home``."""
+        return self.tracking_uri or f"sqlite:///{self.home.resolve() / 'mlflow.db'}"
+
+    @property
+    def artifact_root(self) -> str | None:
+        """Where a local default tracking store keeps artifacts (``<home>/mlartifacts``); a
+        configured tracking server decides its own, so None then."""
+        return None if self.tracking_uri else (self.home.resolve() / "mlartifacts").as_uri()
+
     def config_hash(self) -> str:
         """Stable short hash of everything that shapes a model (home excluded)."""
         payload = self.model_dump(mode="json", include=_MODEL_SHAPING)
@@ -288,6 +315,8 @@ def _env_layer(environ: dict[str, str]) -> dict[str, Any]:
         layer["home"] = environ["CANDOR_HOME"]
     if environ.get("CANDOR_DATABASE_URL"):
         layer["database_url"] = environ["CANDOR_DATABASE_URL"]
+    if environ.get("MLFLOW_TRACKING_URI"):
+        layer["tracking_uri"] = environ["MLFLOW_TRACKING_URI"]
     if environ.get("CANDOR_API_TOKEN"):
         layer["api"] = {"token": environ["CANDOR_API_TOKEN"]}
     return layer

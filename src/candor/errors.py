@@ -1,7 +1,8 @@
 """Exception classes. Every error names the parameter or rule, the value received and the fix.
 
-Each class carries the process exit code the CLI turns it into (seed 004's codes):
-1 data or model problem, 2 gates not met, 3 configuration error.
+Each class carries the process exit code the CLI turns it into: 1 data, model, store or registry
+problem, 3 configuration error. (Exit code 2, gates not met, is no exception: the model trained
+fine and its report is printed, so ``candor train`` returns 2 rather than raising.)
 """
 
 from __future__ import annotations
@@ -43,12 +44,6 @@ class ModelError(CandorError):
     """Training or prediction failed for a model reason (exit code 1)."""
 
     exit_code = 1
-
-
-class GateError(CandorError):
-    """A model trained fine but did not pass a validation gate (exit code 2)."""
-
-    exit_code = 2
 
 
 class StoreError(CandorError):

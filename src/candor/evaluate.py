@@ -13,7 +13,7 @@ Significance of "the model beats the best baseline":
   approximates that of ``lift − true lift``; centred under H0 (true lift = 0), the chance of a
   lift at least as large as observed is ``p = (1 + #{lift*_b − lift ≥ lift}) / (1 + B)``
   (Hall & Wilson 1991). The +1 keeps p > 0 with finite B.
-* Verdict: "significant edge" iff ``p < alpha`` and the CI's lower end is > 0.
+* Verdict (:class:`Verdict`): "significant edge" iff ``p < alpha`` and the CI's lower end is > 0.
 * The best baseline is picked on the same rows (the max accuracy), which makes the test
   conservative, never optimistic.
 """
@@ -24,6 +24,7 @@ import dataclasses
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
 
 import numpy as np
@@ -39,8 +40,16 @@ from sklearn.metrics import (
 
 from candor.errors import ConfigError
 
-SIGNIFICANT = "significant edge"
-NOT_SIGNIFICANT = "no significant edge"
+
+class Verdict(StrEnum):
+    """The lift test's answer in words.
+
+    A ``StrEnum``: a member equals (and serialises as) its string, which is what JSON reports,
+    MLflow tags and the ``training_runs.verdict`` column hold.
+    """
+
+    SIGNIFICANT_EDGE = "significant edge"
+    NO_SIGNIFICANT_EDGE = "no significant edge"
 
 
 @dataclass(frozen=True)
@@ -67,7 +76,7 @@ class EvaluationReport:
     lift_ci_low: float
     lift_ci_high: float
     p_value: float
-    verdict: str
+    verdict: Verdict
     alpha: float
     block_length: int
     n_boot: int
@@ -77,8 +86,8 @@ class EvaluationReport:
 
     @property
     def significant(self) -> bool:
-        """True when the verdict is "significant edge"."""
-        return self.verdict == SIGNIFICANT
+        """True when the verdict is :attr:`Verdict.SIGNIFICANT_EDGE`."""
+        return self.verdict == Verdict.SIGNIFICANT_EDGE
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe dict (plain floats/ints/strings/lists; class labels as Python scalars)."""
@@ -86,6 +95,7 @@ class EvaluationReport:
         out["classes"] = [_py(c) for c in self.classes]
         out["confusion_matrix"] = [list(row) for row in self.confusion_matrix]
         out["baselines"] = {str(k): float(v) for k, v in self.baselines.items()}
+        out["verdict"] = str(self.verdict)
         return {k: _py(v) if not isinstance(v, list | dict) else v for k, v in out.items()}
 
 
@@ -210,7 +220,7 @@ def evaluate_oos(
         pred == y, base_correct[best], block=L, n_boot=n_boot, alpha=alpha, random_state=random_state
     )
     metrics = _classification_metrics(y, pred, p, c)
-    verdict = SIGNIFICANT if pval < alpha and low > 0 else NOT_SIGNIFICANT
+    verdict = Verdict.SIGNIFICANT_EDGE if pval < alpha and low > 0 else Verdict.NO_SIGNIFICANT_EDGE
     margin = None if train_accuracy is None else float(train_accuracy) - metrics["accuracy"]
     return EvaluationReport(
         n=len(y), classes=tuple(_py(v) for v in c), **metrics, baselines=base_acc, best_baseline=best,

@@ -54,17 +54,16 @@ def _seed_forecasts(engine: Any, model: Any, bars: Any, name: str, version: str)
 @pytest.fixture(scope="session")
 def trained(tmp_path_factory) -> Trained:
     from candor.data.synthetic import planted_signal
-    from candor.registry import Registry
-    from candor.store import TrainingRun, latest_training_runs, make_engine, record_training_run, upsert_drift_row
-    from candor.registry.tracking import tracking_uri
+    from candor.services import open_services
+    from candor.store import TrainingRun, latest_training_runs, record_training_run, upsert_drift_row
     from candor.training.workflow import run_training
 
     home = tmp_path_factory.mktemp("api-home")
     config = _config(home)
     bars = planted_signal(800, seed=1)
     outcome = run_training(bars, config, promote=True, actor="fixture")
-    engine = make_engine(f"sqlite:///{home / 'candor.db'}")
-    registry = Registry(tracking_uri(home), engine)
+    services = open_services(config)
+    engine, registry = services.engine, services.registry
     first = outcome.registered
     # A second version of the same artifact (cheap) so that history, promote and rollback have two.
     second = registry.register(first.run_id, outcome.artifact)
@@ -75,26 +74,24 @@ def trained(tmp_path_factory) -> Trained:
         registry.promote(first.name, first.version, force=True, actor="fixture", reason="fixture: first champion")
     registry.validate(first.name, second.version)
     registry.promote(first.name, second.version, force=True, actor="fixture", reason="fixture: second champion")
-    model = registry.load_champion(bars.attrs["symbol"], bars.attrs["timeframe"], max_age_days=60)
+    model = registry.champion(bars.attrs["symbol"], bars.attrs["timeframe"]).model
     _seed_forecasts(engine, model, bars, first.name, second.version)
     last = bars.index[-1]
     for days, status, accuracy in ((20, "normal", 0.55), (10, "monitor", 0.45), (0, "drift", 0.38)):
         upsert_drift_row(engine, symbol=bars.attrs["symbol"], timeframe=bars.attrs["timeframe"],
                          date=(last - __import__("pandas").Timedelta(days=days)).date(), n=40, status=status,
                          accuracy=accuracy, baseline=0.5, margin=accuracy - 0.5)
-    engine.dispose()
+    services.close()
     return Trained(home, bars, first.name, bars.attrs["symbol"], bars.attrs["timeframe"])
 
 
 def open_app(home: Path, token: str | None = TOKEN) -> tuple[Any, Any]:
-    """A candor app on the stores under ``home`` and its engine (dispose it after use)."""
+    """A candor app on the services of ``home`` and those services (close them after use)."""
     from candor.api import create_app
-    from candor.registry import Registry
-    from candor.store import make_engine
-    from candor.registry.tracking import tracking_uri
+    from candor.services import open_services
 
-    engine = make_engine(f"sqlite:///{home / 'candor.db'}")
-    return create_app(_config(home, token), engine=engine, registry=Registry(tracking_uri(home), engine)), engine
+    services = open_services(_config(home, token))
+    return create_app(services), services
 
 
 @pytest.fixture
@@ -102,10 +99,10 @@ def client(trained):
     """A TestClient on the shared (read-only) trained stores."""
     from fastapi.testclient import TestClient
 
-    app, engine = open_app(trained.home)
+    app, services = open_app(trained.home)
     with TestClient(app) as test_client:
         yield test_client
-    engine.dispose()
+    services.close()
 
 
 @pytest.fixture
@@ -122,7 +119,7 @@ def writable_home(trained, tmp_path) -> Path:
 def writable_client(writable_home):
     from fastapi.testclient import TestClient
 
-    app, engine = open_app(writable_home)
+    app, services = open_app(writable_home)
     with TestClient(app) as test_client:
         yield test_client
-    engine.dispose()
+    services.close()

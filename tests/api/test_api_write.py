@@ -16,16 +16,11 @@ def _bars_json(bars, n: int = 300) -> list[dict]:
 
 
 def _champion_model(trained):
-    from candor.registry import Registry
-    from candor.store import make_engine
-    from candor.registry.tracking import tracking_uri
+    from candor.services import open_services
+    from tests.api.conftest import _config
 
-    engine = make_engine(f"sqlite:///{trained.home / 'candor.db'}")
-    try:
-        return Registry(tracking_uri(trained.home), engine).load_champion(trained.symbol, trained.timeframe,
-                                                                           max_age_days=60)
-    finally:
-        engine.dispose()
+    with open_services(_config(trained.home)) as services:
+        return services.registry.champion(trained.symbol, trained.timeframe).model
 
 
 def test_predict_matches_the_champion_on_the_same_bars(client, trained):
@@ -90,11 +85,11 @@ def test_write_endpoints_need_the_token(writable_client, trained, headers, statu
 def test_without_a_configured_token_writes_are_disabled(writable_home, trained):
     from fastapi.testclient import TestClient
 
-    app, engine = open_app(writable_home, token=None)
+    app, services = open_app(writable_home, token=None)
     with TestClient(app) as client:
         response = client.post(f"/api/registry/{trained.name}/rollback", json={}, headers=AUTH)
         assert response.status_code == 403 and "CANDOR_API_TOKEN" in response.json()["detail"]
-    engine.dispose()
+    services.close()
 
 
 def test_rollback_then_promote_are_audited(writable_client, trained):

@@ -49,7 +49,7 @@ def server(trained):
     """The app on the trained store, served by uvicorn in a thread; yields its base URL."""
     import uvicorn
 
-    app, engine = open_app(trained.home)
+    app, services = open_app(trained.home)
     port = _free_port()
     srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=srv.run, daemon=True)
@@ -62,7 +62,7 @@ def server(trained):
     yield f"http://127.0.0.1:{port}"
     srv.should_exit = True
     thread.join(10)
-    engine.dispose()
+    services.close()
 
 
 def test_overview_to_model_page_in_chromium(server, trained):

@@ -15,11 +15,12 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 
 from candor.config import Config, load_config
 
-LENIENT = {"min_accuracy": 0.0, "min_precision": 0.0, "min_recall": 0.0, "min_f1": 0.0}
+LENIENT = {"min_accuracy": 0.0, "min_precision": 0.0, "min_recall": 0.0, "min_f1": 0.0, "require_edge": False,
+           "min_backtest_sharpe": None, "min_backtest_trades": None, "min_deflated_sharpe": None}
 
 
 def tiny_config(home: Path, database_url: str, **sections: Any) -> Config:
-    """Fast training (logreg, 3 folds, no importance) and registry minimums of 0."""
+    """Fast training (logreg, 3 folds, no importance) and gates that every tiny model passes."""
     base: dict[str, Any] = {
         "home": str(home), "database_url": database_url,
         "models": {"models": ["logreg"]}, "split": {"folds": 3},
@@ -29,13 +30,6 @@ def tiny_config(home: Path, database_url: str, **sections: Any) -> Config:
     for key, value in sections.items():
         base[key] = {**base.get(key, {}), **value} if isinstance(value, dict) else value
     return load_config(None, base, environ={})
-
-
-def lenient_registry(client: Any, engine: Any) -> Any:
-    """A Registry whose only gate is metric minimums of 0 (the tiny models always validate)."""
-    from candor.registry import GateThresholds, MinimumMetricsGate, Registry
-
-    return Registry(client, engine, gates=(MinimumMetricsGate(GateThresholds(**LENIENT)),))
 
 
 class AlwaysNeutral(ClassifierMixin, BaseEstimator):
@@ -56,7 +50,6 @@ def register_estimator(registry: Any, tracking: Any, champion: Any, estimator: A
                        *, manifest_changes: dict[str, Any] | None = None, promote: bool = True) -> str:
     """Register ``estimator`` with (a copy of) the champion's manifest and run tags; maybe promote."""
     from candor.registry.artifact import save_model
-    from candor.ops.jobs import register_artifact
 
     manifest = {k: v for k, v in champion.model.manifest.items() if k != "files"}
     manifest.update(manifest_changes or {})
@@ -65,7 +58,7 @@ def register_estimator(registry: Any, tracking: Any, champion: Any, estimator: A
     run = tracking.client.create_run(tracking.experiment_id, tags={k: v for k, v in champion.tags.items() if k in keep})
     tracking.client.log_artifacts(run.info.run_id, str(artifact), "model")
     tracking.client.set_terminated(run.info.run_id)
-    version = register_artifact(registry, run.info.run_id, artifact)
+    version = registry.register(run.info.run_id, artifact)
     registry.validate(version.name, version.version)
     if promote:
         registry.promote(version.name, version.version, actor="test")

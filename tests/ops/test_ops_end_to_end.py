@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import pandas as pd
 import sqlalchemy as sa
-from ops_helpers import AlwaysNeutral, day_after, lenient_registry, register_estimator, tiny_config
+from ops_helpers import AlwaysNeutral, day_after, register_estimator, tiny_config
 
 from candor.data.synthetic import planted_signal
 from candor.ops.drift import run_drift
-from candor.ops.forecast import ChampionCache, load_champion, run_forecasts
-from candor.ops.jobs import retrain_series
-from candor.store import alias_events, connect_store, drift_rows, forecasts, import_bars, load_bars, upgrade
-from candor.registry.tracking import open_tracking
+from candor.ops.forecast import run_forecasts
+from candor.ops.retrain import retrain_series
+from candor.services import open_services
+from candor.store import alias_events, drift_rows, forecasts, import_bars, load_bars
 
 TRAIN_BARS, DAYS, H, THRESHOLD = 640, 24, 5, 0.006
 
@@ -28,35 +28,31 @@ def test_train_forecast_resolve_drift_alert_rollback(store_url, tmp_path, receiv
                          drift={"min_samples": 10, "window": 30, "normal_pts": 2, "drift_pts": 5, "emergency_pts": 10},
                          labels={"threshold": THRESHOLD})
     bars = planted_signal(TRAIN_BARS + DAYS + H, seed=3, symbol="SYN")
-    upgrade(store_url)
-    with connect_store(store_url) as store:
-        engine = store.engine
+    with open_services(config, migrate=True) as services:
+        engine, registry, tracking = services.engine, services.registry, services.tracking
         import_bars(engine, bars.iloc[:TRAIN_BARS])
-        tracking = open_tracking(config.home)
-        registry = lenient_registry(tracking.client, engine)
 
-        trained = retrain_series(config, load_bars(engine, "SYN", "d1"), H, registry=registry)
+        trained = retrain_series(services, load_bars(engine, "SYN", "d1"), H)
         assert trained.promoted and trained.name == "candor.SYN.d1"
-        champion = load_champion(registry, "SYN", "d1", H, max_age_days=60, now=day_after(bars))
+        champion = registry.champion("SYN", "d1", H, now=day_after(bars))
         broken = register_estimator(registry, tracking, champion, AlwaysNeutral().fit(None, None),
                                     tmp_path / "broken")
         assert broken == "2"
 
-        cache = ChampionCache()
         for day in range(DAYS):
             import_bars(engine, bars.iloc[: TRAIN_BARS + day + 1])
             stored = load_bars(engine, "SYN", "d1")
-            report = run_forecasts(config, engine=engine, registry=registry, now=day_after(stored), cache=cache)
+            report = run_forecasts(services, now=day_after(stored))
             assert report.written == 1 and not report.skipped, report.skipped
             assert report.consensus["SYN"].direction == "NEUTRAL" and report.consensus["SYN"].agreement == 1.0
-        again = run_forecasts(config, engine=engine, registry=registry, now=day_after(stored), cache=cache)
+        again = run_forecasts(services, now=day_after(stored))
         assert again.written == 0 and len(again.forecasts) == 1  # idempotent: same bar, no new row
         rows = forecasts(engine, "SYN", "d1")
         assert len(rows) == DAYS and {r.model_version for r in rows} == {"2"}
         assert all(r.realized_direction is None for r in rows)
 
         import_bars(engine, bars)  # the bars past every forecast's horizon arrive
-        report = run_drift(config, engine=engine, registry=registry, now=day_after(bars))
+        report = run_drift(services, now=day_after(bars))
         assert report.resolved == DAYS
         resolved = forecasts(engine, "SYN", "d1", resolved=True)
         assert len(resolved) == DAYS and all(r.realized_return is not None for r in resolved)

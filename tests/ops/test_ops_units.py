@@ -9,7 +9,9 @@ from datetime import UTC, datetime
 import numpy as np
 import pandas as pd
 import pytest
-from ops_helpers import day_after, lenient_registry, register_estimator, start_receiver, tiny_config
+from dataclasses import replace
+
+from ops_helpers import day_after, register_estimator, start_receiver, tiny_config
 
 from candor.ops.alerts import Alert, post_webhook, send_alert
 from candor.registry.artifact import Forecast
@@ -18,7 +20,8 @@ from candor.ops.consensus import consensus
 from candor.data.synthetic import planted_signal
 from candor.ops.drift import accuracy_status, expected_calibration_error, psi, share_psi
 from candor.errors import ConfigError
-from candor.ops.forecast import ChampionCache, load_champion, run_forecasts
+from candor.ops.forecast import run_forecasts
+from candor.services import open_services
 from candor.registry.common import model_name, series_label
 
 N = 700
@@ -27,25 +30,21 @@ N = 700
 @pytest.fixture(scope="module")
 def world(tmp_path_factory):
     """One SQLite store + MLflow with a trained two-member champion of SYN/d1 (trained once)."""
-    from candor.ops.jobs import retrain_series
-    from candor.store import connect_store, import_bars, upgrade
-    from candor.registry.tracking import open_tracking
+    from candor.ops.retrain import retrain_series
+    from candor.store import import_bars
 
     home = tmp_path_factory.mktemp("ops-home")
     url = f"sqlite:///{home / 'candor.db'}"
     config = tiny_config(home, url, models={"models": ["logreg", "rf"], "params": {"rf": {"n_estimators": 20}}},
                          labels={"threshold": 0.006})
     bars = planted_signal(N, seed=5, symbol="SYN")
-    upgrade(url)
-    store = connect_store(url)
-    import_bars(store.engine, bars)
-    tracking = open_tracking(home)
-    registry = lenient_registry(tracking.client, store.engine)
-    version = retrain_series(config, bars, 5, registry=registry)
+    services = open_services(config, migrate=True)
+    import_bars(services.engine, bars)
+    version = retrain_series(services, bars, 5)
     assert version.promoted
-    yield {"config": config, "bars": bars, "engine": store.engine, "registry": registry, "tracking": tracking,
-           "home": home}
-    store.close()
+    yield {"config": config, "bars": bars, "engine": services.engine, "registry": services.registry,
+           "tracking": services.tracking, "home": home, "services": services}
+    services.close()
 
 
 # ---- names, consensus, statistics ---------------------------------------------------------------------
@@ -109,7 +108,7 @@ def test_webhook_down_is_logged_and_never_raises(caplog):
 
 # ---- the forecast job ---------------------------------------------------------------------------------
 def test_missing_champion_is_reported_per_series_and_the_job_continues(world):
-    report = run_forecasts(world["config"], engine=world["engine"], registry=world["registry"],
+    report = run_forecasts(world["services"],
                            symbols=["SYN", "NOPE"], timeframes=["d1"], bars_loader=lambda s, tf: world["bars"].copy()
                            if s == "SYN" else _renamed(world["bars"], s), now=day_after(world["bars"]))
     assert [f.forecast.symbol for f in report.forecasts] == ["SYN"]
@@ -125,49 +124,49 @@ def _renamed(bars, symbol):
 
 def test_stale_bars_are_refused_or_flagged_by_policy(world):
     late = day_after(world["bars"]) + pd.Timedelta(days=3)
-    refused = run_forecasts(world["config"], engine=world["engine"], registry=world["registry"], symbols=["SYN"],
+    refused = run_forecasts(world["services"], symbols=["SYN"],
                             timeframes=["d1"], bars_loader=lambda s, tf: world["bars"], now=late)
     assert not refused.forecasts and "older than expected" in refused.skipped[0].reason
     assert "gap_policy" in refused.skipped[0].reason
     config = world["config"].model_copy(update={"forecast": world["config"].forecast.model_copy(update={"gap_policy": "flag"})})
-    flagged = run_forecasts(config, engine=world["engine"], registry=world["registry"], symbols=["SYN"],
+    flagged = run_forecasts(replace(world["services"], config=config), symbols=["SYN"],
                             timeframes=["d1"], bars_loader=lambda s, tf: world["bars"].iloc[:-1], now=late)
     assert len(flagged.flagged) == 1 and flagged.written == 1
 
 
 def test_changed_feature_list_is_refused_and_named(world, tmp_path):
-    champion = load_champion(world["registry"], "SYN", "d1", 5, max_age_days=60, now=datetime.now(UTC))
+    champion = world["registry"].champion("SYN", "d1", 5)
     names = [*champion.model.feature_names, "feature_from_the_future"]
     register_estimator(world["registry"], world["tracking"], champion, champion.model.estimator,
                        tmp_path / "odd", manifest_changes={"feature_names": names,
                                                            "label_spec": {**champion.model.manifest["label_spec"], "horizon": 3}})
     config = world["config"].model_copy(update={"forecast": world["config"].forecast.model_copy(update={"horizons": (3,)})})
-    report = run_forecasts(config, engine=world["engine"], registry=world["registry"], symbols=["SYN"],
+    report = run_forecasts(replace(world["services"], config=config), symbols=["SYN"],
                            timeframes=["d1"], bars_loader=lambda s, tf: world["bars"], now=day_after(world["bars"]))
     assert not report.forecasts and "feature_from_the_future" in report.skipped[0].reason
 
 
 def test_multi_horizon_champions_and_consensus(world, tmp_path):
-    champion = load_champion(world["registry"], "SYN", "d1", 5, max_age_days=60, now=datetime.now(UTC))
+    champion = world["registry"].champion("SYN", "d1", 5)
     version = register_estimator(world["registry"], world["tracking"], champion, champion.model.estimator,
                                  tmp_path / "h20", manifest_changes={"label_spec": {**champion.model.manifest["label_spec"], "horizon": 20}})
     assert str(world["registry"].version("candor.SYN.d1.h20", "champion").version) == version
     config = world["config"].model_copy(update={"forecast": world["config"].forecast.model_copy(update={"horizons": (5, 20)})})
-    report = run_forecasts(config, engine=world["engine"], registry=world["registry"], symbols=["SYN"],
+    report = run_forecasts(replace(world["services"], config=config), symbols=["SYN"],
                            timeframes=["d1"], bars_loader=lambda s, tf: world["bars"].iloc[:-2],
-                           now=day_after(world["bars"].iloc[:-2]), cache=ChampionCache())
+                           now=day_after(world["bars"].iloc[:-2]))
     assert sorted(f.forecast.horizon for f in report.forecasts) == [5, 20]
     assert {f.model_name for f in report.forecasts} == {"candor.SYN.d1", "candor.SYN.d1.h20"}
     assert len(report.consensus["SYN"].votes) == 2 and report.written == 2
 
 
 def test_weekly_update_refits_only_the_weights(world):
-    from candor.ops.jobs import update_weights
+    from candor.ops.weights import update_weights
 
-    before = load_champion(world["registry"], "SYN", "d1", 5, max_age_days=60, now=datetime.now(UTC))
-    update = update_weights(world["config"], registry=world["registry"], bars=world["bars"], horizon=5, min_rows=30)
+    before = world["registry"].champion("SYN", "d1", 5)
+    update = update_weights(world["services"], world["bars"], 5, min_rows=30)
     assert update.updated, update.reason
-    after = load_champion(world["registry"], "SYN", "d1", 5, max_age_days=60, now=datetime.now(UTC))
+    after = world["registry"].champion("SYN", "d1", 5)
     assert after.version == update.version != before.version
     assert sum(update.new_weights.values()) == pytest.approx(1.0)
     assert after.model.created_at == before.model.created_at  # members are as old as before
@@ -179,9 +178,9 @@ def test_weekly_update_refits_only_the_weights(world):
 
 
 def test_weekly_update_checks_weights_only_on_rows_they_were_not_fit_on(world, monkeypatch):
-    import candor.ops.jobs as schedule
+    import candor.ops.weights as schedule
 
-    champion = load_champion(world["registry"], "SYN", "d1", 5, max_age_days=60, now=datetime.now(UTC))
+    champion = world["registry"].champion("SYN", "d1", 5)
     X, y, t1 = schedule._unseen_rows(champion, world["bars"])
     seen = []
     real_refit = schedule.refit_weights
@@ -196,15 +195,14 @@ def test_weekly_update_checks_weights_only_on_rows_they_were_not_fit_on(world, m
 
 
 def test_weekly_update_keeps_the_champion_when_the_refit_scores_worse(world, monkeypatch):
-    import candor.ops.jobs as schedule
+    import candor.ops.weights as schedule
 
-    before = load_champion(world["registry"], "SYN", "d1", 5, max_age_days=60, now=datetime.now(UTC))
+    before = world["registry"].champion("SYN", "d1", 5)
     monkeypatch.setattr(schedule, "check_refit", lambda *args: (0.55, 0.50, 20))
-    update = schedule.update_weights(world["config"], registry=world["registry"], bars=world["bars"], horizon=5,
-                                     min_rows=30)
+    update = schedule.update_weights(world["services"], world["bars"], 5, min_rows=30)
     assert not update.updated and "champion kept" in update.reason
     assert (update.accuracy_before, update.accuracy_after, update.check_rows) == (0.55, 0.50, 20)
-    after = load_champion(world["registry"], "SYN", "d1", 5, max_age_days=60, now=datetime.now(UTC))
+    after = world["registry"].champion("SYN", "d1", 5)
     assert after.version == before.version
 
 

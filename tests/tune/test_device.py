@@ -5,9 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from candor.training import device as dev
 from candor.config import Config
 from candor.errors import ConfigError
+from candor.training import device as dev
+from candor.training.runconfig import derive_run_config
 
 
 def test_cpu_stays_cpu_without_probing(monkeypatch):
@@ -23,8 +24,9 @@ def test_unknown_device_names_the_choices():
 def test_cuda_without_cuda_build_warns_and_falls_back(monkeypatch):
     monkeypatch.setattr(dev, "xgboost_has_cuda", lambda: False)
     with pytest.warns(RuntimeWarning, match="no CUDA support.*training on the CPU"):
-        config, choice = dev.apply_device(Config(device="cuda"))
+        choice = dev.resolve_device("cuda")
     assert choice.fell_back and choice.used == "cpu" and "candor[gpu]" in choice.reason
+    config = derive_run_config(Config(device="cuda"), "S", "d1", device=choice).config
     assert config.device == "cpu" and "xgb" not in config.models.params
 
 
@@ -43,15 +45,11 @@ def test_cuda_probe_failure_falls_back(monkeypatch):
         assert dev.resolve_device("cuda").used == "cpu"
 
 
-def test_cuda_used_sets_xgb_device_when_wrapper_supports_it(monkeypatch):
+def test_cuda_used_sets_xgb_device(monkeypatch):
     monkeypatch.setattr(dev, "cuda_usable", lambda: (True, ""))
-    if not dev._wrapper_takes_device():
-        with pytest.warns(RuntimeWarning, match="no `device` parameter"):
-            config, choice = dev.apply_device(Config(device="cuda"))
-        assert choice.used == "cpu" and config.device == "cpu"
-        return
-    config, choice = dev.apply_device(Config(device="cuda"))
-    assert choice.used == "cuda" and config.models.params["xgb"]["device"] == "cuda"
+    choice = dev.resolve_device("cuda")
+    config = derive_run_config(Config(device="cuda"), "S", "d1", device=choice).config
+    assert choice.used == "cuda" and config.device == "cuda" and config.models.params["xgb"]["device"] == "cuda"
 
 
 def _gpu_usable() -> bool:

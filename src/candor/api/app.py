@@ -1,7 +1,7 @@
 """``create_app``: wire the store, the registry and the routes into one FastAPI application.
 
-Why a factory: ``candor serve`` builds the engine and registry from the config at the edge;
-tests build them on a scratch store. Nothing is read from the environment here.
+Why a factory: ``candor serve`` opens the services from the config at the edge; tests open them
+on a scratch store. Nothing is read from the environment here.
 """
 
 from __future__ import annotations
@@ -15,13 +15,11 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
-from sqlalchemy.engine import Engine
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from candor import __version__
 from candor.api import routes_pages, routes_read, routes_write
-from candor.api.services import Services
-from candor.config import Config
+from candor.services import Services
 from candor.errors import CandorError, DataError, ModelError, RegistryError, StoreError
 
 HERE = Path(__file__).parent
@@ -102,23 +100,13 @@ def _install_handlers(app: FastAPI) -> None:
         return _error_page(request, status, str(exc))
 
 
-def create_app(config: Config, *, engine: Engine | None = None, registry: Any = None) -> FastAPI:
-    """The candor web app on ``engine`` (default: the configured store) and ``registry``
-    (default: MLflow under the config's home)."""
-    if engine is None:
-        from candor.store import connect_store
-        from candor.training.workflow import database_url
-
-        engine = connect_store(database_url(config)).engine
-    if registry is None:
-        from candor.registry import Registry
-        from candor.registry.tracking import tracking_uri
-
-        registry = Registry(tracking_uri(config.home), engine)
+def create_app(services: Services) -> FastAPI:
+    """The candor web app over ``services`` (:func:`candor.services.open_services`): its store,
+    its registry and the registry's one champion loader."""
     plotly_path = plotly_js()
     app = FastAPI(title="candor", version=__version__, docs_url="/docs", redoc_url=None,
                   description="Direction models: champions, their evidence beside baselines, forecasts, drift.")
-    app.state.services = Services(config=config, engine=engine, registry=registry)
+    app.state.services = services
     app.state.templates = _templates()
     _install_handlers(app)
 

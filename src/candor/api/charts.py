@@ -14,6 +14,7 @@ from typing import Any
 
 from candor.api.queries import LivePoint
 from candor.labels import CLASS_NAMES
+from candor.ops.status import DriftStatus
 
 BULL, BEAR, NEUTRAL, INK, MUTED, ACCENT = "#1a9850", "#d73027", "#8c8c8c", "#1f2933", "#9aa5b1", "#2f6fdf"
 DIRECTION_COLOURS = {"BULLISH": BULL, "BEARISH": BEAR, "NEUTRAL": NEUTRAL}
@@ -154,4 +155,5 @@ def live_chart(points: Sequence[LivePoint], drift: Sequence[Any], oos_accuracy: 
                                             yaxis={"tickformat": ".0%", "range": [0, 1]}, shapes=shapes)}
 
 
-STATUS_COLOURS = {"normal": BULL, "monitor": "#e6a700", "drift": "#f46d43", "emergency": BEAR, "insufficient": MUTED}
+STATUS_COLOURS = {DriftStatus.NORMAL: BULL, DriftStatus.MONITOR: "#e6a700", DriftStatus.DRIFT: "#f46d43",
+                  DriftStatus.EMERGENCY: BEAR, DriftStatus.INSUFFICIENT: MUTED}

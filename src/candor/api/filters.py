@@ -7,6 +7,7 @@ import math
 from typing import Any
 
 from candor.api.charts import DIRECTION_COLOURS, STATUS_COLOURS
+from candor.evaluate import Verdict
 
 
 def pct(value: Any, digits: int = 1) -> str:
@@ -46,7 +47,7 @@ def age(days: Any) -> str:
 
 def verdict_class(verdict: Any) -> str:
     """green: a significant edge; amber: trained but no edge; grey: nothing to judge."""
-    if verdict == "significant edge":
+    if verdict == Verdict.SIGNIFICANT_EDGE:
         return "good"
     if verdict:
         return "warn"
@@ -54,4 +55,4 @@ def verdict_class(verdict: Any) -> str:
 
 
 FILTERS = {"pct": pct, "pts": pts, "num": num, "when": when, "age": age, "verdict_class": verdict_class}
-GLOBALS = {"direction_colours": DIRECTION_COLOURS, "status_colours": STATUS_COLOURS}
+GLOBALS = {"direction_colours": DIRECTION_COLOURS, "status_colours": STATUS_COLOURS, "Verdict": Verdict}

@@ -14,6 +14,8 @@ from candor.api import charts, queries
 from candor.api.routes_read import SymbolPath, require_series
 from candor.api.schemas import Timeframe
 from candor.api.services import Services, services
+from candor.evaluate import Verdict
+from candor.ops.status import DriftStatus
 from candor.store import alias_events, drift_rows
 
 router = APIRouter(include_in_schema=False)
@@ -35,8 +37,9 @@ def _script_json(figures: dict[str, Any]) -> str:
 @router.get("/", response_class=HTMLResponse)
 def overview(request: Request, svc: Svc) -> HTMLResponse:
     states = queries.series_states(svc.engine, svc.registry)
-    counts = {"edge": sum(1 for s in states if s.run is not None and s.run.verdict == "significant edge"),
-              "drift": sum(1 for s in states if s.drift is not None and s.drift.status in ("drift", "emergency")),
+    counts = {"edge": sum(1 for s in states if s.run is not None and s.run.verdict == Verdict.SIGNIFICANT_EDGE),
+              "drift": sum(1 for s in states
+                           if s.drift is not None and s.drift.status in (DriftStatus.DRIFT, DriftStatus.EMERGENCY)),
               "champions": sum(1 for s in states if s.champion)}
     return render(request, "overview.html", states=states, counts=counts)
 

@@ -1,14 +1,12 @@
 """``POST /api/predict`` and the token-guarded registry moves.
 
-Why predict goes through :func:`forecast_one`: the web service must say exactly what the
-forecast job would say for the same bars and champion; both call the forecast job's function
-(``candor.ops.forecast.forecast_bars``) when it is installed, and ``CandorModel.predict`` — the
-function it wraps — otherwise.
+Why predict calls :func:`candor.ops.forecast.forecast_bars`: the web service must say exactly
+what the forecast job would say for the same bars and champion, so both run the same function.
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 import pandas as pd
 from fastapi import APIRouter, Depends, HTTPException, Path
@@ -20,6 +18,7 @@ from candor.api.schemas import (
 from candor.api.services import Services, services
 from candor.data.bars import make_bars
 from candor.data.validate import validate_bars
+from candor.ops.forecast import forecast_bars
 from candor.registry.common import model_name
 
 router = APIRouter(prefix="/api", tags=["actions"])
@@ -37,21 +36,13 @@ def bars_frame(request: PredictRequest, warmup: int) -> pd.DataFrame:
     return bars
 
 
-def forecast_one(model: Any, bars: pd.DataFrame) -> Any:
-    """The forecast job's code path for one series: a :class:`candor.registry.artifact.Forecast`."""
-    try:
-        from candor.ops.forecast import forecast_bars
-    except ImportError:
-        return model.predict(bars)[-1]
-    return forecast_bars(model, bars)
-
-
 @router.post("/predict", response_model=ForecastOut,
              summary="Bars in, the champion's forecast for the newest bar out")
 def predict(request: PredictRequest, svc: Svc) -> ForecastOut:
-    model, version = svc.champion(request.symbol, request.timeframe)
+    champion = svc.registry.champion(request.symbol, request.timeframe)
+    model, version = champion.model, champion.version
     bars = bars_frame(request, int(model.manifest.get("warmup") or 0))
-    forecast = forecast_one(model, bars)
+    forecast = forecast_bars(model, bars)
     return ForecastOut(symbol=forecast.symbol, timeframe=forecast.timeframe, horizon=forecast.horizon,
                        bar_ts=pd.Timestamp(forecast.bar_ts).to_pydatetime(), direction=forecast.direction,
                        probabilities=dict(forecast.probabilities), confidence=forecast.confidence,

@@ -10,7 +10,6 @@ CSV and JSON are written only after the backtest has succeeded.
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +18,10 @@ from rich.table import Table
 
 from candor.cli import options
 from candor.cli.app import app, console
+from candor.config import Config
 from candor.errors import ConfigError
+from candor.registry.artifact import CandorModel, load_model
+from candor.services import open_services
 
 
 def _settings(config: Any, **flags: Any) -> Any:
@@ -31,10 +33,8 @@ def _settings(config: Any, **flags: Any) -> Any:
     return BacktestConfig(**chosen)
 
 
-def _load_model(reference: str, config: Any) -> tuple[Any, str]:
+def _load_model(reference: str, config: Config) -> tuple[CandorModel, str]:
     """An artifact directory, or a registry reference ``NAME@ALIAS|VERSION``, hash-verified."""
-    from candor.registry.artifact import load_model
-
     path = Path(reference).expanduser()
     if path.is_dir():
         return load_model(path), str(path)
@@ -47,18 +47,10 @@ def _load_model(reference: str, config: Any) -> tuple[Any, str]:
     return _registered(name, ref, config), reference
 
 
-def _registered(name: str, ref: str, config: Any) -> Any:
+def _registered(name: str, ref: str, config: Config) -> CandorModel:
     """Resolve and load a registered version, pinned to the manifest hash recorded at registration."""
-    from candor.registry import Registry
-    from candor.registry.loading import load_verified
-    from candor.store import connect_store
-    from candor.registry.tracking import tracking_uri
-    from candor.training.workflow import database_url
-
-    uri = tracking_uri(config.home, os.environ.get("MLFLOW_TRACKING_URI"))
-    with connect_store(database_url(config), require_schema=False) as store:
-        registry = Registry(uri, store.engine)
-        return load_verified(registry, registry.version(name, ref))
+    with open_services(config, require_schema=False) as services:
+        return services.registry.load(name, ref)
 
 
 @app.command("backtest")

@@ -1,7 +1,8 @@
 """`candor db upgrade | current` and `candor data import` — thin shells over :mod:`candor.store`.
 
-The database is ``--url``, else the configured ``database_url`` (``CANDOR_DATABASE_URL`` or
-candor.toml), else ``sqlite:///<home>/candor.db``. Printed URLs never show a password.
+The database is ``--url``, else the config's :attr:`~candor.config.Config.store_url`
+(``CANDOR_DATABASE_URL`` or candor.toml, else ``sqlite:///<home>/candor.db``). Printed URLs
+never show a password.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from pathlib import Path
 import typer
 
 from candor.cli.app import app, console
+from candor.config import load_config
 
 URL_HELP = "Database URL (default: CANDOR_DATABASE_URL, candor.toml, or sqlite:///<home>/candor.db)."
 
@@ -30,12 +32,8 @@ data_app = _group("data", "Bars in the operational database.")
 
 
 def _database_url(url: str | None) -> str:
-    """``--url`` > configured database_url > SQLite under the configured home."""
-    from candor.config import load_config
-    from candor.store.engine import resolve_database_url
-
-    config = load_config()
-    return resolve_database_url(url or config.database_url, home=config.home, environ={})
+    """``--url`` > the configured database (``database_url``, else SQLite under home)."""
+    return url if url else load_config().store_url
 
 
 def _say(text: str) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +10,13 @@ from rich.table import Table
 
 from candor.cli.app import EXIT_FAILED, EXIT_OK, app, console
 from candor.config import Config, load_config
+from candor.data.sources import open_bars
 from candor.logs import LEVELS, configure_logging
+from candor.ops.context import OpsContext
+from candor.ops.drift import run_drift
+from candor.ops.forecast import run_forecasts
+from candor.ops.jobs import build_scheduler, next_runs, run_job
+from candor.services import open_services
 
 schedule_app = typer.Typer(help="Run or list the scheduled jobs (retrain, update_weights, forecast, drift).",
                            no_args_is_help=True)
@@ -35,25 +40,16 @@ def _setup(config_file: Path | None, log_json: bool, log_level: str | None,
     return config
 
 
-def _context(config: Config, dataset: str | None = None) -> Any:
-    """Store (checked: unreachable → one line, exit 1), registry, and the bars source."""
-    from candor.ops.jobs import OpsContext, make_registry
-    from candor.store import connect_store
-    from candor.training.workflow import database_url
-
-    store = connect_store(database_url(config))
-    tracking_uri = os.environ.get("MLFLOW_TRACKING_URI")
+def _context(config: Config, dataset: str | None = None) -> OpsContext:
+    """Services (store checked: unreachable → one line, exit 1) and the bars source."""
     loader = None
     if dataset is not None:
-        from candor.data.sources import open_bars
-
         loader = lambda symbol, timeframe: open_bars(dataset=dataset)  # noqa: E731
-    return OpsContext(config, store.engine, make_registry(config, store.engine, tracking_uri), loader, tracking_uri)
+    return OpsContext(open_services(config), loader)
 
 
-def _series_options(all_series: bool, symbols: str | None, timeframes: str | None, dataset: str | None):
-    from candor.data.sources import open_bars
-
+def _series_options(all_series: bool, symbols: str | None, timeframes: str | None,
+                    dataset: str | None) -> tuple[list[str] | None, list[str] | None]:
     if dataset is not None:
         bars = open_bars(dataset=dataset)
         return [str(bars.attrs["symbol"])], [str(bars.attrs["timeframe"])]
@@ -76,14 +72,13 @@ def forecast_command(
     Exit codes: 0 ok (skipped series are listed), 1 every series failed or the database is down,
     3 configuration error.
     """
-    from candor.ops.forecast import run_forecasts
-
-    overrides = {"forecast": {"horizons": [int(h) for h in _split(horizons)]}} if horizons else None
+    overrides = {"forecast": {"horizons": _split(horizons)}} if horizons else None
     config = _setup(config_file, log_json, log_level, overrides)
     symbol_list, timeframe_list = _series_options(all_series, symbols, timeframes, dataset)
     ctx = _context(config, dataset)
-    report = run_forecasts(config, engine=ctx.engine, registry=ctx.registry, symbols=symbol_list,
-                           timeframes=timeframe_list, bars_loader=ctx.bars_loader)
+    with ctx.services:
+        report = run_forecasts(ctx.services, symbols=symbol_list, timeframes=timeframe_list,
+                               bars_loader=ctx.bars_loader)
     table = Table("series", "h", "bar", "direction", "confidence", "model", "note", title="forecasts")
     for item in report.forecasts:
         f = item.forecast
@@ -106,12 +101,9 @@ def drift_command(
     config_file: Path = _CONFIG, log_json: bool = _LOG_JSON, log_level: str = _LOG_LEVEL,
 ) -> int:
     """Resolve late labels, judge realised accuracy against the baseline, store rows, alert, act."""
-    from candor.ops.drift import run_drift
-
     config = _setup(config_file, log_json, log_level)
-    ctx = _context(config)
-    report = run_drift(config, engine=ctx.engine, registry=ctx.registry, symbols=_split(symbols),
-                       timeframes=_split(timeframes))
+    with open_services(config) as services:
+        report = run_drift(services, symbols=_split(symbols), timeframes=_split(timeframes))
     table = Table("series", "h", "status", "n", "accuracy", "baseline", "max PSI", "ECE", title="drift")
     for r in report.results:
         table.add_row(f"{r.symbol}/{r.timeframe}", str(r.horizon), r.status, str(r.n), _pct(r.accuracy),
@@ -137,8 +129,6 @@ def _num(value: float | None) -> str:
 @schedule_app.command("list")
 def schedule_list(config_file: Path = _CONFIG) -> int:
     """Show each scheduled job, its cron line and when it runs next."""
-    from candor.ops.jobs import next_runs
-
     config = load_config(config_file)
     table = Table("job", "cron", "next run", title=f"schedule ({config.schedule.timezone})")
     for run in next_runs(config):
@@ -153,16 +143,15 @@ def schedule_run(
     config_file: Path = _CONFIG, log_json: bool = _LOG_JSON, log_level: str = _LOG_LEVEL,
 ) -> int:
     """Run the blocking scheduler (Ctrl-C stops it), or one job now with --once."""
-    from candor.ops.jobs import build_scheduler, run_job
-
     config = _setup(config_file, log_json, log_level)
     ctx = _context(config)
-    if once is not None:
-        run_job(once, ctx)
-        return EXIT_OK
-    scheduler = build_scheduler(ctx)
-    try:
-        scheduler.start()
-    except (KeyboardInterrupt, SystemExit):
-        scheduler.shutdown(wait=False)
+    with ctx.services:
+        if once is not None:
+            run_job(once, ctx)
+            return EXIT_OK
+        scheduler = build_scheduler(ctx)
+        try:
+            scheduler.start()
+        except (KeyboardInterrupt, SystemExit):
+            scheduler.shutdown(wait=False)
     return EXIT_OK

@@ -1,22 +1,23 @@
 """`candor registry list | history | promote | rollback | archive | delete | compare | reconcile`.
 
-A thin shell over :class:`candor.registry.Registry`: it reads the environment at the edge
-(``MLFLOW_TRACKING_URI``, the configured home and database), names the acting user, calls one
-library method and prints the result. Every refusal is a ``RegistryError`` → one line, exit 1.
+A thin shell over :class:`candor.registry.Registry`: it loads the config (home, database and
+tracking URI resolved there), opens the services, names the acting user, calls one library
+method and prints the result. Every refusal is a ``RegistryError`` → one line, exit 1.
 """
 
 from __future__ import annotations
 
 import getpass
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
 
 import typer
 from rich.table import Table
 
 from candor.cli.app import app, console
+from candor.config import load_config
+from candor.registry import Registry
+from candor.services import open_services
 
 registry_app = typer.Typer(name="registry", no_args_is_help=True,
                            help="Model registry (MLflow): versions, gates, champion alias, audit trail.")
@@ -27,17 +28,10 @@ VERSION_HELP = "Version number, or an alias such as champion / previous."
 
 
 @contextmanager
-def _registry() -> Iterator[Any]:
-    """A Registry on the configured tracking URI and operational store, closed afterwards."""
-    from candor.config import load_config
-    from candor.registry import Registry
-    from candor.store import connect_store
-    from candor.registry.tracking import tracking_uri
-
-    config = load_config()
-    uri = tracking_uri(config.home, os.environ.get("MLFLOW_TRACKING_URI"))
-    with connect_store(config.database_url) as store:
-        yield Registry(uri, store.engine)
+def _registry() -> Iterator[Registry]:
+    """The configured registry (:func:`candor.services.open_services`), closed afterwards."""
+    with open_services(load_config()) as services:
+        yield services.registry
 
 
 def _actor() -> str:

@@ -8,6 +8,8 @@ from rich.console import Console
 from rich.panel import Panel
 from rich.table import Table
 
+from candor.evaluate import Verdict
+
 
 def _pct(value: float | None) -> str:
     return "—" if value is None else f"{value:.1%}"
@@ -23,7 +25,7 @@ def _score_row(name: str, report: Any) -> list[str]:
 
 
 def verdict_style(verdict: str) -> str:
-    return "bold green" if verdict == "significant edge" else "bold yellow"
+    return "bold green" if verdict == Verdict.SIGNIFICANT_EDGE else "bold yellow"
 
 
 def render_training(console: Console, outcome: Any) -> None:

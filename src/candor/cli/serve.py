@@ -1,17 +1,19 @@
 """`candor serve`: the dashboard and REST API (FastAPI on uvicorn).
 
-A thin shell: it reads the config and ``MLFLOW_TRACKING_URI`` at the edge, checks that the
-operational store is reachable and at this candor's schema (one line and exit 1 otherwise, before
-binding a port), builds the app with :func:`candor.api.create_app` and runs uvicorn.
+A thin shell: it loads the config, opens the services (the operational store must be reachable
+and at this candor's schema: one line and exit 1 otherwise, before binding a port), builds the
+app with :func:`candor.api.create_app` and runs uvicorn.
 """
 
 from __future__ import annotations
 
-import os
+from pathlib import Path
 
 import typer
 
 from candor.cli.app import app, console
+from candor.config import load_config
+from candor.services import open_services
 
 
 @app.command("serve")
@@ -21,26 +23,16 @@ def serve_command(
     config_path: str = typer.Option(None, "--config", help="candor.toml to read (default ./candor.toml)."),
 ) -> None:
     """Serve the dashboard and the REST API (/api, OpenAPI at /docs); writes need CANDOR_API_TOKEN."""
-    from pathlib import Path
-
+    # The web stack loads only when serving: every other command starts faster without it.
     import uvicorn
 
     from candor.api import create_app
-    from candor.config import load_config
-    from candor.registry import Registry
-    from candor.store import connect_store
-    from candor.store.engine import resolve_database_url
-    from candor.registry.tracking import tracking_uri
 
     overrides = {"api": {k: v for k, v in (("host", host), ("port", port)) if v is not None}}
     config = load_config(Path(config_path) if config_path else None, overrides=overrides)
-    store = connect_store(resolve_database_url(config.database_url, home=config.home, environ={}))
-    registry = Registry(tracking_uri(config.home, os.environ.get("MLFLOW_TRACKING_URI")), store.engine)
-    web = create_app(config, engine=store.engine, registry=registry)
-    writes = "enabled (bearer token)" if config.api.token is not None else "disabled (set CANDOR_API_TOKEN)"
-    console.print(f"candor dashboard on http://{config.api.host}:{config.api.port}/ — store {store.url}; "
-                  f"write endpoints {writes}", markup=False, highlight=False, soft_wrap=True)
-    try:
+    with open_services(config) as services:
+        web = create_app(services)
+        writes = "enabled (bearer token)" if config.api.token is not None else "disabled (set CANDOR_API_TOKEN)"
+        console.print(f"candor dashboard on http://{config.api.host}:{config.api.port}/ — store "
+                      f"{services.store.url}; write endpoints {writes}", markup=False, highlight=False, soft_wrap=True)
         uvicorn.run(web, host=config.api.host, port=config.api.port, log_level="info")
-    finally:
-        store.close()

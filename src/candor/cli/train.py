@@ -5,16 +5,19 @@ from __future__ import annotations
 import getpass
 import json
 import os
+import warnings
 from pathlib import Path
 from typing import Any
 
+import optuna
 import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from candor.cli import options
 from candor.cli.app import EXIT_FAILED, EXIT_GATES, EXIT_OK, app, console, err_console
 from candor.cli.render import render_training
-from candor.config import load_config
+from candor.config import Config, load_config
+from candor.training.device import DeviceChoice, resolve_device
 from candor.logs import LEVELS, configure_logging
 
 
@@ -24,12 +27,11 @@ def _overrides(**options: Any) -> dict[str, Any]:
         "labels": ("label", "horizon", "threshold"),
         "split": ("folds", "purge", "embargo", "holdout"),
         "models": ("models", "ensemble", "fold_jobs"),
-        "gates": ("min_accuracy", "require_edge"),
-        "registry": ("registry_min_accuracy",),
+        "registry": ("min_accuracy", "require_edge"),
         "tune": ("optimize", "trials", "timeout", "metric", "study_storage"),
         "universe": ("datasets", "timeframes", "jobs", "dask", "keep_going"),
     }
-    rename = {"label": "kind", "registry_min_accuracy": "min_accuracy", "optimize": "enabled"}
+    rename = {"label": "kind", "optimize": "enabled"}
     out: dict[str, Any] = {}
     for section, keys in layout.items():
         values = {rename.get(k, k): options[k] for k in keys if options.get(k) is not None}
@@ -67,8 +69,8 @@ def train_command(
     embargo: int = typer.Option(None, "--embargo", help="Bars embargoed after each test fold."),
     holdout: float = typer.Option(None, "--holdout", help="Newest share of rows kept as final holdout."),
     fold_jobs: int = typer.Option(None, "--fold-jobs", help="Outer folds fitted in parallel processes (default: one per core)."),
-    min_accuracy: float = typer.Option(None, "--min-accuracy", help="Gate: minimum out-of-sample accuracy."),
-    require_edge: bool = typer.Option(None, "--require-edge", help="Gate: require a significant edge over the best baseline."),
+    min_accuracy: float = typer.Option(None, "--min-accuracy", help="Gate: minimum out-of-sample accuracy (default registry.min_accuracy, 0.60)."),
+    require_edge: bool = typer.Option(None, "--require-edge/--no-require-edge", help="Gate: a significant edge over the best baseline (default registry.require_edge, on)."),
     all_series: bool = typer.Option(False, "--all", help="Train every embedded dataset; one summary table."),
     keep_going: bool = typer.Option(False, "--keep-going", help="With --all: exit 0 even if some series failed."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Train and report; write no artifact, no MLflow run."),
@@ -104,24 +106,22 @@ def train_command(
     config = load_config(config_file, _overrides(
         label=label, horizon=horizon, threshold=threshold, folds=folds, purge=purge, embargo=embargo,
         holdout=holdout, models=model_list, ensemble=ensemble, fold_jobs=fold_jobs,
-        min_accuracy=min_accuracy, registry_min_accuracy=min_accuracy, require_edge=require_edge, seed=seed,
+        min_accuracy=min_accuracy, require_edge=require_edge, seed=seed,
         optimize=optimize, trials=trials, timeout=timeout, metric=metric, study_storage=study_storage,
         datasets=_names(symbols) or ((dataset,) if dataset and timeframes else None), timeframes=_names(timeframes),
         jobs=jobs, dask=dask, keep_going=keep_going or None, device=device,
     ))
-    config = _prepare(config, quiet=log_json)
+    device_choice = _probe_device(config, quiet=log_json)
     if all_series or symbols or timeframes:
-        return _train_all(config, out=out, dry_run=dry_run, quiet=log_json)
+        return _train_all(config, out=out, dry_run=dry_run, quiet=log_json, device=device_choice)
     bars = open_bars(dataset=dataset, data=data, symbol=symbol, timeframe=timeframe, tz=tz, calendar=calendar)
-    config = _series_config(config, bars)
     with Progress(TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
                   TimeElapsedColumn(), console=err_console, disable=log_json, transient=True) as bar:
         task = bar.add_task(f"training {bars.attrs.get('symbol')}/{bars.attrs.get('timeframe')}",
                             total=config.split.folds + 1)
-        outcome = run_training(bars, config, out=out, dry_run=dry_run, promote=promote,
-                               tracking_uri=os.environ.get("MLFLOW_TRACKING_URI"), actor=getpass.getuser(),
+        outcome = run_training(bars, config, out=out, dry_run=dry_run, promote=promote, actor=getpass.getuser(),
+                               device=device_choice,
                                progress=lambda msg: bar.update(task, advance=1 if "fold" in msg or "holdout" in msg else 0))
-    _save_tuning(outcome, config, dry_run)
     document = _document(outcome)
     if output_json is not None:
         output_json.parent.mkdir(parents=True, exist_ok=True)
@@ -135,39 +135,20 @@ def train_command(
     return EXIT_GATES if outcome.gate_failures or promotion_failed else EXIT_OK
 
 
-def _prepare(config, *, quiet: bool):
-    """Device probe (CUDA or a one-line warning and CPU) and quiet Optuna logs when tuning."""
-    import warnings
-
-    from candor.training.device import apply_device
-
+def _probe_device(config: Config, *, quiet: bool) -> DeviceChoice:
+    """Probe the device once (CUDA or a one-line warning and CPU); quiet Optuna logs when tuning."""
     if config.tune.enabled:
-        import optuna
-
         optuna.logging.set_verbosity(optuna.logging.WARNING)
     with warnings.catch_warnings(record=True):
         warnings.simplefilter("always")
-        config, choice = apply_device(config)
+        choice = resolve_device(config.device)
     if choice.fell_back and not quiet:
         err_console.print(f"[yellow]warning:[/] --device cuda: {choice.reason}; training on the CPU.",
                           highlight=False, soft_wrap=True)
-    return config
+    return choice
 
 
-def _series_config(config, bars):
-    from candor.training.tuning import series_config
-
-    return series_config(config, bars.attrs["symbol"], bars.attrs["timeframe"])
-
-
-def _save_tuning(outcome, config, dry_run: bool) -> None:
-    from candor.training.tuning import save_best_params
-
-    if not dry_run:
-        save_best_params(outcome.result, config.home)
-
-
-def _train_all(config, *, out: Path | None, dry_run: bool, quiet: bool) -> int:
+def _train_all(config: Config, *, out: Path | None, dry_run: bool, quiet: bool, device: DeviceChoice) -> int:
     """Every series of the universe (processes or Dask), one progress display, one summary table."""
     from candor.cli.render import render_universe
     from candor.training.universe import resolve_series, train_universe
@@ -181,7 +162,7 @@ def _train_all(config, *, out: Path | None, dry_run: bool, quiet: bool) -> int:
             bar.update(task, completed=p.done, description=f"universe: {p.done - p.failed} done · "
                        f"{p.running} running · {p.failed} failed")
 
-        rows = train_universe(specs, config, out=out, dry_run=dry_run, on_progress=show)
+        rows = train_universe(specs, config, out=out, dry_run=dry_run, on_progress=show, device=device)
     if quiet:
         console.print_json(json.dumps([row.__dict__ for row in rows], default=str))
     else:

@@ -117,6 +117,12 @@ def _spec(name: str) -> _Spec:
     return _SPECS[name]
 
 
+def dataset_for(symbol: str, timeframe: str) -> str | None:
+    """The embedded dataset holding ``symbol/timeframe``, if any (for "retrain with" hints)."""
+    return next((name for name, spec in _SPECS.items() if spec.symbol == symbol and spec.timeframe == timeframe),
+                None)
+
+
 @functools.lru_cache(maxsize=None)
 def _load_cached(name: str) -> pd.DataFrame:
     spec = _spec(name)

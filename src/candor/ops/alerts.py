@@ -16,11 +16,9 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from candor.config import AlertConfig
+from candor.ops.status import DriftStatus
 
 log = logging.getLogger(__name__)
-
-#: Severity order of drift statuses; alerts fire at or above ``alerts.min_status``.
-SEVERITY = {"insufficient": 0, "normal": 0, "monitor": 1, "drift": 2, "emergency": 3}
 
 
 @dataclass(frozen=True)
@@ -29,7 +27,7 @@ class Alert:
 
     symbol: str
     timeframe: str
-    status: str
+    status: DriftStatus
     text: str
     details: dict[str, Any] = field(default_factory=dict)
 
@@ -49,7 +47,8 @@ class Delivery:
 
 
 def should_alert(status: str, min_status: str) -> bool:
-    return SEVERITY.get(status, 0) >= SEVERITY[min_status]
+    """True when ``status`` is at least as severe as ``min_status`` (``alerts.min_status``)."""
+    return DriftStatus(status).severity >= DriftStatus(min_status).severity
 
 
 def post_webhook(url: str, payload: dict[str, Any], *, retries: int, timeout_s: float, backoff_s: float,
@@ -76,7 +75,7 @@ def post_webhook(url: str, payload: dict[str, Any], *, retries: int, timeout_s: 
 
 def send_alert(alert: Alert, config: AlertConfig, *, sleep: Callable[[float], None] = time.sleep) -> Delivery | None:
     """Log the alert; POST it when a webhook URL is configured (None when there is none)."""
-    level = logging.ERROR if alert.status == "emergency" else logging.WARNING
+    level = logging.ERROR if alert.status == DriftStatus.EMERGENCY else logging.WARNING
     log.log(level, "ALERT %s", alert.text, extra={"metrics": {"symbol": alert.symbol, "timeframe": alert.timeframe,
                                                               "status": alert.status, **_numbers(alert.details)}})
     if config.webhook_url is None:

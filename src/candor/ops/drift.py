@@ -33,10 +33,21 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from candor.ops.alerts import SEVERITY, Alert, Delivery, send_alert, should_alert
+from sqlalchemy.engine import Engine
+
 from candor.config import Config, DriftConfig
 from candor.errors import CandorError, DataError
 from candor.labels import CLASS_NAMES, LabelSpec, make_labels
+from candor.ops.alerts import Alert, Delivery, send_alert, should_alert
+from candor.ops.context import served_series
+from candor.ops.retrain import retrain_series
+from candor.ops.status import DriftStatus
+from candor.registry.champions import Champion
+from candor.registry.registry import Registry
+from candor.services import Services
+from candor.store import (
+    Resolution, forecasts, load_bars, resolve_forecasts, unresolved_forecasts, upsert_drift_row,
+)
 
 log = logging.getLogger(__name__)
 _NAMES_TO_CLASS = {name: c for c, name in CLASS_NAMES.items()}
@@ -44,9 +55,7 @@ _EPS = 1e-4
 
 
 # ---- late labels --------------------------------------------------------------------------------
-def _spec_from_registry(registry: Any, name: str, version: str) -> LabelSpec:
-    from candor.registry import loading
-
+def _spec_from_registry(registry: Registry, name: str, version: str) -> LabelSpec:
     mv = registry.version(name, version)
     raw = mv.tags.get("label_spec")
     if raw:
@@ -54,19 +63,17 @@ def _spec_from_registry(registry: Any, name: str, version: str) -> LabelSpec:
             return LabelSpec(**json.loads(raw))
         except (TypeError, ValueError):
             pass
-    return LabelSpec(**loading.verified_manifest(registry, mv)["label_spec"])
+    return LabelSpec(**registry.verified_manifest(mv)["label_spec"])
 
 
-def resolve_forecasts_from_bars(engine: Any, symbol: str, timeframe: str, bars: pd.DataFrame, *,
-                                registry: Any = None, label_specs: Mapping[tuple[str, str], LabelSpec] | None = None,
+def resolve_forecasts_from_bars(engine: Engine, symbol: str, timeframe: str, bars: pd.DataFrame, *,
+                                registry: Registry | None = None, label_specs: Mapping[tuple[str, str], LabelSpec] | None = None,
                                 now: datetime | None = None) -> int:
     """Fill ``realized_direction/return`` and ``resolved_at`` of every forecast whose horizon has passed.
 
     Label specs come from ``label_specs[(model_name, model_version)]`` or the ``registry``; a
     forecast whose model is unknown to both is an error naming it. Returns rows newly resolved.
     """
-    from candor.store import Resolution, resolve_forecasts, unresolved_forecasts
-
     pending = unresolved_forecasts(engine, symbol, timeframe)
     if not pending:
         return 0
@@ -121,16 +128,16 @@ def expected_calibration_error(confidence: np.ndarray, correct: np.ndarray, bins
     return float(total)
 
 
-def accuracy_status(accuracy: float | None, baseline: float | None, n: int, config: DriftConfig) -> str:
-    """The seeds' bands in accuracy points below the baseline; ``insufficient`` below min_samples."""
+def accuracy_status(accuracy: float | None, baseline: float | None, n: int, config: DriftConfig) -> DriftStatus:
+    """The bands of ``config`` in accuracy points below the baseline; ``insufficient`` below min_samples."""
     if n < config.min_samples or accuracy is None or baseline is None:
-        return "insufficient"
+        return DriftStatus.INSUFFICIENT
     points = (accuracy - baseline) * 100.0
     if points >= -config.normal_pts:
-        return "normal"
+        return DriftStatus.NORMAL
     if points >= -config.drift_pts:
-        return "monitor"
-    return "drift" if points >= -config.emergency_pts else "emergency"
+        return DriftStatus.MONITOR
+    return DriftStatus.DRIFT if points >= -config.emergency_pts else DriftStatus.EMERGENCY
 
 
 # ---- one series -----------------------------------------------------------------------------------
@@ -141,7 +148,7 @@ class HorizonDrift:
     symbol: str
     timeframe: str
     horizon: int
-    status: str
+    status: DriftStatus
     n: int
     accuracy: float | None
     baseline: float | None
@@ -164,13 +171,11 @@ def _finite(value: float | None) -> float | None:
     return None if value is None or not np.isfinite(value) else float(value)
 
 
-def _recent_resolved(engine: Any, symbol: str, timeframe: str, horizon: int, window: int) -> list[Any]:
-    from candor.store import forecasts
-
+def _recent_resolved(engine: Engine, symbol: str, timeframe: str, horizon: int, window: int) -> list[Any]:
     return forecasts(engine, symbol, timeframe, horizon=horizon, resolved=True)[-window:]
 
 
-def _holdout_reference(champion: Any, bars: pd.DataFrame, features: pd.DataFrame) -> tuple[float | None, np.ndarray | None]:
+def _holdout_reference(champion: Champion, bars: pd.DataFrame, features: pd.DataFrame) -> tuple[float | None, np.ndarray | None]:
     """(ECE, predicted-class shares) of the champion on its holdout rows, when the bars hold them."""
     start = champion.tags.get("holdout_start")
     end = champion.tags.get("holdout_end")
@@ -189,7 +194,7 @@ def _holdout_reference(champion: Any, bars: pd.DataFrame, features: pd.DataFrame
     return ece, shares
 
 
-def _feature_psi(champion: Any, features: pd.DataFrame, config: DriftConfig) -> tuple[dict[str, float], str]:
+def _feature_psi(champion: Champion, features: pd.DataFrame, config: DriftConfig) -> tuple[dict[str, float], str]:
     complete = features.dropna()
     current = complete.iloc[-config.psi_window:]
     start = champion.tags.get("holdout_start")
@@ -203,7 +208,7 @@ def _feature_psi(champion: Any, features: pd.DataFrame, config: DriftConfig) -> 
     return values, basis
 
 
-def check_horizon(config: Config, *, engine: Any, champion: Any, bars: pd.DataFrame) -> HorizonDrift:
+def check_horizon(config: Config, *, engine: Engine, champion: Champion, bars: pd.DataFrame) -> HorizonDrift:
     """Accuracy, calibration, feature and prediction drift of one champion on recent forecasts."""
     drift = config.drift
     symbol, timeframe, horizon = str(bars.attrs["symbol"]), str(bars.attrs["timeframe"]), champion.horizon
@@ -227,14 +232,12 @@ def check_horizon(config: Config, *, engine: Any, champion: Any, bars: pd.DataFr
                         _finite(pred_psi), champion.name, champion.version, tuple(notes))
 
 
-def _recent_forecasts(engine: Any, symbol: str, timeframe: str, horizon: int, window: int) -> list[Any]:
-    from candor.store import forecasts
-
+def _recent_forecasts(engine: Engine, symbol: str, timeframe: str, horizon: int, window: int) -> list[Any]:
     return forecasts(engine, symbol, timeframe, horizon=horizon)[-window:]
 
 
-def _escalate(status: str, notes: list[str], feature_psi: dict[str, float], pred_psi: float | None,
-              ece: float | None, ref_ece: float | None, drift: DriftConfig) -> tuple[str, list[str]]:
+def _escalate(status: DriftStatus, notes: list[str], feature_psi: dict[str, float], pred_psi: float | None,
+              ece: float | None, ref_ece: float | None, drift: DriftConfig) -> tuple[DriftStatus, list[str]]:
     """Distribution or calibration drift lifts ``normal`` to ``monitor`` (never higher)."""
     worst = max(feature_psi.items(), key=lambda kv: kv[1], default=(None, 0.0))
     if worst[0] is not None and worst[1] > drift.psi_warn:
@@ -243,8 +246,8 @@ def _escalate(status: str, notes: list[str], feature_psi: dict[str, float], pred
         notes.append(f"prediction PSI {pred_psi:.3f} > {drift.psi_warn}")
     if ece is not None and ref_ece is not None and ece - ref_ece > drift.calibration_warn:
         notes.append(f"calibration error {ece:.3f} vs {ref_ece:.3f} on the holdout")
-    if status == "normal" and len(notes) > 1:
-        status = "monitor"
+    if status == DriftStatus.NORMAL and len(notes) > 1:
+        status = DriftStatus.MONITOR
     return status, notes
 
 
@@ -274,12 +277,11 @@ class DriftReport:
 
 
 def _worst(results: list[HorizonDrift]) -> HorizonDrift:
-    return max(results, key=lambda r: (SEVERITY.get(r.status, 0), r.status != "insufficient", -(r.margin or 0.0)))
+    return max(results, key=lambda r: (DriftStatus(r.status).severity, r.status != DriftStatus.INSUFFICIENT,
+                                       -(r.margin or 0.0)))
 
 
-def _store_row(engine: Any, results: list[HorizonDrift], day: date) -> int:
-    from candor.store import upsert_drift_row
-
+def _store_row(engine: Engine, results: list[HorizonDrift], day: date) -> int:
     worst = _worst(results)
     details = {"horizon": worst.horizon, "model": f"{worst.model_name} v{worst.model_version}",
                "feature_psi": worst.feature_psi, "calibration_reference": worst.calibration_reference,
@@ -313,8 +315,10 @@ def _alert_for(result: HorizonDrift) -> Alert:
 Emergency = Callable[[HorizonDrift, pd.DataFrame], EmergencyAction]
 
 
-def default_emergency(config: Config, registry: Any, tracking_uri: str | None = None) -> Emergency:
+def default_emergency(services: Services) -> Emergency:
     """The ``alerts.on_emergency`` action: roll back to ``previous``, retrain and promote, or nothing."""
+    config, registry = services.config, services.registry
+
     def act(result: HorizonDrift, bars: pd.DataFrame) -> EmergencyAction:
         action = config.alerts.on_emergency
         reason = f"drift monitor: accuracy {result.accuracy:.3f} vs baseline {result.baseline:.3f}"
@@ -323,10 +327,7 @@ def default_emergency(config: Config, registry: Any, tracking_uri: str | None = 
                 moved = registry.rollback(result.model_name, actor="candor drift", reason=reason, automatic=True)
                 detail = f"champion of {result.model_name} is now v{moved.version}"
             else:
-                from candor.ops.jobs import retrain_series
-
-                version = retrain_series(config, bars, result.horizon, registry=registry, tracking_uri=tracking_uri,
-                                         actor="candor drift")
+                version = retrain_series(services, bars, result.horizon, actor="candor drift", why=reason)
                 detail = f"retrained {version.name} v{version.version}: {version.note or version.status}"
             return EmergencyAction(result.symbol, result.timeframe, result.horizon, action, True, detail)
         except CandorError as exc:
@@ -335,27 +336,24 @@ def default_emergency(config: Config, registry: Any, tracking_uri: str | None = 
     return act
 
 
-def _check_series(config: Config, engine: Any, registry: Any, bars: pd.DataFrame, now: datetime,
-                  report: DriftReport) -> list[tuple[HorizonDrift, Any]]:
-    from candor.ops.forecast import load_champion
-
+def _check_series(services: Services, bars: pd.DataFrame, now: datetime,
+                  report: DriftReport) -> list[tuple[HorizonDrift, Champion]]:
     symbol, timeframe = str(bars.attrs["symbol"]), str(bars.attrs["timeframe"])
+    engine, registry = services.store.engine, services.registry
     report.resolved += resolve_forecasts_from_bars(engine, symbol, timeframe, bars, registry=registry, now=now)
     results = []
-    for horizon in config.forecast.horizons:
+    for horizon in services.config.forecast.horizons:
         try:
-            champion = load_champion(registry, symbol, timeframe, horizon, now=now, max_age_days=10**6)
-            results.append((check_horizon(config, engine=engine, champion=champion, bars=bars), champion))
+            champion = registry.champion(symbol, timeframe, horizon, now=now)
+            results.append((check_horizon(services.config, engine=engine, champion=champion, bars=bars), champion))
         except CandorError as exc:
             report.skipped.append((symbol, timeframe, f"h{horizon}: {exc}"))
     return results
 
 
 def run_drift(
-    config: Config,
+    services: Services,
     *,
-    engine: Any,
-    registry: Any,
     symbols: Iterable[str] | None = None,
     timeframes: Iterable[str] | None = None,
     bars_loader: Callable[[str, str], pd.DataFrame] | None = None,
@@ -366,21 +364,21 @@ def run_drift(
 
     ``bars_loader`` must return the full history (the feature PSI compares with the training span);
     the default reads the store. A webhook that is down never fails the job (see candor.ops.alerts).
+    Champions come from the registry's one loader, so a champion too old to serve is skipped here
+    too, with the reason.
     """
-    from candor.ops.forecast import universe
-    from candor.store import load_bars
-
     now = now or datetime.now(UTC)
+    config, engine = services.config, services.store.engine
     loader = bars_loader or (lambda s, tf: load_bars(engine, s, tf))
-    act = on_emergency or default_emergency(config, registry)
+    act = on_emergency or default_emergency(services)
     report = DriftReport()
-    for symbol, timeframe in universe(config, engine, symbols, timeframes):
+    for symbol, timeframe in served_series(services, symbols, timeframes):
         try:
             bars = loader(symbol, timeframe)
         except CandorError as exc:
             report.skipped.append((symbol, timeframe, str(exc)))
             continue
-        checked = _check_series(config, engine, registry, bars, now, report)
+        checked = _check_series(services, bars, now, report)
         if not checked:
             continue
         results = [r for r, _ in checked]
@@ -399,5 +397,5 @@ def _alert_and_act(config: Config, results: list[HorizonDrift], bars: pd.DataFra
         if should_alert(result.status, config.alerts.min_status):
             alert = _alert_for(result)
             report.alerts.append((alert, send_alert(alert, config.alerts)))
-        if result.status == "emergency" and config.alerts.on_emergency != "none":
+        if result.status == DriftStatus.EMERGENCY and config.alerts.on_emergency != "none":
             report.actions.append(act(result, bars))

@@ -13,12 +13,12 @@ from candor.registry.gates import (
     BacktestGate, BacktestThresholds, Gate, GateResult, GateThresholds, MinimumMetricsGate,
     SignificantEdgeGate, default_gates, run_gates,
 )
-from candor.registry.publish import track_and_register
+from candor.registry.champions import Champion
 from candor.registry.registry import Registry
 
 __all__ = [
     "ARCHIVED", "CHAMPION", "FAILED", "PREVIOUS", "STAGED", "VALIDATED", "AliasMove", "BacktestGate",
-    "BacktestThresholds", "Comparison", "Gate", "GateResult", "GateThresholds", "HistoryRow",
+    "BacktestThresholds", "Champion", "Comparison", "Gate", "GateResult", "GateThresholds", "HistoryRow",
     "MinimumMetricsGate", "ModelSummary", "ReconcileFix", "RegisteredVersion", "Registry",
-    "SignificantEdgeGate", "default_gates", "model_name", "resolve_name", "run_gates", "track_and_register",
+    "SignificantEdgeGate", "default_gates", "model_name", "resolve_name", "run_gates",
 ]

@@ -18,8 +18,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
 from candor.errors import ConfigError
-
-SIGNIFICANT_EDGE = "significant edge"
+from candor.evaluate import Verdict
 
 
 @dataclass(frozen=True)
@@ -123,7 +122,7 @@ class SignificantEdgeGate:
     def check(self, report: Mapping[str, Any]) -> GateResult:
         section = report.get(self.section) or {}
         verdict = section.get("verdict")
-        if verdict == SIGNIFICANT_EDGE:
+        if verdict == Verdict.SIGNIFICANT_EDGE:
             return GateResult(self.name, True, f"{self.section} verdict: {verdict}")
         lift, p = _number(section, "lift"), _number(section, "p_value")
         detail = "" if lift is None or p is None else f" (lift {lift:+.3f}, p = {p:.3f})"

@@ -1,75 +1,74 @@
-"""``track_and_register``: the one call that makes a finished training durable and governed.
+"""``publish``: the one path that makes a finished model durable and governed.
 
-Why one function: ``candor train``, the scheduler and the universe runner must all do the same
-thing in the same order — log the MLflow run, register a ``staged`` version, run the gates
-(``validated`` / ``failed``), write the ``training_runs`` row, and with ``promote`` compare the
-challenger with the champion and move the alias only if it is not worse by ``margin``.
+Why one function: ``candor train``, the universe runner, the scheduler's retrain, the drift
+monitor's emergency retrain and the weekly weights update must all do the same thing in the same
+order — log the MLflow run, register a ``staged`` version, run the gates (``validated`` /
+``failed``), write the ``training_runs`` row, and with ``promote`` compare the challenger with the
+champion and move the alias only if it is not worse by ``margin``. A registry refusal during the
+promotion step is reported on the returned version (``note``), never half-raised.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
 
-from sqlalchemy.engine import Engine
+import pandas as pd
 
-from candor.errors import ConfigError, RegistryError
+from candor.errors import RegistryError
 from candor.registry.common import VALIDATED, RegisteredVersion
-from candor.registry.gates import Gate
 from candor.registry.registry import Registry
+from candor.registry.tracking import Tracking, log_artifact_run, log_training, training_run_fields
+from candor.store import record_training_run
+from candor.training.run import TrainResult
 
 
-def track_and_register(
-    outcome: Any,
-    config: Any,
-    *,
-    engine: Engine,
-    tracking_uri: str | None = None,
-    promote: bool = False,
-    actor: str | None = None,
-    gates: Sequence[Gate] | None = None,
-    margin: float = 0.0,
-    bars: Any = None,
-) -> RegisteredVersion:
-    """Log, register, validate, record and (optionally) promote one :class:`TrainingOutcome`.
+@dataclass(frozen=True)
+class Candidate:
+    """A saved artifact to publish: a fresh training (``result``: logged with its params,
+    metrics and plots and recorded in ``training_runs``) or a model derived from a champion, such
+    as the weekly weights update (``run_tags`` label its run; nothing is retrained)."""
 
-    ``tracking_uri`` is the caller's ``MLFLOW_TRACKING_URI`` (None: SQLite under
-    ``config.home``). Gate failures are not raised: the returned version has ``status="failed"``
-    and ``gate_reasons`` so the CLI can exit with code 2; ``promoted`` says whether the alias moved
-    and ``note`` why not. ``bars`` lets ``compare`` re-score when the holdouts differ.
+    artifact: Path
+    result: TrainResult | None = None
+    run_tags: Mapping[str, str] = field(default_factory=dict)
+
+
+def publish(registry: Registry, tracking: Tracking, candidate: Candidate, *, promote: bool, actor: str,
+            reason: str, margin: float = 0.0, bars: pd.DataFrame | None = None) -> RegisteredVersion:
+    """Log → register → validate → record → (promote if validated and not worse than the champion).
+
+    Gate failures are not raised: the version comes back ``failed`` with ``gate_reasons``.
+    ``bars`` let the comparison re-score both models when their holdouts differ.
     """
-    from candor.store import record_training_run
-    from candor.registry.tracking import log_training, open_tracking, training_run_fields
-
-    if outcome.artifact is None:
-        raise ConfigError("a dry run saves no artifact, so there is nothing to track or register; "
-                          "drop --dry-run.")
-    tracking = open_tracking(config.home, tracking_uri)
-    run_id = log_training(outcome.result, outcome.artifact, tracking)
-    registry = Registry(tracking.client, engine, gates=gates)
-    staged = registry.register(run_id, outcome.artifact)
+    if candidate.result is not None:
+        run_id = log_training(candidate.result, candidate.artifact, tracking)
+    else:
+        run_id = log_artifact_run(candidate.artifact, tracking, candidate.run_tags)
+    staged = registry.register(run_id, candidate.artifact)
     version = registry.validate(staged.name, staged.version)
-    record_training_run(engine, **training_run_fields(outcome.result, run_id, version.name, version.version))
+    if candidate.result is not None:
+        record_training_run(registry.engine,
+                            **training_run_fields(candidate.result, run_id, version.name, version.version))
     if not promote:
         return version
     if version.status != VALIDATED:
-        return _with(version, note="not promoted: gates failed")
-    return _promote_if_better(registry, version, actor or "candor train", margin, bars)
+        return replace(version, note="not promoted: gates failed")
+    return _promote_if_not_worse(registry, version, actor, reason, margin, bars)
 
 
-def _promote_if_better(registry: Registry, version: RegisteredVersion, actor: str, margin: float,
-                       bars: Any) -> RegisteredVersion:
+def _promote_if_not_worse(registry: Registry, version: RegisteredVersion, actor: str, reason: str,
+                          margin: float, bars: pd.DataFrame | None) -> RegisteredVersion:
     try:
         result = registry.compare(version.name, version.version, margin=margin, promote=True, actor=actor,
-                                  reason="candor train --promote", bars=bars)
+                                  reason=reason, bars=bars)
     except RegistryError as exc:
-        return _with(version, note=f"not promoted: {exc}")
+        return replace(version, note=f"not promoted: {exc}")
     if result.promoted:
-        return _with(version, promoted=True, note=f"promoted ({result.basis})")
-    return _with(version, note=(f"not promoted: challenger holdout accuracy {result.challenger_accuracy:.3f} "
-                                f"is worse than champion {result.champion} ({result.champion_accuracy:.3f}) "
-                                f"by more than {margin}"))
-
-
-def _with(version: RegisteredVersion, **changes: Any) -> RegisteredVersion:
-    return RegisteredVersion(**{**version.__dict__, **changes})
+        return replace(version, promoted=True, note=f"promoted ({result.basis})")
+    if result.champion == result.challenger:
+        return replace(version, note="already the champion")
+    return replace(version, note=(f"not promoted: challenger holdout accuracy {result.challenger_accuracy:.3f} "
+                                  f"is worse than champion {result.champion} ({result.champion_accuracy:.3f}) "
+                                  f"by more than {margin}"))

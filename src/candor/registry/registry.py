@@ -19,40 +19,47 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from mlflow import MlflowClient
 from sqlalchemy.engine import Engine
 
 from candor.errors import RegistryError
 from candor.registry import loading
 from candor.registry.aliases import CHAMPION, PREVIOUS, AliasMove, ReconcileFix, apply_moves, current_aliases, reconcile
+from candor.registry.artifact import MANIFEST_FILE, CandorModel, sha256_file, verify_artifact
+from candor.registry.champions import Champion, champion_index, check_age
 from candor.registry.common import (
-    ARCHIVED, FAILED, GATE_REASONS, MANIFEST_SHA, METRIC_TAGS, STAGED, STATUS, VALIDATED, Comparison,
-    HistoryRow, ModelSummary, RegisteredVersion, first_line, is_not_found, mlflow_errors, manifest_model_name, model_name,
-    resolve_name, series_label,
+    ARCHIVED, DEFAULT_HORIZON, FAILED, GATE_REASONS, MANIFEST_SHA, METRIC_TAGS, STAGED, STATUS, VALIDATED, Comparison,
+    HistoryRow, ModelSummary, RegisteredVersion, first_line, is_not_found, mlflow_errors, manifest_model_name,
+    model_name, resolve_name, series_label,
 )
+from candor.registry.compare import compare_versions
 from candor.registry.gates import Gate, GateResult, default_gates, failure_reasons, run_gates
+from candor.registry.tracking import safe_uri
 
 _TAG_LIMIT = 4000
 
 
-def _client(client_or_uri: Any) -> Any:
+def _client(client_or_uri: MlflowClient | str) -> MlflowClient:
     if isinstance(client_or_uri, str):
-        from mlflow import MlflowClient
-
         return MlflowClient(tracking_uri=client_or_uri, registry_uri=client_or_uri)
     return client_or_uri
 
 
 class Registry:
-    """Register, judge, promote, roll back, archive, delete, compare and load model versions."""
+    """Register, judge, promote, roll back, archive, delete, compare and load model versions.
 
-    def __init__(self, client_or_uri: Any, engine: Engine, *, gates: Sequence[Gate] | None = None,
-                 cache_dir: Path | None = None) -> None:
-        from candor.registry.tracking import safe_uri
+    Built once per process by :func:`candor.services.open_services` with the configured gates and
+    age rule; the loaded-model cache lives here, so every caller shares it.
+    """
 
+    def __init__(self, client_or_uri: MlflowClient | str, engine: Engine, *, gates: Sequence[Gate] | None = None,
+                 max_model_age_days: int | None = None, cache_dir: Path | None = None) -> None:
         self.client = _client(client_or_uri)
         self.engine = engine
         self.gates = tuple(gates) if gates is not None else default_gates()
+        self.max_model_age_days = max_model_age_days
         self.cache_dir = cache_dir
+        self.models = loading.ModelCache()
         self.uri = safe_uri(str(getattr(self.client, "_registry_uri", None) or self.client.tracking_uri))
 
     # ---- lookups -------------------------------------------------------------------------
@@ -93,8 +100,6 @@ class Registry:
         The SHA-256 of ``artifact_dir``'s manifest is recorded on the version; the logged copy must
         hash the same, so what was trained is exactly what will be loaded.
         """
-        from candor.registry.artifact import MANIFEST_FILE, sha256_file, verify_artifact
-
         manifest = verify_artifact(Path(artifact_dir))
         sha = sha256_file(Path(artifact_dir) / MANIFEST_FILE)
         name = manifest_model_name(manifest)  # horizon 5 keeps the plain series name
@@ -137,7 +142,7 @@ class Registry:
         status = mv.tags.get(STATUS, STAGED)
         if status == ARCHIVED:
             raise RegistryError(f"version {mv.version} of {mv.name} is archived; it cannot be re-validated.")
-        manifest = loading.verified_manifest(self, mv)
+        manifest = self.verified_manifest(mv)
         results: list[GateResult] = run_gates(manifest.get("report", {}), self.gates)
         reasons = failure_reasons(results)
         status = FAILED if reasons else VALIDATED
@@ -275,18 +280,55 @@ class Registry:
                 reason: str | None = None, bars: Any = None) -> Comparison:
         """Challenger vs champion on the same holdout; promote only if not worse by ``margin``."""
         name = resolve_name(name)
-        result = loading.compare_versions(self, name, challenger, champion, margin, bars)
+        result = compare_versions(self.version, self.load_verified, name, challenger, champion, margin, bars)
         if promote and result.challenger_wins and result.champion != result.challenger:
             self.promote(name, result.challenger, actor=actor,
                          reason=reason or f"compare: {result.basis}, margin {margin}")
             return Comparison(**{**result.__dict__, "promoted": True})
         return result
 
-    def load_champion(self, symbol: str, timeframe: str, *, max_age_days: int = 60,
-                      now: datetime | None = None, horizon: int | None = None) -> Any:
-        """The champion's verified :class:`~candor.registry.artifact.CandorModel` (see :mod:`.loading`)."""
-        return loading.load_champion(self, symbol, timeframe, max_age_days=max_age_days,
-                                     now=now or datetime.now(UTC), horizon=horizon)
+    # ---- loading ---------------------------------------------------------------------------
+    def verified_manifest(self, mv: Any) -> dict[str, Any]:
+        """``mv``'s manifest, every file checked against the hash recorded at registration."""
+        return loading.verified_manifest(self.client, mv, self.cache_dir)
+
+    def load_verified(self, mv: Any) -> CandorModel:
+        """``mv``'s model, hash-checked before unpickling, loaded once per process (cached)."""
+        return self.models.load(self.client, mv, self.cache_dir)
+
+    def load(self, name: str, version: str | int) -> CandorModel:
+        """A version's verified model by number or alias (``candor.SPX.d1``, ``champion``)."""
+        return self.load_verified(self.version(name, version))
+
+    def champion_index(self) -> dict[str, Any]:
+        """Registered name → champion version for every candor model (two paged queries)."""
+        with mlflow_errors(self.uri):
+            return champion_index(self.client)
+
+    def champion(self, symbol: str, timeframe: str, horizon: int | None = None, *, now: datetime | None = None,
+                 index: dict[str, Any] | None = None) -> Champion:
+        """The champion of ``symbol/timeframe`` at ``horizon``: verified, cached, young enough.
+
+        The one age rule (``max_model_age_days``) and the one set of refusals, each naming the
+        command that fixes it. ``index`` (from :meth:`champion_index`) saves per-series lookups.
+        The champion alias is read on every call, so a promotion elsewhere takes effect at once.
+        """
+        plain = horizon is None or int(horizon) == DEFAULT_HORIZON
+        name = model_name(symbol, timeframe, horizon)
+        label = f"{symbol}/{timeframe}" + ("" if plain else f" h{horizon}")
+        hint = loading.train_hint(symbol, timeframe, None if plain else int(horizon))
+        try:
+            mv = index[name] if index is not None and name in index else self.version(name, CHAMPION)
+        except RegistryError:
+            raise RegistryError(f"no champion for {label} — run: {hint}") from None
+        model = self.load_verified(mv)
+        check_age(model, label, self.max_model_age_days, now or datetime.now(UTC), hint)
+        expected = DEFAULT_HORIZON if horizon is None else int(horizon)
+        if model.label_spec.horizon != expected:
+            raise RegistryError(f"champion {name} v{mv.version} predicts {model.label_spec.horizon} bars ahead, "
+                                f"not {expected}; register horizon-{expected} models as "
+                                f"{model_name(symbol, timeframe, expected)}.")
+        return Champion(model, str(mv.name), str(mv.version), expected, dict(mv.tags))
 
 
 def _reasons(mv: Any) -> str:

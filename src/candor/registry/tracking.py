@@ -3,7 +3,7 @@
 Why an explicit ``MlflowClient`` everywhere (never ``mlflow.start_run`` / ``set_tracking_uri``):
 the fluent API keeps the active run and URI in process globals, which leak between tests and
 between the scheduler's jobs. Everything here takes the client (or the URI) as a parameter, and
-the environment (``MLFLOW_TRACKING_URI``) is read only by the caller at the edge.
+the URI comes from the config (:attr:`candor.config.Config.tracking_store`), resolved once.
 
 Default store: ``sqlite:///<home>/mlflow.db`` with artifacts under ``<home>/mlartifacts``; open
 the UI on it with ``mlflow ui --backend-store-uri sqlite:///$HOME/.candor/mlflow.db``.
@@ -16,6 +16,7 @@ import json
 import math
 import tempfile
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,15 +31,6 @@ EXPERIMENT = "candor"
 PARAM_LIMIT = 6000
 TAG_LIMIT = 5000
 _TRUNCATED = "…[truncated]"
-
-
-def tracking_uri(home: Path | str, env_uri: str | None = None) -> str:
-    """``env_uri`` (the caller passes ``MLFLOW_TRACKING_URI``) or ``sqlite:///<home>/mlflow.db``."""
-    if env_uri and env_uri.strip():
-        return env_uri.strip()
-    folder = Path(home).expanduser().resolve()
-    folder.mkdir(parents=True, exist_ok=True)
-    return f"sqlite:///{folder / 'mlflow.db'}"
 
 
 def safe_uri(uri: str) -> str:
@@ -59,16 +51,13 @@ class Tracking:
     experiment_id: str
 
 
-def open_tracking(home: Path | str, env_uri: str | None = None, experiment: str = EXPERIMENT) -> Tracking:
-    """Client and experiment; on the default local store artifacts go to ``<home>/mlartifacts``."""
+def open_tracking(uri: str, artifact_location: str | None = None, experiment: str = EXPERIMENT) -> Tracking:
+    """Client and experiment on ``uri``; a new experiment keeps its artifacts at ``artifact_location``
+    (``Config.artifact_root``: ``<home>/mlartifacts`` on the default local store)."""
     from mlflow import MlflowClient
 
-    uri = tracking_uri(home, env_uri)
     client = MlflowClient(tracking_uri=uri, registry_uri=uri)
-    location = None
-    if not (env_uri and env_uri.strip()):
-        location = (Path(home).expanduser().resolve() / "mlartifacts").as_uri()
-    return Tracking(client, uri, ensure_experiment(client, experiment, location))
+    return Tracking(client, uri, ensure_experiment(client, experiment, artifact_location))
 
 
 def ensure_experiment(client: Any, name: str, artifact_location: str | None) -> str:
@@ -102,7 +91,8 @@ def _text(value: Any, limit: int) -> str:
 
 def config_params(config: Any) -> dict[str, str]:
     """The whole config as MLflow params (database and study URLs left out: they may carry passwords)."""
-    dumped = config.model_dump(mode="json", exclude={"database_url": True, "tune": {"study_storage"}})
+    dumped = config.model_dump(mode="json", exclude={"database_url": True, "tracking_uri": True,
+                                                  "tune": {"study_storage"}})
     return {key: _text(value, PARAM_LIMIT) for key, value in flatten(dumped).items()}
 
 
@@ -248,6 +238,22 @@ def log_training(result: Any, artifact_dir: Path | str, tracking: Tracking) -> s
         client.set_terminated(run_id, "FAILED")
         raise
     client.set_terminated(run_id, "FINISHED")
+    return run_id
+
+
+def log_artifact_run(artifact_dir: Path | str, tracking: Tracking, tags: Mapping[str, str]) -> str:
+    """Log a model that no training produced (a champion with refit weights) as its own run."""
+    from mlflow.entities import RunTag
+
+    run = tracking.client.create_run(tracking.experiment_id, tags={k: _text(v, TAG_LIMIT) for k, v in tags.items()})
+    run_id = run.info.run_id
+    try:
+        tracking.client.log_batch(run_id, tags=[RunTag("candor.artifact_dir", str(artifact_dir))])
+        tracking.client.log_artifacts(run_id, str(artifact_dir), "model")
+    except BaseException:
+        tracking.client.set_terminated(run_id, "FAILED")
+        raise
+    tracking.client.set_terminated(run_id, "FINISHED")
     return run_id
 
 

@@ -36,8 +36,8 @@ class Store:
         self.close()
 
 
-def connect_store(url: str | URL | None = None, *, require_schema: bool = True) -> Store:
-    """Connect to ``url`` (explicit > ``CANDOR_DATABASE_URL`` > SQLite in home) and check it.
+def connect_store(url: str | URL, *, require_schema: bool = True) -> Store:
+    """Connect to ``url`` and check it.
 
     Raises :class:`~candor.errors.StoreError` when the database is unreachable, or (unless
     ``require_schema=False``) when its schema is missing, older or newer than this candor's.

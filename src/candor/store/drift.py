@@ -15,12 +15,11 @@ from sqlalchemy.engine import Connection, Engine
 
 from candor.data.bars import check_timeframe
 from candor.errors import DataError
+from candor.ops.status import DriftStatus
 from candor.store._rows import check_finite, fetch_all, where_equal
 from candor.store.engine import dialect_insert, transaction
 from candor.store.schema import DriftRow, utc_now
 
-#: Verdicts the drift monitor can store: the seeds' four levels, plus too few resolved forecasts.
-DRIFT_STATUSES = ("normal", "monitor", "drift", "emergency", "insufficient")
 _NUMBERS = ("accuracy", "baseline", "margin", "calibration_error", "max_feature_psi", "prediction_psi")
 _TABLE = DriftRow.__table__
 
@@ -39,14 +38,14 @@ def _as_date(value: dt.date | str | pd.Timestamp) -> dt.date:
 def _values(symbol: str, timeframe: str, date: object, n: int, status: str, numbers: dict[str, Any],
             details: dict[str, Any] | None) -> dict[str, Any]:
     check_timeframe(timeframe)
-    if status not in DRIFT_STATUSES:
-        raise DataError(f"`status` must be one of {', '.join(DRIFT_STATUSES)}. Got {status!r}.")
+    if status not in set(DriftStatus):
+        raise DataError(f"`status` must be one of {', '.join(DriftStatus)}. Got {status!r}.")
     if int(n) < 0:
         raise DataError(f"`n` must be >= 0. Got {n}.")
     floats = {k: None if v is None else float(v) for k, v in numbers.items()}
     check_finite("drift_monitoring", floats, floats)
     return {"symbol": symbol, "timeframe": timeframe, "date": _as_date(date), "n": int(n),  # type: ignore[arg-type]
-            "status": status, "details": details, "created_at": utc_now(), **floats}
+            "status": str(status), "details": details, "created_at": utc_now(), **floats}
 
 
 def upsert_drift_row(

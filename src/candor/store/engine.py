@@ -1,16 +1,15 @@
-"""Database URL resolution, engine creation and translation of driver errors into candor errors.
+"""Engine creation and translation of driver errors into candor errors.
 
-Why a module of its own: every query module and the CLI need the same three things — which
-database (explicit URL, ``CANDOR_DATABASE_URL``, or SQLite under ``<home>``), an engine set up the
-same way on SQLite and PostgreSQL, and one-line errors that name the database *without its
-password*. Nothing here is global: callers create an engine and pass it on.
+Why a module of its own: every query module and the CLI need an engine set up the same way on
+SQLite and PostgreSQL, and one-line errors that name the database *without its password*. Which
+database is the config's business (:attr:`candor.config.Config.store_url`): URLs arrive here
+explicit, and nothing here reads the environment or keeps global state.
 """
 
 from __future__ import annotations
 
 import json
 import math
-import os
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -26,32 +25,12 @@ from candor.errors import ConfigError, StoreError
 CONNECT_TIMEOUT_S = 5
 
 
-def candor_home(home: str | Path | None = None, environ: Mapping[str, str] | None = None) -> Path:
-    """``<home>``: the explicit folder, else ``CANDOR_HOME``, else ``~/.candor``."""
-    env = os.environ if environ is None else environ
-    chosen = home if home is not None else env.get("CANDOR_HOME") or "~/.candor"
-    return Path(chosen).expanduser()
-
-
-def resolve_database_url(
-    url: str | URL | None = None,
-    *,
-    home: str | Path | None = None,
-    environ: Mapping[str, str] | None = None,
-) -> str:
-    """Pick the database: explicit ``url`` > ``CANDOR_DATABASE_URL`` > ``sqlite:///<home>/candor.db``.
-
-    The default SQLite file lives under ``<home>``, which is created when missing so a first
-    ``candor db upgrade`` works on a fresh machine.
-    """
-    if url is not None and str(url).strip():
-        return url.render_as_string(hide_password=False) if isinstance(url, URL) else str(url)
-    env = os.environ if environ is None else environ
-    if env.get("CANDOR_DATABASE_URL"):
-        return env["CANDOR_DATABASE_URL"]
-    folder = candor_home(home, env)
-    folder.mkdir(parents=True, exist_ok=True)
-    return f"sqlite:///{folder / 'candor.db'}"
+def sqlite_folder(url: str | URL) -> Path | None:
+    """The folder of a file-backed SQLite URL (created before first use), else None."""
+    parsed = url if isinstance(url, URL) else make_url(str(url))
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return None
+    return Path(parsed.database).expanduser().parent
 
 
 def parse_url(url: str | URL) -> URL:
@@ -125,9 +104,13 @@ def _sqlite_begin(connection: Connection) -> None:
     connection.exec_driver_sql(connection.get_execution_options().get("sqlite_begin", "BEGIN"))
 
 
-def make_engine(url: str | URL | None = None) -> Engine:
-    """Create an engine for ``url`` (resolved as in :func:`resolve_database_url`); connects lazily."""
-    parsed = parse_url(resolve_database_url(url))
+def make_engine(url: str | URL) -> Engine:
+    """Create an engine for ``url``; connects lazily. A SQLite file's folder is created first, so
+    a first ``candor db upgrade`` works on a fresh machine."""
+    parsed = parse_url(url)
+    folder = sqlite_folder(parsed)
+    if folder is not None:
+        folder.mkdir(parents=True, exist_ok=True)
     connect_args: dict[str, Any] = {}
     if parsed.get_backend_name() == "postgresql" and "connect_timeout" not in parsed.query:
         connect_args["connect_timeout"] = CONNECT_TIMEOUT_S

@@ -76,8 +76,8 @@ def revision_of(engine: Engine) -> str | None:
         return _revision_of(connection)
 
 
-def current_revision(url: str | URL | None = None) -> str | None:
-    """The current revision of the database at ``url`` (resolved as usual)."""
+def current_revision(url: str | URL) -> str | None:
+    """The current revision of the database at ``url``."""
     engine = make_engine(url)
     try:
         return revision_of(engine)
@@ -114,8 +114,8 @@ def upgrade_engine(engine: Engine) -> UpgradeResult:
     return UpgradeResult(url=safe_url(engine.url), before=before, after=after or head_revision())
 
 
-def upgrade(url: str | URL | None = None) -> UpgradeResult:
-    """Migrate the database at ``url`` (explicit > ``CANDOR_DATABASE_URL`` > SQLite in home) to head."""
+def upgrade(url: str | URL) -> UpgradeResult:
+    """Migrate the database at ``url`` to head."""
     engine = make_engine(url)
     try:
         return upgrade_engine(engine)

@@ -10,11 +10,9 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 
-from candor.config import Config
 from candor.errors import ConfigError
 
 DEVICES = ("cpu", "cuda")
@@ -69,28 +67,3 @@ def resolve_device(requested: str) -> DeviceChoice:
         return DeviceChoice("cuda", "cuda")
     warnings.warn(f"--device cuda: {reason}; training on the CPU instead.", RuntimeWarning, stacklevel=2)
     return DeviceChoice("cuda", "cpu", reason)
-
-
-def _wrapper_takes_device() -> bool:
-    from candor.models import XGBDirectionClassifier
-
-    return "device" in XGBDirectionClassifier().get_params()
-
-
-def apply_device(config: Config) -> tuple[Config, DeviceChoice]:
-    """The config to train with: ``models.params["xgb"]["device"]`` set when CUDA is used.
-
-    Only XGBoost members move to the GPU; the others are unaffected. The returned config's
-    ``device`` is the device actually used, so the report and MLflow record the truth.
-    """
-    choice = resolve_device(config.device)
-    if choice.used == "cuda" and not _wrapper_takes_device():
-        reason = "candor's xgb wrapper has no `device` parameter in this version"
-        warnings.warn(f"--device cuda: {reason}; training on the CPU instead.", RuntimeWarning, stacklevel=2)
-        choice = DeviceChoice("cuda", "cpu", reason)
-    updated: dict[str, Any] = {"device": choice.used}
-    if choice.used == "cuda":
-        params = {name: dict(p) for name, p in config.models.params.items()}
-        params["xgb"] = {**params.get("xgb", {}), "device": "cuda"}
-        updated["models"] = config.models.model_copy(update={"params": params})
-    return config.model_copy(update=updated), choice

@@ -1,4 +1,4 @@
-"""The training report as a JSON-safe document and the promotion-gate check.
+"""The training report as a JSON-safe document.
 
 The document keeps the shape ``candor train --output-json`` promises: symbol, timeframe,
 n_samples, label, horizon, folds, models, weights, oos{...}, holdout{...}, timings.
@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from candor.config import GateConfig
+from candor.evaluate import Verdict
 
 HEADLINE_KEYS = (
     "accuracy", "balanced_accuracy", "f1", "log_loss", "baselines", "best_baseline",
@@ -71,16 +71,3 @@ def _equity_curve(backtest: Any, points: int = 500) -> list[dict[str, Any]]:
     return [{"ts": equity.index[i].isoformat(), "equity": float(equity.iloc[i]), "buy_and_hold": float(hold.iloc[i])}
             for i in picks]
 
-
-def gate_failures(result: Any, gates: GateConfig) -> list[str]:
-    """Reasons the result fails the configured gates (empty list = passes)."""
-    reasons = []
-    accuracy = result.oos.accuracy
-    if gates.min_accuracy is not None and accuracy < gates.min_accuracy:
-        reasons.append(f"out-of-sample accuracy {accuracy:.1%} is below --min-accuracy {gates.min_accuracy:.1%}")
-    if gates.require_edge and result.oos.verdict != "significant edge":
-        reasons.append(
-            f"no significant edge over the {result.oos.best_baseline} baseline "
-            f"(lift {result.oos.lift:+.1%}, p = {result.oos.p_value:.3f})"
-        )
-    return reasons

@@ -103,6 +103,7 @@ class TrainResult:
     backtest: BacktestResult | None = None
     n_trials: int = 1
     tuning: dict | None = None  # candor.training.tuning.tuning_summary: best params, studies, trial counts
+    derived: tuple = ()  # candor.training.runconfig.DerivedSetting: config fields the run set, and why
 
 
 def make_ensemble(config: Config) -> OutOfFoldEnsemble:

@@ -355,37 +355,18 @@ def save_best_params(result: Any, home: Path | str) -> Path | None:
     return path
 
 
-def load_best_params(home: Path | str, symbol: str, timeframe: str) -> dict[str, dict[str, Any]] | None:
-    """Saved parameters per model for the series, or None when it was never tuned."""
+def load_best_params_document(home: Path | str, symbol: str, timeframe: str) -> dict[str, Any] | None:
+    """The saved best-parameters document of the series, or None when it was never tuned."""
     path = best_params_path(home, symbol, timeframe)
     if not path.exists():
         return None
     try:
-        return dict(json.loads(path.read_text())["params"])
-    except (ValueError, KeyError, TypeError) as exc:
+        document = json.loads(path.read_text())
+        document["params"] = {str(name): dict(params) for name, params in document["params"].items()}
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
         raise ConfigError(f"{str(path)!r} is not a best_hyperparameters file ({exc}). Fix: delete it "
                           "or re-run with --optimize.") from None
-
-
-def series_config(config: Config, symbol: str, timeframe: str) -> Config:
-    """The config one series trains with: its saved best parameters, or its study prefix.
-
-    With tuning on, saved parameters are ignored (a new search replaces them) and studies are
-    named ``candor.<SYMBOL>.<tf>…`` unless a prefix is configured. Without tuning, saved
-    parameters become ``models.params``; parameters set explicitly in the config win.
-    """
-    if config.tune.enabled:
-        if config.tune.study_name is not None:
-            return config
-        tune = config.tune.model_copy(update={"study_name": f"candor.{symbol}.{timeframe}"})
-        return config.model_copy(update={"tune": tune})
-    saved = load_best_params(config.home, symbol, timeframe)
-    if not saved:
-        return config
-    explicit = config.models.params
-    params = {name: {**saved.get(name, {}), **explicit.get(name, {})}
-              for name in set(explicit) | (set(saved) & set(config.models.models))}
-    return config.model_copy(update={"models": config.models.model_copy(update={"params": params})})
+    return document
 
 
 # ------------------------------------------------------------------------------ tune worker

@@ -14,9 +14,10 @@ OpenMP oversubscription made LightGBM / HistGradientBoosting fits 10–20x slowe
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import as_completed
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,8 @@ import pandas as pd
 
 from candor.config import Config
 from candor.errors import CandorError
+from candor.training.device import DeviceChoice
+from candor.training.workflow import run_training
 
 _THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMEXPR_NUM_THREADS")
 
@@ -168,39 +171,24 @@ def _reason(exc: BaseException) -> str:
 
 
 def train_series(spec: SeriesSpec, config: Config, *, out: Path | None = None, dry_run: bool = False,
-                 track: bool = True, threads: int | None = None) -> UniverseRow:
+                 track: bool = True, threads: int | None = None, device: DeviceChoice | None = None) -> UniverseRow:
     """Train one series and return its summary row; any exception becomes a ``failed`` row.
 
-    ``threads`` (set for worker processes) pins model threads and runs outer folds serially.
-    Saved best parameters are applied (or, with tuning on, replaced) per series.
+    ``threads`` (set for worker processes) pins model threads and runs outer folds serially; the
+    run's config is derived from ``config`` by :func:`candor.training.workflow.run_training`.
     """
-    import time
-
-    from candor.training.tuning import save_best_params, series_config
-    from candor.training.workflow import run_training
-
     started = time.perf_counter()
     symbol, timeframe = spec.name.split("@")[0], spec.timeframe or "?"
     try:
         bars = spec.load()
         symbol, timeframe = bars.attrs["symbol"], bars.attrs["timeframe"]
-        cfg = series_config(config, symbol, timeframe)
-        if threads is not None:
-            models = cfg.models.model_copy(update={"n_jobs": threads, "fold_jobs": 1})
-            cfg = cfg.model_copy(update={"models": models})
-        with pinned_threads(threads) if threads is not None else _nothing():
-            outcome = run_training(bars, cfg, out=out, dry_run=dry_run, track=track)
-        if not dry_run:
-            save_best_params(outcome.result, cfg.home)
+        with pinned_threads(threads) if threads is not None else nullcontext():
+            outcome = run_training(bars, config, out=out, dry_run=dry_run, track=track, threads=threads,
+                                   device=device)
     except Exception as exc:  # noqa: BLE001 - a failing series is a row; the universe continues
         return UniverseRow(spec.name, symbol, timeframe, "failed", reason=_reason(exc),
                            seconds=time.perf_counter() - started)
     return _trained_row(spec, outcome, time.perf_counter() - started)
-
-
-@contextmanager
-def _nothing() -> Iterator[None]:
-    yield
 
 
 # -------------------------------------------------------------------------------- runners
@@ -298,7 +286,7 @@ def _run_dask(specs: list[SeriesSpec], config: Config, kwargs: dict, report: Rep
 
 def train_universe(
     series: Sequence[SeriesSpec], config: Config, *, out: Path | None = None, dry_run: bool = False,
-    track: bool = True, on_progress: Report | None = None,
+    track: bool = True, on_progress: Report | None = None, device: DeviceChoice | None = None,
 ) -> list[UniverseRow]:
     """Train every series (rows in input order): Dask if ``universe.dask``, else ``jobs`` processes.
 
@@ -308,10 +296,10 @@ def train_universe(
     specs = list(series)
     if not specs:
         return []
-    kwargs = {"out": out, "dry_run": dry_run, "track": track}
+    kwargs = {"out": out, "dry_run": dry_run, "track": track, "device": device}
     report = on_progress or (lambda _p: None)
-    if config.universe.dask:
-        return _run_dask(specs, config, kwargs, report)
+    if config.universe.dask:  # other hosts probe their own device
+        return _run_dask(specs, config, {**kwargs, "device": None}, report)
     if config.universe.jobs > 1 and len(specs) > 1:
         return _run_processes(specs, config, kwargs, report)
     return _run_serial(specs, config, kwargs, report)

@@ -1,58 +1,49 @@
-"""One training as a user runs it: train, judge against the gates, save the artifact.
+"""One training as a user runs it: derive the run's config, train, judge, save, publish.
 
-The CLI, the scheduler and the universe runner all call :func:`run_training`; it is the single
-place that decides what a training writes (nothing on ``dry_run``, nothing before training has
-succeeded).
+The CLI, the universe runner, the scheduler's retrain and the drift monitor's emergency retrain
+all call :func:`run_training`; it is the single place that decides what a training writes
+(nothing on ``dry_run``, nothing before training has succeeded) and which gates judge it.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from contextlib import nullcontext
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import pandas as pd
 
-from candor.registry.artifact import build_manifest, save_model
 from candor.config import Config
+from candor.registry.artifact import build_manifest, save_model
+from candor.registry.common import RegisteredVersion
+from candor.registry.gates import GateResult, failure_reasons, run_gates
+from candor.registry.publish import Candidate, publish
+from candor.services import Services, gates_from_config, open_services
+from candor.training.device import DeviceChoice
+from candor.training.report import result_to_dict
 from candor.training.run import Progress, TrainResult, train
-from candor.training.report import gate_failures
+from candor.training.runconfig import RunConfig, derive_run_config
+from candor.training.tuning import save_best_params
 
 
 @dataclass
 class TrainingOutcome:
+    """A finished training: the result, where it was saved, the gates' verdicts, the registry's."""
+
     result: TrainResult
     artifact: Path | None
-    gate_failures: list[str] = field(default_factory=list)
-    registered: Any = None  # candor.registry.RegisteredVersion once tracked
+    gate_results: list[GateResult] = field(default_factory=list)
+    registered: RegisteredVersion | None = None
+    run: RunConfig | None = None
+
+    @property
+    def gate_failures(self) -> list[str]:
+        return failure_reasons(self.gate_results)
 
     @property
     def passed(self) -> bool:
         return not self.gate_failures
-
-
-def database_url(config: Config) -> str:
-    return config.database_url or f"sqlite:///{Path(config.home) / 'candor.db'}"
-
-
-def _publish(outcome: TrainingOutcome, bars: pd.DataFrame, config: Config, *, promote: bool,
-             tracking_uri: str | None, actor: str | None) -> Any:
-    """Log the MLflow run, register and gate the version, record training_runs, maybe promote."""
-    from candor.backtest.gating import backtest_thresholds
-    from candor.registry import GateThresholds, default_gates, track_and_register
-    from candor.store import connect_store, upgrade
-
-    url = database_url(config)
-    upgrade(url)  # idempotent; refuses a newer schema with a clear message
-    r = config.registry
-    gates = default_gates(GateThresholds(min_accuracy=r.min_accuracy, min_precision=r.min_precision,
-                                         min_recall=r.min_recall, min_f1=r.min_f1),
-                          backtest_thresholds(r))
-    with connect_store(url) as store:
-        return track_and_register(outcome, config, engine=store.engine, tracking_uri=tracking_uri,
-                                  promote=promote, actor=actor, gates=gates,
-                                  margin=r.promotion_margin, bars=bars)
 
 
 def default_artifact_dir(config: Config, symbol: str, timeframe: str) -> Path:
@@ -69,24 +60,36 @@ def run_training(
     progress: Progress | None = None,
     track: bool = True,
     promote: bool = False,
-    tracking_uri: str | None = None,
-    actor: str | None = None,
+    actor: str = "candor train",
+    reason: str = "candor train --promote",
+    horizon: int | None = None,
+    horizon_source: str = "requested horizon",
+    threads: int | None = None,
+    device: DeviceChoice | None = None,
+    services: Services | None = None,
 ) -> TrainingOutcome:
-    """Train, check the gates, and unless ``dry_run`` save, track and register the artifact.
+    """Derive the run's config, train, run the gates, and unless ``dry_run`` save and publish.
 
     ``track=False`` saves the artifact only (no MLflow run, no registry version, no database row).
-    ``promote`` moves the champion alias when the registry gates pass and the challenger is not
-    worse than the champion on the same holdout.
+    ``promote`` moves the champion alias when the gates pass and the challenger is not worse than
+    the champion on the same holdout. ``services`` (default: opened from ``config``) is where it
+    is published. ``horizon``, ``threads`` and ``device`` feed :func:`derive_run_config`.
     """
-    result = train(bars, config, progress=progress)
-    failures = gate_failures(result, config.gates)
-    artifact = None
-    if not dry_run:
-        target = (Path(out) / f"{result.symbol}_{result.timeframe}_{datetime.now(UTC):%Y%m%dT%H%M%S%f}"
-                  if out is not None else default_artifact_dir(config, result.symbol, result.timeframe))
-        artifact = save_model(target, result.model, build_manifest(result))
-    outcome = TrainingOutcome(result=result, artifact=artifact, gate_failures=failures)
-    if artifact is not None and (track or promote):
-        outcome.registered = _publish(outcome, bars, config, promote=promote,
-                                      tracking_uri=tracking_uri, actor=actor)
+    run = derive_run_config(config, str(bars.attrs["symbol"]), str(bars.attrs["timeframe"]), horizon=horizon,
+                            horizon_source=horizon_source, threads=threads, device=device)
+    result = replace(train(bars, run.config, progress=progress), derived=run.derived)
+    outcome = TrainingOutcome(result, None, run_gates(result_to_dict(result), gates_from_config(run.config)),
+                              run=run)
+    if dry_run:
+        return outcome
+    target = (Path(out) / f"{result.symbol}_{result.timeframe}_{datetime.now(UTC):%Y%m%dT%H%M%S%f}"
+              if out is not None else default_artifact_dir(run.config, result.symbol, result.timeframe))
+    outcome.artifact = save_model(target, result.model, build_manifest(result))
+    save_best_params(result, run.config.home)
+    if track or promote:
+        opened = nullcontext(services) if services is not None else open_services(run.config, migrate=True)
+        with opened as live:
+            outcome.registered = publish(live.registry, live.tracking, Candidate(outcome.artifact, result),
+                                         promote=promote, actor=actor, reason=reason,
+                                         margin=run.config.registry.promotion_margin, bars=bars)
     return outcome

@@ -1,0 +1,65 @@
+"""What every operations job works over: the opened services, where bars come from, which series.
+
+Why an explicit object instead of globals: the CLI builds it once from the config (through
+:func:`candor.services.open_services`), tests build it on scratch stores, and two contexts can
+live in one process without seeing each other.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+import pandas as pd
+
+from candor.config import Config
+from candor.data.bars import check_timeframe
+from candor.errors import ConfigError
+from candor.services import Services
+from candor.store import list_series, load_bars
+
+BarsLoader = Callable[[str, str], pd.DataFrame]
+
+
+@dataclass(frozen=True)
+class OpsContext:
+    """The services every job uses, and an optional bars source (default: the store's bars)."""
+
+    services: Services
+    bars_loader: BarsLoader | None = None
+
+    @property
+    def config(self) -> Config:
+        return self.services.config
+
+    def bars(self, symbol: str, timeframe: str) -> pd.DataFrame:
+        if self.bars_loader is not None:
+            return self.bars_loader(symbol, timeframe)
+        return load_bars(self.services.store.engine, symbol, timeframe)
+
+
+def served_series(services: Services, symbols: Iterable[str] | None = None,
+                  timeframes: Iterable[str] | None = None) -> list[tuple[str, str]]:
+    """(symbol, timeframe) pairs: explicit symbols × timeframes, else ``forecast.universe``, else
+    every series stored in ``ohlc_bars`` — filtered by ``timeframes`` when given."""
+    config = services.config
+    wanted_tf = tuple(timeframes or config.forecast.timeframes)
+    for tf in wanted_tf:
+        check_timeframe(tf)
+    if symbols:
+        if not wanted_tf:
+            raise ConfigError("`timeframes` must name at least one timeframe when symbols are given "
+                              "(e.g. --timeframes d1). Got none.")
+        return [(s, tf) for s in symbols for tf in wanted_tf]
+    if config.forecast.universe:
+        pairs = [_parse_series(entry) for entry in config.forecast.universe]
+    else:
+        pairs = [(info.symbol, info.timeframe) for info in list_series(services.store.engine)]
+    return [(s, tf) for s, tf in pairs if not wanted_tf or tf in wanted_tf]
+
+
+def _parse_series(entry: str) -> tuple[str, str]:
+    symbol, sep, timeframe = entry.rpartition("/")
+    if not sep or not symbol:
+        raise ConfigError(f"`forecast.universe` entries must be SYMBOL/timeframe (e.g. SPX/d1). Got {entry!r}.")
+    return symbol, check_timeframe(timeframe)

@@ -1,0 +1,86 @@
+"""The composition root: the one place where store, tracking and registry are assembled.
+
+Every command, the scheduler, the web service and the universe runner call
+:func:`open_services` with the one frozen :class:`~candor.config.Config`, so they all read the
+same home, database, tracking server, gates and age rule. Before this module existed six call
+sites wired these by hand and drifted apart: the scheduled retrain silently replaced configured
+backtest gates by defaults, and ``candor registry`` ignored a configured ``home``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy.engine import Engine
+
+from candor.config import Config
+from candor.errors import ConfigError
+from candor.registry.gates import (
+    BacktestGate, BacktestThresholds, Gate, GateThresholds, MinimumMetricsGate, SignificantEdgeGate,
+)
+from candor.registry.registry import Registry
+from candor.registry.tracking import Tracking, open_tracking
+from candor.store import Store, connect_store, upgrade
+
+
+def gates_from_config(config: Config) -> tuple[Gate, ...]:
+    """The one gate list (``[registry]``): it decides ``candor train``'s exit code and the
+    ``validated`` / ``failed`` tag of the registered version alike."""
+    r = config.registry
+    minimums = MinimumMetricsGate(GateThresholds(min_accuracy=r.min_accuracy, min_precision=r.min_precision,
+                                                 min_recall=r.min_recall, min_f1=r.min_f1))
+    backtest = BacktestGate(BacktestThresholds(min_sharpe=r.min_backtest_sharpe, min_trades=r.min_backtest_trades,
+                                               min_deflated_sharpe=r.min_deflated_sharpe))
+    return (minimums, SignificantEdgeGate(), backtest) if r.require_edge else (minimums, backtest)
+
+
+@dataclass(frozen=True)
+class Services:
+    """The operational store, the MLflow tracking client and the registry over both."""
+
+    config: Config
+    store: Store
+    tracking: Tracking
+    registry: Registry
+
+    @property
+    def engine(self) -> Engine:
+        return self.store.engine
+
+    def close(self) -> None:
+        self.store.close()
+
+    def __enter__(self) -> Services:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def ensure_home(config: Config) -> None:
+    """Create ``<home>``; a path that is a file or not writable is a configuration error."""
+    try:
+        config.home.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(f"`home` must be a writable directory. Got {str(config.home)!r}: "
+                          f"{exc.strerror or exc}; set CANDOR_HOME or `home` in candor.toml.") from None
+
+
+def open_services(config: Config, *, migrate: bool = False, require_schema: bool = True) -> Services:
+    """Connect to the configured store (migrating it first with ``migrate``) and tracking server.
+
+    Fails with one line before anything is written when the database is unreachable or, unless
+    ``require_schema=False``, not at this candor's schema.
+    """
+    ensure_home(config)
+    if migrate:
+        upgrade(config.store_url)
+    store = connect_store(config.store_url, require_schema=require_schema)
+    try:
+        tracking = open_tracking(config.tracking_store, config.artifact_root)
+    except BaseException:
+        store.close()
+        raise
+    registry = Registry(tracking.client, store.engine, gates=gates_from_config(config),
+                        max_model_age_days=config.registry.max_model_age_days)
+    return Services(config, store, tracking, registry)
