@@ -1,4 +1,4 @@
-"""Splitters on real (S&P 500 daily) and synthetic labels: no overlap, embargo, order, errors."""
+"""Splitters on real (S&P 500 daily) and synthetic labels: no overlap, order, errors."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from candor.data.datasets import load_dataset
 from candor.data.synthetic import random_walk
 from candor.errors import ConfigError
 from candor.labels import LabelSpec, make_labels
-from candor.split import CombinatorialPurgedKFold, Fold, PurgedWalkForward, holdout_split
+from candor.split import Fold, PurgedWalkForward, holdout_split
 
 HORIZON = 5
 
@@ -56,14 +56,6 @@ def assert_no_overlap(fold: Fold, ts: np.ndarray, t1: np.ndarray) -> None:
         start, end = ts[block[0]], t1[block].max()
         overlap = (ts[fold.train] <= end) & (t1[fold.train] >= start)
         assert not overlap.any(), f"fold {fold.index}: {overlap.sum()} training rows overlap"
-
-
-def assert_embargo(fold: Fold, ts: np.ndarray, t1: np.ndarray, embargo: int) -> None:
-    """The `embargo` rows after each test block's label span are not trained on."""
-    for block in blocks(fold.test):
-        span_end = np.flatnonzero(ts <= t1[block].max())[-1]
-        embargoed = np.arange(span_end + 1, min(span_end + 1 + embargo, len(ts)))
-        assert not np.isin(embargoed, fold.train).any()
 
 
 def assert_ordered(fold: Fold, n: int) -> None:
@@ -210,53 +202,6 @@ def test_t1_errors(sp500) -> None:
         PurgedWalkForward(3).folds(X, t1=pd.Series(X.index - pd.Timedelta(days=1), index=X.index))
 
 
-# ----------------------------------------------------------------------------- CPCV
-
-
-@pytest.mark.parametrize("embargo", [0, 10])
-def test_cpcv_properties(data, embargo: int) -> None:
-    X, _, t1 = data
-    ts, end = times(X, t1)
-    n = len(X)
-    cv = CombinatorialPurgedKFold(6, 2, embargo=embargo, t1=t1)
-    folds = cv.folds(X)
-    assert len(folds) == cv.get_n_splits() == 15 and cv.n_paths == 5
-    groups = np.array_split(np.arange(n), 6)
-    for fold, combo in zip(folds, cv.combinations()):
-        assert_ordered(fold, n)
-        assert_no_overlap(fold, ts, end)
-        assert_embargo(fold, ts, end, embargo)
-        np.testing.assert_array_equal(fold.test, np.concatenate([groups[g] for g in combo]))
-        # everything not tested, purged or embargoed is trained on
-        lost = n - fold.n_test - fold.n_train
-        assert lost <= len(blocks(fold.test)) * (2 * HORIZON + embargo)
-    # each group is tested in exactly n_paths splits; paths use each (split, group) once
-    table = cv.path_splits()
-    assert table.shape == (5, 6)
-    for g in range(6):
-        assert all(g in cv.combinations()[s] for s in table[:, g])
-        assert len(set(table[:, g])) == 5
-
-
-def test_cpcv_embargo_check_has_teeth(synthetic) -> None:
-    X, _, t1 = synthetic
-    ts, end = times(X, t1)
-    fold = CombinatorialPurgedKFold(6, 2, embargo=0, t1=t1).folds(X)[0]
-    with pytest.raises(AssertionError):
-        assert_embargo(fold, ts, end, 3)
-
-
-def test_cpcv_errors() -> None:
-    with pytest.raises(ConfigError, match=r"`n_test_groups` must be < n_groups \(4\)\. Got 4\."):
-        CombinatorialPurgedKFold(4, 4)
-    with pytest.raises(ConfigError, match=r"`n_groups` must be >= 2\. Got 1\."):
-        CombinatorialPurgedKFold(1, 1)
-    with pytest.raises(ConfigError, match=r"`n_groups` = 6 is too many for 4 rows; at most 4 fit"):
-        CombinatorialPurgedKFold(6, 2).folds(np.zeros((4, 1)))
-    with pytest.raises(ConfigError, match=r"`n_groups` = 3 leaves no training rows"):
-        CombinatorialPurgedKFold(3, 2, purge=10, embargo=10).folds(np.zeros((12, 1)))
-
-
 # ----------------------------------------------------------------------------- sklearn protocol
 
 
@@ -265,9 +210,8 @@ def test_cpcv_errors() -> None:
     [
         PurgedWalkForward(4),
         PurgedWalkForward(4, window="rolling", train_size=500),
-        CombinatorialPurgedKFold(5, 2, embargo=5),
     ],
-    ids=["expanding", "rolling", "cpcv"],
+    ids=["expanding", "rolling"],
 )
 def test_cross_val_score(sp500, cv) -> None:
     X, y, t1 = sp500

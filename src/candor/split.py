@@ -1,4 +1,4 @@
-"""Time-ordered cross-validation that cannot leak labels: purged walk-forward and CPCV.
+"""Time-ordered cross-validation that cannot leak labels: purged walk-forward and the final holdout.
 
 Timing model. Row i of X is a sample whose features are known at the close of bar ``ts_i`` and
 whose label resolves at the close of bar ``t1_i`` (see :mod:`candor.labels`); its *label
@@ -10,8 +10,8 @@ interval* is the closed interval ``[ts_i, t1_i]``. For each contiguous block of 
   block (extra margin for features with memory);
 * **embargoed** if it is one of the ``embargo`` rows right after the end of a test span (the
   last row whose ts ≤ the span's end, or the last test row when there is no ``t1``): those rows'
-  features still carry information from the test period. Walk-forward folds train only on rows
-  before the test block, so the embargo matters for :class:`CombinatorialPurgedKFold`.
+  features still carry information from the test period. Walk-forward folds and the holdout
+  split train only on rows before the test block, so for them the embargo removes no row.
 
 Where ``t1`` comes from, first match wins: ``groups`` passed to ``split`` (array-like of
 timestamps aligned with X, the sklearn way to pass per-row data through ``cross_val_score``),
@@ -24,7 +24,6 @@ shuffled; every returned index array is sorted ascending.
 
 from __future__ import annotations
 
-import itertools
 import math
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -275,87 +274,6 @@ class PurgedWalkForward:
             f"purge={self.purge}, min_train_size={self.min_train_size}): a test block would be "
             f"empty or a training set purged below its minimum; {fix}."
         )
-
-
-# --------------------------------------------------------------------------- CPCV
-
-
-class CombinatorialPurgedKFold:
-    """Combinatorial purged k-fold (López de Prado, AFML ch. 12).
-
-    The rows are cut into ``n_groups`` contiguous groups; every choice of ``n_test_groups``
-    groups is one split (``C(n_groups, n_test_groups)`` splits), trained on all other rows minus
-    the purged and embargoed ones around *each* contiguous test block. The test predictions
-    recombine into :attr:`n_paths` full backtest paths (:meth:`path_splits`).
-    """
-
-    def __init__(
-        self,
-        n_groups: int = 6,
-        n_test_groups: int = 2,
-        *,
-        purge: int = 0,
-        embargo: int = 0,
-        t1: pd.Series | None = None,
-    ) -> None:
-        _check_int("n_groups", n_groups, 2)
-        _check_int("n_test_groups", n_test_groups, 1)
-        if n_test_groups >= n_groups:
-            raise ConfigError(
-                f"`n_test_groups` must be < n_groups ({n_groups}). Got {n_test_groups}."
-            )
-        _check_int("purge", purge, 0)
-        _check_int("embargo", embargo, 0)
-        self.n_groups, self.n_test_groups = n_groups, n_test_groups
-        self.purge, self.embargo, self.t1 = purge, embargo, t1
-
-    def __repr__(self) -> str:
-        return (f"CombinatorialPurgedKFold(n_groups={self.n_groups}, n_test_groups="
-                f"{self.n_test_groups}, purge={self.purge}, embargo={self.embargo})")
-
-    @property
-    def n_paths(self) -> int:
-        """Number of complete backtest paths: ``C(N−1, k−1)``."""
-        return math.comb(self.n_groups - 1, self.n_test_groups - 1)
-
-    def get_n_splits(self, X: Any = None, y: Any = None, groups: Any = None) -> int:
-        return math.comb(self.n_groups, self.n_test_groups)
-
-    def combinations(self) -> list[tuple[int, ...]]:
-        """The test groups of each split, in split order."""
-        return list(itertools.combinations(range(self.n_groups), self.n_test_groups))
-
-    def path_splits(self) -> np.ndarray:
-        """``(n_paths, n_groups)`` array: which split supplies group g's predictions on path p."""
-        table = np.empty((self.n_paths, self.n_groups), dtype=np.int64)
-        for g in range(self.n_groups):
-            table[:, g] = [s for s, combo in enumerate(self.combinations()) if g in combo]
-        return table
-
-    def split(self, X: Any, y: Any = None, groups: Any = None) -> Iterator[IndexPair]:
-        """Yield ``(train, test)`` sorted int position arrays, one per group combination."""
-        for fold in self.folds(X, t1=groups if groups is not None else None):
-            yield fold.train, fold.test
-
-    def folds(self, X: Any, t1: Any = None) -> list[Fold]:
-        """All splits as :class:`Fold` objects (raises ConfigError if they do not fit)."""
-        n = _num_samples(X)
-        if n < self.n_groups:
-            raise ConfigError(f"`n_groups` = {self.n_groups} is too many for {n} rows; at most {n} fit.")
-        timing = _resolve_timing(X, t1 if t1 is not None else self.t1)
-        groups = np.array_split(np.arange(n), self.n_groups)
-        out = []
-        for k, combo in enumerate(self.combinations()):
-            test = np.concatenate([groups[g] for g in combo])
-            train = _train_rows(n, test, timing, self.purge, self.embargo)
-            if len(train) == 0:
-                raise ConfigError(
-                    f"`n_groups` = {self.n_groups} leaves no training rows for {n} rows after "
-                    f"purge={self.purge}/embargo={self.embargo} and the label overlap; use fewer "
-                    "groups, a smaller purge/embargo or more data."
-                )
-            out.append(Fold(k, train, test, timing[0]))
-        return out
 
 
 # --------------------------------------------------------------------------- final holdout
