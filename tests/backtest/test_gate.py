@@ -7,11 +7,11 @@ import pandas as pd
 import pytest
 
 from candor.backtest import BacktestConfig, run_backtest
-from candor.backtest.gating import backtest_thresholds
 from candor.config import load_config
 from candor.data.bars import make_bars
 from candor.errors import ConfigError
 from candor.registry.gates import BacktestGate, BacktestThresholds
+from candor.services import gates_from_config
 
 
 def _result(n: int = 400, seed: int = 3):
@@ -57,13 +57,18 @@ def test_missing_numbers_fail_closed():
     assert reason == ("backtest sharpe is missing; backtest trades is missing; backtest deflated_sharpe is missing")
 
 
+def _backtest_thresholds(config):
+    (gate,) = [g for g in gates_from_config(config) if isinstance(g, BacktestGate)]
+    return gate.thresholds
+
+
 def test_thresholds_from_config():
-    default = backtest_thresholds(load_config(environ={}).registry)
+    default = _backtest_thresholds(load_config(environ={}))
     assert default == BacktestThresholds(min_sharpe=0.5, min_trades=30, min_deflated_sharpe=0.95)
     off = load_config(environ={}, overrides={"registry": {"min_backtest_sharpe": None, "min_backtest_trades": None,
                                                           "min_deflated_sharpe": None}})
-    assert backtest_thresholds(off.registry) == BacktestThresholds(None, None, None)
-    assert BacktestGate(backtest_thresholds(off.registry)).check({"backtest": {"x": 1}}).passed
+    assert _backtest_thresholds(off) == BacktestThresholds(None, None, None)
+    assert BacktestGate(_backtest_thresholds(off)).check({"backtest": {"x": 1}}).passed
     with pytest.raises(ConfigError, match=r"`registry.min_deflated_sharpe` .*less than or equal to 1.*Got 1.5"):
         load_config(environ={}, overrides={"registry": {"min_deflated_sharpe": 1.5}})
     with pytest.raises(ConfigError, match=r"`registry.min_backtest_trades`.*Got -1"):

@@ -25,7 +25,7 @@ def cli_home(tmp_path, store_templates, monkeypatch):
     monkeypatch.setenv("CANDOR_HOME", str(home))
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     monkeypatch.delenv("CANDOR_DATABASE_URL", raising=False)
-    tracking = open_tracking(home)
+    tracking = open_tracking(f"sqlite:///{home.resolve() / 'mlflow.db'}", (home.resolve() / "mlartifacts").as_uri())
     engine = make_engine(f"sqlite:///{home / 'candor.db'}")
     registry = Registry(tracking.client, engine)
     holder = type("S", (), {"client": tracking.client, "experiment_id": tracking.experiment_id})

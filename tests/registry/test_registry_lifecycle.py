@@ -19,7 +19,7 @@ NAME = "candor.SPX.d1"
 
 @pytest.fixture
 def reg(stores):
-    return Registry(stores.client, stores.engine)
+    return Registry(stores.client, stores.engine, max_model_age_days=60)
 
 
 def _trail(stores, alias=None):
@@ -146,31 +146,35 @@ def test_unknown_model_version_alias_messages(reg, stores, tmp_path):
 def test_load_champion_verifies_hash_and_age(reg, stores, tmp_path):
     v1 = registered(reg, stores, tmp_path / "v1", created_at=datetime(2026, 1, 1, tzinfo=UTC))
     with pytest.raises(RegistryError, match="no champion for SPX/d1 — run: candor train --dataset sp500 --promote"):
-        reg.load_champion("SPX", "d1")
+        reg.champion("SPX", "d1")
     reg.promote(NAME, v1, actor="a")
-    model = reg.load_champion("SPX", "d1", now=datetime(2026, 2, 1, tzinfo=UTC))
+    model = reg.champion("SPX", "d1", now=datetime(2026, 2, 1, tzinfo=UTC)).model
     assert isinstance(model, CandorModel) and model.symbol == "SPX"
     with pytest.raises(RegistryError, match=r"champion of SPX/d1 is 75 days old \(max 60\); retrain: "
                                             r"candor train --dataset sp500 --promote"):
-        reg.load_champion("SPX", "d1", now=datetime(2026, 1, 1, tzinfo=UTC) + timedelta(days=75, hours=1))
+        reg.champion("SPX", "d1", now=datetime(2026, 1, 1, tzinfo=UTC) + timedelta(days=75, hours=1))
+    unlimited = Registry(stores.client, stores.engine, max_model_age_days=None)
+    assert unlimited.champion("SPX", "d1", now=datetime(2030, 1, 1, tzinfo=UTC)).version == v1
     logged = stores.client.get_model_version(NAME, v1).source.removeprefix("file://")
     manifest = json.loads(open(f"{logged}/manifest.json").read())
     manifest["report"]["oos"]["accuracy"] = 0.99
     open(f"{logged}/manifest.json", "w").write(json.dumps(manifest))
+    # The loaded model stays the verified one; a registry that loads it afresh refuses the edit.
+    assert reg.champion("SPX", "d1", now=datetime(2026, 2, 1, tzinfo=UTC)).model is model
     with pytest.raises(RegistryError, match="was modified after registration"):
-        reg.load_champion("SPX", "d1", now=datetime(2026, 2, 1, tzinfo=UTC))
+        Registry(stores.client, stores.engine).champion("SPX", "d1", now=datetime(2026, 2, 1, tzinfo=UTC))
 
 
 def test_tampered_model_file_refused_and_non_dataset_hint(reg, stores, tmp_path):
     v1 = registered(reg, stores, tmp_path / "v1", symbol="XYZ", timeframe="h1")
     with pytest.raises(RegistryError, match="--data PATH --symbol XYZ --timeframe h1 --promote"):
-        reg.load_champion("XYZ", "h1")
+        reg.champion("XYZ", "h1")
     reg.promote("XYZ/h1", v1, actor="a")
     logged = stores.client.get_model_version("candor.XYZ.h1", v1).source.removeprefix("file://")
     with open(f"{logged}/model.joblib", "ab") as handle:
         handle.write(b"evil")
     with pytest.raises(RegistryError, match="model.joblib is missing or modified"):
-        reg.load_champion("XYZ", "h1")
+        reg.champion("XYZ", "h1")
 
 
 def test_compare_on_identical_holdout_promotes_only_if_not_worse(reg, stores, tmp_path):

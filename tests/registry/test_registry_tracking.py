@@ -7,10 +7,10 @@ import shutil
 import pytest
 
 from candor.config import Config
-from candor.errors import ConfigError
-from candor.registry import GateThresholds, MinimumMetricsGate, Registry, track_and_register
+from candor.registry import GateThresholds, MinimumMetricsGate, Registry, default_gates
+from candor.registry.publish import Candidate, publish
+from candor.registry.tracking import Tracking, config_params, open_tracking, safe_uri
 from candor.store import latest_training_runs
-from candor.registry.tracking import config_params, open_tracking, safe_uri, tracking_uri
 
 
 @pytest.fixture(scope="module")
@@ -22,36 +22,46 @@ def trained(tmp_path_factory):
     bars = planted_signal(n=900, seed=3)
     config = Config(home=home, models={"models": ("logreg",), "inner_splits": 2}, split={"folds": 2},
                     evaluation={"n_boot": 100, "importance_repeats": 1})
-    return bars, config, run_training(bars, config)
+    return bars, config, run_training(bars, config, track=False)
+
+
+def _publish(outcome, stores, *, gates=None, promote=True):
+    registry = Registry(stores.client, stores.engine, gates=gates if gates is not None else default_gates())
+    tracking = Tracking(stores.client, stores.uri, stores.experiment_id)
+    return publish(registry, tracking, Candidate(outcome.artifact, outcome.result), promote=promote, actor="ci",
+                   reason="test")
 
 
 def test_tracking_uri_default_env_and_password_hiding(tmp_path):
-    assert tracking_uri(tmp_path) == f"sqlite:///{tmp_path.resolve() / 'mlflow.db'}"
-    assert tracking_uri(tmp_path, "http://mlflow:5000") == "http://mlflow:5000"
-    assert tracking_uri(tmp_path, "  ") == f"sqlite:///{tmp_path.resolve() / 'mlflow.db'}"
+    home = tmp_path / "h"
+    assert Config(home=home).tracking_store == f"sqlite:///{home.resolve() / 'mlflow.db'}"
+    assert Config(home=home, tracking_uri="http://mlflow:5000").tracking_store == "http://mlflow:5000"
+    assert Config(home=home, tracking_uri="  ").tracking_store == f"sqlite:///{home.resolve() / 'mlflow.db'}"
     assert safe_uri("https://bob:s3cret@mlflow.example/") == "https://bob:***@mlflow.example/"
 
 
 def test_open_tracking_puts_artifacts_under_home(tmp_path, store_templates):
     shutil.copy(store_templates[0], tmp_path / "mlflow.db")
-    tracking = open_tracking(tmp_path)
+    config = Config(home=tmp_path)
+    tracking = open_tracking(config.tracking_store, config.artifact_root)
     experiment = tracking.client.get_experiment(tracking.experiment_id)
     assert experiment.name == "candor"
     assert experiment.artifact_location == (tmp_path.resolve() / "mlartifacts").as_uri()
-    assert open_tracking(tmp_path).experiment_id == tracking.experiment_id
+    assert open_tracking(config.tracking_store, config.artifact_root).experiment_id == tracking.experiment_id
 
 
 def test_config_params_are_flat_truncated_and_passwordless(trained):
     _, config, _ = trained
-    params = config_params(config.model_copy(update={"database_url": "postgresql://u:pw@h/db"}))
+    params = config_params(config.model_copy(update={"database_url": "postgresql://u:pw@h/db",
+                                                     "tracking_uri": "https://u:pw@mlflow/"}))
     assert params["labels.horizon"] == "5" and params["models.models"] == '["logreg"]'
-    assert "database_url" not in params and all(len(v) <= 6000 for v in params.values())
+    assert "database_url" not in params and "tracking_uri" not in params
+    assert all(len(v) <= 6000 for v in params.values()) and not any("pw" in v for v in params.values())
 
 
-def test_track_and_register_logs_everything_and_records_the_row(trained, stores):
+def test_publish_logs_everything_and_records_the_row(trained, stores):
     bars, config, outcome = trained
-    version = track_and_register(outcome, config, engine=stores.engine, tracking_uri=stores.uri, promote=True,
-                                 actor="ci")
+    version = _publish(outcome, stores)
     assert (version.name, version.version) == ("candor.PLANT.d1", "1")
     assert version.status == "failed" and version.gate_reasons and not version.promoted
     assert version.note == "not promoted: gates failed"
@@ -76,23 +86,12 @@ def test_track_and_register_logs_everything_and_records_the_row(trained, stores)
 def test_publish_with_passing_gates_promotes_and_champion_forecasts(trained, stores):
     bars, config, outcome = trained
     lenient = [MinimumMetricsGate(GateThresholds(0.0, 0.0, 0.0, 0.0))]
-    first = track_and_register(outcome, config, engine=stores.engine, tracking_uri=stores.uri, promote=True,
-                               actor="ci", gates=lenient)
+    first = _publish(outcome, stores, gates=lenient)
     assert first.status == "validated" and first.promoted and "no champion yet" in first.note
-    second = track_and_register(outcome, config, engine=stores.engine, tracking_uri=stores.uri, promote=True,
-                                actor="ci", gates=lenient)
+    second = _publish(outcome, stores, gates=lenient)
     assert second.promoted and "identical holdout" in second.note
     registry = Registry(stores.client, stores.engine)
     assert stores.client.get_registered_model("candor.PLANT.d1").aliases == {"champion": 2, "previous": 1}
-    model = registry.load_champion("PLANT", "d1")
+    model = registry.champion("PLANT", "d1").model
     forecast = model.predict(bars)[0]
     assert forecast.symbol == "PLANT" and 0.0 <= forecast.confidence <= 1.0
-
-
-def test_dry_run_outcome_is_refused(trained, stores):
-    _, config, outcome = trained
-    from candor.training.workflow import TrainingOutcome
-
-    with pytest.raises(ConfigError, match="dry run saves no artifact"):
-        track_and_register(TrainingOutcome(outcome.result, None), config, engine=stores.engine,
-                           tracking_uri=stores.uri)

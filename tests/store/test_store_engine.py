@@ -10,7 +10,7 @@ import pytest
 
 from candor.errors import ConfigError, StoreError
 from candor.store import connect_store, current_revision, upgrade
-from candor.store.engine import dumps_json, resolve_database_url, safe_url
+from candor.store.engine import dumps_json, safe_url
 
 UNREACHABLE = [
     ("postgresql+psycopg://candor:s3cr3t-pw@127.0.0.1:1/prod",
@@ -50,21 +50,24 @@ def test_unusable_url_is_a_config_error(url: str) -> None:
 
 
 def test_url_resolution_order(tmp_path: Path) -> None:
+    from candor.config import load_config
+
     home = tmp_path / "fresh-home"
     env = {"CANDOR_HOME": str(home)}
-    assert resolve_database_url(None, environ=env) == f"sqlite:///{home / 'candor.db'}"
-    assert home.is_dir()  # created so the first upgrade works
+    assert load_config(environ=env).store_url == f"sqlite:///{home / 'candor.db'}"
     env["CANDOR_DATABASE_URL"] = "postgresql+psycopg://u@db/x"
-    assert resolve_database_url(None, environ=env) == "postgresql+psycopg://u@db/x"
-    assert resolve_database_url("sqlite:///explicit.db", environ=env) == "sqlite:///explicit.db"
-    assert resolve_database_url(None, home=tmp_path / "h2", environ={}) == f"sqlite:///{tmp_path / 'h2' / 'candor.db'}"
+    assert load_config(environ=env).store_url == "postgresql+psycopg://u@db/x"
+    flagged = load_config(environ=env, overrides={"database_url": "sqlite:///explicit.db"})
+    assert flagged.store_url == "sqlite:///explicit.db"
+    assert load_config(environ={}, overrides={"home": str(tmp_path / "h2")}).store_url == \
+        f"sqlite:///{tmp_path / 'h2' / 'candor.db'}"
 
 
-def test_default_url_uses_candor_home(candor_home: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    monkeypatch.delenv("CANDOR_DATABASE_URL", raising=False)
-    result = upgrade()
-    assert result.url == f"sqlite:///{candor_home / 'candor.db'}"
-    assert (candor_home / "candor.db").exists()
+def test_a_sqlite_folder_is_created_on_first_upgrade(tmp_path: Path) -> None:
+    folder = tmp_path / "not" / "yet"
+    result = upgrade(f"sqlite:///{folder / 'candor.db'}")
+    assert result.url == f"sqlite:///{folder / 'candor.db'}"
+    assert (folder / "candor.db").exists()
 
 
 def test_safe_url_hides_password() -> None:

@@ -9,8 +9,9 @@ import optuna
 import pytest
 
 from candor.errors import ConfigError, ModelError
+from candor.training.runconfig import derive_run_config
 from candor.training.tuning import (
-    TunedEnsemble, best_params_path, load_best_params, save_best_params, series_config, study_name_for,
+    TunedEnsemble, best_params_path, load_best_params_document, save_best_params, study_name_for,
     tune_params,
 )
 
@@ -111,14 +112,17 @@ def test_best_params_are_saved_and_reused_until_optimize_again(small_data, tmp_p
     assert path == best_params_path(tmp_path, "RWT", "d1")
     document = json.loads(path.read_text())
     assert document["params"] == result.tuning["best_params"] and document["n_trials"] == result.tuning["n_trials_total"]
-    reused = series_config(config, "RWT", "d1")
-    assert reused.models.params["logreg"] == result.tuning["best_params"]["logreg"]
+    reused = derive_run_config(config, "RWT", "d1")
+    assert reused.config.models.params["logreg"] == result.tuning["best_params"]["logreg"]
+    (setting,) = reused.derived  # reuse is recorded with where the parameters came from, never silent
+    assert setting.field == "models.params.logreg" and str(path) in setting.source and "--optimize" in setting.source
     explicit = config.model_copy(update={"models": config.models.model_copy(update={"params": {"logreg": {"C": 0.5}}})})
-    assert series_config(explicit, "RWT", "d1").models.params["logreg"] == {"C": 0.5}  # config wins
-    again = series_config(tuned, "RWT", "d1")
-    assert again.models.params == {} and again.tune.study_name == "candor.RWT.d1"  # --optimize: search anew
-    assert series_config(config, "OTHER", "d1") is config
-    assert load_best_params(tmp_path, "OTHER", "d1") is None
+    assert derive_run_config(explicit, "RWT", "d1").config.models.params["logreg"]["C"] == 0.5  # config wins
+    again = derive_run_config(tuned, "RWT", "d1")
+    assert again.config.models.params == {} and again.config.tune.study_name == "candor.RWT.d1"  # search anew
+    other = derive_run_config(config, "OTHER", "d1")
+    assert other.derived == () and other.config == config
+    assert load_best_params_document(tmp_path, "OTHER", "d1") is None
 
 
 def test_corrupt_best_params_file_is_a_config_error(tmp_path):
@@ -126,7 +130,7 @@ def test_corrupt_best_params_file_is_a_config_error(tmp_path):
     path.parent.mkdir(parents=True)
     path.write_text("{not json")
     with pytest.raises(ConfigError, match="not a best_hyperparameters file"):
-        load_best_params(tmp_path, "X", "d1")
+        load_best_params_document(tmp_path, "X", "d1")
 
 
 def test_study_name_depends_on_rows_and_labels(small_data):
