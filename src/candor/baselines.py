@@ -1,4 +1,5 @@
-"""Baseline predictions every model score is reported beside (DESIGN principle 2).
+"""Baseline predictions every model score is reported beside: an accuracy alone cannot say
+whether the model beats guessing.
 
 * ``majority``    — the most frequent class of the training fold.
 * ``persistence`` — the most recent label already *known* at prediction time, i.e. whose

@@ -112,19 +112,21 @@ class RegistryConfig(_Frozen):
     require_edge: bool = Field(True, description="the out-of-sample lift over the best baseline must be significant")
     promotion_margin: float = Field(0.0, ge=0.0, le=1.0)
     max_model_age_days: int | None = Field(60, ge=1, description="oldest champion that may serve; None = no limit")
-    # Backtest gate (report["backtest"]); None turns one check off. 30 trades: fewer make the
-    # Sharpe and hit rate noise (seed 002's 10 is too few); DSR 0.95: 95% confidence that the
-    # after-cost Sharpe beats the best of every configuration tried (issue 5).
+    # Backtest gate (report["backtest"]); None turns one check off. 30 trades: with fewer the
+    # Sharpe and hit rate are mostly noise (at 10 trades one trade moves the hit rate 10 points);
+    # DSR 0.95: 95% confidence that the after-cost Sharpe beats the best of every configuration
+    # tried, so the luckiest of many trials does not pass on luck.
     min_backtest_sharpe: float | None = Field(0.5, description="annualised after-cost Sharpe")
     min_backtest_trades: int | None = Field(30, ge=0)
     min_deflated_sharpe: float | None = Field(0.95, ge=0.0, le=1.0, description="deflated Sharpe ratio (a probability)")
 
 
 class TuneConfig(_Frozen):
-    """Nested Optuna search (issue 6). Off unless ``enabled`` (``candor train --optimize``).
+    """Nested Optuna search. Off unless ``enabled`` (``candor train --optimize``).
 
     Each member gets its own study inside every outer training fold and once more on all
-    development rows for the production model; ``trials`` and ``timeout`` apply per study.
+    development rows for the production model, so no out-of-sample score judges parameters
+    tuned on its own rows; ``trials`` and ``timeout`` apply per study.
     """
 
     enabled: bool = False
@@ -149,7 +151,7 @@ class UniverseConfig(_Frozen):
 
 
 
-# ---- operations (issue 7): forecast job, drift monitor, alerts, scheduler, logging -------------
+# ---- operations: forecast job, drift monitor, alerts, scheduler, logging -----------------------
 
 
 class ForecastConfig(_Frozen):
@@ -172,7 +174,8 @@ class ForecastConfig(_Frozen):
 
 
 class DriftConfig(_Frozen):
-    """The seeds' accuracy bands relative to the validation baseline (points = accuracy * 100)."""
+    """Accuracy bands relative to the validation baseline (points = accuracy * 100; why these
+    widths: :mod:`candor.ops.drift`)."""
 
     normal_pts: float = Field(5.0, ge=0.0, description="normal while accuracy >= baseline - 5 pts")
     drift_pts: float = Field(15.0, ge=0.0, description="drift below baseline - 15 pts (monitor in between)")

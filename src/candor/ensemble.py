@@ -1,11 +1,10 @@
 """Out-of-fold ensemble: member weights learned only from predictions on rows a member never saw.
 
-The seeds fit their Ridge weights on the very validation rows they then report — the weights
-and the score share the same rows, so the score is optimistic. Here, inside the training data
-passed to ``fit``, an inner purged walk-forward produces out-of-fold (OOF) class probabilities
-for every member; the weights (or a stacking meta-model) are fit on those OOF rows only, and
-then every member is refit on all of the training data. Nothing from the rows being scored by
-the caller ever touches the weights.
+Weights fit on the very validation rows that are then reported share those rows with the score, so
+the score is optimistic. Here, inside the training data passed to ``fit``, an inner purged
+walk-forward produces out-of-fold (OOF) class probabilities for every member; the weights (or a
+stacking meta-model) are fit on those OOF rows only, and then every member is refit on all of the
+training data. Nothing from the rows being scored by the caller ever touches the weights.
 """
 
 from __future__ import annotations
@@ -79,8 +78,8 @@ class OutOfFoldEnsemble(ClassifierMixin, BaseEstimator):
     """Weighted (Ridge / equal) or stacked ensemble of catalog models, weights fit out-of-fold.
 
     ``members`` are catalog names (``candor.models.MODEL_NAMES``) or ``(name, estimator)``
-    pairs (the estimator is cloned). ``method``: ``"ridge"`` (the seeds' optimiser on OOF
-    expected direction), ``"stacking"`` (logistic meta-model on OOF probabilities) or
+    pairs (the estimator is cloned). ``method``: ``"ridge"`` (non-negative Ridge on each
+    member's OOF expected direction), ``"stacking"`` (logistic meta-model on OOF probabilities) or
     ``"equal"``. ``fit(X, y, t1=None)``: ``t1`` are label end times aligned with ``X`` (a
     DataFrame with a DatetimeIndex) so the inner folds can purge overlapping labels.
 
@@ -322,11 +321,11 @@ class OutOfFoldEnsemble(ClassifierMixin, BaseEstimator):
 def _ridge_weights(
     oof_proba: Mapping[str, np.ndarray], names: list[str], y_oof: np.ndarray, classes: np.ndarray, alpha: float
 ) -> dict[str, float]:
-    """The seeds' optimiser, on OOF rows: Ridge of signed y on each member's expected direction.
+    """Member weights from OOF rows: Ridge of signed y on each member's expected direction.
 
     Expected direction = Σ_c c·P(c) (= P(BULL) − P(BEAR) for classes -1/0/1). Coefficients are
-    clipped at 0 and normalised to sum 1 (equal weights if all clip to 0), then the seeds'
-    checks run: sum within (0.99, 1.01) and no negative weight.
+    clipped at 0 and normalised to sum 1 (equal weights if all clip to 0), then checked — sum
+    within (0.99, 1.01), no negative weight — so a numerical failure raises instead of weighting.
     """
     if classes.dtype.kind not in "iuf":
         raise ModelError(
@@ -340,5 +339,5 @@ def _ridge_weights(
     weights = {name: float(v) for name, v in zip(names, w)}
     total = sum(weights.values())
     if not 0.99 < total < 1.01 or any(v < 0 for v in weights.values()):
-        raise ModelError(f"ensemble weights failed the seeds' checks (sum {total:.4f}, weights {weights}).")
+        raise ModelError(f"ensemble weights must be >= 0 and sum to 1; got sum {total:.4f}, weights {weights}.")
     return weights

@@ -1,7 +1,8 @@
 """Logging setup: readable lines by default, one JSON object per line with ``--log-json``.
 
-The JSON shape follows seed 004: timestamp, level, message, module, function, and ``metrics``
-when the record carries them (``logger.info("...", extra={"metrics": {...}})``).
+Each JSON line holds timestamp, level, message, module, function, and ``metrics`` when the
+record carries them (``logger.info("...", extra={"metrics": {...}})``), so a log shipper can
+index the numbers without parsing the message.
 """
 
 from __future__ import annotations

@@ -1,14 +1,15 @@
 """Model catalog: a short name → a seeded, class-balanced sklearn ``Pipeline``.
 
 Every model is ``[correlation pruner, scaler, classifier]`` so that pruning and scaling are
-refit inside each training fold by construction (DESIGN principle 1). The catalog is an
-explicit dict of factories (house rule 5), not reflection over module paths.
+refit inside each training fold by construction: fit once on all rows, they would carry the test
+rows' statistics into training. The catalog is an explicit dict of factories, not reflection over
+module paths, so an unknown name fails with the list of choices before any training starts.
 
 The xgb / gb / gb_classic classifiers are thin sklearn wrappers (``_BalancedWrapper``) because
 the underlying libraries either need labels ``0..k-1`` (XGBoost), have no ``class_weight``
 (GradientBoostingClassifier), or run OpenMP threads that ignore ``n_jobs`` (HistGradientBoosting
-— issue 6 measured 10–20x slow-downs from oversubscription). The wrappers label-encode inside,
-weight samples by inverse class frequency and pin OpenMP threads to ``n_jobs``.
+— several processes each starting a thread per core made fits 10–20x slower). The wrappers
+label-encode inside, weight samples by inverse class frequency and pin OpenMP threads to ``n_jobs``.
 """
 
 from __future__ import annotations
@@ -125,7 +126,7 @@ class _BalancedWrapper(ClassifierMixin, BaseEstimator):
 
 
 class XGBDirectionClassifier(_BalancedWrapper):
-    """Seed 004's XGBClassifier, accepting any labels (e.g. -1/0/1) and class-balanced."""
+    """XGBoost's XGBClassifier, accepting any labels (e.g. -1/0/1) and class-balanced."""
 
     def __init__(
         self,
@@ -171,7 +172,7 @@ class XGBDirectionClassifier(_BalancedWrapper):
 
 
 class GBClassicClassifier(_BalancedWrapper):
-    """The seed's GradientBoostingClassifier (kept for comparison), class-balanced by weights.
+    """sklearn's GradientBoostingClassifier (a slower reference for ``gb``), class-balanced by weights.
 
     Single-threaded by nature, hence no ``n_jobs``.
     """
@@ -267,7 +268,7 @@ class HistGBDirectionClassifier(_BalancedWrapper):
 
 
 def _rf(random_state: int, n_jobs: int) -> RandomForestClassifier:
-    """The seed's RandomForest hyper-parameters (seed 000, ModelTrainer.train_random_forest)."""
+    """A balanced forest whose depth and leaf minimums stop trees from splitting down to single noisy bars."""
     return RandomForestClassifier(
         n_estimators=200,
         max_depth=15,
@@ -306,7 +307,7 @@ _CATALOG: dict[str, Callable[[int, int], BaseEstimator]] = {
     "rf": _rf,
     "gb": lambda rs, nj: HistGBDirectionClassifier(random_state=rs, n_jobs=nj),
     "gb_classic": lambda rs, nj: GBClassicClassifier(random_state=rs),
-    # Seed 004's XGBClassifier, shallower and subsampled: same reasoning as _lgbm.
+    # Shallower than XGBoost's default depth 6, and subsampled: same reasoning as _lgbm.
     "xgb": lambda rs, nj: XGBDirectionClassifier(max_depth=4, min_child_weight=5.0, subsample=0.8,
                                                  colsample_bytree=0.8, random_state=rs, n_jobs=nj),
     "lgbm": _lgbm,
@@ -367,7 +368,7 @@ def search_space(name: str, trial: Any) -> dict[str, Any]:
 
 
 def _xgb_space(t: Any) -> dict[str, Any]:
-    """Seed 004's space, verbatim."""
+    """Around XGBoost's defaults (depth 6, rate 0.1, weight 1) and the catalog's; the rate on a log scale."""
     return {
         "n_estimators": t.suggest_int("n_estimators", 50, 300),
         "max_depth": t.suggest_int("max_depth", 3, 10),

@@ -1,8 +1,8 @@
 """Backtest settings: one frozen dataclass, validated once when it is built.
 
-Defaults live only here (house rule 4). There is deliberately no option for same-bar execution:
-a signal formed at the close of bar t can only trade at bar t+1 (its open or its close), so a
-backtest cannot peek at the bar that produced the signal however it is configured.
+Defaults live only here, so no caller can drift from them. There is deliberately no option for
+same-bar execution: a signal formed at the close of bar t can only trade at bar t+1 (its open or
+its close), so a backtest cannot peek at the bar that produced the signal however it is configured.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Run artifacts of a backtest: equity/drawdown PNG and the trade list CSV.
 
 Both are written to a temporary file beside the target and moved into place, so a crash never
-leaves a half-written artifact (design principle 7). matplotlib is imported lazily with the Agg
+leaves a half-written artifact. matplotlib is imported lazily with the Agg
 backend: the backtest itself never needs it, and servers have no display.
 """
 

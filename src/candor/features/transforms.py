@@ -2,7 +2,7 @@
 
 Both are meant to live inside an ``sklearn.pipeline.Pipeline`` so that cross-validation refits
 them on each training fold — a scaler or a pruner fit on the whole series would leak the test
-span's statistics into training (DESIGN principle 1).
+span's statistics into training.
 """
 
 from __future__ import annotations

@@ -7,9 +7,11 @@ Why these choices:
   manifest), so "realised" means exactly what the model was trained to predict. A forecast
   resolves only once the bar ``horizon`` bars after it exists.
 * **Baseline** = the champion's out-of-sample (walk-forward) accuracy from its manifest report:
-  the number it was validated on. Seeds' bands, in accuracy points below it: normal (≥ −5),
-  monitor, drift (< −15), emergency (< −25); fewer than ``min_samples`` resolved forecasts is
-  ``insufficient`` — never a verdict on noise.
+  the number it was validated on. Bands (``config.drift``), in accuracy points below it: normal
+  (≥ −5), monitor, drift (< −15), emergency (< −25). Over the default 60-forecast window one
+  standard error of an accuracy near 55% is about 6.4 points, so ``normal`` absorbs ordinary
+  noise and ``drift`` needs a fall of over two standard errors. Fewer than ``min_samples``
+  resolved forecasts is ``insufficient`` — never a verdict on noise.
 * **Calibration drift** = ECE of the recent resolved forecasts minus the ECE of the champion on
   its own holdout rows (which it never trained on), so a model that was always a bit
   over-confident does not alarm.

@@ -1,14 +1,13 @@
 """The weekly weights-only update: refit the champion's ensemble weights on rows it never saw.
 
-Why this design: the champion's members are
-kept as they are; their probabilities on the bars *after* the champion's training span (its
-holdout and every bar since — rows the members never saw, so no inner purged split is needed)
-are genuinely out-of-fold. The ensemble's own Ridge weight function (the seeds' optimiser) is
-refit on those rows, and the copy with new weights is saved, logged, registered, validated and
-promoted through the normal registry path. Before that, the procedure is checked on rows its
-weights never saw: weights fit on the earlier two thirds of the unseen rows (purged: only labels
-resolved before the check starts) are scored against the champion on the last third. Those are
-the before/after accuracies recorded; when the refit scores worse, the champion is kept. Its
+Why this design: the champion's members are kept as they are; their probabilities on the bars
+*after* the champion's training span (its holdout and every bar since — rows the members never saw,
+so no inner purged split is needed) are genuinely out-of-fold. The ensemble's own Ridge weight
+function is refit on those rows, and the copy with new weights is saved, logged, registered,
+validated and promoted through the normal registry path. Before that, the procedure is checked on
+rows its weights never saw: weights fit on the earlier two thirds of the unseen rows (purged: only
+labels resolved before the check starts) are scored against the champion on the last third. Those
+are the before/after accuracies recorded; when the refit scores worse, the champion is kept. Its
 manifest keeps the members' ``created_at`` — the age limit is about how old the members are.
 """
 

@@ -1,7 +1,7 @@
 """Promotion gates: small pluggable checks that turn a training report into validated / failed.
 
 Why objects rather than one function: the registry runs whatever list it is given, so the
-backtest gate (issue #5) or a project-specific gate plugs in without touching the registry. Each
+backtest gate or a project-specific gate plugs in without touching the registry. Each
 gate reads the JSON report stored inside the model artifact (``manifest["report"]``, the shape of
 :func:`candor.training.report.result_to_dict`), so a version can be re-validated later from the registry
 alone, without the ``TrainResult`` that produced it.
@@ -23,7 +23,8 @@ from candor.evaluate import Verdict
 
 @dataclass(frozen=True)
 class GateThresholds:
-    """Minimums a version must reach (seed 004 defaults); ``section`` picks the report part judged.
+    """Minimums a version must reach, set above what guessing the majority class scores on a
+    near-balanced direction label; ``section`` picks the report part judged.
 
     ``oos`` (pooled purged walk-forward predictions) is the default: it is the larger sample and
     the one the significance test was run on. ``holdout`` is accepted for stricter setups.
@@ -163,7 +164,7 @@ class BacktestGate:
 
 def default_gates(thresholds: GateThresholds | None = None,
                   backtest: BacktestThresholds | None = None) -> tuple[Gate, ...]:
-    """Seed 004's gate list: minimum metrics, significant edge, backtest (skipped when absent)."""
+    """The default gates: minimum metrics, significant edge, backtest (skipped when absent)."""
     t = thresholds or GateThresholds()
     return (MinimumMetricsGate(t), SignificantEdgeGate(t.section), BacktestGate(backtest or BacktestThresholds()))
 

@@ -30,7 +30,7 @@ def columns_of(model: type[DeclarativeBase]) -> tuple[str, ...]:
 
 
 def as_mapping(row: object) -> dict[str, Any]:
-    """Accept a mapping or a dataclass instance (house rule: typed results are dataclasses)."""
+    """Accept a mapping or a dataclass instance (candor's typed results are dataclasses)."""
     if isinstance(row, Mapping):
         return dict(row)
     if is_dataclass(row) and not isinstance(row, type):

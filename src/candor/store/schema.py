@@ -1,4 +1,4 @@
-"""The operational tables (SQLAlchemy 2 typed declarative models), named after the seeds.
+"""The operational tables (SQLAlchemy 2 typed declarative models).
 
 Why these shapes:
 

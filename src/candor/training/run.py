@@ -114,7 +114,7 @@ def make_ensemble(config: Config) -> OutOfFoldEnsemble:
         scaling=m.scaling, prune_threshold=m.prune_threshold,
         member_params={name: dict(params) for name, params in m.params.items()} or None,
     )
-    if config.tune.enabled:  # nested tuning (issue 6): studies run inside fit, on the rows it is given
+    if config.tune.enabled:  # nested: studies run inside fit, on its rows only, so no fold's test rows tune it
         from candor.training.tuning import tuned_ensemble
 
         return tuned_ensemble(ensemble, config.tune)
