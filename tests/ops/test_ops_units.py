@@ -13,7 +13,7 @@ from dataclasses import replace
 
 from ops_helpers import day_after, register_estimator, start_receiver, tiny_config
 
-from candor.ops.alerts import Alert, post_webhook, send_alert
+from candor.ops.alerts import Alert, post_webhook, send_alert, should_alert
 from candor.registry.artifact import Forecast
 from candor.config import load_config
 from candor.ops.consensus import consensus
@@ -21,6 +21,7 @@ from candor.data.synthetic import planted_signal
 from candor.ops.drift import accuracy_status, expected_calibration_error, psi, share_psi
 from candor.errors import ConfigError
 from candor.ops.forecast import run_forecasts
+from candor.ops.status import DriftStatus
 from candor.services import open_services
 from candor.registry.common import model_name, series_label
 
@@ -71,7 +72,7 @@ def test_consensus_weighted_vote_agreement_and_ties():
         consensus([_fc("d1", "BULLISH", 0.5)], {"d1": -1.0})
 
 
-def test_psi_ece_and_the_seeds_bands():
+def test_psi_ece_and_the_accuracy_bands():
     rng = np.random.default_rng(0)
     ref = rng.standard_normal(5000)
     assert psi(ref, rng.standard_normal(2000)) < 0.02
@@ -81,7 +82,7 @@ def test_psi_ece_and_the_seeds_bands():
     drift = load_config(None, {}, environ={}).drift
     assert [accuracy_status(a, 0.60, 100, drift) for a in (0.56, 0.50, 0.44, 0.34)] == \
         ["normal", "monitor", "drift", "emergency"]
-    assert accuracy_status(0.10, 0.60, drift.min_samples - 1, drift) == "insufficient"
+    assert accuracy_status(0.10, 0.60, drift.min_samples - 1, drift) is DriftStatus.INSUFFICIENT
 
 
 # ---- alerts -----------------------------------------------------------------------------------------------
@@ -104,6 +105,20 @@ def test_webhook_down_is_logged_and_never_raises(caplog):
     assert not delivery.delivered and delivery.attempts == 3 and "Connect" in delivery.error
     assert sum("webhook attempt" in r.getMessage() for r in caplog.records) == 3
     assert "**********" in json.dumps(config.model_dump(mode="json"))  # the URL is never dumped in clear
+
+
+def test_webhook_with_a_malformed_url_gives_up_at_once_and_never_raises():
+    delivery = post_webhook("http://[::1/x", {"text": "hi"}, retries=3, timeout_s=1, backoff_s=1,
+                            sleep=lambda s: pytest.fail("an invalid URL must not be retried"))
+    assert not delivery.delivered and delivery.attempts == 1 and delivery.error.startswith("InvalidURL")
+
+
+def test_alerts_fire_at_or_above_min_status_and_min_status_refuses_normal():
+    assert [s for s in DriftStatus if should_alert(s, "drift")] == [DriftStatus.DRIFT, DriftStatus.EMERGENCY]
+    assert should_alert("monitor", DriftStatus.MONITOR) and not should_alert("insufficient", "monitor")
+    assert load_config(None, {"alerts": {"min_status": "emergency"}}, environ={}).alerts.min_status == "emergency"
+    with pytest.raises(ConfigError, match=r"`alerts.min_status` must be one of monitor, drift, emergency. Got 'normal'"):
+        load_config(None, {"alerts": {"min_status": "normal"}}, environ={})
 
 
 # ---- the forecast job ---------------------------------------------------------------------------------
@@ -138,8 +153,8 @@ def test_changed_feature_list_is_refused_and_named(world, tmp_path):
     champion = world["registry"].champion("SYN", "d1", 5)
     names = [*champion.model.feature_names, "feature_from_the_future"]
     register_estimator(world["registry"], world["tracking"], champion, champion.model.estimator,
-                       tmp_path / "odd", manifest_changes={"feature_names": names,
-                                                           "label_spec": {**champion.model.manifest["label_spec"], "horizon": 3}})
+                       tmp_path / "odd", manifest_changes={"feature_names": tuple(names),
+                                                           "label_spec": replace(champion.model.label_spec, horizon=3)})
     config = world["config"].model_copy(update={"forecast": world["config"].forecast.model_copy(update={"horizons": (3,)})})
     report = run_forecasts(replace(world["services"], config=config), symbols=["SYN"],
                            timeframes=["d1"], bars_loader=lambda s, tf: world["bars"], now=day_after(world["bars"]))
@@ -149,7 +164,7 @@ def test_changed_feature_list_is_refused_and_named(world, tmp_path):
 def test_multi_horizon_champions_and_consensus(world, tmp_path):
     champion = world["registry"].champion("SYN", "d1", 5)
     version = register_estimator(world["registry"], world["tracking"], champion, champion.model.estimator,
-                                 tmp_path / "h20", manifest_changes={"label_spec": {**champion.model.manifest["label_spec"], "horizon": 20}})
+                                 tmp_path / "h20", manifest_changes={"label_spec": replace(champion.model.label_spec, horizon=20)})
     assert str(world["registry"].version("candor.SYN.d1.h20", "champion").version) == version
     config = world["config"].model_copy(update={"forecast": world["config"].forecast.model_copy(update={"horizons": (5, 20)})})
     report = run_forecasts(replace(world["services"], config=config), symbols=["SYN"],
@@ -170,7 +185,7 @@ def test_weekly_update_refits_only_the_weights(world):
     assert after.version == update.version != before.version
     assert sum(update.new_weights.values()) == pytest.approx(1.0)
     assert after.model.created_at == before.model.created_at  # members are as old as before
-    assert after.model.manifest["weights_update"]["from_version"] == before.version
+    assert after.model.manifest.weights_update["from_version"] == before.version
     for name, member in after.model.estimator.members_.items():  # members untouched
         assert np.allclose(member.predict_proba(after.model.features(world["bars"]).dropna().iloc[-5:]),
                            before.model.estimator.members_[name].predict_proba(

@@ -53,7 +53,11 @@ def should_alert(status: str, min_status: str) -> bool:
 
 def post_webhook(url: str, payload: dict[str, Any], *, retries: int, timeout_s: float, backoff_s: float,
                  sleep: Callable[[float], None] = time.sleep) -> Delivery:
-    """POST ``payload`` as JSON; retry on connection errors, timeouts and non-2xx answers."""
+    """POST ``payload`` as JSON; retry on connection errors, timeouts and non-2xx answers.
+
+    A malformed URL (``httpx.InvalidURL``, which is no ``HTTPError``) is given up at once: no
+    retry can fix it.
+    """
     import httpx
 
     error, code = None, None
@@ -64,6 +68,9 @@ def post_webhook(url: str, payload: dict[str, Any], *, retries: int, timeout_s: 
             if 200 <= code < 300:
                 return Delivery(True, attempt, None, code)
             error = f"HTTP {code}"
+        except httpx.InvalidURL as exc:
+            log.error("webhook URL is invalid (%s); fix alerts.webhook_url", exc)
+            return Delivery(False, attempt, f"InvalidURL: {exc}", None)
         except httpx.HTTPError as exc:
             error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
         log.warning("webhook attempt %d/%d failed: %s", attempt, retries + 1, error)
