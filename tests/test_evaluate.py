@@ -13,6 +13,7 @@ from sklearn.linear_model import LogisticRegression
 
 from candor.errors import ConfigError
 from candor.evaluate import (
+    Verdict,
     block_bootstrap_means,
     calibration_table,
     evaluate_oos,
@@ -63,7 +64,7 @@ def test_report_to_dict_is_json_safe():
                      n_boot=50)
     d = r.to_dict()
     assert json.loads(json.dumps(d, allow_nan=False)) == d
-    assert d["verdict"] in {"significant edge", "no significant edge"}
+    assert d["verdict"] in {"significant edge", "no significant edge"} and type(d["verdict"]) is str
     assert d["overfit_margin"] is None and d["classes"] == [-1, 0, 1]
     for key in ("accuracy", "balanced_accuracy", "f1", "log_loss", "baselines", "best_baseline", "lift",
                 "lift_ci_low", "lift_ci_high", "p_value"):
@@ -126,7 +127,15 @@ def test_clear_edge_is_significant():
     pred = np.where(rng.random(1500) < 0.7, y, rng.choice(CLASSES, 1500))
     r = evaluate_oos(y, _onehotish(pred), CLASSES, baseline_preds={"majority": np.ones(1500, int)}, horizon=5)
     assert r.p_value < 0.01 and r.lift_ci_low > 0
-    assert r.verdict == "significant edge" and r.significant
+    assert r.verdict is Verdict.SIGNIFICANT_EDGE and r.significant
+
+
+def test_verdict_members_are_the_stored_words():
+    """JSON reports, MLflow tags and the database hold these exact strings; they must not change."""
+    assert [v.value for v in Verdict] == ["significant edge", "no significant edge"]
+    assert json.dumps({"v": Verdict.NO_SIGNIFICANT_EDGE}) == '{"v": "no significant edge"}'
+    assert str(Verdict.SIGNIFICANT_EDGE) == f"{Verdict.SIGNIFICANT_EDGE}" == "significant edge"
+    assert Verdict("no significant edge") is Verdict.NO_SIGNIFICANT_EDGE
 
 
 def test_random_predictions_have_no_edge():
@@ -134,7 +143,7 @@ def test_random_predictions_have_no_edge():
     y = rng.choice(CLASSES, 1500, p=[0.3, 0.3, 0.4])
     r = evaluate_oos(y, rng.dirichlet(np.ones(3), 1500), CLASSES,
                      baseline_preds={"majority": np.ones(1500, int)}, horizon=5)
-    assert r.p_value > 0.5 and r.verdict == "no significant edge"
+    assert r.p_value > 0.5 and r.verdict is Verdict.NO_SIGNIFICANT_EDGE
 
 
 def test_false_positive_rate_at_most_alpha_when_no_edge():
@@ -148,7 +157,7 @@ def test_false_positive_rate_at_most_alpha_when_no_edge():
         base = np.repeat(rng.choice(CLASSES, n // 5), 5)
         r = evaluate_oos(y, _onehotish(model), CLASSES, baseline_preds={"stratified": base}, horizon=5,
                          n_boot=300, random_state=int(rng.integers(1 << 31)))
-        hits += r.verdict == "significant edge"
+        hits += r.verdict == Verdict.SIGNIFICANT_EDGE
         pvals.append(r.p_value)
     assert hits <= 5  # expected 50 × 0.05 = 2.5; P(≥ 6 | 5%) ≈ 4%
     assert 0.3 < np.mean(pvals) < 0.7  # p-values roughly uniform under H0

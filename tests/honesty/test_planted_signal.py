@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from candor.data.synthetic import planted_signal
+from candor.evaluate import Verdict
 from candor.training.matrix import build_labelled_data, data_fingerprint
 from candor.training.run import train, train_labelled
 from tests.honesty.conftest import BARS, SEEDS
@@ -14,7 +15,7 @@ STRENGTH = 1.0  # see planted_signal: noise variance 0.6·σ², the rest is the 
 
 def test_planted_signal_is_found_on_at_least_18_of_20_seeds(cheap_config):
     reports = [train(planted_signal(BARS, seed=seed, strength=STRENGTH), cheap_config).oos for seed in SEEDS]
-    found = [r for r in reports if r.verdict == "significant edge" and r.lift > 0]
+    found = [r for r in reports if r.verdict == Verdict.SIGNIFICANT_EDGE and r.lift > 0]
     assert len(found) >= 18, [(round(r.lift, 3), round(r.p_value, 3)) for r in reports]
 
 
@@ -36,7 +37,7 @@ def test_shuffled_labels_score_at_the_baseline(cheap_config):
         data.__class__(X=data.X, y=shuffled_y, t1=data.t1, labels=data.labels, feature_set=data.feature_set),
         cheap_config, symbol="PLANT", timeframe="d1", fingerprint="shuffled",
     )
-    assert honest.oos.verdict == "significant edge"
-    assert shuffled.oos.verdict == "no significant edge"
+    assert honest.oos.verdict == Verdict.SIGNIFICANT_EDGE
+    assert shuffled.oos.verdict == Verdict.NO_SIGNIFICANT_EDGE
     assert shuffled.oos.lift_ci_low <= 0.0
     assert shuffled.oos.accuracy < honest.oos.accuracy - 0.03
