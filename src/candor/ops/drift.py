@@ -52,7 +52,6 @@ from candor.store import (
 )
 
 log = logging.getLogger(__name__)
-_NAMES_TO_CLASS = {name: c for c, name in CLASS_NAMES.items()}
 _EPS = 1e-4
 
 
