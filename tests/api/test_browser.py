@@ -88,7 +88,7 @@ def test_overview_to_model_page_in_chromium(server, trained):
             assert page.locator("#folds tbody tr").count() == 3
             assert page.locator("#versions tbody tr").count() == 2
             drawn = page.locator(".chart.js-plotly-plot")
-            assert drawn.count() == 5
+            assert drawn.count() == 6  # weights, folds, confusion, calibration, importance, equity
             assert page.locator("#chart-weights svg .bars path").count() >= 1  # a bar was actually drawn
             assert "No significant edge" in page.locator("#verdict").inner_text() or \
                 "Significant edge" in page.locator("#verdict").inner_text()

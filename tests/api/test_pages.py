@@ -26,12 +26,13 @@ def test_overview_shows_each_series_with_evidence_and_status(client, trained):
 
 def test_model_page_has_every_chart_and_table(client, trained):
     page = client.get(f"/models/{trained.symbol}/{trained.timeframe}", headers=HTML).text
-    for chart in ("weights", "folds", "confusion", "calibration", "importance"):
+    for chart in ("weights", "folds", "confusion", "calibration", "importance", "equity"):
         assert f'id="chart-{chart}"' in page
     assert len(re.findall(r"<tr><td>\d+</td><td>\d{4}-\d\d-\d\d → ", page)) == 3  # one row per fold
     assert page.count('href="/models/PLANT/d1?version=') == 2
     assert "force_promote" in page and "fixture: second champion" in page
     assert "Backtest" in page  # the report carries a backtest section
+    assert "carries metrics but no equity curve" not in page  # the stored curve is drawn
     assert '<script src="/assets/plotly.min.js"></script>' in page
     assert "cdn" not in page.lower() and not re.search(r'src="https?://', page)
 
@@ -80,10 +81,11 @@ def test_equity_chart_draws_drawdown_from_the_running_peak():
 ])
 def test_backtest_equity_curve_is_rendered_in_any_shape(curve):
     from candor.api.routes_pages import _equity
+    from candor.training.summaries import BacktestSummary
 
-    figure = _equity({"equity_curve": curve})
+    figure = _equity(BacktestSummary.from_dict({"equity_curve": curve}))
     assert figure is not None and figure["data"][0]["y"] == [1.0, 1.1]
-    assert _equity({"metrics": {"sharpe": 1.0}}) is None
+    assert _equity(BacktestSummary.from_dict({"metrics": {"sharpe": 1.0}})) is None
 
 
 def test_live_baseline_only_uses_outcomes_known_before_each_forecast():

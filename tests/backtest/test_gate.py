@@ -12,6 +12,7 @@ from candor.data.bars import make_bars
 from candor.errors import ConfigError
 from candor.registry.gates import BacktestGate, BacktestThresholds
 from candor.services import gates_from_config
+from candor.training.report import TrainingReport
 
 
 def _result(n: int = 400, seed: int = 3):
@@ -28,16 +29,21 @@ def _result(n: int = 400, seed: int = 3):
     return run_backtest(pd.DataFrame(proba, index=index, columns=[-1, 0, 1]), bars, BacktestConfig())
 
 
+def _report(section: dict) -> TrainingReport:
+    """A report holding only ``section`` as its stored backtest, parsed as the registry parses it."""
+    return TrainingReport.from_dict({"backtest": section})
+
+
 def test_gate_reads_a_bare_to_dict():
-    """``report["backtest"] = result.to_dict()`` is enough: sharpe/n_trades nested, dsr top level."""
+    """A stored ``backtest`` of ``result.to_dict()`` is enough: sharpe/n_trades nested, dsr top level."""
     result = _result()
     section = result.to_dict()
     assert "sharpe" not in section and "deflated_sharpe" not in section  # the bare shape
     loose = BacktestGate(BacktestThresholds(min_sharpe=-100.0, min_trades=1, min_deflated_sharpe=0.0))
-    verdict = loose.check({"backtest": section})
+    verdict = loose.check(_report(section))
     assert verdict.passed and not verdict.skipped, verdict.reason
     strict = BacktestGate(BacktestThresholds(min_sharpe=100.0, min_trades=10**6, min_deflated_sharpe=1.0))
-    reason = strict.check({"backtest": section}).reason
+    reason = strict.check(_report(section)).reason
     assert f"backtest sharpe {result.metrics.sharpe:.3f} < 100.0" in reason
     assert f"backtest trades {result.metrics.n_trades:.3f} < 1000000" in reason
     assert f"backtest deflated_sharpe {result.sharpe.dsr:.3f} < 1.0" in reason
@@ -47,13 +53,13 @@ def test_flattened_keys_win_and_zero_is_a_value():
     """The report's flat keys take precedence; a Sharpe of exactly 0 is judged, not 'missing'."""
     section = {"sharpe": 0.0, "n_trades": 40, "deflated_sharpe": 0.5, "dsr": 0.99,
                "metrics": {"sharpe": 9.0, "n_trades": 1}}
-    reason = BacktestGate(BacktestThresholds(0.5, 30, 0.95)).check({"backtest": section}).reason
+    reason = BacktestGate(BacktestThresholds(0.5, 30, 0.95)).check(_report(section)).reason
     assert reason == "backtest sharpe 0.000 < 0.5; backtest deflated_sharpe 0.500 < 0.95"
 
 
 def test_missing_numbers_fail_closed():
     section = {"metrics": {"sharpe": None}, "trades": "a list, not a number", "dsr": None}
-    reason = BacktestGate().check({"backtest": section}).reason
+    reason = BacktestGate().check(_report(section)).reason
     assert reason == ("backtest sharpe is missing; backtest trades is missing; backtest deflated_sharpe is missing")
 
 
@@ -68,7 +74,7 @@ def test_thresholds_from_config():
     off = load_config(environ={}, overrides={"registry": {"min_backtest_sharpe": None, "min_backtest_trades": None,
                                                           "min_deflated_sharpe": None}})
     assert _backtest_thresholds(off) == BacktestThresholds(None, None, None)
-    assert BacktestGate(_backtest_thresholds(off)).check({"backtest": {"x": 1}}).passed
+    assert BacktestGate(_backtest_thresholds(off)).check(_report({"x": 1})).passed
     with pytest.raises(ConfigError, match=r"`registry.min_deflated_sharpe` .*less than or equal to 1.*Got 1.5"):
         load_config(environ={}, overrides={"registry": {"min_deflated_sharpe": 1.5}})
     with pytest.raises(ConfigError, match=r"`registry.min_backtest_trades`.*Got -1"):

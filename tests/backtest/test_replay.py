@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import copy
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -33,22 +36,38 @@ def trained(tmp_path_factory):
     return bars, outcome, load_model(outcome.artifact)
 
 
-def test_training_span_is_found_by_fingerprint(trained):
+def test_training_span_is_the_stored_data_span(trained):
+    """The span comes from the manifest: the bars the training read, whatever bars are replayed."""
     bars, outcome, model = trained
-    span = training_span(model.manifest, bars)
-    assert span.exact and span.start == bars.index[0] and span.end == bars.index[TRAIN_BARS - 1]
+    stored = model.manifest.data_span
+    assert stored == outcome.result.data_span
+    assert (stored.first_bar, stored.last_bar) == (bars.index[0], bars.index[TRAIN_BARS - 1])
+    assert stored.holdout_end == outcome.result.holdout_proba.index[-1]
+    span = training_span(model.manifest)
+    assert (span.start, span.end) == (bars.index[0], bars.index[TRAIN_BARS - 1])
     holdout_end = outcome.result.holdout_proba.index[-1]
     assert span.end == bars.index[bars.index.get_loc(holdout_end) + model.label_spec.horizon]
 
 
-def test_estimated_span_is_conservative(trained):
-    """Without the training prefix the span is estimated: never ending earlier, never starting later."""
+def test_stored_span_refuses_overlap_even_without_the_training_prefix(trained):
+    """Replay bars that start after the training's first bar still meet the recorded end."""
     bars, _, model = trained
-    for later in (_slice(bars, start=300), _slice(bars, start=950)):
-        span = training_span(model.manifest, later)
-        assert not span.exact
-        assert span.end >= bars.index[TRAIN_BARS - 1] and span.start <= bars.index[0]
-        assert span.end <= bars.index[TRAIN_BARS - 1 + 20]  # and not absurdly long
+    later = _slice(bars, start=300)
+    inside = bars.index[TRAIN_BARS - 10]
+    with pytest.raises(TrainingOverlapError, match=r"overlaps the model's training span .*recorded in the manifest"):
+        replay(model, later, start=inside)
+    assert replay(model, later).returns.index[0] > bars.index[TRAIN_BARS - 1]
+
+
+def test_model_without_a_stored_span_is_refused_with_the_fix(trained):
+    bars, _, model = trained
+    old = copy.copy(model)
+    old.manifest = replace(model.manifest, data_span=None)  # what a format-1 manifest reads as
+    with pytest.raises(DataError, match=r"PLANT/d1 model .* did not record which bars it was trained on.*"
+                                        r"retrain it with this candor version"):
+        replay(old, bars)
+    start = bars.index[TRAIN_BARS + 5]
+    assert replay(old, bars, start=start, allow_overlap=True).n_signals == len(bars) - TRAIN_BARS - 5
 
 
 def test_replay_starts_after_training_and_matches_a_manual_backtest(trained):
@@ -65,7 +84,7 @@ def test_replay_starts_after_training_and_matches_a_manual_backtest(trained):
 
 
 def test_replay_on_only_the_new_bars(trained):
-    """A file of newer bars alone (estimated span): features warm up inside it, no overlap."""
+    """A file of newer bars alone: features warm up inside it, no overlap."""
     bars, _, model = trained
     later = _slice(bars, start=950)
     result = replay(model, later, BacktestConfig())

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import json
 import shutil
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -12,7 +11,12 @@ from typing import Any
 import joblib
 from sklearn.dummy import DummyClassifier
 
+from candor.features import FeatureSet
+from candor.labels import LabelSpec
 from candor.registry.artifact import MANIFEST_FILE, MODEL_FILE, sha256_file
+from candor.registry.manifest import Manifest
+from candor.training.report import TrainingReport
+from candor.training.summaries import EvaluationSummary
 
 
 @dataclass
@@ -43,32 +47,28 @@ def make_stores(folder: Path, templates: tuple[Path, Path]) -> Stores:
 
 
 def report(accuracy: float = 0.65, verdict: str = "significant edge", holdout: float | None = None,
-           **extra: float) -> dict[str, Any]:
-    """A report document shaped like ``candor.training.report.result_to_dict`` (the parts gates read)."""
-    oos = {"accuracy": accuracy, "precision": 0.6, "recall": 0.6, "f1": 0.6, "lift": 0.05,
-           "p_value": 0.01 if verdict == "significant edge" else 0.4, "verdict": verdict,
-           "best_baseline": "majority", "best_baseline_accuracy": accuracy - 0.05, **extra}
-    hold = {"accuracy": accuracy if holdout is None else holdout, "f1": 0.6, "lift": 0.04}
-    return {"oos": oos, "holdout": hold}
+           **extra: float) -> TrainingReport:
+    """A training report carrying the parts the gates read (everything else left empty)."""
+    oos = EvaluationSummary.from_dict({
+        "accuracy": accuracy, "precision": 0.6, "recall": 0.6, "f1": 0.6, "lift": 0.05,
+        "p_value": 0.01 if verdict == "significant edge" else 0.4, "verdict": verdict,
+        "best_baseline": "majority", "best_baseline_accuracy": accuracy - 0.05, **extra})
+    hold = EvaluationSummary(accuracy=accuracy if holdout is None else holdout, f1=0.6, lift=0.04)
+    return TrainingReport(oos=oos, holdout=hold)
 
 
-def make_artifact(folder: Path, *, symbol: str = "SPX", timeframe: str = "d1", rep: dict | None = None,
+def make_artifact(folder: Path, *, symbol: str = "SPX", timeframe: str = "d1", rep: TrainingReport | None = None,
                   created_at: datetime | None = None) -> Path:
     """An artifact directory in ``candor.registry.artifact.save_model``'s format with a tiny estimator."""
-    from candor.features import FeatureSet
-    from candor.labels import LabelSpec
-
     folder.mkdir(parents=True)
     joblib.dump(DummyClassifier(strategy="most_frequent").fit([[0.0], [1.0]], [1, 1]), folder / MODEL_FILE)
-    manifest = {
-        "format_version": 1, "symbol": symbol, "timeframe": timeframe,
-        "created_at": (created_at or datetime.now(UTC)).isoformat(), "candor_version": "test",
-        "feature_names": ["ret_1"], "feature_set": asdict(FeatureSet()), "label_spec": asdict(LabelSpec()),
-        "warmup": 10, "config": {}, "config_hash": "abc", "data_fingerprint": "f" * 64,
-        "report": rep if rep is not None else report(), "packages": {},
-        "files": {MODEL_FILE: sha256_file(folder / MODEL_FILE)},
-    }
-    (folder / MANIFEST_FILE).write_text(json.dumps(manifest, indent=2, default=str))
+    manifest = Manifest(
+        symbol=symbol, timeframe=timeframe, created_at=created_at or datetime.now(UTC), candor_version="test",
+        feature_names=("ret_1",), feature_set=FeatureSet(), label_spec=LabelSpec(), warmup=10, config_hash="abc",
+        data_fingerprint="f" * 64, report=rep if rep is not None else report(),
+        files={MODEL_FILE: sha256_file(folder / MODEL_FILE)},
+    )
+    (folder / MANIFEST_FILE).write_text(manifest.to_json())
     return folder
 
 

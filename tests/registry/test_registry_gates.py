@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 from registry_helpers import report
 
 from candor.errors import ConfigError
+from candor.training.summaries import BacktestSummary
 from candor.registry import (
     BacktestGate, BacktestThresholds, GateThresholds, MinimumMetricsGate, SignificantEdgeGate, default_gates,
     run_gates,
@@ -24,7 +27,7 @@ def test_seed_defaults_and_validation():
 
 def test_minimum_metrics_gate_names_every_shortfall():
     rep = report(0.58)
-    rep["oos"].update(precision=0.5, recall=None)
+    rep = replace(rep, oos=replace(rep.oos, precision=0.5, recall=None))
     result = MinimumMetricsGate().check(rep)
     assert not result.passed
     assert result.reason == ("oos accuracy 0.580 < 0.600; oos precision 0.500 < 0.550; "
@@ -42,7 +45,7 @@ def test_significant_edge_gate():
 def test_backtest_gate_skips_without_section_and_checks_with_one():
     skipped = BacktestGate().check(report())
     assert skipped.passed and skipped.skipped
-    rep = {**report(), "backtest": {"sharpe": 0.2, "n_trades": 50, "deflated_sharpe": 0.97}}
+    rep = replace(report(), backtest=BacktestSummary(sharpe=0.2, n_trades=50, deflated_sharpe=0.97))
     result = BacktestGate().check(rep)
     assert not result.passed and result.reason == "backtest sharpe 0.200 < 0.5"
     ok = BacktestGate(BacktestThresholds(min_sharpe=0.1, min_deflated_sharpe=None)).check(rep)

@@ -14,6 +14,7 @@ from typing import Any
 
 from candor.api.queries import LivePoint
 from candor.labels import CLASS_NAMES
+from candor.training.report import CalibrationBin, FoldSummary, ImportanceRow
 from candor.ops.status import DriftStatus
 
 BULL, BEAR, NEUTRAL, INK, MUTED, ACCENT = "#1a9850", "#d73027", "#8c8c8c", "#1f2933", "#9aa5b1", "#2f6fdf"
@@ -46,16 +47,16 @@ def weights_chart(weights: dict[str, float]) -> dict[str, Any]:
                               yaxis={"autorange": "reversed"}, height=max(160, 60 + 35 * len(names)))}
 
 
-def folds_chart(folds: Sequence[dict[str, Any]]) -> dict[str, Any]:
+def folds_chart(folds: Sequence[FoldSummary]) -> dict[str, Any]:
     """Per-fold accuracy beside that fold's best baseline: does the edge hold in every period?"""
-    labels = [f"fold {f['index']}<br>{str(f.get('test_start', ''))[:10]}" for f in folds]
-    best = [max((f.get("baselines") or {"none": math.nan}).values()) for f in folds]
+    labels = [f"fold {f.index}<br>{f.test_start[:10]}" for f in folds]
+    best = [max((f.baselines or {"none": math.nan}).values()) for f in folds]
     return {"data": [
-        {"type": "bar", "name": "model (test)", "x": labels, "y": [f["accuracy"] for f in folds],
+        {"type": "bar", "name": "model (test)", "x": labels, "y": [f.accuracy for f in folds],
          "marker": {"color": ACCENT}},
         {"type": "bar", "name": "best baseline", "x": labels, "y": best, "marker": {"color": MUTED}},
         {"type": "scatter", "mode": "markers", "name": "model (train)", "x": labels,
-         "y": [f.get("train_accuracy") for f in folds], "marker": {"color": INK, "symbol": "line-ew-open", "size": 18}},
+         "y": [f.train_accuracy for f in folds], "marker": {"color": INK, "symbol": "line-ew-open", "size": 18}},
     ], "layout": _layout("Accuracy per walk-forward fold", barmode="group", yaxis={"tickformat": ".0%", "range": [0, 1]})}
 
 
@@ -72,25 +73,25 @@ def confusion_chart(matrix: Sequence[Sequence[int]], classes: Sequence[Any]) -> 
                                                                               "autorange": "reversed"})}
 
 
-def calibration_chart(bins: Sequence[dict[str, Any]], source: str) -> dict[str, Any]:
+def calibration_chart(bins: Sequence[CalibrationBin], source: str) -> dict[str, Any]:
     """Top-class confidence against how often it was right; the diagonal is perfect calibration."""
-    used = [b for b in bins if b.get("count") and b.get("mean_confidence") is not None]
+    used = [b for b in bins if b.count and b.mean_confidence is not None and b.accuracy is not None]
     return {"data": [
         {"type": "scatter", "mode": "lines", "name": "perfect", "x": [0, 1], "y": [0, 1],
          "line": {"color": MUTED, "dash": "dot"}},
-        {"type": "scatter", "mode": "lines+markers", "name": "model", "x": [b["mean_confidence"] for b in used],
-         "y": [b["accuracy"] for b in used], "text": [f"n={b['count']}" for b in used],
-         "marker": {"size": [6 + min(14, math.sqrt(b["count"])) for b in used], "color": ACCENT}},
+        {"type": "scatter", "mode": "lines+markers", "name": "model", "x": [b.mean_confidence for b in used],
+         "y": [b.accuracy for b in used], "text": [f"n={b.count}" for b in used],
+         "marker": {"size": [6 + min(14, math.sqrt(b.count)) for b in used], "color": ACCENT}},
     ], "layout": _layout(f"Calibration ({source})", xaxis={"title": {"text": "confidence"}, "range": [0, 1],
                                                             "tickformat": ".0%"},
                          yaxis={"title": {"text": "hit rate"}, "range": [0, 1], "tickformat": ".0%"})}
 
 
-def importance_chart(records: Sequence[dict[str, Any]], top: int = 15) -> dict[str, Any]:
-    rows = sorted(records, key=lambda r: -(r.get("importance") or 0.0))[:top]
-    return {"data": [{"type": "bar", "orientation": "h", "x": [r.get("importance") for r in rows],
-                      "y": [str(r.get("feature")) for r in rows], "marker": {"color": ACCENT},
-                      "error_x": {"type": "data", "array": [r.get("std") or 0 for r in rows], "color": MUTED}}],
+def importance_chart(records: Sequence[ImportanceRow], top: int = 15) -> dict[str, Any]:
+    rows = sorted(records, key=lambda r: -(r.importance or 0.0))[:top]
+    return {"data": [{"type": "bar", "orientation": "h", "x": [r.importance for r in rows],
+                      "y": [r.feature for r in rows], "marker": {"color": ACCENT},
+                      "error_x": {"type": "data", "array": [r.std or 0 for r in rows], "color": MUTED}}],
             "layout": _layout("Feature importance (OOS permutation: accuracy drop)",
                               yaxis={"autorange": "reversed"}, height=max(200, 60 + 22 * len(rows)))}
 

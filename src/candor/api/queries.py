@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from candor.registry.common import PREFIX, series_label
 from candor.store import DriftRow, MlForecast, TrainingRun, drift_rows, latest_training_runs
+from candor.training.report import TrainingReport
 
 #: Enough history to find every series' latest rows on any realistic deployment.
 _RUN_SCAN = 5000
@@ -87,6 +88,11 @@ def run_for_version(engine: Engine, symbol: str, timeframe: str, version: str | 
     if version is None:
         return runs[0] if runs else None
     return next((r for r in runs if r.model_version == str(version)), None)
+
+
+def run_report(run: TrainingRun | None) -> TrainingReport | None:
+    """The run's stored report as a record (parsed here, once, for the pages); None without one."""
+    return TrainingReport.from_dict(run.report) if run is not None and run.report else None
 
 
 def latest_forecasts(engine: Engine, symbol: str | None = None) -> dict[tuple[str, str], MlForecast]:

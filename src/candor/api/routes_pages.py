@@ -17,6 +17,8 @@ from candor.api.services import Services, services
 from candor.evaluate import Verdict
 from candor.ops.status import DriftStatus
 from candor.store import alias_events, drift_rows
+from candor.training.report import CalibrationBin, TrainingReport
+from candor.training.summaries import BacktestSummary
 
 router = APIRouter(include_in_schema=False)
 Svc = Annotated[Services, Depends(services)]
@@ -44,38 +46,32 @@ def overview(request: Request, svc: Svc) -> HTMLResponse:
     return render(request, "overview.html", states=states, counts=counts)
 
 
-def _calibration(report: dict[str, Any], rows: list[Any]) -> tuple[list[dict[str, Any]], str] | None:
+def _calibration(report: TrainingReport | None, rows: list[Any]) -> tuple[list[CalibrationBin], str] | None:
     """The report's out-of-sample calibration when it has one, else one from resolved live forecasts."""
-    stored = report.get("calibration") or (report.get("oos") or {}).get("calibration")
-    if isinstance(stored, list) and stored:
-        return stored, "out-of-sample"
+    if report is not None and report.calibration:
+        return list(report.calibration), "out-of-sample"
     resolved = [r for r in rows if r.realized_direction is not None]
     if len(resolved) < 10:
         return None
-    bins: list[dict[str, Any]] = []
+    bins: list[CalibrationBin] = []
     for i in range(10):
         lo, hi = i / 10, (i + 1) / 10
         inside = [r for r in resolved if lo < r.confidence <= hi or (i == 0 and r.confidence == 0)]
         if inside:
-            bins.append({"mean_confidence": sum(r.confidence for r in inside) / len(inside),
-                         "accuracy": sum(r.direction == r.realized_direction for r in inside) / len(inside),
-                         "count": len(inside)})
+            bins.append(CalibrationBin(i, lo, hi, sum(r.confidence for r in inside) / len(inside),
+                                       sum(r.direction == r.realized_direction for r in inside) / len(inside),
+                                       len(inside)))
     return bins, f"live forecasts, n={len(resolved)}"
 
 
-def _equity(backtest: dict[str, Any]) -> dict[str, Any] | None:
-    """An equity chart when the backtest section carries a curve (``equity`` / ``equity_curve``)."""
-    curve = backtest.get("equity_curve") or backtest.get("equity")
-    if isinstance(curve, dict) and "ts" in curve and ("equity" in curve or "values" in curve):
-        times, values = curve["ts"], curve.get("equity") or curve.get("values")
-        bench = curve.get("buy_and_hold") or curve.get("benchmark")
-    elif isinstance(curve, dict) and curve:
-        times, values, bench = list(curve), list(curve.values()), None
-    elif isinstance(curve, list) and curve and isinstance(curve[0], list | tuple):
-        times, values, bench = [c[0] for c in curve], [c[1] for c in curve], None
-    else:
+def _equity(backtest: BacktestSummary) -> dict[str, Any] | None:
+    """An equity chart when the backtest section carries a curve (beside buy-and-hold when it has one)."""
+    points = backtest.equity_curve
+    if not points:
         return None
-    return charts.equity_chart(times, values, bench if isinstance(bench, list) and len(bench) == len(values) else None)
+    bench = [p.buy_and_hold for p in points]
+    return charts.equity_chart([p.ts for p in points], [p.equity for p in points],
+                               None if any(b is None for b in bench) else bench)  # type: ignore[arg-type]
 
 
 @router.get("/models/{symbol}/{timeframe}", response_class=HTMLResponse)
@@ -89,28 +85,28 @@ def model_page(request: Request, symbol: SymbolPath, timeframe: Timeframe, svc: 
     run = queries.run_for_version(svc.engine, symbol, timeframe, shown)
     if version is not None and run is None:
         raise HTTPException(404, f"no training run recorded for {series.name} version {version}")
-    report = (run.report if run is not None else None) or {}
+    report = queries.run_report(run)
     rows = queries.forecast_rows(svc.engine, symbol=symbol, timeframe=timeframe, limit=5000)
     figures: dict[str, Any] = {}
-    if report.get("weights"):
-        figures["weights"] = charts.weights_chart(report["weights"])
-    if report.get("fold_details"):
-        figures["folds"] = charts.folds_chart(report["fold_details"])
-    oos = report.get("oos") or {}
-    if oos.get("confusion_matrix"):
-        figures["confusion"] = charts.confusion_chart(oos["confusion_matrix"], oos.get("classes") or [-1, 0, 1])
+    if report is not None and report.weights:
+        figures["weights"] = charts.weights_chart(report.weights)
+    if report is not None and report.fold_details:
+        figures["folds"] = charts.folds_chart(report.fold_details)
+    if report is not None and report.oos.confusion_matrix:
+        figures["confusion"] = charts.confusion_chart(report.oos.confusion_matrix, report.oos.classes or (-1, 0, 1))
     calibration = _calibration(report, rows)
     if calibration:
         figures["calibration"] = charts.calibration_chart(*calibration)
-    if report.get("feature_importance"):
-        figures["importance"] = charts.importance_chart(report["feature_importance"])
-    backtest = report.get("backtest") or None
-    if backtest:
+    if report is not None and report.feature_importance:
+        figures["importance"] = charts.importance_chart(report.feature_importance)
+    backtest = None if report is None else report.backtest
+    if backtest is not None:
         equity = _equity(backtest)
         if equity:
             figures["equity"] = equity
-    return render(request, "model.html", series=series, run=run, report=report, oos=oos,
-                  holdout=report.get("holdout") or {}, backtest=backtest, history=history, champion=champion,
+    return render(request, "model.html", series=series, run=run, report=report,
+                  oos=None if report is None else report.oos, holdout=None if report is None else report.holdout,
+                  backtest=backtest, history=history, champion=champion,
                   shown=shown, events=alias_events(svc.engine, series.name)[::-1],
                   figures=_script_json(figures), figure_names=list(figures))
 

@@ -41,7 +41,7 @@ def bars_frame(request: PredictRequest, warmup: int) -> pd.DataFrame:
 def predict(request: PredictRequest, svc: Svc) -> ForecastOut:
     champion = svc.registry.champion(request.symbol, request.timeframe)
     model, version = champion.model, champion.version
-    bars = bars_frame(request, int(model.manifest.get("warmup") or 0))
+    bars = bars_frame(request, model.manifest.warmup)
     forecast = forecast_bars(model, bars)
     return ForecastOut(symbol=forecast.symbol, timeframe=forecast.timeframe, horizon=forecast.horizon,
                        bar_ts=pd.Timestamp(forecast.bar_ts).to_pydatetime(), direction=forecast.direction,

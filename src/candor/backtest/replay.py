@@ -3,17 +3,13 @@
 Why this refuses overlap by default: a model's scores on the rows it was trained on (or validated
 and promoted on) are in-sample, and a backtest of them flatters it. The *training span* is every
 bar the training read: from the first bar whose price entered a feature or label to the last bar
-a holdout label looked at (``holdout end + horizon``). The holdout counts, because its score
-decided the gates and the promotion.
+a holdout label looked at. The holdout counts, because its score decided the gates and the
+promotion.
 
-The manifest does not store that span directly, so :func:`training_span` finds it:
-
-* **exact** — the manifest's ``data_fingerprint`` (SHA-256 of the training bars) is matched
-  against prefixes of the given bars, when those bars start where the training bars started (the
-  usual case: the same file, extended with newer bars);
-* **estimated** — otherwise a conservative bound from the report: the last walk-forward test
-  row, plus the most rows the dev/holdout purge can drop, plus the holdout rows, plus the label
-  horizon. It can only overstate the span, so it can only make the replay start later.
+The manifest records that span (:class:`~candor.training.report.DataSpan`, manifest format 2), so
+it is read, not reconstructed. A model saved before the span was recorded cannot say which bars
+it read; it is refused with the fix (retrain), unless the caller picks the start and accepts the
+overlap risk (``start`` with ``allow_overlap``).
 """
 
 from __future__ import annotations
@@ -26,12 +22,10 @@ import pandas as pd
 
 from candor.backtest.config import BacktestConfig
 from candor.backtest.engine import BacktestResult, run_backtest
-from candor.data.bars import TIMEFRAMES
-from candor.training.matrix import data_fingerprint
 from candor.errors import ConfigError, DataError
+from candor.registry.manifest import Manifest
 
 CLASS_COLUMNS = (-1, 0, 1)
-EARLIEST = pd.Timestamp("1900-01-01", tz="UTC")
 
 
 class TrainingOverlapError(DataError):
@@ -40,78 +34,26 @@ class TrainingOverlapError(DataError):
 
 @dataclass(frozen=True)
 class TrainingSpan:
-    """First and last bar the model's training read; ``exact`` when found by data fingerprint."""
+    """First and last bar the model's training read (UTC)."""
 
     start: pd.Timestamp
     end: pd.Timestamp
-    exact: bool
 
     @property
     def source(self) -> str:
-        return "data fingerprint" if self.exact else "estimated from the report (conservative)"
+        return "recorded in the manifest"
 
 
-def training_span(manifest: dict[str, Any], bars: pd.DataFrame) -> TrainingSpan:
-    """The bars the model's training read, located on ``bars`` (see the module docstring)."""
-    report = manifest.get("report") or {}
-    folds = report.get("fold_details") or []
-    if not folds or "holdout" not in report:
-        raise DataError("the model's manifest has no walk-forward folds or holdout in its report; "
-                        "cannot tell which bars it was trained on — retrain it with this candor version.")
-    horizon = int(manifest["label_spec"]["horizon"])
-    purge = manifest.get("config", {}).get("split", {}).get("purge")
-    purge = horizon if purge is None else int(purge)
-    tail = int(report["holdout"]["n"]) + horizon  # holdout rows, then the bars its labels look at
-    last_test = int(bars.index.searchsorted(pd.Timestamp(folds[-1]["test_end"]), side="right")) - 1
-    lo, hi = last_test + tail + 1, last_test + tail + purge + horizon + 1
-    exact = _fingerprint_end(bars, str(manifest.get("data_fingerprint", "")), lo, hi)
-    if exact is not None:
-        return TrainingSpan(bars.index[0], bars.index[exact], True)
-    before = purge + horizon + int(folds[0]["train_rows"]) + int(manifest.get("warmup", 0))
-    first_test = pd.Timestamp(folds[0]["test_start"])
-    grid = _grid(bars, first_test - 3 * before * TIMEFRAMES[str(manifest["timeframe"])])
-    last_test = int(grid.searchsorted(pd.Timestamp(folds[-1]["test_end"]), side="right")) - 1
-    first = int(grid.searchsorted(first_test)) - before
-    start = grid[first] if first >= 0 else EARLIEST  # before the bars: every earlier bar counts
-    return TrainingSpan(start, _timestamp_at(grid, last_test + tail + purge + horizon + 1), False)
-
-
-def _grid(bars: pd.DataFrame, since: pd.Timestamp) -> pd.DatetimeIndex:
-    """The bars' index, preceded by the calendar's expected bars from ``since`` when they start later.
-
-    Why: when the replay bars begin after the training bars, counting training bars forward on
-    the replay bars alone would place the training's end too late. Without a known calendar the
-    bars' own index is used (conservative: the span can only come out too long).
-    """
-    from candor.data.gaps import expected_index
-
-    index = bars.index
-    if since >= index[0]:
-        return index
-    probe = pd.DataFrame(index=pd.DatetimeIndex([since, index[0]], name="ts"))
-    probe.attrs = dict(bars.attrs)
-    try:
-        expected = expected_index(probe)
-    except Exception:  # an unknown or unloadable calendar: fall back to the bars themselves
-        return index
-    if expected is None:
-        return index
-    return expected[expected < index[0]].append(index)
-
-
-def _fingerprint_end(bars: pd.DataFrame, fingerprint: str, lo: int, hi: int) -> int | None:
-    """Position of the training's last bar if ``bars[:k]`` hashes to the fingerprint for some k."""
-    if not fingerprint:
-        return None
-    for last in range(max(lo, 0), min(hi, len(bars) - 1) + 1):
-        if data_fingerprint(bars.iloc[: last + 1]) == fingerprint:
-            return last
-    return None
-
-
-def _timestamp_at(index: pd.DatetimeIndex, pos: int) -> pd.Timestamp:
-    """``index[pos]``, clamped to the ends: positions outside the bars have no timestamp."""
-    return index[min(max(pos, 0), len(index) - 1)]
+def training_span(manifest: Manifest) -> TrainingSpan:
+    """The bars the model's training read, from the manifest's data span (see the module docstring)."""
+    span = manifest.data_span
+    if span is None:
+        raise DataError(
+            f"the {manifest.symbol}/{manifest.timeframe} model (trained {manifest.created_at:%Y-%m-%d}) was saved "
+            "by an older candor that did not record which bars it was trained on, so a replay cannot refuse "
+            "them; retrain it with this candor version (or replay from a chosen start with allow_overlap)."
+        )
+    return TrainingSpan(span.first_bar, span.last_bar)
 
 
 def replay(
@@ -133,8 +75,10 @@ def replay(
     ``allow_overlap``.
     """
     _check_series(model, bars)
-    span = span if span is not None else training_span(model.manifest, bars)
-    first = _first_bar(bars, span, start, allow_overlap)
+    if start is not None and allow_overlap:
+        first = _utc(start)  # the caller's own start, overlap accepted: no span needed
+    else:
+        first = _first_bar(bars, span if span is not None else training_span(model.manifest), start, allow_overlap)
     proba = probabilities(model, bars, first)
     return run_backtest(proba, bars, config, n_trials=n_trials)
 
@@ -194,7 +138,7 @@ def probabilities(model: Any, bars: pd.DataFrame, first: pd.Timestamp) -> pd.Dat
     X = X.loc[X.notna().all(axis=1)]
     if X.empty:
         raise DataError(
-            f"no bar from {first} on has complete features (the model needs {model.manifest.get('warmup')} "
+            f"no bar from {first} on has complete features (the model needs {model.manifest.warmup} "
             "bars of history before the first signal); pass more bars or an earlier --start."
         )
     raw = np.asarray(model.estimator.predict_proba(X), dtype=np.float64)

@@ -89,7 +89,7 @@ def backtest_command(
                          size_by_confidence=size_by_confidence)
     loaded, where = _load_model(model, config)
     bars = open_bars(dataset=dataset, data=data, symbol=symbol, timeframe=timeframe, tz=tz, calendar=calendar)
-    span = training_span(loaded.manifest, bars)
+    span = training_span(loaded.manifest)
     result = replay(loaded, bars, settings, start=start, allow_overlap=allow_overlap, span=span)
     _write_outputs(result, {"model": where, "symbol": loaded.symbol, "timeframe": loaded.timeframe,
                             "training_span": {"start": span.start.isoformat(), "end": span.end.isoformat(),

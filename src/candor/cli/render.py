@@ -47,7 +47,7 @@ def render_training(console: Console, outcome: Any) -> None:
     for col in ("model", "train acc", "oos acc", "f1", "weight"):
         members.add_column(col)
     for name, s in result.member_scores.items():
-        members.add_row(name, _pct(s["train_accuracy"]), _pct(s["oos_accuracy"]), f"{s['f1']:.3f}",
+        members.add_row(name, _pct(s.train_accuracy), _pct(s.oos_accuracy), f"{s.f1:.3f}",
                         f"{result.weights.get(name, 0.0):.2f}")
     console.print(members)
 

@@ -172,10 +172,7 @@ def _train_all(config: Config, *, out: Path | None, dry_run: bool, quiet: bool, 
 
 
 def _document(outcome) -> dict[str, Any]:
-    from candor.training.report import result_to_dict
-
-    document = result_to_dict(outcome.result)
-    document.setdefault("tuning", getattr(outcome.result, "tuning", None))
+    document = outcome.result.report.to_dict()  # the report the manifest, MLflow and training_runs hold
     document["artifact"] = str(outcome.artifact) if outcome.artifact else None
     document["gates"] = {"passed": outcome.passed, "failures": outcome.gate_failures}
     registered = outcome.registered

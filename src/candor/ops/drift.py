@@ -64,7 +64,7 @@ def _spec_from_registry(registry: Registry, name: str, version: str) -> LabelSpe
             return LabelSpec(**json.loads(raw))
         except (TypeError, ValueError):
             pass
-    return LabelSpec(**registry.verified_manifest(mv)["label_spec"])
+    return registry.verified_manifest(mv).label_spec
 
 
 def resolve_forecasts_from_bars(engine: Engine, symbol: str, timeframe: str, bars: pd.DataFrame, *,
@@ -216,7 +216,7 @@ def check_horizon(config: Config, *, engine: Engine, champion: Champion, bars: p
     recent = _recent_resolved(engine, symbol, timeframe, horizon, drift.window)
     correct = np.array([r.direction == r.realized_direction for r in recent], dtype=float)
     accuracy = float(correct.mean()) if len(recent) else None
-    baseline = _finite((champion.model.manifest.get("report", {}).get("oos") or {}).get("accuracy"))
+    baseline = champion.model.manifest.report.oos.accuracy  # None when the report has no finite one
     features = champion.model.features(bars)
     ref_ece, ref_shares = _holdout_reference(champion, bars, features)
     ece = expected_calibration_error(np.array([r.confidence for r in recent]), correct) if len(recent) else None

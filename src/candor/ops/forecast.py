@@ -90,7 +90,7 @@ def forecast_bars(model: CandorModel, bars: pd.DataFrame) -> Forecast:
         forecast = model.predict(bars, last=1)[0]
     if forecast.bar_ts != bars.index[-1]:
         raise ModelError(f"the newest bar {bars.index[-1]} has incomplete features (last complete: "
-                         f"{forecast.bar_ts}); supply at least {model.manifest.get('warmup')} clean bars.")
+                         f"{forecast.bar_ts}); supply at least {model.manifest.warmup} clean bars.")
     return forecast
 
 

@@ -14,7 +14,7 @@ manifest keeps the members' ``created_at`` — the age limit is about how old th
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -135,9 +135,8 @@ _KEPT_TAGS = ("holdout_start", "holdout_end", "holdout_rows", "label_spec", "sym
 def _publish_update(services: Services, champion: Champion, estimator: OutOfFoldEnsemble, now: datetime, actor: str,
                     update: dict[str, Any]) -> str:
     """Save the copy (champion's manifest plus the update) and publish it through the one path."""
-    manifest = {k: v for k, v in champion.model.manifest.items() if k != "files"}
-    manifest["weights_update"] = {**update, "from_version": champion.version}
-    symbol, timeframe = manifest["symbol"], manifest["timeframe"]
+    manifest = replace(champion.model.manifest, weights_update={**update, "from_version": champion.version})
+    symbol, timeframe = manifest.symbol, manifest.timeframe
     target = Path(services.config.home) / "models" / symbol / timeframe / f"weights-{now:%Y%m%dT%H%M%S%f}"
     artifact = save_model(target, estimator, manifest)
     tags = {**{k: v for k, v in champion.tags.items() if k in _KEPT_TAGS}, "candor.job": "update_weights",

@@ -3,8 +3,9 @@
 Layout::
 
     <dir>/model.joblib     the fitted OutOfFoldEnsemble
-    <dir>/manifest.json    features, label and feature specs, config, metrics, data fingerprint,
-                           package versions and the SHA-256 of every other file
+    <dir>/manifest.json    a :class:`~candor.registry.manifest.Manifest`: features, label and
+                           feature specs, config, report, data fingerprint and span, package
+                           versions and the SHA-256 of every other file
 
 :func:`load_model` re-hashes every file before unpickling anything, so an edited or corrupted
 artifact is refused rather than executed. The manifest's own hash is what a registry records;
@@ -13,16 +14,13 @@ pass it as ``expected_manifest_sha256`` to pin the whole directory.
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
-import json
 import os
 import shutil
 import tempfile
 import warnings
-from dataclasses import dataclass
-from datetime import UTC, datetime
-from importlib import metadata
+from dataclasses import dataclass, replace
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -30,16 +28,14 @@ import joblib
 import numpy as np
 import pandas as pd
 
-from candor import __version__
 from candor.data.bars import symbol_of, timeframe_of
 from candor.errors import ModelError, RegistryError
-from candor.features import FeatureSet, compute_features
-from candor.labels import CLASS_NAMES, LabelSpec
+from candor.features import compute_features
+from candor.labels import CLASS_NAMES
+from candor.registry.manifest import Manifest
 
 MODEL_FILE = "model.joblib"
 MANIFEST_FILE = "manifest.json"
-FORMAT_VERSION = 1
-_PACKAGES = ("candor", "numpy", "pandas", "scikit-learn", "xgboost-cpu", "xgboost", "lightgbm", "TA-Lib")
 
 
 def sha256_file(path: Path) -> str:
@@ -48,16 +44,6 @@ def sha256_file(path: Path) -> str:
         for chunk in iter(lambda: handle.read(1 << 20), b""):
             digest.update(chunk)
     return digest.hexdigest()
-
-
-def package_versions() -> dict[str, str]:
-    versions = {}
-    for name in _PACKAGES:
-        try:
-            versions[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            continue
-    return versions
 
 
 @dataclass(frozen=True)
@@ -76,26 +62,25 @@ class Forecast:
 class CandorModel:
     """A loaded, hash-verified model that turns the latest bars into forecasts."""
 
-    def __init__(self, estimator: Any, manifest: dict[str, Any], path: Path) -> None:
+    def __init__(self, estimator: Any, manifest: Manifest, path: Path) -> None:
         self.estimator = estimator
         self.manifest = manifest
         self.path = path
-        self.feature_set = FeatureSet(**{k: tuple(v) if isinstance(v, list) else v
-                                         for k, v in manifest["feature_set"].items()})
-        self.label_spec = LabelSpec(**manifest["label_spec"])
-        self.feature_names: list[str] = list(manifest["feature_names"])
+        self.feature_set = manifest.feature_set
+        self.label_spec = manifest.label_spec
+        self.feature_names: list[str] = list(manifest.feature_names)
 
     @property
     def symbol(self) -> str:
-        return str(self.manifest["symbol"])
+        return self.manifest.symbol
 
     @property
     def timeframe(self) -> str:
-        return str(self.manifest["timeframe"])
+        return self.manifest.timeframe
 
     @property
     def created_at(self) -> datetime:
-        return datetime.fromisoformat(self.manifest["created_at"])
+        return self.manifest.created_at
 
     def features(self, bars: pd.DataFrame) -> pd.DataFrame:
         """Features for ``bars`` in training column order; refuses a changed feature list."""
@@ -112,7 +97,7 @@ class CandorModel:
         """Forecasts for the newest ``last`` bars that have complete features."""
         X = _newest_complete(self.features(bars), last)
         if X.empty:
-            raise ModelError(f"no bar has complete features; supply at least {self.manifest['warmup']} bars.")
+            raise ModelError(f"no bar has complete features; supply at least {self.manifest.warmup} bars.")
         with warnings.catch_warnings():
             # ``features`` returns exactly the training columns in training order; a plain array
             # skips sklearn's per-column DataFrame checks (4x faster for the one-row forecast).
@@ -138,30 +123,9 @@ def _newest_complete(features: pd.DataFrame, last: int) -> pd.DataFrame:
     return complete.iloc[-last:] if len(complete) >= last else features.dropna().iloc[-last:]
 
 
-def build_manifest(result: Any) -> dict[str, Any]:
-    """The manifest of a :class:`~candor.training.run.TrainResult` (without file hashes)."""
-    from candor.training.report import result_to_dict
-
-    return {
-        "format_version": FORMAT_VERSION,
-        "symbol": result.symbol,
-        "timeframe": result.timeframe,
-        "created_at": datetime.now(UTC).isoformat(),
-        "candor_version": __version__,
-        "feature_names": result.feature_names,
-        "feature_set": dataclasses.asdict(result.feature_set),
-        "label_spec": dataclasses.asdict(result.label_spec),
-        "warmup": result.warmup,
-        "config": result.config.model_dump(mode="json", exclude={"home", "database_url"}),
-        "config_hash": result.config.config_hash(),
-        "data_fingerprint": result.fingerprint,
-        "report": result_to_dict(result),
-        "packages": package_versions(),
-    }
-
-
-def save_model(directory: Path, estimator: Any, manifest: dict[str, Any]) -> Path:
-    """Write the artifact atomically (temp dir + rename) and return its path."""
+def save_model(directory: Path, estimator: Any, manifest: Manifest) -> Path:
+    """Write the artifact atomically (temp dir + rename) and return its path; ``manifest.files``
+    is replaced by the hashes of the files written."""
     directory = Path(directory)
     directory.parent.mkdir(parents=True, exist_ok=True)
     if directory.exists():
@@ -170,7 +134,7 @@ def save_model(directory: Path, estimator: Any, manifest: dict[str, Any]) -> Pat
     try:
         joblib.dump(estimator, staging / MODEL_FILE, compress=3)
         files = {MODEL_FILE: sha256_file(staging / MODEL_FILE)}
-        (staging / MANIFEST_FILE).write_text(json.dumps({**manifest, "files": files}, indent=2, default=str))
+        (staging / MANIFEST_FILE).write_text(replace(manifest, files=files).to_json())
         os.replace(staging, directory)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
@@ -178,7 +142,7 @@ def save_model(directory: Path, estimator: Any, manifest: dict[str, Any]) -> Pat
     return directory
 
 
-def verify_artifact(path: Path, expected_manifest_sha256: str | None = None) -> dict[str, Any]:
+def verify_artifact(path: Path, expected_manifest_sha256: str | None = None) -> Manifest:
     """Check every recorded hash; return the manifest or raise :class:`RegistryError`."""
     path = Path(path)
     manifest_path = path / MANIFEST_FILE
@@ -186,8 +150,8 @@ def verify_artifact(path: Path, expected_manifest_sha256: str | None = None) -> 
         raise RegistryError(f"{path} is not a candor model artifact (no {MANIFEST_FILE}).")
     if expected_manifest_sha256 and sha256_file(manifest_path) != expected_manifest_sha256:
         raise RegistryError(f"artifact {path} was modified after registration (manifest hash differs); refusing to load.")
-    manifest = json.loads(manifest_path.read_text())
-    for name, expected in manifest.get("files", {}).items():
+    manifest = Manifest.from_json(manifest_path.read_text())
+    for name, expected in manifest.files.items():
         file = path / name
         if not file.exists() or sha256_file(file) != expected:
             raise RegistryError(f"artifact file {file} is missing or modified (SHA-256 mismatch); refusing to load.")

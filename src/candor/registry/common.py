@@ -12,9 +12,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from candor.data.bars import TIMEFRAMES
 from candor.errors import RegistryError, StoreError
+
+if TYPE_CHECKING:
+    from candor.registry.manifest import Manifest
 
 PREFIX = "candor."
 STATUS = "status"
@@ -41,10 +45,9 @@ def model_name(symbol: str, timeframe: str, horizon: int | None = None) -> str:
     return name if horizon is None or int(horizon) == DEFAULT_HORIZON else f"{name}.h{int(horizon)}"
 
 
-def manifest_model_name(manifest: dict) -> str:
+def manifest_model_name(manifest: Manifest) -> str:
     """The registered name for an artifact manifest: series plus its label horizon."""
-    horizon = (manifest.get("label_spec") or {}).get("horizon")
-    return model_name(str(manifest["symbol"]), str(manifest["timeframe"]), horizon)
+    return model_name(manifest.symbol, manifest.timeframe, manifest.label_spec.horizon)
 
 
 def resolve_name(text: str) -> str:

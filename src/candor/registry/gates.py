@@ -2,23 +2,26 @@
 
 Why objects rather than one function: the registry runs whatever list it is given, so the
 backtest gate or a project-specific gate plugs in without touching the registry. Each
-gate reads the JSON report stored inside the model artifact (``manifest["report"]``, the shape of
-:func:`candor.training.report.result_to_dict`), so a version can be re-validated later from the registry
-alone, without the ``TrainResult`` that produced it.
+gate reads the :class:`~candor.training.report.TrainingReport` stored inside the model artifact
+(``manifest.report``), so a version can be re-validated later from the registry alone, without the
+``TrainResult`` that produced it. A report held as JSON is parsed once, at the boundary, with
+``TrainingReport.from_dict``.
 
-Gates fail closed: a metric the report does not carry is a failure with a reason, never a pass.
-A gate whose whole input section is absent (no ``backtest`` section yet) reports ``skipped``.
+Gates fail closed: a metric the report does not carry (``None`` in the record) is a failure with
+a reason, never a pass. A gate whose whole input section is absent (no ``backtest`` section yet)
+reports ``skipped``.
 """
 
 from __future__ import annotations
 
-import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol, runtime_checkable
+from typing import Protocol, runtime_checkable
 
 from candor.errors import ConfigError
 from candor.evaluate import Verdict
+from candor.training.report import TrainingReport
+from candor.training.summaries import EvaluationSummary
 
 
 @dataclass(frozen=True)
@@ -70,24 +73,12 @@ class Gate(Protocol):
 
     name: str
 
-    def check(self, report: Mapping[str, Any]) -> GateResult: ...
+    def check(self, report: TrainingReport) -> GateResult: ...
 
 
-def _number(section: Mapping[str, Any], key: str) -> float | None:
-    value = section.get(key)
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(float(value)):
-        return None
-    return float(value)
-
-
-def _first(sections: Sequence[Mapping[str, Any]], *keys: str) -> float | None:
-    """The first finite number under ``keys``, section by section (0.0 counts: it is returned)."""
-    for section in sections:
-        for key in keys:
-            value = _number(section, key)
-            if value is not None:
-                return value
-    return None
+def _section(report: TrainingReport, name: str) -> EvaluationSummary:
+    """The evaluation a gate judges: ``oos`` or ``holdout`` (checked by :class:`GateThresholds`)."""
+    return report.holdout if name == "holdout" else report.oos
 
 
 @dataclass(frozen=True)
@@ -97,13 +88,13 @@ class MinimumMetricsGate:
     thresholds: GateThresholds = GateThresholds()
     name: str = "minimum_metrics"
 
-    def check(self, report: Mapping[str, Any]) -> GateResult:
+    def check(self, report: TrainingReport) -> GateResult:
         t = self.thresholds
-        section = report.get(t.section) or {}
+        section = _section(report, t.section)
         failures = []
-        for metric, minimum in (("accuracy", t.min_accuracy), ("precision", t.min_precision),
-                                ("recall", t.min_recall), ("f1", t.min_f1)):
-            value = _number(section, metric)
+        for metric, value, minimum in (("accuracy", section.accuracy, t.min_accuracy),
+                                       ("precision", section.precision, t.min_precision),
+                                       ("recall", section.recall, t.min_recall), ("f1", section.f1, t.min_f1)):
             if value is None:
                 failures.append(f"{t.section} {metric} is missing from the report")
             elif value < minimum:
@@ -120,40 +111,39 @@ class SignificantEdgeGate:
     section: str = "oos"
     name: str = "significant_edge"
 
-    def check(self, report: Mapping[str, Any]) -> GateResult:
-        section = report.get(self.section) or {}
-        verdict = section.get("verdict")
+    def check(self, report: TrainingReport) -> GateResult:
+        section = _section(report, self.section)
+        verdict = section.verdict
         if verdict == Verdict.SIGNIFICANT_EDGE:
             return GateResult(self.name, True, f"{self.section} verdict: {verdict}")
-        lift, p = _number(section, "lift"), _number(section, "p_value")
+        lift, p = section.lift, section.p_value
         detail = "" if lift is None or p is None else f" (lift {lift:+.3f}, p = {p:.3f})"
-        baseline = section.get("best_baseline", "best")
+        baseline = section.best_baseline or "best"
+        shown = None if verdict is None else str(verdict)
         return GateResult(self.name, False,
-                          f"no significant edge over the {baseline} baseline{detail}; verdict: {verdict!r}")
+                          f"no significant edge over the {baseline} baseline{detail}; verdict: {shown!r}")
 
 
 @dataclass(frozen=True)
 class BacktestGate:
-    """Sharpe, trade count and deflated Sharpe minimums on ``report["backtest"]``.
+    """Sharpe, trade count and deflated Sharpe minimums on ``report.backtest``.
 
-    Skipped (passes, ``skipped=True``) while reports carry no backtest section. Keys read, first
-    found wins: ``sharpe`` or ``metrics.sharpe`` (annualised, after costs); ``trades``,
-    ``n_trades`` or ``metrics.n_trades``; ``deflated_sharpe`` or ``dsr``. So both the report's
-    flattened section and a bare :meth:`candor.backtest.BacktestResult.to_dict` are judged.
+    Skipped (passes, ``skipped=True``) while reports carry no backtest section. Reads the summary's
+    ``sharpe`` (annualised, after costs), ``n_trades`` and ``deflated_sharpe``; which stored keys
+    feed them (a bare :meth:`candor.backtest.BacktestResult.to_dict` too) is
+    :meth:`candor.training.summaries.BacktestSummary.from_dict`'s business.
     """
 
     thresholds: BacktestThresholds = BacktestThresholds()
     name: str = "backtest"
 
-    def check(self, report: Mapping[str, Any]) -> GateResult:
-        section = report.get("backtest")
-        if not section:
+    def check(self, report: TrainingReport) -> GateResult:
+        section = report.backtest
+        if section is None:
             return GateResult(self.name, True, "report has no backtest section; gate skipped", skipped=True)
         t = self.thresholds
-        metrics = section.get("metrics") if isinstance(section.get("metrics"), Mapping) else {}
-        checks = (("sharpe", _first((section, metrics), "sharpe"), t.min_sharpe),
-                  ("trades", _first((section, metrics), "trades", "n_trades"), t.min_trades),
-                  ("deflated_sharpe", _first((section,), "deflated_sharpe", "dsr"), t.min_deflated_sharpe))
+        checks = (("sharpe", section.sharpe, t.min_sharpe), ("trades", section.n_trades, t.min_trades),
+                  ("deflated_sharpe", section.deflated_sharpe, t.min_deflated_sharpe))
         failures = [f"backtest {key} is missing" if value is None else f"backtest {key} {value:.3f} < {minimum}"
                     for key, value, minimum in checks
                     if minimum is not None and (value is None or value < minimum)]
@@ -169,7 +159,7 @@ def default_gates(thresholds: GateThresholds | None = None,
     return (MinimumMetricsGate(t), SignificantEdgeGate(t.section), BacktestGate(backtest or BacktestThresholds()))
 
 
-def run_gates(report: Mapping[str, Any], gates: Sequence[Gate]) -> list[GateResult]:
+def run_gates(report: TrainingReport, gates: Sequence[Gate]) -> list[GateResult]:
     """Every gate's result, in order (no short-circuit: the user sees every reason at once)."""
     if not gates:
         raise ConfigError("`gates` is empty; pass at least one gate (see candor.registry.default_gates).")

@@ -21,6 +21,7 @@ from candor.data.datasets import dataset_for
 from candor.errors import RegistryError
 from candor.registry.artifact import MANIFEST_FILE, CandorModel, load_model, sha256_file, verify_artifact
 from candor.registry.common import MANIFEST_SHA
+from candor.registry.manifest import Manifest
 
 
 def local_path(source: str) -> Path | None:
@@ -68,7 +69,7 @@ def expected_sha(mv: Any) -> str:
     return str(sha)
 
 
-def verified_manifest(client: Any, mv: Any, download_dir: Path | None = None) -> dict[str, Any]:
+def verified_manifest(client: Any, mv: Any, download_dir: Path | None = None) -> Manifest:
     """The version's manifest after checking every file against the hash recorded at registration."""
     return verify_artifact(artifact_path(client, mv, download_dir), expected_sha(mv))
 

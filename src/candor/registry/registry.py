@@ -33,6 +33,7 @@ from candor.registry.common import (
     model_name, resolve_name, series_label,
 )
 from candor.registry.compare import compare_versions
+from candor.registry.manifest import Manifest
 from candor.registry.gates import Gate, GateResult, default_gates, failure_reasons, run_gates
 from candor.registry.tracking import safe_uri
 
@@ -110,7 +111,7 @@ class Registry:
             self._ensure_model(name, manifest)
             tags = {STATUS: STAGED, MANIFEST_SHA: sha, **_version_tags(manifest, run.data.tags)}
             mv = self.client.create_model_version(name, source, run_id=run_id, tags=tags,
-                                                  description=f"{series_label(name)} trained {manifest['created_at']}")
+                                                  description=f"{series_label(name)} trained {manifest.created_at.isoformat()}")
         return RegisteredVersion(name, str(mv.version), run_id, STAGED, sha)
 
     def _run(self, run_id: str) -> Any:
@@ -121,14 +122,14 @@ class Registry:
                 raise RegistryError(f"unknown MLflow run {run_id!r} in {self.uri}") from None
             raise
 
-    def _ensure_model(self, name: str, manifest: dict[str, Any]) -> None:
+    def _ensure_model(self, name: str, manifest: Manifest) -> None:
         try:
             self.client.get_registered_model(name)
             return
         except Exception as exc:
             if not is_not_found(exc):
                 raise
-        tags = {"symbol": str(manifest["symbol"]), "timeframe": str(manifest["timeframe"])}
+        tags = {"symbol": manifest.symbol, "timeframe": manifest.timeframe}
         try:
             self.client.create_registered_model(name, tags=tags,
                                                 description=f"candor direction models for {series_label(name)}")
@@ -143,7 +144,7 @@ class Registry:
         if status == ARCHIVED:
             raise RegistryError(f"version {mv.version} of {mv.name} is archived; it cannot be re-validated.")
         manifest = self.verified_manifest(mv)
-        results: list[GateResult] = run_gates(manifest.get("report", {}), self.gates)
+        results: list[GateResult] = run_gates(manifest.report, self.gates)
         reasons = failure_reasons(results)
         status = FAILED if reasons else VALIDATED
         with mlflow_errors(self.uri):
@@ -288,7 +289,7 @@ class Registry:
         return result
 
     # ---- loading ---------------------------------------------------------------------------
-    def verified_manifest(self, mv: Any) -> dict[str, Any]:
+    def verified_manifest(self, mv: Any) -> Manifest:
         """``mv``'s manifest, every file checked against the hash recorded at registration."""
         return loading.verified_manifest(self.client, mv, self.cache_dir)
 
@@ -340,15 +341,15 @@ def _alias(model: Any, alias: str) -> str | None:
     return None if value is None else str(value)
 
 
-def _version_tags(manifest: dict[str, Any], run_tags: dict[str, str]) -> dict[str, str]:
-    report = manifest.get("report", {})
-    tags = {"symbol": str(manifest["symbol"]), "timeframe": str(manifest["timeframe"]),
-            "trained_at": str(manifest["created_at"]), "data_fingerprint": str(manifest.get("data_fingerprint", "")),
-            "config_hash": str(manifest.get("config_hash", "")), "verdict": str(report.get("oos", {}).get("verdict"))}
-    for key in METRIC_TAGS:
+def _version_tags(manifest: Manifest, run_tags: dict[str, str]) -> dict[str, str]:
+    report = manifest.report
+    tags = {"symbol": manifest.symbol, "timeframe": manifest.timeframe, "trained_at": manifest.created_at.isoformat(),
+            "data_fingerprint": manifest.data_fingerprint, "config_hash": manifest.config_hash,
+            "verdict": str(report.oos.verdict)}
+    for key in METRIC_TAGS:  # "oos_p_value" → report.oos.p_value
         section, _, metric = key.partition("_")
-        value = report.get(section, {}).get(metric)
-        if isinstance(value, int | float):
+        value = getattr(report.holdout if section == "holdout" else report.oos, metric)
+        if value is not None:
             tags[key] = f"{float(value):.6g}"
     for key in ("holdout_start", "holdout_end", "holdout_rows", "label_spec"):
         if key in run_tags:

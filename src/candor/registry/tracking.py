@@ -194,12 +194,11 @@ def plot_calibration(table: pd.DataFrame, path: Path, title: str = "calibration"
 
 
 def write_run_files(result: Any, folder: Path) -> None:
-    """report.json, the two PNGs and the importance CSV, ready to be logged as artifacts."""
-    from candor.training.report import result_to_dict
-
+    """report.json (``result.report``, as in the manifest), the two PNGs and the importance CSV,
+    ready to be logged as artifacts."""
     (folder / "report").mkdir()
     (folder / "plots").mkdir()
-    (folder / "report" / "report.json").write_text(json.dumps(result_to_dict(result), indent=2, default=str))
+    (folder / "report" / "report.json").write_text(json.dumps(result.report.to_dict(), indent=2))
     plot_confusion(result.oos.confusion_matrix, result.oos.classes, folder / "plots" / "confusion_matrix.png",
                    title=f"{result.symbol}/{result.timeframe} out-of-sample confusion matrix")
     plot_calibration(result.calibration, folder / "plots" / "calibration.png",
@@ -258,9 +257,8 @@ def log_artifact_run(artifact_dir: Path | str, tracking: Tracking, tags: Mapping
 
 
 def training_run_fields(result: Any, run_id: str, name: str | None, version: str | None) -> dict[str, Any]:
-    """The ``training_runs`` row of a training: headline numbers beside the baseline, run id."""
-    from candor.training.report import result_to_dict
-
+    """The ``training_runs`` row of a training: headline numbers beside the baseline, run id, and
+    the report (``result.report``, the same record the manifest holds)."""
     oos = result.oos
     return {
         "symbol": result.symbol, "timeframe": result.timeframe, "horizon": int(result.label_spec.horizon),
@@ -272,5 +270,5 @@ def training_run_fields(result: Any, run_id: str, name: str | None, version: str
         "holdout_accuracy": result.holdout.accuracy, "mlflow_run_id": run_id, "model_name": name,
         "model_version": version, "data_fingerprint": result.fingerprint,
         "config_hash": result.config.config_hash(), "candor_version": __version__,
-        "duration_s": result.timings.get("total_s"), "report": result_to_dict(result),
+        "duration_s": result.timings.get("total_s"), "report": result.report.to_dict(),
     }

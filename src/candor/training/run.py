@@ -12,6 +12,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -31,6 +32,7 @@ from candor.evaluate import EvaluationReport, calibration_table, evaluate_oos, p
 from candor.features import FeatureSet, warmup_bars
 from candor.labels import CLASS_NAMES, LabelSpec
 from candor.split import PurgedWalkForward, holdout_split
+from candor.training.report import DataSpan, FoldSummary, MemberScore, TrainingReport, build_report
 from candor.training.stacking import (
     MemberFold,
     earlier_oof,
@@ -59,23 +61,9 @@ class FoldOutcome:
     tuning: dict | None = None  # member -> candor.training.tuning.TuneResult when config.tune.enabled
 
 
-@dataclass(frozen=True)
-class FoldSummary:
-    index: int
-    train_rows: int
-    test_rows: int
-    test_start: str
-    test_end: str
-    accuracy: float
-    f1: float
-    train_accuracy: float
-    baselines: dict[str, float]
-    weights: dict[str, float]
-
-
 @dataclass
 class TrainResult:
-    """Everything a training produced; ``to_dict`` is the ``--output-json`` document."""
+    """Everything a training produced; :attr:`report` is what is stored of it."""
 
     symbol: str
     timeframe: str
@@ -84,7 +72,7 @@ class TrainResult:
     horizon: int
     class_distribution: dict[str, float]
     folds: list[FoldSummary]
-    member_scores: dict[str, dict[str, float]]
+    member_scores: dict[str, MemberScore]
     oos: EvaluationReport
     holdout: EvaluationReport
     weights: dict[str, float]
@@ -99,11 +87,23 @@ class TrainResult:
     feature_set: FeatureSet
     label_spec: LabelSpec
     warmup: int
+    data_span: DataSpan
     timings: dict[str, float] = field(default_factory=dict)
     backtest: BacktestResult | None = None
     n_trials: int = 1
     tuning: dict | None = None  # candor.training.tuning.tuning_summary: best params, studies, trial counts
     derived: tuple = ()  # candor.training.runconfig.DerivedSetting: config fields the run set, and why
+
+    @cached_property
+    def report(self) -> TrainingReport:
+        """The typed report, built on first read and then shared by every reader and writer.
+
+        Why cached: the gates, the manifest, MLflow's report.json, the ``training_runs`` row and
+        ``--output-json`` must hold the same numbers, so they all serialise this one object. Read
+        it once the result is final (``train`` has added the backtest; ``dataclasses.replace``
+        gives a new result, which builds its own report).
+        """
+        return build_report(self)
 
 
 def make_ensemble(config: Config) -> OutOfFoldEnsemble:
@@ -280,17 +280,17 @@ def _gather(config: Config, tasks: list, fold_type: type, n_folds: int, progress
     return sorted(done_folds, key=lambda f: f.index), production
 
 
-def _member_scores(data: LabelledData, outcomes: list[FoldOutcome]) -> dict[str, dict[str, float]]:
+def _member_scores(data: LabelledData, outcomes: list[FoldOutcome]) -> dict[str, MemberScore]:
     y = data.y.to_numpy()
     test = np.concatenate([o.test for o in outcomes])
-    scores: dict[str, dict[str, float]] = {}
+    scores: dict[str, MemberScore] = {}
     for name in outcomes[0].member_test_pred:
         pred = np.concatenate([o.member_test_pred[name] for o in outcomes])
-        scores[name] = {
-            "train_accuracy": float(np.mean([o.member_train_accuracy[name] for o in outcomes])),
-            "oos_accuracy": float(accuracy_score(y[test], pred)),
-            "f1": float(f1_score(y[test], pred, average="weighted", zero_division=0)),
-        }
+        scores[name] = MemberScore(
+            train_accuracy=float(np.mean([o.member_train_accuracy[name] for o in outcomes])),
+            oos_accuracy=float(accuracy_score(y[test], pred)),
+            f1=float(f1_score(y[test], pred, average="weighted", zero_division=0)),
+        )
     return scores
 
 
@@ -310,7 +310,7 @@ def train(bars: pd.DataFrame, config: Config, progress: Progress | None = None) 
     data = build_labelled_data(bars, config)
     prepared = time.perf_counter() - started
     result = train_labelled(data, config, symbol=symbol_of(bars), timeframe=timeframe_of(bars),
-                            fingerprint=data_fingerprint(bars), progress=progress)
+                            fingerprint=data_fingerprint(bars), progress=progress, bars_index=bars.index)
     result.timings["features_labels_s"] = prepared
     t0 = time.perf_counter()
     result.backtest = backtest_oos(result, bars, config)
@@ -346,10 +346,13 @@ def train_labelled(
     timeframe: str,
     fingerprint: str,
     progress: Progress | None = None,
+    bars_index: pd.DatetimeIndex | None = None,
 ) -> TrainResult:
     """The walk-forward, holdout and final fit on an already built feature/label matrix.
 
     Exposed so that tests can feed manipulated labels (e.g. shuffled) through the exact same code.
+    ``bars_index`` is the timestamps of the bars ``data`` was built from (the data span's first
+    and last bar); without it the span runs from the first label row to the last label's end.
     """
     say = progress or (lambda _msg: None)
     timings: dict[str, float] = {}
@@ -371,6 +374,7 @@ def train_labelled(
     timings["total_s"] = time.perf_counter() - started
     test_rows = np.concatenate([o.test for o in outcomes])
     tuning = _tuning_summary(final, outcomes) if config.tune.enabled else None
+    read = bars_index if bars_index is not None else pd.DatetimeIndex([data.labels.y.index[0], data.labels.t1.max()])
     return TrainResult(
         symbol=symbol, timeframe=timeframe, n_samples=data.n_samples,
         label=data.labels.spec.describe(), horizon=config.labels.horizon,
@@ -383,7 +387,8 @@ def train_labelled(
                                       oos_proba.columns.to_numpy()),
         importance=importance, oos_proba=oos_proba, holdout_proba=holdout_proba,
         fingerprint=fingerprint, config=config, feature_set=data.feature_set,
-        label_spec=data.labels.spec, warmup=warmup_bars(data.feature_set, timeframe), timings=timings,
+        label_spec=data.labels.spec, warmup=warmup_bars(data.feature_set, timeframe),
+        data_span=DataSpan.from_rows(read, data.y.index, dev, hold), timings=timings,
         n_trials=configurations_tried(config) + (tuning or {}).get("n_trials_total", 0), tuning=tuning,
     )
 

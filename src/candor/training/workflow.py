@@ -15,13 +15,13 @@ from pathlib import Path
 import pandas as pd
 
 from candor.config import Config
-from candor.registry.artifact import build_manifest, save_model
+from candor.registry.artifact import save_model
+from candor.registry.manifest import build_manifest
 from candor.registry.common import RegisteredVersion
 from candor.registry.gates import GateResult, failure_reasons, run_gates
 from candor.registry.publish import Candidate, publish
 from candor.services import Services, gates_from_config, open_services
 from candor.training.device import DeviceChoice
-from candor.training.report import result_to_dict
 from candor.training.run import Progress, TrainResult, train
 from candor.training.runconfig import RunConfig, derive_run_config
 from candor.training.tuning import save_best_params
@@ -78,7 +78,7 @@ def run_training(
     run = derive_run_config(config, str(bars.attrs["symbol"]), str(bars.attrs["timeframe"]), horizon=horizon,
                             horizon_source=horizon_source, threads=threads, device=device)
     result = replace(train(bars, run.config, progress=progress), derived=run.derived)
-    outcome = TrainingOutcome(result, None, run_gates(result_to_dict(result), gates_from_config(run.config)),
+    outcome = TrainingOutcome(result, None, run_gates(result.report, gates_from_config(run.config)),
                               run=run)
     if dry_run:
         return outcome
