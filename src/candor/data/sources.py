@@ -14,9 +14,13 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import sqlalchemy as sa
 
 from candor.data.bars import OHLCV, TIMEFRAMES, check_timeframe, make_bars
-from candor.data.gaps import ns
+from candor.data.datasets import load_dataset
+from candor.data.gaps import check_calendar, ns
+from candor.data.resample import resample
+from candor.data.validate import validate_bars
 from candor.errors import ConfigError, DataError
 
 _TS_ALIASES = ("ts", "timestamp", "datetime", "date", "time", "opentime", "timeutc", "datetimeutc")
@@ -190,10 +194,8 @@ def _sql_error(where: str, exc: Exception) -> DataError:
     return DataError(f"cannot read {where}: {reason}")
 
 
-def _sql_frame(engine, table: str, symbol: str, timeframe: str, ts_column: str | None) -> pd.DataFrame:
+def _sql_frame(engine: sa.Engine, table: str, symbol: str, timeframe: str, ts_column: str | None) -> pd.DataFrame:
     """Select the rows of ``table`` (filtered by its symbol/timeframe columns if it has them)."""
-    import sqlalchemy as sa
-
     where = f"table {table!r} in {engine.url.render_as_string(hide_password=True)}"
     schema, _, name = table.rpartition(".")
     try:
@@ -223,7 +225,7 @@ def _sql_frame(engine, table: str, symbol: str, timeframe: str, ts_column: str |
     return raw.assign(ts=ts)
 
 
-def load_sql(url_or_engine, table: str, *, symbol: str, timeframe: str,
+def load_sql(url_or_engine: str | sa.Engine, table: str, *, symbol: str, timeframe: str,
              calendar: str | None = "XNYS", ts_column: str | None = None,
              tz: str | None = None) -> pd.DataFrame:
     """Load bars from a SQL table via SQLAlchemy (URL string or Engine).
@@ -232,8 +234,6 @@ def load_sql(url_or_engine, table: str, *, symbol: str, timeframe: str,
     time) and OHLCV columns under any accepted alias. When the table has a ``symbol`` (or
     ``timeframe``) column only the rows for ``symbol`` (``timeframe``) are read.
     """
-    import sqlalchemy as sa
-
     check_timeframe(timeframe)
     engine = sa.create_engine(url_or_engine) if isinstance(url_or_engine, str) else url_or_engine
     raw = _sql_frame(engine, table, symbol, timeframe, ts_column)
@@ -289,10 +289,6 @@ def open_bars(*, dataset: str | None = None, data: str | Path | None = None,
     * ``timeframe`` coarser than the data's → resampled to complete bars; finer → ConfigError;
     * the bars are validated (:func:`validate_bars`, with ``min_rows`` checked on the result).
     """
-    from candor.data.datasets import load_dataset
-    from candor.data.gaps import check_calendar
-    from candor.data.validate import validate_bars
-
     if (dataset is None) == (data is None):
         got = "both" if dataset is not None else "neither"
         raise ConfigError(f"pass exactly one of `dataset` (an embedded dataset name) or `data` "
@@ -320,8 +316,6 @@ def open_bars(*, dataset: str | None = None, data: str | Path | None = None,
 
 
 def _to_timeframe(bars: pd.DataFrame, timeframe: str | None) -> pd.DataFrame:
-    from candor.data.resample import resample
-
     native = bars.attrs["timeframe"]
     if timeframe is None or timeframe == native:
         return bars

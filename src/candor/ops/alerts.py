@@ -15,6 +15,8 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+import httpx
+
 from candor.config import AlertConfig
 from candor.ops.status import DriftStatus
 
@@ -58,8 +60,6 @@ def post_webhook(url: str, payload: dict[str, Any], *, retries: int, timeout_s: 
     A malformed URL (``httpx.InvalidURL``, which is no ``HTTPError``) is given up at once: no
     retry can fix it.
     """
-    import httpx
-
     error, code = None, None
     for attempt in range(1, retries + 2):
         try:

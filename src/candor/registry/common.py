@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from mlflow.exceptions import MlflowException
+
 from candor.data.bars import TIMEFRAMES
 from candor.errors import RegistryError, StoreError
 
@@ -140,8 +142,6 @@ def first_line(exc: BaseException) -> str:
 @contextmanager
 def mlflow_errors(uri: str) -> Iterator[None]:
     """Turn any MLflow exception that escaped the specific checks into one-line StoreError."""
-    from mlflow.exceptions import MlflowException
-
     try:
         yield
     except MlflowException as exc:

@@ -17,6 +17,8 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import event, exc as sa_exc
+from sqlalchemy.dialects.postgresql import Insert as PostgresInsert, insert as postgres_insert
+from sqlalchemy.dialects.sqlite import Insert as SqliteInsert, insert as sqlite_insert
 from sqlalchemy.engine import URL, Connection, Engine, make_url
 
 from candor.errors import ConfigError, StoreError
@@ -187,13 +189,11 @@ def check_connection(engine: Engine) -> None:
         connection.execute(sa.text("SELECT 1"))
 
 
-def dialect_insert(connection: Connection, table: sa.Table) -> Any:
+def dialect_insert(connection: Connection, table: sa.Table) -> PostgresInsert | SqliteInsert:
     """An INSERT that supports ``on_conflict_do_nothing/do_update`` on the connection's dialect."""
     name = connection.dialect.name
     if name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    elif name == "sqlite":
-        from sqlalchemy.dialects.sqlite import insert
-    else:
-        raise StoreError(f"database dialect {name!r} is not supported; use SQLite or PostgreSQL")
-    return insert(table)
+        return postgres_insert(table)
+    if name == "sqlite":
+        return sqlite_insert(table)
+    raise StoreError(f"database dialect {name!r} is not supported; use SQLite or PostgreSQL")

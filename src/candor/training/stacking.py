@@ -16,6 +16,7 @@ import time
 from dataclasses import dataclass
 
 import numpy as np
+from sklearn.base import clone
 from sklearn.metrics import accuracy_score
 
 from candor.ensemble import OutOfFoldEnsemble, align_proba
@@ -74,8 +75,6 @@ def weigh_fold(template: OutOfFoldEnsemble, X, y: np.ndarray, folds: list[Member
 
 
 def _equal(template: OutOfFoldEnsemble) -> OutOfFoldEnsemble:
-    from sklearn.base import clone
-
     return clone(template).set_params(method="equal")
 
 

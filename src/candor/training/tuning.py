@@ -27,14 +27,17 @@ from typing import Any
 
 import numpy as np
 import optuna
+import pandas as pd
 from sklearn.metrics import accuracy_score, f1_score, log_loss
 from sqlalchemy import exc as sa_exc
+from sqlalchemy.engine import make_url
 
 from candor.config import Config, TuneConfig
 from candor.ensemble import OutOfFoldEnsemble, align_proba
 from candor.errors import ConfigError, ModelError, StoreError
 from candor.models import check_model_name, make_model, search_space
-from candor.split import PurgedWalkForward
+from candor.split import PurgedWalkForward, holdout_split
+from candor.training.matrix import build_labelled_data
 
 METRICS = ("f1", "accuracy", "log_loss")
 _DIRECTION = {"f1": "maximize", "accuracy": "maximize", "log_loss": "minimize"}
@@ -63,8 +66,6 @@ class TuneResult:
 # ------------------------------------------------------------------------------------- storage
 def redact(url: str) -> str:
     """The URL with any password masked, for messages and reports."""
-    from sqlalchemy.engine import make_url
-
     try:
         return make_url(url).render_as_string(hide_password=True)
     except Exception:  # noqa: BLE001 - an unparsable URL is shown as given (it has no parsed password)
@@ -178,7 +179,8 @@ class _Objective:
         return float(np.mean(scores))
 
 
-def make_study(name: str, metric: str, *, storage: Any, random_state: int, trials: int) -> optuna.Study:
+def make_study(name: str, metric: str, *, storage: optuna.storages.BaseStorage | None, random_state: int,
+               trials: int) -> optuna.Study:
     """A seeded TPE + median-pruner study, created or (in a storage) joined by name."""
     sampler = optuna.samplers.TPESampler(seed=random_state, n_startup_trials=max(2, min(10, trials // 3)))
     pruner = optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=0)
@@ -370,7 +372,8 @@ def load_best_params_document(home: Path | str, symbol: str, timeframe: str) -> 
 
 
 # ------------------------------------------------------------------------------ tune worker
-def tune_worker(bars: Any, config: Config, model_name: str, *, trials: int, storage: Any,
+def tune_worker(bars: pd.DataFrame, config: Config, model_name: str, *, trials: int,
+                storage: str | optuna.storages.BaseStorage | None,
                 study_name: str | None = None, timeout: float | None = None, random_state: int | None = None,
                 wait_for: int | None = None, wait_timeout: float = 600.0) -> TuneResult:
     """One worker of a shared study on the series' development rows (the holdout is never seen).
@@ -381,9 +384,6 @@ def tune_worker(bars: Any, config: Config, model_name: str, *, trials: int, stor
     first trials. ``wait_for`` blocks until the study holds that many finished trials, so every
     worker reports the study's final best.
     """
-    from candor.training.matrix import build_labelled_data
-    from candor.split import holdout_split
-
     data = build_labelled_data(bars, config)
     dev, _ = holdout_split(data.y.index, data.t1, config.split.holdout, purge=config.purge)
     X, y, t1 = data.X.iloc[dev], data.y.iloc[dev], data.t1.iloc[dev]

@@ -23,11 +23,17 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+from joblib.externals.loky import get_reusable_executor
+from threadpoolctl import threadpool_limits
 
 from candor.config import Config
+from candor.data.bars import TIMEFRAMES
+from candor.data.datasets import DATASET_NAMES, describe_datasets
+from candor.data.resample import resample
+from candor.data.sources import open_bars
 from candor.errors import CandorError
 from candor.training.device import DeviceChoice
-from candor.training.workflow import run_training
+from candor.training.workflow import TrainingOutcome, run_training
 
 _THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMEXPR_NUM_THREADS")
 
@@ -72,9 +78,6 @@ class SeriesSpec:
 
     def load(self) -> pd.DataFrame:
         """The validated bars (resampled to ``timeframe`` when coarser than the source)."""
-        from candor.data.resample import resample
-        from candor.data.sources import open_bars
-
         if self.bars is None:
             return open_bars(dataset=self.dataset, data=self.data, timeframe=self.timeframe)
         if self.timeframe is None or self.timeframe == self.bars.attrs.get("timeframe"):
@@ -95,9 +98,6 @@ class UniverseProgress:
 
 def _dataset_for(name: str, timeframe: str | None) -> str | None:
     """An embedded dataset by name, or by symbol: the coarsest one fine enough for ``timeframe``."""
-    from candor.data.bars import TIMEFRAMES
-    from candor.data.datasets import DATASET_NAMES, describe_datasets
-
     if name in DATASET_NAMES:
         return name
     order = list(TIMEFRAMES)
@@ -114,8 +114,6 @@ def resolve_series(names: Sequence[str] = (), timeframes: Sequence[str] = ()) ->
     No names: every embedded dataset. No timeframes: each series at its own. A name that is
     none of these stays in the list and fails when loaded, with the loader's message.
     """
-    from candor.data.datasets import DATASET_NAMES
-
     specs = []
     for name in names or DATASET_NAMES:
         for tf in timeframes or (None,):
@@ -132,8 +130,6 @@ def resolve_series(names: Sequence[str] = (), timeframes: Sequence[str] = ()) ->
 @contextmanager
 def pinned_threads(threads: int) -> Iterator[None]:
     """Limit OpenMP/BLAS pools (and env for any child process) to ``threads`` for the block."""
-    from threadpoolctl import threadpool_limits
-
     saved = {k: os.environ.get(k) for k in _THREAD_VARS}
     os.environ.update({k: str(threads) for k in _THREAD_VARS})
     try:
@@ -154,7 +150,7 @@ def threads_per_process(jobs: int, cores: int | None = None) -> int:
     return max(1, cores // max(1, jobs))
 
 
-def _trained_row(spec: SeriesSpec, outcome: Any, seconds: float) -> UniverseRow:
+def _trained_row(spec: SeriesSpec, outcome: TrainingOutcome, seconds: float) -> UniverseRow:
     result, oos = outcome.result, outcome.result.oos
     return UniverseRow(
         spec.name, result.symbol, result.timeframe, "trained", samples=result.n_samples,
@@ -213,8 +209,6 @@ def _run_serial(specs: list[SeriesSpec], config: Config, kwargs: dict, report: R
 
 def _run_processes(specs: list[SeriesSpec], config: Config, kwargs: dict, report: Report) -> list[UniverseRow]:
     """A loky process pool (workers reused, crash-safe); ``jobs`` processes × pinned threads."""
-    from joblib.externals.loky import get_reusable_executor
-
     jobs = min(config.universe.jobs, len(specs))
     threads = threads_per_process(jobs)
     executor = get_reusable_executor(max_workers=jobs, env={k: str(threads) for k in _THREAD_VARS})
@@ -240,7 +234,7 @@ def _collect(futures: dict, specs: list[SeriesSpec], report: Report, running: Ca
 
 def connect_dask(address: str, timeout: float = 5.0) -> Any:
     """A ``distributed.Client`` for ``address``; unreachable → :class:`ClusterError` (one line)."""
-    from distributed import Client
+    from distributed import Client  # lazy: distributed is only needed with --dask and takes ~0.4 s to import
 
     try:
         return Client(address, timeout=f"{timeout}s", set_as_default=False)
@@ -262,14 +256,14 @@ def _host_threads(client: Any) -> dict[str, int]:
 
 def _dask_series(spec: SeriesSpec, config: Config, slots: dict[str, int], kwargs: dict) -> UniverseRow:
     """Runs on a Dask worker: pin threads to this host's share of its cores, then train."""
-    from distributed import get_worker
+    from distributed import get_worker  # lazy: runs on a Dask worker only (distributed is needed with --dask only)
 
     host = get_worker().address.split("://")[-1].rsplit(":", 1)[0]
     return train_series(spec, config, threads=threads_per_process(slots.get(host, 1)), **kwargs)
 
 
 def _run_dask(specs: list[SeriesSpec], config: Config, kwargs: dict, report: Report) -> list[UniverseRow]:
-    from distributed import as_completed as dask_completed
+    from distributed import as_completed as dask_completed  # lazy: distributed is only needed with --dask
 
     client = connect_dask(config.universe.dask)
     try:
