@@ -71,7 +71,7 @@ def _equity(backtest: BacktestSummary) -> dict[str, Any] | None:
         return None
     bench = [p.buy_and_hold for p in points]
     return charts.equity_chart([p.ts for p in points], [p.equity for p in points],
-                               None if any(b is None for b in bench) else bench)  # type: ignore[arg-type]
+                               None if any(b is None for b in bench) else bench)
 
 
 @router.get("/models/{symbol}/{timeframe}", response_class=HTMLResponse)

@@ -29,7 +29,7 @@ from candor.errors import RegistryError
 from candor.features import FeatureSet
 from candor.labels import LabelSpec
 from candor.training.report import DataSpan, TrainingReport
-from candor.training.summaries import JsonObject, json_safe, mapping, sequence
+from candor.training.summaries import JsonObject, json_object, mapping, sequence
 
 if TYPE_CHECKING:
     from candor.training.run import TrainResult
@@ -79,7 +79,7 @@ class Manifest:
         out: JsonObject = {
             "format_version": FORMAT_VERSION, "symbol": self.symbol, "timeframe": self.timeframe,
             "created_at": self.created_at.isoformat(), "candor_version": self.candor_version,
-            "feature_names": list(self.feature_names), "feature_set": json_safe(dataclasses.asdict(self.feature_set)),
+            "feature_names": list(self.feature_names), "feature_set": json_object(dataclasses.asdict(self.feature_set)),
             "label_spec": dataclasses.asdict(self.label_spec), "warmup": self.warmup, "config": self.config,
             "config_hash": self.config_hash, "data_fingerprint": self.data_fingerprint,
             "data_span": None if self.data_span is None else self.data_span.to_dict(),
@@ -114,18 +114,18 @@ class Manifest:
                 symbol=str(data["symbol"]), timeframe=str(data["timeframe"]),
                 created_at=_aware(datetime.fromisoformat(str(data["created_at"]))),
                 feature_names=tuple(str(n) for n in sequence(data["feature_names"])),
-                feature_set=FeatureSet(**mapping(data["feature_set"])),  # type: ignore[arg-type]
-                label_spec=LabelSpec(**mapping(data["label_spec"])),  # type: ignore[arg-type]
-                warmup=int(data.get("warmup") or 0),  # type: ignore[arg-type]
+                feature_set=FeatureSet(**mapping(data["feature_set"])),
+                label_spec=LabelSpec(**mapping(data["label_spec"])),
+                warmup=int(data.get("warmup") or 0),
                 candor_version=str(data.get("candor_version") or ""),
-                config=json_safe(mapping(data.get("config"))),  # type: ignore[arg-type]
+                config=json_object(mapping(data.get("config"))),
                 config_hash=str(data.get("config_hash") or ""),
                 data_fingerprint=str(data.get("data_fingerprint") or ""),
                 data_span=DataSpan.from_dict(span) if isinstance(span, Mapping) else None,
                 report=TrainingReport.from_dict(mapping(data.get("report"))),
                 packages={str(k): str(v) for k, v in mapping(data.get("packages")).items()},
                 files={str(k): str(v) for k, v in mapping(data.get("files")).items()},
-                weights_update=json_safe(update) if isinstance(update, Mapping) else None,  # type: ignore[arg-type]
+                weights_update=json_object(update) if isinstance(update, Mapping) else None,
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise RegistryError(f"the manifest is malformed ({type(exc).__name__}: {exc}); it was not written by "
@@ -157,7 +157,7 @@ def build_manifest(result: TrainResult) -> Manifest:
         symbol=result.symbol, timeframe=result.timeframe, created_at=datetime.now(UTC),
         feature_names=tuple(result.feature_names), feature_set=result.feature_set, label_spec=result.label_spec,
         warmup=int(result.warmup), candor_version=__version__,
-        config=json_safe(result.config.model_dump(mode="json", exclude=_PRIVATE_CONFIG)),  # type: ignore[arg-type]
+        config=json_object(result.config.model_dump(mode="json", exclude=_PRIVATE_CONFIG)),
         config_hash=result.config.config_hash(), data_fingerprint=result.fingerprint, data_span=result.data_span,
         report=result.report, packages=package_versions(),
     )

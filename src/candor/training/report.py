@@ -28,7 +28,7 @@ import pandas as pd
 
 from candor.errors import RegistryError
 from candor.training.summaries import (
-    BacktestSummary, EvaluationSummary, JsonObject, json_safe, mapping, number, numbers, sequence, text,
+    BacktestSummary, EvaluationSummary, JsonObject, json_object, json_safe, mapping, number, numbers, sequence, text,
 )
 
 if TYPE_CHECKING:
@@ -37,7 +37,7 @@ if TYPE_CHECKING:
 
 def utc(value: object) -> pd.Timestamp:
     """A stored timestamp as a UTC ``Timestamp`` (naive text is read as UTC, as bars are)."""
-    stamp = pd.Timestamp(value)  # type: ignore[arg-type]
+    stamp = pd.Timestamp(value)
     return stamp.tz_localize("UTC") if stamp.tz is None else stamp.tz_convert("UTC")
 
 
@@ -69,7 +69,7 @@ class DataSpan:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, object]) -> DataSpan:
-        return cls(**{f.name: int(data[f.name]) if f.name.endswith("_rows") else utc(data[f.name])  # type: ignore[arg-type]
+        return cls(**{f.name: int(data[f.name]) if f.name.endswith("_rows") else utc(data[f.name])
                       for f in dataclasses.fields(cls)})
 
     def to_dict(self) -> JsonObject:
@@ -94,10 +94,10 @@ class FoldSummary:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, object]) -> FoldSummary:
-        return cls(index=int(data["index"]), train_rows=int(data["train_rows"]),  # type: ignore[arg-type]
-                   test_rows=int(data["test_rows"]), test_start=str(data["test_start"]),  # type: ignore[arg-type]
-                   test_end=str(data["test_end"]), accuracy=float(data["accuracy"]),  # type: ignore[arg-type]
-                   f1=float(data["f1"]), train_accuracy=float(data["train_accuracy"]),  # type: ignore[arg-type]
+        return cls(index=int(data["index"]), train_rows=int(data["train_rows"]),
+                   test_rows=int(data["test_rows"]), test_start=str(data["test_start"]),
+                   test_end=str(data["test_end"]), accuracy=float(data["accuracy"]),
+                   f1=float(data["f1"]), train_accuracy=float(data["train_accuracy"]),
                    baselines=numbers(data.get("baselines")), weights=numbers(data.get("weights")))
 
 
@@ -111,7 +111,7 @@ class MemberScore:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, object]) -> MemberScore:
-        return cls(float(data["train_accuracy"]), float(data["oos_accuracy"]), float(data["f1"]))  # type: ignore[arg-type]
+        return cls(float(data["train_accuracy"]), float(data["oos_accuracy"]), float(data["f1"]))
 
 
 @dataclass(frozen=True)
@@ -140,8 +140,12 @@ class CalibrationBin:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, object]) -> CalibrationBin:
-        return cls(int(data["bin"]), float(data["lower"]), float(data["upper"]),  # type: ignore[arg-type]
-                   number(data.get("mean_confidence")), number(data.get("accuracy")), int(data["count"]))  # type: ignore[arg-type]
+        return cls(int(data["bin"]), float(data["lower"]), float(data["upper"]),
+                   number(data.get("mean_confidence")), number(data.get("accuracy")), int(data["count"]))
+
+
+#: The report's parts that serialise themselves (their parsing rules live in their own module).
+_SECTIONS = (EvaluationSummary, BacktestSummary)
 
 
 @dataclass(frozen=True)
@@ -179,7 +183,7 @@ class TrainingReport:
             value = getattr(self, f.name)
             if f.name == "fold_details":
                 out["folds"] = self.n_folds
-            out[f.name] = value.to_dict() if hasattr(value, "to_dict") else json_safe(_plain(value))
+            out[f.name] = value.to_dict() if isinstance(value, _SECTIONS) else json_safe(_plain(value))
         return out
 
     @classmethod
@@ -201,19 +205,19 @@ class TrainingReport:
             n_samples=None if n_samples is None else int(n_samples), label=text(data.get("label")),
             horizon=None if horizon is None else int(horizon),
             class_distribution=numbers(data.get("class_distribution")),
-            fold_details=tuple(FoldSummary.from_dict(f) for f in sequence(data.get("fold_details"))),  # type: ignore[arg-type]
-            models={str(k): MemberScore.from_dict(v) for k, v in mapping(data.get("models")).items()},  # type: ignore[arg-type]
+            fold_details=tuple(FoldSummary.from_dict(f) for f in sequence(data.get("fold_details"))),
+            models={str(k): MemberScore.from_dict(v) for k, v in mapping(data.get("models")).items()},
             weights=numbers(data.get("weights")),
             oos=EvaluationSummary.from_dict(mapping(data.get("oos"))),
             holdout=EvaluationSummary.from_dict(mapping(data.get("holdout"))),
             backtest=BacktestSummary.from_dict(backtest) if backtest else None,
             n_trials=int(number(data.get("n_trials")) or 1),
-            tuning=json_safe(tuning) if isinstance(tuning, Mapping) else None,  # type: ignore[arg-type]
-            feature_importance=tuple(ImportanceRow.from_dict(r) for r in sequence(data.get("feature_importance"))),  # type: ignore[arg-type]
-            calibration=tuple(CalibrationBin.from_dict(b) for b in sequence(data.get("calibration"))),  # type: ignore[arg-type]
+            tuning=json_object(tuning) if isinstance(tuning, Mapping) else None,
+            feature_importance=tuple(ImportanceRow.from_dict(r) for r in sequence(data.get("feature_importance"))),
+            calibration=tuple(CalibrationBin.from_dict(b) for b in sequence(data.get("calibration"))),
             data_fingerprint=text(data.get("data_fingerprint")), config_hash=text(data.get("config_hash")),
             timings=numbers(data.get("timings")),
-            derived=tuple(json_safe(d) for d in sequence(data.get("derived")) if isinstance(d, Mapping)),  # type: ignore[misc]
+            derived=tuple(json_object(d) for d in sequence(data.get("derived")) if isinstance(d, Mapping)),
         )
 
 
@@ -237,10 +241,10 @@ def build_report(result: TrainResult) -> TrainingReport:
         oos=EvaluationSummary.from_evaluation(result.oos), holdout=EvaluationSummary.from_evaluation(result.holdout),
         backtest=None if result.backtest is None else BacktestSummary.from_result(result.backtest),
         n_trials=int(result.n_trials),
-        tuning=json_safe(result.tuning) if result.tuning else None,  # type: ignore[arg-type]
+        tuning=json_object(result.tuning) if result.tuning else None,
         feature_importance=tuple(ImportanceRow.from_dict(r) for r in result.importance.to_dict(orient="records")),
         calibration=tuple(CalibrationBin.from_dict(b) for b in result.calibration.to_dict(orient="records")),
         data_fingerprint=result.fingerprint, config_hash=result.config.config_hash(),
         timings={k: round(float(v), 3) for k, v in result.timings.items()},
-        derived=tuple(json_safe(dataclasses.asdict(d)) for d in result.derived),  # type: ignore[misc]
+        derived=tuple(json_object(dataclasses.asdict(d)) for d in result.derived),
     )

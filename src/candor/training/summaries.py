@@ -45,6 +45,11 @@ def json_safe(value: object) -> object:
     return str(value)  # a timestamp or path inside a free-form section: its text, as json default=str did
 
 
+def json_object(value: Mapping[str, object]) -> JsonObject:
+    """:func:`json_safe` of a mapping, typed as the JSON object it is."""
+    return {str(k): json_safe(v) for k, v in value.items()}
+
+
 def number(value: object) -> float | None:
     """A finite number as float; anything else (missing, NaN, a string, a bool) → None."""
     if isinstance(value, bool | np.bool_) or not isinstance(value, int | float | np.integer | np.floating):
@@ -152,7 +157,7 @@ class EvaluationSummary:
         )
 
     def to_dict(self) -> JsonObject:
-        return json_safe(dataclasses.asdict(self))  # type: ignore[return-value]
+        return json_object(dataclasses.asdict(self))
 
 
 @dataclass(frozen=True)
@@ -175,9 +180,9 @@ def _equity_points(curve: object) -> tuple[EquityPoint, ...]:
     elif isinstance(curve, Mapping):
         rows = [(ts, value, None) for ts, value in curve.items()]
     elif curve and all(isinstance(p, Mapping) for p in sequence(curve)):
-        rows = [(p.get("ts"), p.get("equity"), p.get("buy_and_hold")) for p in sequence(curve)]  # type: ignore[union-attr]
+        rows = [(p.get("ts"), p.get("equity"), p.get("buy_and_hold")) for p in sequence(curve)]
     elif curve and all(isinstance(p, list | tuple) and len(p) >= 2 for p in sequence(curve)):
-        rows = [(p[0], p[1], None) for p in sequence(curve)]  # type: ignore[index]
+        rows = [(p[0], p[1], None) for p in sequence(curve)]
     else:
         return ()
     return tuple(EquityPoint(str(ts), float(value), number(hold)) for ts, value, hold in rows
@@ -249,9 +254,9 @@ class BacktestSummary:
             psr=number(data.get("psr")), dsr=number(data.get("dsr")), metrics=scalars(metrics),
             benchmarks={str(k): scalars(v) for k, v in mapping(data.get("benchmarks")).items()},
             sharpe_inference=scalars(data.get("sharpe_inference")),
-            config=json_safe(mapping(data.get("config"))),  # type: ignore[arg-type]
+            config=json_object(mapping(data.get("config"))),
             equity_curve=_equity_points(data.get("equity_curve") or data.get("equity")),
         )
 
     def to_dict(self) -> JsonObject:
-        return json_safe(dataclasses.asdict(self))  # type: ignore[return-value]
+        return json_object(dataclasses.asdict(self))
