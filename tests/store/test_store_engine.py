@@ -63,13 +63,6 @@ def test_url_resolution_order(tmp_path: Path) -> None:
         f"sqlite:///{tmp_path / 'h2' / 'candor.db'}"
 
 
-def test_a_sqlite_folder_is_created_on_first_upgrade(tmp_path: Path) -> None:
-    folder = tmp_path / "not" / "yet"
-    result = upgrade(f"sqlite:///{folder / 'candor.db'}")
-    assert result.url == f"sqlite:///{folder / 'candor.db'}"
-    assert (folder / "candor.db").exists()
-
-
 def test_safe_url_hides_password() -> None:
     assert safe_url("postgresql+psycopg://u:pw@h:5432/d") == "postgresql+psycopg://u:***@h:5432/d"
 

@@ -25,9 +25,9 @@ def test_dry_run_reports_and_writes_only_the_json(capsys, planted_csv, tmp_path,
     report = tmp_path / "report.json"
     code, out, _ = _run(capsys, "train", "--data", str(planted_csv), "--symbol", "PLANT", "--timeframe", "d1",
                         *CHEAP, "--dry-run", "--output-json", str(report))
-    assert code == 0
     assert "SIGNIFICANT EDGE" in out
     document = json.loads(report.read_text())
+    assert code == (0 if document["gates"]["passed"] else 2)  # the [registry] gates decide, dry run too
     assert PROMISED_KEYS <= set(document)
     for section in ("oos", "holdout"):
         assert SCORE_KEYS <= set(document[section])
@@ -44,8 +44,9 @@ def test_a_full_training_saves_tracks_registers_and_promotes(capsys, planted_csv
     document = json.loads((candor_home / "r.json").read_text())
     registered = document["registry"]
     assert registered["name"] == "candor.PLANT.d1" and registered["version"] == "1"
-    # seed 004's 60% accuracy gate decides promotion; the exit code must agree with the registry.
+    # The one [registry] gate list decides promotion and the exit code alike.
     assert code == (0 if registered["promoted"] else 2)
+    assert (registered["status"] == "validated") == document["gates"]["passed"]
     assert (candor_home / "mlflow.db").exists() and (candor_home / "candor.db").exists()
     assert document["artifact"].startswith(str(candor_home / "models" / "PLANT" / "d1"))
 
@@ -61,7 +62,7 @@ def test_min_accuracy_gate_exits_2(capsys, planted_csv):
     code, out, _ = _run(capsys, "train", "--data", str(planted_csv), "--timeframe", "d1", *CHEAP,
                         "--dry-run", "--min-accuracy", "0.99")
     assert code == 2
-    assert "below --min-accuracy" in out
+    assert "oos accuracy" in out and "< 0.990" in out
 
 
 @pytest.mark.parametrize(("extra", "code", "message"), [
@@ -96,3 +97,15 @@ def test_every_command_has_help_text(capsys):
     group = typer.main.get_command(app)
     for name, command in group.commands.items():
         assert (command.help or "").strip(), f"`candor {name}` has no help text"
+
+
+def test_the_exit_code_and_the_registry_tag_come_from_one_gate_list(capsys, planted_csv, candor_home):
+    """--min-accuracy used to set two gate systems; now both verdicts are the same list's."""
+    code, out, _ = _run(capsys, "train", "--data", str(planted_csv), "--symbol", "PLANT", "--timeframe", "d1",
+                        *CHEAP, "--no-require-edge", "--min-accuracy", "0.0", "--output-json",
+                        str(candor_home / "r.json"))
+    document = json.loads((candor_home / "r.json").read_text())
+    assert not any("significant_edge" in f for f in document["gates"]["failures"])
+    assert document["registry"]["status"] == ("validated" if document["gates"]["passed"] else "failed")
+    assert code == (0 if document["gates"]["passed"] else 2)
+    assert list(document["registry"]["gate_reasons"]) == document["gates"]["failures"]

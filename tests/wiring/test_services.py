@@ -35,7 +35,7 @@ def test_gates_from_config_are_the_registrys_gates(tmp_path):
     gates = gates_from_config(config)
     assert [type(g) for g in gates] == [MinimumMetricsGate, BacktestGate]
     assert gates[0].thresholds.min_accuracy == 0.7 and gates[1].thresholds.min_sharpe == 1.5
-    with open_services(config) as services:
+    with open_services(config, migrate=True) as services:
         assert services.registry.gates == gates
         assert services.registry.max_model_age_days == config.registry.max_model_age_days
     assert SignificantEdgeGate in [type(g) for g in gates_from_config(load_config(environ={}))]
@@ -64,7 +64,7 @@ def test_every_command_honours_home_and_tracking_from_candor_toml(tmp_path, monk
     work.mkdir()
     (work / "candor.toml").write_text(f'home = "{home}"\ntracking_uri = "sqlite:///{tracking}"\n')
     monkeypatch.chdir(work)
-    planted_signal(700, seed=4).to_csv(work / "plant.csv")
+    planted_signal(1200, seed=4, strength=1.0).to_csv(work / "plant.csv")
     code = main(["train", "--data", "plant.csv", "--symbol", "PLANT", "--timeframe", "d1", "--models", "logreg",
                  "--folds", "3", "--calendar", "24/7", "--fold-jobs", "1", "--output-json", "r.json"])
     assert code in (0, 2), capsys.readouterr().err

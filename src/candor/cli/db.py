@@ -13,6 +13,7 @@ import typer
 
 from candor.cli.app import app, console
 from candor.config import load_config
+from candor.services import ensure_home
 
 URL_HELP = "Database URL (default: CANDOR_DATABASE_URL, candor.toml, or sqlite:///<home>/candor.db)."
 
@@ -32,8 +33,12 @@ data_app = _group("data", "Bars in the operational database.")
 
 
 def _database_url(url: str | None) -> str:
-    """``--url`` > the configured database (``database_url``, else SQLite under home)."""
-    return url if url else load_config().store_url
+    """``--url`` > the configured database (``database_url``, else SQLite under home, created)."""
+    if url:
+        return url
+    config = load_config()
+    ensure_home(config)
+    return config.store_url
 
 
 def _say(text: str) -> None:

@@ -27,14 +27,6 @@ from candor.errors import ConfigError, StoreError
 CONNECT_TIMEOUT_S = 5
 
 
-def sqlite_folder(url: str | URL) -> Path | None:
-    """The folder of a file-backed SQLite URL (created before first use), else None."""
-    parsed = url if isinstance(url, URL) else make_url(str(url))
-    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
-        return None
-    return Path(parsed.database).expanduser().parent
-
-
 def parse_url(url: str | URL) -> URL:
     """Parse ``url`` into a SQLAlchemy URL; ``postgresql://`` means psycopg 3 (the installed driver)."""
     if isinstance(url, URL):
@@ -107,12 +99,9 @@ def _sqlite_begin(connection: Connection) -> None:
 
 
 def make_engine(url: str | URL) -> Engine:
-    """Create an engine for ``url``; connects lazily. A SQLite file's folder is created first, so
-    a first ``candor db upgrade`` works on a fresh machine."""
+    """Create an engine for ``url``; connects lazily. (``<home>``, where the default SQLite file
+    lives, is created by :func:`candor.services.ensure_home`.)"""
     parsed = parse_url(url)
-    folder = sqlite_folder(parsed)
-    if folder is not None:
-        folder.mkdir(parents=True, exist_ok=True)
     connect_args: dict[str, Any] = {}
     if parsed.get_backend_name() == "postgresql" and "connect_timeout" not in parsed.query:
         connect_args["connect_timeout"] = CONNECT_TIMEOUT_S
