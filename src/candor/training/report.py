@@ -21,8 +21,6 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
-
 import numpy as np
 import pandas as pd
 
@@ -30,9 +28,6 @@ from candor.errors import RegistryError
 from candor.training.summaries import (
     BacktestSummary, EvaluationSummary, JsonObject, json_object, json_safe, mapping, number, numbers, sequence, text,
 )
-
-if TYPE_CHECKING:
-    from candor.training.run import TrainResult
 
 
 def utc(value: object) -> pd.Timestamp:
@@ -230,21 +225,3 @@ def _plain(value: object) -> object:
     if isinstance(value, tuple):
         return [_plain(v) for v in value]
     return value
-
-
-def build_report(result: TrainResult) -> TrainingReport:
-    """The report of a finished :class:`~candor.training.run.TrainResult` (read it as ``result.report``)."""
-    return TrainingReport(
-        symbol=result.symbol, timeframe=result.timeframe, n_samples=int(result.n_samples), label=result.label,
-        horizon=int(result.horizon), class_distribution=numbers(result.class_distribution),
-        fold_details=tuple(result.folds), models=dict(result.member_scores), weights=numbers(result.weights),
-        oos=EvaluationSummary.from_evaluation(result.oos), holdout=EvaluationSummary.from_evaluation(result.holdout),
-        backtest=None if result.backtest is None else BacktestSummary.from_result(result.backtest),
-        n_trials=int(result.n_trials),
-        tuning=json_object(result.tuning) if result.tuning else None,
-        feature_importance=tuple(ImportanceRow.from_dict(r) for r in result.importance.to_dict(orient="records")),
-        calibration=tuple(CalibrationBin.from_dict(b) for b in result.calibration.to_dict(orient="records")),
-        data_fingerprint=result.fingerprint, config_hash=result.config.config_hash(),
-        timings={k: round(float(v), 3) for k, v in result.timings.items()},
-        derived=tuple(json_object(dataclasses.asdict(d)) for d in result.derived),
-    )

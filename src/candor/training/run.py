@@ -9,6 +9,7 @@ holdout — that is the production model — and scored once on the holdout.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -32,7 +33,10 @@ from candor.evaluate import EvaluationReport, calibration_table, evaluate_oos, p
 from candor.features import FeatureSet, warmup_bars
 from candor.labels import CLASS_NAMES, LabelSpec
 from candor.split import PurgedWalkForward, holdout_split
-from candor.training.report import DataSpan, FoldSummary, MemberScore, TrainingReport, build_report
+from candor.training.report import (
+    CalibrationBin, DataSpan, FoldSummary, ImportanceRow, MemberScore, TrainingReport,
+)
+from candor.training.summaries import BacktestSummary, EvaluationSummary, json_object, numbers
 from candor.training.stacking import (
     MemberFold,
     earlier_oof,
@@ -104,6 +108,23 @@ class TrainResult:
         gives a new result, which builds its own report).
         """
         return build_report(self)
+
+
+def build_report(result: TrainResult) -> TrainingReport:
+    """The report of a finished training (read it as ``result.report``: built once, then shared)."""
+    return TrainingReport(
+        symbol=result.symbol, timeframe=result.timeframe, n_samples=int(result.n_samples), label=result.label,
+        horizon=int(result.horizon), class_distribution=numbers(result.class_distribution),
+        fold_details=tuple(result.folds), models=dict(result.member_scores), weights=numbers(result.weights),
+        oos=EvaluationSummary.from_evaluation(result.oos), holdout=EvaluationSummary.from_evaluation(result.holdout),
+        backtest=None if result.backtest is None else BacktestSummary.from_result(result.backtest),
+        n_trials=int(result.n_trials), tuning=json_object(result.tuning) if result.tuning else None,
+        feature_importance=tuple(ImportanceRow.from_dict(r) for r in result.importance.to_dict(orient="records")),
+        calibration=tuple(CalibrationBin.from_dict(b) for b in result.calibration.to_dict(orient="records")),
+        data_fingerprint=result.fingerprint, config_hash=result.config.config_hash(),
+        timings={k: round(float(v), 3) for k, v in result.timings.items()},
+        derived=tuple(json_object(dataclasses.asdict(d)) for d in result.derived),
+    )
 
 
 def make_ensemble(config: Config) -> OutOfFoldEnsemble:
