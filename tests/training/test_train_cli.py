@@ -109,3 +109,18 @@ def test_the_exit_code_and_the_registry_tag_come_from_one_gate_list(capsys, plan
     assert document["registry"]["status"] == ("validated" if document["gates"]["passed"] else "failed")
     assert code == (0 if document["gates"]["passed"] else 2)
     assert list(document["registry"]["gate_reasons"]) == document["gates"]["failures"]
+
+
+def test_reused_tuned_parameters_are_printed_and_recorded(capsys, planted_csv, candor_home, tmp_path):
+    """An earlier --optimize's parameters used to be merged in silently."""
+    saved = candor_home / "best_hyperparameters" / "PLANT_d1.json"
+    saved.parent.mkdir(parents=True)
+    saved.write_text(json.dumps({"params": {"logreg": {"C": 0.3}}, "created_at": "2026-11-30T06:00:00",
+                                 "n_trials": 27}))
+    report = tmp_path / "report.json"
+    _, out, _ = _run(capsys, "train", "--data", str(planted_csv), "--symbol", "PLANT", "--timeframe", "d1",
+                     *CHEAP, "--dry-run", "--output-json", str(report))
+    assert "derived models.params.logreg" in out
+    document = json.loads(report.read_text())
+    (setting,) = [d for d in document["derived"] if d["field"] == "models.params.logreg"]
+    assert setting["value"]["C"] == 0.3 and str(saved) in setting["source"] and "27 trials" in setting["source"]

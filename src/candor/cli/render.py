@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.panel import Panel
 from rich.table import Table
 
@@ -33,6 +34,9 @@ def render_training(console: Console, outcome: Any) -> None:
     dist = ", ".join(f"{k} {v:.0%}" for k, v in result.class_distribution.items())
     console.print(f"[bold]{result.symbol}/{result.timeframe}[/]  {result.n_samples:,} samples · "
                   f"label {result.label} · classes {dist}")
+    for setting in result.derived:  # settings this run derived for itself: never silent
+        console.print(f"[yellow]derived[/] {escape(f'{setting.field} = {setting.value} — {setting.source}')}",
+                      highlight=False, soft_wrap=True)
 
     folds = Table(title="Purged walk-forward folds (out-of-sample)", title_justify="left")
     for col in ("fold", "train", "test", "test span", "acc", "train acc", "majority", "persist."):
