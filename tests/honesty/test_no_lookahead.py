@@ -37,7 +37,8 @@ def test_no_training_label_reaches_into_its_test_fold_or_the_holdout(series, che
     ts, t1 = data.y.index, data.t1
     dev, hold = holdout_split(ts, t1, cheap_config.split.holdout, purge=cheap_config.purge)
     assert t1.iloc[dev].max() < ts[hold[0]]
-    for _, train, test in _outer_folds(data, dev, cheap_config):
+    for fold in _outer_folds(data, dev, cheap_config):
+        train, test = fold.train, fold.test
         assert t1.iloc[train].max() < ts[test[0]]  # purged: every training label resolved before the test span
         assert train.max() < test.min()  # walk-forward: the past trains, the future tests
         assert (ts[test[0]] - ts[train.max()]) >= (ts[1] - ts[0]) * cheap_config.purge

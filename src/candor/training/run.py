@@ -32,7 +32,7 @@ from candor.errors import ConfigError, ModelError
 from candor.evaluate import EvaluationReport, calibration_table, evaluate_oos, permutation_importance_oos
 from candor.features import FeatureSet, warmup_bars
 from candor.labels import CLASS_NAMES, LabelSpec
-from candor.split import PurgedWalkForward, holdout_split
+from candor.split import Fold, PurgedWalkForward, holdout_split
 from candor.training.report import (
     CalibrationBin, DataSpan, FoldSummary, ImportanceRow, MemberScore, TrainingReport,
 )
@@ -170,13 +170,15 @@ def _fit_fold(data: LabelledData, config: Config, index: int, train: np.ndarray,
     )
 
 
-def _outer_folds(data: LabelledData, dev: np.ndarray, config: Config) -> list[tuple[int, np.ndarray, np.ndarray]]:
+def _outer_folds(data: LabelledData, dev: np.ndarray, config: Config) -> list[Fold]:
+    """The walk-forward folds of the development rows, as positions into the whole matrix."""
     splitter = PurgedWalkForward(
         n_splits=config.split.folds, window=config.split.window, purge=config.purge,
         embargo=config.embargo,
     )
     X_dev = data.X.iloc[dev]
-    return [(fold.index, dev[fold.train], dev[fold.test]) for fold in splitter.folds(X_dev, t1=data.t1.iloc[dev])]
+    return [dataclasses.replace(fold, train=dev[fold.train], test=dev[fold.test])
+            for fold in splitter.folds(X_dev, t1=data.t1.iloc[dev])]
 
 
 def _baseline_preds(data: LabelledData, train: np.ndarray, test: np.ndarray, seed: int) -> dict[str, np.ndarray]:
@@ -212,7 +214,7 @@ def _fit_final(data: LabelledData, config: Config, dev: np.ndarray) -> tuple[Out
     return model, time.perf_counter() - started
 
 
-def _run_folds(data: LabelledData, folds, dev: np.ndarray, config: Config,
+def _run_folds(data: LabelledData, folds: list[Fold], dev: np.ndarray, config: Config,
                progress: Progress) -> tuple[list[FoldOutcome], OutOfFoldEnsemble, float]:
     """Fit every outer fold and the production model; walk-forward stacking unless tuning."""
     _check_fold_classes(data, folds)
@@ -221,7 +223,7 @@ def _run_folds(data: LabelledData, folds, dev: np.ndarray, config: Config,
     return _run_stacked_folds(data, folds, dev, config, progress)
 
 
-def _check_fold_classes(data: LabelledData, folds) -> None:
+def _check_fold_classes(data: LabelledData, folds: list[Fold]) -> None:
     y = data.y.to_numpy()
     classes = np.unique(y)
     if len(classes) < 2:
@@ -229,7 +231,8 @@ def _check_fold_classes(data: LabelledData, folds) -> None:
             f"every label is class {CLASS_NAMES.get(classes[0], classes[0])}: there is nothing to learn; "
             f"use a smaller --threshold or another --label."
         )
-    for index, train, _ in folds:
+    for fold in folds:
+        index, train = fold.index, fold.train
         counts = {c: int(np.sum(y[train] == c)) for c in classes}
         rare = {c: n for c, n in counts.items() if n < 5}
         if rare:
@@ -244,7 +247,7 @@ def _pool(config: Config, n_tasks: int) -> Parallel:
     return Parallel(n_jobs=min(config.models.fold_jobs, n_tasks), return_as="generator")
 
 
-def _run_stacked_folds(data: LabelledData, folds, dev: np.ndarray, config: Config,
+def _run_stacked_folds(data: LabelledData, folds: list[Fold], dev: np.ndarray, config: Config,
                        progress: Progress) -> tuple[list[FoldOutcome], OutOfFoldEnsemble, float]:
     """Members per fold in parallel (production members in the same pool), then the weights.
 
@@ -255,7 +258,7 @@ def _run_stacked_folds(data: LabelledData, folds, dev: np.ndarray, config: Confi
     y = data.y.to_numpy()
     classes = np.unique(y)
     tasks = [delayed(fit_production_members)(template, data.X, y, dev)]
-    tasks += [delayed(fit_members)(template, data.X, y, classes, i, train, test) for i, train, test in folds]
+    tasks += [delayed(fit_members)(template, data.X, y, classes, f.index, f.train, f.test) for f in folds]
     member_folds, production = _gather(config, tasks, MemberFold, len(folds), progress)
     outcomes = [_stacked_outcome(template, data, member_folds, k, classes) for k in range(len(member_folds))]
     rows, oof = earlier_oof(member_folds, len(member_folds), dev)
@@ -279,11 +282,11 @@ def _stacked_outcome(template: OutOfFoldEnsemble, data: LabelledData, member_fol
     )
 
 
-def _run_ensemble_folds(data: LabelledData, folds, dev: np.ndarray, config: Config,
+def _run_ensemble_folds(data: LabelledData, folds: list[Fold], dev: np.ndarray, config: Config,
                         progress: Progress) -> tuple[list[FoldOutcome], OutOfFoldEnsemble, float]:
     """Each fold fits a whole ensemble (inner loop inside its training rows), in one pool."""
     tasks = [delayed(_fit_final)(data, config, dev)]
-    tasks += [delayed(_fit_fold)(data, config, i, train, test) for i, train, test in folds]
+    tasks += [delayed(_fit_fold)(data, config, f.index, f.train, f.test) for f in folds]
     outcomes, final = _gather(config, tasks, FoldOutcome, len(folds), progress)
     return outcomes, final[0], final[1]
 
@@ -400,7 +403,7 @@ def train_labelled(
         symbol=symbol, timeframe=timeframe, n_samples=data.n_samples,
         label=data.labels.spec.describe(), horizon=config.labels.horizon,
         class_distribution=data.labels.distribution(),
-        folds=[_fold_summary(data, o, len(f[1]), _baseline_preds(data, f[1], f[2], config.seed))
+        folds=[_fold_summary(data, o, f.n_train, _baseline_preds(data, f.train, f.test, config.seed))
                for o, f in zip(outcomes, folds)],
         member_scores=_member_scores(data, outcomes), oos=oos, holdout=holdout,
         weights=dict(final.weights_), model=final, feature_names=list(data.X.columns),
@@ -430,12 +433,13 @@ def _importance(final: OutOfFoldEnsemble, data: LabelledData, hold: np.ndarray, 
     )
 
 
-def _pooled_report(data: LabelledData, folds, outcomes: list[FoldOutcome], config: Config):
+def _pooled_report(data: LabelledData, folds: list[Fold], outcomes: list[FoldOutcome], config: Config):
     test = np.concatenate([o.test for o in outcomes])
     proba = np.vstack([o.proba for o in outcomes])
     classes = outcomes[0].classes
     base: dict[str, list[np.ndarray]] = {}
-    for (_, train, fold_test) in folds:
+    for fold in folds:
+        train, fold_test = fold.train, fold.test
         for name, pred in _baseline_preds(data, train, fold_test, config.seed).items():
             base.setdefault(name, []).append(pred)
     train_acc = float(np.mean([o.train_accuracy for o in outcomes]))
