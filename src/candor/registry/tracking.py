@@ -22,9 +22,17 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse, urlunparse
 
+import numpy as np
 import pandas as pd
+from matplotlib.figure import Figure
+from mlflow import MlflowClient
+from mlflow.entities import Metric, Param, RunTag
 
 from candor import __version__
+from candor.backtest import plot_equity, write_trades_csv
+from candor.config import Config
+from candor.labels import CLASS_NAMES
+from candor.training.run import TrainResult
 
 EXPERIMENT = "candor"
 #: MLflow refuses longer param values (6000) and tag values; stay safely below.
@@ -46,7 +54,7 @@ def safe_uri(uri: str) -> str:
 class Tracking:
     """A client bound to one tracking URI plus the experiment candor logs into."""
 
-    client: Any
+    client: MlflowClient
     uri: str
     experiment_id: str
 
@@ -54,13 +62,11 @@ class Tracking:
 def open_tracking(uri: str, artifact_location: str | None = None, experiment: str = EXPERIMENT) -> Tracking:
     """Client and experiment on ``uri``; a new experiment keeps its artifacts at ``artifact_location``
     (``Config.artifact_root``: ``<home>/mlartifacts`` on the default local store)."""
-    from mlflow import MlflowClient
-
     client = MlflowClient(tracking_uri=uri, registry_uri=uri)
     return Tracking(client, uri, ensure_experiment(client, experiment, artifact_location))
 
 
-def ensure_experiment(client: Any, name: str, artifact_location: str | None) -> str:
+def ensure_experiment(client: MlflowClient, name: str, artifact_location: str | None) -> str:
     """The experiment id, creating the experiment (with its artifact location) on first use."""
     existing = client.get_experiment_by_name(name)
     if existing is not None:
@@ -89,7 +95,7 @@ def _text(value: Any, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - len(_TRUNCATED)] + _TRUNCATED
 
 
-def config_params(config: Any) -> dict[str, str]:
+def config_params(config: Config) -> dict[str, str]:
     """The whole config as MLflow params (database and study URLs left out: they may carry passwords)."""
     dumped = config.model_dump(mode="json", exclude={"database_url": True, "tracking_uri": True,
                                                   "tune": {"study_storage"}})
@@ -111,10 +117,8 @@ def report_metrics(prefix: str, report: dict[str, Any]) -> dict[str, float]:
     return out
 
 
-def run_metrics(result: Any) -> list[Any]:
+def run_metrics(result: TrainResult) -> list[Metric]:
     """Pooled OOS and holdout metrics (step 0) and per-fold metrics (step = fold index)."""
-    from mlflow.entities import Metric
-
     now = int(time.time() * 1000)
     metrics = [Metric(k, v, now, 0) for section in ("oos", "holdout")
                for k, v in report_metrics(section, getattr(result, section).to_dict()).items()]
@@ -125,7 +129,7 @@ def run_metrics(result: Any) -> list[Any]:
     return metrics
 
 
-def run_tags(result: Any) -> dict[str, str]:
+def run_tags(result: TrainResult) -> dict[str, str]:
     """Identity of the run: series, data, labels, code and config — enough to reproduce it."""
     hold = result.holdout_proba.index
     tags = {
@@ -144,16 +148,11 @@ def run_tags(result: Any) -> dict[str, str]:
 
 
 def _class_name(label: Any) -> str:
-    from candor.labels import CLASS_NAMES
-
     return str(CLASS_NAMES.get(label, label)) if isinstance(CLASS_NAMES, dict) else str(label)
 
 
 def plot_confusion(matrix: Any, classes: Any, path: Path, title: str = "confusion matrix") -> Path:
     """Counts heat-map, rows = true class, columns = predicted (a bare Figure: no pyplot global state)."""
-    import numpy as np
-    from matplotlib.figure import Figure
-
     counts = np.asarray(matrix, dtype=float)
     names = [_class_name(c) for c in classes]
     fig = Figure(figsize=(4.5, 4))
@@ -174,8 +173,6 @@ def plot_confusion(matrix: Any, classes: Any, path: Path, title: str = "confusio
 
 def plot_calibration(table: pd.DataFrame, path: Path, title: str = "calibration") -> Path:
     """Reliability diagram from :func:`candor.evaluate.calibration_table` (empty bins skipped)."""
-    from matplotlib.figure import Figure
-
     rows = table[table["count"] > 0] if "count" in table else table
     fig = Figure(figsize=(4.5, 4))
     ax = fig.subplots()
@@ -193,7 +190,7 @@ def plot_calibration(table: pd.DataFrame, path: Path, title: str = "calibration"
     return path
 
 
-def write_run_files(result: Any, folder: Path) -> None:
+def write_run_files(result: TrainResult, folder: Path) -> None:
     """report.json (``result.report``, as in the manifest), the two PNGs and the importance CSV,
     ready to be logged as artifacts."""
     (folder / "report").mkdir()
@@ -205,8 +202,6 @@ def write_run_files(result: Any, folder: Path) -> None:
                      title=f"{result.symbol}/{result.timeframe} calibration (out-of-sample)")
     result.importance.to_csv(folder / "feature_importance.csv", index=False)
     if getattr(result, "backtest", None) is not None:
-        from candor.backtest import plot_equity, write_trades_csv
-
         plot_equity(result.backtest, folder / "plots" / "equity_drawdown.png")
         write_trades_csv(result.backtest, folder / "backtest_trades.csv")
 
@@ -215,10 +210,8 @@ def _chunks(items: list[Any], size: int) -> list[list[Any]]:
     return [items[i:i + size] for i in range(0, len(items), size)]
 
 
-def log_training(result: Any, artifact_dir: Path | str, tracking: Tracking) -> str:
+def log_training(result: TrainResult, artifact_dir: Path | str, tracking: Tracking) -> str:
     """Log one training as an MLflow run and return its id (run marked FAILED if logging fails)."""
-    from mlflow.entities import Param, RunTag
-
     client = tracking.client
     run = client.create_run(tracking.experiment_id, tags=run_tags(result))
     run_id = run.info.run_id
@@ -242,8 +235,6 @@ def log_training(result: Any, artifact_dir: Path | str, tracking: Tracking) -> s
 
 def log_artifact_run(artifact_dir: Path | str, tracking: Tracking, tags: Mapping[str, str]) -> str:
     """Log a model that no training produced (a champion with refit weights) as its own run."""
-    from mlflow.entities import RunTag
-
     run = tracking.client.create_run(tracking.experiment_id, tags={k: _text(v, TAG_LIMIT) for k, v in tags.items()})
     run_id = run.info.run_id
     try:
@@ -256,7 +247,7 @@ def log_artifact_run(artifact_dir: Path | str, tracking: Tracking, tags: Mapping
     return run_id
 
 
-def training_run_fields(result: Any, run_id: str, name: str | None, version: str | None) -> dict[str, Any]:
+def training_run_fields(result: TrainResult, run_id: str, name: str | None, version: str | None) -> dict[str, Any]:
     """The ``training_runs`` row of a training: headline numbers beside the baseline, run id, and
     the report (``result.report``, the same record the manifest holds)."""
     oos = result.oos
