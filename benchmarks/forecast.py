@@ -33,21 +33,19 @@ from results_file import write_section  # noqa: E402
 
 def _register_copies(registry, tracking, artifact: Path, symbols: list[str]) -> float:
     """Register the one artifact (re-labelled per symbol) as each symbol's champion."""
-    import json
+    import dataclasses
     import shutil
 
     from candor.registry.artifact import MANIFEST_FILE, load_model, save_model
-    from candor.ops.jobs import register_artifact
 
     model = load_model(artifact)
     started = time.perf_counter()
     for symbol in symbols:
-        manifest = {k: v for k, v in model.manifest.items() if k != "files"}
-        manifest["symbol"] = symbol
-        copy = save_model(artifact.parent / f"copy-{symbol}", model.estimator, json.loads(json.dumps(manifest, default=str)))
+        manifest = dataclasses.replace(model.manifest, symbol=symbol)
+        copy = save_model(artifact.parent / f"copy-{symbol}", model.estimator, manifest)
         run = tracking.client.create_run(tracking.experiment_id, tags={"symbol": symbol})
         tracking.client.log_artifacts(run.info.run_id, str(copy), "model")
-        version = register_artifact(registry, run.info.run_id, copy)
+        version = registry.register(run.info.run_id, copy)
         registry.validate(version.name, version.version)
         registry.promote(version.name, version.version, actor="benchmark")
         shutil.rmtree(copy)
@@ -63,30 +61,26 @@ def main() -> None:
 
     from candor.config import load_config
     from candor.data.synthetic import planted_signal
-    from candor.ops.forecast import ChampionCache, run_forecasts
-    from candor.registry import GateThresholds, MinimumMetricsGate, Registry
-    from candor.store import connect_store, upgrade
-    from candor.registry.tracking import open_tracking
+    from candor.ops.forecast import run_forecasts
+    from candor.services import open_services
     from candor.training.workflow import run_training
 
     home = Path(tempfile.mkdtemp(prefix="candor-bench-forecast-"))
     url = f"sqlite:///{home / 'candor.db'}"
-    zero = {"min_accuracy": 0.0, "min_precision": 0.0, "min_recall": 0.0, "min_f1": 0.0}
+    zero = {"min_accuracy": 0.0, "min_precision": 0.0, "min_recall": 0.0, "min_f1": 0.0, "require_edge": False,
+            "min_backtest_sharpe": None, "min_backtest_trades": None, "min_deflated_sharpe": None}
     config = load_config(None, {"home": str(home), "database_url": url, "models": {"models": ["logreg"]},
                                 "split": {"folds": 3}, "evaluation": {"importance_repeats": 0, "n_boot": 100},
                                 "features": {"medium": 30, "long": 60}, "registry": zero,
                                 "labels": {"threshold": 0.006}, "forecast": {"lookback_bars": 300}}, environ={})
-    upgrade(url)
-    store = connect_store(url)
-    tracking = open_tracking(home)
-    registry = Registry(tracking.client, store.engine, gates=(MinimumMetricsGate(GateThresholds(**zero)),))
+    services = open_services(config, migrate=True)
+    registry, tracking = services.registry, services.tracking
     t0 = time.perf_counter()
     outcome = run_training(planted_signal(args.bars, seed=0, symbol="S0000"), config, track=False)
     train_s = time.perf_counter() - t0
     symbols = [f"S{i:04d}" for i in range(args.symbols)]
     register_s = _register_copies(registry, tracking, outcome.artifact, symbols)
     bars = {s: planted_signal(args.bars, seed=i, symbol=s) for i, s in enumerate(symbols)}
-    cache = ChampionCache()
     timings = {}
     import cProfile
     import pstats
@@ -97,8 +91,8 @@ def main() -> None:
         if prof:
             prof.enable()
         t0 = time.perf_counter()
-        report = run_forecasts(config, engine=store.engine, registry=registry, symbols=symbols, timeframes=["d1"],
-                               bars_loader=lambda s, tf: view[s], now=when, cache=cache)
+        report = run_forecasts(services, symbols=symbols, timeframes=["d1"], bars_loader=lambda s, tf: view[s],
+                               now=when)
         timings[label] = time.perf_counter() - t0
         if prof:
             prof.disable()
@@ -117,7 +111,7 @@ def main() -> None:
     print(body)
     if args.symbols == 500:
         write_section("forecast", body)
-    store.close()
+    services.close()
 
 
 if __name__ == "__main__":
