@@ -341,8 +341,15 @@ def _read_toml(path: Path | None) -> dict[str, Any]:
         if path is not None:
             raise ConfigError(f"config file {str(path)!r} does not exist; pass an existing candor.toml.")
         return {}
+    if not candidate.is_file():
+        raise ConfigError(f"config file {str(candidate)!r} is not a file; pass the path of a candor.toml.")
     try:
-        return tomllib.loads(candidate.read_text())
+        return tomllib.loads(candidate.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"config file {str(candidate)!r} is not UTF-8 text (byte {exc.start}); save it as "
+                          "UTF-8 TOML.") from None
+    except OSError as exc:
+        raise ConfigError(f"config file {str(candidate)!r} cannot be read: {exc.strerror or exc}.") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"config file {str(candidate)!r} is not valid TOML: {exc}") from None
 

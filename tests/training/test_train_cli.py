@@ -74,6 +74,11 @@ def test_min_accuracy_gate_exits_2(capsys, planted_csv):
     (["--label", "maybe"], 3, "labels.kind"),
     (["--log-level", "LOUD"], 3, "--log-level"),
     (["--threshold", "0.5"], 1, "class"),
+    (["--symbol", "../../../elsewhere"], 3, "`symbol` must be"),
+    (["--symbol", ".hidden"], 3, "`symbol` must be"),
+    (["--symbol", "BTC/USDT"], 3, "no slashes"),
+    (["--dry-run", "--promote"], 3, "nothing to --promote"),
+    (["--all"], 3, "instead of --data"),
 ])
 def test_bad_options_give_one_line_and_the_right_exit_code(capsys, planted_csv, candor_home, extra, code, message):
     got, out, err = _run(capsys, "train", "--data", str(planted_csv), "--timeframe", "d1", *CHEAP, *extra)
@@ -83,6 +88,20 @@ def test_bad_options_give_one_line_and_the_right_exit_code(capsys, planted_csv, 
     assert message in err
     assert "Traceback" not in err + out
     assert not (candor_home / "models").exists()
+
+
+@pytest.mark.parametrize(("content", "message"), [
+    (None, "is not a file"), (b"seed = 1\n\xff\xfe", "is not UTF-8"), (b"seed = = 1", "is not valid TOML"),
+])
+def test_bad_config_files_give_one_line_exit_3(capsys, planted_csv, tmp_path, content, message):
+    path = tmp_path / "candor.toml"
+    if content is None:
+        path.mkdir()
+    else:
+        path.write_bytes(content)
+    got, out, err = _run(capsys, "train", "--data", str(planted_csv), "--timeframe", "d1", *CHEAP,
+                         "--config", str(path))
+    assert got == 3 and message in err and len(err.strip().splitlines()) == 1 and "Traceback" not in err + out
 
 
 def test_missing_file_is_a_data_error(capsys, tmp_path):

@@ -100,6 +100,8 @@ def train_command(
 
     if log_level.upper() not in LEVELS:
         raise typer.BadParameter(f"must be one of {', '.join(LEVELS)}. Got {log_level!r}.", param_hint="--log-level")
+    _refuse_conflicts(dry_run=dry_run, promote=promote, all_series=all_series, data=data, dataset=dataset,
+                      symbols=symbols)
     configure_logging(log_level, json_lines=log_json)
     model_list = tuple(m.strip() for m in models.split(",") if m.strip()) if models else None
     fold_jobs = fold_jobs if fold_jobs is not None else (os.cpu_count() or 1)
@@ -133,6 +135,17 @@ def train_command(
                                        "gates": document["gates"]}, default=str))
     promotion_failed = promote and outcome.registered is not None and not outcome.registered.promoted
     return EXIT_GATES if outcome.gate_failures or promotion_failed else EXIT_OK
+
+
+def _refuse_conflicts(*, dry_run: bool, promote: bool, all_series: bool, data: Path | None, dataset: str | None,
+                      symbols: list[str] | None) -> None:
+    """Flags that cannot both hold: refused (exit 3) before anything runs, never one silently ignored."""
+    if dry_run and promote:
+        raise typer.BadParameter("--dry-run writes nothing, so there is nothing to --promote; drop one of them.",
+                                 param_hint="--promote")
+    if (all_series or symbols) and (data is not None or dataset is not None):
+        raise typer.BadParameter("--all / --symbols train the universe; name a file or dataset in --symbols "
+                                 "(e.g. --symbols bars.csv) instead of --data / --dataset.", param_hint="--all")
 
 
 def _probe_device(config: Config, *, quiet: bool) -> DeviceChoice:

@@ -11,6 +11,8 @@ A bar frame is a ``pandas.DataFrame`` with
 
 from __future__ import annotations
 
+import re
+
 import pandas as pd
 
 from candor.errors import ConfigError, DataError
@@ -40,6 +42,21 @@ def check_timeframe(timeframe: str) -> str:
     return timeframe
 
 
+#: Tickers as exchanges and data vendors write them (SPX, BRK.B, ^GSPC, EURUSD=X, BTC-USDT). No path
+#: separators and no leading dot: a symbol names folders under ``<home>/models``.
+_SYMBOL = re.compile(r"^[A-Za-z0-9^][A-Za-z0-9._^=-]{0,31}$")
+
+
+def check_symbol(symbol: str) -> str:
+    """Return ``symbol`` if it is a safe ticker, else raise :class:`ConfigError` with the rule."""
+    if not isinstance(symbol, str) or not _SYMBOL.match(symbol) or ".." in symbol:
+        raise ConfigError(
+            "`symbol` must be 1-32 letters, digits or . _ ^ = - (no slashes, no '..', no leading dot), "
+            f"e.g. SPX, BRK.B, BTC-USDT. Got {symbol!r}."
+        )
+    return symbol
+
+
 def make_bars(
     frame: pd.DataFrame,
     symbol: str,
@@ -51,6 +68,7 @@ def make_bars(
     ``frame`` must already have a DatetimeIndex (naive = UTC) and the five OHLCV columns.
     """
     check_timeframe(timeframe)
+    check_symbol(symbol)
     missing = [c for c in OHLCV if c not in frame.columns]
     if missing:
         raise DataError(f"bars are missing column(s) {', '.join(missing)}; need {', '.join(OHLCV)}.")
