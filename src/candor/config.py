@@ -17,6 +17,7 @@ import os
 import tomllib
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlparse, urlunparse
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 
@@ -302,10 +303,32 @@ class Config(_Frozen):
         configured tracking server decides its own, so None then."""
         return None if self.tracking_uri else (self.home.resolve() / "mlartifacts").as_uri()
 
+    def recorded(self) -> dict[str, Any]:
+        """The config as manifests, MLflow params and reports record it: where it ran (home,
+        database, tracking server) left out, and the password of any other URL (the Optuna study
+        storage) masked — an artifact is shared, a password must not travel with it."""
+        dumped = self.model_dump(mode="json", exclude=_UNRECORDED)
+        if dumped["tune"]["study_storage"]:
+            dumped["tune"]["study_storage"] = safe_uri(dumped["tune"]["study_storage"])
+        return dumped
+
     def config_hash(self) -> str:
         """Stable short hash of everything that shapes a model (home excluded)."""
         payload = self.model_dump(mode="json", include=_MODEL_SHAPING)
         return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
+
+
+#: Where a config ran: never recorded in what a training leaves behind.
+_UNRECORDED = {"home", "database_url", "tracking_uri"}
+
+
+def safe_uri(uri: str) -> str:
+    """The URI with any password replaced by ``***`` (the only form candor prints or records)."""
+    parsed = urlparse(uri)
+    if parsed.password is None:
+        return uri
+    netloc = parsed.netloc.replace(f":{parsed.password}@", ":***@")
+    return urlunparse(parsed._replace(netloc=netloc))
 
 
 #: Sections that change what a training produces; where it runs, stores or alerts does not count.

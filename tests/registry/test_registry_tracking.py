@@ -9,7 +9,8 @@ import pytest
 from candor.config import Config
 from candor.registry import GateThresholds, MinimumMetricsGate, Registry, default_gates
 from candor.registry.publish import Candidate, publish
-from candor.registry.tracking import Tracking, config_params, open_tracking, safe_uri
+from candor.config import safe_uri
+from candor.registry.tracking import Tracking, config_params, open_tracking
 from candor.store import latest_training_runs
 
 

@@ -24,3 +24,22 @@ def test_a_home_that_is_a_file_or_bad_flags_are_config_errors(argv, message, tmp
     out, err = capsys.readouterr()
     assert code == 3, err
     assert message in err and len(err.strip().splitlines()) == 1 and "Traceback" not in out + err
+
+
+def test_no_password_reaches_a_manifest_or_mlflow(tmp_path):
+    """A study-storage URL with a password used to be stored in clear in every manifest."""
+    from candor.config import load_config
+    from candor.data.synthetic import planted_signal
+    from candor.registry.artifact import load_model
+    from candor.registry.tracking import config_params
+    from candor.training.workflow import run_training
+
+    config = load_config(environ={}, overrides={
+        "home": str(tmp_path), "models": {"models": ["logreg"]}, "split": {"folds": 3},
+        "evaluation": {"importance_repeats": 0, "n_boot": 100},
+        "tune": {"study_storage": "postgresql+psycopg://u:PASSWORD@db.example/optuna"},
+        "database_url": "postgresql+psycopg://u:PASSWORD@db.example/candor"})
+    outcome = run_training(planted_signal(700, seed=2), config, track=False)
+    text = (outcome.artifact / "manifest.json").read_text()
+    assert "PASSWORD" not in text and "u:***@db.example/optuna" in text
+    assert "PASSWORD" not in repr(config_params(config)) and "PASSWORD" not in repr(load_model(outcome.artifact).manifest)

@@ -37,9 +37,6 @@ if TYPE_CHECKING:
 FORMAT_VERSION = 2
 _PACKAGES = ("candor", "numpy", "pandas", "scikit-learn", "xgboost-cpu", "xgboost", "lightgbm", "TA-Lib")
 #: Config fields never written into a manifest: machine paths and URLs that may carry passwords.
-_PRIVATE_CONFIG = {"home", "database_url", "tracking_uri"}
-
-
 def package_versions() -> dict[str, str]:
     versions = {}
     for name in _PACKAGES:
@@ -157,7 +154,7 @@ def build_manifest(result: TrainResult) -> Manifest:
         symbol=result.symbol, timeframe=result.timeframe, created_at=datetime.now(UTC),
         feature_names=tuple(result.feature_names), feature_set=result.feature_set, label_spec=result.label_spec,
         warmup=int(result.warmup), candor_version=__version__,
-        config=json_object(result.config.model_dump(mode="json", exclude=_PRIVATE_CONFIG)),
+        config=json_object(result.config.recorded()),
         config_hash=result.config.config_hash(), data_fingerprint=result.fingerprint, data_span=result.data_span,
         report=result.report, packages=package_versions(),
     )

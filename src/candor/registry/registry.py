@@ -22,6 +22,7 @@ from typing import Any
 from mlflow import MlflowClient
 from sqlalchemy.engine import Engine
 
+from candor.config import safe_uri
 from candor.errors import RegistryError
 from candor.registry import loading
 from candor.registry.aliases import CHAMPION, PREVIOUS, AliasMove, ReconcileFix, apply_moves, current_aliases, reconcile
@@ -35,7 +36,6 @@ from candor.registry.common import (
 from candor.registry.compare import compare_versions
 from candor.registry.manifest import Manifest
 from candor.registry.gates import Gate, GateResult, default_gates, failure_reasons, run_gates
-from candor.registry.tracking import safe_uri
 
 _TAG_LIMIT = 4000
 

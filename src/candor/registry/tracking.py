@@ -20,7 +20,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlparse, urlunparse
 
 import numpy as np
 import pandas as pd
@@ -30,7 +29,7 @@ from mlflow.entities import Metric, Param, RunTag
 
 from candor import __version__
 from candor.backtest import plot_equity, write_trades_csv
-from candor.config import Config
+from candor.config import Config, safe_uri
 from candor.labels import CLASS_NAMES
 from candor.training.run import TrainResult
 
@@ -39,15 +38,6 @@ EXPERIMENT = "candor"
 PARAM_LIMIT = 6000
 TAG_LIMIT = 5000
 _TRUNCATED = "…[truncated]"
-
-
-def safe_uri(uri: str) -> str:
-    """The URI with any password replaced by ``***`` (the only form candor prints)."""
-    parsed = urlparse(uri)
-    if parsed.password is None:
-        return uri
-    netloc = parsed.netloc.replace(f":{parsed.password}@", ":***@")
-    return urlunparse(parsed._replace(netloc=netloc))
 
 
 @dataclass(frozen=True)
@@ -96,9 +86,8 @@ def _text(value: Any, limit: int) -> str:
 
 
 def config_params(config: Config) -> dict[str, str]:
-    """The whole config as MLflow params (database and study URLs left out: they may carry passwords)."""
-    dumped = config.model_dump(mode="json", exclude={"database_url": True, "tracking_uri": True,
-                                                  "tune": {"study_storage"}})
+    """The config as MLflow params: :meth:`Config.recorded` (no locations, passwords masked)."""
+    dumped = config.recorded()
     return {key: _text(value, PARAM_LIMIT) for key, value in flatten(dumped).items()}
 
 

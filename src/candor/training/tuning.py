@@ -30,9 +30,8 @@ import optuna
 import pandas as pd
 from sklearn.metrics import accuracy_score, f1_score, log_loss
 from sqlalchemy import exc as sa_exc
-from sqlalchemy.engine import make_url
 
-from candor.config import Config, TuneConfig
+from candor.config import Config, TuneConfig, safe_uri
 from candor.ensemble import OutOfFoldEnsemble, align_proba
 from candor.errors import ConfigError, ModelError, StoreError
 from candor.models import check_model_name, make_model, search_space
@@ -64,14 +63,6 @@ class TuneResult:
 
 
 # ------------------------------------------------------------------------------------- storage
-def redact(url: str) -> str:
-    """The URL with any password masked, for messages and reports."""
-    try:
-        return make_url(url).render_as_string(hide_password=True)
-    except Exception:  # noqa: BLE001 - an unparsable URL is shown as given (it has no parsed password)
-        return url
-
-
 #: Tries at opening a storage whose tables another worker is creating at the same moment.
 SCHEMA_RACE_ATTEMPTS = 5
 
@@ -98,7 +89,7 @@ def open_storage(url: str | None) -> optuna.storages.BaseStorage | None:
 
 def _storage_error(url: str, reason: str) -> StoreError:
     return StoreError(
-        f"`study_storage` {redact(url)!r} cannot be opened ({reason[:200]}). Fix: check the URL, "
+        f"`study_storage` {safe_uri(url)!r} cannot be opened ({reason[:200]}). Fix: check the URL, "
         "that the database server is running and reachable, and that the database exists."
     )
 
