@@ -43,3 +43,17 @@ def test_no_password_reaches_a_manifest_or_mlflow(tmp_path):
     text = (outcome.artifact / "manifest.json").read_text()
     assert "PASSWORD" not in text and "u:***@db.example/optuna" in text
     assert "PASSWORD" not in repr(config_params(config)) and "PASSWORD" not in repr(load_model(outcome.artifact).manifest)
+
+
+def test_an_unreachable_database_fails_before_training_and_leaves_nothing(tmp_path, monkeypatch, capsys):
+    from candor.data.synthetic import planted_signal
+
+    planted_signal(700, seed=2).to_csv(tmp_path / "plant.csv")
+    monkeypatch.setenv("CANDOR_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("CANDOR_DATABASE_URL", "postgresql+psycopg://u:PASSWORD@127.0.0.1:1/none")
+    code = main(["train", "--data", str(tmp_path / "plant.csv"), "--symbol", "PLANT", "--timeframe", "d1",
+                 "--models", "logreg", "--folds", "3", "--calendar", "24/7", "--fold-jobs", "1"])
+    out, err = capsys.readouterr()
+    assert code == 1 and "cannot connect" in err and "PASSWORD" not in out + err
+    assert "walk-forward" not in out  # failed before any training was reported
+    assert not (tmp_path / "home" / "models").exists()

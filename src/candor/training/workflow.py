@@ -7,6 +7,7 @@ all call :func:`run_training`; it is the single place that decides what a traini
 
 from __future__ import annotations
 
+import shutil
 from contextlib import nullcontext
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -77,19 +78,25 @@ def run_training(
     """
     run = derive_run_config(config, str(bars.attrs["symbol"]), str(bars.attrs["timeframe"]), horizon=horizon,
                             horizon_source=horizon_source, threads=threads, device=device)
-    result = replace(train(bars, run.config, progress=progress), derived=run.derived)
-    outcome = TrainingOutcome(result, None, run_gates(result.report, gates_from_config(run.config)),
-                              run=run)
-    if dry_run:
-        return outcome
-    target = (Path(out) / f"{result.symbol}_{result.timeframe}_{datetime.now(UTC):%Y%m%dT%H%M%S%f}"
-              if out is not None else default_artifact_dir(run.config, result.symbol, result.timeframe))
-    outcome.artifact = save_model(target, result.model, build_manifest(result))
-    save_best_params(result, run.config.home)
-    if track or promote:
-        opened = nullcontext(services) if services is not None else open_services(run.config, migrate=True)
-        with opened as live:
-            outcome.registered = publish(live.registry, live.tracking, Candidate(outcome.artifact, result),
-                                         promote=promote, actor=actor, reason=reason,
-                                         margin=run.config.registry.promotion_margin, bars=bars)
+    publishing = not dry_run and (track or promote)
+    # Open the stores before training: an unreachable database fails in a second, not after the fit.
+    opened = (nullcontext(services) if services is not None or not publishing
+              else open_services(run.config, migrate=True))
+    with opened as live:
+        result = replace(train(bars, run.config, progress=progress), derived=run.derived)
+        outcome = TrainingOutcome(result, None, run_gates(result.report, gates_from_config(run.config)), run=run)
+        if dry_run:
+            return outcome
+        target = (Path(out) / f"{result.symbol}_{result.timeframe}_{datetime.now(UTC):%Y%m%dT%H%M%S%f}"
+                  if out is not None else default_artifact_dir(run.config, result.symbol, result.timeframe))
+        outcome.artifact = save_model(target, result.model, build_manifest(result))
+        if publishing and live is not None:
+            try:
+                outcome.registered = publish(live.registry, live.tracking, Candidate(outcome.artifact, result),
+                                             promote=promote, actor=actor, reason=reason,
+                                             margin=run.config.registry.promotion_margin, bars=bars)
+            except BaseException:
+                shutil.rmtree(outcome.artifact, ignore_errors=True)  # no orphan model nobody registered
+                raise
+        save_best_params(result, run.config.home)
     return outcome
