@@ -57,3 +57,19 @@ def test_an_unreachable_database_fails_before_training_and_leaves_nothing(tmp_pa
     assert code == 1 and "cannot connect" in err and "PASSWORD" not in out + err
     assert "walk-forward" not in out  # failed before any training was reported
     assert not (tmp_path / "home" / "models").exists()
+
+
+@pytest.mark.parametrize("flag", ["--output-json", "--out"])
+def test_unwritable_outputs_are_refused_before_training(flag, tmp_path, monkeypatch, capsys):
+    from candor.data.synthetic import planted_signal
+
+    planted_signal(700, seed=2).to_csv(tmp_path / "plant.csv")
+    blocker = tmp_path / "a-file"
+    blocker.write_text("x")
+    monkeypatch.setenv("CANDOR_HOME", str(tmp_path / "home"))
+    code = main(["train", "--data", str(tmp_path / "plant.csv"), "--symbol", "PLANT", "--timeframe", "d1",
+                 "--models", "logreg", "--folds", "3", "--calendar", "24/7", "--fold-jobs", "1",
+                 flag, str(blocker / "inside")])
+    out, err = capsys.readouterr()
+    assert code == 3 and f"`{flag}` cannot be written" in err and len(err.strip().splitlines()) == 1
+    assert "walk-forward" not in out and not (tmp_path / "home" / "models").exists()

@@ -83,6 +83,8 @@ def backtest_command(
     from candor.config import load_config
     from candor.data.sources import open_bars
 
+    for path, flag in ((plot, "--plot"), (trades, "--trades"), (output_json, "--output-json")):
+        options.check_output_file(path, flag)
     config = load_config(config_file)
     settings = _settings(config, short_on_bearish=short, execution=execution, cost_bps=cost_bps,
                          slippage_bps=slippage_bps, min_confidence=min_confidence,

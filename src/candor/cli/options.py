@@ -6,10 +6,13 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Annotated
 
 import typer
+
+from candor.errors import ConfigError
 
 Dataset = Annotated[str | None, typer.Option("--dataset", help="Embedded dataset name (see `candor datasets`).")]
 DataFile = Annotated[Path | None, typer.Option("--data", help="CSV or Parquet file of OHLCV bars.")]
@@ -19,3 +22,31 @@ Timeframe = Annotated[str | None, typer.Option(
 TimeZone = Annotated[str | None, typer.Option("--tz", help="Time zone of naive timestamps in --data (default UTC).")]
 Calendar = Annotated[str | None, typer.Option(
     "--calendar", help="Exchange calendar of --data (default XNYS), '24/7' for crypto, or 'none'.")]
+
+
+def check_output_file(path: Path | None, flag: str) -> None:
+    """Refuse an output path that cannot be written *before* the work starts, not after it."""
+    if path is None:
+        return
+    if path.is_dir():
+        raise ConfigError(f"`{flag}` must be a file path, not a directory. Got {str(path)!r}.")
+    _check_folder(path.parent, flag)
+
+
+def check_output_folder(path: Path | None, flag: str) -> None:
+    if path is None:
+        return
+    if path.exists() and not path.is_dir():
+        raise ConfigError(f"`{flag}` must be a directory. Got the file {str(path)!r}.")
+    _check_folder(path, flag)
+
+
+def _check_folder(folder: Path, flag: str) -> None:
+    """The nearest existing ancestor must be a writable directory (nothing is created here)."""
+    existing = folder
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise ConfigError(f"`{flag}` cannot be written: {str(existing)!r} is a file, not a directory.")
+    if not os.access(existing, os.W_OK):
+        raise ConfigError(f"`{flag}` cannot be written: {str(existing)!r} is not writable.")

@@ -102,6 +102,8 @@ def train_command(
         raise typer.BadParameter(f"must be one of {', '.join(LEVELS)}. Got {log_level!r}.", param_hint="--log-level")
     _refuse_conflicts(dry_run=dry_run, promote=promote, all_series=all_series, data=data, dataset=dataset,
                       symbols=symbols)
+    options.check_output_file(output_json, "--output-json")
+    options.check_output_folder(None if dry_run else out, "--out")
     configure_logging(log_level, json_lines=log_json)
     model_list = tuple(m.strip() for m in models.split(",") if m.strip()) if models else None
     fold_jobs = fold_jobs if fold_jobs is not None else (os.cpu_count() or 1)
