@@ -122,3 +122,18 @@ def test_cli_keep_going_and_log_json(tmp_path, capsys):
     rows = json.loads(capsys.readouterr().out)
     assert [(r["name"], r["status"]) for r in rows] == [(str(path), "trained"), ("nope", "failed")]
     assert main([*args, "--keep-going"]) == 0
+
+
+def test_parallel_workers_on_a_fresh_home_all_register(tmp_path):
+    """Two workers racing to create a fresh SQLite MLflow store used to lose a series."""
+    from candor.data.synthetic import random_walk
+    from candor.services import open_services
+
+    config = load_config(None, {"home": str(tmp_path / "fresh"), "models": {"models": ["logreg"]},
+                                "split": {"folds": 3}, "labels": {"threshold": 0.01}, "universe": {"jobs": 2},
+                                "evaluation": {"importance_repeats": 0, "n_boot": 100}}, environ={})
+    specs = [SeriesSpec(f"P{i}", bars=random_walk(700, seed=20 + i, symbol=f"P{i}")) for i in range(2)]
+    rows = train_universe(specs, config)
+    assert [r.status for r in rows] == ["trained", "trained"], [r.reason for r in rows]
+    with open_services(config) as services:
+        assert sorted(m.name for m in services.registry.list_models()) == ["candor.P0.d1", "candor.P1.d1"]

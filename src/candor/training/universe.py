@@ -32,6 +32,7 @@ from candor.data.datasets import DATASET_NAMES, describe_datasets
 from candor.data.resample import resample
 from candor.data.sources import open_bars
 from candor.errors import CandorError
+from candor.services import open_services
 from candor.training.device import DeviceChoice
 from candor.training.workflow import TrainingOutcome, run_training
 
@@ -290,6 +291,10 @@ def train_universe(
     specs = list(series)
     if not specs:
         return []
+    if track and not dry_run:
+        # Create the store's tables and MLflow's schema once, here: parallel workers racing to set up
+        # a fresh SQLite MLflow store lost series to "table already exists".
+        open_services(config, migrate=True).close()
     kwargs = {"out": out, "dry_run": dry_run, "track": track, "device": device}
     report = on_progress or (lambda _p: None)
     if config.universe.dask:  # other hosts probe their own device
