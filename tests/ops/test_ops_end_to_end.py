@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from ops_helpers import AlwaysNeutral, day_after, register_estimator, tiny_config
 
 from candor.data.synthetic import planted_signal
+from candor.features.catalog import time_specs
 from candor.ops.drift import run_drift
 from candor.ops.forecast import run_forecasts
 from candor.ops.retrain import retrain_series
@@ -69,6 +70,13 @@ def test_train_forecast_resolve_drift_alert_rollback(store_url, tmp_path, receiv
         assert str(registry.version("candor.SYN.d1", "champion").version) == "1"
         events = alias_events(engine, "candor.SYN.d1")
         assert any(e.action == "auto_rollback" and e.actor == "candor drift" for e in events)
+        calendar = {spec.name for spec in time_specs("d1")}
+        assert calendar and not calendar & set(report.results[0].feature_psi)  # PSI of months is not drift
+
+        # The restored champion is judged on its own forecasts only (it has none yet): no ping-pong.
+        again = run_drift(services, now=day_after(bars))
+        assert not again.actions and again.results[0].n == 0
+        assert str(registry.version("candor.SYN.d1", "champion").version) == "1"
 
 
 def _check_realised(resolved, bars) -> None:

@@ -39,6 +39,7 @@ from sqlalchemy.engine import Engine
 
 from candor.config import Config, DriftConfig
 from candor.errors import CandorError, DataError
+from candor.features.catalog import time_specs
 from candor.labels import CLASS_NAMES, LabelSpec, make_labels
 from candor.ops.alerts import Alert, Delivery, send_alert, should_alert
 from candor.ops.context import served_series
@@ -172,8 +173,12 @@ def _finite(value: float | None) -> float | None:
     return None if value is None or not np.isfinite(value) else float(value)
 
 
-def _recent_resolved(engine: Engine, symbol: str, timeframe: str, horizon: int, window: int) -> list[Any]:
-    return forecasts(engine, symbol, timeframe, horizon=horizon, resolved=True)[-window:]
+def _recent_resolved(engine: Engine, champion: Champion, symbol: str, timeframe: str, horizon: int,
+                     window: int) -> list[Any]:
+    """The newest resolved forecasts *this champion* made: judging one version by another's
+    forecasts made every automatic rollback look needed again (the champion ping-ponged)."""
+    rows = forecasts(engine, symbol, timeframe, horizon=horizon, resolved=True)
+    return [r for r in rows if (r.model_name, str(r.model_version)) == (champion.name, champion.version)][-window:]
 
 
 def _holdout_reference(champion: Champion, bars: pd.DataFrame, features: pd.DataFrame) -> tuple[float | None, np.ndarray | None]:
@@ -196,7 +201,10 @@ def _holdout_reference(champion: Champion, bars: pd.DataFrame, features: pd.Data
 
 
 def _feature_psi(champion: Champion, features: pd.DataFrame, config: DriftConfig) -> tuple[dict[str, float], str]:
-    complete = features.dropna()
+    # Calendar features (month, weekday, hour) are left out: a window of a few weeks never has the
+    # training span's spread of months, so their PSI is large by construction, not by drift.
+    calendar = {spec.name for spec in time_specs(str(champion.model.timeframe))}
+    complete = features.drop(columns=[c for c in features.columns if c in calendar]).dropna()
     current = complete.iloc[-config.psi_window:]
     start = champion.tags.get("holdout_start")
     reference = complete.loc[:pd.Timestamp(start)].iloc[:-1] if start else complete.iloc[:0]
@@ -213,7 +221,7 @@ def check_horizon(config: Config, *, engine: Engine, champion: Champion, bars: p
     """Accuracy, calibration, feature and prediction drift of one champion on recent forecasts."""
     drift = config.drift
     symbol, timeframe, horizon = str(bars.attrs["symbol"]), str(bars.attrs["timeframe"]), champion.horizon
-    recent = _recent_resolved(engine, symbol, timeframe, horizon, drift.window)
+    recent = _recent_resolved(engine, champion, symbol, timeframe, horizon, drift.window)
     correct = np.array([r.direction == r.realized_direction for r in recent], dtype=float)
     accuracy = float(correct.mean()) if len(recent) else None
     baseline = champion.model.manifest.report.oos.accuracy  # None when the report has no finite one
