@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pandas as pd
 import pytest
 
 from tests.api.conftest import TOKEN, open_app
@@ -25,7 +26,7 @@ def _champion_model(trained):
 
 def test_predict_matches_the_champion_on_the_same_bars(client, trained):
     payload = {"symbol": trained.symbol, "timeframe": trained.timeframe, "bars": _bars_json(trained.bars)}
-    response = client.post("/api/predict", json=payload)
+    response = client.post("/api/predict", json=payload, headers=AUTH)
     assert response.status_code == 200, response.text
     body = response.json()
     expected = _champion_model(trained).predict(trained.bars.iloc[-300:])[-1]
@@ -47,22 +48,36 @@ def test_predict_matches_the_champion_on_the_same_bars(client, trained):
 def test_malformed_bars_are_422_naming_the_column(client, trained, mutate, needle):
     bars = _bars_json(trained.bars, 50)
     mutate(bars)
-    response = client.post("/api/predict", json={"symbol": trained.symbol, "timeframe": "d1", "bars": bars})
+    response = client.post("/api/predict", json={"symbol": trained.symbol, "timeframe": "d1", "bars": bars}, headers=AUTH)
     assert response.status_code == 422
     assert needle in response.json()["message"], response.json()["message"]
 
 
 def test_too_few_bars_for_the_features_is_422(client, trained):
     response = client.post("/api/predict", json={"symbol": trained.symbol, "timeframe": "d1",
-                                                  "bars": _bars_json(trained.bars, 5)})
+                                                  "bars": _bars_json(trained.bars, 5)}, headers=AUTH)
     assert response.status_code == 422 and "need at least" in response.json()["detail"]
+
+
+def test_predict_needs_the_token_refuses_big_bodies_and_the_wrong_timeframe(client, trained):
+    payload = {"symbol": trained.symbol, "timeframe": "d1", "bars": _bars_json(trained.bars)}
+    assert client.post("/api/predict", json=payload).status_code == 401  # a token is configured
+    big = client.post("/api/predict", content=b"x" * (3 * 1024 * 1024), headers={**AUTH, "Content-Type": "application/json"})
+    assert big.status_code == 413 and "MB" in big.json()["detail"]
+    too_many = {**payload, "bars": _bars_json(trained.bars, 600) * 9}  # 5,400 bars > MAX_PREDICT_BARS
+    refused = client.post("/api/predict", json=too_many, headers=AUTH)
+    assert refused.status_code == 422 and "5000" in refused.json()["message"]
+    hourly = [{**b, "ts": (pd.Timestamp("2024-01-02T00:00", tz="UTC") + pd.Timedelta(hours=i)).isoformat()}
+              for i, b in enumerate(payload["bars"])]
+    wrong = client.post("/api/predict", json={**payload, "bars": hourly}, headers=AUTH)
+    assert wrong.status_code == 422 and "spaced as h1" in wrong.json()["detail"]
 
 
 def test_predict_unknown_symbol_is_404_and_bad_symbol_422(client, trained):
     bars = _bars_json(trained.bars, 30)
-    response = client.post("/api/predict", json={"symbol": "NOPE", "timeframe": "d1", "bars": bars})
+    response = client.post("/api/predict", json={"symbol": "NOPE", "timeframe": "d1", "bars": bars}, headers=AUTH)
     assert response.status_code == 404 and "no champion for NOPE/d1" in response.json()["detail"]
-    response = client.post("/api/predict", json={"symbol": "../x", "timeframe": "d1", "bars": bars})
+    response = client.post("/api/predict", json={"symbol": "../x", "timeframe": "d1", "bars": bars}, headers=AUTH)
     assert response.status_code == 422 and response.json()["message"].startswith("symbol:")
 
 

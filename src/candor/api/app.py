@@ -69,6 +69,25 @@ def _describe(errors: list[Any]) -> str:
     return "; ".join(parts)
 
 
+#: Largest request body accepted (a full /api/predict of MAX_PREDICT_BARS bars is about 0.8 MB).
+MAX_BODY_BYTES = 2 * 1024 * 1024
+
+
+def _limit_body(app: FastAPI) -> None:
+    """413 before a byte of an oversized body is parsed: a 33 MB post used to cost 112 MB of RAM."""
+
+    @app.middleware("http")
+    async def _size(request: Request, call_next: Any) -> Response:
+        declared = request.headers.get("content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > MAX_BODY_BYTES):
+            return JSONResponse({"detail": f"request body over {MAX_BODY_BYTES // (1024 * 1024)} MB; send fewer "
+                                           "bars (the features need a few hundred)"}, status_code=413)
+        if declared is None and request.method in ("POST", "PUT", "PATCH"):
+            return JSONResponse({"detail": "send a Content-Length header (chunked bodies are refused)"},
+                                status_code=411)
+        return await call_next(request)
+
+
 def _install_handlers(app: FastAPI) -> None:
     from candor.api.routes_write import registry_status
 
@@ -109,6 +128,7 @@ def create_app(services: Services) -> FastAPI:
     app.state.services = services
     app.state.templates = _templates()
     _install_handlers(app)
+    _limit_body(app)
 
     @app.get("/assets/plotly.min.js", include_in_schema=False)
     def _plotly() -> FileResponse:

@@ -31,3 +31,12 @@ def require_token(credentials: HTTPAuthorizationCredentials | None = Depends(_be
     if not hmac.compare_digest(credentials.credentials.encode(), expected.get_secret_value().encode()):
         raise HTTPException(403, "wrong bearer token")
     return "api"
+
+
+def require_token_if_set(credentials: HTTPAuthorizationCredentials | None = Depends(_bearer),
+                         svc: Services = Depends(services)) -> str:
+    """For compute endpoints (``/api/predict``): open while no token is configured (a local
+    dashboard), guarded by the same bearer token as the writes once one is."""
+    if svc.config.api.token is None:
+        return "anonymous"
+    return require_token(credentials, svc)

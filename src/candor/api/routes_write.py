@@ -11,13 +11,15 @@ from typing import Annotated
 import pandas as pd
 from fastapi import APIRouter, Depends, HTTPException, Path
 
-from candor.api.auth import require_token
+from candor.api.auth import require_token, require_token_if_set
 from candor.api.schemas import (
     MODEL_NAME_PATTERN, ForecastOut, PredictRequest, PromoteRequest, RegistryActionOut, RollbackRequest,
 )
 from candor.api.services import Services, services
 from candor.data.bars import make_bars
+from candor.data.sources import infer_timeframe
 from candor.data.validate import validate_bars
+from candor.errors import DataError
 from candor.ops.forecast import forecast_bars
 from candor.registry.common import model_name
 
@@ -32,13 +34,18 @@ def bars_frame(request: PredictRequest, warmup: int) -> pd.DataFrame:
     frame = pd.DataFrame([b.model_dump() for b in request.bars]).set_index("ts")
     frame.index = pd.DatetimeIndex(pd.to_datetime(frame.index, utc=True))
     bars = make_bars(frame, request.symbol, request.timeframe)
+    spaced = infer_timeframe(bars.index)
+    if spaced is not None and spaced != request.timeframe:
+        raise DataError(f"`timeframe` is {request.timeframe!r} but the bars are spaced as {spaced}; send "
+                        f"{request.timeframe} bars or ask the {spaced} model.")
     validate_bars(bars, min_rows=warmup + 1)
     return bars
 
 
 @router.post("/predict", response_model=ForecastOut,
              summary="Bars in, the champion's forecast for the newest bar out")
-def predict(request: PredictRequest, svc: Svc) -> ForecastOut:
+def predict(request: PredictRequest, svc: Svc,
+            _caller: Annotated[str, Depends(require_token_if_set)]) -> ForecastOut:
     champion = svc.registry.champion(request.symbol, request.timeframe)
     model, version = champion.model, champion.version
     bars = bars_frame(request, model.manifest.warmup)

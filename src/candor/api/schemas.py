@@ -15,6 +15,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 #: Tickers as candor stores them: upper case, digits, ``. _ -``; no leading dot (no ``..``).
 SYMBOL_PATTERN = r"^[A-Z0-9][A-Z0-9._-]{0,19}$"
+#: Bars one /api/predict may carry: features need a few hundred; more is a denial of service.
+MAX_PREDICT_BARS = 5000
 #: Registered model names: ``candor.<SYMBOL>.<timeframe>``.
 MODEL_NAME_PATTERN = r"^candor\.[A-Z0-9][A-Z0-9._-]{0,19}\.(m1|m5|m15|h1|h4|d1|w1)$"
 Timeframe = Literal["m1", "m5", "m15", "h1", "h4", "d1", "w1"]
@@ -60,7 +62,8 @@ class PredictRequest(BaseModel):
 
     symbol: str = Field(pattern=SYMBOL_PATTERN, examples=["SPX"])
     timeframe: Timeframe
-    bars: list[Bar] = Field(min_length=1, description="oldest first; the forecast is for the newest bar")
+    bars: list[Bar] = Field(min_length=1, max_length=MAX_PREDICT_BARS,
+                            description="oldest first; the forecast is for the newest bar")
 
     @field_validator("bars")
     @classmethod
