@@ -23,6 +23,10 @@ BAD = {  # name: (file text, what the one error line must say)
     "nan": (GOOD.replace("12,14,11,13,300", "12,14,11,,300"), r"rule 'finite': 1 row\(s\), first at 2024-03-06"),
     "high_lt_low": (GOOD.replace("13,15,12,14,400", "13,11,12,14,400"), r"rule 'high_ge_low': 1 row\(s\), first at 2024-03-07"),
     "negative_volume": (GOOD.replace(",500", ",-500"), r"rule 'nonnegative_volume': 1 row\(s\), first at 2024-03-08"),
+    # Structurally wrong series: an hourly row in a daily file; one session twice at two UTC offsets.
+    "mixed_timeframes": (GOOD.replace("2024-03-07,", "2024-03-06 01:00,"), r"rule 'spacing'.*mixes timeframes"),
+    "two_offsets": (GOOD.replace("Date,", "Datetime,").replace("2024-03-04,", "2024-03-04T00:00:00+00:00,")
+                    .replace("2024-03-05,", "2024-03-04T00:00:00-05:00,"), r"rule 'spacing'"),
 }
 
 
@@ -64,7 +68,7 @@ def test_good_csv_prints_rows_span_rules_and_gaps(tmp_path, capsys):
     code, out, err = _run(capsys, ["validate", "--data", str(path)])
     assert code == 0 and err == ""
     assert "SPY d1 (calendar XNYS): 5 bars, 2024-03-04 00:00:00+00:00 → 2024-03-08" in out
-    assert "timeframe d1 inferred" in out and "rules passed (9/9)" in out
+    assert "timeframe d1 inferred" in out and "rules passed (10/10)" in out
     assert "gaps (XNYS, d1): 0 missing of 5 expected" in out
 
 
@@ -103,3 +107,15 @@ def test_validate_dataset_and_list_datasets(capsys):
     assert code == 0
     for name, rows in (("sp500", "5,031"), ("nasdaq", "5,031"), ("aapl_m1", "2,382")):
         assert any(name in line and rows in line for line in out.splitlines()), out
+
+
+def test_a_boolean_volume_column_is_refused(tmp_path, capsys):
+    import pandas as pd
+
+    frame = pd.read_csv(__import__("io").StringIO(GOOD))
+    frame["Volume"] = frame["Volume"] > 250
+    path = tmp_path / "bars.parquet"
+    frame.to_parquet(path)
+    code, out, err = _run(capsys, ["validate", "--data", str(path), "--timeframe", "d1"])
+    assert code == 1 and out == ""
+    assert "column 'volume' holds bool values" in _one_error_line(err)

@@ -26,7 +26,7 @@ def _with(column: str, row: int, value: float) -> pd.DataFrame:
 
 def test_good_bars_pass_every_rule():
     assert validate_bars(_bars(), min_rows=6) is None
-    assert RULES[0] == "sorted" and RULES[-1] == "min_rows" and len(RULES) == 9
+    assert RULES[0] == "sorted" and RULES[-1] == "min_rows" and len(RULES) == 10
 
 
 def test_sorted():

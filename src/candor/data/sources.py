@@ -52,6 +52,8 @@ def _missing(origin: str, what: str, aliases: tuple[str, ...], raw: pd.DataFrame
 
 
 def _parse_numbers(raw: pd.Series, name: str, origin: str) -> np.ndarray:
+    if pd.api.types.is_bool_dtype(raw):  # to_numeric would turn it into 0/1 without a word
+        raise DataError(f"{origin}: column '{name}' holds bool values, not numbers; fix the file's column types.")
     values = pd.to_numeric(raw, errors="coerce")
     bad = values.isna() & raw.notna()
     if bad.any():

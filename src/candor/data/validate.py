@@ -11,13 +11,14 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from candor.data.bars import OHLCV
+from candor.data.bars import OHLCV, TIMEFRAMES
 from candor.errors import BarValidationError, DataError
 
 #: The rules, in the order they are checked.
 RULES: tuple[str, ...] = (
     "sorted",
     "unique_ts",
+    "spacing",
     "finite",
     "positive_prices",
     "high_ge_low",
@@ -57,6 +58,21 @@ def _order_rules(index: pd.DatetimeIndex) -> None:
           "each bar open time may appear once; remove the duplicate rows")
 
 
+def _spacing_rule(bars: pd.DataFrame) -> None:
+    """Bars closer together than half a bar of their timeframe are another series mixed in: daily
+    and hourly rows in one file, or one session written twice at two UTC offsets. (Half, not
+    one: daylight-saving shifts and holiday-anchored weeks make honest steps a little short.)"""
+    timeframe = bars.attrs.get("timeframe")
+    if timeframe not in TIMEFRAMES or len(bars) < 2:
+        return
+    half = TIMEFRAMES[timeframe].value // 2
+    steps = np.diff(bars.index.asi8)
+    too_close = np.concatenate([[False], (steps > 0) & (steps < half)])
+    _fail("spacing", bars.index, too_close,
+          f"bars of timeframe {timeframe} must be at least half a bar apart; the file mixes timeframes or "
+          "repeats a session at another UTC offset — split it, or give the right --timeframe / --tz")
+
+
 def _value_rules(bars: pd.DataFrame) -> None:
     o, h, l, c, v = (bars[col].to_numpy(dtype="float64") for col in OHLCV)
     idx = bars.index
@@ -78,6 +94,7 @@ def validate_bars(bars: pd.DataFrame, *, min_rows: int = 0) -> None:
     """
     _check_shape(bars)
     _order_rules(bars.index)
+    _spacing_rule(bars)
     _value_rules(bars)
     if len(bars) < min_rows:
         first = bars.index[0] if len(bars) else None
