@@ -119,3 +119,37 @@ def test_a_boolean_volume_column_is_refused(tmp_path, capsys):
     code, out, err = _run(capsys, ["validate", "--data", str(path), "--timeframe", "d1"])
     assert code == 1 and out == ""
     assert "column 'volume' holds bool values" in _one_error_line(err)
+
+
+def _slashed(text: str, day_first: bool) -> str:
+    out = []
+    for line in text.splitlines():
+        head, sep, rest = line.partition(",")
+        if head[:4].isdigit():
+            y, m, d = head.split("-")
+            head = f"{d}/{m}/{y}" if day_first else f"{m}/{d}/{y}"
+        out.append(head + sep + rest)
+    return "\n".join(out) + "\n"
+
+
+def test_day_first_dates_are_read_day_first_and_ambiguous_ones_refused(tmp_path, capsys):
+    later = GOOD.replace("2024-03-0", "2024-03-1")  # days 14..18: only day-first reads them
+    path = tmp_path / "bars.csv"
+    path.write_text(_slashed(later, day_first=True))
+    code, out, err = _run(capsys, ["validate", "--data", str(path), "--timeframe", "d1"])
+    assert code == 0, err
+    assert "2024-03-14" in out and "2024-03-18" in out
+    path.write_text(_slashed(GOOD, day_first=True))  # 04/03/2024: April 3rd or March 4th?
+    code, out, err = _run(capsys, ["validate", "--data", str(path), "--timeframe", "d1"])
+    assert code == 1 and "write ISO dates" in _one_error_line(err)
+
+
+def test_tz_applies_to_the_naive_rows_of_a_mixed_file(tmp_path):
+    from candor.data.sources import load_file
+
+    text = ("Datetime,Open,High,Low,Close,Volume\n2024-03-04 09:30,10,12,9,11,100\n"
+            "2024-03-04T10:30:00-05:00,11,13,10,12,200\n")
+    path = tmp_path / "bars.csv"
+    path.write_text(text)
+    bars = load_file(path, "SPY", "h1", tz="America/New_York", calendar=None)
+    assert [t.isoformat() for t in bars.index] == ["2024-03-04T14:30:00+00:00", "2024-03-04T15:30:00+00:00"]

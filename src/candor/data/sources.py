@@ -77,13 +77,46 @@ def _to_datetimes(raw: pd.Series, tz: str | None) -> pd.DatetimeIndex:
         return _epoch(raw)
     else:
         text = raw.astype("string").str.strip()
-        aware = bool(text.str.contains(_OFFSET, na=False).any())
-        parsed = pd.DatetimeIndex(pd.to_datetime(text, errors="coerce", utc=aware))
-        if parsed.isna().any() and not parsed.isna().all():
-            parsed = pd.DatetimeIndex(pd.to_datetime(text, errors="coerce", utc=aware, format="mixed"))
+        dayfirst = _day_first(text)
+        with_offset = text.str.contains(_OFFSET, na=False).to_numpy(dtype=bool)
+        if with_offset.any() and not with_offset.all():
+            # Rows with and without an offset: the naive ones are in ``tz``, not silently in UTC.
+            naive = _parse_text(text[~with_offset], utc=False, dayfirst=dayfirst)
+            naive = naive.tz_localize(tz or "UTC", ambiguous="raise", nonexistent="raise").tz_convert("UTC")
+            aware = _parse_text(text[with_offset], utc=True, dayfirst=dayfirst)
+            merged = pd.Series(pd.NaT, index=range(len(text)), dtype="datetime64[ns, UTC]")
+            merged.iloc[np.flatnonzero(~with_offset)] = naive.as_unit("ns")
+            merged.iloc[np.flatnonzero(with_offset)] = aware.as_unit("ns")
+            return pd.DatetimeIndex(merged)
+        parsed = _parse_text(text, utc=bool(with_offset.any()), dayfirst=dayfirst)
     if parsed.tz is None:
         parsed = parsed.tz_localize(tz or "UTC", ambiguous="raise", nonexistent="raise")
     return parsed.tz_convert("UTC")
+
+
+_SLASH_DATE = re.compile(r"^(\d{1,2})/(\d{1,2})/\d{2,4}")
+
+
+def _day_first(text: pd.Series) -> bool:
+    """Whether slash dates are day-first (31/01/2024). A first field above 12 says day-first, a
+    second above 12 month-first; dates that fit both (01/02/2024) are refused, never guessed."""
+    fields = text.str.extract(_SLASH_DATE).dropna().astype(int)
+    if fields.empty:
+        return False
+    day_first, month_first = bool((fields[0] > 12).any()), bool((fields[1] > 12).any())
+    if day_first and month_first:
+        raise DataError("slash dates are neither all day-first nor all month-first; write ISO dates (YYYY-MM-DD).")
+    if not (day_first or month_first):
+        raise DataError(f"slash dates such as {text.iloc[0]!r} read as day-first and as month-first alike; "
+                        "write ISO dates (YYYY-MM-DD) so no bar is put on the wrong day.")
+    return day_first
+
+
+def _parse_text(text: pd.Series, *, utc: bool, dayfirst: bool) -> pd.DatetimeIndex:
+    parsed = pd.DatetimeIndex(pd.to_datetime(text, errors="coerce", utc=utc, dayfirst=dayfirst))
+    if parsed.isna().any() and not parsed.isna().all():
+        parsed = pd.DatetimeIndex(pd.to_datetime(text, errors="coerce", utc=utc, format="mixed", dayfirst=dayfirst))
+    return parsed
 
 
 def _timestamps(raw: pd.DataFrame, tz: str | None, origin: str) -> pd.DatetimeIndex:
