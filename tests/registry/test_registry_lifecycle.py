@@ -228,3 +228,46 @@ def test_reconcile_records_a_move_made_outside_candor(reg, stores, tmp_path):
     assert [(f.alias, f.kind, f.from_version, f.to_version) for f in fixes] == [(CHAMPION, "recorded", "1", "2")]
     last = alias_events(stores.engine, NAME)[-1]
     assert (last.actor, last.from_version, last.to_version) == ("candor-reconcile", "1", "2")
+
+
+def test_a_move_from_a_stale_alias_is_refused_and_writes_nothing(reg, stores, tmp_path):
+    from candor.registry.aliases import AliasMove, apply_moves
+
+    versions = [registered(reg, stores, tmp_path / f"v{i}") for i in (1, 2)]
+    reg.promote(NAME, versions[0], actor="first")
+    before = alias_events(stores.engine, NAME)
+    with pytest.raises(RegistryError, match="was moved to 1 by first meanwhile"):
+        apply_moves(stores.client, stores.engine, NAME, [AliasMove(CHAMPION, None, versions[1])],
+                    action="promote", actor="second", reason=None)
+    assert [e.id for e in alias_events(stores.engine, NAME)] == [e.id for e in before]
+    assert stores.client.get_registered_model(NAME).aliases[CHAMPION] == int(versions[0])
+
+
+def test_simultaneous_promotions_leave_one_chained_trail(reg, stores, tmp_path):
+    """Two promotions at the same instant used to both claim the champion, the trail out of order."""
+    import threading
+
+    versions = [registered(reg, stores, tmp_path / f"v{i}") for i in (1, 2, 3)]
+    reg.promote(NAME, versions[0], actor="seed")
+    barrier, outcomes = threading.Barrier(2), {}
+
+    def promote(version: str) -> None:
+        mine = Registry(stores.client, stores.engine)
+        barrier.wait()
+        try:
+            mine.promote(NAME, version, actor=f"p{version}")
+            outcomes[version] = "ok"
+        except RegistryError as exc:
+            outcomes[version] = str(exc)
+
+    threads = [threading.Thread(target=promote, args=(v,)) for v in versions[1:]]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert "ok" in outcomes.values(), outcomes
+    champion_events = [e for e in alias_events(stores.engine, NAME) if e.alias == CHAMPION]
+    for earlier, later in zip(champion_events, champion_events[1:]):
+        assert later.from_version == earlier.to_version  # a chain, never two moves from one version
+    actual = str(stores.client.get_registered_model(NAME).aliases[CHAMPION])
+    assert champion_events[-1].to_version == actual and reg.reconcile(NAME) == []

@@ -74,12 +74,9 @@ def make_bars(
         raise DataError(f"bars are missing column(s) {', '.join(missing)}; need {', '.join(OHLCV)}.")
     if not isinstance(frame.index, pd.DatetimeIndex):
         raise DataError("bars need a DatetimeIndex of bar open times.")
-    not_numbers = [c for c in OHLCV if pd.api.types.is_bool_dtype(frame[c])
-                   or not pd.api.types.is_numeric_dtype(frame[c])]
-    if not_numbers:
-        column = not_numbers[0]
-        raise DataError(f"column {column!r} holds {frame[column].dtype} values, not numbers (a boolean volume "
-                        "would silently become 0/1); fix the file's column types.")
+    booleans = [c for c in OHLCV if pd.api.types.is_bool_dtype(frame[c])]
+    if booleans:  # a boolean column would silently become 0/1
+        raise DataError(f"column {booleans[0]!r} holds bool values, not numbers; fix the file's column types.")
     index = frame.index
     index = index.tz_localize("UTC") if index.tz is None else index.tz_convert("UTC")
     bars = pd.DataFrame(

@@ -35,9 +35,9 @@ after it → trail says P→C, C→V, aliases unchanged → reconcile applies bo
 after ``previous`` moved → previous=C, champion=C → reconcile moves champion to V;
 after ``champion`` moved → done. Rollback is the same with V = P.
 
-Limitation (documented, not hidden): two candor processes moving aliases of the *same* model at
-the same moment are not serialised against each other; the scheduler and the CLI are expected
-to be the only writers and to not overlap on one model.
+Concurrency: two processes moving aliases of the *same* model at the same moment are serialised
+by the audit transaction (a per-model lock); the one that finds the trail moved since it read the
+aliases is refused with nothing written.
 """
 
 from __future__ import annotations
@@ -46,10 +46,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from candor.errors import RegistryError
 from candor.store import alias_events, record_alias_event
-from candor.store.engine import transaction
+from candor.store.engine import open_connection, translate_errors
 
 CHAMPION = "champion"
 PREVIOUS = "previous"
@@ -93,15 +95,32 @@ def _champion_last(moves: Sequence[AliasMove]) -> list[AliasMove]:
 
 def apply_moves(client: Any, engine: Engine, name: str, moves: Sequence[AliasMove], *,
                 action: str, actor: str, reason: str | None) -> list[AliasMove]:
-    """Record every move in one store transaction, then apply them to MLflow, champion last."""
+    """Record every move in one store transaction, then apply them to MLflow, champion last.
+
+    The transaction holds a per-model lock (PostgreSQL advisory lock; SQLite's write lock) and
+    refuses moves whose ``from_version`` is no longer where the trail says the alias is: of two
+    promotions at the same instant one wins and the other is told, instead of both claiming it.
+    """
     effective = _champion_last([m for m in moves if m.from_version != m.to_version])
     if not effective:
         return []
-    with transaction(engine) as connection:
-        for move in effective:
-            record_alias_event(connection, model_name=name, alias=move.alias, action=action,
-                               from_version=move.from_version, to_version=move.to_version,
-                               reason=reason, actor=actor)
+    with open_connection(engine) as connection, translate_errors(engine):
+        if connection.dialect.name == "sqlite":
+            connection.execution_options(sqlite_begin="BEGIN IMMEDIATE")
+        with connection.begin():
+            if connection.dialect.name == "postgresql":
+                connection.execute(sa.text("SELECT pg_advisory_xact_lock(hashtext(:name))"), {"name": name})
+            last = {event.alias: event for event in alias_events(connection, name)}
+            for move in effective:
+                event = last.get(move.alias)
+                if event is not None and event.to_version != move.from_version:
+                    raise RegistryError(f"{move.alias} of {name} was moved to {event.to_version or 'none'} by "
+                                        f"{event.actor} meanwhile (this {action} expected {move.from_version or 'none'}); "
+                                        "nothing was changed — check `candor registry history` and retry.")
+            for move in effective:
+                record_alias_event(connection, model_name=name, alias=move.alias, action=action,
+                                   from_version=move.from_version, to_version=move.to_version,
+                                   reason=reason, actor=actor)
     for move in effective:
         _set_alias(client, name, move.alias, move.to_version)
     return effective
