@@ -30,3 +30,18 @@ def cheap_config():
         "models": {"models": ("logreg",)}, "split": {"folds": 3},
         "evaluation": {"n_boot": 300, "importance_repeats": 1},
     })
+
+
+@pytest.fixture(scope="session")
+def saved(tmp_path_factory):
+    """One real small training saved as an artifact (not tracked), shared by the artifact and
+    manifest tests: (outcome, bars)."""
+    from candor.training.workflow import run_training
+
+    config = load_config(environ={}, overrides={
+        "models": {"models": ("logreg",)}, "split": {"folds": 3},
+        "evaluation": {"n_boot": 200, "importance_repeats": 1},
+    })
+    bars = planted_signal(1000, seed=8, strength=1.0)
+    outcome = run_training(bars, config, out=tmp_path_factory.mktemp("models"), track=False)
+    return outcome, bars

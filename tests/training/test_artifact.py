@@ -7,22 +7,7 @@ import json
 import pytest
 
 from candor.registry.artifact import MANIFEST_FILE, MODEL_FILE, load_model, sha256_file
-from candor.data.synthetic import planted_signal
 from candor.errors import ModelError, RegistryError
-from candor.training.workflow import run_training
-
-
-@pytest.fixture(scope="module")
-def saved(tmp_path_factory):
-    from candor.config import load_config
-
-    config = load_config(environ={}, overrides={
-        "models": {"models": ("logreg",)}, "split": {"folds": 3},
-        "evaluation": {"n_boot": 200, "importance_repeats": 0},
-    })
-    bars = planted_signal(1000, seed=8, strength=1.0)
-    outcome = run_training(bars, config, out=tmp_path_factory.mktemp("models"), track=False)
-    return outcome, bars
 
 
 def test_artifact_records_hashes_spec_and_metrics(saved):

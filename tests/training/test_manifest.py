@@ -7,8 +7,6 @@ from dataclasses import replace
 
 import pytest
 
-from candor.config import load_config
-from candor.data.synthetic import planted_signal
 from candor.errors import RegistryError
 from candor.registry.artifact import MANIFEST_FILE, verify_artifact
 from candor.registry.manifest import FORMAT_VERSION, Manifest, build_manifest
@@ -16,18 +14,6 @@ from candor.registry.tracking import training_run_fields, write_run_files
 from candor.split import holdout_split
 from candor.training.matrix import build_labelled_data
 from candor.training.report import TrainingReport
-from candor.training.workflow import run_training
-
-
-@pytest.fixture(scope="module")
-def saved(tmp_path_factory):
-    config = load_config(environ={}, overrides={
-        "models": {"models": ("logreg",)}, "split": {"folds": 3},
-        "evaluation": {"n_boot": 200, "importance_repeats": 1},
-    })
-    bars = planted_signal(900, seed=8, strength=1.0)
-    outcome = run_training(bars, config, out=tmp_path_factory.mktemp("models"), track=False)
-    return outcome, bars
 
 
 def _strict_json(text: str) -> dict:
