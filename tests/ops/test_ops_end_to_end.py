@@ -14,7 +14,7 @@ from ops_helpers import AlwaysNeutral, day_after, register_estimator, tiny_confi
 
 from candor.data.synthetic import planted_signal
 from candor.features.catalog import time_specs
-from candor.ops.drift import run_drift
+from candor.ops.drift import default_emergency, run_drift
 from candor.ops.forecast import run_forecasts
 from candor.ops.retrain import retrain_series
 from candor.services import open_services
@@ -67,6 +67,9 @@ def test_train_forecast_resolve_drift_alert_rollback(store_url, tmp_path, receiv
 
         (action,) = report.actions
         assert action.ok and action.action == "rollback", action
+        assert str(registry.version("candor.SYN.d1", "champion").version) == "1"
+        undo = default_emergency(services)(report.results[0], bars)  # as if v1 were judged an emergency too
+        assert not undo.ok and "rolled back from" in undo.detail
         assert str(registry.version("candor.SYN.d1", "champion").version) == "1"
         events = alias_events(engine, "candor.SYN.d1")
         assert any(e.action == "auto_rollback" and e.actor == "candor drift" for e in events)

@@ -45,11 +45,12 @@ from candor.ops.alerts import Alert, Delivery, send_alert, should_alert
 from candor.ops.context import served_series
 from candor.ops.retrain import retrain_series
 from candor.ops.status import DriftStatus
+from candor.registry.aliases import CHAMPION, PREVIOUS, current_aliases
 from candor.registry.champions import Champion
 from candor.registry.registry import Registry
 from candor.services import Services
 from candor.store import (
-    Resolution, forecasts, load_bars, resolve_forecasts, unresolved_forecasts, upsert_drift_row,
+    Resolution, alias_events, forecasts, load_bars, resolve_forecasts, unresolved_forecasts, upsert_drift_row,
 )
 
 log = logging.getLogger(__name__)
@@ -333,6 +334,9 @@ def default_emergency(services: Services) -> Emergency:
         reason = f"drift monitor: accuracy {result.accuracy:.3f} vs baseline {result.baseline:.3f}"
         try:
             if action == "rollback":
+                undoing = _undoes_an_automatic_rollback(services, result.model_name)
+                if undoing:
+                    return EmergencyAction(result.symbol, result.timeframe, result.horizon, action, False, undoing)
                 moved = registry.rollback(result.model_name, actor="candor drift", reason=reason, automatic=True)
                 detail = f"champion of {result.model_name} is now v{moved.version}"
             else:
@@ -343,6 +347,17 @@ def default_emergency(services: Services) -> Emergency:
             log.error("emergency %s of %s failed: %s", action, result.model_name, exc)
             return EmergencyAction(result.symbol, result.timeframe, result.horizon, action, False, str(exc))
     return act
+
+
+def _undoes_an_automatic_rollback(services: Services, name: str) -> str | None:
+    """Why an automatic rollback must not run: ``previous`` is the version the monitor itself
+    removed last time, so rolling back would undo its own rollback (the champion would ping-pong)."""
+    previous = current_aliases(services.registry.client, name).get(PREVIOUS)
+    automatic = [e for e in alias_events(services.engine, name, CHAMPION) if e.action == "auto_rollback"]
+    if previous is None or not automatic or automatic[-1].from_version != previous:
+        return None
+    return (f"not rolled back: previous v{previous} is the version the drift monitor rolled back from; "
+            "retrain (alerts.on_emergency = 'retrain') or promote a version by hand")
 
 
 def _check_series(services: Services, bars: pd.DataFrame, now: datetime,
