@@ -204,6 +204,8 @@ class AlertConfig(_Frozen):
     timeout_s: float = Field(5.0, gt=0.0)
     backoff_s: float = Field(0.5, ge=0.0, description="wait before retry k is backoff_s * 2**(k-1)")
     on_emergency: Literal["none", "retrain", "rollback"] = "none"
+    rollback_cooldown_hours: float = Field(
+        24.0, ge=0.0, description="no automatic rollback within this long of the champion's last move")
     min_status: AlertLevel = Field(DriftStatus.DRIFT, description="lowest status that alerts")
 
 

@@ -8,13 +8,15 @@ model.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pandas as pd
 import sqlalchemy as sa
 from ops_helpers import AlwaysNeutral, day_after, register_estimator, tiny_config
 
 from candor.data.synthetic import planted_signal
 from candor.features.catalog import time_specs
-from candor.ops.drift import default_emergency, run_drift
+from candor.ops.drift import _rollback_refusal, default_emergency, run_drift
 from candor.ops.forecast import run_forecasts
 from candor.ops.retrain import retrain_series
 from candor.services import open_services
@@ -25,7 +27,8 @@ TRAIN_BARS, DAYS, H, THRESHOLD = 640, 24, 5, 0.006
 
 def test_train_forecast_resolve_drift_alert_rollback(store_url, tmp_path, receiver):
     config = tiny_config(tmp_path / "home", store_url,
-                         alerts={"webhook_url": receiver.url, "retries": 1, "backoff_s": 0, "on_emergency": "rollback"},
+                         alerts={"webhook_url": receiver.url, "retries": 1, "backoff_s": 0, "on_emergency": "rollback",
+                                 "rollback_cooldown_hours": 0},
                          drift={"min_samples": 10, "window": 30, "normal_pts": 2, "drift_pts": 5, "emergency_pts": 10},
                          labels={"threshold": THRESHOLD})
     bars = planted_signal(TRAIN_BARS + DAYS + H, seed=3, symbol="SYN")
@@ -39,6 +42,8 @@ def test_train_forecast_resolve_drift_alert_rollback(store_url, tmp_path, receiv
         broken = register_estimator(registry, tracking, champion, AlwaysNeutral().fit(None, None),
                                     tmp_path / "broken")
         assert broken == "2"
+        waiting = tiny_config(tmp_path / "home", store_url, alerts={"on_emergency": "rollback"})  # 24 h cool-down
+        assert "cool-down" in _rollback_refusal(replace(services, config=waiting), "candor.SYN.d1")
 
         for day in range(DAYS):
             import_bars(engine, bars.iloc[: TRAIN_BARS + day + 1])

@@ -334,7 +334,7 @@ def default_emergency(services: Services) -> Emergency:
         reason = f"drift monitor: accuracy {result.accuracy:.3f} vs baseline {result.baseline:.3f}"
         try:
             if action == "rollback":
-                undoing = _undoes_an_automatic_rollback(services, result.model_name)
+                undoing = _rollback_refusal(services, result.model_name)
                 if undoing:
                     return EmergencyAction(result.symbol, result.timeframe, result.horizon, action, False, undoing)
                 moved = registry.rollback(result.model_name, actor="candor drift", reason=reason, automatic=True)
@@ -349,15 +349,28 @@ def default_emergency(services: Services) -> Emergency:
     return act
 
 
-def _undoes_an_automatic_rollback(services: Services, name: str) -> str | None:
-    """Why an automatic rollback must not run: ``previous`` is the version the monitor itself
-    removed last time, so rolling back would undo its own rollback (the champion would ping-pong)."""
+def _rollback_refusal(services: Services, name: str, now: datetime | None = None) -> str | None:
+    """Why an automatic rollback must not run, else None.
+
+    ``previous`` being the version the monitor itself removed last time means rolling back would
+    undo its own rollback (the champion would ping-pong); a champion moved within
+    ``alerts.rollback_cooldown_hours`` has not had the time to be judged on its own forecasts.
+    """
     previous = current_aliases(services.registry.client, name).get(PREVIOUS)
-    automatic = [e for e in alias_events(services.engine, name, CHAMPION) if e.action == "auto_rollback"]
-    if previous is None or not automatic or automatic[-1].from_version != previous:
-        return None
-    return (f"not rolled back: previous v{previous} is the version the drift monitor rolled back from; "
-            "retrain (alerts.on_emergency = 'retrain') or promote a version by hand")
+    moves = alias_events(services.engine, name, CHAMPION)
+    automatic = [e for e in moves if e.action == "auto_rollback"]
+    if previous is not None and automatic and automatic[-1].from_version == previous:
+        return (f"not rolled back: previous v{previous} is the version the drift monitor rolled back from; "
+                "retrain (alerts.on_emergency = 'retrain') or promote a version by hand")
+    cooldown = services.config.alerts.rollback_cooldown_hours
+    if moves and cooldown > 0:
+        moved = pd.Timestamp(moves[-1].created_at)
+        moved = moved.tz_localize("UTC") if moved.tzinfo is None else moved
+        age_h = (pd.Timestamp(now or datetime.now(UTC)) - moved).total_seconds() / 3600
+        if age_h < cooldown:
+            return (f"not rolled back: the champion of {name} moved {age_h:.1f} h ago (cool-down "
+                    f"alerts.rollback_cooldown_hours = {cooldown:g})")
+    return None
 
 
 def _check_series(services: Services, bars: pd.DataFrame, now: datetime,
