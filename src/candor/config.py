@@ -324,6 +324,17 @@ class Config(_Frozen):
 _UNRECORDED = {"home", "database_url", "tracking_uri"}
 
 
+def under_home(home: Path, *parts: str) -> Path:
+    """``home/parts…``, refused (ConfigError) unless it resolves inside ``home``: a name taken from
+    data (a symbol, a timeframe) must never steer a write elsewhere."""
+    base = Path(home).expanduser().resolve()
+    target = base.joinpath(*parts).resolve()
+    if not target.is_relative_to(base):
+        raise ConfigError(f"refusing to write {str(target)!r}: it is outside `home` {str(base)!r} "
+                          f"(from the names {list(parts)!r}).")
+    return target
+
+
 def safe_uri(uri: str) -> str:
     """The URI with any password replaced by ``***`` (the only form candor prints or records)."""
     parsed = urlparse(uri)

@@ -73,3 +73,13 @@ def test_unwritable_outputs_are_refused_before_training(flag, tmp_path, monkeypa
     out, err = capsys.readouterr()
     assert code == 3 and f"`{flag}` cannot be written" in err and len(err.strip().splitlines()) == 1
     assert "walk-forward" not in out and not (tmp_path / "home" / "models").exists()
+
+
+@pytest.mark.parametrize("parts", [("models", "..", "..", "x"), ("/etc", "passwd"), ("models", "../../../tmp")])
+def test_writes_are_contained_in_home(parts, tmp_path):
+    from candor.config import under_home
+    from candor.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="outside `home`"):
+        under_home(tmp_path / "home", *parts)
+    assert under_home(tmp_path / "home", "models", "SPX", "d1") == (tmp_path / "home" / "models" / "SPX" / "d1").resolve()

@@ -16,12 +16,12 @@ from __future__ import annotations
 import copy
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from candor.config import under_home
 from candor.ensemble import OutOfFoldEnsemble, _ridge_weights, align_proba
 from candor.errors import ModelError
 from candor.labels import make_labels
@@ -137,7 +137,7 @@ def _publish_update(services: Services, champion: Champion, estimator: OutOfFold
     """Save the copy (champion's manifest plus the update) and publish it through the one path."""
     manifest = replace(champion.model.manifest, weights_update={**update, "from_version": champion.version})
     symbol, timeframe = manifest.symbol, manifest.timeframe
-    target = Path(services.config.home) / "models" / symbol / timeframe / f"weights-{now:%Y%m%dT%H%M%S%f}"
+    target = under_home(services.config.home, "models", symbol, timeframe, f"weights-{now:%Y%m%dT%H%M%S%f}")
     artifact = save_model(target, estimator, manifest)
     tags = {**{k: v for k, v in champion.tags.items() if k in _KEPT_TAGS}, "candor.job": "update_weights",
             "mlflow.runName": f"{champion.name} weights"}

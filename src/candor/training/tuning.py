@@ -31,7 +31,7 @@ import pandas as pd
 from sklearn.metrics import accuracy_score, f1_score, log_loss
 from sqlalchemy import exc as sa_exc
 
-from candor.config import Config, TuneConfig, safe_uri
+from candor.config import Config, TuneConfig, safe_uri, under_home
 from candor.ensemble import OutOfFoldEnsemble, align_proba
 from candor.errors import ConfigError, ModelError, StoreError
 from candor.models import check_model_name, make_model, search_space
@@ -325,7 +325,7 @@ def tuning_summary(final: Any, fold_models: Sequence[Any] = ()) -> dict[str, Any
 
 # ------------------------------------------------------------------- best_hyperparameters.json
 def best_params_path(home: Path | str, symbol: str, timeframe: str) -> Path:
-    return Path(home) / "best_hyperparameters" / f"{symbol}_{timeframe}.json"
+    return under_home(Path(home), "best_hyperparameters", f"{symbol}_{timeframe}.json")
 
 
 def save_best_params(result: Any, home: Path | str) -> Path | None:

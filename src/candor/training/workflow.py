@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from candor.config import Config
+from candor.config import Config, under_home
 from candor.registry.artifact import save_model
 from candor.registry.manifest import build_manifest
 from candor.registry.common import RegisteredVersion
@@ -49,7 +49,7 @@ class TrainingOutcome:
 
 def default_artifact_dir(config: Config, symbol: str, timeframe: str) -> Path:
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
-    return Path(config.home) / "models" / symbol / timeframe / stamp
+    return under_home(config.home, "models", symbol, timeframe, stamp)
 
 
 def run_training(
