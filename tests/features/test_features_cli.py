@@ -24,12 +24,15 @@ def test_features_command_help_text(capsys):
     assert "warm-up" in capsys.readouterr().out
 
 
-def test_features_command_takes_the_calendar_of_a_file(tmp_path, capsys):
+def test_features_command_takes_the_calendar_of_a_file(tmp_path, capsys, caplog):
     from candor.data.synthetic import random_walk
 
     path = tmp_path / "coin.csv"
     random_walk(400, 3, timeframe="d1").to_csv(path)  # weekends included: not XNYS sessions
-    assert main(["features", "--data", str(path)]) == 1
+    assert main(["features", "--data", str(path)]) == 0  # weekend bars: the 24/7 calendar is inferred
+    assert "weekend bars: calendar 24/7" in caplog.text
+    capsys.readouterr()
+    assert main(["features", "--data", str(path), "--calendar", "XNYS"]) == 1  # an explicit choice is kept
     assert "calendar='24/7'" in capsys.readouterr().err
     assert main(["features", "--data", str(path), "--calendar", "24/7"]) == 0
     assert "total: " in capsys.readouterr().out

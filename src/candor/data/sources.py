@@ -9,6 +9,7 @@ sort, de-duplicate or drop rows: what is wrong with a file is reported by
 
 from __future__ import annotations
 
+import logging
 import re
 from pathlib import Path
 
@@ -18,10 +19,12 @@ import sqlalchemy as sa
 
 from candor.data.bars import OHLCV, TIMEFRAMES, check_timeframe, make_bars
 from candor.data.datasets import load_dataset
-from candor.data.gaps import check_calendar, ns
+from candor.data.gaps import CONTINUOUS, check_calendar, ns
 from candor.data.resample import resample
 from candor.data.validate import validate_bars
 from candor.errors import ConfigError, DataError
+
+log = logging.getLogger(__name__)
 
 _TS_ALIASES = ("ts", "timestamp", "datetime", "date", "time", "opentime", "timeutc", "datetimeutc")
 ALIASES: dict[str, tuple[str, ...]] = {
@@ -340,6 +343,11 @@ def open_bars(*, dataset: str | None = None, data: str | Path | None = None,
         bars = load_file(path, symbol or _file_symbol(path), timeframe or "d1", tz=tz,
                          use_adj_close=use_adj_close, calendar=calendar or "XNYS")
         bars = _resolve_timeframe(bars, timeframe, str(path))
+        if calendar is None and _trades_on_weekends(bars):
+            # No exchange session falls on a Saturday or Sunday: such a file is a 24/7 market,
+            # and judging it by XNYS sessions would call every weekend bar an error.
+            calendar = CONTINUOUS
+            log.warning("%s has weekend bars: calendar 24/7 (pass --calendar to choose another)", path)
     if calendar is not None:
         bars.attrs["calendar"] = None if calendar == "none" else calendar
     if symbol is not None:
@@ -348,6 +356,13 @@ def open_bars(*, dataset: str | None = None, data: str | Path | None = None,
     bars = _to_timeframe(bars, timeframe)
     validate_bars(bars, min_rows=min_rows)
     return bars
+
+
+def _trades_on_weekends(bars: pd.DataFrame) -> bool:
+    """Whether a meaningful share (over 5%) of bars open on Saturday or Sunday, UTC."""
+    if len(bars) == 0:
+        return False
+    return float(np.mean(pd.DatetimeIndex(bars.index).dayofweek >= 5)) > 0.05
 
 
 def _to_timeframe(bars: pd.DataFrame, timeframe: str | None) -> pd.DataFrame:
