@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlparse, urlunparse
 
+from apscheduler.triggers.cron import CronTrigger
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 
 from candor.errors import ConfigError
@@ -218,6 +219,19 @@ class ScheduleConfig(_Frozen):
     forecast: str = Field("30 21 * * mon-fri", description="daily forecast after the US close")
     drift: str = Field("0 22 * * mon-fri", description="daily drift check after the forecast")
 
+    @model_validator(mode="after")
+    def _valid_cron_lines(self) -> ScheduleConfig:
+        # Checked when the config loads, so a typo fails every command at once, not the first fire.
+        for job in ("retrain", "update_weights", "forecast", "drift"):
+            expression = getattr(self, job)
+            if expression.strip():
+                try:
+                    CronTrigger.from_crontab(expression, timezone=self.timezone)
+                except (ValueError, LookupError) as exc:
+                    raise ValueError(f"`schedule.{job}` must be a five-field cron line (e.g. '0 6 1 * *'). "
+                                     f"Got {expression!r}: {exc}") from None
+        return self
+
 
 class LoggingConfig(_Frozen):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
@@ -261,9 +275,11 @@ class Config(_Frozen):
     universe: UniverseConfig = UniverseConfig()
     device: Literal["cpu", "cuda"] = "cpu"
 
-    @field_validator("home")
+    @field_validator("home", mode="before")
     @classmethod
-    def _expand_home(cls, home: Path) -> Path:
+    def _home_is_a_path(cls, home: object) -> Path:
+        if not isinstance(home, str | Path) or not str(home).strip():
+            raise ValueError(f"must be a folder path such as ~/.candor. Got {home!r}")
         return Path(home).expanduser()
 
     @field_validator("database_url", "tracking_uri")

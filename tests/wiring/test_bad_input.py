@@ -83,3 +83,11 @@ def test_writes_are_contained_in_home(parts, tmp_path):
     with pytest.raises(ConfigError, match="outside `home`"):
         under_home(tmp_path / "home", *parts)
     assert under_home(tmp_path / "home", "models", "SPX", "d1") == (tmp_path / "home" / "models" / "SPX" / "d1").resolve()
+
+
+def test_a_home_that_is_not_a_path_is_refused():
+    from candor.config import load_config
+    from candor.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="`home` must be a folder path"):
+        load_config(environ={}, overrides={"home": 3})

@@ -84,12 +84,13 @@ def import_command(
     url: str = typer.Option(None, "--url", help=URL_HELP),
 ) -> None:
     """Validate a bar file and store it in ohlc_bars; bars already there are kept, not duplicated."""
-    from candor.data.bars import check_timeframe
+    from candor.data.bars import check_symbol, check_timeframe
     from candor.data.sources import load_file
     from candor.data.validate import validate_bars
     from candor.store import connect_store, import_bars
 
     check_timeframe(timeframe)
+    check_symbol(symbol)
     extra = {} if calendar is None else {"calendar": None if calendar.lower() == "none" else calendar}
     bars = load_file(data, symbol, timeframe, tz=tz, **extra)
     validate_bars(bars)

@@ -105,7 +105,9 @@ def train_command(
     options.check_output_file(output_json, "--output-json")
     options.check_output_folder(None if dry_run else out, "--out")
     configure_logging(log_level, json_lines=log_json)
-    model_list = tuple(m.strip() for m in models.split(",") if m.strip()) if models else None
+    model_list = tuple(m.strip() for m in models.split(",") if m.strip()) if models is not None else None
+    if model_list == ():
+        raise typer.BadParameter("name at least one model, e.g. --models lgbm,logreg.", param_hint="--models")
     fold_jobs = fold_jobs if fold_jobs is not None else (os.cpu_count() or 1)
     config = load_config(config_file, _overrides(
         label=label, horizon=horizon, threshold=threshold, folds=folds, purge=purge, embargo=embargo,

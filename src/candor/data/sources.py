@@ -348,6 +348,8 @@ def open_bars(*, dataset: str | None = None, data: str | Path | None = None,
             # and judging it by XNYS sessions would call every weekend bar an error.
             calendar = CONTINUOUS
             log.warning("%s has weekend bars: calendar 24/7 (pass --calendar to choose another)", path)
+    if bars.empty:
+        raise DataError(f"{dataset or data}: no bars (the file has a header but no rows); give it some bars.")
     if calendar is not None:
         bars.attrs["calendar"] = None if calendar == "none" else calendar
     if symbol is not None:
