@@ -250,6 +250,7 @@ class ApiConfig(_Frozen):
     token: SecretStr | None = Field(None, description="bearer token for write endpoints; None = writes disabled")
     host: str = Field("127.0.0.1", min_length=1, description="interface to bind; 127.0.0.1 = this machine only")
     port: int = Field(8000, ge=1, le=65535)
+    max_body_mb: float = Field(2.0, gt=0.0, le=512.0, description="largest request body; 413 beyond it")
 
 
 class Config(_Frozen):

@@ -40,9 +40,9 @@ def test_unknown_symbol_or_series_is_404_with_message(client, url, status, needl
 
 
 @pytest.mark.parametrize("url", [
-    "/api/forecasts?symbol=../x", "/api/forecasts?symbol=..", "/api/drift?symbol=plant",
+    "/api/forecasts?symbol=../x", "/api/forecasts?symbol=..", "/api/drift?symbol=pl%20ant",
     "/api/models/..x/d1", "/api/models/.PLANT/d1", "/api/models/PLANT/d2", "/api/forecasts?timeframe=1d",
-    "/api/training-runs?symbol=" + "A" * 21, "/api/forecasts?symbol=PL%2FANT",
+    "/api/training-runs?symbol=" + "A" * 33, "/api/forecasts?symbol=PL%2FANT",
 ])
 def test_symbol_and_timeframe_patterns_reject_traversal_and_junk(client, url):
     response = client.get(url)

@@ -91,3 +91,42 @@ def test_a_home_that_is_not_a_path_is_refused():
 
     with pytest.raises(ConfigError, match="`home` must be a folder path"):
         load_config(environ={}, overrides={"home": 3})
+
+
+def test_a_planted_password_is_in_nothing_a_tracked_training_writes(tmp_path):
+    """Every file under <home> after a tracked, registered training: manifest, MLflow's database,
+    its artifacts, the operational store — none may hold the password of a configured URL."""
+    from candor.config import load_config
+    from candor.data.synthetic import planted_signal
+    from candor.training.workflow import run_training
+
+    home = tmp_path / "home"
+    config = load_config(environ={"CANDOR_API_TOKEN": "PASSWORD-token"}, overrides={
+        "home": str(home), "models": {"models": ["logreg"]}, "split": {"folds": 3},
+        "evaluation": {"importance_repeats": 0, "n_boot": 100},
+        "tune": {"study_storage": "postgresql+psycopg://u:PASSWORD@db.example/optuna"},
+        "alerts": {"webhook_url": "https://hooks.example/x?token=PASSWORD"}})
+    outcome = run_training(planted_signal(700, seed=2), config, promote=True)
+    assert outcome.registered is not None
+    leaks = [str(path) for path in home.rglob("*") if path.is_file() and b"PASSWORD" in path.read_bytes()]
+    assert leaks == []
+
+
+@pytest.mark.parametrize("content", [b"{not json", b"\xff\xfe\x00", b'{"format_version": 99}', b"[]"])
+def test_a_corrupt_manifest_is_one_line(content, tmp_path, capsys, monkeypatch):
+    from candor.config import load_config
+    from candor.data.synthetic import planted_signal
+    from candor.training.workflow import run_training
+
+    monkeypatch.setenv("CANDOR_HOME", str(tmp_path / "home"))
+    config = load_config(environ={}, overrides={"home": str(tmp_path / "home"), "models": {"models": ["logreg"]},
+                                                "split": {"folds": 3}, "evaluation": {"importance_repeats": 0,
+                                                                                      "n_boot": 100}})
+    bars = planted_signal(700, seed=2)
+    outcome = run_training(bars, config, out=tmp_path / "models", track=False)
+    (outcome.artifact / "manifest.json").write_bytes(content)
+    bars.to_csv(tmp_path / "bars.csv")
+    code = main(["backtest", "--model", str(outcome.artifact), "--data", str(tmp_path / "bars.csv"),
+                 "--symbol", "PLANT", "--timeframe", "d1", "--calendar", "24/7"])
+    out, err = capsys.readouterr()
+    assert code == 1 and len(err.strip().splitlines()) == 1 and "Traceback" not in out + err, err

@@ -69,18 +69,16 @@ def _describe(errors: list[Any]) -> str:
     return "; ".join(parts)
 
 
-#: Largest request body accepted (a full /api/predict of MAX_PREDICT_BARS bars is about 0.8 MB).
-MAX_BODY_BYTES = 2 * 1024 * 1024
-
-
-def _limit_body(app: FastAPI) -> None:
-    """413 before a byte of an oversized body is parsed: a 33 MB post used to cost 112 MB of RAM."""
+def _limit_body(app: FastAPI, max_mb: float) -> None:
+    """413 before a byte of an oversized body is parsed: a 33 MB post used to cost 112 MB of RAM.
+    ``api.max_body_mb`` (default 2; a full /api/predict of 5,000 bars is about 0.8 MB)."""
+    limit = int(max_mb * 1024 * 1024)
 
     @app.middleware("http")
     async def _size(request: Request, call_next: Any) -> Response:
         declared = request.headers.get("content-length")
-        if declared is not None and (not declared.isdigit() or int(declared) > MAX_BODY_BYTES):
-            return JSONResponse({"detail": f"request body over {MAX_BODY_BYTES // (1024 * 1024)} MB; send fewer "
+        if declared is not None and (not declared.isdigit() or int(declared) > limit):
+            return JSONResponse({"detail": f"request body over {max_mb:g} MB (api.max_body_mb); send fewer "
                                            "bars (the features need a few hundred)"}, status_code=413)
         if declared is None and request.method in ("POST", "PUT", "PATCH"):
             return JSONResponse({"detail": "send a Content-Length header (chunked bodies are refused)"},
@@ -128,7 +126,7 @@ def create_app(services: Services) -> FastAPI:
     app.state.services = services
     app.state.templates = _templates()
     _install_handlers(app)
-    _limit_body(app)
+    _limit_body(app, services.config.api.max_body_mb)
 
     @app.get("/assets/plotly.min.js", include_in_schema=False)
     def _plotly() -> FileResponse:

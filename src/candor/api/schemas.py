@@ -1,8 +1,9 @@
 """Request and response models: the validation edge of the web service.
 
 Why strict patterns here: a symbol or timeframe from a URL ends up in SQL filters, registry
-names and file paths of cached artifacts. Refusing anything but ``A-Z 0-9 . _ -`` (starting with
-a letter or digit) at the edge keeps ``../x`` and friends out of every layer below.
+names and file paths of cached artifacts. The symbol rule is the one every layer uses
+(:data:`candor.data.bars.SYMBOL_PATTERN`: no slash, no leading dot), so ``../x`` and friends
+never get past the edge.
 """
 
 from __future__ import annotations
@@ -13,12 +14,11 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-#: Tickers as candor stores them: upper case, digits, ``. _ -``; no leading dot (no ``..``).
-SYMBOL_PATTERN = r"^[A-Z0-9][A-Z0-9._-]{0,19}$"
+from candor.data.bars import SYMBOL_PATTERN
 #: Bars one /api/predict may carry: features need a few hundred; more is a denial of service.
 MAX_PREDICT_BARS = 5000
 #: Registered model names: ``candor.<SYMBOL>.<timeframe>``.
-MODEL_NAME_PATTERN = r"^candor\.[A-Z0-9][A-Z0-9._-]{0,19}\.(m1|m5|m15|h1|h4|d1|w1)$"
+MODEL_NAME_PATTERN = r"^candor\.[A-Za-z0-9-][A-Za-z0-9._-]{0,31}\.(m1|m5|m15|h1|h4|d1|w1)$"
 Timeframe = Literal["m1", "m5", "m15", "h1", "h4", "d1", "w1"]
 Direction = Literal["BEARISH", "NEUTRAL", "BULLISH"]
 

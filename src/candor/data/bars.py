@@ -42,9 +42,11 @@ def check_timeframe(timeframe: str) -> str:
     return timeframe
 
 
-#: Tickers as exchanges and data vendors write them (SPX, BRK.B, ^GSPC, EURUSD=X, BTC-USDT). No path
+#: The one identifier rule for symbols (CLI, files, store, API, artifact paths). Tickers as
+#: exchanges and data vendors write them (SPX, BRK.B, ^GSPC, EURUSD=X, BTC-USDT). No path
 #: separators and no leading dot: a symbol names folders under ``<home>/models``.
-_SYMBOL = re.compile(r"^[A-Za-z0-9^][A-Za-z0-9._^=-]{0,31}$")
+SYMBOL_PATTERN = r"^[A-Za-z0-9^][A-Za-z0-9._^=-]{0,31}$"
+_SYMBOL = re.compile(SYMBOL_PATTERN)
 
 
 def check_symbol(symbol: str) -> str:

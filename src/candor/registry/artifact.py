@@ -150,7 +150,12 @@ def verify_artifact(path: Path, expected_manifest_sha256: str | None = None) -> 
         raise RegistryError(f"{path} is not a candor model artifact (no {MANIFEST_FILE}).")
     if expected_manifest_sha256 and sha256_file(manifest_path) != expected_manifest_sha256:
         raise RegistryError(f"artifact {path} was modified after registration (manifest hash differs); refusing to load.")
-    manifest = Manifest.from_json(manifest_path.read_text())
+    try:
+        text = manifest_path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise RegistryError(f"{manifest_path} is not UTF-8 JSON; the artifact is damaged — retrain the model "
+                            "or restore the artifact.") from None
+    manifest = Manifest.from_json(text)
     for name, expected in manifest.files.items():
         file = path / name
         if not file.exists() or sha256_file(file) != expected:
