@@ -130,3 +130,37 @@ def test_a_corrupt_manifest_is_one_line(content, tmp_path, capsys, monkeypatch):
                  "--symbol", "PLANT", "--timeframe", "d1", "--calendar", "24/7"])
     out, err = capsys.readouterr()
     assert code == 1 and len(err.strip().splitlines()) == 1 and "Traceback" not in out + err, err
+
+
+def test_a_killed_publish_leaves_no_model_and_its_staging_is_swept(tmp_path, monkeypatch):
+    """kill -9 between saving and publishing used to leave an orphan model directory."""
+    import subprocess
+    import sys
+
+    from candor.config import load_config
+    from candor.data.synthetic import planted_signal
+    from candor.registry import publish as publish_module
+    from candor.training import workflow
+
+    config = load_config(environ={}, overrides={"home": str(tmp_path / "home"), "models": {"models": ["logreg"]},
+                                                "split": {"folds": 3},
+                                                "evaluation": {"importance_repeats": 0, "n_boot": 100}})
+    seen = {}
+
+    def die(registry, tracking, candidate, **kwargs):
+        seen["staging"] = candidate.artifact
+        raise KeyboardInterrupt  # stands in for the kill: publishing never finishes
+
+    monkeypatch.setattr(workflow, "publish", die)
+    with pytest.raises(KeyboardInterrupt):
+        workflow.run_training(planted_signal(700, seed=2), config)
+    models = tmp_path / "home" / "models"
+    assert workflow.STAGING in seen["staging"].name and not seen["staging"].exists()
+    assert not [p for p in models.rglob("manifest.json")]  # no model directory was left behind
+    # A real kill cannot clean up: its staging folder (a dead writer's pid) goes on the next run.
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    abandoned = models / "PLANT" / "d1" / f"20260101T000000Z{workflow.STAGING}{dead.stdout.strip()}"
+    abandoned.mkdir(parents=True)
+    (abandoned / "manifest.json").write_text("{}")
+    assert workflow.remove_abandoned_staging(models) == [abandoned] and not abandoned.exists()
+    assert publish_module.publish is not die

@@ -33,6 +33,8 @@ class Candidate:
     artifact: Path
     result: TrainResult | None = None
     run_tags: Mapping[str, str] = field(default_factory=dict)
+    #: Where the artifact will live once published, when it is published from a staging folder.
+    kept_at: Path | None = None
 
 
 def publish(registry: Registry, tracking: Tracking, candidate: Candidate, *, promote: bool, actor: str,
@@ -43,7 +45,7 @@ def publish(registry: Registry, tracking: Tracking, candidate: Candidate, *, pro
     ``bars`` let the comparison re-score both models when their holdouts differ.
     """
     if candidate.result is not None:
-        run_id = log_training(candidate.result, candidate.artifact, tracking)
+        run_id = log_training(candidate.result, candidate.artifact, tracking, kept_at=candidate.kept_at)
     else:
         run_id = log_artifact_run(candidate.artifact, tracking, candidate.run_tags)
     staged = registry.register(run_id, candidate.artifact)

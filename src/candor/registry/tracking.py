@@ -199,7 +199,8 @@ def _chunks(items: list[Any], size: int) -> list[list[Any]]:
     return [items[i:i + size] for i in range(0, len(items), size)]
 
 
-def log_training(result: TrainResult, artifact_dir: Path | str, tracking: Tracking) -> str:
+def log_training(result: TrainResult, artifact_dir: Path | str, tracking: Tracking,
+                 kept_at: Path | None = None) -> str:
     """Log one training as an MLflow run and return its id (run marked FAILED if logging fails)."""
     client = tracking.client
     run = client.create_run(tracking.experiment_id, tags=run_tags(result))
@@ -210,7 +211,7 @@ def log_training(result: TrainResult, artifact_dir: Path | str, tracking: Tracki
             client.log_batch(run_id, params=chunk)
         for chunk in _chunks(run_metrics(result), 1000):
             client.log_batch(run_id, metrics=chunk)
-        client.log_batch(run_id, tags=[RunTag("candor.artifact_dir", str(artifact_dir))])
+        client.log_batch(run_id, tags=[RunTag("candor.artifact_dir", str(kept_at or artifact_dir))])
         with tempfile.TemporaryDirectory(prefix="candor-run-") as tmp:
             write_run_files(result, Path(tmp))
             client.log_artifacts(run_id, tmp)

@@ -7,6 +7,7 @@ all call :func:`run_training`; it is the single place that decides what a traini
 
 from __future__ import annotations
 
+import os
 import shutil
 from contextlib import nullcontext
 from dataclasses import dataclass, field, replace
@@ -47,6 +48,31 @@ class TrainingOutcome:
         return not self.gate_failures
 
 
+#: Suffix of an artifact folder being published, followed by the writer's process id.
+STAGING = ".staging-"
+
+
+def remove_abandoned_staging(folder: Path) -> list[Path]:
+    """Staging folders under ``folder`` whose writer process is gone (killed mid-publish)."""
+    removed = []
+    for staging in folder.rglob(f"*{STAGING}*") if folder.is_dir() else ():
+        pid = staging.name.rpartition(STAGING)[2]
+        if staging.is_dir() and pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(staging, ignore_errors=True)
+            removed.append(staging)
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def default_artifact_dir(config: Config, symbol: str, timeframe: str) -> Path:
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
     return under_home(config.home, "models", symbol, timeframe, stamp)
@@ -79,6 +105,8 @@ def run_training(
     run = derive_run_config(config, str(bars.attrs["symbol"]), str(bars.attrs["timeframe"]), horizon=horizon,
                             horizon_source=horizon_source, threads=threads, device=device)
     publishing = not dry_run and (track or promote)
+    if not dry_run:
+        remove_abandoned_staging(Path(out) if out is not None else under_home(config.home, "models"))
     # Open the stores before training: an unreachable database fails in a second, not after the fit.
     opened = (nullcontext(services) if services is not None or not publishing
               else open_services(run.config, migrate=True))
@@ -89,14 +117,22 @@ def run_training(
             return outcome
         target = (Path(out) / f"{result.symbol}_{result.timeframe}_{datetime.now(UTC):%Y%m%dT%H%M%S%f}"
                   if out is not None else default_artifact_dir(run.config, result.symbol, result.timeframe))
-        outcome.artifact = save_model(target, result.model, build_manifest(result))
-        if publishing and live is not None:
+        if not (publishing and live is not None):
+            outcome.artifact = save_model(target, result.model, build_manifest(result))
+        else:
+            # Staged under a name no reader takes for a model, renamed once published: a crash in
+            # between leaves a staging folder the next training removes, never an orphan model.
+            staging = save_model(target.with_name(f"{target.name}{STAGING}{os.getpid()}"), result.model,
+                                 build_manifest(result))
             try:
-                outcome.registered = publish(live.registry, live.tracking, Candidate(outcome.artifact, result),
+                outcome.registered = publish(live.registry, live.tracking,
+                                             Candidate(staging, result, kept_at=target),
                                              promote=promote, actor=actor, reason=reason,
                                              margin=run.config.registry.promotion_margin, bars=bars)
             except BaseException:
-                shutil.rmtree(outcome.artifact, ignore_errors=True)  # no orphan model nobody registered
+                shutil.rmtree(staging, ignore_errors=True)
                 raise
+            os.replace(staging, target)
+            outcome.artifact = target
         save_best_params(result, run.config.home)
     return outcome
