@@ -164,3 +164,17 @@ def test_a_killed_publish_leaves_no_model_and_its_staging_is_swept(tmp_path, mon
     (abandoned / "manifest.json").write_text("{}")
     assert workflow.remove_abandoned_staging(models) == [abandoned] and not abandoned.exists()
     assert publish_module.publish is not die
+
+
+def test_weekday_bars_on_exchange_holidays_name_the_calendar_flag(tmp_path, capsys):
+    import numpy as np
+    import pandas as pd
+
+    days = pd.bdate_range("2023-12-01", "2024-02-01")  # every weekday, Christmas and New Year included
+    close = 100 + np.cumsum(np.random.default_rng(0).normal(0, 1, len(days)))
+    pd.DataFrame({"Date": days.strftime("%Y-%m-%d"), "Open": close, "High": close + 1, "Low": close - 1,
+                  "Close": close, "Volume": 100}).to_csv(tmp_path / "fx.csv", index=False)
+    assert main(["features", "--data", str(tmp_path / "fx.csv")]) == 1
+    out, err = capsys.readouterr()
+    assert "exchange was closed" in err and "--calendar none" in err and len(err.strip().splitlines()) == 1
+    assert main(["features", "--data", str(tmp_path / "fx.csv"), "--calendar", "none"]) == 0

@@ -67,10 +67,11 @@ def _sessions_of(bars: pd.DataFrame, calendar: str, source: str) -> tuple[pd.Dat
         outside = pos < 0
     if outside.any():
         first = bars.index[int(np.argmax(outside))]
-        raise DataError(
-            f"{int(outside.sum())} bar(s) fall outside {calendar} sessions, first at {first}; "
-            f"pass the right --tz, or calendar='24/7' for data traded around the clock."
-        )
+        on_weekdays = bool((pd.DatetimeIndex(bars.index[outside]).dayofweek < 5).all())
+        hint = ("they are weekdays the exchange was closed (its holidays): pass --calendar none for a market "
+                "with other holidays, or the right --calendar" if on_weekdays and source not in INTRADAY
+                else "pass the right --tz, or calendar='24/7' for data traded around the clock")
+        raise DataError(f"{int(outside.sum())} bar(s) fall outside {calendar} sessions, first at {first}; {hint}.")
     return sessions, pos
 
 
