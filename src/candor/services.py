@@ -9,6 +9,7 @@ backtest gates by defaults, and ``candor registry`` ignored a configured ``home`
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 from sqlalchemy.engine import Engine
@@ -64,6 +65,9 @@ def ensure_home(config: Config) -> None:
     except OSError as exc:
         raise ConfigError(f"`home` must be a writable directory. Got {str(config.home)!r}: "
                           f"{exc.strerror or exc}; set CANDOR_HOME or `home` in candor.toml.") from None
+    if not os.access(config.home, os.W_OK | os.X_OK):
+        raise ConfigError(f"`home` must be a writable directory. Got {str(config.home)!r}: not writable; "
+                          "set CANDOR_HOME or `home` in candor.toml.")
 
 
 def open_services(config: Config, *, migrate: bool = False, require_schema: bool = True) -> Services:

@@ -178,3 +178,15 @@ def test_weekday_bars_on_exchange_holidays_name_the_calendar_flag(tmp_path, caps
     out, err = capsys.readouterr()
     assert "exchange was closed" in err and "--calendar none" in err and len(err.strip().splitlines()) == 1
     assert main(["features", "--data", str(tmp_path / "fx.csv"), "--calendar", "none"]) == 0
+
+
+def test_an_unwritable_home_is_a_config_error(tmp_path, monkeypatch):
+    import os
+
+    from candor.config import load_config
+    from candor.errors import ConfigError
+    from candor.services import ensure_home
+
+    monkeypatch.setattr(os, "access", lambda path, mode: False)  # the tests run as root, who may write anywhere
+    with pytest.raises(ConfigError, match="`home` must be a writable directory.*not writable"):
+        ensure_home(load_config(environ={}, overrides={"home": str(tmp_path)}))
