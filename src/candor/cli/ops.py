@@ -10,14 +10,12 @@ from rich.table import Table
 
 from candor.cli.app import EXIT_FAILED, EXIT_OK, app, console
 from candor.config import Config, load_config
-from candor.data.bars import check_timeframe
 from candor.data.sources import open_bars
-from candor.errors import ConfigError
 from candor.logs import LEVELS, configure_logging
-from candor.ops.context import OpsContext
+from candor.ops.context import OpsContext, check_series_request
 from candor.ops.drift import run_drift
 from candor.ops.forecast import run_forecasts
-from candor.ops.jobs import JOBS, build_scheduler, next_runs, run_job
+from candor.ops.jobs import build_scheduler, check_job, next_runs, run_job
 from candor.services import open_services
 
 schedule_app = typer.Typer(help="Run or list the scheduled jobs (retrain, update_weights, forecast, drift).",
@@ -58,11 +56,7 @@ def _series_options(all_series: bool, symbols: str | None, timeframes: str | Non
     if all_series and symbols:
         raise typer.BadParameter("pass --all or --symbols, not both.", param_hint="--all")
     symbol_list, timeframe_list = (None if all_series else _split(symbols)), _split(timeframes)
-    for timeframe in timeframe_list or ():
-        check_timeframe(timeframe)
-    if symbol_list and not timeframe_list:
-        raise ConfigError("`timeframes` must name at least one timeframe when symbols are given "
-                          "(e.g. --timeframes d1). Got none.")
+    check_series_request(symbol_list, timeframe_list)
     return symbol_list, timeframe_list
 
 
@@ -152,8 +146,8 @@ def schedule_run(
 ) -> int:
     """Run the blocking scheduler (Ctrl-C stops it), or one job now with --once."""
     config = _setup(config_file, log_json, log_level)
-    if once is not None and once not in JOBS:
-        raise ConfigError(f"`job` must be one of {', '.join(JOBS)}. Got {once!r}.")
+    if once is not None:
+        check_job(once)  # before the store is opened
     ctx = _context(config)
     with ctx.services:
         if once is not None:

@@ -44,18 +44,23 @@ def served_series(services: Services, symbols: Iterable[str] | None = None,
     every series stored in ``ohlc_bars`` — filtered by ``timeframes`` when given."""
     config = services.config
     wanted_tf = tuple(timeframes or config.forecast.timeframes)
-    for tf in wanted_tf:
-        check_timeframe(tf)
+    check_series_request(symbols, wanted_tf)
     if symbols:
-        if not wanted_tf:
-            raise ConfigError("`timeframes` must name at least one timeframe when symbols are given "
-                              "(e.g. --timeframes d1). Got none.")
         return [(s, tf) for s in symbols for tf in wanted_tf]
     if config.forecast.universe:
         pairs = [_parse_series(entry) for entry in config.forecast.universe]
     else:
         pairs = [(info.symbol, info.timeframe) for info in list_series(services.store.engine)]
     return [(s, tf) for s, tf in pairs if not wanted_tf or tf in wanted_tf]
+
+
+def check_series_request(symbols: Iterable[str] | None, timeframes: Iterable[str] | None) -> None:
+    """Timeframes must be known, and symbols need at least one (before any store is opened)."""
+    for timeframe in timeframes or ():
+        check_timeframe(timeframe)
+    if symbols and not timeframes:
+        raise ConfigError("`timeframes` must name at least one timeframe when symbols are given "
+                          "(e.g. --timeframes d1). Got none.")
 
 
 def _parse_series(entry: str) -> tuple[str, str]:
