@@ -52,10 +52,14 @@ class TrainingOutcome:
 STAGING = ".staging-"
 
 
-def remove_abandoned_staging(folder: Path) -> list[Path]:
-    """Staging folders under ``folder`` whose writer process is gone (killed mid-publish)."""
+def remove_abandoned_staging(folder: Path, depth: int = 3) -> list[Path]:
+    """Staging folders ``depth`` levels under ``folder`` whose writer process is gone (killed
+    mid-publish): 3 under ``<home>/models`` (``<symbol>/<tf>/<name>``), 1 under ``--out``. Only
+    that level is looked at — never every file of every stored model, and never a symbol folder
+    whose name merely contains the suffix."""
     removed = []
-    for staging in folder.rglob(f"*{STAGING}*") if folder.is_dir() else ():
+    pattern = "/".join(["*"] * (depth - 1) + [f"*{STAGING}*"])
+    for staging in folder.glob(pattern) if folder.is_dir() else ():
         pid = staging.name.rpartition(STAGING)[2]
         if staging.is_dir() and pid.isdigit() and not _alive(int(pid)):
             shutil.rmtree(staging, ignore_errors=True)
@@ -68,8 +72,8 @@ def _alive(pid: int) -> bool:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
-    except PermissionError:
-        return True
+    except PermissionError:  # alive, owned by another user
+        pass
     return True
 
 
@@ -106,7 +110,10 @@ def run_training(
                             horizon_source=horizon_source, threads=threads, device=device)
     publishing = not dry_run and (track or promote)
     if not dry_run:
-        remove_abandoned_staging(Path(out) if out is not None else under_home(config.home, "models"))
+        if out is not None:
+            remove_abandoned_staging(Path(out), depth=1)
+        else:
+            remove_abandoned_staging(under_home(config.home, "models"))
     # Open the stores before training: an unreachable database fails in a second, not after the fit.
     opened = (nullcontext(services) if services is not None or not publishing
               else open_services(run.config, migrate=True))
