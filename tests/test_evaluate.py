@@ -55,7 +55,7 @@ def test_hand_checked_metrics_on_a_tiny_case():
     assert r.best_baseline == "majority" and r.best_baseline_accuracy == 0.5
     assert r.lift == pytest.approx(0.25)
     assert r.overfit_margin == pytest.approx(0.15)
-    assert r.block_length == 2  # max(1, round(4 ** (1/3)))
+    assert r.block_length == 1  # 4 rows: too few to measure dependence; never below horizon 1
 
 
 def test_report_to_dict_is_json_safe():
@@ -64,19 +64,24 @@ def test_report_to_dict_is_json_safe():
                      n_boot=50)
     d = r.to_dict()
     assert json.loads(json.dumps(d, allow_nan=False)) == d
-    assert d["verdict"] in {"significant edge", "no significant edge"} and type(d["verdict"]) is str
+    assert d["verdict"] in {v.value for v in Verdict} and type(d["verdict"]) is str
     assert d["overfit_margin"] is None and d["classes"] == [-1, 0, 1]
     for key in ("accuracy", "balanced_accuracy", "f1", "log_loss", "baselines", "best_baseline", "lift",
                 "lift_ci_low", "lift_ci_high", "p_value"):
         assert key in d
 
 
-def test_block_length_default_respects_horizon_and_refuses_shorter():
-    assert resolve_block_length(1000, horizon=5) == 10  # round(1000 ** (1/3)) = 10
-    assert resolve_block_length(1000, horizon=20) == 20
-    assert resolve_block_length(1000, horizon=5, block=7) == 7
+def test_block_length_is_measured_from_the_data_and_never_below_the_horizon():
+    rng = np.random.default_rng(0)
+    iid = rng.normal(size=1000)
+    persistent = np.repeat(rng.normal(size=20), 50)  # 20 regimes of 50 rows
+    assert resolve_block_length(iid, horizon=1) <= 4
+    assert resolve_block_length(iid, horizon=20) == 20  # never below a label window
+    assert 50 <= resolve_block_length(persistent, horizon=1) <= 250  # capped at n / 4
+    assert resolve_block_length(iid, horizon=5, block=7) == 7
+    assert resolve_block_length(np.zeros(1000), horizon=3) == 3  # constant: nothing to measure
     with pytest.raises(ConfigError, match=r"`block` must be >= horizon \(5\).*Got 3"):
-        resolve_block_length(1000, horizon=5, block=3)
+        resolve_block_length(iid, horizon=5, block=3)
     y = np.zeros(200, int)
     with pytest.raises(ConfigError, match="`block` must be >= horizon"):
         evaluate_oos(y, _onehotish(y), CLASSES, baseline_preds={"m": y}, horizon=5, block=2)
@@ -115,9 +120,8 @@ def test_ci_covers_the_true_lift_on_simulated_cases():
     for _ in range(60):
         model = _correlated_correctness(rng, 1200, 0.45, 5)
         base = _correlated_correctness(rng, 1200, 0.40, 5)
-        _, low, high, _ = lift_test(model, base, block=10, n_boot=400, alpha=0.05,
-                                    random_state=int(rng.integers(1 << 31)))
-        covered += low <= 0.05 <= high
+        test = lift_test(model, base, block=10, n_boot=400, alpha=0.05, random_state=int(rng.integers(1 << 31)))
+        covered += test.ci_low <= 0.05 <= test.ci_high
     assert covered >= 52  # nominal 95% of 60 = 57; allow Monte Carlo slack
 
 
@@ -132,18 +136,29 @@ def test_clear_edge_is_significant():
 
 def test_verdict_members_are_the_stored_words():
     """JSON reports, MLflow tags and the database hold these exact strings; they must not change."""
-    assert [v.value for v in Verdict] == ["significant edge", "no significant edge"]
+    assert [v.value for v in Verdict] == ["significant edge", "no significant edge",
+                                          "significantly worse than the baseline"]
     assert json.dumps({"v": Verdict.NO_SIGNIFICANT_EDGE}) == '{"v": "no significant edge"}'
     assert str(Verdict.SIGNIFICANT_EDGE) == f"{Verdict.SIGNIFICANT_EDGE}" == "significant edge"
     assert Verdict("no significant edge") is Verdict.NO_SIGNIFICANT_EDGE
 
 
-def test_random_predictions_have_no_edge():
+def test_random_predictions_are_significantly_worse_than_the_majority():
+    """Guessing uniformly (≈ 33%) against a 40% majority class is a loss, and is called one."""
     rng = np.random.default_rng(4)
     y = rng.choice(CLASSES, 1500, p=[0.3, 0.3, 0.4])
     r = evaluate_oos(y, rng.dirichlet(np.ones(3), 1500), CLASSES,
                      baseline_preds={"majority": np.ones(1500, int)}, horizon=5)
-    assert r.p_value > 0.5 and r.verdict is Verdict.NO_SIGNIFICANT_EDGE
+    assert r.lift_ci_high < 0 and r.p_value < 0.05 and r.verdict is Verdict.SIGNIFICANTLY_WORSE
+    assert not r.significant
+
+
+def test_predictions_as_good_as_the_baseline_have_no_significant_edge():
+    rng = np.random.default_rng(4)
+    y = rng.choice(CLASSES, 1500, p=[0.3, 0.3, 0.4])
+    pred = np.where(rng.random(1500) < 0.9, 1, rng.choice(CLASSES, 1500))  # mostly the majority class
+    r = evaluate_oos(y, _onehotish(pred), CLASSES, baseline_preds={"majority": np.ones(1500, int)}, horizon=5)
+    assert r.lift_ci_low <= 0 <= r.lift_ci_high and r.verdict is Verdict.NO_SIGNIFICANT_EDGE
 
 
 def test_false_positive_rate_at_most_alpha_when_no_edge():
@@ -208,8 +223,8 @@ def test_blocks_shorter_than_the_horizon_would_overstate_significance():
         hits = 0
         for _ in range(150):
             y, m, b = (np.repeat(rng.choice(CLASSES, 200), 5) for _ in range(3))
-            _, low, _, p = lift_test(m == y, b == y, block=block, n_boot=200, alpha=0.05,
-                                     random_state=int(rng.integers(1 << 31)))
-            hits += p < 0.05 and low > 0
+            test = lift_test(m == y, b == y, block=block, n_boot=200, alpha=0.05,
+                             random_state=int(rng.integers(1 << 31)))
+            hits += test.verdict is Verdict.SIGNIFICANT_EDGE
         rates[block] = hits / 150
     assert rates[1] > 0.10 and rates[5] <= 0.09

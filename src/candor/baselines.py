@@ -7,6 +7,10 @@ whether the model beats guessing.
   5-bar horizon that label resolves 4 bars in the future.
 * ``stratified``  — random draws from the training class frequencies (a chance level that
   respects the class balance).
+
+For probabilities the baseline is the **class prior**: the training fold's class frequencies,
+given to every test row (:func:`class_prior`). A model whose log-loss is above the prior's
+confidently says things it does not know.
 """
 
 from __future__ import annotations
@@ -36,6 +40,18 @@ def stratified(y_train: Any, n: int, random_state: int | None = 0) -> np.ndarray
         raise ConfigError("`y_train` is empty; the stratified baseline needs training labels.")
     rng = np.random.default_rng(random_state)
     return rng.choice(values, size=n, p=counts / counts.sum())
+
+
+def class_prior(y_train: Any, classes: Any, n: int) -> np.ndarray:
+    """``n`` rows of the training fold's class frequencies, columns in ``classes`` order.
+
+    A class absent from ``y_train`` gets probability 0 (as a member trained there would).
+    """
+    y_train, classes = np.asarray(y_train), np.asarray(classes)
+    if len(y_train) == 0:
+        raise ConfigError("`y_train` is empty; the class prior needs training labels.")
+    freq = (y_train[:, None] == classes[None, :]).mean(axis=0)
+    return np.tile(freq, (n, 1))
 
 
 def _as_ns(values: Any, name: str) -> np.ndarray:

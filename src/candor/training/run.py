@@ -438,16 +438,18 @@ def _pooled_report(data: LabelledData, folds: list[Fold], outcomes: list[FoldOut
     proba = np.vstack([o.proba for o in outcomes])
     classes = outcomes[0].classes
     base: dict[str, list[np.ndarray]] = {}
+    y = data.y.to_numpy()
     for fold in folds:
         train, fold_test = fold.train, fold.test
         for name, pred in _baseline_preds(data, train, fold_test, config.seed).items():
             base.setdefault(name, []).append(pred)
+    prior = np.vstack([baselines.class_prior(y[f.train], classes, len(f.test)) for f in folds])
     train_acc = float(np.mean([o.train_accuracy for o in outcomes]))
     report = evaluate_oos(
-        data.y.to_numpy()[test], proba, classes,
+        y[test], proba, classes,
         baseline_preds={k: np.concatenate(v) for k, v in base.items()},
         horizon=config.labels.horizon, n_boot=config.evaluation.n_boot, alpha=config.evaluation.alpha,
-        random_state=config.seed, train_accuracy=train_acc,
+        random_state=config.seed, train_accuracy=train_acc, prior_proba=prior,
     )
     return report, pd.DataFrame(proba, index=data.y.index[test], columns=classes)
 
@@ -461,5 +463,6 @@ def _holdout_report(data: LabelledData, final: OutOfFoldEnsemble, dev: np.ndarra
         baseline_preds=_baseline_preds(data, dev, hold, config.seed),
         horizon=config.labels.horizon, n_boot=config.evaluation.n_boot, alpha=config.evaluation.alpha,
         random_state=config.seed, train_accuracy=train_acc,
+        prior_proba=baselines.class_prior(data.y.to_numpy()[dev], classes, len(hold)),
     )
     return report, pd.DataFrame(proba, index=data.y.index[hold], columns=classes)

@@ -52,6 +52,8 @@ def json_object(value: Mapping[str, object]) -> JsonObject:
 
 def number(value: object) -> float | None:
     """A finite number as float; anything else (missing, NaN, a string, a bool) → None."""
+    if type(value) is float:  # the JSON case, first: a manifest's report holds ~800 of them per load
+        return value if math.isfinite(value) else None
     if isinstance(value, bool | np.bool_) or not isinstance(value, int | float | np.integer | np.floating):
         return None
     return float(value) if math.isfinite(float(value)) else None
@@ -102,8 +104,9 @@ def _verdict(value: object) -> Verdict | None:
         return None
 
 
-_COUNT_FIELDS = ("n", "block_length", "n_boot", "horizon")
-_OTHER_FIELDS = ("baselines", "best_baseline", "verdict", "classes", "confusion_matrix", *_COUNT_FIELDS)
+_COUNT_FIELDS = ("n", "block_length", "n_boot", "horizon", "lift_df")
+_VERDICT_FIELDS = ("verdict", "log_loss_verdict", "brier_verdict", "adjusted_verdict")
+_OTHER_FIELDS = ("baselines", "best_baseline", "correction", "classes", "confusion_matrix", *_VERDICT_FIELDS, *_COUNT_FIELDS)
 
 
 @dataclass(frozen=True)
@@ -139,6 +142,29 @@ class EvaluationSummary:
     horizon: int | None = None
     train_accuracy: float | None = None
     overfit_margin: float | None = None
+    lift_se: float | None = None
+    lift_df: int | None = None
+    prior_log_loss: float | None = None
+    log_loss_gain: float | None = None
+    log_loss_gain_ci_low: float | None = None
+    log_loss_gain_ci_high: float | None = None
+    log_loss_p_value: float | None = None
+    log_loss_verdict: Verdict | None = None
+    prior_brier: float | None = None
+    brier_gain: float | None = None
+    brier_gain_ci_low: float | None = None
+    brier_gain_ci_high: float | None = None
+    brier_p_value: float | None = None
+    brier_verdict: Verdict | None = None
+    #: Set when the series was judged with others (a universe): p-value adjusted across them.
+    adjusted_p_value: float | None = None
+    adjusted_verdict: Verdict | None = None
+    correction: str | None = None
+
+    @property
+    def judged_verdict(self) -> Verdict | None:
+        """The verdict that holds for this series: the adjusted one when it was judged with others."""
+        return self.adjusted_verdict if self.correction else self.verdict
 
     @classmethod
     def from_evaluation(cls, report: EvaluationReport) -> EvaluationSummary:
@@ -151,7 +177,8 @@ class EvaluationSummary:
         values.update({name: count(data.get(name)) for name in _COUNT_FIELDS})
         return cls(
             **values, baselines=numbers(data.get("baselines")), best_baseline=text(data.get("best_baseline")),
-            verdict=_verdict(data.get("verdict")), classes=tuple(int(c) for c in sequence(data.get("classes"))),
+            **{name: _verdict(data.get(name)) for name in _VERDICT_FIELDS},
+            correction=text(data.get("correction")), classes=tuple(int(c) for c in sequence(data.get("classes"))),
             confusion_matrix=tuple(tuple(int(v) for v in sequence(row))
                                    for row in sequence(data.get("confusion_matrix"))),
         )
