@@ -130,12 +130,24 @@ def period_labels(bars: pd.DataFrame, to_timeframe: str) -> pd.Series:
 
 def period_label_ns(bars: pd.DataFrame, to_timeframe: str) -> np.ndarray:
     """:func:`period_labels` as int64 UTC nanoseconds, NaT as the int64 minimum (for joins)."""
+    return period_bounds_ns(bars, to_timeframe)[0]
+
+
+def period_bounds_ns(bars: pd.DataFrame, to_timeframe: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per fine bar, as int64 UTC nanoseconds: the label of its complete period (NaT as the
+    int64 minimum, as :func:`period_label_ns`), that period's end, and the bar's own close.
+
+    A coarse bar may be used from the first fine bar that closes at or after its period end —
+    when the last bars of a session or week are missing, that is a later bar than its last
+    constituent (see :mod:`candor.features.context`).
+    """
     if len(bars) == 0:
         _check_target(bars, to_timeframe)
-        return np.empty(0, dtype=np.int64)
+        empty = np.empty(0, dtype=np.int64)
+        return empty, empty, empty
     p = _periods(bars, to_timeframe)
     complete = (p.start >= ns(bars.index).min()) & (p.end <= p.bar_close.max())
-    return np.where(complete, p.label, _NAT)
+    return np.where(complete, p.label, _NAT), np.asarray(p.end, dtype=np.int64), np.asarray(p.bar_close, dtype=np.int64)
 
 
 def bar_close_times(bars: pd.DataFrame) -> pd.Series:

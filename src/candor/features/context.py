@@ -2,11 +2,18 @@
 
 The coarse features (daily RSI, daily returns, daily distance to its SMA 20, ...) are computed on
 ``resample(bars, tf)`` — complete coarse bars only — and joined so that **a coarse bar is used
-only after it has closed**: fine row ``i`` sees the latest coarse bar whose last constituent fine
-row is at position ``<= i`` (from :func:`candor.data.resample.period_labels`). On the fine row
-that completes a day, that day's bar becomes visible; on every earlier row of the day the
-previous complete day is used. Truncating the fine series at any row therefore reproduces the
-full computation's row exactly, which is the causality test.
+only after it has closed, as far as the bars that exist at that time can tell**: fine row ``i``
+sees the latest coarse bar whose period has ended by the close of row ``i`` (some fine row up to
+``i`` closes at or after the period end, from :func:`candor.data.resample.period_bounds_ns`) and
+whose constituent rows are all at positions ``<= i``. On the fine row that completes a day, that
+day's bar becomes visible; on every earlier row of the day the previous complete day is used.
+
+Why the period end and not only the last constituent row: when a session's last bar is missing
+(early closes in ``aapl_h1`` stop at 12:30, not 13:00; a Friday missing from a week), the last
+row present is not known to be the last until a later bar arrives. A live forecast at that row
+cannot know it either, so the day (week) becomes visible on the next row — the first bar after
+its end — in training exactly as live. Truncating the fine series at any row therefore
+reproduces the full computation's row exactly, which is the causality test.
 """
 
 from __future__ import annotations
@@ -19,7 +26,7 @@ import pandas as pd
 import talib
 
 from candor.data.bars import INTRADAY, TIMEFRAMES, make_bars, symbol_of
-from candor.data.resample import period_label_ns
+from candor.data.resample import period_bounds_ns
 from candor.errors import ConfigError
 from candor.features import indicators as ind
 from candor.features.indicators import Inputs, Spec, lookback, rel
@@ -116,8 +123,8 @@ def _fine_vs(x: Inputs, tf: str, s: int, name: str) -> np.ndarray:
 def _compute_joined(x: Inputs, tf: str, s: int) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """Per fine row the index into the per-coarse-bar tables (0 = none closed yet → NaN),
     and those tables: every coarse column plus the coarse close and SMA 20."""
-    codes, coarse = coarse_bars(x.bars, tf)
-    index = source_rows(codes) + 1
+    codes, coarse, ends, bar_close = _coarse_with_bounds(x.bars, tf)
+    index = source_rows(codes, ends, bar_close) + 1
     cx = Inputs(coarse)
     columns = {name: fn(cx) for name, _, fn in coarse_rows(s)}
     columns["close"] = cx.close
@@ -133,7 +140,13 @@ def coarse_bars(bars: pd.DataFrame, tf: str) -> tuple[np.ndarray, pd.DataFrame]:
     the contiguous runs of each label, which keeps the 1M-bar benchmark in milliseconds.
     Returns ``codes`` (-1 where the fine row's period is incomplete) and the coarse frame.
     """
-    lab = period_label_ns(bars, tf)
+    codes, coarse, _, _ = _coarse_with_bounds(bars, tf)
+    return codes, coarse
+
+
+def _coarse_with_bounds(bars: pd.DataFrame, tf: str) -> tuple[np.ndarray, pd.DataFrame, np.ndarray, np.ndarray]:
+    """:func:`coarse_bars` plus each coarse bar's period end and each fine row's close (ns)."""
+    lab, end, bar_close = period_bounds_ns(bars, tf)
     rows = np.flatnonzero(lab != np.iinfo(np.int64).min)
     lv = lab[rows]
     if len(lv) and np.any(lv[1:] < lv[:-1]):
@@ -154,7 +167,7 @@ def coarse_bars(bars: pd.DataFrame, tf: str) -> tuple[np.ndarray, pd.DataFrame]:
     }
     index = pd.DatetimeIndex(lv[starts].astype("datetime64[ns]")).tz_localize("UTC")
     coarse = make_bars(pd.DataFrame(agg, index=index), symbol_of(bars), tf, bars.attrs.get("calendar"))
-    return codes, coarse
+    return codes, coarse, end[rows[starts]], bar_close
 
 
 def x_at(bars: pd.DataFrame, column: str, rows: np.ndarray) -> np.ndarray:
@@ -165,17 +178,25 @@ def x_at(bars: pd.DataFrame, column: str, rows: np.ndarray) -> np.ndarray:
     return values[rows]
 
 
-def source_rows(codes: np.ndarray) -> np.ndarray:
+def source_rows(codes: np.ndarray, ends: np.ndarray, bar_close: np.ndarray) -> np.ndarray:
     """For each fine row, the position of the latest *closed* coarse bar (``-1``: none yet).
 
-    ``codes`` gives each fine row's coarse bar (-1 for an incomplete period). A coarse bar
-    closes at its last constituent fine row — the greatest position carrying its code — and is
-    visible from that row on; rows before it still see the previous closed bar.
+    ``codes`` gives each fine row's coarse bar (-1 for an incomplete period), ``ends`` each
+    coarse bar's period end and ``bar_close`` each fine row's close (int64 ns). A coarse bar is
+    visible from the first row that both is at or after its last constituent row and closes at
+    or after its period end — the last constituent itself when the period's last bar is there,
+    the next row when it is missing (see the module docstring); earlier rows see the previous one.
     """
     rows = np.flatnonzero(codes >= 0)
     cv = codes[rows]
     last = np.ones(len(cv), dtype=bool)
     last[:-1] = cv[1:] != cv[:-1]
     src = np.full(len(codes), -1, dtype=np.int64)
-    src[rows[last]] = cv[last]
-    return np.maximum.accumulate(src) if len(src) else src
+    if not len(rows):
+        return src
+    # One search per coarse bar (not per fine row): the first row whose close reaches its end.
+    ended_at = np.searchsorted(np.maximum.accumulate(bar_close), ends, side="left")
+    at = np.maximum(rows[last], ended_at)
+    inside = at < len(codes)
+    np.maximum.at(src, at[inside], cv[last][inside])
+    return np.maximum.accumulate(src)
