@@ -33,6 +33,7 @@ from sqlalchemy.engine import Engine
 from candor.data.bars import INTRADAY, TIMEFRAMES, check_timeframe
 from candor.data.gaps import CONTINUOUS, session_table
 from candor.errors import CandorError, DataError, ModelError
+from candor.features import FeatureSet, compute_features
 from candor.ops.consensus import Consensus, consensus
 from candor.ops.context import BarsLoader, served_series
 from candor.registry.artifact import CandorModel, Forecast
@@ -78,16 +79,17 @@ class ForecastReport:
 
 
 # ---- bars → forecast ----------------------------------------------------------------------------
-def forecast_bars(model: CandorModel, bars: pd.DataFrame) -> Forecast:
+def forecast_bars(model: CandorModel, bars: pd.DataFrame, computed: pd.DataFrame | None = None) -> Forecast:
     """The model's forecast for the newest bar of ``bars`` (the REST API uses this too).
 
+    ``computed``: ``compute_features(bars, model.feature_set)`` when the caller already has it.
     Refuses (ModelError) when the features changed since training (named by
     ``CandorModel.features``) or when the newest bar lacks complete features.
     """
     if bars.empty:
         raise DataError("no bars to forecast from; load or import bars first.")
     with sklearn.config_context(skip_parameter_validation=True):  # parameters were validated at fit time
-        forecast = model.predict(bars, last=1)[0]
+        forecast = model.predict(bars, last=1, computed=computed)[0]
     if forecast.bar_ts != bars.index[-1]:
         raise ModelError(f"the newest bar {bars.index[-1]} has incomplete features (last complete: "
                          f"{forecast.bar_ts}); supply at least {model.manifest.warmup} clean bars.")
@@ -132,19 +134,36 @@ def stale_reason(bars: pd.DataFrame, now: datetime) -> str | None:
 
 # ---- the job ------------------------------------------------------------------------------------
 def store_loader(engine: Engine, lookback: int) -> BarsLoader:
-    """Bars from the operational store, newest ``lookback`` rows."""
-    return lambda symbol, timeframe: load_bars(engine, symbol, timeframe).iloc[-lookback:]
+    """Bars from the operational store: only the newest ``lookback`` rows are read (the tail the
+    features are computed on), not the whole history."""
+    return lambda symbol, timeframe: load_bars(engine, symbol, timeframe, last=lookback)
 
 
-def _forecast_one(services: Services, bars: pd.DataFrame, horizon: int, now: datetime,
+class SeriesFeatures:
+    """``compute_features`` of one series' tail, once per feature set: the horizons' champions of
+    a series usually share a feature set, so the second and third horizon reuse the first's."""
+
+    def __init__(self, bars: pd.DataFrame) -> None:
+        self.bars = bars
+        self._by_set: dict[FeatureSet, pd.DataFrame] = {}
+
+    def of(self, model: CandorModel) -> pd.DataFrame:
+        found = self._by_set.get(model.feature_set)
+        if found is None:
+            found = self._by_set[model.feature_set] = compute_features(self.bars, model.feature_set)
+        return found
+
+
+def _forecast_one(services: Services, tail: SeriesFeatures, horizon: int, now: datetime,
                   index: dict[str, Any] | None) -> SeriesForecast:
+    bars = tail.bars
     symbol, timeframe = str(bars.attrs["symbol"]), str(bars.attrs["timeframe"])
     champion = services.registry.champion(symbol, timeframe, horizon, now=now, index=index)
     policy = services.config.forecast.gap_policy
     stale = stale_reason(bars, now) if policy != "ignore" else None
     if stale and policy == "refuse":
         raise DataError(stale)
-    forecast = forecast_bars(champion.model, bars)
+    forecast = forecast_bars(champion.model, bars, tail.of(champion.model))
     return SeriesForecast(forecast, champion.name, champion.version, flag=stale)
 
 
@@ -157,9 +176,10 @@ def _series_forecasts(services: Services, symbol: str, timeframe: str, loader: B
     except CandorError as exc:
         report.skipped += [Skipped(symbol, timeframe, h, str(exc)) for h in horizons]
         return
+    tail = SeriesFeatures(bars)
     for horizon in horizons:
         try:
-            report.forecasts.append(_forecast_one(services, bars, horizon, now, index))
+            report.forecasts.append(_forecast_one(services, tail, horizon, now, index))
         except CandorError as exc:
             report.skipped.append(Skipped(symbol, timeframe, horizon, str(exc)))
 
@@ -199,7 +219,9 @@ def run_forecasts(
     loader = bars_loader or store_loader(engine, config.forecast.lookback_bars)
     report = ForecastReport(written=0)
     pairs = served_series(services, symbols, timeframes)
-    index = services.registry.champion_index() if len(pairs) > 10 else None
+    # One batched champion lookup for the whole universe (two paged registry queries), not two
+    # round trips per series; a single series keeps the direct lookup.
+    index = services.registry.champion_index() if len(pairs) > 1 else None
     for symbol, timeframe in pairs:
         _series_forecasts(services, symbol, timeframe, loader, now, report, index)
     by_symbol: dict[str, list[Forecast]] = {}

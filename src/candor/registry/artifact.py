@@ -82,9 +82,14 @@ class CandorModel:
     def created_at(self) -> datetime:
         return self.manifest.created_at
 
-    def features(self, bars: pd.DataFrame) -> pd.DataFrame:
-        """Features for ``bars`` in training column order; refuses a changed feature list."""
-        computed = compute_features(bars, self.feature_set)
+    def features(self, bars: pd.DataFrame, computed: pd.DataFrame | None = None) -> pd.DataFrame:
+        """Features for ``bars`` in training column order; refuses a changed feature list.
+
+        ``computed`` is ``compute_features(bars, self.feature_set)`` when the caller already has
+        it (the forecast job computes it once per series and feature set, for every horizon).
+        """
+        if computed is None:
+            computed = compute_features(bars, self.feature_set)
         missing = [c for c in self.feature_names if c not in computed.columns]
         if missing:
             raise ModelError(
@@ -93,9 +98,10 @@ class CandorModel:
             )
         return computed[self.feature_names]
 
-    def predict(self, bars: pd.DataFrame, last: int = 1) -> list[Forecast]:
-        """Forecasts for the newest ``last`` bars that have complete features."""
-        X = _newest_complete(self.features(bars), last)
+    def predict(self, bars: pd.DataFrame, last: int = 1, computed: pd.DataFrame | None = None) -> list[Forecast]:
+        """Forecasts for the newest ``last`` bars that have complete features (``computed``: see
+        :meth:`features`)."""
+        X = _newest_complete(self.features(bars, computed), last)
         if X.empty:
             raise ModelError(f"no bar has complete features; supply at least {self.manifest.warmup} bars.")
         with warnings.catch_warnings():

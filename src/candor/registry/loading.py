@@ -97,6 +97,13 @@ class ModelCache:
                 model = self._models.setdefault(key, model)
         return model
 
+    def manifest(self, client: Any, mv: Any, download_dir: Path | None = None) -> Manifest:
+        """``mv``'s verified manifest: the cached model's when it is loaded (verified then, under the
+        same recorded hash), else checked now."""
+        with self._lock:
+            model = self._models.get((str(mv.name), str(mv.version), expected_sha(mv)))
+        return model.manifest if model is not None else verified_manifest(client, mv, download_dir)
+
     def __len__(self) -> int:
         return len(self._models)
 

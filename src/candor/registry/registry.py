@@ -290,8 +290,9 @@ class Registry:
 
     # ---- loading ---------------------------------------------------------------------------
     def verified_manifest(self, mv: Any) -> Manifest:
-        """``mv``'s manifest, every file checked against the hash recorded at registration."""
-        return loading.verified_manifest(self.client, mv, self.cache_dir)
+        """``mv``'s manifest, every file checked against the hash recorded at registration (once per
+        artifact: a version already loaded and verified by this registry is not hashed again)."""
+        return self.models.manifest(self.client, mv, self.cache_dir)
 
     def load_verified(self, mv: Any) -> CandorModel:
         """``mv``'s model, hash-checked before unpickling, loaded once per process (cached)."""
@@ -311,15 +312,18 @@ class Registry:
         """The champion of ``symbol/timeframe`` at ``horizon``: verified, cached, young enough.
 
         The one age rule (``max_model_age_days``) and the one set of refusals, each naming the
-        command that fixes it. ``index`` (from :meth:`champion_index`) saves per-series lookups.
-        The champion alias is read on every call, so a promotion elsewhere takes effect at once.
+        command that fixes it. ``index`` (from :meth:`champion_index`) replaces the per-series
+        lookups: a name missing from it has no champion (no registry round trip to confirm). Without
+        an index the alias is read on every call, so a promotion elsewhere takes effect at once.
         """
         plain = horizon is None or int(horizon) == DEFAULT_HORIZON
         name = model_name(symbol, timeframe, horizon)
         label = f"{symbol}/{timeframe}" + ("" if plain else f" h{horizon}")
         hint = loading.train_hint(symbol, timeframe, None if plain else int(horizon))
         try:
-            mv = index[name] if index is not None and name in index else self.version(name, CHAMPION)
+            if index is not None and name not in index:
+                raise RegistryError(f"{name} has no champion")
+            mv = index[name] if index is not None else self.version(name, CHAMPION)
         except RegistryError:
             raise RegistryError(f"no champion for {label} — run: {hint}") from None
         model = self.load_verified(mv)

@@ -180,13 +180,18 @@ def load_bars(
     timeframe: str,
     start: object | None = None,
     end: object | None = None,
+    *,
+    last: int | None = None,
 ) -> pd.DataFrame:
     """Load a stored series as a bar frame, ``start`` ≤ ts ≤ ``end`` (naive bounds mean UTC).
 
-    An unknown series is an error (with the import command to run); a known series with no bars
-    in the range gives an empty bar frame.
+    ``last`` keeps only the newest ``last`` bars of that range, read newest-first with a LIMIT
+    (the forecast job's tail) instead of the whole history. An unknown series is an error (with
+    the import command to run); a known series with no bars in the range gives an empty bar frame.
     """
     check_timeframe(timeframe)
+    if last is not None and (isinstance(last, bool) or not isinstance(last, int) or last < 1):
+        raise DataError(f"`last` must be a positive number of bars. Got {last!r}.")
     with transaction(bind) as connection:
         row = _symbol_row(connection, symbol)
         if row is None or _count(connection, row.id, timeframe) == 0:
@@ -198,7 +203,10 @@ def load_bars(
             query = query.where(_BARS.c.ts >= to_utc(start))
         if end is not None:
             query = query.where(_BARS.c.ts <= to_utc(end))
-        records = connection.execute(query.order_by(_BARS.c.ts)).all()
+        if last is None:
+            records = connection.execute(query.order_by(_BARS.c.ts)).all()
+        else:
+            records = connection.execute(query.order_by(_BARS.c.ts.desc()).limit(last)).all()[::-1]
     frame = pd.DataFrame.from_records(records, columns=["ts", *OHLCV])
     frame.index = pd.DatetimeIndex(pd.to_datetime(frame.pop("ts"), utc=True, format="ISO8601"), name="ts")
     return make_bars(frame, symbol, timeframe, row.calendar)
