@@ -27,6 +27,13 @@ CLOSES = [105.0, 100.0, 120.0, 90.0, 108.0, 81.0, 100.0]
 FREE = BacktestConfig(cost_bps=0.0)
 
 
+@pytest.fixture(scope="module")
+def aapl_h1_bars():
+    from candor.data.datasets import load_dataset
+
+    return load_dataset("aapl_h1")
+
+
 def bars_of(opens, closes=None, timeframe="d1", calendar="XNYS"):
     closes = opens if closes is None else closes
     idx = pd.date_range("2024-01-01", periods=len(opens), freq="D", tz="UTC")
@@ -236,12 +243,41 @@ def test_to_dict_is_json_safe_and_has_no_series():
 
 
 def test_periods_per_year_inferred_from_timeframe_and_calendar():
+    # bars_of is 2024 XNYS: 252 sessions, of which 3 close early at 13:00 (Jul 3, Nov 29, Dec 24).
     assert infer_periods_per_year(bars_of(OPENS)) == 252
-    assert infer_periods_per_year(bars_of(OPENS, timeframe="h1")) == pytest.approx(252 * 6.5)
-    assert infer_periods_per_year(bars_of(OPENS, timeframe="m1")) == pytest.approx(252 * 390)
-    assert infer_periods_per_year(bars_of(OPENS, timeframe="w1")) == 52
+    # Session-anchored bars: 09:30 … 15:30 is 7 h1 bars (the last one 30 min), an early close 4;
+    # 09:30 and 13:30 are 2 h4 bars, an early close 1 — not 6.5 h / step.
+    assert infer_periods_per_year(bars_of(OPENS, timeframe="h1")) == 249 * 7 + 3 * 4
+    assert infer_periods_per_year(bars_of(OPENS, timeframe="h4")) == 249 * 2 + 3 * 1
+    assert infer_periods_per_year(bars_of(OPENS, timeframe="m1")) == 249 * 390 + 3 * 210
+    assert infer_periods_per_year(bars_of(OPENS, timeframe="w1")) == 53  # Mon 2024-01-01 … Mon 2024-12-30
     assert infer_periods_per_year(bars_of(OPENS, timeframe="h1", calendar="24/7")) == 365 * 24
+    assert infer_periods_per_year(bars_of(OPENS, calendar="24/7")) == 365
     assert infer_periods_per_year(bars_of(OPENS, calendar=None)) == 365  # 7 daily bars span a weekend
+
+
+def test_periods_per_year_averages_the_calendar_years_the_bars_span():
+    idx = pd.date_range("2024-06-03", "2025-06-02", freq="B", tz="UTC")
+    frame = pd.DataFrame({"open": 1.0, "high": 1.0, "low": 1.0, "close": 1.0, "volume": 1.0}, index=idx)
+    assert infer_periods_per_year(make_bars(frame, "TEST", "d1", "XNYS")) == (252 + 250) / 2
+    # An unknown exchange (no calendar, no weekend bars): 252 days of the series' median bars per day.
+    hours = pd.DatetimeIndex([d + pd.Timedelta(hours=h) for d in idx[:20] for h in range(14, 21)])
+    frame = pd.DataFrame({"open": 1.0, "high": 1.0, "low": 1.0, "close": 1.0, "volume": 1.0}, index=hours)
+    assert infer_periods_per_year(make_bars(frame, "TEST", "h1", None)) == 252 * 7
+
+
+def test_hourly_annualisation_matches_the_bars_candor_builds(aapl_h1_bars):
+    """On the embedded aapl_h1 (and its h4 resample) the factor is the measured bars per year."""
+    from candor.data.resample import resample
+
+    for bars, old in ((aapl_h1_bars, 1638.0), (resample(aapl_h1_bars, "h4"), 409.5)):
+        years = (bars.index[-1] - bars.index[0]) / pd.Timedelta(days=365.25)
+        measured = len(bars) / years  # ~1,742 h1 and ~498 h4 bars a year in the data itself
+        assert infer_periods_per_year(bars) == pytest.approx(measured, rel=0.01)
+        assert infer_periods_per_year(bars) > 1.05 * old  # the 252 x 6.5 h / step assumption undercounted
+    proba = pd.DataFrame([BULL] * 300, index=aapl_h1_bars.index[-300:], columns=[-1, 0, 1])
+    result = run_backtest(proba, aapl_h1_bars, FREE)
+    assert result.periods_per_year == infer_periods_per_year(aapl_h1_bars)
 
 
 # --- bad input --------------------------------------------------------------------------------
