@@ -25,7 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, f
 from candor.errors import ConfigError
 from candor.ops.status import AlertLevel, DriftStatus
 
-MODEL_CHOICES = ("rf", "gb", "gb_classic", "xgb", "lgbm", "logreg")
+MODEL_CHOICES = ("rf", "gb", "gb_classic", "xgb", "lgbm", "logreg", "arima_garch")
 
 
 class _Frozen(BaseModel):
@@ -295,6 +295,23 @@ class Config(_Frozen):
             raise ValueError(
                 f"split.purge must be >= labels.horizon ({horizon}) so no training label "
                 f"reaches into the test span. Got {self.split.purge}."
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _arima_garch_inputs(self) -> Config:
+        """arima_garch reads the ``returns`` group's ret_1 and classifies a fixed return cut."""
+        if "arima_garch" not in self.models.models:
+            return self
+        if self.labels.kind not in ("threshold", "binary"):
+            raise ValueError(
+                f"models.models: arima_garch classifies threshold and binary labels, not {self.labels.kind!r}. "
+                "Fix: use --label threshold or binary, or leave arima_garch out of --models."
+            )
+        if self.features.groups is not None and "returns" not in self.features.groups:
+            raise ValueError(
+                "models.models: arima_garch reads the 1-bar log return (ret_1) of the 'returns' feature group, "
+                "which features.groups leaves out. Fix: add 'returns' to the groups or leave arima_garch out."
             )
         return self
 

@@ -34,10 +34,15 @@ from sklearn.utils.validation import _check_sample_weight, check_is_fitted, vali
 from threadpoolctl import threadpool_limits
 from xgboost import XGBClassifier
 
+from candor import arima_garch
 from candor.errors import ConfigError, ModelError
 from candor.features.transforms import CorrelationPruner, make_scaler
 
-MODEL_NAMES: tuple[str, ...] = ("rf", "gb", "gb_classic", "xgb", "lgbm", "logreg")
+#: Members that classify the feature matrix through ``[prune, scale, clf]``.
+FEATURE_MODEL_NAMES: tuple[str, ...] = ("rf", "gb", "gb_classic", "xgb", "lgbm", "logreg")
+#: Members that read the raw 1-bar log return column: pruning could drop it, scaling would change it.
+RETURN_MODEL_NAMES: tuple[str, ...] = (arima_garch.NAME,)
+MODEL_NAMES: tuple[str, ...] = FEATURE_MODEL_NAMES + RETURN_MODEL_NAMES
 
 
 class SingleClassError(ModelError, ValueError):
@@ -312,6 +317,7 @@ _CATALOG: dict[str, Callable[[int, int], BaseEstimator]] = {
                                                  colsample_bytree=0.8, random_state=rs, n_jobs=nj),
     "lgbm": _lgbm,
     "logreg": _logreg,
+    arima_garch.NAME: lambda rs, nj: arima_garch.ArimaGarchClassifier(),  # deterministic, one thread
 }
 
 
@@ -343,7 +349,8 @@ def make_model(
     scaling: str | None = "standard",
     prune_threshold: float | None = 0.95,
 ) -> Pipeline:
-    """Build ``Pipeline([prune, scale, clf])`` for a catalog model, unfitted.
+    """Build ``Pipeline([prune, scale, clf])`` for a catalog model, unfitted (``[clf]`` alone for
+    the members in ``RETURN_MODEL_NAMES``, which read raw returns).
 
     ``params`` overrides classifier hyper-parameters (e.g. Optuna's best trial);
     ``prune_threshold=None`` skips correlation pruning.
@@ -351,6 +358,8 @@ def make_model(
     clf = _CATALOG[check_model_name(name)](random_state, n_jobs)
     if params:
         _apply_params(clf, name, params)
+    if name in RETURN_MODEL_NAMES:
+        return Pipeline([("clf", clf)])
     steps: list[tuple[str, Any]] = []
     if prune_threshold is not None:
         steps.append(("prune", _pruner(prune_threshold)))
@@ -434,4 +443,5 @@ _SPACES: dict[str, Callable[[Any], dict[str, Any]]] = {
     "xgb": _xgb_space,
     "lgbm": _lgbm_space,
     "logreg": _logreg_space,
+    arima_garch.NAME: arima_garch.search_space,
 }

@@ -22,11 +22,11 @@ from joblib import Parallel, delayed
 from sklearn.base import clone
 from sklearn.metrics import accuracy_score, f1_score
 
-from candor import baselines
+from candor import arima_garch, baselines
 from candor.backtest import BacktestConfig, BacktestResult, run_backtest
 from candor.config import Config
 from candor.data.bars import symbol_of, timeframe_of
-from candor.training.matrix import LabelledData, build_labelled_data, data_fingerprint
+from candor.training.matrix import LabelledData, build_labelled_data, data_fingerprint, label_spec_from
 from candor.ensemble import OutOfFoldEnsemble
 from candor.errors import ConfigError, ModelError
 from candor.evaluate import EvaluationReport, calibration_table, evaluate_oos, permutation_importance_oos
@@ -129,11 +129,14 @@ def build_report(result: TrainResult) -> TrainingReport:
 
 def make_ensemble(config: Config) -> OutOfFoldEnsemble:
     m = config.models
+    member_params = {name: dict(params) for name, params in m.params.items()}
+    if arima_garch.NAME in m.models:  # it cuts its return forecast at the labels' horizon and threshold
+        label = arima_garch.label_params(label_spec_from(config))
+        member_params[arima_garch.NAME] = {**member_params.get(arima_garch.NAME, {}), **label}
     ensemble = OutOfFoldEnsemble(
         members=tuple(m.models), method=m.ensemble, inner_splits=m.inner_splits,
         purge=config.purge, embargo=config.embargo, random_state=config.seed, n_jobs=m.n_jobs,
-        scaling=m.scaling, prune_threshold=m.prune_threshold,
-        member_params={name: dict(params) for name, params in m.params.items()} or None,
+        scaling=m.scaling, prune_threshold=m.prune_threshold, member_params=member_params or None,
     )
     if config.tune.enabled:  # nested: studies run inside fit, on its rows only, so no fold's test rows tune it
         from candor.training.tuning import tuned_ensemble
