@@ -106,6 +106,8 @@ OPTION_CASES = [
     (["train", "--dataset", "nope"], 3, r"`dataset` must be one of"),
     (["train", "--dataset", "sp500", "--models", ""], 3, r"models"),
     (["train", "--dataset", "sp500", "--models", "rf,svm"], 3, r"unknown model 'svm'"),
+    (["train", "--dataset", "sp500", "--models", "rf,arima_garch", "--label", "volscaled"], 3,
+     r"arima_garch classifies threshold and binary labels, not 'volscaled'"),
     (["train", "--dataset", "sp500", "--ensemble", "vote"], 3, r"models.ensemble"),
     (["train", "--dataset", "sp500", "--label", "sometimes"], 3, r"labels.kind"),
     (["train", "--dataset", "sp500", "--horizon", "-1"], 3, r"labels.horizon"),
@@ -186,6 +188,8 @@ CONFIG_CASES = [
     ('[unknown]\nx = 1\n', r"unknown|Extra inputs"),
     ('this is not toml\n', r"not valid TOML"),
     ('[api]\nport = 0\n', r"api.port"),
+    ('[tracking]\nbackend = "neptune"\n', r"tracking.backend"),
+    ('[tracking]\nwandb_project = ""\n', r"tracking.wandb_project"),
 ]
 
 
