@@ -233,6 +233,29 @@ class ScheduleConfig(_Frozen):
         return self
 
 
+class TrackingConfig(_Frozen):
+    """Where each training is tracked; the MLflow registry holds the models whatever ``backend`` is.
+
+    ``mlflow`` (default) logs the whole run to MLflow; ``wandb`` logs it as a W&B run and keeps in
+    MLflow only the run the registry versions point at (identity tags and the model); ``both`` does
+    both. W&B needs ``pip install 'candor[wandb]'`` and reads its own settings (``WANDB_MODE``,
+    ``WANDB_API_KEY``) from the environment; its files go under ``<home>/wandb``.
+    """
+
+    backend: Literal["mlflow", "wandb", "both"] = "mlflow"
+    wandb_project: str = Field("candor", min_length=1, description="W&B project of the runs")
+    wandb_entity: str | None = Field(None, description="W&B team or user; None = the login's default entity")
+
+    @property
+    def uses_wandb(self) -> bool:
+        return self.backend in ("wandb", "both")
+
+    @property
+    def mlflow_details(self) -> bool:
+        """Whether the MLflow run gets params, metrics and plots (not only the registry's needs)."""
+        return self.backend in ("mlflow", "both")
+
+
 class LoggingConfig(_Frozen):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     json_lines: bool = Field(False, description="one JSON object per line (same as --log-json)")
@@ -272,6 +295,7 @@ class Config(_Frozen):
     alerts: AlertConfig = AlertConfig()
     schedule: ScheduleConfig = ScheduleConfig()
     logging: LoggingConfig = LoggingConfig()
+    tracking: TrackingConfig = TrackingConfig()
     tune: TuneConfig = TuneConfig()
     universe: UniverseConfig = UniverseConfig()
     device: Literal["cpu", "cuda"] = "cpu"

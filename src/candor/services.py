@@ -21,6 +21,7 @@ from candor.registry.gates import (
 )
 from candor.registry.registry import Registry
 from candor.registry.tracking import Tracking, open_tracking
+from candor.registry.wandb_sink import training_sinks
 from candor.store import Store, connect_store, upgrade
 
 
@@ -76,12 +77,14 @@ def open_services(config: Config, *, migrate: bool = False, require_schema: bool
     Fails with one line before anything is written when the database is unreachable or, unless
     ``require_schema=False``, not at this candor's schema.
     """
+    sinks = training_sinks(config)  # a W&B backend without its package fails here, before any write
     ensure_home(config)
     if migrate:
         upgrade(config.store_url)
     store = connect_store(config.store_url, require_schema=require_schema)
     try:
-        tracking = open_tracking(config.tracking_store, config.artifact_root)
+        tracking = open_tracking(config.tracking_store, config.artifact_root,
+                                 log_details=config.tracking.mlflow_details, sinks=sinks)
     except BaseException:
         store.close()
         raise

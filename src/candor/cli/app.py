@@ -20,6 +20,7 @@ _USAGE_ERRORS = (click.exceptions.UsageError, _typer_click.UsageError)
 _EXIT = (click.exceptions.Exit, typer.Exit)
 _ABORT = (click.exceptions.Abort, typer.Abort)
 from rich.console import Console
+from rich.markup import escape
 
 from candor.errors import CandorError
 
@@ -40,7 +41,8 @@ EXIT_OK, EXIT_FAILED, EXIT_GATES, EXIT_CONFIG = 0, 1, 2, 3
 
 def fail_line(message: str) -> None:
     """Print the one-line error message every failing command ends with."""
-    err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    # Escaped: a message is plain text, and Rich would swallow "[wandb]" in "pip install 'candor[wandb]'".
+    err_console.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
 
 
 def main(argv: list[str] | None = None) -> int:

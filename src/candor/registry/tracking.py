@@ -19,7 +19,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
@@ -40,20 +40,40 @@ TAG_LIMIT = 5000
 _TRUNCATED = "…[truncated]"
 
 
+class TrainingSink(Protocol):
+    """Another tracker every training is logged to beside MLflow (``[tracking] backend``).
+
+    ``log_training`` logs one finished training, knowing the id of its MLflow run (the one the
+    registry versions), and returns a reference to what it wrote (a URL or a local folder); it
+    raises :class:`~candor.errors.StoreError` when it cannot log.
+    """
+
+    name: str
+
+    def log_training(self, result: TrainResult, mlflow_run_id: str) -> str: ...
+
+
 @dataclass(frozen=True)
 class Tracking:
-    """A client bound to one tracking URI plus the experiment candor logs into."""
+    """A client bound to one tracking URI plus the experiment candor logs into.
+
+    ``log_details=False`` (``backend = "wandb"``) keeps in the MLflow run only what the registry
+    needs — the identity tags and the model — and leaves params, metrics and plots to ``sinks``.
+    """
 
     client: MlflowClient
     uri: str
     experiment_id: str
+    log_details: bool = True
+    sinks: tuple[TrainingSink, ...] = ()
 
 
-def open_tracking(uri: str, artifact_location: str | None = None, experiment: str = EXPERIMENT) -> Tracking:
+def open_tracking(uri: str, artifact_location: str | None = None, experiment: str = EXPERIMENT, *,
+                  log_details: bool = True, sinks: tuple[TrainingSink, ...] = ()) -> Tracking:
     """Client and experiment on ``uri``; a new experiment keeps its artifacts at ``artifact_location``
     (``Config.artifact_root``: ``<home>/mlartifacts`` on the default local store)."""
     client = MlflowClient(tracking_uri=uri, registry_uri=uri)
-    return Tracking(client, uri, ensure_experiment(client, experiment, artifact_location))
+    return Tracking(client, uri, ensure_experiment(client, experiment, artifact_location), log_details, sinks)
 
 
 def ensure_experiment(client: MlflowClient, name: str, artifact_location: str | None) -> str:
@@ -106,16 +126,36 @@ def report_metrics(prefix: str, report: dict[str, Any]) -> dict[str, float]:
     return out
 
 
-def run_metrics(result: TrainResult) -> list[Metric]:
-    """Pooled OOS and holdout metrics (step 0) and per-fold metrics (step = fold index)."""
-    now = int(time.time() * 1000)
-    metrics = [Metric(k, v, now, 0) for section in ("oos", "holdout")
-               for k, v in report_metrics(section, getattr(result, section).to_dict()).items()]
+@dataclass(frozen=True)
+class MetricPoint:
+    """One logged number: a pooled score (``fold`` None) or one walk-forward fold's."""
+
+    key: str
+    value: float
+    fold: int | None = None
+
+    @property
+    def step(self) -> int:
+        """MLflow's step: the fold index, 0 for pooled scores."""
+        return 0 if self.fold is None else self.fold
+
+
+def training_metrics(result: TrainResult) -> list[MetricPoint]:
+    """Every metric a training logs, to MLflow and to any other sink alike: pooled OOS and holdout
+    scores with their baselines and lift CI, and per-fold scores (``fold`` = the fold index)."""
+    points = [MetricPoint(k, v) for section in ("oos", "holdout")
+              for k, v in report_metrics(section, getattr(result, section).to_dict()).items()]
     for fold in result.folds:
         values = {"fold.accuracy": fold.accuracy, "fold.f1": fold.f1, "fold.train_accuracy": fold.train_accuracy,
                   **{f"fold.baseline.{n}": v for n, v in fold.baselines.items()}}
-        metrics += [Metric(k, float(v), now, int(fold.index)) for k, v in values.items() if _finite(v) is not None]
-    return metrics
+        points += [MetricPoint(k, float(v), int(fold.index)) for k, v in values.items() if _finite(v) is not None]
+    return points
+
+
+def run_metrics(result: TrainResult) -> list[Metric]:
+    """:func:`training_metrics` as MLflow metrics."""
+    now = int(time.time() * 1000)
+    return [Metric(p.key, p.value, now, p.step) for p in training_metrics(result)]
 
 
 def run_tags(result: TrainResult) -> dict[str, str]:
@@ -201,21 +241,27 @@ def _chunks(items: list[Any], size: int) -> list[list[Any]]:
 
 def log_training(result: TrainResult, artifact_dir: Path | str, tracking: Tracking,
                  kept_at: Path | None = None) -> str:
-    """Log one training as an MLflow run and return its id (run marked FAILED if logging fails)."""
+    """Log one training as an MLflow run, then to each of ``tracking.sinks``, and return the MLflow
+    run id (run marked FAILED if any logging fails, so it is never registered)."""
     client = tracking.client
     run = client.create_run(tracking.experiment_id, tags=run_tags(result))
     run_id = run.info.run_id
     try:
-        params = [Param(k, v) for k, v in config_params(result.config).items()]
-        for chunk in _chunks(params, 100):
-            client.log_batch(run_id, params=chunk)
-        for chunk in _chunks(run_metrics(result), 1000):
-            client.log_batch(run_id, metrics=chunk)
+        if tracking.log_details:
+            params = [Param(k, v) for k, v in config_params(result.config).items()]
+            for chunk in _chunks(params, 100):
+                client.log_batch(run_id, params=chunk)
+            for chunk in _chunks(run_metrics(result), 1000):
+                client.log_batch(run_id, metrics=chunk)
         client.log_batch(run_id, tags=[RunTag("candor.artifact_dir", str(kept_at or artifact_dir))])
-        with tempfile.TemporaryDirectory(prefix="candor-run-") as tmp:
-            write_run_files(result, Path(tmp))
-            client.log_artifacts(run_id, tmp)
+        if tracking.log_details:
+            with tempfile.TemporaryDirectory(prefix="candor-run-") as tmp:
+                write_run_files(result, Path(tmp))
+                client.log_artifacts(run_id, tmp)
         client.log_artifacts(run_id, str(artifact_dir), "model")
+        for sink in tracking.sinks:
+            reference = sink.log_training(result, run_id)
+            client.log_batch(run_id, tags=[RunTag(f"candor.{sink.name}_run", _text(reference, TAG_LIMIT))])
     except BaseException:
         client.set_terminated(run_id, "FAILED")
         raise
