@@ -233,3 +233,14 @@ def test_runs_in_the_walk_forward_beside_another_member():
     member = result.model.members_["arima_garch"][-1]
     assert (member.horizon, member.threshold) == (config.labels.horizon, config.labels.threshold)
     assert result.oos_proba.shape[1] == 3 and np.allclose(result.oos_proba.sum(axis=1), 1.0)
+
+
+def test_nested_tuning_searches_lags_and_distribution(series):
+    from candor.training.tuning import tune_params
+
+    X, y = series
+    result = tune_params(X.iloc[:1500], y[:1500], None, "arima_garch", trials=3, metric="log_loss",
+                         purge=5, embargo=5, random_state=0, base_params={"horizon": 5, "threshold": 0.002})
+    assert result.n_own_trials == 3
+    assert {"lags", "dist", "horizon", "threshold"} <= set(result.best_params)
+    assert np.isfinite(result.best_value)

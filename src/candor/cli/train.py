@@ -59,7 +59,7 @@ def train_command(
     tz: options.TimeZone = None,
     calendar: options.Calendar = None,
     config_file: Path = typer.Option(None, "--config", help="candor.toml to read (default ./candor.toml)."),
-    models: str = typer.Option(None, "--models", help="Comma list of rf,gb,gb_classic,xgb,lgbm,logreg."),
+    models: str = typer.Option(None, "--models", help="Comma list of rf,gb,gb_classic,xgb,lgbm,logreg,arima_garch."),
     ensemble: str = typer.Option(None, "--ensemble", help="Member weighting: ridge, stacking or equal."),
     label: str = typer.Option(None, "--label", help="threshold, volscaled, binary or triple."),
     horizon: int = typer.Option(None, "--horizon", help="Bars ahead the label looks (default 5)."),

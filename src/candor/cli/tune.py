@@ -23,7 +23,7 @@ def tune_worker_command(
     timeframe: options.Timeframe = None,
     tz: options.TimeZone = None,
     calendar: options.Calendar = None,
-    model: str = typer.Option("lgbm", "--model", help="Model to tune: rf, gb, gb_classic, xgb, lgbm or logreg."),
+    model: str = typer.Option("lgbm", "--model", help="Model to tune: rf, gb, gb_classic, xgb, lgbm, logreg or arima_garch."),
     trials: int = typer.Option(20, "--trials", help="Trials this worker adds to the study."),
     timeout: float = typer.Option(None, "--timeout", help="Stop starting new trials after this many seconds."),
     metric: str = typer.Option(None, "--metric", help="f1, accuracy or log_loss (default f1)."),
