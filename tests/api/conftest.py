@@ -47,7 +47,7 @@ def _seed_forecasts(engine: Any, model: Any, bars: Any, name: str, version: str)
     rows = forecasts(engine, bars.attrs["symbol"], bars.attrs["timeframe"])
     resolutions = [Resolution(r.id, CLASS_NAMES[int(labels.y.loc[r.bar_ts])],
                               None if labels.ret is None else float(labels.ret.loc[r.bar_ts]))
-                   for r in rows if r.bar_ts in labels.y.index]
+                   for r in rows if r.bar_ts in labels.y.index and r.horizon == model.label_spec.horizon]
     resolve_forecasts(engine, resolutions)
 
 
@@ -83,6 +83,31 @@ def trained(tmp_path_factory) -> Trained:
                          accuracy=accuracy, baseline=0.5, margin=accuracy - 0.5)
     services.close()
     return Trained(home, bars, first.name, bars.attrs["symbol"], bars.attrs["timeframe"])
+
+
+@pytest.fixture(scope="session")
+def horizons_home(trained, tmp_path_factory) -> Path:
+    """The trained home plus a promoted horizon-1 model of the same series (``candor.PLANT.d1.h1``)
+    with its own forecasts: the dashboard must show it under PLANT/d1, not as a series of its own."""
+    from candor.config import load_config
+    from candor.services import open_services
+    from candor.training.workflow import run_training
+
+    home = tmp_path_factory.mktemp("api-horizons")
+    for name in ("candor.db", "mlflow.db"):
+        shutil.copy(trained.home / name, home / name)
+    config = load_config(overrides={**OVERRIDES, "home": str(home), "api": {"token": TOKEN},
+                                    "labels": {"horizon": 1}}, environ={})
+    outcome = run_training(trained.bars, config, promote=True, actor="fixture")
+    with open_services(config) as services:
+        registered = outcome.registered
+        if not registered.promoted:
+            services.registry.promote(registered.name, registered.version, force=True, actor="fixture",
+                                      reason="fixture: horizon-1 champion")
+        services.registry.register(registered.run_id, outcome.artifact)  # a v2 to promote and roll back
+        model = services.registry.champion(trained.symbol, trained.timeframe, 1).model
+        _seed_forecasts(services.engine, model, trained.bars, registered.name, registered.version)
+    return home
 
 
 def open_app(home: Path, token: str | None = TOKEN) -> tuple[Any, Any]:

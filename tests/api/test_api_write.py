@@ -144,3 +144,65 @@ def test_registry_inputs_are_validated(writable_client, name, body):
     response = writable_client.post(f"/api/registry/{name}/promote", json=body, headers=AUTH)
     assert response.status_code in (404, 422)
     assert response.status_code == 422 or name.startswith("..")
+
+
+@pytest.fixture
+def horizons_writable_client(horizons_home, tmp_path):
+    import shutil
+
+    from fastapi.testclient import TestClient
+
+    home = tmp_path / "home"
+    home.mkdir()
+    for name in ("candor.db", "mlflow.db"):
+        shutil.copy(horizons_home / name, home / name)
+    app, services = open_app(home)
+    with TestClient(app) as test_client:
+        yield test_client
+    services.close()
+
+
+def test_a_horizon_model_is_promoted_and_rolled_back_by_its_name(horizons_writable_client):
+    client = horizons_writable_client
+    response = client.post("/api/registry/candor.PLANT.d1.h1/promote", headers=AUTH,
+                           json={"version": "2", "force": True, "reason": "horizon"})
+    assert response.status_code == 200, response.text
+    assert (response.json()["name"], response.json()["version"]) == ("candor.PLANT.d1.h1", "2")
+    champions = {m["name"]: (m["champion"], m["previous"]) for m in client.get("/api/models").json()}
+    assert champions == {"candor.PLANT.d1.h1": ("2", "1"), "candor.PLANT.d1": ("2", "1")}  # h5 untouched
+    response = client.post("/api/registry/candor.PLANT.d1.h1/rollback", headers=AUTH, json={"reason": "back"})
+    assert response.status_code == 200 and response.json()["version"] == "1", response.text
+    events = client.get("/api/models/PLANT/d1?horizon=1").json()["alias_events"]
+    assert [(e["model_name"], e["action"], e["reason"]) for e in events[-2:]] == [
+        ("candor.PLANT.d1.h1", "rollback", "back")] * 2
+
+
+@pytest.mark.parametrize("name", ["candor.PLANT.d1.h5", "candor.PLANT.d1.h0", "candor.PLANT.d1.h01",
+                                  "candor.PLANT.d1.hx", "candor.PLANT.h20"])
+def test_names_model_name_cannot_build_are_422(writable_client, name):
+    response = writable_client.post(f"/api/registry/{name}/rollback", json={}, headers=AUTH)
+    assert response.status_code == 422, response.text
+    assert writable_client.get("/api/models").json()[0]["champion"] == "2"  # nothing moved
+
+
+@pytest.mark.parametrize("symbol, timeframe, horizon", [
+    ("SPX", "d1", 5), ("SPX", "d1", 20), ("BRK.B", "h1", 1), ("BTC-USDT", "m5", 5), ("H1", "h1", 3),
+])
+def test_parse_model_name_inverts_model_name(symbol, timeframe, horizon):
+    from candor.registry.common import ModelRef, model_name, parse_model_name
+
+    name = model_name(symbol, timeframe, horizon)
+    assert parse_model_name(name) == ModelRef(symbol, timeframe, horizon) and parse_model_name(name).name == name
+    import re
+
+    from candor.api.schemas import MODEL_NAME_PATTERN
+    assert re.match(MODEL_NAME_PATTERN, name)  # the URL filter lets every buildable name through
+
+
+def test_parse_model_name_refuses_what_model_name_never_builds():
+    from candor.errors import RegistryError
+    from candor.registry.common import parse_model_name
+
+    for name in ("candor.SPX", "candor.SPX.d9", "other.SPX.d1", "candor.SPX.d1.h5", "candor..d1"):
+        with pytest.raises(RegistryError, match=r"is not a candor model; use candor\.<SYMBOL>\.<timeframe>\[\.h"):
+            parse_model_name(name)

@@ -14,14 +14,15 @@ HTML = {"Accept": "text/html"}
 def test_overview_shows_each_series_with_evidence_and_status(client, trained):
     page = client.get("/", headers=HTML)
     assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
-    rows = re.findall(r'<tr class="series-row" data-symbol="(\w+)" data-timeframe="(\w+)"', page.text)
+    rows = re.findall(r'<tbody class="series-group" data-symbol="(\w+)" data-timeframe="(\w+)"', page.text)
     assert rows == [(trained.symbol, trained.timeframe)]
+    assert re.findall(r'<tr class="horizon-row" data-horizon="(\d+)"', page.text) == ["5"]
     assert f'href="/models/{trained.symbol}/{trained.timeframe}"' in page.text
     assert "v2" in page.text and "(prev v1)" in page.text and "today" in page.text
     assert "no significant edge" in page.text and "stratified" in page.text or "majority" in page.text
     assert re.search(r"\[[+-]\d+\.\d pts, [+-]\d+\.\d pts\]", page.text)  # the lift CI
     assert "drift</td>" not in page.text and ">drift" in page.text  # latest drift status with its colour
-    assert f'href="/forecasts/{trained.symbol}/{trained.timeframe}"' in page.text
+    assert f'href="/forecasts/{trained.symbol}/{trained.timeframe}?horizon=5"' in page.text
 
 
 def test_model_page_has_every_chart_and_table(client, trained):
@@ -29,7 +30,7 @@ def test_model_page_has_every_chart_and_table(client, trained):
     for chart in ("weights", "folds", "confusion", "calibration", "importance", "equity"):
         assert f'id="chart-{chart}"' in page
     assert len(re.findall(r"<tr><td>\d+</td><td>\d{4}-\d\d-\d\d → ", page)) == 3  # one row per fold
-    assert page.count('href="/models/PLANT/d1?version=') == 2
+    assert page.count('href="/models/PLANT/d1?horizon=5&amp;version=') == 2
     assert "force_promote" in page and "fixture: second champion" in page
     assert "Backtest" in page  # the report carries a backtest section
     assert "carries metrics but no equity curve" not in page  # the stored curve is drawn
@@ -39,7 +40,7 @@ def test_model_page_has_every_chart_and_table(client, trained):
 
 def test_model_page_for_an_older_version(client, trained):
     page = client.get(f"/models/{trained.symbol}/{trained.timeframe}?version=1", headers=HTML)
-    assert page.status_code == 200 and "Showing version 1" in page.text
+    assert page.status_code == 200 and "showing version 1" in page.text
     missing = client.get(f"/models/{trained.symbol}/{trained.timeframe}?version=7", headers=HTML)
     assert missing.status_code == 404 and "version 7" in missing.text
 
@@ -112,3 +113,72 @@ def test_consensus_prefers_the_stored_vote_then_the_majority():
                                       bar_ts=t)]
     assert consensus(stored) == ("BEARISH", 0.75)
     assert consensus([]) is None
+
+
+@pytest.fixture
+def horizons_client(horizons_home):
+    from fastapi.testclient import TestClient
+
+    from tests.api.conftest import open_app
+
+    app, services = open_app(horizons_home)
+    with TestClient(app) as test_client:
+        yield test_client
+    services.close()
+
+
+def test_a_horizon_model_is_a_row_under_its_series_not_a_series(horizons_client, trained):
+    page = horizons_client.get("/", headers=HTML).text
+    assert re.findall(r'<tbody class="series-group" data-symbol="(\w+)" data-timeframe="(\w+)"', page) == [
+        (trained.symbol, trained.timeframe)]
+    assert re.findall(r'<tr class="horizon-row" data-horizon="(\d+)" data-name="([\w.]+)"', page) == [
+        ("1", "candor.PLANT.d1.h1"), ("5", "candor.PLANT.d1")]
+    assert "d1 h1" not in page and "untrained" not in page
+    for href in set(re.findall(r'href="(/(?:models|forecasts)/[^"]+)"', page)):
+        assert horizons_client.get(href.replace("&amp;", "&"), headers=HTML).status_code == 200, href
+    models = horizons_client.get("/api/models").json()
+    assert [(m["name"], m["timeframe"], m["horizon"]) for m in models] == [
+        ("candor.PLANT.d1.h1", "d1", 1), ("candor.PLANT.d1", "d1", 5)]
+    history = horizons_client.get("/api/models/PLANT/d1?horizon=1").json()
+    assert history["name"] == "candor.PLANT.d1.h1" and [v["version"] for v in history["versions"]] == ["2", "1"]
+
+
+def test_pages_of_one_horizon_show_only_that_horizon(horizons_client, trained):
+    model = horizons_client.get("/models/PLANT/d1?horizon=1", headers=HTML).text
+    assert '<span class="muted" style="font-weight:400" id="model-name">candor.PLANT.d1.h1</span>' in model
+    assert re.findall(r'class="tab( active)?" data-horizon="(\d+)"', model) == [(" active", "1"), ("", "5")]
+    assert 'id="chart-equity"' in model
+    for horizon in (1, 5):
+        page = horizons_client.get(f"/forecasts/PLANT/d1?horizon={horizon}", headers=HTML).text
+        table = page[page.index('<table id="forecasts"'):]
+        assert set(re.findall(r'<td class="num">(\d+)</td>\s*<td><span class="dir', table)) == {str(horizon)}
+    missing = horizons_client.get("/forecasts/PLANT/d1?horizon=3", headers=HTML)
+    assert missing.status_code == 404 and "horizons: 1, 5" in missing.text
+    assert horizons_client.get("/models/PLANT/d1?horizon=0", headers=HTML).status_code == 422
+
+
+def test_forecasts_page_quotes_the_champions_accuracy_not_the_newest_runs(horizons_client, horizons_home):
+    from candor.api import queries
+    from candor.api.filters import pct
+    from candor.services import open_services
+    from tests.api.conftest import _config
+
+    with open_services(_config(horizons_home)) as services:
+        newest = queries.all_runs(services.engine)[0]
+        champion = queries.run_for_version(services.engine, "PLANT", "d1", "2", 5)
+    assert newest.horizon == 1 and pct(newest.oos_accuracy) != pct(champion.oos_accuracy)
+    page = horizons_client.get("/forecasts/PLANT/d1", headers=HTML).text
+    card = page[page.index('id="champion-accuracy"'):][:600]
+    assert pct(champion.oos_accuracy) in card and "v2" in card and pct(newest.oos_accuracy) not in card
+
+
+def test_every_verdict_gets_its_own_badge():
+    from candor.api.filters import verdict_class, verdict_text
+    from candor.evaluate import Verdict
+
+    classes = {verdict_class(v) for v in Verdict}
+    assert len(classes) == len(Verdict) and "none" not in classes
+    assert verdict_class(Verdict.SIGNIFICANT_EDGE) == "good" and verdict_class("no significant edge") == "warn"
+    assert verdict_class("significantly worse than the baseline") == "bad"
+    assert verdict_class(None) == verdict_class("") == verdict_class("not a verdict") == "none"
+    assert verdict_text("significantly worse than the baseline") == "Significantly worse than the baseline"

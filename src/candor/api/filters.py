@@ -45,14 +45,28 @@ def age(days: Any) -> str:
     return "today" if days == 0 else f"{days} d"
 
 
+#: Badge colour per verdict. Every other :class:`Verdict` value (the lift test's third answer:
+#: significantly worse than the baseline) is red; text that is no verdict at all is grey.
+_VERDICT_CLASSES = {Verdict.SIGNIFICANT_EDGE: "good", Verdict.NO_SIGNIFICANT_EDGE: "warn"}
+_VERDICT_VALUES = {v.value for v in Verdict}
+
+
 def verdict_class(verdict: Any) -> str:
-    """green: a significant edge; amber: trained but no edge; grey: nothing to judge."""
-    if verdict == Verdict.SIGNIFICANT_EDGE:
-        return "good"
-    if verdict:
-        return "warn"
-    return "none"
+    """green: a significant edge; amber: no significant edge; red: significantly worse than the
+    baseline (or any further verdict); grey: nothing to judge."""
+    if verdict is None or str(verdict) not in _VERDICT_VALUES:
+        return "none"
+    return _VERDICT_CLASSES.get(Verdict(str(verdict)), "bad")
 
 
-FILTERS = {"pct": pct, "pts": pts, "num": num, "when": when, "age": age, "verdict_class": verdict_class}
+def verdict_text(verdict: Any) -> str:
+    """The verdict's own words, capitalised for a badge or banner ("Significant edge")."""
+    if verdict is None or not str(verdict):
+        return "No verdict"
+    text = str(verdict)
+    return text[:1].upper() + text[1:]
+
+
+FILTERS = {"pct": pct, "pts": pts, "num": num, "when": when, "age": age, "verdict_class": verdict_class,
+           "verdict_text": verdict_text}
 GLOBALS = {"direction_colours": DIRECTION_COLOURS, "status_colours": STATUS_COLOURS, "Verdict": Verdict}

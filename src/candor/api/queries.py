@@ -17,7 +17,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from candor.registry.common import PREFIX, series_label
+from candor.registry.common import DEFAULT_HORIZON, model_name, parse_model_name
+from candor.errors import RegistryError
 from candor.store import DriftRow, MlForecast, TrainingRun, drift_rows, latest_training_runs
 from candor.training.report import TrainingReport
 
@@ -27,16 +28,23 @@ _RUN_SCAN = 5000
 
 @dataclass(frozen=True)
 class Series:
+    """One symbol × timeframe; each label horizon is its own registered model under it."""
+
     symbol: str
     timeframe: str
     name: str
+    horizons: tuple[int, ...] = (DEFAULT_HORIZON,)
+
+    def model_name(self, horizon: int) -> str:
+        return model_name(self.symbol, self.timeframe, horizon)
 
 
 @dataclass
 class SeriesState:
-    """One row of the overview: a series' champion, its evidence, its latest call and health."""
+    """One row of the overview: a series' champion at one horizon, its evidence, latest call, health."""
 
     series: Series
+    horizon: int = DEFAULT_HORIZON
     champion: str | None = None
     previous: str | None = None
     versions: int = 0
@@ -49,10 +57,10 @@ class SeriesState:
     consensus: tuple[str, float] | None = None
     notes: list[str] = field(default_factory=list)
 
-
-def _split_name(name: str) -> tuple[str, str]:
-    symbol, _, timeframe = series_label(name).rpartition("/")
-    return symbol, timeframe
+    @property
+    def name(self) -> str:
+        """The registered model of this horizon (``candor.SPX.d1`` or ``candor.SPX.d1.h20``)."""
+        return self.series.model_name(self.horizon)
 
 
 def all_runs(engine: Engine, symbol: str | None = None, timeframe: str | None = None) -> list[TrainingRun]:
@@ -60,18 +68,26 @@ def all_runs(engine: Engine, symbol: str | None = None, timeframe: str | None = 
 
 
 def list_series(engine: Engine, registry: Any) -> list[Series]:
-    """Every series that has a registered model or a training run, sorted by symbol then timeframe."""
-    found: dict[tuple[str, str], Series] = {}
+    """Every series that has a registered model or a training run, sorted by symbol then timeframe,
+    each with the horizons it has models or runs for (``candor.SPX.d1.h20`` is SPX/d1 at 20)."""
+    found: dict[str, tuple[str, str]] = {}  # plain model name → (symbol, timeframe), first spelling wins
+    horizons: dict[str, set[int]] = {}
     for run in all_runs(engine):
-        name = run.model_name or f"{PREFIX}{run.symbol}.{run.timeframe}"
-        found.setdefault((run.symbol, run.timeframe), Series(run.symbol, run.timeframe, name))
-    names = {s.name for s in found.values()}
+        plain = model_name(run.symbol, run.timeframe)
+        found.setdefault(plain, (run.symbol, run.timeframe))
+        horizons.setdefault(plain, set()).add(int(run.horizon))
     for model in registry.list_models():
-        if model.name not in names:
-            symbol, timeframe = _split_name(model.name)
-            found[(symbol, timeframe)] = Series(symbol, timeframe, model.name)
+        try:
+            ref = parse_model_name(model.name)
+        except RegistryError:
+            continue  # not a name candor builds: nothing of ours to show
+        plain = model_name(ref.symbol, ref.timeframe)
+        found.setdefault(plain, (ref.symbol, ref.timeframe))
+        horizons.setdefault(plain, set()).add(ref.horizon)
     order = ("m1", "m5", "m15", "h1", "h4", "d1", "w1")
-    return sorted(found.values(), key=lambda s: (s.symbol, order.index(s.timeframe) if s.timeframe in order else 99))
+    series = [Series(symbol, timeframe, plain, tuple(sorted(horizons[plain])))
+              for plain, (symbol, timeframe) in found.items()]
+    return sorted(series, key=lambda s: (s.symbol, order.index(s.timeframe) if s.timeframe in order else 99))
 
 
 def known_symbols(engine: Engine, registry: Any) -> list[str]:
@@ -82,9 +98,13 @@ def known_symbols(engine: Engine, registry: Any) -> list[str]:
     return sorted(symbols)
 
 
-def run_for_version(engine: Engine, symbol: str, timeframe: str, version: str | None) -> TrainingRun | None:
-    """The training run that produced ``version`` (newest run when no version is given)."""
+def run_for_version(engine: Engine, symbol: str, timeframe: str, version: str | None,
+                    horizon: int | None = None) -> TrainingRun | None:
+    """The training run that produced ``version`` (newest run when no version is given); with a
+    ``horizon``, only that horizon's runs (version numbers repeat across horizon models)."""
     runs = all_runs(engine, symbol, timeframe)
+    if horizon is not None:
+        runs = [r for r in runs if r.horizon == horizon]
     if version is None:
         return runs[0] if runs else None
     return next((r for r in runs if r.model_version == str(version)), None)
@@ -95,15 +115,15 @@ def run_report(run: TrainingRun | None) -> TrainingReport | None:
     return TrainingReport.from_dict(run.report) if run is not None and run.report else None
 
 
-def latest_forecasts(engine: Engine, symbol: str | None = None) -> dict[tuple[str, str], MlForecast]:
-    """The newest forecast (latest bar, then shortest horizon) per symbol/timeframe."""
+def latest_forecasts(engine: Engine, symbol: str | None = None) -> dict[tuple[str, str, int], MlForecast]:
+    """The newest forecast per symbol/timeframe/horizon."""
     query = sa.select(MlForecast).order_by(MlForecast.bar_ts.desc(), MlForecast.horizon)
     if symbol is not None:
         query = query.where(MlForecast.symbol == symbol)
-    newest: dict[tuple[str, str], MlForecast] = {}
+    newest: dict[tuple[str, str, int], MlForecast] = {}
     with Session(engine, expire_on_commit=False) as session:
         for row in session.scalars(query.limit(20000)):
-            newest.setdefault((row.symbol, row.timeframe), row)
+            newest.setdefault((row.symbol, row.timeframe, row.horizon), row)
         session.expunge_all()
     return newest
 
@@ -123,7 +143,8 @@ def consensus(forecasts: list[MlForecast]) -> tuple[str, float] | None:
 
 
 def series_states(engine: Engine, registry: Any, now: dt.datetime | None = None) -> list[SeriesState]:
-    """The overview: one state per series, with the consensus of the symbol's timeframes."""
+    """The overview: one state per series × horizon (series in order, horizons ascending), with the
+    consensus of the symbol's timeframes."""
     now = now or dt.datetime.now(dt.UTC)
     models = {m.name: m for m in registry.list_models()}
     newest = latest_forecasts(engine)
@@ -131,13 +152,13 @@ def series_states(engine: Engine, registry: Any, now: dt.datetime | None = None)
     for row in drift_rows(engine):
         drift_by[(row.symbol, row.timeframe)] = row  # oldest date first → last one wins
     states = []
-    for series in list_series(engine, registry):
-        state = SeriesState(series)
-        model = models.get(series.name)
+    for series, horizon in ((s, h) for s in list_series(engine, registry) for h in s.horizons):
+        state = SeriesState(series, horizon)
+        model = models.get(state.name)
         if model is not None:
             state.champion, state.previous = model.champion, model.previous
             state.versions, state.latest = model.versions, model.latest
-        state.run = run_for_version(engine, series.symbol, series.timeframe, state.champion)
+        state.run = run_for_version(engine, series.symbol, series.timeframe, state.champion, horizon)
         if state.champion is None:
             state.notes.append("no champion")
         elif state.run is None:
@@ -145,11 +166,14 @@ def series_states(engine: Engine, registry: Any, now: dt.datetime | None = None)
         if state.run is not None:
             state.trained_at = state.run.run_date
             state.age_days = max(0, (now - state.run.run_date).days)
-        state.forecast = newest.get((series.symbol, series.timeframe))
+        state.forecast = newest.get((series.symbol, series.timeframe, horizon))
         state.drift = drift_by.get((series.symbol, series.timeframe))
         states.append(state)
+    per_timeframe: dict[tuple[str, str], MlForecast] = {}  # latest bar, then shortest horizon
+    for (symbol, timeframe, _), row in sorted(newest.items(), key=lambda kv: (kv[1].bar_ts, -kv[1].horizon)):
+        per_timeframe[(symbol, timeframe)] = row
     by_symbol: dict[str, list[MlForecast]] = {}
-    for (symbol, _), row in newest.items():
+    for (symbol, _), row in per_timeframe.items():
         by_symbol.setdefault(symbol, []).append(row)
     for state in states:
         state.consensus = consensus(by_symbol.get(state.series.symbol, []))

@@ -5,18 +5,21 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from itertools import groupby
+from types import SimpleNamespace
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse
 
 from candor.api import charts, queries
-from candor.api.routes_read import SymbolPath, require_series
+from candor.api.routes_read import HorizonQuery, SymbolPath, require_horizon, require_series
 from candor.api.schemas import Timeframe
 from candor.api.services import Services, services
+from candor.data.datasets import DATASET_NAMES
 from candor.evaluate import Verdict
 from candor.ops.status import DriftStatus
-from candor.store import alias_events, drift_rows
+from candor.store import DriftRow, alias_events, drift_rows
 from candor.training.report import CalibrationBin, TrainingReport
 from candor.training.summaries import BacktestSummary
 
@@ -24,6 +27,8 @@ router = APIRouter(include_in_schema=False)
 Svc = Annotated[Services, Depends(services)]
 #: Newest forecasts listed on the forecasts page (the API serves the rest).
 RECENT = 40
+#: What an empty home tells a new user to run: an embedded dataset, so it needs no file or network.
+FIRST_STEP = f"candor train --dataset {DATASET_NAMES[0]}"
 
 
 def render(request: Request, template: str, **context: Any) -> HTMLResponse:
@@ -39,11 +44,30 @@ def _script_json(figures: dict[str, Any]) -> str:
 @router.get("/", response_class=HTMLResponse)
 def overview(request: Request, svc: Svc) -> HTMLResponse:
     states = queries.series_states(svc.engine, svc.registry)
-    counts = {"edge": sum(1 for s in states if s.run is not None and s.run.verdict == Verdict.SIGNIFICANT_EDGE),
-              "drift": sum(1 for s in states
-                           if s.drift is not None and s.drift.status in (DriftStatus.DRIFT, DriftStatus.EMERGENCY)),
+    # One group per series, its horizon models as rows under it (states come series by series).
+    groups = [(series, list(rows)) for series, rows in groupby(states, key=lambda s: s.series)]
+    counts = {"series": len(groups), "models": len(states),
+              "edge": sum(1 for s in states if s.run is not None and s.run.verdict == Verdict.SIGNIFICANT_EDGE),
+              "drift": sum(1 for series, rows in groups if rows[0].drift is not None
+                           and rows[0].drift.status in (DriftStatus.DRIFT, DriftStatus.EMERGENCY)),
               "champions": sum(1 for s in states if s.champion)}
-    return render(request, "overview.html", states=states, counts=counts)
+    return render(request, "overview.html", groups=groups, counts=counts, first_step=FIRST_STEP)
+
+
+def _champion(svc: Services, name: str) -> str | None:
+    """The registered model's champion version (None when unregistered or without one)."""
+    return next((m.champion for m in svc.registry.list_models() if m.name == name), None)
+
+
+def horizon_drift(row: DriftRow, horizon: int) -> Any:
+    """The drift monitor's reading of one horizon: its entry in ``details["horizons"]`` (the row's
+    own numbers are the worst horizon's), else the row when it has no per-horizon entries."""
+    entries = (row.details or {}).get("horizons") or []
+    entry = next((e for e in entries if e.get("horizon") == horizon), None)
+    if entry is None:
+        return None if entries else row
+    return SimpleNamespace(date=row.date, status=entry.get("status"), accuracy=entry.get("accuracy"),
+                           baseline=entry.get("baseline"), n=entry.get("n") or 0, margin=entry.get("margin"))
 
 
 def _calibration(report: TrainingReport | None, rows: list[Any]) -> tuple[list[CalibrationBin], str] | None:
@@ -75,18 +99,20 @@ def _equity(backtest: BacktestSummary) -> dict[str, Any] | None:
 
 
 @router.get("/models/{symbol}/{timeframe}", response_class=HTMLResponse)
-def model_page(request: Request, symbol: SymbolPath, timeframe: Timeframe, svc: Svc,
+def model_page(request: Request, symbol: SymbolPath, timeframe: Timeframe, svc: Svc, horizon: HorizonQuery = None,
                version: Annotated[str | None, Query(pattern=r"^[0-9]{1,9}$")] = None) -> HTMLResponse:
     series = require_series(svc, symbol, timeframe)
-    registered = any(m.name == series.name for m in svc.registry.list_models())
-    history = svc.registry.history(series.name) if registered else []
+    horizon = require_horizon(series, horizon)
+    name = series.model_name(horizon)
+    registered = any(m.name == name for m in svc.registry.list_models())
+    history = svc.registry.history(name) if registered else []
     champion = next((r.version for r in history if "champion" in r.aliases), None)
     shown = version or champion
-    run = queries.run_for_version(svc.engine, symbol, timeframe, shown)
+    run = queries.run_for_version(svc.engine, symbol, timeframe, shown, horizon)
     if version is not None and run is None:
-        raise HTTPException(404, f"no training run recorded for {series.name} version {version}")
+        raise HTTPException(404, f"no training run recorded for {name} version {version}")
     report = queries.run_report(run)
-    rows = queries.forecast_rows(svc.engine, symbol=symbol, timeframe=timeframe, limit=5000)
+    rows = queries.forecast_rows(svc.engine, symbol=symbol, timeframe=timeframe, horizon=horizon, limit=5000)
     figures: dict[str, Any] = {}
     if report is not None and report.weights:
         figures["weights"] = charts.weights_chart(report.weights)
@@ -104,20 +130,26 @@ def model_page(request: Request, symbol: SymbolPath, timeframe: Timeframe, svc: 
         equity = _equity(backtest)
         if equity:
             figures["equity"] = equity
-    return render(request, "model.html", series=series, run=run, report=report,
+    return render(request, "model.html", series=series, horizon=horizon, name=name, run=run, report=report,
                   oos=None if report is None else report.oos, holdout=None if report is None else report.holdout,
                   backtest=backtest, history=history, champion=champion,
-                  shown=shown, events=alias_events(svc.engine, series.name)[::-1],
+                  shown=shown, events=alias_events(svc.engine, name)[::-1],
                   figures=_script_json(figures), figure_names=list(figures))
 
 
 @router.get("/forecasts/{symbol}/{timeframe}", response_class=HTMLResponse)
-def forecasts_page(request: Request, symbol: SymbolPath, timeframe: Timeframe, svc: Svc) -> HTMLResponse:
+def forecasts_page(request: Request, symbol: SymbolPath, timeframe: Timeframe, svc: Svc,
+                   horizon: HorizonQuery = None) -> HTMLResponse:
+    """One horizon's forecasts (never horizon 1 and 5 in one table), judged against that
+    horizon's champion's out-of-sample accuracy — not whichever run happens to be newest."""
     series = require_series(svc, symbol, timeframe)
-    rows = queries.forecast_rows(svc.engine, symbol=symbol, timeframe=timeframe, limit=5000)
+    horizon = require_horizon(series, horizon)
+    name = series.model_name(horizon)
+    rows = queries.forecast_rows(svc.engine, symbol=symbol, timeframe=timeframe, horizon=horizon, limit=5000)
     points = queries.live_accuracy(rows)
-    drift = drift_rows(svc.engine, symbol, timeframe)
-    run = queries.run_for_version(svc.engine, symbol, timeframe, None)
+    drift = [d for d in (horizon_drift(r, horizon) for r in drift_rows(svc.engine, symbol, timeframe)) if d]
+    champion = _champion(svc, name)
+    run = None if champion is None else queries.run_for_version(svc.engine, symbol, timeframe, champion, horizon)
     figures = {}
     if rows:
         figures["history"] = charts.forecast_history_chart(rows)
@@ -127,6 +159,6 @@ def forecasts_page(request: Request, symbol: SymbolPath, timeframe: Timeframe, s
     hits = sum(r.direction == r.realized_direction for r in resolved)
     summary = {"n": len(rows), "resolved": len(resolved), "hit_rate": hits / len(resolved) if resolved else None,
                "baseline": points[-1].baseline if points else None, "live": points[-1].accuracy if points else None}
-    return render(request, "forecasts.html", series=series, rows=rows[::-1][:RECENT], summary=summary,
-                  drift=drift[-1] if drift else None, run=run,
+    return render(request, "forecasts.html", series=series, horizon=horizon, name=name, champion=champion,
+                  rows=rows[::-1][:RECENT], summary=summary, drift=drift[-1] if drift else None, run=run,
                   figures=_script_json(figures), figure_names=list(figures))

@@ -13,6 +13,7 @@ from candor.api.schemas import (
     TrainingRunOut, VersionOut,
 )
 from candor.api.services import Services, services
+from candor.registry.common import DEFAULT_HORIZON
 from candor.store import alias_events, drift_rows
 
 router = APIRouter(prefix="/api", tags=["read"])
@@ -41,9 +42,24 @@ def require_series(svc: Services, symbol: str, timeframe: str) -> queries.Series
     return series
 
 
+def require_horizon(series: queries.Series, horizon: int | None) -> int:
+    """The horizon asked for (default: the plain model's, else the series' first); 404 naming the
+    horizons the series has when it has no model or run at that one."""
+    if horizon is None:
+        return DEFAULT_HORIZON if DEFAULT_HORIZON in series.horizons else series.horizons[0]
+    if horizon not in series.horizons:
+        have = ", ".join(str(h) for h in series.horizons)
+        raise HTTPException(404, f"no horizon-{horizon} model for {series.symbol}/{series.timeframe}; "
+                                 f"horizons: {have}")
+    return horizon
+
+
+HorizonQuery = Annotated[int | None, Query(ge=1, le=10000, description="label horizon in bars (default 5)")]
+
+
 @router.get("/models", response_model=list[ModelOut], summary="Every series with its champion")
 def list_models(svc: Svc) -> list[ModelOut]:
-    return [ModelOut(name=s.series.name, symbol=s.series.symbol, timeframe=s.series.timeframe,
+    return [ModelOut(name=s.name, symbol=s.series.symbol, timeframe=s.series.timeframe, horizon=s.horizon,
                      versions=s.versions, latest=s.latest, champion=s.champion, previous=s.previous,
                      champion_trained_at=s.trained_at, champion_age_days=s.age_days)
             for s in queries.series_states(svc.engine, svc.registry)]
@@ -51,16 +67,18 @@ def list_models(svc: Svc) -> list[ModelOut]:
 
 @router.get("/models/{symbol}/{timeframe}", response_model=ModelHistoryOut,
             summary="A model's version history and alias events (who moved the champion, when, why)")
-def model_history(symbol: SymbolPath, timeframe: Timeframe, svc: Svc) -> ModelHistoryOut:
+def model_history(symbol: SymbolPath, timeframe: Timeframe, svc: Svc, horizon: HorizonQuery = None) -> ModelHistoryOut:
     series = require_series(svc, symbol, timeframe)
-    rows = svc.registry.history(series.name) if _registered(svc, series.name) else []
+    horizon = require_horizon(series, horizon)
+    name = series.model_name(horizon)
+    rows = svc.registry.history(name) if _registered(svc, name) else []
     champion = next((r.version for r in rows if "champion" in r.aliases), None)
     return ModelHistoryOut(
-        name=series.name, symbol=symbol, timeframe=timeframe, champion=champion,
+        name=name, symbol=symbol, timeframe=timeframe, horizon=horizon, champion=champion,
         versions=[VersionOut(version=r.version, status=r.status, aliases=list(r.aliases), created=r.created,
                              run_id=r.run_id, metrics=r.metrics, verdict=r.verdict, gate_reasons=r.gate_reasons)
                   for r in rows],
-        alias_events=[AliasEventOut.model_validate(e) for e in alias_events(svc.engine, series.name)])
+        alias_events=[AliasEventOut.model_validate(e) for e in alias_events(svc.engine, name)])
 
 
 def _registered(svc: Services, name: str) -> bool:

@@ -21,11 +21,23 @@ from candor.data.sources import infer_timeframe
 from candor.data.validate import validate_bars
 from candor.errors import DataError
 from candor.ops.forecast import forecast_bars
-from candor.registry.common import model_name
+from candor.errors import RegistryError
+from candor.registry.common import DEFAULT_HORIZON, model_name, parse_model_name
 
 router = APIRouter(prefix="/api", tags=["actions"])
 Svc = Annotated[Services, Depends(services)]
-ModelName = Annotated[str, Path(pattern=MODEL_NAME_PATTERN, description="candor.<SYMBOL>.<timeframe>")]
+ModelName = Annotated[str, Path(pattern=MODEL_NAME_PATTERN,
+                                 description="candor.<SYMBOL>.<timeframe>, or candor.<SYMBOL>.<timeframe>.h<N> "
+                                             f"for a horizon other than {DEFAULT_HORIZON}")]
+
+
+def checked_name(name: str) -> str:
+    """A name :func:`model_name` builds (``candor.SPX.d1.h5`` is not one: horizon 5 is the plain
+    name), else 422 — before any registry call."""
+    try:
+        return parse_model_name(name).name
+    except RegistryError as exc:
+        raise HTTPException(422, str(exc)) from exc
 
 
 def bars_frame(request: PredictRequest, warmup: int) -> pd.DataFrame:
@@ -60,7 +72,7 @@ def predict(request: PredictRequest, svc: Svc,
              summary="Move the champion alias to a version (bearer token)")
 def promote(name: ModelName, body: PromoteRequest, svc: Svc,
             actor: Annotated[str, Depends(require_token)]) -> RegistryActionOut:
-    result = svc.registry.promote(name, body.version, force=body.force, actor=actor, reason=body.reason)
+    result = svc.registry.promote(checked_name(name), body.version, force=body.force, actor=actor, reason=body.reason)
     return RegistryActionOut(name=result.name, version=result.version, status=result.status, note=result.note)
 
 
@@ -68,7 +80,7 @@ def promote(name: ModelName, body: PromoteRequest, svc: Svc,
              summary="Swap champion and previous (bearer token)")
 def rollback(name: ModelName, svc: Svc, actor: Annotated[str, Depends(require_token)],
              body: RollbackRequest | None = None) -> RegistryActionOut:
-    result = svc.registry.rollback(name, actor=actor, reason=body.reason if body else None)
+    result = svc.registry.rollback(checked_name(name), actor=actor, reason=body.reason if body else None)
     return RegistryActionOut(name=result.name, version=result.version, status=result.status, note=result.note)
 
 

@@ -17,8 +17,9 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from candor.data.bars import SYMBOL_PATTERN
 #: Bars one /api/predict may carry: features need a few hundred; more is a denial of service.
 MAX_PREDICT_BARS = 5000
-#: Registered model names: ``candor.<SYMBOL>.<timeframe>``.
-MODEL_NAME_PATTERN = r"^candor\.[A-Za-z0-9-][A-Za-z0-9._-]{0,31}\.(m1|m5|m15|h1|h4|d1|w1)$"
+#: Registered model names: ``candor.<SYMBOL>.<timeframe>`` and ``….h<horizon>`` for the other horizons
+#: (a first filter on the URL; :func:`candor.registry.common.parse_model_name` has the last word).
+MODEL_NAME_PATTERN = r"^candor\.[A-Za-z0-9-][A-Za-z0-9._-]{0,31}\.(m1|m5|m15|h1|h4|d1|w1)(\.h[1-9][0-9]{0,3})?$"
 Timeframe = Literal["m1", "m5", "m15", "h1", "h4", "d1", "w1"]
 Direction = Literal["BEARISH", "NEUTRAL", "BULLISH"]
 
@@ -87,11 +88,12 @@ class ForecastOut(BaseModel):
 
 
 class ModelOut(BaseModel):
-    """One series' registered model and its champion."""
+    """One registered model (a series at one label horizon) and its champion."""
 
     name: str
     symbol: str
     timeframe: str
+    horizon: int
     versions: int
     latest: str | None
     champion: str | None
@@ -127,6 +129,7 @@ class ModelHistoryOut(BaseModel):
     name: str
     symbol: str
     timeframe: str
+    horizon: int
     champion: str | None
     versions: list[VersionOut]
     alias_events: list[AliasEventOut]

@@ -66,14 +66,47 @@ def resolve_name(text: str) -> str:
     return text
 
 
+@dataclass(frozen=True)
+class ModelRef:
+    """What a registered name says: the series (symbol as it appears in the name) and horizon."""
+
+    symbol: str
+    timeframe: str
+    horizon: int = DEFAULT_HORIZON
+
+    @property
+    def name(self) -> str:
+        return model_name(self.symbol, self.timeframe, self.horizon)
+
+
+def parse_model_name(name: str) -> ModelRef:
+    """The inverse of :func:`model_name`: ``candor.SPX.d1`` → (SPX, d1, 5), ``candor.SPX.d1.h20``
+    → (SPX, d1, 20). Raises :class:`RegistryError` for a name :func:`model_name` cannot build."""
+    symbol, timeframe, horizon = _split_name(name)
+    horizon = DEFAULT_HORIZON if horizon is None else horizon
+    if not name.startswith(PREFIX) or not symbol or timeframe not in TIMEFRAMES or horizon < 1 \
+            or model_name(symbol, timeframe, horizon) != name:
+        raise RegistryError(
+            f"model name {name!r} is not a candor model; use candor.<SYMBOL>.<timeframe>[.h<horizon>] "
+            "(e.g. candor.SPX.d1 or candor.SPX.d1.h20)."
+        )
+    return ModelRef(symbol, timeframe, horizon)
+
+
 def series_label(name: str) -> str:
     """``candor.SPX.d1`` → ``SPX/d1`` (``candor.SPX.d1.h20`` → ``SPX/d1 h20``) for messages."""
-    base, suffix = name, ""
+    symbol, timeframe, horizon = _split_name(name)
+    return f"{symbol}/{timeframe}{'' if horizon is None else f' h{horizon}'}"
+
+
+def _split_name(name: str) -> tuple[str, str, int | None]:
+    """Symbol, timeframe and the ``.h<N>`` suffix's horizon (None without one); never raises."""
+    base, horizon = name, None
     match = _HORIZON_SUFFIX.search(name)
     if match and name[: match.start()].rpartition(".")[2] in TIMEFRAMES:
-        base, suffix = name[: match.start()], f" h{match.group(1)}"
+        base, horizon = name[: match.start()], int(match.group(1))
     symbol, _, timeframe = base.removeprefix(PREFIX).rpartition(".")
-    return f"{symbol}/{timeframe}{suffix}"
+    return symbol, timeframe, horizon
 
 
 @dataclass(frozen=True)
