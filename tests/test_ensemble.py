@@ -103,26 +103,43 @@ def test_stacking_and_equal_methods():
     proba = stack.predict_proba(X)
     np.testing.assert_allclose(proba.sum(axis=1), 1.0)
     assert (stack.predict(X) == y).mean() > 0.6
-    equal = OutOfFoldEnsemble(members=("logreg", "rf"), method="equal", member_params=FAST).fit(X, y)
+    equal = OutOfFoldEnsemble(members=("logreg", "rf"), method="equal", member_params=FAST,
+                              shrink_to_prior=False).fit(X, y)
     assert equal.weights_ == {"logreg": 0.5, "rf": 0.5} and equal.oof_accuracy_ == {}
+    shrunk = OutOfFoldEnsemble(members=("logreg", "rf"), method="equal", member_params=FAST).fit(X, y, t1=t1)
+    assert shrunk.weights_ == {"logreg": 0.5, "rf": 0.5} and set(shrunk.oof_accuracy_) == {"logreg", "rf"}
 
 
 def test_single_member_gets_weight_one_without_inner_loop():
     X, y, _ = _frame(n=200)
-    ens = OutOfFoldEnsemble(members=("logreg",), prior_correction=False).fit(X, y)
+    ens = OutOfFoldEnsemble(members=("logreg",), prior_correction=False, shrink_to_prior=False).fit(X, y)
     assert ens.weights_ == {"logreg": 1.0} and len(ens.oof_index_) == 0
     np.testing.assert_allclose(ens.predict_proba(X), ens.members_["logreg"].predict_proba(X))
 
 
 def test_prior_correction_turns_balanced_probabilities_back_to_the_class_mix():
     X, y, _ = _frame(n=300)
-    ens = OutOfFoldEnsemble(members=("logreg",)).fit(X, y)
+    ens = OutOfFoldEnsemble(members=("logreg",), balanced=True, shrink_to_prior=False).fit(X, y)
+    assert ens.members_["logreg"][-1].class_weight == "balanced"
     balanced = ens.members_["logreg"].predict_proba(X)
     _, counts = np.unique(y, return_counts=True)
     expected = balanced * (counts / counts.sum())
     expected /= expected.sum(axis=1, keepdims=True)
     np.testing.assert_allclose(ens.predict_proba(X), expected)
     np.testing.assert_allclose(ens.class_prior_, counts / counts.sum())
+
+
+def test_the_prior_takes_over_where_members_see_only_noise():
+    """λ (the prior's share) is fit on out-of-fold log-loss: ≈ 1 on noise, small on a real signal."""
+    X, y, t1 = _frame(n=600)
+    signal = OutOfFoldEnsemble(members=("logreg",), member_params=FAST).fit(X, y, t1=t1)
+    noise_y = pd.Series(np.random.default_rng(5).permutation(y.to_numpy()), index=y.index)
+    noise = OutOfFoldEnsemble(members=("logreg",), member_params=FAST).fit(X, noise_y, t1=t1)
+    assert signal.prior_weight_ < 0.3 < 0.7 < noise.prior_weight_
+    shrunk = noise.predict_proba(X)
+    # mostly the class frequencies: every row's probabilities close to the prior
+    assert np.abs(shrunk - noise.class_prior_).max() < 0.3 * np.abs(
+        noise.members_["logreg"].predict_proba(X) - noise.class_prior_).max() + 1e-9
 
 
 def test_seeded_determinism():

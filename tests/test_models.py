@@ -26,7 +26,7 @@ FAST = {
     "gb": {"max_iter": 10},
     "gb_classic": {"n_estimators": 10},
     "xgb": {"n_estimators": 10},
-    "lgbm": {"n_estimators": 10},
+    "lgbm": {"n_estimators": 10, "learning_rate": 0.3, "min_child_samples": 20},  # 240 rows: the default leaf minimum (100) would not move it
     "logreg": {},
 }
 
@@ -68,20 +68,25 @@ def test_each_model_is_seeded_and_deterministic(name, data):
 
 
 def test_seed_hyper_parameters_and_threads():
+    """Shallow, leaf-heavy defaults (models module docstring) and no class balancing unless asked."""
     rf = make_model("rf", n_jobs=1)[-1]
-    assert (rf.n_estimators, rf.max_depth, rf.min_samples_split, rf.min_samples_leaf) == (200, 15, 10, 5)
-    assert rf.class_weight == "balanced" and rf.n_jobs == 1
+    assert (rf.n_estimators, rf.max_depth, rf.min_samples_split, rf.min_samples_leaf) == (200, 6, 100, 50)
+    assert rf.class_weight is None and rf.n_jobs == 1
     gbc = make_model("gb_classic")[-1]
-    assert (gbc.n_estimators, gbc.learning_rate, gbc.max_depth, gbc.min_samples_split, gbc.min_samples_leaf) == (
-        100, 0.05, 7, 10, 5)
+    assert (gbc.n_estimators, gbc.learning_rate, gbc.max_depth, gbc.min_samples_leaf, gbc.subsample) == (
+        100, 0.05, 3, 50, 0.8)
     xgb = make_model("xgb", n_jobs=1)[-1]
-    # seed 004's trees, rate and method; shallower and subsampled against noise (see models._CATALOG)
-    assert (xgb.n_estimators, xgb.learning_rate, xgb.tree_method) == (100, 0.1, "hist")
-    assert (xgb.max_depth, xgb.min_child_weight, xgb.subsample, xgb.colsample_bytree) == (4, 5.0, 0.8, 0.8)
+    # seed 004's trees and method; shallower, slower and subsampled against noise (see models._CATALOG)
+    assert (xgb.n_estimators, xgb.learning_rate, xgb.tree_method) == (100, 0.05, "hist")
+    assert (xgb.max_depth, xgb.min_child_weight, xgb.subsample, xgb.colsample_bytree) == (3, 20.0, 0.8, 0.8)
     assert xgb.n_jobs == 1
-    assert make_model("lgbm", n_jobs=1)[-1].n_jobs == 1
-    assert make_model("gb", n_jobs=1)[-1].n_jobs == 1
-    assert make_model("logreg")[-1].class_weight == "balanced"
+    lgbm = make_model("lgbm", n_jobs=1)[-1]
+    assert (lgbm.num_leaves, lgbm.min_child_samples, lgbm.n_jobs) == (7, 100, 1)
+    hgb = make_model("gb", n_jobs=1)[-1]
+    assert (hgb.max_leaf_nodes, hgb.min_samples_leaf, hgb.l2_regularization, hgb.n_jobs) == (7, 100, 1.0, 1)
+    assert make_model("logreg")[-1].C == 0.1
+    assert make_model("logreg")[-1].class_weight is None
+    assert make_model("logreg", class_weight="balanced")[-1].class_weight == "balanced"
 
 
 def test_xgb_eval_metric_follows_class_count(data):
@@ -97,8 +102,8 @@ def test_rare_class_is_predicted_thanks_to_balancing(name, data):
     X, y = data
     rare = np.where(y == 1, 0, y)
     rare[np.flatnonzero(y == 1)[:12]] = 1  # 12 of 240 rows, drawn from the signal's top tail
-    balanced = make_model(name, params=FAST[name]).fit(X, rare).predict(X)
-    unbalanced = make_model(name, params={**FAST[name], "class_weight": None}).fit(X, rare).predict(X)
+    balanced = make_model(name, params=FAST[name], class_weight="balanced").fit(X, rare).predict(X)
+    unbalanced = make_model(name, params=FAST[name]).fit(X, rare).predict(X)
     assert (balanced == 1).sum() > (unbalanced == 1).sum()
 
 

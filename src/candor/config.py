@@ -70,6 +70,11 @@ class ModelConfig(_Frozen):
     params: dict[str, dict[str, Any]] = Field(default_factory=dict, description="hyper-parameter overrides per model")
     n_jobs: int = Field(1, ge=1, description="threads per model fit")
     fold_jobs: int = Field(1, ge=1, description="outer folds fitted in parallel processes (the CLI uses every core)")
+    class_weight: Literal["none", "balanced"] = Field(
+        "none", description="'balanced' trains members as if every class were equally common (opt-in: it "
+        "pushes predictions toward rare classes; use it only where it improves the pooled OOS log-loss)")
+    shrink_to_prior: bool = Field(
+        True, description="blend the ensemble with the class prior, the weight fit on out-of-fold rows")
 
     @field_validator("models")
     @classmethod
@@ -138,6 +143,9 @@ class TuneConfig(_Frozen):
     inner_splits: int = Field(3, ge=2, description="inner purged walk-forward folds of the objective")
     study_storage: str | None = Field(None, description="Optuna RDB URL; None keeps studies in memory")
     study_name: str | None = Field(None, description="study name prefix in the storage (default candor.<SYMBOL>.<tf>)")
+    reuse_saved: bool = Field(
+        True, description="train with the parameters an earlier --optimize saved for the series, refused when they "
+        "were tuned on this run's out-of-sample rows; false (--ignore-saved-params) uses the configured ones")
 
 
 class UniverseConfig(_Frozen):

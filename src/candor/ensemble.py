@@ -5,6 +5,12 @@ the score is optimistic. Here, inside the training data passed to ``fit``, an in
 walk-forward produces out-of-fold (OOF) class probabilities for every member; the weights (or a
 stacking meta-model) are fit on those OOF rows only, and then every member is refit on all of the
 training data. Nothing from the rows being scored by the caller ever touches the weights.
+
+The class prior is the ensemble's last, always-present candidate: its output is
+``(1 − λ) · blend + λ · prior`` with ``λ ∈ [0, 1]`` chosen to minimise the log-loss of the same
+out-of-fold rows (``prior_weight_``). Where the members carry no information that holds out of
+sample, λ goes to 1 and the ensemble says what the class frequencies say — instead of the
+confident noise a member fitted on one fold produces; where they do, λ stays small.
 """
 
 from __future__ import annotations
@@ -106,6 +112,8 @@ class OutOfFoldEnsemble(ClassifierMixin, BaseEstimator):
         scaling: str | None = "standard",
         prune_threshold: float | None = 0.95,
         prior_correction: bool = True,
+        balanced: bool = False,
+        shrink_to_prior: bool = True,
     ) -> None:
         self.members = members
         self.method = method
@@ -119,6 +127,8 @@ class OutOfFoldEnsemble(ClassifierMixin, BaseEstimator):
         self.scaling = scaling
         self.prune_threshold = prune_threshold
         self.prior_correction = prior_correction
+        self.balanced = balanced
+        self.shrink_to_prior = shrink_to_prior
 
     # ---------------------------------------------------------------- configuration
     def _member_specs(self) -> list[tuple[str, Any]]:
@@ -158,14 +168,15 @@ class OutOfFoldEnsemble(ClassifierMixin, BaseEstimator):
         return make_model(
             name, random_state=self.random_state, n_jobs=self.n_jobs,
             params=(self.member_params or {}).get(name), scaling=self.scaling,
-            prune_threshold=self.prune_threshold,
+            prune_threshold=self.prune_threshold, class_weight="balanced" if self._balanced() else None,
         )
 
     # ---------------------------------------------------------------- fitting
     def fit(self, X: Any, y: Any, t1: Any = None) -> OutOfFoldEnsemble:
         """Inner OOF probabilities → weights (or meta-model) → refit every member on all rows."""
         specs = self._check_params()
-        _, y_arr = validate_data(self, X, y)
+        X_arr, y_arr = validate_data(self, X, y)
+        X = X if hasattr(X, "iloc") else X_arr
         check_classification_targets(y_arr)
         self.classes_, counts = np.unique(y_arr, return_counts=True)
         self.class_prior_ = counts / counts.sum()
@@ -177,15 +188,18 @@ class OutOfFoldEnsemble(ClassifierMixin, BaseEstimator):
         if small:
             raise ModelError(f"{_describe('training data', small)}; each class needs at least {MIN_CLASS_COUNT}. {_FIX}")
         names = [n for n, _ in specs]
-        needs_oof = len(specs) > 1 and self.method != "equal"
+        weights_need_oof = len(specs) > 1 and self.method != "equal"
+        needs_oof = self.shrink_to_prior or weights_need_oof
         self.oof_index_ = np.zeros(0, dtype=np.int64)
         self.oof_proba_: dict[str, np.ndarray] = {}
         self.oof_accuracy_: dict[str, float] = {}
         self.skipped_folds_: dict[int, str] = {}
         if needs_oof:
-            self._fit_out_of_fold(X, y_arr, t1, specs)
+            self._fit_out_of_fold(X, y_arr, t1, specs, required=weights_need_oof)
         self.meta_model_ = None
+        self.prior_weight_ = 0.0
         self.weights_ = self._weights(names, y_arr[self.oof_index_])
+        self.prior_weight_ = self._fit_prior_weight(y_arr[self.oof_index_])
         self.members_ = {name: self._new_member(name, est).fit(X, y_arr) for name, est in specs}
         return self
 
@@ -226,21 +240,27 @@ class OutOfFoldEnsemble(ClassifierMixin, BaseEstimator):
                               for name, p in self.oof_proba_.items()} if len(y_oof) else {}
         self.skipped_folds_ = {}
         self.meta_model_ = None
+        self.prior_weight_ = 0.0
         self.weights_ = self._weights(names, y_oof)
+        self.prior_weight_ = self._fit_prior_weight(y_oof)
         self.members_ = {name: members[name] for name in names} if members is not None else {}
         return self
 
-    def _fit_out_of_fold(self, X: Any, y: np.ndarray, t1: Any, specs: list[tuple[str, Any]]) -> None:
+    def _fit_out_of_fold(self, X: Any, y: np.ndarray, t1: Any, specs: list[tuple[str, Any]],
+                         required: bool = True) -> None:
         """Fill ``oof_index_``, ``oof_proba_``, ``oof_accuracy_`` and ``skipped_folds_``.
 
         Inner folds whose training block is unusable (see ``_usable_fold``) are skipped and
         listed in ``skipped_folds_``; if every fold is unusable that is a ModelError naming
-        each fold, class and count.
+        each fold, class and count — unless the rows are ``required`` only for the prior's share
+        (one member, or equal weights), which then stays 0.
         """
         folds = _inner_splits(X, y, t1, self.inner_splits, self.purge, self.embargo)
         reasons = {k: _usable_fold(y[train], self.classes_) for k, (train, _) in enumerate(folds)}
         self.skipped_folds_ = {k: _describe(f"inner fold {k} (training rows)", r) for k, r in reasons.items() if r}
         used = [fold for k, fold in enumerate(folds) if not reasons[k]]
+        if not used and not required:  # only the prior's share needed them: it stays 0
+            return
         if not used:
             raise ModelError(
                 "no inner fold can be used to fit the ensemble weights: "
@@ -257,6 +277,16 @@ class OutOfFoldEnsemble(ClassifierMixin, BaseEstimator):
             self.oof_proba_[name] = np.vstack(chunks)
             pred = self.classes_[np.argmax(self.oof_proba_[name], axis=1)]
             self.oof_accuracy_[name] = float(np.mean(pred == y_oof))
+
+    def _balanced(self) -> bool:
+        # Ensembles saved before class balancing became optional were balanced throughout.
+        return bool(getattr(self, "balanced", True))
+
+    def _fit_prior_weight(self, y_oof: np.ndarray) -> float:
+        """λ of the class prior: the out-of-fold log-loss minimiser over [0, 1] (0 without OOF rows)."""
+        if not self.shrink_to_prior or len(y_oof) == 0 or set(self.weights_) - set(self.oof_proba_):
+            return 0.0
+        return prior_weight(self.combine(self.oof_proba_), y_oof, self.classes_, self.class_prior_)
 
     def _weights(self, names: list[str], y_oof: np.ndarray) -> dict[str, float]:
         if len(names) == 1:
@@ -277,7 +307,7 @@ class OutOfFoldEnsemble(ClassifierMixin, BaseEstimator):
             raise ModelError(f"out-of-fold rows hold a single class; stacking needs 2 or more. {_FIX}")
         Z = np.hstack([self.oof_proba_[name] for name in names])
         self.meta_model_ = LogisticRegression(
-            class_weight="balanced", max_iter=5000, random_state=self.random_state
+            class_weight="balanced" if self._balanced() else None, max_iter=5000, random_state=self.random_state
         ).fit(Z, y_oof)
         k = len(self.classes_)
         mass = np.array([np.abs(self.meta_model_.coef_[:, i * k:(i + 1) * k]).sum() for i in range(len(names))])
@@ -301,20 +331,44 @@ class OutOfFoldEnsemble(ClassifierMixin, BaseEstimator):
         check_is_fitted(self, "weights_")
         if self.meta_model_ is not None:
             Z = np.hstack([member_proba[name] for name in self.weights_])
-            return align_proba(self.meta_model_.predict_proba(Z), self.meta_model_.classes_, self.classes_)
-        blended = sum(w * member_proba[name] for name, w in self.weights_.items() if w > 0)
-        if not self.prior_correction:
-            return blended
-        # Members are trained class-balanced, i.e. as if every class were equally common; Bayes'
-        # rule with the training prior turns that back into P(class | x) for the real class mix,
-        # so argmax maximises accuracy and `confidence` means what it says.
-        corrected = blended * self.class_prior_
-        return corrected / corrected.sum(axis=1, keepdims=True)
+            blended = align_proba(self.meta_model_.predict_proba(Z), self.meta_model_.classes_, self.classes_)
+        else:
+            blended = sum(w * member_proba[name] for name, w in self.weights_.items() if w > 0)
+            if self.prior_correction and self._balanced():
+                # Members trained class-balanced see every class as equally common; Bayes' rule
+                # with the training prior turns that back into P(class | x) for the real mix.
+                blended = blended * self.class_prior_
+                blended = blended / blended.sum(axis=1, keepdims=True)
+        lam = getattr(self, "prior_weight_", 0.0)
+        return blended if lam == 0 else (1 - lam) * blended + lam * self.class_prior_
 
     def predict(self, X: Any) -> np.ndarray:
         """The most probable class, in the original label values."""
         proba = self.predict_proba(X)  # checks fitted before classes_ is touched
         return self.classes_[np.argmax(proba, axis=1)]
+
+
+def prior_weight(proba: np.ndarray, y: np.ndarray, classes: np.ndarray, prior: np.ndarray) -> float:
+    """The λ ∈ [0, 1] minimising the mean log-loss of ``(1 − λ) · proba + λ · prior`` on ``y``.
+
+    The loss is convex in λ (−log of a linear function), so a bounded scalar search finds the
+    global minimum; λ is rounded to 3 decimals so reports and manifests stay readable.
+    """
+    from scipy.optimize import minimize_scalar
+
+    picked = np.searchsorted(classes, y)
+    p_model = proba[np.arange(len(y)), picked]
+    p_prior = prior[picked]
+
+    def loss(lam: float) -> float:
+        return float(-np.mean(np.log(np.clip((1 - lam) * p_model + lam * p_prior, 1e-15, None))))
+
+    best = minimize_scalar(loss, bounds=(0.0, 1.0), method="bounded", options={"xatol": 1e-4})
+    lam = float(np.clip(best.x, 0.0, 1.0))
+    for edge in (0.0, 1.0):  # the bounded search never evaluates its end points
+        if loss(edge) <= loss(lam):
+            lam = edge
+    return round(lam, 3)
 
 
 def _ridge_weights(

@@ -39,11 +39,13 @@ from candor.training.report import (
 from candor.training.summaries import BacktestSummary, EvaluationSummary, json_object, numbers
 from candor.training.stacking import (
     MemberFold,
+    WARMUP,
     earlier_oof,
     ensemble_accuracy,
     fit_members,
     fit_production_members,
     weigh_fold,
+    warmup_block,
 )
 
 Progress = Callable[[str], None]
@@ -138,6 +140,7 @@ def make_ensemble(config: Config) -> OutOfFoldEnsemble:
         purge=config.purge, embargo=config.embargo, random_state=config.seed, n_jobs=m.n_jobs,
         scaling=m.scaling, prune_threshold=m.prune_threshold, member_params=member_params or None,
     )
+        balanced=m.class_weight == "balanced", shrink_to_prior=m.shrink_to_prior,
     if config.tune.enabled:  # nested: studies run inside fit, on its rows only, so no fold's test rows tune it
         from candor.training.tuning import tuned_ensemble
 
@@ -263,7 +266,11 @@ def _run_stacked_folds(data: LabelledData, folds: list[Fold], dev: np.ndarray, c
     tasks = [delayed(fit_production_members)(template, data.X, y, dev)]
     tasks += [delayed(fit_members)(template, data.X, y, classes, f.index, f.train, f.test) for f in folds]
     member_folds, production = _gather(config, tasks, MemberFold, len(folds), progress)
-    outcomes = [_stacked_outcome(template, data, member_folds, k, classes) for k in range(len(member_folds))]
+    warm = warmup_block(y, data.y.index.to_numpy(), data.t1.to_numpy(), folds[0].train)
+    if warm is not None:
+        tasks.append(delayed(fit_members)(template, data.X, y, classes, WARMUP, *warm))
+    outcomes = [_stacked_outcome(template, data, member_folds, k, classes)
+                for k, fold in enumerate(member_folds) if fold.index != WARMUP]
     rows, oof = earlier_oof(member_folds, len(member_folds), dev)
     final = clone(template).assemble(data.X.iloc[dev], y[dev], production[0], oof, y[rows])
     return outcomes, final, production[1]
@@ -299,7 +306,8 @@ def _gather(config: Config, tasks: list, fold_type: type, n_folds: int, progress
     done_folds, production = [], None
     for done in _pool(config, len(tasks))(tasks):
         if isinstance(done, fold_type):
-            progress(f"fold {done.index + 1}/{n_folds} done in {done.seconds:.1f}s")
+            step = "warm-up block" if done.index < 0 else f"fold {done.index + 1}/{n_folds}"
+            progress(f"{step} done in {done.seconds:.1f}s")
             done_folds.append(done)
         else:
             production = done
@@ -416,7 +424,7 @@ def train_labelled(
         fingerprint=fingerprint, config=config, feature_set=data.feature_set,
         label_spec=data.labels.spec, warmup=warmup_bars(data.feature_set, timeframe),
         data_span=DataSpan.from_rows(read, data.y.index, dev, hold), timings=timings,
-        n_trials=configurations_tried(config) + (tuning or {}).get("n_trials_total", 0), tuning=tuning,
+        n_trials=configurations_tried(config) + (tuning or {}).get("n_trials_total", 0) + extra_trials, tuning=tuning,
     )
 
 

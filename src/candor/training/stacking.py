@@ -6,8 +6,10 @@ In an expanding (or rolling) walk-forward, the members fitted for fold ``j`` pre
 would produce — already paid for. Fold ``k``'s weights are therefore fit on the predictions of
 blocks ``j < k`` (restricted to rows fold ``k`` may train on, i.e. after purging), and the
 production model's weights on every block. Nothing is ever weighted on rows it scores; the
-member fits per fold drop from ``inner_splits + 1`` to one. Fold 0 has no earlier block and
-uses equal weights (said in the report as its weights).
+member fits per fold drop from ``inner_splits + 1`` to one. Fold 0 has no earlier block, so
+one warm-up block is made inside its training rows (:func:`warmup_block`: members fit on the
+first half, purged, predict the second); without it fold 0 would have no out-of-fold rows to
+weigh its members or fit the class prior's share on.
 """
 
 from __future__ import annotations
@@ -19,7 +21,10 @@ import numpy as np
 from sklearn.base import clone
 from sklearn.metrics import accuracy_score
 
-from candor.ensemble import OutOfFoldEnsemble, align_proba
+from candor.ensemble import MIN_CLASS_COUNT, OutOfFoldEnsemble, align_proba
+
+#: MemberFold index of the warm-up block (never an outer fold; never scored in the report).
+WARMUP = -1
 
 
 @dataclass(frozen=True)
@@ -45,6 +50,20 @@ def fit_members(ensemble: OutOfFoldEnsemble, X, y: np.ndarray, classes: np.ndarr
         test_proba[name] = align_proba(member.predict_proba(X_test), member.classes_, classes)
         train_proba[name] = align_proba(member.predict_proba(X_train), member.classes_, classes)
     return MemberFold(index, train, test, test_proba, train_proba, time.perf_counter() - started)
+
+
+def warmup_block(y: np.ndarray, ts: np.ndarray, t1: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """(train, test) positions splitting ``rows`` in half, the train half purged of labels that
+    end at or after the test half starts; None when the train half lacks a class's minimum rows."""
+    if len(rows) < 4 * MIN_CLASS_COUNT:
+        return None
+    cut = len(rows) // 2
+    test = rows[cut:]
+    train = rows[:cut][t1[rows[:cut]] < ts[test[0]]]
+    found, counts = np.unique(y[train], return_counts=True)
+    if len(found) < len(np.unique(y[rows])) or counts.min() < MIN_CLASS_COUNT:
+        return None
+    return train, test
 
 
 def fit_production_members(ensemble: OutOfFoldEnsemble, X, y: np.ndarray, rows: np.ndarray) -> tuple[dict, float]:
