@@ -117,3 +117,16 @@ def test_bad_input_is_one_clear_error(trained):
     nan_open.iloc[1100, nan_open.columns.get_loc("open")] = np.nan
     with pytest.raises(DataError, match=r"bars 'open' price is nan at .*prices must be finite and > 0"):
         replay(model, nan_open, BacktestConfig())
+
+
+def test_replay_deflates_by_the_trials_recorded_in_the_manifest(trained):
+    """The model was chosen among report.n_trials configurations and tuning trials (reused
+    studies included); the replay's Deflated Sharpe counts them, not 1."""
+    bars, _, model = trained
+    tuned = copy.copy(model)
+    tuned.manifest = replace(model.manifest, report=replace(model.manifest.report, n_trials=27))
+    later = _slice(bars, start=300)
+    deflated = replay(tuned, later)
+    assert deflated.sharpe.n_trials == 27
+    assert replay(tuned, later, n_trials=1).sharpe.n_trials == 1  # an explicit count still wins
+    assert deflated.sharpe.dsr < replay(tuned, later, n_trials=1).sharpe.dsr

@@ -131,11 +131,13 @@ def test_the_exit_code_and_the_registry_tag_come_from_one_gate_list(capsys, plan
 
 
 def test_reused_tuned_parameters_are_printed_and_recorded(capsys, planted_csv, candor_home, tmp_path):
-    """An earlier --optimize's parameters used to be merged in silently."""
+    """An earlier --optimize's parameters used to be merged in silently; now with their provenance."""
     saved = candor_home / "best_hyperparameters" / "PLANT_d1.json"
     saved.parent.mkdir(parents=True)
-    saved.write_text(json.dumps({"params": {"logreg": {"C": 0.3}}, "created_at": "2026-11-30T06:00:00",
-                                 "n_trials": 27}))
+    # Tuned on rows long before these bars: no overlap with this run's out-of-sample rows.
+    saved.write_text(json.dumps({"format": 2, "params": {"logreg": {"C": 0.3}}, "created_at": "2026-11-30T06:00:00",
+                                 "n_trials": 27, "tuned_on": {"first_row": "1990-01-01", "last_row": "1990-06-01",
+                                                              "labels_before": "1990-07-01", "rows": 150}}))
     report = tmp_path / "report.json"
     _, out, _ = _run(capsys, "train", "--data", str(planted_csv), "--symbol", "PLANT", "--timeframe", "d1",
                      *CHEAP, "--dry-run", "--output-json", str(report))
@@ -143,3 +145,35 @@ def test_reused_tuned_parameters_are_printed_and_recorded(capsys, planted_csv, c
     document = json.loads(report.read_text())
     (setting,) = [d for d in document["derived"] if d["field"] == "models.params.logreg"]
     assert setting["value"]["C"] == 0.3 and str(saved) in setting["source"] and "27 trials" in setting["source"]
+    assert document["n_trials"] == 1 + 27  # the reused studies' trials count in the Deflated Sharpe
+
+def test_reused_parameters_tuned_on_the_test_rows_are_refused(capsys, planted_csv, candor_home, tmp_path):
+    saved = candor_home / "best_hyperparameters" / "PLANT_d1.json"
+    saved.parent.mkdir(parents=True)
+    saved.write_text(json.dumps({"format": 2, "params": {"logreg": {"C": 0.3}}, "n_trials": 27,
+                                 "tuned_on": {"first_row": "1990-01-01", "last_row": "2100-01-01",
+                                              "labels_before": "2100-01-02", "rows": 9999}}))
+    code, out, err = _run(capsys, "train", "--data", str(planted_csv), "--symbol", "PLANT", "--timeframe", "d1",
+                          *CHEAP, "--out", str(tmp_path / "models"))
+    assert code == 1 and "overlap this run's out-of-sample rows" in out + err
+    assert not (tmp_path / "models").exists()
+    report = tmp_path / "report.json"
+    code, out, _ = _run(capsys, "train", "--data", str(planted_csv), "--symbol", "PLANT", "--timeframe", "d1",
+                        *CHEAP, "--dry-run", "--ignore-saved-params", "--output-json", str(report))
+    (note,) = [d for d in json.loads(report.read_text())["derived"] if d["field"] == "tune.reuse_saved"]
+    assert "NOT reusing" in note["source"] and "derived tune.reuse_saved" in out
+
+
+# ---- the seed train script's flags: --period, --model-type, --force ------------------------------------------
+
+LENIENT_GATES = """[registry]
+min_accuracy = 0.0
+min_precision = 0.0
+min_recall = 0.0
+min_f1 = 0.0
+require_edge = false
+min_backtest_sharpe = -1000.0
+min_backtest_trades = 0
+min_deflated_sharpe = 0.0
+"""
+

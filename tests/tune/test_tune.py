@@ -6,6 +6,7 @@ import json
 
 import numpy as np
 import optuna
+import pandas as pd
 import pytest
 
 from candor.errors import ConfigError, ModelError
@@ -112,10 +113,18 @@ def test_best_params_are_saved_and_reused_until_optimize_again(small_data, tmp_p
     assert path == best_params_path(tmp_path, "RWT", "d1")
     document = json.loads(path.read_text())
     assert document["params"] == result.tuning["best_params"] and document["n_trials"] == result.tuning["n_trials_total"]
+    span = result.data_span  # provenance: the development rows the production studies scored, and the folds
+    assert document["tuned_on"]["first_row"] == span.dev_start.isoformat()
+    assert document["tuned_on"]["last_row"] == span.dev_end.isoformat()
+    assert document["tuned_on"]["labels_before"] == span.holdout_start.isoformat()
+    assert document["tuned_on"]["rows"] == span.dev_rows and document["n_trials_run"] == result.n_trials
+    assert [f["test_start"] for f in document["folds"]] == [f.test_start for f in result.folds]
     reused = derive_run_config(config, "RWT", "d1")
     assert reused.config.models.params["logreg"] == result.tuning["best_params"]["logreg"]
     (setting,) = reused.derived  # reuse is recorded with where the parameters came from, never silent
     assert setting.field == "models.params.logreg" and str(path) in setting.source and "--optimize" in setting.source
+    assert reused.reused is not None and reused.reused.n_trials == document["n_trials"]
+    assert f"{document['n_trials']} trials" in setting.source and "tuned on" in setting.source
     explicit = config.model_copy(update={"models": config.models.model_copy(update={"params": {"logreg": {"C": 0.5}}})})
     assert derive_run_config(explicit, "RWT", "d1").config.models.params["logreg"]["C"] == 0.5  # config wins
     again = derive_run_config(tuned, "RWT", "d1")
@@ -139,3 +148,80 @@ def test_study_name_depends_on_rows_and_labels(small_data):
     assert a == study_name_for("p", "lgbm", data.X, data.y)
     assert a != study_name_for("p", "lgbm", data.X.iloc[:-1], data.y.iloc[:-1])
     assert a.startswith(f"p.lgbm.{len(data.y)}r.")
+
+
+# ------------------------------------------- reuse of saved parameters (issue 14, item 4)
+def _walk(n: int = 1900):
+    from candor.data.synthetic import random_walk
+
+    return random_walk(n, seed=7, symbol="RWT")
+
+
+def _cut(bars, start=None, stop=None):
+    part = bars.iloc[start:stop].copy()
+    part.attrs = dict(bars.attrs)
+    return part
+
+
+@pytest.fixture(scope="module")
+def tuned_home(small_data, tmp_path_factory):
+    """An --optimize run on the first 900 bars that saved its parameters under a scratch home."""
+    from candor.training.run import train
+
+    _, _, config = small_data
+    home = tmp_path_factory.mktemp("home")
+    config = config.model_copy(update={"home": home})
+    tuned = config.model_copy(update={"tune": config.tune.model_copy(update={"enabled": True, "trials": 2})})
+    result = train(_cut(_walk(), stop=900), tuned)
+    save_best_params(result, home)
+    return config, result
+
+
+def test_reuse_on_the_rows_it_was_tuned_on_is_refused_before_any_fit(tuned_home):
+    from candor.training.reuse import TuningReuseError
+    from candor.training.workflow import run_training
+
+    config, _ = tuned_home
+    with pytest.raises(TuningReuseError, match=r"tuned on rows .* overlap this run's out-of-sample rows.*"
+                                               r"--optimize.*--ignore-saved-params"):
+        run_training(_cut(_walk(), stop=900), config, dry_run=True)
+    # The explicit opt-out trains with the configured parameters, and says so.
+    ignored = config.model_copy(update={"tune": config.tune.model_copy(update={"reuse_saved": False})})
+    outcome = run_training(_cut(_walk(), stop=900), ignored, dry_run=True)
+    (note,) = outcome.result.derived
+    assert note.field == "tune.reuse_saved" and "NOT reusing" in note.source
+    assert outcome.run.config.models.params == {} and outcome.result.n_trials == 1
+
+
+def test_reuse_on_a_later_disjoint_span_counts_every_trial_in_the_deflated_sharpe(tuned_home, tmp_path):
+    from candor.backtest.replay import replay
+    from candor.registry.artifact import load_model
+    from candor.training.workflow import run_training
+
+    config, tuning_run = tuned_home
+    bars = _walk()
+    later = _cut(bars, start=500, stop=1700)  # shares training rows with the tuning, not its test rows
+    outcome = run_training(later, config, out=tmp_path, track=False)
+    first_test = pd.Timestamp(outcome.result.folds[0].test_start)
+    assert first_test >= tuning_run.data_span.holdout_start  # the precondition this test is about
+    study_trials = tuning_run.tuning["n_trials_total"]
+    assert study_trials == 2 * 4  # 2 trials x (3 folds + production), one member
+    assert outcome.result.n_trials == 1 + study_trials  # this run's configuration + the reused studies
+    assert outcome.result.backtest.sharpe.n_trials == 1 + study_trials
+    assert outcome.run.config.models.params["logreg"] == tuning_run.tuning["best_params"]["logreg"]
+    model = load_model(outcome.artifact)
+    assert model.manifest.report.n_trials == 1 + study_trials
+    assert any("tuned on" in d["source"] for d in model.manifest.report.derived)  # provenance in the manifest
+    # `candor backtest` (replay) reads the trial count from the manifest.
+    assert replay(model, _cut(bars, start=1000)).sharpe.n_trials == 1 + study_trials
+
+
+def test_saved_parameters_without_provenance_are_refused(small_data, tmp_path):
+    from candor.training.reuse import TuningReuseError
+
+    _, _, config = small_data
+    path = best_params_path(tmp_path, "RWT", "d1")
+    path.parent.mkdir(parents=True)
+    path.write_text(json.dumps({"params": {"logreg": {"C": 0.3}}, "n_trials": 27}))
+    with pytest.raises(TuningReuseError, match="without the rows they were tuned on.*--ignore-saved-params"):
+        derive_run_config(config.model_copy(update={"home": tmp_path}), "RWT", "d1")

@@ -63,14 +63,16 @@ def replay(
     *,
     start: pd.Timestamp | str | None = None,
     allow_overlap: bool = False,
-    n_trials: int = 1,
+    n_trials: int | None = None,
     span: TrainingSpan | None = None,
 ) -> BacktestResult:
     """Backtest ``model`` (a :class:`~candor.registry.artifact.CandorModel`) on ``bars`` it has not seen.
 
     Signals are the model's class probabilities for every bar from ``start`` (default: the bar
-    after its training span) with complete features. ``n_trials`` = 1 by default: the model was
-    fixed before these bars existed, so this is one trial — raise it if you replay many variants.
+    after its training span) with complete features. ``n_trials`` defaults to the count the
+    model's manifest records (:func:`recorded_trials`): the model was picked among that many
+    configurations and tuning trials (reused studies included), and its Deflated Sharpe here
+    deflates for them as the training's did — raise it if you replay many variants.
     Raises :class:`TrainingOverlapError` when the span reaches into the training bars, unless
     ``allow_overlap``.
     """
@@ -80,7 +82,12 @@ def replay(
     else:
         first = _first_bar(bars, span if span is not None else training_span(model.manifest), start, allow_overlap)
     proba = probabilities(model, bars, first)
-    return run_backtest(proba, bars, config, n_trials=n_trials)
+    return run_backtest(proba, bars, config, n_trials=recorded_trials(model.manifest) if n_trials is None else n_trials)
+
+
+def recorded_trials(manifest: Manifest) -> int:
+    """Every configuration and tuning trial the model was chosen among, from its report (>= 1)."""
+    return max(1, int(manifest.report.n_trials or 1))
 
 
 def _check_series(model: Any, bars: pd.DataFrame) -> None:

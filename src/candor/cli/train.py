@@ -28,7 +28,7 @@ def _overrides(**options: Any) -> dict[str, Any]:
         "split": ("folds", "purge", "embargo", "holdout"),
         "models": ("models", "ensemble", "fold_jobs"),
         "registry": ("min_accuracy", "require_edge"),
-        "tune": ("optimize", "trials", "timeout", "metric", "study_storage"),
+        "tune": ("optimize", "trials", "timeout", "metric", "study_storage", "reuse_saved"),
         "universe": ("datasets", "timeframes", "jobs", "dask", "keep_going"),
     }
     rename = {"label": "kind", "optimize": "enabled"}
@@ -85,6 +85,7 @@ def train_command(
     timeout: float = typer.Option(None, "--timeout", help="With --optimize: seconds per study."),
     metric: str = typer.Option(None, "--metric", help="With --optimize: f1, accuracy or log_loss (default f1)."),
     study_storage: str = typer.Option(None, "--study-storage", help="Optuna RDB URL (postgresql+psycopg://…) so tune-workers can join the studies."),
+    ignore_saved_params: bool = typer.Option(False, "--ignore-saved-params", help="Train with the configured parameters, not those an earlier --optimize saved (which are refused when tuned on this run's test rows)."),
     symbols: list[str] = typer.Option(None, "--symbols", "--datasets", help="Universe: datasets, symbols or files (repeat or comma-separate)."),
     timeframes: list[str] = typer.Option(None, "--timeframes", help="Universe: timeframes, e.g. d1,h1 (coarser ones are resampled)."),
     jobs: int = typer.Option(None, "--jobs", help="Universe: series trained in parallel processes (threads pinned per process)."),
@@ -114,6 +115,7 @@ def train_command(
         holdout=holdout, models=model_list, ensemble=ensemble, fold_jobs=fold_jobs,
         min_accuracy=min_accuracy, require_edge=require_edge, seed=seed,
         optimize=optimize, trials=trials, timeout=timeout, metric=metric, study_storage=study_storage,
+        reuse_saved=False if ignore_saved_params else None,
         datasets=_names(symbols) or ((dataset,) if dataset and timeframes else None), timeframes=_names(timeframes),
         jobs=jobs, dask=dask, keep_going=keep_going or None, device=device,
     ))

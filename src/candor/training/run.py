@@ -33,19 +33,20 @@ from candor.evaluate import EvaluationReport, calibration_table, evaluate_oos, p
 from candor.features import FeatureSet, warmup_bars
 from candor.labels import CLASS_NAMES, LabelSpec
 from candor.split import Fold, PurgedWalkForward, holdout_split
+from candor.training.reuse import ReusedTuning, reused_trials
 from candor.training.report import (
     CalibrationBin, DataSpan, FoldSummary, ImportanceRow, MemberScore, TrainingReport,
 )
 from candor.training.summaries import BacktestSummary, EvaluationSummary, json_object, numbers
 from candor.training.stacking import (
-    MemberFold,
     WARMUP,
+    MemberFold,
     earlier_oof,
     ensemble_accuracy,
     fit_members,
     fit_production_members,
-    weigh_fold,
     warmup_block,
+    weigh_fold,
 )
 
 Progress = Callable[[str], None]
@@ -139,8 +140,8 @@ def make_ensemble(config: Config) -> OutOfFoldEnsemble:
         members=tuple(m.models), method=m.ensemble, inner_splits=m.inner_splits,
         purge=config.purge, embargo=config.embargo, random_state=config.seed, n_jobs=m.n_jobs,
         scaling=m.scaling, prune_threshold=m.prune_threshold, member_params=member_params or None,
-    )
         balanced=m.class_weight == "balanced", shrink_to_prior=m.shrink_to_prior,
+    )
     if config.tune.enabled:  # nested: studies run inside fit, on its rows only, so no fold's test rows tune it
         from candor.training.tuning import tuned_ensemble
 
@@ -265,10 +266,10 @@ def _run_stacked_folds(data: LabelledData, folds: list[Fold], dev: np.ndarray, c
     classes = np.unique(y)
     tasks = [delayed(fit_production_members)(template, data.X, y, dev)]
     tasks += [delayed(fit_members)(template, data.X, y, classes, f.index, f.train, f.test) for f in folds]
-    member_folds, production = _gather(config, tasks, MemberFold, len(folds), progress)
     warm = warmup_block(y, data.y.index.to_numpy(), data.t1.to_numpy(), folds[0].train)
     if warm is not None:
         tasks.append(delayed(fit_members)(template, data.X, y, classes, WARMUP, *warm))
+    member_folds, production = _gather(config, tasks, MemberFold, len(folds), progress)
     outcomes = [_stacked_outcome(template, data, member_folds, k, classes)
                 for k, fold in enumerate(member_folds) if fold.index != WARMUP]
     rows, oof = earlier_oof(member_folds, len(member_folds), dev)
@@ -339,13 +340,20 @@ def _check_folds_fit(n_dev: int, config: Config) -> None:
         )
 
 
-def train(bars: pd.DataFrame, config: Config, progress: Progress | None = None) -> TrainResult:
-    """Walk-forward train and evaluate one bar series; return the model and its honest report."""
+def train(bars: pd.DataFrame, config: Config, progress: Progress | None = None, *,
+          reused: ReusedTuning | None = None) -> TrainResult:
+    """Walk-forward train and evaluate one bar series; return the model and its honest report.
+
+    ``reused``: provenance of tuned parameters in ``config`` from an earlier ``--optimize``
+    (:func:`candor.training.runconfig.derive_run_config`) — refused when tuned on this run's
+    out-of-sample rows, and its trials counted in ``n_trials``.
+    """
     started = time.perf_counter()
     data = build_labelled_data(bars, config)
     prepared = time.perf_counter() - started
     result = train_labelled(data, config, symbol=symbol_of(bars), timeframe=timeframe_of(bars),
-                            fingerprint=data_fingerprint(bars), progress=progress, bars_index=bars.index)
+                            fingerprint=data_fingerprint(bars), progress=progress, bars_index=bars.index,
+                            reused=reused)
     result.timings["features_labels_s"] = prepared
     t0 = time.perf_counter()
     result.backtest = backtest_oos(result, bars, config)
@@ -382,6 +390,7 @@ def train_labelled(
     fingerprint: str,
     progress: Progress | None = None,
     bars_index: pd.DatetimeIndex | None = None,
+    reused: ReusedTuning | None = None,
 ) -> TrainResult:
     """The walk-forward, holdout and final fit on an already built feature/label matrix.
 
@@ -395,6 +404,8 @@ def train_labelled(
     dev, hold = holdout_split(data.y.index, data.t1, config.split.holdout, purge=config.purge)
     _check_folds_fit(len(dev), config)
     folds = _outer_folds(data, dev, config)
+    # Before any fit: saved parameters tuned on these out-of-sample rows are refused.
+    extra_trials = reused_trials(reused, data.y.index[folds[0].test[0]], data.t1.max())
     say(f"{data.n_samples} samples, {len(folds)} folds, holdout {len(hold)} rows")
 
     outcomes, final, timings["final_fit_s"] = _run_folds(data, folds, dev, config, say)

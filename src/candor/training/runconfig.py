@@ -15,6 +15,7 @@ from typing import Any
 
 from candor.config import Config, _merge
 from candor.training.device import DeviceChoice, resolve_device
+from candor.training.reuse import ReusedTuning
 from candor.training.tuning import best_params_path, load_best_params_document
 
 
@@ -34,6 +35,9 @@ class RunConfig:
     config: Config
     derived: tuple[DerivedSetting, ...] = field(default_factory=tuple)
     device: DeviceChoice | None = None
+    #: Provenance of reused tuned parameters: the training checks it against its out-of-sample
+    #: rows (refusing an overlap) and adds its trials to the Deflated Sharpe's count.
+    reused: ReusedTuning | None = None
 
     def derived_dicts(self) -> list[dict[str, Any]]:
         return [asdict(d) for d in self.derived]
@@ -58,7 +62,8 @@ def derive_run_config(config: Config, symbol: str, timeframe: str, *, horizon: i
     if threads is not None:
         why = f"universe worker process: {threads} thread(s) per process, folds serial"
         settings += [DerivedSetting("models.n_jobs", int(threads), why), DerivedSetting("models.fold_jobs", 1, why)]
-    settings += _tuning_settings(config, symbol, timeframe)
+    tuned, reused = _tuning_settings(config, symbol, timeframe)
+    settings += tuned
     choice = device if device is not None else resolve_device(config.device)
     if choice.fell_back:
         settings.append(DerivedSetting("device", choice.used, f"cuda requested but {choice.reason}"))
@@ -69,24 +74,34 @@ def derive_run_config(config: Config, symbol: str, timeframe: str, *, horizon: i
     for setting in settings:
         layers = _merge(layers, _nested(setting.field, setting.value))
     layers["api"] = config.api  # excluded from dumps (it holds the token), kept by the run
-    return RunConfig(Config.model_validate(layers), tuple(settings), choice)
+    return RunConfig(Config.model_validate(layers), tuple(settings), choice, reused)
 
 
-def _tuning_settings(config: Config, symbol: str, timeframe: str) -> list[DerivedSetting]:
+def _tuning_settings(config: Config, symbol: str, timeframe: str) -> tuple[list[DerivedSetting], ReusedTuning | None]:
     """A study name per series when tuning; else the parameters an earlier ``--optimize`` saved.
 
-    Parameters set explicitly in the config win over saved ones.
+    Saved parameters come with their provenance (:mod:`candor.training.reuse`), which the
+    training checks against its out-of-sample rows. ``tune.reuse_saved = false``
+    (``--ignore-saved-params``) leaves them unused, said in a DerivedSetting. Parameters set
+    explicitly in the config win over saved ones.
     """
     if config.tune.enabled:
         if config.tune.study_name is not None:
-            return []
-        return [DerivedSetting("tune.study_name", f"candor.{symbol}.{timeframe}", "default study name of the series")]
+            return [], None
+        return [DerivedSetting("tune.study_name", f"candor.{symbol}.{timeframe}", "default study name of the series")], None
     saved = load_best_params_document(config.home, symbol, timeframe)
     if saved is None:
-        return []
-    path = best_params_path(config.home, symbol, timeframe)
-    source = (f"best parameters saved by an earlier --optimize ({path}, {saved.get('created_at', '?')}, "
-              f"{saved.get('n_trials', '?')} trials); tune again with --optimize to replace them")
+        return [], None
+    path = str(best_params_path(config.home, symbol, timeframe))
+    if not config.tune.reuse_saved:
+        why = (f"NOT reusing the best parameters an earlier --optimize saved ({path}, {saved.get('created_at', '?')}, "
+               f"{saved.get('n_trials', '?')} trials): tune.reuse_saved is false (--ignore-saved-params); the "
+               "configured parameters train")
+        return [DerivedSetting("tune.reuse_saved", False, why)], None
+    names = [name for name in sorted(saved["params"]) if name in config.models.models]
+    if not names:
+        return [], None
+    reused = ReusedTuning.from_document(saved, path)
     explicit = config.models.params
-    return [DerivedSetting(f"models.params.{name}", {**params, **explicit.get(name, {})}, source)
-            for name, params in sorted(saved["params"].items()) if name in config.models.models]
+    return [DerivedSetting(f"models.params.{name}", {**saved["params"][name], **explicit.get(name, {})},
+                           reused.describe()) for name in names], reused

@@ -37,6 +37,7 @@ from candor.errors import ConfigError, ModelError, StoreError
 from candor.models import check_model_name, make_model, search_space
 from candor.split import PurgedWalkForward, holdout_split
 from candor.training.matrix import build_labelled_data
+from candor.training.reuse import PROVENANCE_FORMAT
 
 METRICS = ("f1", "accuracy", "log_loss")
 _DIRECTION = {"f1": "maximize", "accuracy": "maximize", "log_loss": "minimize"}
@@ -255,12 +256,14 @@ class TunedEnsemble(OutOfFoldEnsemble):
                  inner_splits: int = 3, purge: int = 0, embargo: int = 0, alpha: float = 1.0,
                  random_state: int = 0, n_jobs: int = 1, member_params: Mapping[str, Mapping[str, Any]] | None = None,
                  scaling: str | None = "standard", prune_threshold: float | None = 0.95,
-                 prior_correction: bool = True, trials: int = 30, timeout: float | None = None,
+                 prior_correction: bool = True, balanced: bool = False, shrink_to_prior: bool = True,
+                 trials: int = 30, timeout: float | None = None,
                  metric: str = "f1", tune_splits: int = 3, storage: str | None = None,
                  study_prefix: str | None = None) -> None:
         super().__init__(members, method=method, inner_splits=inner_splits, purge=purge, embargo=embargo,
                          alpha=alpha, random_state=random_state, n_jobs=n_jobs, member_params=member_params,
-                         scaling=scaling, prune_threshold=prune_threshold, prior_correction=prior_correction)
+                         scaling=scaling, prune_threshold=prune_threshold, prior_correction=prior_correction,
+                         balanced=balanced, shrink_to_prior=shrink_to_prior)
         self.trials = trials
         self.timeout = timeout
         self.metric = metric
@@ -329,17 +332,32 @@ def best_params_path(home: Path | str, symbol: str, timeframe: str) -> Path:
 
 
 def save_best_params(result: Any, home: Path | str) -> Path | None:
-    """Write the production model's tuned parameters for the series (atomically); None if untuned."""
+    """Write the production model's tuned parameters for the series (atomically); None if untuned.
+
+    The document records its provenance (:mod:`candor.training.reuse`): the development rows the
+    production studies scored (``tuned_on``: first/last row, row count, and ``labels_before``, the
+    holdout's first row, before which every one of their labels resolved), the walk-forward fold
+    layout, and ``n_trials`` — every trial of every study of the run (nested folds included),
+    which a run reusing the parameters adds to its Deflated Sharpe's trial count.
+    """
     tuning = getattr(result, "tuning", None)
     if not tuning:
         return None
     path = best_params_path(home, result.symbol, result.timeframe)
     path.parent.mkdir(parents=True, exist_ok=True)
+    span = result.data_span
     document = {
+        "format": PROVENANCE_FORMAT,
         "symbol": result.symbol, "timeframe": result.timeframe, "metric": tuning["metric"],
         "params": tuning["best_params"],
         "best_value": {n: r["best_value"] for n, r in tuning["final"].items()},
-        "n_trials": tuning["n_trials_total"], "config_hash": result.config.config_hash(),
+        "n_trials": tuning["n_trials_total"], "n_trials_run": int(result.n_trials),
+        "tuned_on": {"first_row": span.dev_start.isoformat(), "last_row": span.dev_end.isoformat(),
+                     "rows": span.dev_rows, "labels_before": span.holdout_start.isoformat(),
+                     "first_bar": span.first_bar.isoformat(), "data_fingerprint": result.fingerprint},
+        "folds": [{"index": f.index, "train_rows": f.train_rows, "test_rows": f.test_rows,
+                   "test_start": f.test_start, "test_end": f.test_end} for f in result.folds],
+        "config_hash": result.config.config_hash(),
         "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
     }
     tmp = path.with_suffix(f".{os.getpid()}.tmp")

@@ -118,7 +118,7 @@ def run_training(
     opened = (nullcontext(services) if services is not None or not publishing
               else open_services(run.config, migrate=True))
     with opened as live:
-        result = replace(train(bars, run.config, progress=progress), derived=run.derived)
+        result = replace(train(bars, run.config, progress=progress, reused=run.reused), derived=run.derived)
         outcome = TrainingOutcome(result, None, run_gates(result.report, gates_from_config(run.config)), run=run)
         if dry_run:
             return outcome
