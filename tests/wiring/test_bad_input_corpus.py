@@ -249,6 +249,11 @@ API_CASES = [
     ("post", "/api/registry/candor.SPX.d1/promote", {"version": "1"}, (401,)),
     ("post", "/api/registry/..%2Fetc/rollback", {}, (401, 404, 422)),
     ("post", "/api/registry/candor.SPX.d1/promote", "not json", (401, 422)),
+    ("get", "/api/models/PLANT/d1?horizon=0", None, (422,)),
+    ("get", "/models/PLANT/d1?horizon=abc", None, (422,)),
+    ("get", "/forecasts/PLANT/d1?horizon=3", None, (404,)),
+    ("post", "/api/registry/candor.SPX.d1.h5/rollback", {}, (401, 422)),
+    ("post", "/api/registry/candor.SPX.d1.h0/rollback", {}, (401, 422)),
 ]
 
 
