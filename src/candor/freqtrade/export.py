@@ -1,0 +1,118 @@
+"""Write the strategy file and a config snippet into a Freqtrade ``user_data/`` folder.
+
+The strategy file is a three-line subclass of :class:`candor.freqtrade.strategy.CandorStrategy`:
+the logic stays in the installed candor (upgraded with it, never copied), and Freqtrade finds a
+class defined in its ``strategies/`` folder, as its loader requires. The snippet
+(``candor-<symbol>-<timeframe>.json``) is meant as a second ``--config`` after the user's own
+(exchange keys, stake, wallet): it names the strategy, the timeframe, the pair, the startup
+candles the champion needs and the ``"candor"`` section the strategy reads.
+
+Everything is checked before anything is written: the champion must serve now (hash- and
+age-checked by :meth:`~candor.registry.Registry.champion`), and an existing file that differs is
+refused unless ``overwrite``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from candor.errors import ConfigError
+from candor.freqtrade.signals import FREQTRADE_TIMEFRAMES, StrategySettings
+from candor.registry.registry import Registry
+
+STRATEGY_CLASS = "CandorStrategy"
+STRATEGY_FILE = f"{STRATEGY_CLASS}.py"
+STRATEGY_SOURCE = f'''"""Written by `candor freqtrade export`: trades candor's champion (see docs/freqtrade.md).
+
+The logic lives in the installed candor package (candor.freqtrade.strategy); this file only lets
+Freqtrade's strategy loader find it in user_data/strategies/.
+"""
+
+from candor.freqtrade.strategy import {STRATEGY_CLASS} as _Candor
+
+
+class {STRATEGY_CLASS}(_Candor):
+    pass
+'''
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    """What :func:`export_strategy` wrote and for which champion."""
+
+    strategy_file: Path
+    config_file: Path
+    pair: str
+    champion: str
+    version: str
+    warmup: int
+
+
+def default_pair(symbol: str) -> str:
+    """Freqtrade's ``BASE/QUOTE`` for a candor symbol written ``BASE-QUOTE`` (``BTC-USDT`` → ``BTC/USDT``)."""
+    base, dash, quote = symbol.partition("-")
+    if not dash or not base or not quote or "-" in quote:
+        raise ConfigError(f"cannot tell the Freqtrade pair of symbol {symbol!r}; pass --pair BASE/QUOTE "
+                          "(e.g. --pair BTC/USDT).")
+    return f"{base}/{quote}"
+
+
+def _check_pair(pair: str) -> str:
+    base, slash, quote = pair.partition("/")
+    if not slash or not base or not quote.split(":")[0] or "/" in quote:
+        raise ConfigError(f"`pair` must be a Freqtrade pair BASE/QUOTE such as BTC/USDT. Got {pair!r}.")
+    return pair
+
+
+def config_snippet(settings: StrategySettings, pair: str, warmup: int, exchange: str) -> dict[str, object]:
+    """The Freqtrade config keys the strategy needs (merged over the user's own config)."""
+    return {
+        "strategy": STRATEGY_CLASS,
+        "timeframe": FREQTRADE_TIMEFRAMES[settings.timeframe],
+        "startup_candle_count": warmup,
+        "stake_currency": pair.partition("/")[2].split(":")[0],
+        "exchange": {"name": exchange, "pair_whitelist": [pair]},
+        "pairlists": [{"method": "StaticPairList"}],
+        "candor": settings.to_freqtrade(),
+    }
+
+
+def export_strategy(registry: Registry, settings: StrategySettings, user_data: Path, *, pair: str | None = None,
+                    exchange: str = "binance", overwrite: bool = False) -> ExportResult:
+    """Check the champion serves, then write ``strategies/CandorStrategy.py`` and the config snippet."""
+    pair = _check_pair(pair) if pair is not None else default_pair(settings.symbol)
+    if not exchange or not exchange.replace("_", "").isalnum():
+        raise ConfigError(f"`exchange` must be a Freqtrade exchange name such as binance. Got {exchange!r}.")
+    user_data = Path(user_data)
+    if user_data.exists() and not user_data.is_dir():
+        raise ConfigError(f"`--user-data` must be a directory. Got the file {str(user_data)!r}.")
+    champion = registry.champion(settings.symbol, settings.timeframe, settings.horizon)
+    warmup = int(champion.model.manifest.warmup)
+    snippet = json.dumps(config_snippet(settings, pair, warmup, exchange.lower()), indent=2) + "\n"
+    strategy_file = user_data / "strategies" / STRATEGY_FILE
+    config_file = user_data / f"candor-{settings.symbol}-{settings.timeframe}.json"
+    files = {strategy_file: STRATEGY_SOURCE, config_file: snippet}
+    for path, text in files.items():
+        if path.is_dir():
+            raise ConfigError(f"{path} is a directory; remove it or pass another --user-data.")
+        if path.exists() and not overwrite and path.read_text(encoding="utf-8", errors="replace") != text:
+            raise ConfigError(f"{path} exists and differs from what candor would write; pass --force to replace it.")
+    for path, text in files.items():
+        _write_atomic(path, text)
+    return ExportResult(strategy_file, config_file, pair, champion.name, champion.version, warmup)
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as out:
+            out.write(text)
+        os.replace(temp, path)
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise
