@@ -111,8 +111,8 @@ def test_class_probabilities_match_monte_carlo(series, fitted, horizon):
     variance = moments["step_variance"][:, 0]
     # a calm, a typical and a turbulent origin
     for i in (int(np.argmin(variance)), int(np.argsort(variance)[len(variance) // 2]), int(np.argmax(variance))):
-        mc = _monte_carlo(model, SCALE * rows["ret_1"].iloc[i], variance[i], 400_000, seed=i)
-        np.testing.assert_allclose(proba[i], mc, atol=0.006)  # MC s.e. ≈ 0.0008
+        mc = _monte_carlo(model, SCALE * rows["ret_1"].iloc[i], variance[i], 200_000, seed=i)
+        np.testing.assert_allclose(proba[i], mc, atol=0.006)  # MC s.e. ≈ 0.0011
 
 
 def test_binary_labels_split_at_zero(series):
