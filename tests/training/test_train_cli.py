@@ -147,6 +147,7 @@ def test_reused_tuned_parameters_are_printed_and_recorded(capsys, planted_csv, c
     assert setting["value"]["C"] == 0.3 and str(saved) in setting["source"] and "27 trials" in setting["source"]
     assert document["n_trials"] == 1 + 27  # the reused studies' trials count in the Deflated Sharpe
 
+
 def test_reused_parameters_tuned_on_the_test_rows_are_refused(capsys, planted_csv, candor_home, tmp_path):
     saved = candor_home / "best_hyperparameters" / "PLANT_d1.json"
     saved.parent.mkdir(parents=True)
@@ -177,3 +178,84 @@ min_backtest_trades = 0
 min_deflated_sharpe = 0.0
 """
 
+
+def test_period_trains_on_the_window_ending_at_the_last_bar_and_records_it(capsys, planted_csv, tmp_path):
+    reports = {}
+    for period in (None, "2y"):
+        path = tmp_path / f"{period}.json"
+        code, out, _ = _run(capsys, "train", "--data", str(planted_csv), "--symbol", "PLANT", *CHEAP, "--dry-run",
+                            "--output-json", str(path), *(["--period", period] if period else []))
+        assert code in (0, 2)
+        reports[period] = json.loads(path.read_text())
+    # 1,200 daily 24/7 bars (2010-01-01 .. 2013-04-14): two years are the 731 bars after 2011-04-14 (2012 is a leap year).
+    (setting,) = [d for d in reports["2y"]["derived"] if d["field"] == "data.period"]
+    assert setting["value"] == "2y" and "731 of 1,200 bars from 2011-04-15 to 2013-04-14" in setting["source"]
+    assert "derived data.period = 2y" in out
+    assert not any(d["field"] == "data.period" for d in reports[None]["derived"])
+    assert reports["2y"]["n_samples"] < reports[None]["n_samples"] - 400
+
+
+def test_a_period_that_leaves_too_few_bars_is_one_line_exit_1(capsys, planted_csv, candor_home):
+    code, out, err = _run(capsys, "train", "--data", str(planted_csv), "--symbol", "PLANT", *CHEAP, "--period", "1y")
+    assert code == 1 and len(err.strip().splitlines()) == 1 and "Traceback" not in err + out
+    assert "`period` 1y leaves 365 bar(s)" in err and "at least 407" in err and "longer --period" in err
+    assert not (candor_home / "models").exists() and not (candor_home / "mlflow.db").exists()
+
+
+def test_model_type_is_the_seed_spelling_of_one_member(capsys, planted_csv, tmp_path):
+    report = tmp_path / "r.json"
+    cheap = [a for a in CHEAP if a not in ("--models", "logreg")]
+    code, _, _ = _run(capsys, "train", "--data", str(planted_csv), *cheap, "--model-type", "lgb", "--dry-run",
+                      "--output-json", str(report))
+    assert code in (0, 2)
+    assert json.loads(report.read_text())["weights"] == {"lgbm": 1.0}
+
+
+@pytest.mark.parametrize(("extra", "message"), [
+    (["--period", "4y"], "`period` must be one of 1y, 2y, 3y, 5y, 10y. Got '4y'"),
+    (["--model-type", "svm"], "must be one of xgb, rf, lgb"),
+    (["--model-type", "xgb"], "give only one of them"),  # CHEAP already names --models
+    (["--models", "lgb,svm"], "unknown model 'svm'"),  # lgb is read as lgbm: the first unknown name is svm
+    (["--force", "--dry-run"], "--dry-run writes nothing"),
+    (["--force", "--timeframes", "d1"], "applies to one series"),
+    (["--period", "2y", "--timeframes", "d1"], "applies to one series"),
+])
+def test_bad_seed_flags_are_one_line_exit_3_nothing_written(capsys, planted_csv, candor_home, extra, message):
+    got, out, err = _run(capsys, "train", "--data", str(planted_csv), *CHEAP, *extra)
+    assert got == 3, err
+    assert len(err.strip().splitlines()) == 1 and err.startswith("error:") and "Traceback" not in err + out
+    assert message in err
+    assert not (candor_home / "models").exists() and not (candor_home / "mlflow.db").exists()
+
+
+def test_force_promotes_past_the_champion_comparison_but_not_past_the_gates(capsys, planted_csv, candor_home):
+    from candor.config import load_config
+    from candor.services import open_services
+    from candor.store.audit import alias_events
+
+    config = candor_home / "candor.toml"
+    config.write_text(LENIENT_GATES)
+    train = ["train", "--data", str(planted_csv), "--symbol", "PLANT", *CHEAP, "--config", str(config)]
+
+    def registered(*extra):
+        path = candor_home / "r.json"
+        code, _, _ = _run(capsys, *train, *extra, "--output-json", str(path))
+        return code, json.loads(path.read_text())["registry"]
+
+    code, first = registered("--label", "binary", "--promote")
+    assert code == 0 and first["promoted"]
+    # Same series, other labels: the comparison with the binary champion refuses, so --promote cannot promote.
+    code, second = registered("--promote")
+    assert code == 2 and not second["promoted"] and "different labels" in second["note"]
+    # --force still keeps the gates: a version that fails them is not promoted.
+    code, third = registered("--force", "--min-accuracy", "0.99")
+    assert code == 2 and third["status"] == "failed" and not third["promoted"]
+    assert f"candor registry promote candor.PLANT.d1 {third['version']} --force" in third["note"]
+    code, fourth = registered("--force")
+    assert code == 0 and fourth["promoted"] and "without the champion comparison" in fourth["note"]
+    with open_services(load_config()) as services:
+        events = alias_events(services.registry.engine, "candor.PLANT.d1", "champion")
+        assert str(services.registry.version("candor.PLANT.d1", "champion").version) == fourth["version"]
+    assert [(e.action, e.to_version) for e in events] == [("promote", first["version"]),
+                                                          ("force_promote", fourth["version"])]
+    assert events[-1].actor and "--force" in events[-1].reason

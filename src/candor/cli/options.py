@@ -22,6 +22,9 @@ Timeframe = Annotated[str | None, typer.Option(
 TimeZone = Annotated[str | None, typer.Option("--tz", help="Time zone of naive timestamps in --data (default UTC).")]
 Calendar = Annotated[str | None, typer.Option(
     "--calendar", help="Exchange calendar of --data (default XNYS), '24/7' for crypto, or 'none'.")]
+Period = Annotated[str | None, typer.Option(
+    "--period", help="Train on the last 1y, 2y, 3y, 5y or 10y of bars, ending at the last bar, from any source "
+                     "(default: every bar given; recorded as data.period in the report and manifest).")]
 
 
 def check_output_file(path: Path | None, flag: str) -> None:

@@ -17,6 +17,7 @@ from candor.cli import options
 from candor.cli.app import EXIT_FAILED, EXIT_GATES, EXIT_OK, app, console, err_console
 from candor.cli.render import render_training
 from candor.config import Config, load_config
+from candor.data.bars import check_period
 from candor.training.device import DeviceChoice, resolve_device
 from candor.logs import LEVELS, configure_logging
 
@@ -59,7 +60,10 @@ def train_command(
     tz: options.TimeZone = None,
     calendar: options.Calendar = None,
     config_file: Path = typer.Option(None, "--config", help="candor.toml to read (default ./candor.toml)."),
-    models: str = typer.Option(None, "--models", help="Comma list of rf,gb,gb_classic,xgb,lgbm,logreg,arima_garch."),
+    models: str = typer.Option(None, "--models", help="Comma list of rf,gb,gb_classic,xgb,lgbm,logreg,arima_garch (lgb = lgbm)."),
+    model_type: str = typer.Option(None, "--model-type", help="One model, the seed script's spelling: xgb, rf or lgb "
+                                   "(= --models xgb / rf / lgbm); --models is the general form."),
+    period: options.Period = None,
     ensemble: str = typer.Option(None, "--ensemble", help="Member weighting: ridge, stacking or equal."),
     label: str = typer.Option(None, "--label", help="threshold, volscaled, binary or triple."),
     horizon: int = typer.Option(None, "--horizon", help="Bars ahead the label looks (default 5)."),
@@ -75,6 +79,8 @@ def train_command(
     keep_going: bool = typer.Option(False, "--keep-going", help="With --all: exit 0 even if some series failed."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Train and report; write no artifact, no MLflow run."),
     promote: bool = typer.Option(False, "--promote", help="Make this version the champion if the registry gates pass."),
+    force: bool = typer.Option(False, "--force", help="Promote even if the current champion is better: skips only the "
+                               "champion comparison (audited as force_promote); the gates and hash checks still apply."),
     output_json: Path = typer.Option(None, "--output-json", help="Write the report as JSON here."),
     out: Path = typer.Option(None, "--out", help="Directory for the model artifact (default <home>/models)."),
     seed: int = typer.Option(None, "--seed", help="Random seed (default 42)."),
@@ -101,14 +107,14 @@ def train_command(
 
     if log_level.upper() not in LEVELS:
         raise typer.BadParameter(f"must be one of {', '.join(LEVELS)}. Got {log_level!r}.", param_hint="--log-level")
-    _refuse_conflicts(dry_run=dry_run, promote=promote, all_series=all_series, data=data, dataset=dataset,
-                      symbols=symbols)
+    _refuse_conflicts(dry_run=dry_run, promote=promote, force=force, all_series=all_series, data=data,
+                      dataset=dataset, symbols=symbols)
+    _refuse_single_series_flags(force=force, period=period, universe=bool(all_series or symbols or timeframes))
+    check_period(period)
     options.check_output_file(output_json, "--output-json")
     options.check_output_folder(None if dry_run else out, "--out")
     configure_logging(log_level, json_lines=log_json)
-    model_list = tuple(m.strip() for m in models.split(",") if m.strip()) if models is not None else None
-    if model_list == ():
-        raise typer.BadParameter("name at least one model, e.g. --models lgbm,logreg.", param_hint="--models")
+    model_list = _model_list(models, model_type)
     fold_jobs = fold_jobs if fold_jobs is not None else (os.cpu_count() or 1)
     config = load_config(config_file, _overrides(
         label=label, horizon=horizon, threshold=threshold, folds=folds, purge=purge, embargo=embargo,
@@ -127,8 +133,10 @@ def train_command(
                   TimeElapsedColumn(), console=err_console, disable=log_json, transient=True) as bar:
         task = bar.add_task(f"training {bars.attrs.get('symbol')}/{bars.attrs.get('timeframe')}",
                             total=config.split.folds + 1)
-        outcome = run_training(bars, config, out=out, dry_run=dry_run, promote=promote, actor=getpass.getuser(),
-                               device=device_choice,
+        outcome = run_training(bars, config, out=out, dry_run=dry_run, promote=promote, force=force,
+                               actor=getpass.getuser(), device=device_choice, period=period,
+                               reason="candor train --force (champion comparison skipped)" if force
+                               else "candor train --promote",
                                progress=lambda msg: bar.update(task, advance=1 if "fold" in msg or "holdout" in msg else 0))
     document = _document(outcome)
     if output_json is not None:
@@ -139,13 +147,47 @@ def train_command(
     else:
         console.print_json(json.dumps({"verdict": document["oos"]["verdict"], "artifact": document["artifact"],
                                        "gates": document["gates"]}, default=str))
-    promotion_failed = promote and outcome.registered is not None and not outcome.registered.promoted
+    promotion_failed = (promote or force) and outcome.registered is not None and not outcome.registered.promoted
     return EXIT_GATES if outcome.gate_failures or promotion_failed else EXIT_OK
 
 
-def _refuse_conflicts(*, dry_run: bool, promote: bool, all_series: bool, data: Path | None, dataset: str | None,
+#: The seed train script's ``--model-type`` names that differ from candor's member names.
+MODEL_ALIASES = {"lgb": "lgbm"}
+SEED_MODEL_TYPES = ("xgb", "rf", "lgb")
+
+
+def _model_list(models: str | None, model_type: str | None) -> tuple[str, ...] | None:
+    """``--models`` (comma list, ``lgb`` read as ``lgbm``) or ``--model-type`` (one seed name), never both."""
+    if model_type is not None:
+        if model_type not in SEED_MODEL_TYPES:
+            raise typer.BadParameter(f"must be one of {', '.join(SEED_MODEL_TYPES)} (use --models for others). "
+                                     f"Got {model_type!r}.", param_hint="--model-type")
+        if models is not None:
+            raise typer.BadParameter("--model-type names one model and --models a list; give only one of them.",
+                                     param_hint="--model-type")
+        return (MODEL_ALIASES.get(model_type, model_type),)
+    if models is None:
+        return None
+    names = tuple(MODEL_ALIASES.get(m.strip(), m.strip()) for m in models.split(",") if m.strip())
+    if not names:
+        raise typer.BadParameter("name at least one model, e.g. --models lgbm,logreg.", param_hint="--models")
+    return names
+
+
+def _refuse_single_series_flags(*, force: bool, period: str | None, universe: bool) -> None:
+    """--force and --period act on one series' training; the universe runner takes neither."""
+    flag = "--force" if force else "--period" if period is not None else None
+    if universe and flag:
+        raise typer.BadParameter("applies to one series (--dataset / --data); the universe (--all, --symbols, "
+                                 "--timeframes) trains without it.", param_hint=flag)
+
+
+def _refuse_conflicts(*, dry_run: bool, promote: bool, force: bool, all_series: bool, data: Path | None, dataset: str | None,
                       symbols: list[str] | None) -> None:
     """Flags that cannot both hold: refused (exit 3) before anything runs, never one silently ignored."""
+    if dry_run and force:
+        raise typer.BadParameter("--force promotes what it trains, and --dry-run writes nothing; drop one of them.",
+                                 param_hint="--force")
     if dry_run and promote:
         raise typer.BadParameter("--dry-run writes nothing, so there is nothing to --promote; drop one of them.",
                                  param_hint="--promote")

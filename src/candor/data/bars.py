@@ -108,3 +108,33 @@ def timeframe_of(bars: pd.DataFrame) -> str:
     if timeframe is None:
         raise DataError("bar frame has no timeframe attribute; build it with candor.data.make_bars().")
     return str(timeframe)
+
+
+#: ``--period`` choices (the seed train script's): calendar years of history ending at the last bar.
+PERIODS: dict[str, int] = {"1y": 1, "2y": 2, "3y": 3, "5y": 5, "10y": 10}
+
+
+def check_period(period: str | None) -> str | None:
+    """Return ``period`` if it is one of :data:`PERIODS` (or None), else raise :class:`ConfigError`."""
+    if period is not None and period not in PERIODS:
+        raise ConfigError(f"`period` must be one of {', '.join(PERIODS)}. Got {period!r}.")
+    return period
+
+
+def last_period(bars: pd.DataFrame, period: str, *, min_rows: int = 1) -> pd.DataFrame:
+    """The bars of the ``period`` (e.g. ``"5y"``) that ends at the last bar, attrs kept.
+
+    A bar is inside when it opens after ``last bar − N calendar years``, so ``1y`` of daily bars
+    is one year of sessions (about 252), whatever source the bars came from. Fewer than
+    ``min_rows`` bars left is a :class:`DataError` naming the period and what is left.
+    """
+    check_period(period)
+    if len(bars) == 0:
+        raise DataError(f"`period` {period}: there are no bars to take it from.")
+    start = bars.index[-1] - pd.DateOffset(years=PERIODS[period])
+    window = with_attrs_of(bars.loc[bars.index > start].copy(), bars)
+    if len(window) < min_rows:
+        raise DataError(f"`period` {period} leaves {len(window)} bar(s) ({window.index[0]:%Y-%m-%d} .. "
+                        f"{window.index[-1]:%Y-%m-%d}) of {len(bars)}; training needs at least {min_rows} — "
+                        "pass a longer --period or leave it out to use all the bars.")
+    return window

@@ -38,11 +38,16 @@ class Candidate:
 
 
 def publish(registry: Registry, tracking: Tracking, candidate: Candidate, *, promote: bool, actor: str,
-            reason: str, margin: float = 0.0, bars: pd.DataFrame | None = None) -> RegisteredVersion:
+            reason: str, margin: float = 0.0, bars: pd.DataFrame | None = None,
+            force: bool = False) -> RegisteredVersion:
     """Log → register → validate → record → (promote if validated and not worse than the champion).
 
     Gate failures are not raised: the version comes back ``failed`` with ``gate_reasons``.
-    ``bars`` let the comparison re-score both models when their holdouts differ.
+    ``bars`` let the comparison re-score both models when their holdouts differ. ``force`` (with
+    ``promote``) skips only the comparison with the champion: a validated version is promoted
+    through :meth:`Registry.promote` with ``force``, so the audit trail records ``force_promote``
+    with ``actor`` and ``reason``; a version that failed its gates is still not promoted, and the
+    hash checks of ``register`` and ``validate`` run as always.
     """
     if candidate.result is not None:
         run_id = log_training(candidate.result, candidate.artifact, tracking, kept_at=candidate.kept_at)
@@ -56,8 +61,20 @@ def publish(registry: Registry, tracking: Tracking, candidate: Candidate, *, pro
     if not promote:
         return version
     if version.status != VALIDATED:
-        return replace(version, note="not promoted: gates failed")
+        return replace(version, note="not promoted: gates failed" + (
+            " (--force skips only the champion comparison; `candor registry promote "
+            f"{version.name} {version.version} --force` overrides the gates)" if force else ""))
+    if force:
+        return _force_promote(registry, version, actor, reason)
     return _promote_if_not_worse(registry, version, actor, reason, margin, bars)
+
+
+def _force_promote(registry: Registry, version: RegisteredVersion, actor: str, reason: str) -> RegisteredVersion:
+    try:
+        moved = registry.promote(version.name, version.version, force=True, actor=actor, reason=reason)
+    except RegistryError as exc:
+        return replace(version, note=f"not promoted: {exc}")
+    return replace(version, promoted=True, note=f"promoted without the champion comparison (forced; {moved.note})")
 
 
 def _promote_if_not_worse(registry: Registry, version: RegisteredVersion, actor: str, reason: str,

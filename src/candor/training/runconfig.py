@@ -10,6 +10,7 @@ manifest carry — so the same ``candor.toml`` and bars can never silently give 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -50,11 +51,13 @@ def _nested(path: str, value: Any) -> dict[str, Any]:
 
 def derive_run_config(config: Config, symbol: str, timeframe: str, *, horizon: int | None = None,
                       horizon_source: str = "requested horizon", threads: int | None = None,
-                      device: DeviceChoice | None = None) -> RunConfig:
+                      device: DeviceChoice | None = None, data: Sequence[DerivedSetting] = ()) -> RunConfig:
     """The config one series trains with (see the module docstring), re-validated as a whole.
 
     ``threads`` (universe worker processes) pins model threads and runs outer folds serially.
     ``device`` is a probe already made by the caller; without it ``cuda`` is probed here.
+    ``data`` are settings on the bars the run reads rather than on the config (``data.period``,
+    the ``--period`` window): recorded first among the derived settings, never merged.
     """
     settings: list[DerivedSetting] = []
     if horizon is not None and int(horizon) != config.labels.horizon:
@@ -74,7 +77,7 @@ def derive_run_config(config: Config, symbol: str, timeframe: str, *, horizon: i
     for setting in settings:
         layers = _merge(layers, _nested(setting.field, setting.value))
     layers["api"] = config.api  # excluded from dumps (it holds the token), kept by the run
-    return RunConfig(Config.model_validate(layers), tuple(settings), choice, reused)
+    return RunConfig(Config.model_validate(layers), (*data, *settings), choice, reused)
 
 
 def _tuning_settings(config: Config, symbol: str, timeframe: str) -> tuple[list[DerivedSetting], ReusedTuning | None]:

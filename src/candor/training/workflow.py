@@ -17,6 +17,9 @@ from pathlib import Path
 import pandas as pd
 
 from candor.config import Config, under_home
+from candor.data.bars import last_period, timeframe_of
+from candor.errors import ConfigError
+from candor.features import warmup_bars
 from candor.registry.artifact import save_model
 from candor.registry.manifest import build_manifest
 from candor.registry.common import RegisteredVersion
@@ -25,7 +28,8 @@ from candor.registry.publish import Candidate, publish
 from candor.services import Services, gates_from_config, open_services
 from candor.training.device import DeviceChoice
 from candor.training.run import Progress, TrainResult, train
-from candor.training.runconfig import RunConfig, derive_run_config
+from candor.training.matrix import MIN_TRAINING_ROWS, feature_set_from
+from candor.training.runconfig import DerivedSetting, RunConfig, derive_run_config
 from candor.training.tuning import save_best_params
 
 
@@ -98,16 +102,26 @@ def run_training(
     threads: int | None = None,
     device: DeviceChoice | None = None,
     services: Services | None = None,
+    period: str | None = None,
+    force: bool = False,
 ) -> TrainingOutcome:
     """Derive the run's config, train, run the gates, and unless ``dry_run`` save and publish.
 
     ``track=False`` saves the artifact only (no MLflow run, no registry version, no database row).
     ``promote`` moves the champion alias when the gates pass and the challenger is not worse than
-    the champion on the same holdout. ``services`` (default: opened from ``config``) is where it
-    is published. ``horizon``, ``threads`` and ``device`` feed :func:`derive_run_config`.
+    the champion on the same holdout; ``force`` promotes a version that passed the gates without
+    that comparison (audited as ``force_promote``; it never overrides the gates or the hash checks).
+    ``period`` (``"5y"``, see :data:`candor.data.bars.PERIODS`) trains on the window of that many
+    years ending at the last bar, whatever the bars' source, recorded as the ``data.period`` derived
+    setting. ``services`` (default: opened from ``config``) is where it is published.
+    ``horizon``, ``threads`` and ``device`` feed :func:`derive_run_config`.
     """
+    if force and dry_run:
+        raise ConfigError("--force promotes what it trains, and --dry-run writes nothing; drop one of them.")
+    bars, data_settings = _window(bars, config, period, horizon)
     run = derive_run_config(config, str(bars.attrs["symbol"]), str(bars.attrs["timeframe"]), horizon=horizon,
-                            horizon_source=horizon_source, threads=threads, device=device)
+                            horizon_source=horizon_source, threads=threads, device=device, data=data_settings)
+    promote = promote or force
     publishing = not dry_run and (track or promote)
     if not dry_run:
         if out is not None:
@@ -134,7 +148,7 @@ def run_training(
             try:
                 outcome.registered = publish(live.registry, live.tracking,
                                              Candidate(staging, result, kept_at=target),
-                                             promote=promote, actor=actor, reason=reason,
+                                             promote=promote, force=force, actor=actor, reason=reason,
                                              margin=run.config.registry.promotion_margin, bars=bars)
             except BaseException:
                 shutil.rmtree(staging, ignore_errors=True)
@@ -143,3 +157,17 @@ def run_training(
             outcome.artifact = target
         save_best_params(result, run.config.home)
     return outcome
+
+
+def _window(bars: pd.DataFrame, config: Config, period: str | None,
+            horizon: int | None) -> tuple[pd.DataFrame, tuple[DerivedSetting, ...]]:
+    """The ``period`` window of ``bars`` and its record; refused (one line) when it leaves fewer
+    bars than the labelled matrix needs (the features' warm-up, the horizon and its minimum rows)."""
+    if period is None:
+        return bars, ()
+    needed = (warmup_bars(feature_set_from(config), timeframe_of(bars))
+              + (horizon or config.labels.horizon) + MIN_TRAINING_ROWS)
+    window = last_period(bars, period, min_rows=needed)
+    source = (f"--period {period}: the {len(window):,} of {len(bars):,} bars from {window.index[0]:%Y-%m-%d} "
+              f"to {window.index[-1]:%Y-%m-%d}")
+    return window, (DerivedSetting("data.period", period, source),)
