@@ -67,15 +67,23 @@ def all_runs(engine: Engine, symbol: str | None = None, timeframe: str | None = 
     return latest_training_runs(engine, symbol, timeframe, limit=_RUN_SCAN)
 
 
+def _run_keys(engine: Engine) -> list[tuple[str, str, int]]:
+    """(symbol, timeframe, horizon) of every training run, without loading a single report (the
+    stored report is tens of kB of JSON per run; the overview read each one on every request)."""
+    query = sa.select(TrainingRun.symbol, TrainingRun.timeframe, TrainingRun.horizon).distinct()
+    with engine.connect() as connection:
+        return [(symbol, timeframe, int(horizon)) for symbol, timeframe, horizon in connection.execute(query)]
+
+
 def list_series(engine: Engine, registry: Any) -> list[Series]:
     """Every series that has a registered model or a training run, sorted by symbol then timeframe,
     each with the horizons it has models or runs for (``candor.SPX.d1.h20`` is SPX/d1 at 20)."""
     found: dict[str, tuple[str, str]] = {}  # plain model name → (symbol, timeframe), first spelling wins
     horizons: dict[str, set[int]] = {}
-    for run in all_runs(engine):
-        plain = model_name(run.symbol, run.timeframe)
-        found.setdefault(plain, (run.symbol, run.timeframe))
-        horizons.setdefault(plain, set()).add(int(run.horizon))
+    for symbol, timeframe, horizon in sorted(_run_keys(engine)):
+        plain = model_name(symbol, timeframe)
+        found.setdefault(plain, (symbol, timeframe))
+        horizons.setdefault(plain, set()).add(horizon)
     for model in registry.list_models():
         try:
             ref = parse_model_name(model.name)
@@ -102,7 +110,11 @@ def run_for_version(engine: Engine, symbol: str, timeframe: str, version: str | 
                     horizon: int | None = None) -> TrainingRun | None:
     """The training run that produced ``version`` (newest run when no version is given); with a
     ``horizon``, only that horizon's runs (version numbers repeat across horizon models)."""
-    runs = all_runs(engine, symbol, timeframe)
+    return pick_run(all_runs(engine, symbol, timeframe), version, horizon)
+
+
+def pick_run(runs: list[TrainingRun], version: str | None, horizon: int | None = None) -> TrainingRun | None:
+    """:func:`run_for_version` over runs already loaded (newest first)."""
     if horizon is not None:
         runs = [r for r in runs if r.horizon == horizon]
     if version is None:
@@ -116,13 +128,19 @@ def run_report(run: TrainingRun | None) -> TrainingReport | None:
 
 
 def latest_forecasts(engine: Engine, symbol: str | None = None) -> dict[tuple[str, str, int], MlForecast]:
-    """The newest forecast per symbol/timeframe/horizon."""
-    query = sa.select(MlForecast).order_by(MlForecast.bar_ts.desc(), MlForecast.horizon)
+    """The newest forecast per symbol/timeframe/horizon, picked by the database (one row per key
+    comes back, not the 20,000 newest rows of every series)."""
+    keys = (MlForecast.symbol, MlForecast.timeframe, MlForecast.horizon)
+    newest_ts = sa.select(*keys, sa.func.max(MlForecast.bar_ts).label("bar_ts")).group_by(*keys)
     if symbol is not None:
-        query = query.where(MlForecast.symbol == symbol)
+        newest_ts = newest_ts.where(MlForecast.symbol == symbol)
+    latest = newest_ts.subquery()
+    query = sa.select(MlForecast).join(latest, sa.and_(
+        MlForecast.symbol == latest.c.symbol, MlForecast.timeframe == latest.c.timeframe,
+        MlForecast.horizon == latest.c.horizon, MlForecast.bar_ts == latest.c.bar_ts))
     newest: dict[tuple[str, str, int], MlForecast] = {}
     with Session(engine, expire_on_commit=False) as session:
-        for row in session.scalars(query.limit(20000)):
+        for row in session.scalars(query.order_by(MlForecast.bar_ts.desc(), MlForecast.horizon)):
             newest.setdefault((row.symbol, row.timeframe, row.horizon), row)
         session.expunge_all()
     return newest
@@ -151,6 +169,9 @@ def series_states(engine: Engine, registry: Any, now: dt.datetime | None = None)
     drift_by = {}
     for row in drift_rows(engine):
         drift_by[(row.symbol, row.timeframe)] = row  # oldest date first → last one wins
+    runs_by: dict[tuple[str, str], list[TrainingRun]] = {}
+    for run in all_runs(engine):  # one scan for every series, newest first (as run_for_version reads)
+        runs_by.setdefault((run.symbol, run.timeframe), []).append(run)
     states = []
     for series, horizon in ((s, h) for s in list_series(engine, registry) for h in s.horizons):
         state = SeriesState(series, horizon)
@@ -158,7 +179,7 @@ def series_states(engine: Engine, registry: Any, now: dt.datetime | None = None)
         if model is not None:
             state.champion, state.previous = model.champion, model.previous
             state.versions, state.latest = model.versions, model.latest
-        state.run = run_for_version(engine, series.symbol, series.timeframe, state.champion, horizon)
+        state.run = pick_run(runs_by.get((series.symbol, series.timeframe), []), state.champion, horizon)
         if state.champion is None:
             state.notes.append("no champion")
         elif state.run is None:

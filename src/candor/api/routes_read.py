@@ -34,10 +34,11 @@ def require_symbol(svc: Services, symbol: str | None) -> None:
 
 
 def require_series(svc: Services, symbol: str, timeframe: str) -> queries.Series:
-    require_symbol(svc, symbol)
-    series = queries.find_series(svc.engine, svc.registry, symbol, timeframe)
+    every = queries.list_series(svc.engine, svc.registry)  # once: the happy path needs nothing else
+    series = next((s for s in every if (s.symbol, s.timeframe) == (symbol, timeframe)), None)
     if series is None:
-        have = sorted(s.timeframe for s in queries.list_series(svc.engine, svc.registry) if s.symbol == symbol)
+        require_symbol(svc, symbol)
+        have = sorted(s.timeframe for s in every if s.symbol == symbol)
         raise HTTPException(404, f"no model for {symbol}/{timeframe}; {symbol} has: {', '.join(have) or 'none'}")
     return series
 

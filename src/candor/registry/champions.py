@@ -29,7 +29,8 @@ class Champion:
     tags: dict[str, str] = field(default_factory=dict)
 
 
-def _pages(search: Callable[..., Any], **kwargs: Any) -> list[Any]:
+def pages(search: Callable[..., Any], **kwargs: Any) -> list[Any]:
+    """Every result of a paged MLflow search (``search_*`` stop at one page of 1,000 otherwise)."""
     items, token = [], None
     while True:
         page = search(max_results=1000, page_token=token, **kwargs)
@@ -45,9 +46,9 @@ def champion_index(client: Any) -> dict[str, Any]:
     Why: looking each champion up separately costs two registry round trips per series (~20 ms on
     a local SQLite MLflow), which dominated a 500-series forecast job.
     """
-    models = _pages(client.search_registered_models, filter_string="name LIKE 'candor.%'")
+    models = pages(client.search_registered_models, filter_string="name LIKE 'candor.%'")
     wanted = {(m.name, str(m.aliases[CHAMPION])) for m in models if CHAMPION in m.aliases}
-    versions = _pages(client.search_model_versions, filter_string="name LIKE 'candor.%'")
+    versions = pages(client.search_model_versions, filter_string="name LIKE 'candor.%'")
     return {mv.name: mv for mv in versions if (mv.name, str(mv.version)) in wanted}
 
 

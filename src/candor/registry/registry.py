@@ -14,7 +14,8 @@ and a SQLAlchemy engine of the operational store, and handed to whoever needs it
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import functools
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -27,7 +28,7 @@ from candor.errors import RegistryError
 from candor.registry import loading
 from candor.registry.aliases import CHAMPION, PREVIOUS, AliasMove, ReconcileFix, apply_moves, current_aliases, reconcile
 from candor.registry.artifact import MANIFEST_FILE, CandorModel, sha256_file, verify_artifact
-from candor.registry.champions import Champion, champion_index, check_age
+from candor.registry.champions import Champion, champion_index, check_age, pages
 from candor.registry.common import (
     ARCHIVED, DEFAULT_HORIZON, FAILED, GATE_REASONS, MANIFEST_SHA, METRIC_TAGS, STAGED, STATUS, VALIDATED, Comparison,
     HistoryRow, ModelSummary, RegisteredVersion, first_line, is_not_found, mlflow_errors, manifest_model_name,
@@ -35,9 +36,21 @@ from candor.registry.common import (
 )
 from candor.registry.compare import compare_versions
 from candor.registry.manifest import Manifest
+from candor.registry.state import RegistryState
 from candor.registry.gates import Gate, GateResult, default_gates, failure_reasons, run_gates
 
 _TAG_LIMIT = 4000
+
+
+def _invalidates(method: Callable[..., Any]) -> Callable[..., Any]:
+    """A mutating call forgets the cached read state, whether it finished or failed half-way."""
+    @functools.wraps(method)
+    def wrapper(self: Registry, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(self, *args, **kwargs)
+        finally:
+            self.state.invalidate()
+    return wrapper
 
 
 def _client(client_or_uri: MlflowClient | str) -> MlflowClient:
@@ -61,6 +74,8 @@ class Registry:
         self.max_model_age_days = max_model_age_days
         self.cache_dir = cache_dir
         self.models = loading.ModelCache()
+        # list_models / history for the dashboard: cached, refreshed by the store's high-water mark.
+        self.state = RegistryState(engine, self._read_models, self._read_history)
         self.uri = safe_uri(str(getattr(self.client, "_registry_uri", None) or self.client.tracking_uri))
 
     # ---- lookups -------------------------------------------------------------------------
@@ -95,6 +110,7 @@ class Registry:
                                 f"{', '.join(map(str, versions)) or 'none'})") from None
 
     # ---- register / validate ---------------------------------------------------------------
+    @_invalidates
     def register(self, run_id: str, artifact_dir: Path | str) -> RegisteredVersion:
         """Create a ``staged`` version from the run's logged ``model`` artifact.
 
@@ -137,6 +153,7 @@ class Registry:
             if getattr(exc, "error_code", "") != "RESOURCE_ALREADY_EXISTS":
                 raise
 
+    @_invalidates
     def validate(self, name: str, version: str | int) -> RegisteredVersion:
         """Run the gates on the version's stored report; tag ``validated`` or ``failed`` + reasons."""
         mv = self.version(name, version)
@@ -168,6 +185,7 @@ class Registry:
             return alias != CHAMPION or status == VALIDATED or action in ("force_promote", "rollback", "auto_rollback")
         return ok
 
+    @_invalidates
     def reconcile(self, name: str) -> list[ReconcileFix]:
         """Make the audit trail and the aliases agree (roll interrupted moves forward)."""
         name = resolve_name(name)
@@ -175,6 +193,7 @@ class Registry:
             self._model(name)
             return reconcile(self.client, self.engine, name, self._target_ok(name))
 
+    @_invalidates
     def promote(self, name: str, version: str | int, *, force: bool = False, actor: str,
                 reason: str | None = None) -> RegisteredVersion:
         """Move ``champion`` to a validated version (``force`` overrides, recorded as force_promote)."""
@@ -201,6 +220,7 @@ class Registry:
         return RegisteredVersion(name, str(mv.version), mv.run_id, status, mv.tags.get(MANIFEST_SHA, ""),
                                  promoted=True, note=f"previous champion: {old or 'none'}")
 
+    @_invalidates
     def rollback(self, name: str, *, actor: str, reason: str | None = None,
                  automatic: bool = False) -> RegisteredVersion:
         """Swap ``champion`` and ``previous`` (``automatic`` marks a drift-monitor rollback)."""
@@ -227,6 +247,7 @@ class Registry:
                                 "promote another version or roll back first.")
         return aliases
 
+    @_invalidates
     def archive(self, name: str, version: str | int, *, actor: str, reason: str | None = None) -> RegisteredVersion:
         """Tag ``archived`` (never the champion); an archived ``previous`` loses that alias."""
         name = resolve_name(name)
@@ -240,6 +261,7 @@ class Registry:
             self.client.set_model_version_tag(name, mv.version, STATUS, ARCHIVED)
         return RegisteredVersion(name, str(mv.version), mv.run_id, ARCHIVED, mv.tags.get(MANIFEST_SHA, ""))
 
+    @_invalidates
     def delete(self, name: str, version: str | int, *, actor: str, reason: str | None = None) -> None:
         """Delete a version from MLflow (never the champion; a deleted ``previous`` is audited)."""
         name = resolve_name(name)
@@ -254,8 +276,16 @@ class Registry:
 
     # ---- read-only views -------------------------------------------------------------------
     def history(self, name: str) -> list[HistoryRow]:
-        """Every version, newest first: status, aliases, key metrics, gate reasons."""
-        name = resolve_name(name)
+        """Every version, newest first: status, aliases, key metrics, gate reasons (from the cached
+        registry state: see :mod:`candor.registry.state`)."""
+        return self.state.history(resolve_name(name))
+
+    def list_models(self) -> list[ModelSummary]:
+        """Every candor registered model with its champion, previous and version count (cached
+        registry state, refreshed when an alias moves or a training is recorded anywhere)."""
+        return self.state.models()
+
+    def _read_history(self, name: str) -> list[HistoryRow]:
         with mlflow_errors(self.uri):
             model = self._model(name)
             by_version: dict[str, list[str]] = {}
@@ -265,15 +295,19 @@ class Registry:
         rows = [_history_row(mv, tuple(sorted(by_version.get(str(mv.version), [])))) for mv in versions]
         return sorted(rows, key=lambda r: int(r.version), reverse=True)
 
-    def list_models(self) -> list[ModelSummary]:
-        """Every candor registered model with its champion, previous and version count."""
+    def _read_models(self) -> list[ModelSummary]:
+        """Every model and every version in two paged queries (not one version query per model; the
+        plain search also stopped at MLflow's default page of 100 models)."""
         with mlflow_errors(self.uri):
-            models = self.client.search_registered_models(filter_string="name LIKE 'candor.%'")
-            out = []
-            for m in sorted(models, key=lambda m: m.name):
-                versions = [int(v.version) for v in self.client.search_model_versions(f"name='{m.name}'")]
-                out.append(ModelSummary(m.name, len(versions), str(max(versions)) if versions else None,
-                                        _alias(m, CHAMPION), _alias(m, PREVIOUS)))
+            models = pages(self.client.search_registered_models, filter_string="name LIKE 'candor.%'")
+            numbers: dict[str, list[int]] = {}
+            for mv in pages(self.client.search_model_versions, filter_string="name LIKE 'candor.%'"):
+                numbers.setdefault(str(mv.name), []).append(int(mv.version))
+        out = []
+        for m in sorted(models, key=lambda m: m.name):
+            versions = numbers.get(m.name, [])
+            out.append(ModelSummary(m.name, len(versions), str(max(versions)) if versions else None,
+                                    _alias(m, CHAMPION), _alias(m, PREVIOUS)))
         return out
 
     def compare(self, name: str, challenger: str | int, champion: str | int | None = None, *,
