@@ -117,6 +117,8 @@ class RegistryConfig(_Frozen):
     min_recall: float = Field(0.50, ge=0.0, le=1.0)
     min_f1: float = Field(0.52, ge=0.0, le=1.0)
     require_edge: bool = Field(True, description="the out-of-sample lift over the best baseline must be significant")
+    require_adjusted_edge: bool = Field(
+        True, description="in a universe, the edge must stay significant after universe.correction")
     promotion_margin: float = Field(0.0, ge=0.0, le=1.0)
     max_model_age_days: int | None = Field(60, ge=1, description="oldest champion that may serve; None = no limit")
     # Backtest gate (report["backtest"]); None turns one check off. 30 trades: with fewer the
@@ -158,6 +160,9 @@ class UniverseConfig(_Frozen):
     jobs: int = Field(1, ge=1, description="series trained in parallel processes")
     dask: str | None = Field(None, description="Dask scheduler address, e.g. tcp://host:8786")
     keep_going: bool = False
+    correction: Literal["bh", "holm", "none"] = Field(
+        "bh", description="p-values adjusted across the series trained together: bh (Benjamini-Hochberg, "
+        "false-discovery rate), holm (family-wise error) or none")
 
 
 

@@ -271,3 +271,24 @@ def test_simultaneous_promotions_leave_one_chained_trail(reg, stores, tmp_path):
         assert later.from_version == earlier.to_version  # a chain, never two moves from one version
     actual = str(stores.client.get_registered_model(NAME).aliases[CHAMPION])
     assert champion_events[-1].to_version == actual and reg.reconcile(NAME) == []
+
+
+def test_universe_verdict_is_tagged_and_fails_an_edge_that_does_not_survive_the_correction(reg, stores, tmp_path):
+    kept = registered(reg, stores, tmp_path / "a")
+    lost = registered(reg, stores, tmp_path / "b", symbol="IXIC")
+    assert reg.version("candor.SPX.d1", kept).tags["status"] == "validated"
+    survived = reg.record_universe_verdict("candor.SPX.d1", kept, adjusted_p_value=0.004, verdict="significant edge",
+                                           correction="Benjamini-Hochberg", n_series=12, require_edge=True)
+    assert survived.status == "validated"
+    failed = reg.record_universe_verdict("candor.IXIC.d1", lost, adjusted_p_value=0.31, verdict="no significant edge",
+                                         correction="Benjamini-Hochberg", n_series=12, require_edge=True)
+    assert failed.status == "failed" and "adjusted p = 0.310 across 12 series" in failed.gate_reasons[-1]
+    tags = reg.version("candor.IXIC.d1", lost).tags
+    assert (tags["status"], tags["adjusted_verdict"], tags["universe_size"]) == ("failed", "no significant edge", "12")
+    assert "universe_edge" in tags["gate_reasons"]
+    # Without the gate, the adjusted verdict is recorded but the status stands.
+    other = registered(reg, stores, tmp_path / "c", symbol="AAPL")
+    kept_status = reg.record_universe_verdict("candor.AAPL.d1", other, adjusted_p_value=0.31,
+                                              verdict="no significant edge", correction="none", n_series=2,
+                                              require_edge=False)
+    assert kept_status.status == "validated"

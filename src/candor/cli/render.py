@@ -21,12 +21,26 @@ def _score_row(name: str, report: Any) -> list[str]:
         name, f"{report.n:,}" if hasattr(report, "n") else "", _pct(report.accuracy),
         f"{report.best_baseline} {_pct(report.best_baseline_accuracy)}",
         f"{report.lift:+.1%} [{report.lift_ci_low:+.1%}, {report.lift_ci_high:+.1%}]",
-        f"{report.p_value:.3f}", report.verdict,
+        f"{report.p_value:.3f}", f"[{verdict_style(report.verdict)}]{report.verdict}[/]",
     ]
 
 
-def verdict_style(verdict: str) -> str:
-    return "bold green" if verdict == Verdict.SIGNIFICANT_EDGE else "bold yellow"
+def verdict_style(verdict: str | None) -> str:
+    if verdict == Verdict.SIGNIFICANT_EDGE:
+        return "bold green"
+    return "bold red" if verdict == Verdict.SIGNIFICANTLY_WORSE else "bold yellow"
+
+
+def _probability_row(name: str, report: Any) -> list[str]:
+    """Log-loss and Brier beside the class prior's, with the gain's CI and verdict."""
+    if report.prior_log_loss is None:
+        return [name, "—", "—", "—", "—", "—", "—"]
+    verdict = report.log_loss_verdict
+    return [
+        name, f"{report.log_loss:.3f}", f"{report.prior_log_loss:.3f}",
+        f"{report.log_loss_gain:+.3f} [{report.log_loss_gain_ci_low:+.3f}, {report.log_loss_gain_ci_high:+.3f}]",
+        f"{report.brier:.3f}", f"{report.prior_brier:.3f}", f"[{verdict_style(verdict)}]{verdict}[/]",
+    ]
 
 
 def render_training(console: Console, outcome: Any) -> None:
@@ -55,12 +69,22 @@ def render_training(console: Console, outcome: Any) -> None:
                         f"{result.weights.get(name, 0.0):.2f}")
     console.print(members)
 
-    scores = Table(title="Ensemble vs best baseline (95% block-bootstrap CI)", title_justify="left")
-    for col in ("set", "rows", "accuracy", "best baseline", "lift [95% CI]", "p", "verdict"):
+    level = f"{1 - result.oos.alpha:.0%}"
+    scores = Table(title=f"Ensemble vs best baseline (two-sided test at α = {result.oos.alpha:g}; {level} CI from a "
+                         f"{result.oos.block_length}-row block bootstrap)", title_justify="left")
+    for col in ("set", "rows", "accuracy", "best baseline", f"lift [{level} CI]", "p", "verdict"):
         scores.add_column(col)
     scores.add_row(*_score_row("walk-forward", result.oos))
     scores.add_row(*_score_row("holdout", result.holdout))
     console.print(scores)
+
+    probabilities = Table(title=f"Probabilities vs the class prior (training-fold frequencies; gain = prior − model "
+                                f"log-loss, {level} CI)", title_justify="left")
+    for col in ("set", "log-loss", "prior", "gain [CI]", "Brier", "prior", "verdict"):
+        probabilities.add_column(col)
+    probabilities.add_row(*_probability_row("walk-forward", result.oos))
+    probabilities.add_row(*_probability_row("holdout", result.holdout))
+    console.print(probabilities)
 
     if result.backtest is not None:
         console.print(_backtest_table(result.backtest))
@@ -93,17 +117,28 @@ def _backtest_table(backtest: Any) -> Table:
 
 
 def render_universe(console: Console, rows: list[Any]) -> None:
-    table = Table(title="candor — every series, out-of-sample, beside its best baseline", title_justify="left")
-    for col in ("dataset", "series", "samples", "OOS accuracy", "best baseline", "lift [95% CI]", "verdict"):
+    from candor.training.multiplicity import CORRECTION_NAMES
+
+    correction = next((r.correction for r in rows if r.correction), None)
+    judged = sum(r.adjusted_p_value is not None for r in rows)
+    table = Table(title="candor — every series, out-of-sample, beside its best baseline", title_justify="left",
+                  caption=f"p adjusted across the {judged} trained series: {CORRECTION_NAMES.get(correction or 'none')}",
+                  caption_justify="left")
+    for col in ("dataset", "series", "samples", "OOS accuracy", "best baseline", "lift [95% CI]", "p", "p adj.",
+                "verdict (adjusted)"):
         table.add_column(col)
     for row in rows:
         if row.status == "failed":
-            table.add_row(row.name, f"{row.symbol}/{row.timeframe}", "—", "—", "—", "—", f"[red]failed:[/] {row.reason}")
+            table.add_row(row.name, f"{row.symbol}/{row.timeframe}", "—", "—", "—", "—", "—", "—",
+                          f"[red]failed:[/] {escape(row.reason or '')}")
             continue
+        verdict = row.adjusted_verdict or row.verdict
         table.add_row(
             row.name, f"{row.symbol}/{row.timeframe}", f"{row.samples:,}", _pct(row.accuracy),
             f"{row.best_baseline} {_pct(row.baseline_accuracy)}",
             f"{row.lift:+.1%} [{row.lift_ci_low:+.1%}, {row.lift_ci_high:+.1%}]",
-            f"[{verdict_style(row.verdict)}]{row.verdict}[/]",
+            "—" if row.p_value is None else f"{row.p_value:.3f}",
+            "—" if row.adjusted_p_value is None else f"{row.adjusted_p_value:.3f}",
+            f"[{verdict_style(verdict)}]{verdict}[/]",
         )
     console.print(table)

@@ -141,7 +141,9 @@ def train_command(
     document = _document(outcome)
     if output_json is not None:
         output_json.parent.mkdir(parents=True, exist_ok=True)
-        output_json.write_text(json.dumps(document, indent=2, default=str))
+        from candor.training.summaries import json_safe  # NaN → null: JSON every parser reads
+
+        output_json.write_text(json.dumps(json_safe(document), indent=2, allow_nan=False))
     if not log_json:
         render_training(console, outcome)
     else:
@@ -225,7 +227,9 @@ def _train_all(config: Config, *, out: Path | None, dry_run: bool, quiet: bool, 
 
         rows = train_universe(specs, config, out=out, dry_run=dry_run, on_progress=show, device=device)
     if quiet:
-        console.print_json(json.dumps([row.__dict__ for row in rows], default=str))
+        from candor.training.summaries import json_safe
+
+        console.print_json(json.dumps([json_safe(row.__dict__) for row in rows], allow_nan=False))
     else:
         render_universe(console, rows)
     failed = any(row.status == "failed" for row in rows)

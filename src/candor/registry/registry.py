@@ -25,6 +25,7 @@ from sqlalchemy.engine import Engine
 
 from candor.config import safe_uri
 from candor.errors import RegistryError
+from candor.evaluate import Verdict
 from candor.registry import loading
 from candor.registry.aliases import CHAMPION, PREVIOUS, AliasMove, ReconcileFix, apply_moves, current_aliases, reconcile
 from candor.registry.artifact import MANIFEST_FILE, CandorModel, sha256_file, verify_artifact
@@ -170,6 +171,28 @@ class Registry:
                                               "\n".join(reasons)[:_TAG_LIMIT])
         return RegisteredVersion(mv.name, str(mv.version), mv.run_id, status,
                                  mv.tags.get(MANIFEST_SHA, ""), tuple(reasons))
+
+    def record_universe_verdict(self, name: str, version: str | int, *, adjusted_p_value: float, verdict: str,
+                                correction: str, n_series: int, require_edge: bool) -> RegisteredVersion:
+        """Tag the verdict a version's edge keeps after the correction across the universe it was
+        trained in; with ``require_edge`` a ``validated`` version whose adjusted verdict is not a
+        significant edge becomes ``failed`` with that reason (a champion keeps its alias: demoting
+        is a person's decision, ``candor registry rollback``)."""
+        mv = self.version(name, version)
+        status = mv.tags.get(STATUS, STAGED)
+        reasons = [r for r in mv.tags.get(GATE_REASONS, "").split("\n") if r]
+        with mlflow_errors(self.uri):
+            for key, value in (("adjusted_p_value", f"{adjusted_p_value:.6g}"), ("adjusted_verdict", verdict),
+                               ("correction", correction), ("universe_size", str(n_series))):
+                self.client.set_model_version_tag(mv.name, mv.version, key, value)
+            if require_edge and status == VALIDATED and verdict != Verdict.SIGNIFICANT_EDGE:
+                status = FAILED
+                reasons.append(f"universe_edge: adjusted p = {adjusted_p_value:.3f} across {n_series} series "
+                               f"({correction}); verdict: {verdict!r}")
+                self.client.set_model_version_tag(mv.name, mv.version, STATUS, status)
+                self.client.set_model_version_tag(mv.name, mv.version, GATE_REASONS, "\n".join(reasons)[:_TAG_LIMIT])
+        return RegisteredVersion(mv.name, str(mv.version), mv.run_id, status, mv.tags.get(MANIFEST_SHA, ""),
+                                 tuple(reasons))
 
     # ---- alias moves -----------------------------------------------------------------------
     def _target_ok(self, name: str) -> Any:

@@ -168,6 +168,7 @@ def run_tags(result: TrainResult) -> dict[str, str]:
         "candor_version": __version__, "config_hash": result.config.config_hash(),
         "n_samples": str(result.n_samples), "oos_verdict": result.oos.verdict,
         "holdout_verdict": result.holdout.verdict,
+        "oos_log_loss_verdict": str(result.oos.log_loss_verdict or "not tested"),
         "mlflow.runName": f"{result.symbol}/{result.timeframe} {time.strftime('%Y-%m-%dT%H:%M:%S')}",
     }
     if len(hold):

@@ -6,6 +6,11 @@ each optionally resampled to a coarser timeframe). Every series trains through
 same home, MLflow store and database as a serial run: workers get the config, never engines or
 connections. A failing series becomes a ``failed`` row with its reason; the rest continue.
 
+The series of one universe are judged together: their two-sided p-values are adjusted across the
+trained series (:mod:`candor.training.multiplicity`, ``universe.correction``), each row carries
+the adjusted p-value and verdict, and with ``registry.require_adjusted_edge`` a registered
+version whose edge does not survive the correction is marked ``failed`` with that reason.
+
 Threads are pinned per process: with ``jobs`` processes on ``cores`` cores each one gets
 ``max(1, cores // jobs)`` model threads (``models.n_jobs`` and OpenMP/BLAS limits), because
 OpenMP oversubscription made LightGBM / HistGradientBoosting fits 10–20x slower under load.
@@ -34,6 +39,7 @@ from candor.data.sources import open_bars
 from candor.errors import CandorError
 from candor.services import open_services
 from candor.training.device import DeviceChoice
+from candor.training.multiplicity import CORRECTION_NAMES, adjust
 from candor.training.workflow import TrainingOutcome, run_training
 
 _THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMEXPR_NUM_THREADS")
@@ -65,6 +71,12 @@ class UniverseRow:
     artifact: str | None = None
     seconds: float | None = None
     n_trials: int | None = None
+    p_value: float | None = None
+    adjusted_p_value: float | None = None
+    adjusted_verdict: str | None = None
+    correction: str | None = None
+    model_name: str | None = None
+    model_version: str | None = None
 
 
 @dataclass(frozen=True)
@@ -158,7 +170,9 @@ def _trained_row(spec: SeriesSpec, outcome: TrainingOutcome, seconds: float) -> 
         accuracy=oos.accuracy, best_baseline=oos.best_baseline, baseline_accuracy=oos.best_baseline_accuracy,
         lift=oos.lift, lift_ci_low=oos.lift_ci_low, lift_ci_high=oos.lift_ci_high, verdict=oos.verdict,
         artifact=str(outcome.artifact) if outcome.artifact else None, seconds=seconds,
-        n_trials=getattr(result, "n_trials", None),
+        n_trials=getattr(result, "n_trials", None), p_value=oos.p_value,
+        model_name=outcome.registered.name if outcome.registered else None,
+        model_version=outcome.registered.version if outcome.registered else None,
     )
 
 
@@ -298,7 +312,42 @@ def train_universe(
     kwargs = {"out": out, "dry_run": dry_run, "track": track, "device": device}
     report = on_progress or (lambda _p: None)
     if config.universe.dask:  # other hosts probe their own device
-        return _run_dask(specs, config, {**kwargs, "device": None}, report)
-    if config.universe.jobs > 1 and len(specs) > 1:
-        return _run_processes(specs, config, kwargs, report)
-    return _run_serial(specs, config, kwargs, report)
+        rows = _run_dask(specs, config, {**kwargs, "device": None}, report)
+    elif config.universe.jobs > 1 and len(specs) > 1:
+        rows = _run_processes(specs, config, kwargs, report)
+    else:
+        rows = _run_serial(specs, config, kwargs, report)
+    rows = judge_together(rows, config)
+    if track and not dry_run:
+        record_universe_verdicts(rows, config)
+    return rows
+
+
+def judge_together(rows: Sequence[UniverseRow], config: Config) -> list[UniverseRow]:
+    """Every trained row with its p-value adjusted across the trained rows (module docstring)."""
+    trained = [i for i, r in enumerate(rows) if r.status == "trained" and r.p_value is not None]
+    judged = adjust([rows[i].p_value for i in trained], [rows[i].lift or 0.0 for i in trained],
+                    method=config.universe.correction, alpha=config.evaluation.alpha)
+    out = list(rows)
+    for i, j in zip(trained, judged):
+        out[i] = replace(rows[i], adjusted_p_value=j.adjusted_p_value, adjusted_verdict=str(j.verdict),
+                         correction=j.correction)
+    return out
+
+
+def record_universe_verdicts(rows: Sequence[UniverseRow], config: Config) -> None:
+    """Tag each registered version with its adjusted verdict; fail it where the gate requires the edge."""
+    registered = [r for r in rows if r.model_name and r.model_version and r.adjusted_p_value is not None]
+    if not registered:
+        return
+    require = config.registry.require_edge and config.registry.require_adjusted_edge
+    services = open_services(config)
+    try:
+        for row in registered:
+            services.registry.record_universe_verdict(
+                row.model_name, row.model_version, adjusted_p_value=row.adjusted_p_value,
+                verdict=row.adjusted_verdict, correction=CORRECTION_NAMES[row.correction or "none"],
+                n_series=len([r for r in rows if r.adjusted_p_value is not None]), require_edge=require,
+            )
+    finally:
+        services.close()

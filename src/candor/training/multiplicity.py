@@ -1,0 +1,74 @@
+"""Error control across the series trained together: one test per series, one error rate for all.
+
+Each series' lift test is a two-sided test at ``alpha``. Trained one at a time that is honest;
+trained as a universe (``candor train --all``, ``--symbols …``, :func:`train_universe`) it is
+not: with 500 series and no edge anywhere, about 25 would be called "significant" by chance.
+So a universe's p-values are adjusted across its trained series:
+
+* ``"bh"`` (default) — Benjamini–Hochberg: controls the false-discovery rate, the expected share
+  of "significant" series that are flukes, at ``alpha``;
+* ``"holm"`` — Holm's step-down: controls the chance of even one fluke (family-wise error);
+* ``"none"`` — no adjustment (the per-series verdicts stand; said as such).
+
+The adjusted verdict keeps the direction of the lift: an adjusted ``p < alpha`` is a significant
+edge when the lift is positive, significantly worse when it is negative.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+
+from candor.errors import ConfigError
+from candor.evaluate import Verdict
+
+Correction = Literal["bh", "holm", "none"]
+CORRECTION_NAMES: dict[str, str] = {
+    "bh": "Benjamini-Hochberg (false-discovery rate)",
+    "holm": "Holm (family-wise error rate)",
+    "none": "none (per-series tests)",
+}
+_STATSMODELS = {"bh": "fdr_bh", "holm": "holm"}
+
+
+@dataclass(frozen=True)
+class Adjusted:
+    """One series' test after the correction across ``n_series``."""
+
+    p_value: float
+    adjusted_p_value: float
+    verdict: Verdict
+    correction: str
+    n_series: int
+
+
+def adjust_p_values(p_values: Sequence[float], method: Correction) -> np.ndarray:
+    """Adjusted p-values (same order), each in [0, 1]."""
+    if method not in CORRECTION_NAMES:
+        raise ConfigError(f"`correction` must be one of {', '.join(CORRECTION_NAMES)}. Got {method!r}.")
+    p = np.asarray(p_values, dtype=float)
+    if p.size and (not np.all(np.isfinite(p)) or p.min() < 0 or p.max() > 1):
+        raise ConfigError("p-values must be finite and in [0, 1].")
+    if method == "none" or p.size == 0:
+        return p.copy()
+    from statsmodels.stats.multitest import multipletests  # statsmodels is heavy; only a universe needs it
+
+    return multipletests(p, method=_STATSMODELS[method])[1]
+
+
+def adjusted_verdict(adjusted_p: float, lift: float, alpha: float) -> Verdict:
+    if adjusted_p >= alpha or lift == 0:
+        return Verdict.NO_SIGNIFICANT_EDGE
+    return Verdict.SIGNIFICANT_EDGE if lift > 0 else Verdict.SIGNIFICANTLY_WORSE
+
+
+def adjust(p_values: Sequence[float], lifts: Sequence[float], *, method: Correction, alpha: float) -> list[Adjusted]:
+    """The correction of ``p_values`` (two-sided, one per series) and each series' adjusted verdict."""
+    if len(p_values) != len(lifts):
+        raise ConfigError(f"{len(p_values)} p-values for {len(lifts)} lifts.")
+    adjusted = adjust_p_values(p_values, method)
+    return [Adjusted(float(p), float(q), adjusted_verdict(q, lift, alpha), method, len(adjusted))
+            for p, q, lift in zip(p_values, adjusted, lifts)]
