@@ -15,7 +15,7 @@ import typer
 from candor.cli import options
 from candor.cli.app import app, console
 from candor.config import load_config
-from candor.freqtrade.export import export_strategy
+from candor.freqtrade.export import check_export, export_strategy
 from candor.freqtrade.signals import StrategySettings
 from candor.services import open_services
 
@@ -47,6 +47,7 @@ def export_command(
     settings = StrategySettings(symbol=symbol, timeframe=timeframe, horizon=horizon, min_confidence=min_confidence,
                                 calendar=calendar, config_file=None if config_file is None else config_file.resolve(),
                                 home=config.home)
+    check_export(settings, user_data, pair, exchange)  # option errors before the database is opened
     with open_services(config) as services:
         result = export_strategy(services.registry, settings, user_data, pair=pair, exchange=exchange, overwrite=force)
     say = lambda text: console.print(text, markup=False, highlight=False, soft_wrap=True)  # noqa: E731

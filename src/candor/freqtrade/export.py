@@ -68,6 +68,15 @@ def _check_pair(pair: str) -> str:
     return pair
 
 
+def check_export(settings: StrategySettings, user_data: Path, pair: str | None, exchange: str) -> str:
+    """The options' own checks (no registry needed), so a bad one fails before any lookup: the pair."""
+    if not exchange or not exchange.replace("_", "").isalnum():
+        raise ConfigError(f"`exchange` must be a Freqtrade exchange name such as binance. Got {exchange!r}.")
+    if Path(user_data).exists() and not Path(user_data).is_dir():
+        raise ConfigError(f"`--user-data` must be a directory. Got the file {str(user_data)!r}.")
+    return _check_pair(pair) if pair is not None else default_pair(settings.symbol)
+
+
 def config_snippet(settings: StrategySettings, pair: str, warmup: int, exchange: str) -> dict[str, object]:
     """The Freqtrade config keys the strategy needs (merged over the user's own config)."""
     return {
@@ -84,12 +93,8 @@ def config_snippet(settings: StrategySettings, pair: str, warmup: int, exchange:
 def export_strategy(registry: Registry, settings: StrategySettings, user_data: Path, *, pair: str | None = None,
                     exchange: str = "binance", overwrite: bool = False) -> ExportResult:
     """Check the champion serves, then write ``strategies/CandorStrategy.py`` and the config snippet."""
-    pair = _check_pair(pair) if pair is not None else default_pair(settings.symbol)
-    if not exchange or not exchange.replace("_", "").isalnum():
-        raise ConfigError(f"`exchange` must be a Freqtrade exchange name such as binance. Got {exchange!r}.")
+    pair = check_export(settings, user_data, pair, exchange)
     user_data = Path(user_data)
-    if user_data.exists() and not user_data.is_dir():
-        raise ConfigError(f"`--user-data` must be a directory. Got the file {str(user_data)!r}.")
     champion = registry.champion(settings.symbol, settings.timeframe, settings.horizon)
     warmup = int(champion.model.manifest.warmup)
     snippet = json.dumps(config_snippet(settings, pair, warmup, exchange.lower()), indent=2) + "\n"
