@@ -159,6 +159,17 @@ OPTION_CASES = [
     (["db", "upgrade", "--url", "mysql://u:pw@127.0.0.1:1/db"], 3, r"database url"),
     (["data", "import", "--data", "x.csv", "--symbol", "../x", "--timeframe", "d1"], 3, r"`symbol` must be|x.csv"),
     (["data", "import", "--data", "x.csv", "--symbol", "S", "--timeframe", "d0"], 3, r"`timeframe` must be"),
+    # freqtrade export: refused before any file is written into --user-data
+    (["freqtrade", "export", "--symbol", "../x", "--timeframe", "d1", "--user-data", "ud"], 3, r"`symbol` must be"),
+    (["freqtrade", "export", "--symbol", "BTC-USDT", "--timeframe", "1d", "--user-data", "ud"], 3,
+     r"`timeframe` must be one of"),
+    (["freqtrade", "export", "--symbol", "BTC-USDT", "--timeframe", "d1", "--user-data", "ud", "--min-confidence", "2"],
+     3, r"min_confidence` must be in"),
+    (["freqtrade", "export", "--symbol", "BTC-USDT", "--timeframe", "d1", "--user-data", "ud", "--pair", "BTCUSDT"],
+     3, r"`pair` must be a Freqtrade pair"),
+    (["freqtrade", "export", "--symbol", "SPX", "--timeframe", "d1", "--user-data", "ud"], 3, r"pass --pair BASE/QUOTE"),
+    (["freqtrade", "export", "--symbol", "BTC-USDT", "--timeframe", "d1", "--user-data", "ud"], 1,
+     r"no candor schema|no champion"),
 ]
 
 
