@@ -40,6 +40,8 @@ def test_significant_edge_gate():
     assert SignificantEdgeGate().check(report()).passed
     failed = SignificantEdgeGate().check(report(verdict="no significant edge"))
     assert not failed.passed and failed.reason.startswith("no significant edge over the majority baseline (lift +0.050, p = 0.400)")
+    worse = SignificantEdgeGate().check(report(verdict="significantly worse than the baseline", lift=-0.04))
+    assert not worse.passed and worse.reason.startswith("significantly worse than the majority baseline (lift -0.040")
 
 
 def test_backtest_gate_skips_without_section_and_checks_with_one():

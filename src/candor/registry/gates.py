@@ -120,8 +120,9 @@ class SignificantEdgeGate:
         detail = "" if lift is None or p is None else f" (lift {lift:+.3f}, p = {p:.3f})"
         baseline = section.best_baseline or "best"
         shown = None if verdict is None else str(verdict)
-        return GateResult(self.name, False,
-                          f"no significant edge over the {baseline} baseline{detail}; verdict: {shown!r}")
+        finding = (f"significantly worse than the {baseline} baseline" if verdict == Verdict.SIGNIFICANTLY_WORSE
+                   else f"no significant edge over the {baseline} baseline")
+        return GateResult(self.name, False, f"{finding}{detail}; verdict: {shown!r}")
 
 
 @dataclass(frozen=True)
