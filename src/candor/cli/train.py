@@ -5,12 +5,15 @@ from __future__ import annotations
 import getpass
 import json
 import os
+import threading
 import warnings
 from pathlib import Path
+from pkgutil import resolve_name
 from typing import Any
 
 import optuna
 import typer
+from joblib import Parallel, delayed
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from candor.cli import options
@@ -129,6 +132,7 @@ def train_command(
     if all_series or symbols or timeframes:
         return _train_all(config, out=out, dry_run=dry_run, quiet=log_json, device=device_choice)
     bars = open_bars(dataset=dataset, data=data, symbol=symbol, timeframe=timeframe, tz=tz, calendar=calendar)
+    _start_fold_workers(config.models.fold_jobs)
     with Progress(TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
                   TimeElapsedColumn(), console=err_console, disable=log_json, transient=True) as bar:
         task = bar.add_task(f"training {bars.attrs.get('symbol')}/{bars.attrs.get('timeframe')}",
@@ -196,6 +200,27 @@ def _refuse_conflicts(*, dry_run: bool, promote: bool, force: bool, all_series: 
     if (all_series or symbols) and (data is not None or dataset is not None):
         raise typer.BadParameter("--all / --symbols train the universe; name a file or dataset in --symbols "
                                  "(e.g. --symbols bars.csv) instead of --data / --dataset.", param_hint="--all")
+
+
+#: The function every walk-forward fold runs; resolving it in a worker imports what a fold needs.
+FOLD_TASK = "candor.training.stacking:fit_members"
+
+
+def _start_fold_workers(fold_jobs: int) -> threading.Thread | None:
+    """Start the fold processes in the background while this process opens the stores and builds
+    the features. A fresh worker spends seconds importing scikit-learn, XGBoost and LightGBM
+    before its first fold; started here, that happens beside this process's own work instead of in
+    front of the walk-forward. joblib keeps one reusable pool, so the walk-forward's ``Parallel``
+    (same worker count) picks up these workers. Nothing is trained or changed by it."""
+    if fold_jobs < 2:
+        return None
+
+    def warm() -> None:
+        Parallel(n_jobs=fold_jobs)(delayed(resolve_name)(FOLD_TASK) for _ in range(fold_jobs))
+
+    thread = threading.Thread(target=warm, name="candor-fold-workers", daemon=True)
+    thread.start()
+    return thread
 
 
 def _probe_device(config: Config, *, quiet: bool) -> DeviceChoice:
