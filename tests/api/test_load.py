@@ -1,0 +1,212 @@
+"""The service under load, as a real ``candor serve`` process on 127.0.0.1 (a free port): slow
+clients, 100 concurrent connections, reads while ``candor registry promote`` runs in another
+process, and a promotion while the forecast job runs. Every test is bounded and stops itself."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import pandas as pd
+import pytest
+
+READ_PATHS = ["/api/models", "/", "/api/forecasts", "/api/training-runs", "/api/drift", "/models/PLANT/d1"]
+CLI = "from candor.cli import main; raise SystemExit(main())"
+
+
+def _env(home: Path) -> dict[str, str]:
+    env = {**os.environ, "CANDOR_HOME": str(home), "MLFLOW_DISABLE_TELEMETRY": "true", "OMP_NUM_THREADS": "1"}
+    env.pop("MLFLOW_TRACKING_URI", None)
+    env.pop("CANDOR_API_TOKEN", None)
+    return env
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+def server(writable_home, tmp_path):
+    """``candor serve`` on the copied home; yields its base URL; terminated after the test."""
+    port = _free_port()
+    process = subprocess.Popen([sys.executable, "-c", CLI, "serve", "--host", "127.0.0.1", "--port", str(port)],
+                               env=_env(writable_home), cwd=tmp_path, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.PIPE)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    try:
+        while True:
+            assert process.poll() is None, process.stderr.read().decode()[-2000:]
+            assert time.monotonic() < deadline, "candor serve did not answer /healthz within 60 s"
+            try:
+                if httpx.get(base + "/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.2)
+        yield base
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+async def _get_all(base: str, paths: list[str], connections: int) -> list[int]:
+    limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
+    async with httpx.AsyncClient(base_url=base, limits=limits, timeout=60) as client:
+        responses = await asyncio.gather(*(client.get(p) for p in paths))
+    return [r.status_code for r in responses]
+
+
+def test_100_concurrent_connections_all_answer(server):
+    paths = [READ_PATHS[i % len(READ_PATHS)] for i in range(100)]
+    started = time.monotonic()
+    statuses = asyncio.run(asyncio.wait_for(_get_all(server, paths, 100), timeout=120))
+    assert statuses == [200] * 100, sorted(set(statuses))
+    assert time.monotonic() - started < 120
+
+
+def test_slow_clients_do_not_hold_up_the_others(server):
+    """Ten clients that send half a request and stall, and one that never reads its 60 kB answer,
+    must not keep a normal client from being served promptly."""
+    port = int(server.rsplit(":", 1)[1])
+    stalled = []
+    try:
+        for _ in range(10):
+            sock = socket.create_connection(("127.0.0.1", port), timeout=5)
+            sock.sendall(b"GET /api/models HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ")  # headers never end
+            stalled.append(sock)
+        reader = socket.create_connection(("127.0.0.1", port), timeout=5)
+        reader.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1024)
+        reader.sendall(b"GET /api/forecasts HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")  # and never read
+        stalled.append(reader)
+        with httpx.Client(base_url=server, timeout=10) as client:
+            for path in READ_PATHS:
+                started = time.monotonic()
+                assert client.get(path).status_code == 200
+                assert time.monotonic() - started < 5, f"{path} waited behind the slow clients"
+    finally:
+        for sock in stalled:
+            sock.close()
+
+
+def test_reads_during_a_promote_in_another_process_see_the_new_champion_next(server, writable_home, tmp_path):
+    """A burst of reads while ``candor registry promote`` moves the champion in its own process:
+    nothing 5xx, every answer names the old or the new champion, and the first read after the
+    promote has exited names the new one (the cache is invalidated across processes)."""
+    before = httpx.get(server + "/api/models", timeout=10).json()[0]
+    old, new = before["champion"], before["previous"]
+    assert old and new and old != new
+    statuses: list[int] = []
+    champions: set[str] = set()
+    stop = threading.Event()
+
+    def burst() -> None:
+        with httpx.Client(base_url=server, timeout=30) as client:
+            while not stop.is_set():
+                for path in READ_PATHS:
+                    response = client.get(path)
+                    statuses.append(response.status_code)
+                    if path == "/api/models" and response.status_code == 200:
+                        champions.add(response.json()[0]["champion"])
+
+    readers = [threading.Thread(target=burst) for _ in range(4)]
+    for thread in readers:
+        thread.start()
+    try:
+        promote = subprocess.run([sys.executable, "-c", CLI, "registry", "promote", before["name"], new, "--force",
+                                  "--reason", "load test"], env=_env(writable_home), cwd=tmp_path,
+                                 capture_output=True, text=True, timeout=120)
+        after = httpx.get(server + "/api/models", timeout=10).json()[0]
+    finally:
+        stop.set()
+        for thread in readers:
+            thread.join(timeout=60)
+    assert promote.returncode == 0, promote.stderr
+    assert after["champion"] == new and after["previous"] == old
+    assert statuses and all(s < 500 for s in statuses), sorted(set(statuses))
+    assert champions <= {old, new}
+    history = httpx.get(server + "/api/models/PLANT/d1", timeout=10).json()
+    assert history["champion"] == new
+
+
+def test_a_promote_while_the_forecast_job_runs(trained, writable_home, tmp_path):
+    """The forecast job runs over and over while another process promotes: every run forecasts
+    (no skip, no error) with the old or the new champion, and the first run after the promote
+    has exited uses the new one."""
+    from candor.config import load_config
+    from candor.ops.forecast import run_forecasts
+    from candor.services import open_services
+
+    config = load_config(overrides={"home": str(writable_home), "forecast": {"horizons": [5]}}, environ={})
+    bars = trained.bars
+    with open_services(config) as services:
+        old = services.registry.version(trained.name, "champion").version
+        new = services.registry.version(trained.name, "previous").version
+    promote = subprocess.Popen([sys.executable, "-c", CLI, "registry", "promote", trained.name, str(new), "--force",
+                                "--reason", "promote during the forecast job"], env=_env(writable_home),
+                               cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    used: set[str] = set()
+    runs = 0
+    try:
+        with open_services(config) as services:
+            deadline = time.monotonic() + 120
+            while promote.poll() is None and time.monotonic() < deadline:
+                cut = runs % 50 + 1  # a different newest bar each run
+                view = bars.iloc[: len(bars) - cut]
+                when = (view.index[-1] + pd.Timedelta(hours=25)).to_pydatetime()
+                report = run_forecasts(services, symbols=[trained.symbol], timeframes=[trained.timeframe],
+                                       bars_loader=lambda s, tf, view=view: view, now=when)
+                assert not report.skipped, report.skipped
+                assert len(report.forecasts) == 1  # (its row may already be stored: kept, not rewritten)
+                used.add(report.forecasts[0].model_version)
+                runs += 1
+            assert promote.wait(timeout=120) == 0, promote.stderr.read()
+            report = run_forecasts(services, symbols=[trained.symbol], timeframes=[trained.timeframe],
+                                   bars_loader=lambda s, tf: bars,
+                                   now=(bars.index[-1] + pd.Timedelta(hours=25)).to_pydatetime())
+            assert [f.model_version for f in report.forecasts] == [str(new)]
+            assert used <= {str(old), str(new)} and runs >= 1
+    finally:
+        if promote.poll() is None:
+            promote.kill()
+
+
+def test_registry_state_is_cached_and_a_move_in_flight_is_not_frozen(writable_home):
+    """Reads are served from the snapshot (no MLflow query); the audit row of a move whose MLflow
+    half has not happened yet (another process between its two steps) makes the snapshot
+    unsettled, so the alias move is seen as soon as it lands, not after the max age."""
+    from candor.config import load_config
+    from candor.registry.aliases import CHAMPION
+    from candor.services import open_services
+    from candor.store import record_alias_event
+
+    config = load_config(overrides={"home": str(writable_home)}, environ={})
+    with open_services(config) as services:
+        registry, state = services.registry, services.registry.state
+        (model,) = registry.list_models()
+        registry.list_models(), registry.history(model.name), registry.history(model.name)
+        assert state.rebuilds == 1, "repeated reads must come from the snapshot"
+        old, new = model.champion, model.previous
+        # Another process's promote, step 1: the write-ahead audit row, MLflow not moved yet.
+        record_alias_event(services.engine, model_name=model.name, alias=CHAMPION, action="force_promote",
+                           from_version=old, to_version=new, actor="other-process")
+        assert registry.list_models()[0].champion == old and state.rebuilds == 2
+        assert state._snapshot.mark is None, "trail and MLflow disagree: the snapshot must stay unsettled"
+        # Step 2: the MLflow alias moves; the next read after the retry interval shows it.
+        registry.client.set_registered_model_alias(model.name, CHAMPION, new)
+        time.sleep(state.retry_s + 0.05)
+        assert registry.list_models()[0].champion == new and state.rebuilds == 3
+        assert state._snapshot.mark is not None
+        registry.list_models()
+        assert state.rebuilds == 3
