@@ -101,6 +101,8 @@ def test_broken_bar_files(case, command, home, tmp_path, capsys):
     _nothing_written(home)
 
 
+FETCH = ["data", "fetch", "--provider"]
+
 OPTION_CASES = [
     # (argv, exit code, pattern)
     (["train", "--dataset", "nope"], 3, r"`dataset` must be one of"),
@@ -170,6 +172,18 @@ OPTION_CASES = [
     (["freqtrade", "export", "--symbol", "SPX", "--timeframe", "d1", "--user-data", "ud"], 3, r"pass --pair BASE/QUOTE"),
     (["freqtrade", "export", "--symbol", "BTC-USDT", "--timeframe", "d1", "--user-data", "ud"], 1,
      r"no candor schema|no champion"),
+    # live data adapters: every option is refused before a request is made
+    ([*FETCH, "alpaca", "--symbol", "SPY", "--timeframe", "d1"], 3, r"`provider` must be one of"),
+    ([*FETCH, "ccxt", "--symbol", "../x", "--timeframe", "h1"], 3, r"`symbol` must"),
+    ([*FETCH, "yfinance", "--symbol", "SPY", "--timeframe", "d2"], 3, r"`timeframe` must be one of"),
+    ([*FETCH, "yfinance", "--symbol", "SPY", "--timeframe", "d1", "--period", "forever"], 3, r"`period` must"),
+    ([*FETCH, "yfinance", "--symbol", "SPY", "--timeframe", "d1", "--gaps", "sometimes"], 3, r"`gaps` must"),
+    ([*FETCH, "yfinance", "--symbol", "SPY", "--timeframe", "d1", "--calendar", "MOON"], 3, r"`calendar` must"),
+    ([*FETCH, "yfinance", "--symbol", "SPY", "--timeframe", "d1", "--exchange", "binance"], 3, r"`exchange` applies"),
+    ([*FETCH, "ccxt", "--symbol", "BTC/USDT", "--timeframe", "h1", "--exchange", "nope"], 3, r"`exchange` must be"),
+    (["train", "--source", "web", "--symbol", "S", "--timeframe", "d1"], 3, r"must be db"),
+    (["train", "--source", "db", "--dataset", "sp500", "--symbol", "S", "--timeframe", "d1"], 3, r"drop --dataset"),
+    (["train", "--source", "db", "--symbol", "../x", "--timeframe", "d1"], 3, r"`symbol` must be"),
 ]
 
 

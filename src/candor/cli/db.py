@@ -98,3 +98,30 @@ def import_command(
         added = import_bars(store.engine, bars)
         target = store.url
     _say(f"{symbol}/{timeframe}: {added:,} new bar(s), {len(bars) - added:,} already there — {target}")
+
+
+@data_app.command("fetch")
+def fetch_command(
+    provider: str = typer.Option(..., "--provider", help="yfinance (Yahoo) or ccxt (crypto exchanges); optional extras."),
+    symbol: str = typer.Option(..., "--symbol", help="The provider's symbol, e.g. SPY, ^GSPC, BTC/USDT (stored as BTC-USDT)."),
+    timeframe: str = typer.Option(..., "--timeframe", help="m1 m5 m15 h1 h4 d1 w1."),
+    period: str = typer.Option("1y", "--period", help="How far back from now: 30d, 12w, 6mo, 5y (default 1y)."),
+    exchange: str = typer.Option(None, "--exchange", help="With ccxt: the exchange id (default binance)."),
+    calendar: str = typer.Option(None, "--calendar", help="Override the inferred calendar: an exchange code, '24/7' or 'none'."),
+    gaps: str = typer.Option("refuse", "--gaps", help="Missing bars: refuse (default), report or ffill."),
+    url: str = typer.Option(None, "--url", help=URL_HELP),
+) -> None:
+    """Download bars from a provider, validate them like a file and store them in ohlc_bars (idempotent)."""
+    from candor.config import under_home
+    from candor.data.providers import check_provider, fetch_bars, store_bars
+    from candor.store import connect_store
+
+    check_provider(provider)  # before it names a cache folder
+    config = load_config()
+    bars = fetch_bars(provider, symbol, timeframe, period, exchange=exchange, calendar=calendar, gaps=gaps,
+                      cache_dir=str(under_home(config.home, "cache", provider)))
+    with connect_store(_database_url(url)) as store:
+        result = store_bars(store.engine, bars, gaps=gaps)
+        target = store.url
+    _say(f"{result.symbol}/{result.timeframe} from {provider} {symbol}: {result.received:,} bar(s) "
+         f"{result.first} → {result.last}, {result.added:,} new, {result.already_stored:,} already there — {target}")

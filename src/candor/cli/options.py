@@ -25,6 +25,9 @@ Calendar = Annotated[str | None, typer.Option(
 Period = Annotated[str | None, typer.Option(
     "--period", help="Train on the last 1y, 2y, 3y, 5y or 10y of bars, ending at the last bar, from any source "
                      "(default: every bar given; recorded as data.period in the report and manifest).")]
+Source = Annotated[str | None, typer.Option(
+    "--source", help="db: read --symbol/--timeframe from the operational database (ohlc_bars, filled by "
+                     "`candor data fetch` or `candor data import`) instead of --data / --dataset.")]
 
 
 def check_output_file(path: Path | None, flag: str) -> None:

@@ -62,6 +62,7 @@ def train_command(
     timeframe: options.Timeframe = None,
     tz: options.TimeZone = None,
     calendar: options.Calendar = None,
+    source: options.Source = None,
     config_file: Path = typer.Option(None, "--config", help="candor.toml to read (default ./candor.toml)."),
     models: str = typer.Option(None, "--models", help="Comma list of rf,gb,gb_classic,xgb,lgbm,logreg,arima_garch (lgb = lgbm)."),
     model_type: str = typer.Option(None, "--model-type", help="One model, the seed script's spelling: xgb, rf or lgb "
@@ -114,6 +115,9 @@ def train_command(
                       dataset=dataset, symbols=symbols)
     _refuse_single_series_flags(force=force, period=period, universe=bool(all_series or symbols or timeframes))
     check_period(period)
+    _check_source(source, symbol=symbol, timeframe=timeframe, others={
+        "--data": data, "--dataset": dataset, "--tz": tz, "--calendar": calendar, "--all": all_series or None,
+        "--symbols": symbols or None, "--timeframes": timeframes or None})
     options.check_output_file(output_json, "--output-json")
     options.check_output_folder(None if dry_run else out, "--out")
     configure_logging(log_level, json_lines=log_json)
@@ -131,7 +135,12 @@ def train_command(
     device_choice = _probe_device(config, quiet=log_json)
     if all_series or symbols or timeframes:
         return _train_all(config, out=out, dry_run=dry_run, quiet=log_json, device=device_choice)
-    bars = open_bars(dataset=dataset, data=data, symbol=symbol, timeframe=timeframe, tz=tz, calendar=calendar)
+    if source == "db":
+        from candor.ops.context import stored_bars
+
+        bars = stored_bars(config, symbol, timeframe)
+    else:
+        bars = open_bars(dataset=dataset, data=data, symbol=symbol, timeframe=timeframe, tz=tz, calendar=calendar)
     _start_fold_workers(config.models.fold_jobs)
     with Progress(TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
                   TimeElapsedColumn(), console=err_console, disable=log_json, transient=True) as bar:
@@ -200,6 +209,22 @@ def _refuse_conflicts(*, dry_run: bool, promote: bool, force: bool, all_series: 
     if (all_series or symbols) and (data is not None or dataset is not None):
         raise typer.BadParameter("--all / --symbols train the universe; name a file or dataset in --symbols "
                                  "(e.g. --symbols bars.csv) instead of --data / --dataset.", param_hint="--all")
+
+
+def _check_source(source: str | None, *, symbol: str | None, timeframe: str | None,
+                  others: dict[str, object]) -> None:
+    """``--source db`` names one stored series by --symbol and --timeframe, and nothing else."""
+    if source is None:
+        return
+    if source != "db":
+        raise typer.BadParameter(f"must be db (the operational database). Got {source!r}.", param_hint="--source")
+    given = [flag for flag, value in others.items() if value is not None]
+    if given:
+        raise typer.BadParameter(f"--source db reads one stored series; drop {', '.join(given)}.",
+                                 param_hint="--source")
+    if not symbol or not timeframe:
+        raise typer.BadParameter("--source db needs --symbol and --timeframe of a stored series "
+                                 "(e.g. --symbol BTC-USDT --timeframe h1).", param_hint="--source")
 
 
 #: The function every walk-forward fold runs; resolving it in a worker imports what a fold needs.

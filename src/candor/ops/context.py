@@ -13,10 +13,11 @@ from dataclasses import dataclass
 import pandas as pd
 
 from candor.config import Config
-from candor.data.bars import check_timeframe
+from candor.data.bars import check_symbol, check_timeframe
+from candor.data.validate import validate_bars
 from candor.errors import ConfigError
-from candor.services import Services
-from candor.store import list_series, load_bars
+from candor.services import Services, ensure_home
+from candor.store import connect_store, list_series, load_bars
 
 BarsLoader = Callable[[str, str], pd.DataFrame]
 
@@ -36,6 +37,19 @@ class OpsContext:
         if self.bars_loader is not None:
             return self.bars_loader(symbol, timeframe)
         return load_bars(self.services.store.engine, symbol, timeframe)
+
+
+def stored_bars(config: Config, symbol: str, timeframe: str) -> pd.DataFrame:
+    """One series from the operational store (``ohlc_bars``), validated by the rules every file
+    meets: what ``candor train --source db`` trains on, the bars the forecast job reads (filled by
+    ``candor data fetch`` or ``candor data import``)."""
+    check_symbol(symbol)
+    check_timeframe(timeframe)
+    ensure_home(config)
+    with connect_store(config.store_url) as store:
+        bars = load_bars(store.engine, symbol, timeframe)
+    validate_bars(bars)
+    return bars
 
 
 def served_series(services: Services, symbols: Iterable[str] | None = None,
