@@ -131,3 +131,28 @@ def test_same_total_return_and_trade_count(both_backtests):
     metrics = report["backtest"]["metrics"]
     assert metrics["n_trades"] == len(candor_trades) == len(freqtrade_trades)
     assert abs(freqtrade_trades["profit_abs"].sum() / WALLET - metrics["total_return"]) < 1e-6
+
+
+def test_candles_shorter_than_the_warmup_are_a_log_line_and_no_trade(series, tmp_path, monkeypatch):
+    """The real Freqtrade, handed fewer candles than the champion's warm-up (startup candles set to 0)."""
+    monkeypatch.setenv("CANDOR_HOME", str(series.home))
+    user_data = tmp_path / "user_data"
+    assert main(["freqtrade", "export", "--symbol", SYMBOL, "--timeframe", "d1", "--user-data", str(user_data)]) == 0
+    datadir = user_data / "data" / "binance"
+    write_freqtrade_candles(series.replay.iloc[:150], datadir, PAIR, "1d")
+    no_startup = tmp_path / "no_startup.json"
+    no_startup.write_text(json.dumps({"startup_candle_count": 0}))
+    with fake_binance([PAIR]) as exchange:
+        done = run_freqtrade(["backtesting", "--userdir", str(user_data), "--config",
+                              str(base_config(tmp_path / "config.json", exchange.ccxt_config())), "--config",
+                              str(user_data / f"candor-{SYMBOL}-d1.json"), "--config", str(no_startup),
+                              "--datadir", str(datadir), "--fee", "0", "--export", "none", "--cache", "none"],
+                             cwd=tmp_path)
+    log = done.stdout + done.stderr
+    assert done.returncode == 0, log[-3000:]
+    assert log.count("candor.freqtrade.strategy - WARNING") == 2  # bot_start: startup < warm-up; the dataframe
+    flat = " ".join(log.split())  # Freqtrade's console wraps long log lines
+    assert (f"candor: {PAIR}: the Freqtrade dataframe has 150 candles but the champion {series.name} "
+            f"v{series.version} needs more than its warm-up of {series.warmup}; set \"startup_candle_count\": "
+            f"{series.warmup} and supply a longer history. — no trade.") in flat
+    assert "No trades made" in log
