@@ -88,6 +88,10 @@ class CandorModel:
         ``computed`` is ``compute_features(bars, self.feature_set)`` when the caller already has
         it (the forecast job computes it once per series and feature set, for every horizon).
         """
+        computed = self._computed(bars, computed)
+        return computed[self.feature_names]
+
+    def _computed(self, bars: pd.DataFrame, computed: pd.DataFrame | None) -> pd.DataFrame:
         if computed is None:
             computed = compute_features(bars, self.feature_set)
         missing = [c for c in self.feature_names if c not in computed.columns]
@@ -96,21 +100,22 @@ class CandorModel:
                 f"model {self.path.name} expects feature(s) the current code no longer computes: "
                 f"{', '.join(missing[:5])}; retrain the model with this candor version."
             )
-        return computed[self.feature_names]
+        return computed
 
     def predict(self, bars: pd.DataFrame, last: int = 1, computed: pd.DataFrame | None = None) -> list[Forecast]:
         """Forecasts for the newest ``last`` bars that have complete features (``computed``: see
         :meth:`features`)."""
-        X = _newest_complete(self.features(bars, computed), last)
-        if X.empty:
+        computed = self._computed(bars, computed)
+        stamps, X = _newest_complete(computed, computed.columns.get_indexer(self.feature_names), last)
+        if not len(X):
             raise ModelError(f"no bar has complete features; supply at least {self.manifest.warmup} bars.")
         with warnings.catch_warnings():
-            # ``features`` returns exactly the training columns in training order; a plain array
-            # skips sklearn's per-column DataFrame checks (4x faster for the one-row forecast).
+            # ``X`` holds exactly the training columns in training order; a plain array skips
+            # sklearn's per-column DataFrame checks (4x faster for the one-row forecast).
             warnings.filterwarnings("ignore", message="X does not have valid feature names")
-            proba = self.estimator.predict_proba(X.to_numpy())
+            proba = self.estimator.predict_proba(X)
         classes = [int(c) for c in self.estimator.classes_]
-        return [self._forecast(bars, ts, row, classes) for ts, row in zip(X.index, proba)]
+        return [self._forecast(bars, ts, row, classes) for ts, row in zip(stamps, proba)]
 
     def _forecast(self, bars: pd.DataFrame, ts: pd.Timestamp, row: np.ndarray, classes: list[int]) -> Forecast:
         probabilities = {CLASS_NAMES[c]: float(p) for c, p in zip(classes, row)}
@@ -122,11 +127,21 @@ class CandorModel:
         )
 
 
-def _newest_complete(features: pd.DataFrame, last: int) -> pd.DataFrame:
-    """The newest ``last`` rows without NaN; looks at the tail first (forecasts need only that)."""
-    tail = features.iloc[-(2 * last + 8):]
-    complete = tail[tail.notna().all(axis=1)]
-    return complete.iloc[-last:] if len(complete) >= last else features.dropna().iloc[-last:]
+def _newest_complete(features: pd.DataFrame, columns: np.ndarray, last: int) -> tuple[pd.Index, np.ndarray]:
+    """Stamps and values (``columns`` of ``features``) of the newest ``last`` rows without NaN.
+
+    Looks at the tail first — a forecast needs only that — on the plain array: selecting columns
+    of the whole frame in pandas cost more than the prediction itself.
+    """
+    values = features.to_numpy()
+    start = max(0, len(values) - (2 * last + 8))
+    tail = values[start:, columns]
+    rows = np.flatnonzero(~np.isnan(tail).any(axis=1)) + start
+    if len(rows) < last:
+        every = values[:, columns]
+        rows = np.flatnonzero(~np.isnan(every).any(axis=1))
+    rows = rows[-last:]
+    return features.index[rows], values[np.ix_(rows, columns)]
 
 
 def save_model(directory: Path, estimator: Any, manifest: Manifest) -> Path:
