@@ -15,11 +15,12 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, defer
 
 from candor.registry.common import DEFAULT_HORIZON, model_name, parse_model_name
 from candor.errors import RegistryError
 from candor.store import DriftRow, MlForecast, TrainingRun, drift_rows, latest_training_runs
+from candor.store._rows import fetch_all
 from candor.training.report import TrainingReport
 
 #: Enough history to find every series' latest rows on any realistic deployment.
@@ -122,9 +123,31 @@ def pick_run(runs: list[TrainingRun], version: str | None, horizon: int | None =
     return next((r for r in runs if r.model_version == str(version)), None)
 
 
+#: Parsed reports by training-run id: a recorded run's report never changes, and parsing one (its
+#: equity curve, folds, calibration) cost more than the rest of the model page.
+_REPORTS: dict[tuple[int, str], TrainingReport] = {}
+_REPORTS_KEPT = 256
+
+
 def run_report(run: TrainingRun | None) -> TrainingReport | None:
-    """The run's stored report as a record (parsed here, once, for the pages); None without one."""
-    return TrainingReport.from_dict(run.report) if run is not None and run.report else None
+    """The run's stored report as a record (parsed once per run and process); None without one."""
+    if run is None or not run.report:
+        return None
+    key = (int(run.id), str(run.mlflow_run_id))
+    report = _REPORTS.get(key)
+    if report is None:
+        report = TrainingReport.from_dict(run.report)
+        if len(_REPORTS) >= _REPORTS_KEPT:
+            _REPORTS.pop(next(iter(_REPORTS)), None)
+        _REPORTS[key] = report
+    return report
+
+
+def runs_without_reports(engine: Engine) -> list[TrainingRun]:
+    """:func:`all_runs` without the report documents (tens of kB of JSON each) — the overview and
+    ``/api/models`` show a run's headline columns only; touching ``.report`` raises."""
+    query = sa.select(TrainingRun).options(defer(TrainingRun.report, raiseload=True))
+    return fetch_all(engine, query.order_by(TrainingRun.run_date.desc(), TrainingRun.id.desc()).limit(_RUN_SCAN))
 
 
 def latest_forecasts(engine: Engine, symbol: str | None = None) -> dict[tuple[str, str, int], MlForecast]:
@@ -170,7 +193,7 @@ def series_states(engine: Engine, registry: Any, now: dt.datetime | None = None)
     for row in drift_rows(engine):
         drift_by[(row.symbol, row.timeframe)] = row  # oldest date first → last one wins
     runs_by: dict[tuple[str, str], list[TrainingRun]] = {}
-    for run in all_runs(engine):  # one scan for every series, newest first (as run_for_version reads)
+    for run in runs_without_reports(engine):  # one scan for every series, newest first (as run_for_version)
         runs_by.setdefault((run.symbol, run.timeframe), []).append(run)
     states = []
     for series, horizon in ((s, h) for s in list_series(engine, registry) for h in s.horizons):
