@@ -157,6 +157,8 @@ OPTION_CASES = [
     (["backtest", "--model", "x@1", "--dataset", "sp500", "--cost-bps", "-1"], 3, r"cost_bps"),
     (["backtest", "--model", "x@1", "--dataset", "sp500", "--min-confidence", "2"], 3, r"min_confidence"),
     (["backtest", "--model", "x@1", "--dataset", "sp500", "--plot", "."], 3, r"--plot"),
+    (["serve", "--workers", "0"], 3, r"--workers"),
+    (["serve", "--port", "0"], 3, r"--port"),
     (["db", "current", "--url", "not a url"], 3, r"database url"),
     (["db", "upgrade", "--url", "mysql://u:pw@127.0.0.1:1/db"], 3, r"database url"),
     (["data", "import", "--data", "x.csv", "--symbol", "../x", "--timeframe", "d1"], 3, r"`symbol` must be|x.csv"),
