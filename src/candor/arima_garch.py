@@ -38,7 +38,6 @@ import warnings
 from typing import Any
 
 import numpy as np
-from arch import arch_model
 from scipy import signal, stats
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.class_weight import compute_class_weight
@@ -230,6 +229,8 @@ class ArimaGarchClassifier(ClassifierMixin, BaseEstimator):
 # ------------------------------------------------------------------------------- helpers
 def _fit_arch(returns: np.ndarray, lags: int, dist: str) -> tuple[Any, bool, tuple[float, float]]:
     """arch's fit: (params, converged, (last residual, last conditional variance))."""
+    from arch import arch_model  # lazy: arch pulls in matplotlib and numba, 1-2 s in every fold worker
+
     # AR with no lags is the constant mean, with the same parameter name ("Const") as AR(p)
     model = arch_model(returns, mean="AR", lags=lags or None, vol="GARCH",
                        p=1, q=1, dist="t" if dist == "t" else "normal", rescale=False)

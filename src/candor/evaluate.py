@@ -389,15 +389,17 @@ def calibration_table(y_true: Any, proba: Any, classes: Any, n_bins: int = 10) -
 
 def permutation_importance_oos(
     model: Any, X: pd.DataFrame, y: Any, *, n_repeats: int = 5, random_state: int | None = 0, top: int = 20,
-    scoring: str = "accuracy",
+    scoring: str = "accuracy", n_jobs: int = 1,
 ) -> pd.DataFrame:
     """Permutation importance on OUT-OF-SAMPLE rows (``X``, ``y`` must be unseen by ``model``).
 
     In-sample permutation importance rewards memorised features; on unseen rows it measures
     what the model can actually use. Returns columns feature, importance, std (top ``top``).
+    ``n_jobs`` processes share the features (the result does not depend on it: each column's
+    permutations are seeded before the work is split).
     """
     result = permutation_importance(
-        model, X, np.asarray(y), n_repeats=n_repeats, random_state=random_state, scoring=scoring, n_jobs=1
+        model, X, np.asarray(y), n_repeats=n_repeats, random_state=random_state, scoring=scoring, n_jobs=n_jobs
     )
     names = list(X.columns) if hasattr(X, "columns") else [f"x{i}" for i in range(np.shape(X)[1])]
     table = pd.DataFrame({"feature": names, "importance": result.importances_mean, "std": result.importances_std})
