@@ -210,3 +210,29 @@ def test_registry_state_is_cached_and_a_move_in_flight_is_not_frozen(writable_ho
         assert state._snapshot.mark is not None
         registry.list_models()
         assert state.rebuilds == 3
+
+
+def test_the_cached_overview_shows_a_new_forecast_and_a_promotion_at_once(writable_home):
+    """The overview is computed once per snapshot, not per request — and a new forecast row or an
+    alias move (here through the registry of another ``Services``, i.e. another process's view)
+    shows on the next call."""
+    from candor.api import queries
+    from candor.config import load_config
+    from candor.services import open_services
+    from candor.store import upsert_forecasts
+
+    config = load_config(overrides={"home": str(writable_home)}, environ={})
+    with open_services(config) as reader, open_services(config) as writer:
+        first = queries.series_states(reader.engine, reader.registry)
+        assert queries.series_states(reader.engine, reader.registry)[0] is first[0], "second call: cached"
+        newest = first[0].forecast
+        upsert_forecasts(reader.engine, [{
+            "symbol": newest.symbol, "timeframe": newest.timeframe, "horizon": newest.horizon,
+            "bar_ts": newest.bar_ts + pd.Timedelta(days=1), "direction": "BULLISH",
+            "probabilities": {"BEARISH": 0.1, "NEUTRAL": 0.2, "BULLISH": 0.7}, "confidence": 0.7,
+            "model_name": newest.model_name, "model_version": newest.model_version}])
+        assert queries.series_states(reader.engine, reader.registry)[0].forecast.bar_ts > newest.bar_ts
+        old, new = first[0].champion, first[0].previous
+        writer.registry.promote(first[0].name, new, force=True, actor="test", reason="other process")
+        state = queries.series_states(reader.engine, reader.registry)[0]
+        assert (state.champion, state.previous) == (new, old)

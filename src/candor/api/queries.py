@@ -76,9 +76,36 @@ def _run_keys(engine: Engine) -> list[tuple[str, str, int]]:
         return [(symbol, timeframe, int(horizon)) for symbol, timeframe, horizon in connection.execute(query)]
 
 
+#: How long an overview computed from the store may serve when no high-water mark moved: rows
+#: updated in place (a forecast resolved, today's drift verdict revised) move none.
+DATA_MAX_AGE_S = 2.0
+
+
+def data_mark(engine: Engine) -> tuple[Any, ...]:
+    """New forecast and drift rows (primary-key maxima: O(1) on any table size)."""
+    query = sa.select(sa.select(sa.func.max(MlForecast.id)).scalar_subquery(),
+                      sa.select(sa.func.max(DriftRow.id)).scalar_subquery())
+    with engine.connect() as connection:
+        return tuple(connection.execute(query).one())
+
+
+def _memo(engine: Engine, registry: Any, key: str, compute: Any) -> Any:
+    """``compute()`` cached with the registry's state snapshot (:mod:`candor.registry.state`):
+    recomputed when an alias moves or a run is recorded in any process, when a forecast or drift
+    row is added, or after :data:`DATA_MAX_AGE_S`. A registry without that state computes."""
+    state = getattr(registry, "state", None)
+    if state is None:
+        return compute()
+    return state.derived(key, lambda: data_mark(engine), compute, DATA_MAX_AGE_S)
+
+
 def list_series(engine: Engine, registry: Any) -> list[Series]:
     """Every series that has a registered model or a training run, sorted by symbol then timeframe,
     each with the horizons it has models or runs for (``candor.SPX.d1.h20`` is SPX/d1 at 20)."""
+    return list(_memo(engine, registry, "list_series", lambda: _list_series(engine, registry)))
+
+
+def _list_series(engine: Engine, registry: Any) -> list[Series]:
     found: dict[str, tuple[str, str]] = {}  # plain model name → (symbol, timeframe), first spelling wins
     horizons: dict[str, set[int]] = {}
     for symbol, timeframe, horizon in sorted(_run_keys(engine)):
@@ -185,7 +212,13 @@ def consensus(forecasts: list[MlForecast]) -> tuple[str, float] | None:
 
 def series_states(engine: Engine, registry: Any, now: dt.datetime | None = None) -> list[SeriesState]:
     """The overview: one state per series × horizon (series in order, horizons ascending), with the
-    consensus of the symbol's timeframes."""
+    consensus of the symbol's timeframes (cached as :func:`list_series` is, unless ``now`` is given)."""
+    if now is not None:
+        return _series_states(engine, registry, now)
+    return list(_memo(engine, registry, "series_states", lambda: _series_states(engine, registry, None)))
+
+
+def _series_states(engine: Engine, registry: Any, now: dt.datetime | None) -> list[SeriesState]:
     now = now or dt.datetime.now(dt.UTC)
     models = {m.name: m for m in registry.list_models()}
     newest = latest_forecasts(engine)

@@ -78,6 +78,7 @@ class _Snapshot:
     taken: float
     models: list[ModelSummary]
     histories: dict[str, list[HistoryRow]] = field(default_factory=dict)
+    derived: dict[str, tuple[Mark, float, Any]] = field(default_factory=dict)
 
 
 class RegistryState:
@@ -122,6 +123,23 @@ class RegistryState:
         if rows is None:
             rows = snapshot.histories[name] = self._history(name)
         return list(rows)
+
+    def derived(self, key: str, mark: Callable[[], Mark], compute: Callable[[], Any], max_age_s: float) -> Any:
+        """A value computed from registry state *and* other store tables (the dashboard's overview),
+        kept with this snapshot: recomputed when the snapshot is rebuilt, when ``mark()`` (a cheap
+        high-water mark of those tables) changes, or after ``max_age_s`` (for rows updated in
+        place, which move no mark)."""
+        try:
+            snapshot = self._current()
+        except StoreError:
+            return compute()
+        stamp, now = mark(), time.monotonic()
+        found = snapshot.derived.get(key)
+        if found is not None and found[0] == stamp and now - found[1] < max_age_s:
+            return found[2]
+        value = compute()
+        snapshot.derived[key] = (stamp, now, value)
+        return value
 
     # ---- freshness --------------------------------------------------------------------------
     def _fresh(self, snapshot: _Snapshot | None, now: float) -> bool:
