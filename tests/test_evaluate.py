@@ -214,6 +214,25 @@ def test_permutation_importance_finds_the_signal_feature():
     assert len(table) == 2 and table.loc[0, "feature"] == "signal" and table.loc[0, "importance"] > 0.2
 
 
+@pytest.mark.parametrize("batch_rows", [10**6, 500])  # one batch; a batch per column
+def test_permutation_importance_equals_sklearns(batch_rows, monkeypatch):
+    from sklearn.ensemble import RandomForestClassifier
+    from sklearn.inspection import permutation_importance
+
+    import candor.evaluate as evaluate
+
+    monkeypatch.setattr(evaluate, "IMPORTANCE_BATCH_ROWS", batch_rows)
+    rng = np.random.default_rng(1)
+    X = pd.DataFrame(rng.normal(size=(500, 5)), columns=list("abcde"))
+    y = np.where(X["b"] + 0.5 * X["d"] > 0.3, 1, np.where(X["b"] < -0.3, -1, 0))
+    model = RandomForestClassifier(n_estimators=20, max_depth=4, random_state=0).fit(X.iloc[:300], y[:300])
+    ours = permutation_importance_oos(model, X.iloc[300:], y[300:], n_repeats=4, random_state=7, top=5)
+    ref = permutation_importance(model, X.iloc[300:], y[300:], n_repeats=4, random_state=7, scoring="accuracy")
+    expected = pd.DataFrame({"feature": list("abcde"), "importance": ref.importances_mean, "std": ref.importances_std})
+    expected = expected.sort_values("importance", ascending=False, kind="stable").reset_index(drop=True)
+    pd.testing.assert_frame_equal(ours, expected, check_exact=False, rtol=1e-12, atol=1e-12)
+
+
 def test_blocks_shorter_than_the_horizon_would_overstate_significance():
     """Why block ≥ horizon: on run-length-5 correctness, iid resampling (block 1) finds
     'edges' far more often than alpha; blocks of the horizon keep the rate near alpha."""

@@ -70,7 +70,7 @@ def test_each_model_is_seeded_and_deterministic(name, data):
 def test_seed_hyper_parameters_and_threads():
     """Shallow, leaf-heavy defaults (models module docstring) and no class balancing unless asked."""
     rf = make_model("rf", n_jobs=1)[-1]
-    assert (rf.n_estimators, rf.max_depth, rf.min_samples_split, rf.min_samples_leaf) == (200, 6, 100, 50)
+    assert (rf.n_estimators, rf.max_depth, rf.min_samples_split, rf.min_samples_leaf) == (100, 6, 100, 50)
     assert rf.class_weight is None and rf.n_jobs == 1
     gbc = make_model("gb_classic")[-1]
     assert (gbc.n_estimators, gbc.learning_rate, gbc.max_depth, gbc.min_samples_leaf, gbc.subsample) == (

@@ -282,8 +282,10 @@ class HistGBDirectionClassifier(_BalancedWrapper):
 
 def _rf(random_state: int, n_jobs: int) -> RandomForestClassifier:
     """A forest whose depth and leaf minimums stop trees from splitting down to single noisy bars."""
+    # 100 trees: at depth 6 with 50-row leaves the forest's vote is stable by then (OOS accuracy
+    # unchanged from 200 on the embedded series), and its predict is most of permutation importance.
     return RandomForestClassifier(
-        n_estimators=200,
+        n_estimators=100,
         max_depth=6,
         min_samples_split=100,
         min_samples_leaf=50,

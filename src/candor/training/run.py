@@ -452,7 +452,6 @@ def _importance(final: OutOfFoldEnsemble, data: LabelledData, hold: np.ndarray, 
     return permutation_importance_oos(
         final, data.X.iloc[hold], data.y.iloc[hold],
         n_repeats=config.evaluation.importance_repeats, random_state=config.seed, top=20,
-        n_jobs=config.models.fold_jobs,  # the fold processes are idle by now; importance is per feature
     )
 
 
