@@ -170,11 +170,15 @@ def run_report(run: TrainingRun | None) -> TrainingReport | None:
     return report
 
 
-def runs_without_reports(engine: Engine) -> list[TrainingRun]:
-    """:func:`all_runs` without the report documents (tens of kB of JSON each) — the overview and
-    ``/api/models`` show a run's headline columns only; touching ``.report`` raises."""
+def runs_without_reports(engine: Engine, symbol: str | None = None, timeframe: str | None = None, *,
+                         limit: int = _RUN_SCAN) -> list[TrainingRun]:
+    """:func:`all_runs` without the report documents (tens of kB of JSON each) — the overview,
+    ``/api/models`` and ``/api/training-runs`` show a run's headline columns; touching ``.report`` raises."""
     query = sa.select(TrainingRun).options(defer(TrainingRun.report, raiseload=True))
-    return fetch_all(engine, query.order_by(TrainingRun.run_date.desc(), TrainingRun.id.desc()).limit(_RUN_SCAN))
+    for column, value in ((TrainingRun.symbol, symbol), (TrainingRun.timeframe, timeframe)):
+        if value is not None:
+            query = query.where(column == value)
+    return fetch_all(engine, query.order_by(TrainingRun.run_date.desc(), TrainingRun.id.desc()).limit(limit))
 
 
 def latest_forecasts(engine: Engine, symbol: str | None = None) -> dict[tuple[str, str, int], MlForecast]:

@@ -14,7 +14,7 @@ from candor.api.schemas import (
 )
 from candor.api.services import Services, services
 from candor.registry.common import DEFAULT_HORIZON
-from candor.store import alias_events, drift_rows
+from candor.store import TrainingRun, alias_events, drift_rows, latest_training_runs
 
 router = APIRouter(prefix="/api", tags=["read"])
 
@@ -92,12 +92,13 @@ def training_runs(svc: Svc, symbol: SymbolQuery = None, timeframe: Timeframe | N
                   include_report: Annotated[bool, Query(description="add the full report document")] = False,
                   ) -> list[TrainingRunOut]:
     require_symbol(svc, symbol)
-    runs = queries.all_runs(svc.engine, symbol, timeframe)[:limit]
-    out = []
-    for run in runs:
-        row = TrainingRunOut.model_validate(run)
-        out.append(row if include_report else row.model_copy(update={"report": None}))
-    return out
+    if include_report:
+        return [TrainingRunOut.model_validate(run) for run in latest_training_runs(svc.engine, symbol, timeframe,
+                                                                                    limit=limit)]
+    # The page asked for, without the report documents (tens of kB each, dropped from the answer).
+    runs = queries.runs_without_reports(svc.engine, symbol, timeframe, limit=limit)
+    columns = [c.name for c in TrainingRun.__table__.columns if c.name != "report"]
+    return [TrainingRunOut.model_validate({**{c: getattr(run, c) for c in columns}, "report": None}) for run in runs]
 
 
 @router.get("/forecasts", response_model=list[ForecastRowOut], summary="Stored forecasts, oldest bar first")
