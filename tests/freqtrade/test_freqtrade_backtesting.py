@@ -50,7 +50,9 @@ def base_config(path: Path, ccxt_config: dict) -> Path:
 
 
 def run_freqtrade(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "MLFLOW_DISABLE_TELEMETRY": "true"}
+    # A wide console: freqtrade logs through Rich, which wraps lines at the terminal width (a narrow
+    # one under xdist split the "serves" line the test looks for).
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "MLFLOW_DISABLE_TELEMETRY": "true", "COLUMNS": "400"}
     return subprocess.run([sys.executable, "-m", "freqtrade", *args], cwd=cwd, env=env, capture_output=True,
                           text=True, timeout=FREQTRADE_SECONDS)
 
@@ -102,7 +104,7 @@ def test_freqtrade_made_trades_tagged_with_the_champion_version(both_backtests, 
     assert len(freqtrade_trades) >= 5, log[-3000:]
     assert set(freqtrade_trades["enter_tag"]) == {f"{series.name} v{series.version}"}
     assert exchange.requests and all(r.startswith("/api/v3/exchangeInfo") for r in exchange.requests)
-    assert f"candor: {series.name} v{series.version} serves {SYMBOL}/d1" in log
+    assert f"candor: {series.name} v{series.version} serves {SYMBOL}/d1" in " ".join(log.split())
 
 
 def test_every_trade_matches_candor_backtest(both_backtests, series):

@@ -141,6 +141,10 @@ def train_command(
         bars = stored_bars(config, symbol, timeframe)
     else:
         bars = open_bars(dataset=dataset, data=data, symbol=symbol, timeframe=timeframe, tz=tz, calendar=calendar)
+    if config.tracking.uses_wandb:  # fail on a missing extra before fold processes start (they outlive the line)
+        from candor.registry.wandb_sink import import_wandb
+
+        import_wandb()
     _start_fold_workers(config.models.fold_jobs)
     with Progress(TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
                   TimeElapsedColumn(), console=err_console, disable=log_json, transient=True) as bar:
