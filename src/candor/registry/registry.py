@@ -172,6 +172,7 @@ class Registry:
         return RegisteredVersion(mv.name, str(mv.version), mv.run_id, status,
                                  mv.tags.get(MANIFEST_SHA, ""), tuple(reasons))
 
+    @_invalidates
     def record_universe_verdict(self, name: str, version: str | int, *, adjusted_p_value: float, verdict: str,
                                 correction: str, n_series: int, require_edge: bool) -> RegisteredVersion:
         """Tag the verdict a version's edge keeps after the correction across the universe it was

@@ -105,8 +105,8 @@ def _verdict(value: object) -> Verdict | None:
 
 
 _COUNT_FIELDS = ("n", "block_length", "n_boot", "horizon", "lift_df")
-_VERDICT_FIELDS = ("verdict", "log_loss_verdict", "brier_verdict", "adjusted_verdict")
-_OTHER_FIELDS = ("baselines", "best_baseline", "correction", "classes", "confusion_matrix", *_VERDICT_FIELDS, *_COUNT_FIELDS)
+_VERDICT_FIELDS = ("verdict", "log_loss_verdict", "brier_verdict")
+_OTHER_FIELDS = ("baselines", "best_baseline", "classes", "confusion_matrix", *_VERDICT_FIELDS, *_COUNT_FIELDS)
 
 
 @dataclass(frozen=True)
@@ -156,15 +156,6 @@ class EvaluationSummary:
     brier_gain_ci_high: float | None = None
     brier_p_value: float | None = None
     brier_verdict: Verdict | None = None
-    #: Set when the series was judged with others (a universe): p-value adjusted across them.
-    adjusted_p_value: float | None = None
-    adjusted_verdict: Verdict | None = None
-    correction: str | None = None
-
-    @property
-    def judged_verdict(self) -> Verdict | None:
-        """The verdict that holds for this series: the adjusted one when it was judged with others."""
-        return self.adjusted_verdict if self.correction else self.verdict
 
     @classmethod
     def from_evaluation(cls, report: EvaluationReport) -> EvaluationSummary:
@@ -178,7 +169,7 @@ class EvaluationSummary:
         return cls(
             **values, baselines=numbers(data.get("baselines")), best_baseline=text(data.get("best_baseline")),
             **{name: _verdict(data.get(name)) for name in _VERDICT_FIELDS},
-            correction=text(data.get("correction")), classes=tuple(int(c) for c in sequence(data.get("classes"))),
+            classes=tuple(int(c) for c in sequence(data.get("classes"))),
             confusion_matrix=tuple(tuple(int(v) for v in sequence(row))
                                    for row in sequence(data.get("confusion_matrix"))),
         )
