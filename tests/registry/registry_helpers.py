@@ -8,12 +8,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import joblib
 from sklearn.dummy import DummyClassifier
 
 from candor.features import FeatureSet
 from candor.labels import LabelSpec
-from candor.registry.artifact import MANIFEST_FILE, MODEL_FILE, sha256_file
+from candor.registry.artifact import save_model
 from candor.registry.manifest import Manifest
 from candor.training.report import TrainingReport
 from candor.training.summaries import EvaluationSummary
@@ -60,16 +59,12 @@ def report(accuracy: float = 0.65, verdict: str = "significant edge", holdout: f
 def make_artifact(folder: Path, *, symbol: str = "SPX", timeframe: str = "d1", rep: TrainingReport | None = None,
                   created_at: datetime | None = None) -> Path:
     """An artifact directory in ``candor.registry.artifact.save_model``'s format with a tiny estimator."""
-    folder.mkdir(parents=True)
-    joblib.dump(DummyClassifier(strategy="most_frequent").fit([[0.0], [1.0]], [1, 1]), folder / MODEL_FILE)
     manifest = Manifest(
         symbol=symbol, timeframe=timeframe, created_at=created_at or datetime.now(UTC), candor_version="test",
         feature_names=("ret_1",), feature_set=FeatureSet(), label_spec=LabelSpec(), warmup=10, config_hash="abc",
         data_fingerprint="f" * 64, report=rep if rep is not None else report(),
-        files={MODEL_FILE: sha256_file(folder / MODEL_FILE)},
     )
-    (folder / MANIFEST_FILE).write_text(manifest.to_json())
-    return folder
+    return save_model(folder, DummyClassifier(strategy="most_frequent").fit([[0.0], [1.0]], [1, 1]), manifest)
 
 
 def log_run(stores: Stores, artifact: Path, *, holdout_start: str = "2018-01-02",

@@ -171,9 +171,9 @@ def test_tampered_model_file_refused_and_non_dataset_hint(reg, stores, tmp_path)
         reg.champion("XYZ", "h1")
     reg.promote("XYZ/h1", v1, actor="a")
     logged = stores.client.get_model_version("candor.XYZ.h1", v1).source.removeprefix("file://")
-    with open(f"{logged}/model.joblib", "ab") as handle:
+    with open(f"{logged}/model.pkl.gz", "ab") as handle:
         handle.write(b"evil")
-    with pytest.raises(RegistryError, match="model.joblib is missing or modified"):
+    with pytest.raises(RegistryError, match="model.pkl.gz is missing or modified"):
         reg.champion("XYZ", "h1")
 
 

