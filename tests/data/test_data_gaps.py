@@ -104,3 +104,18 @@ def test_unknown_calendar_is_not_checked():
     idx = pd.date_range("2024-01-01", periods=5, freq="D", tz="UTC")
     report = find_gaps(_bars(idx.delete(2), "d1", None))
     assert not report.checked and report.count == 0 and "not checked" in report.summary()
+
+
+@pytest.mark.parametrize("tz", ["UTC", None])
+def test_week_labels_are_the_monday_of_each_week_by_pandas_own_calendar(tz):
+    """Integer arithmetic on nanoseconds agrees with pandas' dayofweek/normalize, before and after
+    1970 (floor division of negative stamps) and at every weekday and time of day."""
+    from candor.data.gaps import week_label_ns, week_labels
+
+    stamps = pd.date_range("1965-12-27", "1972-01-10", freq="7h", tz=tz).append(
+        pd.DatetimeIndex(["1969-12-31 23:59:59.999999999", "1970-01-01", "2024-02-29 13:00"]).tz_localize(tz))
+    days = stamps.normalize()
+    expected = days - pd.to_timedelta(days.dayofweek, unit="D")
+    got = week_labels(stamps)
+    assert got.equals(expected) and (got.dayofweek == 0).all()
+    assert (week_label_ns(stamps.as_unit("ns").asi8) == expected.as_unit("ns").asi8).all()

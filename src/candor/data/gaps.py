@@ -70,9 +70,13 @@ def session_table(calendar: str, start: pd.Timestamp, end: pd.Timestamp) -> pd.D
     return schedule.loc[first.normalize():last.normalize()]
 
 
+DAY_NS = 86_400_000_000_000
+
+
 def ns(values: pd.Series | pd.Index) -> np.ndarray:
     """UTC nanoseconds since the epoch as int64 (NaT becomes the int64 minimum)."""
-    return pd.DatetimeIndex(values).as_unit("ns").asi8
+    index = values if isinstance(values, pd.DatetimeIndex) else pd.DatetimeIndex(values)
+    return index.as_unit("ns").asi8
 
 
 def session_dates_utc(sessions: pd.DataFrame) -> pd.DatetimeIndex:
@@ -82,8 +86,16 @@ def session_dates_utc(sessions: pd.DataFrame) -> pd.DatetimeIndex:
 
 def week_labels(ts: pd.DatetimeIndex) -> pd.DatetimeIndex:
     """Monday 00:00 UTC of the week each timestamp falls in (how w1 bars are labelled)."""
-    days = ts.normalize()
-    return days - pd.to_timedelta(days.dayofweek, unit="D")
+    labels = pd.DatetimeIndex(week_label_ns(ns(ts)).astype("datetime64[ns]"))
+    return labels.tz_localize("UTC") if ts.tz is not None else labels
+
+
+def week_label_ns(stamps: np.ndarray) -> np.ndarray:
+    """:func:`week_labels` on int64 UTC nanoseconds: integer arithmetic, no calendar objects
+    (a d1 series' w1 context paid 0.6 ms per call for pandas' ``normalize``/``dayofweek``)."""
+    day = stamps // DAY_NS
+    shifted = day + 3  # 1970-01-01 was a Thursday: Monday is 0 after the shift
+    return (day - (shifted - shifted // 7 * 7)) * DAY_NS
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from candor.data.bars import INTRADAY, TIMEFRAMES, check_timeframe, timeframe_of
+from candor.data.gaps import DAY_NS
 from candor.errors import ConfigError
 from candor.features import groups
 from candor.features.context import context_specs, resolve_context
@@ -95,7 +96,6 @@ def _local_ns(x: Inputs) -> np.ndarray:
     return index.as_unit("ns").asi8
 
 
-DAY_NS = 86_400_000_000_000
 MINUTE_NS = 60_000_000_000
 
 

@@ -123,9 +123,9 @@ def _fine_vs(x: Inputs, tf: str, s: int, name: str) -> np.ndarray:
 def _compute_joined(x: Inputs, tf: str, s: int) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """Per fine row the index into the per-coarse-bar tables (0 = none closed yet → NaN),
     and those tables: every coarse column plus the coarse close and SMA 20."""
-    codes, coarse, ends, bar_close = _coarse_with_bounds(x.bars, tf)
+    codes, _, agg, ends, bar_close = _coarse_arrays(x.bars, tf)
     index = source_rows(codes, ends, bar_close) + 1
-    cx = Inputs(coarse)
+    cx = Inputs.of_arrays(agg)
     columns = {name: fn(cx) for name, _, fn in coarse_rows(s)}
     columns["close"] = cx.close
     columns["sma_20"] = ind.sma(cx, "close", cx.close, 20)
@@ -146,6 +146,16 @@ def coarse_bars(bars: pd.DataFrame, tf: str) -> tuple[np.ndarray, pd.DataFrame]:
 
 def _coarse_with_bounds(bars: pd.DataFrame, tf: str) -> tuple[np.ndarray, pd.DataFrame, np.ndarray, np.ndarray]:
     """:func:`coarse_bars` plus each coarse bar's period end and each fine row's close (ns)."""
+    codes, labels, agg, ends, bar_close = _coarse_arrays(bars, tf)
+    index = pd.DatetimeIndex(labels.astype("datetime64[ns]")).tz_localize("UTC")
+    coarse = make_bars(pd.DataFrame(agg, index=index), symbol_of(bars), tf, bars.attrs.get("calendar"))
+    return codes, coarse, ends, bar_close
+
+
+def _coarse_arrays(bars: pd.DataFrame, tf: str) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray],
+                                                            np.ndarray, np.ndarray]:
+    """Per fine row its coarse bar (``codes``), then per coarse bar its label (int64 ns) and
+    OHLCV arrays, each coarse bar's period end, and each fine row's close (ns)."""
     lab, end, bar_close = period_bounds_ns(bars, tf)
     rows = np.flatnonzero(lab != np.iinfo(np.int64).min)
     lv = lab[rows]
@@ -165,9 +175,7 @@ def _coarse_with_bounds(bars: pd.DataFrame, tf: str) -> tuple[np.ndarray, pd.Dat
         "close": x_at(bars, "close", rows[ends]),
         "volume": np.add.reduceat(x_at(bars, "volume", rows), starts) if len(rows) else np.empty(0),
     }
-    index = pd.DatetimeIndex(lv[starts].astype("datetime64[ns]")).tz_localize("UTC")
-    coarse = make_bars(pd.DataFrame(agg, index=index), symbol_of(bars), tf, bars.attrs.get("calendar"))
-    return codes, coarse, end[rows[starts]], bar_close
+    return codes, lv[starts], agg, end[rows[starts]], bar_close
 
 
 def x_at(bars: pd.DataFrame, column: str, rows: np.ndarray) -> np.ndarray:

@@ -18,7 +18,7 @@ Why these rules:
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Hashable, Iterable
+from collections.abc import Callable, Hashable, Iterable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import TypeVar
@@ -31,6 +31,7 @@ from talib import abstract
 T = TypeVar("T")
 
 NAN = float("nan")
+OHLCV = ("open", "high", "low", "close", "volume")
 LN2 = math.log(2.0)
 
 
@@ -48,13 +49,22 @@ class Inputs:
     """The bar arrays of one frame plus a memo of shared intermediate series."""
 
     def __init__(self, bars: pd.DataFrame) -> None:
+        self._setup(bars, {name: _col(bars, name) for name in OHLCV})
+
+    @classmethod
+    def of_arrays(cls, columns: Mapping[str, np.ndarray]) -> Inputs:
+        """Inputs over plain OHLCV arrays, without a frame (``bars`` is None): the coarse bars of
+        a context join need only their arrays, and building a validated frame per series cost
+        as much as the indicators on it."""
+        x = cls.__new__(cls)
+        x._setup(None, {name: np.ascontiguousarray(columns[name], dtype="float64") for name in OHLCV})
+        return x
+
+    def _setup(self, bars: pd.DataFrame | None, arrays: Mapping[str, np.ndarray]) -> None:
         self.bars = bars
-        self.n = len(bars)
-        self.open = _col(bars, "open")
-        self.high = _col(bars, "high")
-        self.low = _col(bars, "low")
-        self.close = _col(bars, "close")
-        self.volume = _col(bars, "volume")
+        self.open, self.high, self.low = arrays["open"], arrays["high"], arrays["low"]
+        self.close, self.volume = arrays["close"], arrays["volume"]
+        self.n = len(self.close)
         self._memo: dict[Hashable, object] = {}
         #: The result column being filled; a column's *last* step may write into it (never a
         #: memoised intermediate, which other columns share).
