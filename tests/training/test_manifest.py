@@ -106,3 +106,18 @@ def test_partial_stored_reports_read_missing_numbers_as_none():
     assert report.oos.accuracy == 0.6 and report.oos.recall is None and report.oos.f1 is None
     assert report.oos.lift is None and report.backtest is None and report.holdout.accuracy is None
     assert replace(report, n_trials=3).to_dict()["n_trials"] == 3
+
+
+def test_a_stored_report_is_parsed_on_first_read_and_equal_to_an_eager_parse(saved):
+    """Loading a manifest leaves its report as JSON until something reads it (the forecast job
+    never does); reading it gives the same report, equality and replace() see it, and a malformed
+    report raises the named error on that first read."""
+    document = verify_artifact(saved[0].artifact).to_dict()
+    lazy = Manifest.from_dict(document)
+    assert not isinstance(lazy.__dict__["_report_value"], TrainingReport)
+    assert lazy.report == TrainingReport.from_dict(document["report"])
+    assert isinstance(lazy.__dict__["_report_value"], TrainingReport)
+    assert Manifest.from_dict(document) == lazy and replace(Manifest.from_dict(document), symbol="X").report == lazy.report
+    broken = Manifest.from_dict({**document, "report": {**document["report"], "fold_details": [{"index": 0}]}})
+    with pytest.raises(RegistryError, match="malformed"):
+        _ = broken.report

@@ -47,6 +47,40 @@ def package_versions() -> dict[str, str]:
     return versions
 
 
+class _ParsedOnRead:
+    """A dataclass field holding the report: a stored manifest's report is parsed on first read.
+
+    Why: the forecast job loads 500 champions and reads their features, label and warm-up, never
+    their reports; parsing each report (its 500-point equity curve above all) was a quarter of
+    loading an artifact. A field typed by a descriptor is a documented dataclass pattern: the
+    generated ``__init__`` and ``dataclasses.replace`` go through ``__set__``, equality and
+    ``repr`` through ``__get__``, so a lazily parsed report is indistinguishable from an eager one.
+    A malformed report raises the same :class:`RegistryError` it did, on first read.
+    """
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self._slot = f"_{name}_value"
+
+    def __get__(self, obj: object, owner: type | None = None) -> TrainingReport:
+        if obj is None:
+            return _EMPTY_REPORT  # the field's default
+        value = obj.__dict__[self._slot]
+        if not isinstance(value, TrainingReport):
+            try:
+                value = TrainingReport.from_dict(mapping(value))
+            except (KeyError, TypeError, ValueError) as exc:
+                raise RegistryError(f"the manifest's report is malformed ({type(exc).__name__}: {exc}); it was not "
+                                    "written by candor — retrain the model to replace the artifact.") from None
+            obj.__dict__[self._slot] = value
+        return value
+
+    def __set__(self, obj: object, value: TrainingReport | Mapping[str, object]) -> None:
+        obj.__dict__[self._slot] = value
+
+
+_EMPTY_REPORT = TrainingReport()
+
+
 @dataclass(frozen=True)
 class Manifest:
     """Everything ``manifest.json`` records about one model artifact.
@@ -67,7 +101,8 @@ class Manifest:
     config_hash: str = ""
     data_fingerprint: str = ""
     data_span: DataSpan | None = None
-    report: TrainingReport = field(default_factory=TrainingReport)
+    #: A :class:`TrainingReport`; a stored manifest passes the report's JSON, parsed on first read.
+    report: TrainingReport = _ParsedOnRead()  # type: ignore[assignment]
     packages: dict[str, str] = field(default_factory=dict)
     files: dict[str, str] = field(default_factory=dict)
     weights_update: JsonObject | None = None
@@ -119,7 +154,7 @@ class Manifest:
                 config_hash=str(data.get("config_hash") or ""),
                 data_fingerprint=str(data.get("data_fingerprint") or ""),
                 data_span=DataSpan.from_dict(span) if isinstance(span, Mapping) else None,
-                report=TrainingReport.from_dict(mapping(data.get("report"))),
+                report=mapping(data.get("report")),  # type: ignore[arg-type]  # parsed on first read
                 packages={str(k): str(v) for k, v in mapping(data.get("packages")).items()},
                 files={str(k): str(v) for k, v in mapping(data.get("files")).items()},
                 weights_update=json_object(update) if isinstance(update, Mapping) else None,
