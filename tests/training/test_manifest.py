@@ -121,3 +121,14 @@ def test_a_stored_report_is_parsed_on_first_read_and_equal_to_an_eager_parse(sav
     broken = Manifest.from_dict({**document, "report": {**document["report"], "fold_details": [{"index": 0}]}})
     with pytest.raises(RegistryError, match="malformed"):
         _ = broken.report
+
+
+def test_a_manifest_with_nan_literals_is_still_read(saved):
+    """The fast parser refuses NaN (which a hand-edited or very old manifest may hold); the
+    standard parser then reads it, and writing it again gives strict JSON."""
+    document = verify_artifact(saved[0].artifact).to_dict()
+    text = json.dumps({**document, "config": {**document["config"], "odd": float("nan")}})
+    assert "NaN" in text
+    manifest = Manifest.from_json(text)
+    assert manifest.symbol == document["symbol"] and manifest.report == Manifest.from_dict(document).report
+    assert _strict_json(manifest.to_json())["config"]["odd"] is None

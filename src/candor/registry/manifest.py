@@ -24,6 +24,8 @@ from datetime import UTC, datetime
 from importlib import metadata
 from typing import TYPE_CHECKING
 
+import orjson
+
 from candor import __version__
 from candor.errors import RegistryError
 from candor.features import FeatureSet
@@ -112,7 +114,8 @@ class Manifest:
             "format_version": FORMAT_VERSION, "symbol": self.symbol, "timeframe": self.timeframe,
             "created_at": self.created_at.isoformat(), "candor_version": self.candor_version,
             "feature_names": list(self.feature_names), "feature_set": json_object(dataclasses.asdict(self.feature_set)),
-            "label_spec": dataclasses.asdict(self.label_spec), "warmup": self.warmup, "config": self.config,
+            "label_spec": dataclasses.asdict(self.label_spec), "warmup": self.warmup,
+            "config": json_object(self.config),
             "config_hash": self.config_hash, "data_fingerprint": self.data_fingerprint,
             "data_span": None if self.data_span is None else self.data_span.to_dict(),
             "report": self.report.to_dict(), "packages": dict(self.packages), "files": dict(self.files),
@@ -125,9 +128,13 @@ class Manifest:
         return json.dumps(self.to_dict(), indent=2)
 
     @classmethod
-    def from_json(cls, text: str) -> Manifest:
+    def from_json(cls, text: str | bytes) -> Manifest:
         try:
-            data = json.loads(text)
+            data = orjson.loads(text)
+        except orjson.JSONDecodeError:
+            data = None  # NaN literals or huge integers, which orjson refuses: the standard parser decides
+        try:
+            data = json.loads(text) if data is None else data
         except json.JSONDecodeError as exc:
             raise RegistryError(f"the manifest is not valid JSON ({exc}); the artifact is damaged — "
                                 "retrain the model or restore the artifact.") from None
@@ -150,7 +157,7 @@ class Manifest:
                 label_spec=LabelSpec(**mapping(data["label_spec"])),
                 warmup=int(data.get("warmup") or 0),
                 candor_version=str(data.get("candor_version") or ""),
-                config=json_object(mapping(data.get("config"))),
+                config=dict(mapping(data.get("config"))),  # parsed JSON already; made JSON-safe on write
                 config_hash=str(data.get("config_hash") or ""),
                 data_fingerprint=str(data.get("data_fingerprint") or ""),
                 data_span=DataSpan.from_dict(span) if isinstance(span, Mapping) else None,
