@@ -89,7 +89,9 @@ def forecast_bars(model: CandorModel, bars: pd.DataFrame, computed: pd.DataFrame
     """
     if bars.empty:
         raise DataError("no bars to forecast from; load or import bars first.")
-    with sklearn.config_context(skip_parameter_validation=True):  # parameters were validated at fit time
+    # Parameters were validated at fit time, and the row is finite (``_newest_complete`` picks
+    # rows without NaN; features are finite after warm-up by construction).
+    with sklearn.config_context(skip_parameter_validation=True, assume_finite=True):
         forecast = model.predict(bars, last=1, computed=computed)[0]
     if forecast.bar_ts != bars.index[-1]:
         raise ModelError(f"the newest bar {bars.index[-1]} has incomplete features (last complete: "
