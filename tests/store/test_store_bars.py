@@ -10,7 +10,7 @@ from sqlalchemy.engine import Engine
 from store_helpers import sample_bars
 
 from candor.errors import DataError
-from candor.store import import_bars, list_series, load_bars
+from candor.store import import_bars, list_series, load_bars, load_tails
 from candor.store.schema import OhlcBar, Symbol
 
 
@@ -137,3 +137,31 @@ def test_session_time_zone_does_not_shift_bars(store_url: str) -> None:
     assert list(part.index.hour) == [5, 6, 7]
     with connect_store(store_url) as plain:  # another session, default time zone
         pd.testing.assert_frame_equal(load_bars(plain.engine, "SPX", "h1"), bars, check_freq=False)
+
+
+def test_tails_of_many_series_equal_load_bars_last_for_each(engine: Engine, monkeypatch) -> None:
+    """Series longer and shorter than the tail, two timeframes, calendars kept, several batches,
+    an unknown symbol and a known symbol without that timeframe (both absent)."""
+    import candor.store.bars as store_bars
+
+    monkeypatch.setattr(store_bars, "TAIL_BATCH", 2)  # exercise the batching with few series
+    series = [sample_bars(60, symbol="AAA", seed=1), sample_bars(8, symbol="BBB", seed=2),
+              sample_bars(30, symbol="CCC", timeframe="h1", calendar="24/7", seed=3),
+              sample_bars(25, symbol="DDD", seed=4), sample_bars(40, symbol="EEE", start="2023-05-01", seed=5)]
+    for bars in series:
+        import_bars(engine, bars)
+    wanted = [("EEE", "d1"), ("AAA", "d1"), ("BBB", "d1"), ("CCC", "h1"), ("DDD", "d1"), ("NOPE", "d1"),
+              ("CCC", "d1"), ("AAA", "d1")]
+    tails = load_tails(engine, wanted, 20)
+    assert list(tails) == [("EEE", "d1"), ("AAA", "d1"), ("BBB", "d1"), ("CCC", "h1"), ("DDD", "d1")]
+    for (symbol, timeframe), frame in tails.items():
+        expected = load_bars(engine, symbol, timeframe, last=20)
+        pd.testing.assert_frame_equal(frame, expected, check_freq=False, check_exact=True)
+        assert frame.attrs == expected.attrs
+    assert len(tails[("BBB", "d1")]) == 8 and len(tails[("AAA", "d1")]) == 20
+
+
+@pytest.mark.parametrize("last", [0, -1, True, 2.5])
+def test_tails_refuse_a_bad_count(engine: Engine, last) -> None:
+    with pytest.raises(DataError, match="positive number of bars"):
+        load_tails(engine, [("AAA", "d1")], last)

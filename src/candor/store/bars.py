@@ -207,9 +207,88 @@ def load_bars(
             records = connection.execute(query.order_by(_BARS.c.ts)).all()
         else:
             records = connection.execute(query.order_by(_BARS.c.ts.desc()).limit(last)).all()[::-1]
+    return _bar_frame(records, symbol, timeframe, row.calendar)
+
+
+def _bar_frame(records: list[Any], symbol: str, timeframe: str, calendar: str | None) -> pd.DataFrame:
+    """Rows of (ts, open, high, low, close, volume), oldest first, as a bar frame."""
     frame = pd.DataFrame.from_records(records, columns=["ts", *OHLCV])
     frame.index = pd.DatetimeIndex(pd.to_datetime(frame.pop("ts"), utc=True, format="ISO8601"), name="ts")
-    return make_bars(frame, symbol, timeframe, row.calendar)
+    return make_bars(frame, symbol, timeframe, calendar)
+
+
+#: Series per statement in :func:`load_tails` (below SQLite's 500 terms of one compound SELECT).
+TAIL_BATCH = 250
+
+
+def load_tails(bind: Engine | Connection, series: Iterable[tuple[str, str]], last: int) -> dict[tuple[str, str], pd.DataFrame]:
+    """The newest ``last`` bars of many series, two statements per timeframe and batch of
+    :data:`TAIL_BATCH` series, equal to ``load_bars(bind, symbol, timeframe, last=last)`` each.
+
+    Why: the forecast job reads the tail of every served series; one ``load_bars`` per series
+    is three round trips and a frame built from each (2 ms a series, a second for 500). Here one
+    statement finds each series' cut-off (its ``last``-th newest bar, by the primary-key index)
+    and one reads every bar at or after its series' cut-off. A series with no stored bars is
+    absent from the result (``load_bars`` would raise); the caller decides what that means.
+    """
+    if isinstance(last, bool) or not isinstance(last, int) or last < 1:
+        raise DataError(f"`last` must be a positive number of bars. Got {last!r}.")
+    wanted = list(dict.fromkeys((str(symbol), check_timeframe(timeframe)) for symbol, timeframe in series))
+    by_timeframe: dict[str, list[str]] = {}
+    for symbol, timeframe in wanted:
+        by_timeframe.setdefault(timeframe, []).append(symbol)
+    out: dict[tuple[str, str], pd.DataFrame] = {}
+    with transaction(bind) as connection:
+        for timeframe, symbols in by_timeframe.items():
+            for start in range(0, len(symbols), TAIL_BATCH):
+                out.update(_tails(connection, symbols[start:start + TAIL_BATCH], timeframe, last))
+    return {key: out[key] for key in wanted if key in out}
+
+
+def _tails(connection: Connection, symbols: list[str], timeframe: str, last: int) -> dict[tuple[str, str], pd.DataFrame]:
+    newer = _BARS.alias("newer")
+
+    def nth_newest(offset: int) -> Any:
+        return (sa.select(sa.type_coerce(newer.c.ts, _raw_ts(connection).type))
+                .where(newer.c.symbol_id == Symbol.id, newer.c.timeframe == timeframe)
+                .order_by(newer.c.ts.desc()).limit(1).offset(offset).scalar_subquery())
+
+    heads = connection.execute(
+        sa.select(Symbol.id, Symbol.ticker, Symbol.calendar, nth_newest(0).label("newest"),
+                  nth_newest(last - 1).label("cutoff")).where(Symbol.ticker.in_(symbols))
+    ).all()
+    stored = {row.id: row for row in heads if row.newest is not None}  # a symbol without these bars: absent
+    if not stored:
+        return {}
+    # One index range scan per series, as a UNION ALL (an OR of the ranges made SQLite collect
+    # row ids, look each row up and sort them: 3x slower); a series shorter than ``last`` has
+    # no cut-off bar, and all of it is its tail.
+    parts = []
+    for sid, row in stored.items():
+        part = sa.select(_BARS.c.symbol_id, _raw_ts(connection), *(_BARS.c[c] for c in OHLCV)).where(
+            _BARS.c.symbol_id == sid, _BARS.c.timeframe == timeframe)
+        if row.cutoff is not None:
+            part = part.where(_BARS.c.ts >= sa.type_coerce(row.cutoff, _raw_ts(connection).type))
+        parts.append(part)
+    # The driver's plain tuples: SQLAlchemy's row objects cost as much as the fetch itself.
+    records = connection.execute(sa.union_all(*parts)).cursor.fetchall()
+    # One frame and one timestamp parse for every series, then a slice per series: building a
+    # frame per series was most of the time.
+    every = pd.DataFrame.from_records(records, columns=["sid", "ts", *OHLCV])
+    every.index = pd.DatetimeIndex(pd.to_datetime(every.pop("ts"), utc=True, format="ISO8601"), name="ts")
+    sids = every.pop("sid").to_numpy()
+    stamps = every.index.asi8
+    if len(sids) > 1 and not ((sids[1:] > sids[:-1]) | ((sids[1:] == sids[:-1]) & (stamps[1:] > stamps[:-1]))).all():
+        order = np.lexsort((stamps, sids))  # SQL promises no order without ORDER BY; sorting here is cheaper
+        every, sids = every.iloc[order], sids[order]
+    edges = np.flatnonzero(np.diff(sids)) + 1
+    out = {}
+    for begin, end in zip(np.r_[0, edges], np.r_[edges, len(sids)]):
+        if begin == end:
+            continue
+        row = stored[int(sids[begin])]
+        out[(row.ticker, timeframe)] = make_bars(every.iloc[begin:end], row.ticker, timeframe, row.calendar)
+    return out
 
 
 def list_series(bind: Engine | Connection) -> list[SeriesInfo]:
