@@ -62,3 +62,19 @@ def test_tail_features_equal_the_full_computation_for_the_rows_used(engine):
 def test_tail_length_must_be_a_positive_count(engine, last):
     with pytest.raises(DataError, match="`last` must be a positive number of bars"):
         load_bars(engine, "TAIL", "d1", last=last)
+
+
+def test_prefetched_tails_equal_one_read_per_series_and_missing_series_keep_their_error(engine):
+    import pandas as pd
+
+    import_bars(engine, planted_signal(120, seed=4, symbol="SHORT"))
+    batch = store_loader(engine, LOOKBACK, [("TAIL", "d1"), ("SHORT", "d1"), ("GONE", "d1")])
+    single = store_loader(engine, LOOKBACK)
+    for symbol in ("TAIL", "SHORT"):
+        pd.testing.assert_frame_equal(batch(symbol, "d1"), single(symbol, "d1"), check_exact=True)
+    assert len(single("SHORT", "d1")) == 120
+    with pytest.raises(DataError, match="no GONE/d1 bars") as batched_error:
+        batch("GONE", "d1")
+    with pytest.raises(DataError) as single_error:
+        single("GONE", "d1")
+    assert str(batched_error.value) == str(single_error.value)
