@@ -96,3 +96,16 @@ def test_order_of_rules_first_failure_wins():
 def test_not_a_bar_frame_is_a_data_error():
     with pytest.raises(DataError, match="missing column.*volume"):
         validate_bars(_bars().drop(columns="volume"))
+
+
+@pytest.mark.parametrize("unit", ["s", "ms", "us", "ns"])
+def test_bar_frames_hold_nanosecond_stamps_whatever_unit_they_came_in(unit):
+    """Rules that read int64 stamps (spacing, period labels, the context join) assume ns."""
+    from candor.data.bars import make_bars
+    from candor.data.gaps import ns
+
+    index = pd.date_range("2024-01-02", periods=5, freq="D", tz="UTC").as_unit(unit)
+    frame = pd.DataFrame({c: [1.0, 2.0, 3.0, 4.0, 5.0] for c in ("open", "high", "low", "close", "volume")}, index=index)
+    bars = make_bars(frame, "AAA", "d1")
+    assert bars.index.unit == "ns" and (bars.index == index).all()
+    assert (bars.index.asi8 == ns(index)).all()

@@ -83,7 +83,9 @@ def make_bars(
     index = index.tz_localize("UTC") if index.tz is None else index.tz_convert("UTC")
     bars = pd.DataFrame(
         {c: frame[c].to_numpy(dtype="float64") for c in OHLCV},
-        index=pd.DatetimeIndex(index, name="ts"),
+        # Nanoseconds always: a millisecond index (from Parquet or a provider) would otherwise be
+        # read as nanoseconds by every rule that works on the int64 stamps.
+        index=pd.DatetimeIndex(index, name="ts").as_unit("ns"),
     )
     bars.attrs.update(symbol=symbol, timeframe=timeframe, calendar=calendar)
     return bars
