@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import PAIR, SYMBOL, Series
+from freqtrade_helpers import PAIR, SYMBOL, Series
 from fake_exchange import fake_binance
 
 from candor.cli import main

@@ -9,7 +9,7 @@ import re
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import PAIR, SYMBOL, Series
+from freqtrade_helpers import PAIR, SYMBOL, Series
 
 from candor.backtest import BacktestConfig
 from candor.backtest.replay import replay
