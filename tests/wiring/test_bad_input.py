@@ -190,3 +190,31 @@ def test_an_unwritable_home_is_a_config_error(tmp_path, monkeypatch):
     monkeypatch.setattr(os, "access", lambda path, mode: False)  # the tests run as root, who may write anywhere
     with pytest.raises(ConfigError, match="`home` must be a writable directory.*not writable"):
         ensure_home(load_config(environ={}, overrides={"home": str(tmp_path)}))
+
+
+@pytest.mark.parametrize("mutate", [
+    lambda m: {**m, "files": {"../outside.pkl.gz": "0" * 64}},  # a file outside the artifact
+    lambda m: {**m, "files": {}},  # no model file at all
+    lambda m: {**m, "report": {**m["report"], "fold_details": [{"index": 0}]}},  # malformed, parsed lazily
+    lambda m: {**m, "warmup": 10 ** 30},  # an integer orjson refuses (the standard parser reads it)
+])
+def test_a_tampered_manifest_is_one_line(mutate, tmp_path, capsys, monkeypatch):
+    import json
+
+    from candor.config import load_config
+    from candor.data.synthetic import planted_signal
+    from candor.training.workflow import run_training
+
+    monkeypatch.setenv("CANDOR_HOME", str(tmp_path / "home"))
+    config = load_config(environ={}, overrides={"home": str(tmp_path / "home"), "models": {"models": ["logreg"]},
+                                                "split": {"folds": 3}, "evaluation": {"importance_repeats": 0,
+                                                                                      "n_boot": 100}})
+    bars = planted_signal(700, seed=2)
+    outcome = run_training(bars, config, out=tmp_path / "models", track=False)
+    manifest = outcome.artifact / "manifest.json"
+    manifest.write_text(json.dumps(mutate(json.loads(manifest.read_text()))))
+    bars.to_csv(tmp_path / "bars.csv")
+    code = main(["backtest", "--model", str(outcome.artifact), "--data", str(tmp_path / "bars.csv"),
+                 "--symbol", "PLANT", "--timeframe", "d1", "--calendar", "24/7"])
+    out, err = capsys.readouterr()
+    assert code == 1 and len(err.strip().splitlines()) == 1 and "Traceback" not in out + err, (code, err)
