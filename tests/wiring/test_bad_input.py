@@ -112,8 +112,8 @@ def test_a_planted_password_is_in_nothing_a_tracked_training_writes(tmp_path):
     assert leaks == []
 
 
-@pytest.mark.parametrize("content", [b"{not json", b"\xff\xfe\x00", b'{"format_version": 99}', b"[]"])
-def test_a_corrupt_manifest_is_one_line(content, tmp_path, capsys, monkeypatch):
+def _trained_artifact(tmp_path, monkeypatch):
+    """A small untracked training's artifact and its bars as CSV (what ``candor backtest`` reads)."""
     from candor.config import load_config
     from candor.data.synthetic import planted_signal
     from candor.training.workflow import run_training
@@ -124,12 +124,22 @@ def test_a_corrupt_manifest_is_one_line(content, tmp_path, capsys, monkeypatch):
                                                                                       "n_boot": 100}})
     bars = planted_signal(700, seed=2)
     outcome = run_training(bars, config, out=tmp_path / "models", track=False)
-    (outcome.artifact / "manifest.json").write_bytes(content)
     bars.to_csv(tmp_path / "bars.csv")
-    code = main(["backtest", "--model", str(outcome.artifact), "--data", str(tmp_path / "bars.csv"),
+    return outcome.artifact, tmp_path / "bars.csv"
+
+
+def _backtest_fails_in_one_line(artifact, csv, capsys) -> None:
+    code = main(["backtest", "--model", str(artifact), "--data", str(csv),
                  "--symbol", "PLANT", "--timeframe", "d1", "--calendar", "24/7"])
     out, err = capsys.readouterr()
-    assert code == 1 and len(err.strip().splitlines()) == 1 and "Traceback" not in out + err, err
+    assert code == 1 and len(err.strip().splitlines()) == 1 and "Traceback" not in out + err, (code, err)
+
+
+@pytest.mark.parametrize("content", [b"{not json", b"\xff\xfe\x00", b'{"format_version": 99}', b"[]"])
+def test_a_corrupt_manifest_is_one_line(content, tmp_path, capsys, monkeypatch):
+    artifact, csv = _trained_artifact(tmp_path, monkeypatch)
+    (artifact / "manifest.json").write_bytes(content)
+    _backtest_fails_in_one_line(artifact, csv, capsys)
 
 
 def test_a_killed_publish_leaves_no_model_and_its_staging_is_swept(tmp_path, monkeypatch):
@@ -201,20 +211,7 @@ def test_an_unwritable_home_is_a_config_error(tmp_path, monkeypatch):
 def test_a_tampered_manifest_is_one_line(mutate, tmp_path, capsys, monkeypatch):
     import json
 
-    from candor.config import load_config
-    from candor.data.synthetic import planted_signal
-    from candor.training.workflow import run_training
-
-    monkeypatch.setenv("CANDOR_HOME", str(tmp_path / "home"))
-    config = load_config(environ={}, overrides={"home": str(tmp_path / "home"), "models": {"models": ["logreg"]},
-                                                "split": {"folds": 3}, "evaluation": {"importance_repeats": 0,
-                                                                                      "n_boot": 100}})
-    bars = planted_signal(700, seed=2)
-    outcome = run_training(bars, config, out=tmp_path / "models", track=False)
-    manifest = outcome.artifact / "manifest.json"
+    artifact, csv = _trained_artifact(tmp_path, monkeypatch)
+    manifest = artifact / "manifest.json"
     manifest.write_text(json.dumps(mutate(json.loads(manifest.read_text()))))
-    bars.to_csv(tmp_path / "bars.csv")
-    code = main(["backtest", "--model", str(outcome.artifact), "--data", str(tmp_path / "bars.csv"),
-                 "--symbol", "PLANT", "--timeframe", "d1", "--calendar", "24/7"])
-    out, err = capsys.readouterr()
-    assert code == 1 and len(err.strip().splitlines()) == 1 and "Traceback" not in out + err, (code, err)
+    _backtest_fails_in_one_line(artifact, csv, capsys)
