@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Callable
 from itertools import groupby
 from types import SimpleNamespace
 from typing import Annotated, Any
@@ -70,11 +71,13 @@ def horizon_drift(row: DriftRow, horizon: int) -> Any:
                            baseline=entry.get("baseline"), n=entry.get("n") or 0, margin=entry.get("margin"))
 
 
-def _calibration(report: TrainingReport | None, rows: list[Any]) -> tuple[list[CalibrationBin], str] | None:
-    """The report's out-of-sample calibration when it has one, else one from resolved live forecasts."""
+def _calibration(report: TrainingReport | None,
+                 rows: Callable[[], list[Any]]) -> tuple[list[CalibrationBin], str] | None:
+    """The report's out-of-sample calibration when it has one, else one from resolved live forecasts
+    (read only then: up to 5,000 rows)."""
     if report is not None and report.calibration:
         return list(report.calibration), "out-of-sample"
-    resolved = [r for r in rows if r.realized_direction is not None]
+    resolved = [r for r in rows() if r.realized_direction is not None]
     if len(resolved) < 10:
         return None
     bins: list[CalibrationBin] = []
@@ -112,7 +115,6 @@ def model_page(request: Request, symbol: SymbolPath, timeframe: Timeframe, svc: 
     if version is not None and run is None:
         raise HTTPException(404, f"no training run recorded for {name} version {version}")
     report = queries.run_report(run)
-    rows = queries.forecast_rows(svc.engine, symbol=symbol, timeframe=timeframe, horizon=horizon, limit=5000)
     figures: dict[str, Any] = {}
     if report is not None and report.weights:
         figures["weights"] = charts.weights_chart(report.weights)
@@ -120,7 +122,8 @@ def model_page(request: Request, symbol: SymbolPath, timeframe: Timeframe, svc: 
         figures["folds"] = charts.folds_chart(report.fold_details)
     if report is not None and report.oos.confusion_matrix:
         figures["confusion"] = charts.confusion_chart(report.oos.confusion_matrix, report.oos.classes or (-1, 0, 1))
-    calibration = _calibration(report, rows)
+    calibration = _calibration(report, lambda: queries.forecast_rows(
+        svc.engine, symbol=symbol, timeframe=timeframe, horizon=horizon, limit=5000))
     if calibration:
         figures["calibration"] = charts.calibration_chart(*calibration)
     if report is not None and report.feature_importance:
