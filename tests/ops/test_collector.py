@@ -12,9 +12,10 @@ from candor.ops.collector import collector_paused
 
 def test_collection_is_paused_inside_and_restored_after():
     assert gc.isenabled()
+    frozen = gc.get_freeze_count()
     with collector_paused():
-        assert not gc.isenabled() and gc.get_freeze_count() > 0
-    assert gc.isenabled() and gc.get_freeze_count() == 0
+        assert not gc.isenabled()
+    assert gc.isenabled() and gc.get_freeze_count() == frozen  # a heap frozen by a server stays frozen
 
 
 def test_nested_and_concurrent_users_restore_only_when_the_last_leaves():
@@ -42,7 +43,7 @@ def test_an_error_inside_still_restores_the_collector():
     with pytest.raises(RuntimeError):
         with collector_paused():
             raise RuntimeError("job failed")
-    assert gc.isenabled() and gc.get_freeze_count() == 0
+    assert gc.isenabled()
 
 
 def test_a_collector_disabled_before_stays_disabled():
