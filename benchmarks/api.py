@@ -7,7 +7,9 @@ same artifact is registered, validated and promoted as the champion of 49 more s
 relabelled per symbol: 50 trainings would measure training), each with its training-run row and
 forecasts. Then ``candor serve`` is started as a real process (uvicorn, 127.0.0.1, a free port).
 
-Timed: 600 GETs over the six read pages in turn — ``/api/models``, ``/`` (overview),
+Warm-up (not timed): 12 GETs over one connection, then 60 over ``--concurrency`` connections, so
+every ``--workers`` process has built its caches before the timing. Timed: 600 GETs over the six
+read pages in turn — ``/api/models``, ``/`` (overview),
 ``/api/forecasts``, ``/api/training-runs``, ``/api/drift``, ``/models/<symbol>/d1`` — first
 sequentially over one connection, then by 20 concurrent connections (httpx, asyncio), measured
 on the client from sending the request to the last byte of the body. Errors = any non-200.
@@ -193,7 +195,11 @@ def measure(home: Path, symbol: str, total: int, concurrency: int, workers: int)
     process, base = start_server(home, workers)
     try:
         paths = read_paths(symbol)
-        asyncio.run(hammer(base, paths, 2 * len(paths), 1))  # warm-up: imports, templates, the model cache
+        # Warm-up, not timed: imports, templates, caches — in every worker. One connection reached
+        # one worker only, and the other's first requests (its first MLflow snapshot, templates)
+        # then landed in the timed run; 20 connections spread over the workers like the timed run.
+        asyncio.run(hammer(base, paths, 2 * len(paths), 1))
+        asyncio.run(hammer(base, paths, 10 * len(paths), concurrency))
         sequential = asyncio.run(hammer(base, paths, total, 1))
         concurrent = asyncio.run(hammer(base, paths, total, concurrency))
     finally:

@@ -13,6 +13,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import anyio.to_thread
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
@@ -96,15 +97,41 @@ class _LimitBody:
         await self.app(scope, receive, send)
 
 
+#: Sync endpoints running at once per process (anyio's default is 40). Their work is mostly Python
+#: under one GIL: 20 requests at once on 40 threads all advance together and all finish late
+#: (20 connections at 50 series: p99 230-270 ms); 4 at a time, the others queued on the event loop,
+#: finish in turn (p99 120-130 ms, more requests a second). Slow clients hold no thread — the
+#: event loop reads requests and writes answers; an MLflow rebuild holds one (the others serve).
+THREADS = 4
+
+
 @asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     """Once the app is up: move everything loaded so far (MLflow, SQLAlchemy, sklearn, pandas —
     about 460,000 objects) out of the garbage collector's sight. A full collection walked all of
     them, ~190 ms with every request waiting on the GIL: the max-latency stall of the sequential
-    benchmark. Frozen objects are never collected, which is what long-lived module state wants."""
+    benchmark. Frozen objects are never collected, which is what long-lived module state wants.
+    And the threadpool gets :data:`THREADS` tokens."""
+    await anyio.to_thread.run_sync(_warm, app)
     gc.collect()
     gc.freeze()
+    anyio.to_thread.current_default_thread_limiter().total_tokens = THREADS
     yield
+
+
+def _warm(app: FastAPI) -> None:
+    """Before the first request: the registry snapshot, the overview and the compiled templates
+    (a fresh ``--workers`` process answered its first /api/models in ~100 ms at 50 series, its
+    first model page in ~50 ms). A failure here is the first request's to report, not startup's."""
+    from candor.api import queries
+
+    services = app.state.services
+    try:
+        queries.series_states(services.engine, services.registry)
+        for template in TEMPLATE_DIR.glob("*.html"):
+            app.state.templates.env.get_template(template.name)
+    except Exception:  # noqa: BLE001 - only a warm-up; the request path raises the same error properly
+        pass
 
 
 def _install_handlers(app: FastAPI) -> None:

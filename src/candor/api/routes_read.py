@@ -84,10 +84,11 @@ HorizonQuery = Annotated[int | None, Query(ge=1, le=10000, description="label ho
 
 @router.get("/models", response_model=list[ModelOut], summary="Every series with its champion")
 def list_models(svc: Svc) -> Response:
-    return json_response(MODELS, [ModelOut(name=s.name, symbol=s.series.symbol, timeframe=s.series.timeframe, horizon=s.horizon,
-                     versions=s.versions, latest=s.latest, champion=s.champion, previous=s.previous,
-                     champion_trained_at=s.trained_at, champion_age_days=s.age_days)
-            for s in queries.series_states(svc.engine, svc.registry)])
+    return json_response(MODELS, [
+        ModelOut(name=s.name, symbol=s.series.symbol, timeframe=s.series.timeframe, horizon=s.horizon,
+                 versions=s.versions, latest=s.latest, champion=s.champion, previous=s.previous,
+                 champion_trained_at=s.trained_at, champion_age_days=s.age_days)
+        for s in queries.series_states(svc.engine, svc.registry)])
 
 
 @router.get("/models/{symbol}/{timeframe}", response_model=ModelHistoryOut,

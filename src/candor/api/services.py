@@ -12,8 +12,9 @@ from fastapi import HTTPException, Request
 from candor.services import Services
 
 
-def services(request: Request) -> Services:
-    """FastAPI dependency: the app's :class:`Services`."""
+async def services(request: Request) -> Services:
+    """FastAPI dependency: the app's :class:`Services` (``async``: a plain attribute read needs no
+    threadpool hop, which a sync dependency costs on every request)."""
     found = getattr(request.app.state, "services", None)
     if found is None:  # pragma: no cover - create_app always sets it
         raise HTTPException(500, "candor app was not built with create_app")
