@@ -14,7 +14,11 @@ read pages in turn — ``/api/models``, ``/`` (overview),
 sequentially over one connection, then by 20 concurrent connections (httpx, asyncio), measured
 on the client from sending the request to the last byte of the body. Errors = any non-200.
 
-    python benchmarks/api.py [--requests 600] [--concurrency 20] [--series 1,50] [--workers 1] [--no-write]
+    python benchmarks/api.py [--requests 600] [--concurrency 20] [--series 1,50] [--workers 1,2]
+                             [--baseline-src DIR [--baseline-label NAME]] [--no-write]
+
+``--baseline-src`` serves the same homes from another source tree too (``git archive <commit> src |
+tar -x -C DIR`` and pass ``DIR/src``), so before and after are measured in the same minutes.
 """
 
 from __future__ import annotations
@@ -107,13 +111,16 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def start_server(home: Path, workers: int = 1) -> tuple[subprocess.Popen, str]:
-    """``candor serve`` in its own process on a free 127.0.0.1 port, once /healthz answers."""
+def start_server(home: Path, workers: int = 1, src: str | None = None) -> tuple[subprocess.Popen, str]:
+    """``candor serve`` in its own process on a free 127.0.0.1 port, once /healthz answers; with
+    ``src``, candor is imported from that source tree (an older commit's ``src``: the baseline)."""
     import httpx
 
     port = free_port()
     env = {**os.environ, "CANDOR_HOME": str(home)}
     env.pop("MLFLOW_TRACKING_URI", None)
+    if src:
+        env["PYTHONPATH"] = src
     command = [sys.executable, "-c", "from candor.cli import main; raise SystemExit(main())", "serve",
                "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)]
     if workers == 1:
@@ -191,8 +198,9 @@ async def hammer(base: str, paths: list[str], total: int, concurrency: int) -> R
     return Result(total, seconds, tuple(latencies), errors)
 
 
-def measure(home: Path, symbol: str, total: int, concurrency: int, workers: int) -> tuple[Result, Result]:
-    process, base = start_server(home, workers)
+def measure(home: Path, symbol: str, total: int, concurrency: int, workers: int,
+            src: str | None = None) -> tuple[Result, Result]:
+    process, base = start_server(home, workers, src)
     try:
         paths = read_paths(symbol)
         # Warm-up, not timed: imports, templates, caches — in every worker. One connection reached
@@ -217,27 +225,45 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=600)
     parser.add_argument("--concurrency", type=int, default=20)
     parser.add_argument("--series", default="1,50", help="comma list of series counts to measure")
-    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--workers", default="1", help="comma list of `candor serve --workers` counts")
+    parser.add_argument("--baseline-src", default=None,
+                        help="also serve each home from this source tree (e.g. `git archive <commit> src`), "
+                             "labelled 'before' — same homes, same minutes")
+    parser.add_argument("--baseline-label", default="before", help="how the baseline rows are labelled")
     parser.add_argument("--no-write", action="store_true", help="print only; leave results.md alone")
     args = parser.parse_args()
+    workers = [int(w) for w in args.workers.split(",")]
+    runs = [(None, None)] if not args.baseline_src else [(args.baseline_label, args.baseline_src), (None, None)]
     lines = []
     setups = []
+    loads = []
     for series in (int(s) for s in args.series.split(",")):
         home = Path(tempfile.mkdtemp(prefix=f"candor-bench-api-{series}-"))
         try:
             symbol, setup_s = build_home(home, series)
             setups.append(f"{series} series {setup_s:.0f} s")
-            sequential, concurrent = measure(home, symbol, args.requests, args.concurrency, args.workers)
+            for count in workers:
+                for label, src in runs:
+                    loads.append(os.getloadavg()[0])
+                    sequential, concurrent = measure(home, symbol, args.requests, args.concurrency, count, src)
+                    name = (f"{label}, " if label else "") + (f"`--workers {count}`" if count > 1 else "1 worker")
+                    lines.append(row(f"{name}: {series} series, sequential (1 connection)", sequential))
+                    lines.append(row(f"{name}: {series} series, {args.concurrency} connections", concurrent))
+                    print(lines[-2], lines[-1], sep="\n", flush=True)
         finally:
             shutil.rmtree(home, ignore_errors=True)
-        lines.append(row(f"{series} series, sequential (1 connection)", sequential))
-        lines.append(row(f"{series} series, {args.concurrency} connections", concurrent))
-        print(lines[-2], lines[-1], sep="\n", flush=True)
+    baseline = (f" *{args.baseline_label}* = the same homes served by that commit's `src` (`--baseline-src`), "
+                "measured in the same minutes." if args.baseline_src else "")
     body = (f"## API reads under load (`benchmarks/api.py`)\n\n"
-            f"`candor serve` as a real process ({args.workers} worker(s), 127.0.0.1); {args.requests} GETs "
-            f"cycling over `/api/models`, `/`, `/api/forecasts`, `/api/training-runs`, `/api/drift` and a "
-            f"model page, timed on the client (httpx) from request to last byte. Setup not timed "
-            f"({'; '.join(setups)}). Target at {args.concurrency} connections: p99 ≤ 250 ms, ≥ 100 req/s, 0 errors.\n\n"
+            f"`candor serve` as a real process on 127.0.0.1; {args.requests} GETs cycling over `/api/models`, "
+            f"`/`, `/api/forecasts`, `/api/training-runs`, `/api/drift` and a model page, timed on the client "
+            f"(httpx, asyncio, in a third process on the same cores) from request to last byte, after a warm-up "
+            f"over {args.concurrency} connections; errors = any non-200. Setup not timed ({'; '.join(setups)}): one real small "
+            f"training, promoted, 120 stored forecasts; for 50 series its artifact registered and promoted for 49 "
+            f"more symbols with their runs and forecasts. "
+            f"Target at {args.concurrency} connections: p99 ≤ 250 ms, ≥ 100 req/s, 0 errors. 1-minute load "
+            f"average before each server started: {min(loads):.1f}–{max(loads):.1f} (the benchmark's own "
+            f"client and server make about 1–2).{baseline}\n\n"
             "| run | req/s | p50 ms | p99 ms | max ms | errors |\n|---|---:|---:|---:|---:|---:|\n"
             + "\n".join(lines) + "\n")
     print(body)
