@@ -109,3 +109,19 @@ def test_bar_frames_hold_nanosecond_stamps_whatever_unit_they_came_in(unit):
     bars = make_bars(frame, "AAA", "d1")
     assert bars.index.unit == "ns" and (bars.index == index).all()
     assert (bars.index.asi8 == ns(index)).all()
+
+
+@pytest.mark.parametrize("symbol", ["../x", "a/b", "..", ".hidden", ""])
+def test_a_symbol_set_by_hand_in_attrs_is_held_to_the_symbol_rule(symbol):
+    """The symbol names directories and models: one written into attrs directly (a --symbol over
+    a dataset) is refused like make_bars refuses it, not carried into a path."""
+    from candor.data.bars import make_bars
+    from candor.data.validate import validate_bars
+    from candor.errors import ConfigError
+
+    index = pd.date_range("2024-01-02", periods=5, freq="D", tz="UTC")
+    bars = make_bars(pd.DataFrame({c: [1.0] * 5 for c in ("open", "high", "low", "close", "volume")}, index=index),
+                     "AAA", "d1", "24/7")
+    bars.attrs["symbol"] = symbol
+    with pytest.raises(ConfigError, match="`symbol` must be"):
+        validate_bars(bars)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from candor.data.bars import OHLCV, TIMEFRAMES
+from candor.data.bars import OHLCV, TIMEFRAMES, check_symbol
 from candor.errors import BarValidationError, DataError
 
 #: The rules, in the order they are checked.
@@ -46,6 +46,10 @@ def _check_shape(bars: pd.DataFrame) -> None:
         )
     if not isinstance(bars.index, pd.DatetimeIndex):
         raise DataError("bars need a DatetimeIndex of bar open times; build them with make_bars().")
+    # The symbol names directories and registered models: one set in attrs by hand (``--symbol``
+    # over a dataset) must pass the same rule as make_bars', or ``../x`` escapes the home.
+    if bars.attrs.get("symbol") is not None:
+        check_symbol(str(bars.attrs["symbol"]))
 
 
 def _order_rules(index: pd.DatetimeIndex) -> None:
