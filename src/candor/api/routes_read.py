@@ -3,7 +3,7 @@
 Why each endpoint returns its JSON bytes itself: with a ``response_model`` FastAPI validates the
 returned objects again (in a second threadpool hop for a sync endpoint) before serializing them.
 Here the rows are validated once, into the same schema, and serialized by that schema's
-:class:`pydantic.TypeAdapter` — the bytes FastAPI would send (``tests/api/test_api_read.py``
+:class:`pydantic.TypeAdapter` — the bytes FastAPI would send (``tests/api/test_read_fast_path.py``
 checks they are equal); ``response_model`` stays for the OpenAPI document.
 """
 

@@ -236,8 +236,8 @@ def _run_forecasts(services: Services, symbols: Iterable[str] | None, timeframes
     report = ForecastReport(written=0)
     pairs = served_series(services, symbols, timeframes)
     loader = bars_loader or store_loader(engine, config.forecast.lookback_bars, pairs)
-    # One batched champion lookup for the whole universe (two paged registry queries), not two
-    # round trips per series; a single series keeps the direct lookup.
+    # One batched champion lookup for the whole universe (one paged registry query, two after a
+    # rollback), not two round trips per series; a single series keeps the direct lookup.
     index = services.registry.champion_index() if len(pairs) > 1 else None
     for symbol, timeframe in pairs:
         _series_forecasts(services, symbol, timeframe, loader, now, report, index)

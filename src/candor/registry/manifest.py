@@ -132,12 +132,12 @@ class Manifest:
         try:
             data = orjson.loads(text)
         except orjson.JSONDecodeError:
-            data = None  # NaN literals or huge integers, which orjson refuses: the standard parser decides
-        try:
-            data = json.loads(text) if data is None else data
-        except json.JSONDecodeError as exc:
-            raise RegistryError(f"the manifest is not valid JSON ({exc}); the artifact is damaged — "
-                                "retrain the model or restore the artifact.") from None
+            # NaN literals or huge integers, which orjson refuses: the standard parser decides.
+            try:
+                data = json.loads(text)
+            except json.JSONDecodeError as exc:
+                raise RegistryError(f"the manifest is not valid JSON ({exc}); the artifact is damaged — "
+                                    "retrain the model or restore the artifact.") from None
         if not isinstance(data, Mapping):
             raise RegistryError("the manifest is not a JSON object; it was not written by candor.")
         return cls.from_dict(data)

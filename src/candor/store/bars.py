@@ -207,21 +207,23 @@ def load_bars(
             records = connection.execute(query.order_by(_BARS.c.ts)).all()
         else:
             records = connection.execute(query.order_by(_BARS.c.ts.desc()).limit(last)).all()[::-1]
-    return _bar_frame(records, symbol, timeframe, row.calendar)
+    return make_bars(_records_frame(records, ["ts", *OHLCV]), symbol, timeframe, row.calendar)
 
 
-def _bar_frame(records: list[Any], symbol: str, timeframe: str, calendar: str | None) -> pd.DataFrame:
-    """Rows of (ts, open, high, low, close, volume), oldest first, as a bar frame."""
-    frame = pd.DataFrame.from_records(records, columns=["ts", *OHLCV])
+def _records_frame(records: list[Any], columns: list[str]) -> pd.DataFrame:
+    """Rows read with :func:`_raw_ts` as a frame indexed by their UTC bar time (``ts`` parsed once
+    for the whole column)."""
+    frame = pd.DataFrame.from_records(records, columns=columns)
     frame.index = pd.DatetimeIndex(pd.to_datetime(frame.pop("ts"), utc=True, format="ISO8601"), name="ts")
-    return make_bars(frame, symbol, timeframe, calendar)
+    return frame
 
 
 #: Series per statement in :func:`load_tails` (below SQLite's 500 terms of one compound SELECT).
 TAIL_BATCH = 250
 
 
-def load_tails(bind: Engine | Connection, series: Iterable[tuple[str, str]], last: int) -> dict[tuple[str, str], pd.DataFrame]:
+def load_tails(bind: Engine | Connection, series: Iterable[tuple[str, str]],
+               last: int) -> dict[tuple[str, str], pd.DataFrame]:
     """The newest ``last`` bars of many series, two statements per timeframe and batch of
     :data:`TAIL_BATCH` series, equal to ``load_bars(bind, symbol, timeframe, last=last)`` each.
 
@@ -245,11 +247,12 @@ def load_tails(bind: Engine | Connection, series: Iterable[tuple[str, str]], las
     return {key: out[key] for key in wanted if key in out}
 
 
-def _tails(connection: Connection, symbols: list[str], timeframe: str, last: int) -> dict[tuple[str, str], pd.DataFrame]:
-    newer = _BARS.alias("newer")
+def _tails(connection: Connection, symbols: list[str], timeframe: str,
+           last: int) -> dict[tuple[str, str], pd.DataFrame]:
+    newer, raw_ts = _BARS.alias("newer"), _raw_ts(connection)
 
     def nth_newest(offset: int) -> Any:
-        return (sa.select(sa.type_coerce(newer.c.ts, _raw_ts(connection).type))
+        return (sa.select(sa.type_coerce(newer.c.ts, raw_ts.type))
                 .where(newer.c.symbol_id == Symbol.id, newer.c.timeframe == timeframe)
                 .order_by(newer.c.ts.desc()).limit(1).offset(offset).scalar_subquery())
 
@@ -265,17 +268,16 @@ def _tails(connection: Connection, symbols: list[str], timeframe: str, last: int
     # no cut-off bar, and all of it is its tail.
     parts = []
     for sid, row in stored.items():
-        part = sa.select(_BARS.c.symbol_id, _raw_ts(connection), *(_BARS.c[c] for c in OHLCV)).where(
+        part = sa.select(_BARS.c.symbol_id, raw_ts, *(_BARS.c[c] for c in OHLCV)).where(
             _BARS.c.symbol_id == sid, _BARS.c.timeframe == timeframe)
         if row.cutoff is not None:
-            part = part.where(_BARS.c.ts >= sa.type_coerce(row.cutoff, _raw_ts(connection).type))
+            part = part.where(_BARS.c.ts >= sa.type_coerce(row.cutoff, raw_ts.type))
         parts.append(part)
     # The driver's plain tuples: SQLAlchemy's row objects cost as much as the fetch itself.
     records = connection.execute(sa.union_all(*parts)).cursor.fetchall()
     # One frame and one timestamp parse for every series, then a slice per series: building a
     # frame per series was most of the time.
-    every = pd.DataFrame.from_records(records, columns=["sid", "ts", *OHLCV])
-    every.index = pd.DatetimeIndex(pd.to_datetime(every.pop("ts"), utc=True, format="ISO8601"), name="ts")
+    every = _records_frame(records, ["sid", "ts", *OHLCV])
     sids = every.pop("sid").to_numpy()
     stamps = every.index.asi8
     if len(sids) > 1 and not ((sids[1:] > sids[:-1]) | ((sids[1:] == sids[:-1]) & (stamps[1:] > stamps[:-1]))).all():
