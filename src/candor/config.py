@@ -23,7 +23,7 @@ from apscheduler.triggers.cron import CronTrigger
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 
 from candor.errors import ConfigError
-from candor.ops.status import AlertLevel, DriftStatus
+from candor.records.status import AlertLevel, DriftStatus
 
 MODEL_CHOICES = ("rf", "gb", "gb_classic", "xgb", "lgbm", "logreg", "arima_garch")
 

@@ -21,7 +21,7 @@ from candor.data.synthetic import planted_signal
 from candor.ops.drift import accuracy_status, expected_calibration_error, psi, share_psi
 from candor.errors import ConfigError
 from candor.ops.forecast import run_forecasts
-from candor.ops.status import DriftStatus
+from candor.records.status import DriftStatus
 from candor.services import open_services
 from candor.registry.common import model_name, series_label
 

@@ -19,7 +19,7 @@ from candor.api.schemas import Timeframe
 from candor.api.services import Services, services
 from candor.data.datasets import DATASET_NAMES
 from candor.evaluate import Verdict
-from candor.ops.status import DriftStatus
+from candor.records.status import DriftStatus
 from candor.store import DriftRow, alias_events, drift_rows
 from candor.training.report import CalibrationBin, TrainingReport
 from candor.training.summaries import BacktestSummary

@@ -18,7 +18,7 @@ from typing import Any
 import httpx
 
 from candor.config import AlertConfig
-from candor.ops.status import DriftStatus
+from candor.records.status import DriftStatus
 
 log = logging.getLogger(__name__)
 

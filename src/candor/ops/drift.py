@@ -44,7 +44,7 @@ from candor.labels import CLASS_NAMES, LabelSpec, make_labels
 from candor.ops.alerts import Alert, Delivery, send_alert, should_alert
 from candor.ops.context import served_series
 from candor.ops.retrain import retrain_series
-from candor.ops.status import DriftStatus
+from candor.records.status import DriftStatus
 from candor.registry.aliases import CHAMPION, PREVIOUS, current_aliases
 from candor.registry.champions import Champion
 from candor.registry.registry import Registry

@@ -15,7 +15,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from candor.data.bars import check_timeframe
 from candor.errors import DataError
-from candor.ops.status import DriftStatus
+from candor.records.status import DriftStatus
 from candor.store._rows import check_finite, fetch_all, where_equal
 from candor.store.engine import dialect_insert, transaction
 from candor.store.schema import DriftRow, utc_now
