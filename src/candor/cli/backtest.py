@@ -11,17 +11,18 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.table import Table
 
 from candor.cli import options
 from candor.cli.app import app, console
-from candor.config import Config
 from candor.errors import ConfigError
-from candor.registry.artifact import CandorModel, load_model
-from candor.services import open_services
+
+if TYPE_CHECKING:  # names for annotations only; the modules load when the command runs
+    from candor.config import Config
+    from candor.registry.artifact import CandorModel
 
 
 def _settings(config: Any, **flags: Any) -> Any:
@@ -37,6 +38,8 @@ def _load_model(reference: str, config: Config) -> tuple[CandorModel, str]:
     """An artifact directory, or a registry reference ``NAME@ALIAS|VERSION``, hash-verified."""
     path = Path(reference).expanduser()
     if path.is_dir():
+        from candor.registry.artifact import load_model  # lazy: the artifact loader pulls in the models
+
         return load_model(path), str(path)
     if "@" not in reference:
         raise ConfigError(
@@ -49,6 +52,8 @@ def _load_model(reference: str, config: Config) -> tuple[CandorModel, str]:
 
 def _registered(name: str, ref: str, config: Config) -> CandorModel:
     """Resolve and load a registered version, pinned to the manifest hash recorded at registration."""
+    from candor.services import open_services  # lazy: MLflow and the store load only for a registry reference
+
     with open_services(config, require_schema=False) as services:
         return services.registry.load(name, ref)
 
@@ -79,6 +84,7 @@ def backtest_command(
 
     Exit codes: 0 ok, 1 data/model refused (e.g. overlap with training), 3 bad option.
     """
+    # lazy: the library is imported when the command runs, so --help and option errors start in < 0.5 s
     from candor.backtest.replay import replay, training_span
     from candor.config import load_config
     from candor.data.sources import open_bars

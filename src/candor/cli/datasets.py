@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-import pandas as pd
+from typing import TYPE_CHECKING
+
 from rich import box
 from rich.table import Table
 
 from candor.cli.app import app, console
+
+if TYPE_CHECKING:  # pandas is imported when the command runs (describe_datasets), not at start-up
+    import pandas as pd
 
 
 def _when(ts: pd.Timestamp, timeframe: str) -> str:

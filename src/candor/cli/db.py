@@ -12,8 +12,6 @@ from pathlib import Path
 import typer
 
 from candor.cli.app import app, console
-from candor.config import load_config
-from candor.services import ensure_home
 
 URL_HELP = "Database URL (default: CANDOR_DATABASE_URL, candor.toml, or sqlite:///<home>/candor.db)."
 
@@ -36,6 +34,10 @@ def _database_url(url: str | None) -> str:
     """``--url`` > the configured database (``database_url``, else SQLite under home, created)."""
     if url:
         return url
+    # lazy: the config and services load when a command runs, so --help and option errors start in < 0.5 s
+    from candor.config import load_config
+    from candor.services import ensure_home
+
     config = load_config()
     ensure_home(config)
     return config.store_url
@@ -112,7 +114,7 @@ def fetch_command(
     url: str = typer.Option(None, "--url", help=URL_HELP),
 ) -> None:
     """Download bars from a provider, validate them like a file and store them in ohlc_bars (idempotent)."""
-    from candor.config import under_home
+    from candor.config import load_config, under_home
     from candor.data.providers import check_provider, fetch_bars, store_bars
     from candor.store import connect_store
 

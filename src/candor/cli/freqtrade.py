@@ -14,10 +14,6 @@ import typer
 
 from candor.cli import options
 from candor.cli.app import app, console
-from candor.config import load_config
-from candor.freqtrade.export import check_export, export_strategy
-from candor.freqtrade.signals import StrategySettings
-from candor.services import open_services
 
 freqtrade_app = typer.Typer(name="freqtrade", no_args_is_help=True,
                             help="Freqtrade integration: a strategy that trades a series' champion.")
@@ -42,6 +38,12 @@ def export_command(
 
     Exit codes: 0 ok, 1 no servable champion, 3 bad option or a file in the way.
     """
+    # lazy: the library is imported when the command runs, so --help and option errors start in < 0.5 s
+    from candor.config import load_config
+    from candor.freqtrade.export import check_export, export_strategy
+    from candor.freqtrade.signals import StrategySettings
+    from candor.services import open_services
+
     options.check_output_folder(user_data, "--user-data")
     config = load_config(config_file)
     settings = StrategySettings(symbol=symbol, timeframe=timeframe, horizon=horizon, min_confidence=min_confidence,

@@ -3,20 +3,19 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.table import Table
 
 from candor.cli.app import EXIT_FAILED, EXIT_OK, app, console
-from candor.config import Config, load_config
-from candor.data.sources import open_bars
 from candor.logs import LEVELS, configure_logging
-from candor.ops.context import OpsContext, check_series_request
-from candor.ops.drift import run_drift
-from candor.ops.forecast import run_forecasts
-from candor.ops.jobs import build_scheduler, check_job, next_runs, run_job
-from candor.services import open_services
+
+# lazy: the config, the ops library, the services and the bars load inside the commands when they
+# run, so --help and option errors start in < 0.5 s
+if TYPE_CHECKING:  # names for annotations only
+    from candor.config import Config
+    from candor.ops.context import OpsContext
 
 schedule_app = typer.Typer(help="Run or list the scheduled jobs (retrain, update_weights, forecast, drift).",
                            no_args_is_help=True)
@@ -35,6 +34,8 @@ def _setup(config_file: Path | None, log_json: bool, log_level: str | None,
            overrides: dict[str, Any] | None = None) -> Config:
     if log_level is not None and log_level.upper() not in LEVELS:
         raise typer.BadParameter(f"must be one of {', '.join(LEVELS)}. Got {log_level!r}.", param_hint="--log-level")
+    from candor.config import load_config
+
     config = load_config(config_file, overrides)
     configure_logging(log_level or config.logging.level, json_lines=log_json or config.logging.json_lines)
     return config
@@ -42,6 +43,10 @@ def _setup(config_file: Path | None, log_json: bool, log_level: str | None,
 
 def _context(config: Config, dataset: str | None = None) -> OpsContext:
     """Services (store checked: unreachable → one line, exit 1) and the bars source."""
+    from candor.data.sources import open_bars
+    from candor.ops.context import OpsContext
+    from candor.services import open_services
+
     loader = None
     if dataset is not None:
         loader = lambda symbol, timeframe: open_bars(dataset=dataset)  # noqa: E731
@@ -51,11 +56,15 @@ def _context(config: Config, dataset: str | None = None) -> OpsContext:
 def _series_options(all_series: bool, symbols: str | None, timeframes: str | None,
                     dataset: str | None) -> tuple[list[str] | None, list[str] | None]:
     if dataset is not None:
+        from candor.data.sources import open_bars
+
         bars = open_bars(dataset=dataset)
         return [str(bars.attrs["symbol"])], [str(bars.attrs["timeframe"])]
     if all_series and symbols:
         raise typer.BadParameter("pass --all or --symbols, not both.", param_hint="--all")
     symbol_list, timeframe_list = (None if all_series else _split(symbols)), _split(timeframes)
+    from candor.ops.context import check_series_request
+
     check_series_request(symbol_list, timeframe_list)
     return symbol_list, timeframe_list
 
@@ -78,6 +87,8 @@ def forecast_command(
     config = _setup(config_file, log_json, log_level, overrides)
     symbol_list, timeframe_list = _series_options(all_series, symbols, timeframes, dataset)
     ctx = _context(config, dataset)
+    from candor.ops.forecast import run_forecasts
+
     with ctx.services:
         report = run_forecasts(ctx.services, symbols=symbol_list, timeframes=timeframe_list,
                                bars_loader=ctx.bars_loader)
@@ -104,6 +115,9 @@ def drift_command(
 ) -> int:
     """Resolve late labels, judge realised accuracy against the baseline, store rows, alert, act."""
     config = _setup(config_file, log_json, log_level)
+    from candor.ops.drift import run_drift
+    from candor.services import open_services
+
     with open_services(config) as services:
         report = run_drift(services, symbols=_split(symbols), timeframes=_split(timeframes))
     table = Table("series", "h", "status", "n", "accuracy", "baseline", "max PSI", "ECE", title="drift")
@@ -131,6 +145,9 @@ def _num(value: float | None) -> str:
 @schedule_app.command("list")
 def schedule_list(config_file: Path = _CONFIG) -> int:
     """Show each scheduled job, its cron line and when it runs next."""
+    from candor.config import load_config
+    from candor.ops.jobs import next_runs
+
     config = load_config(config_file)
     table = Table("job", "cron", "next run", title=f"schedule ({config.schedule.timezone})")
     for run in next_runs(config):
@@ -146,6 +163,8 @@ def schedule_run(
 ) -> int:
     """Run the blocking scheduler (Ctrl-C stops it), or one job now with --once."""
     config = _setup(config_file, log_json, log_level)
+    from candor.ops.jobs import build_scheduler, check_job, run_job
+
     if once is not None:
         check_job(once)  # before the store is opened
     ctx = _context(config)

@@ -10,14 +10,15 @@ from __future__ import annotations
 import getpass
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
 import typer
 from rich.table import Table
 
 from candor.cli.app import app, console
-from candor.config import load_config
-from candor.registry import Registry
-from candor.services import open_services
+
+if TYPE_CHECKING:  # for the annotation only; MLflow and the registry load when a command runs
+    from candor.registry import Registry
 
 registry_app = typer.Typer(name="registry", no_args_is_help=True,
                            help="Model registry (MLflow): versions, gates, champion alias, audit trail.")
@@ -30,6 +31,11 @@ VERSION_HELP = "Version number, or an alias such as champion / previous."
 @contextmanager
 def _registry() -> Iterator[Registry]:
     """The configured registry (:func:`candor.services.open_services`), closed afterwards."""
+    # lazy: the config, MLflow and the registry load when a command runs, so --help and option
+    # errors start in < 0.5 s
+    from candor.config import load_config
+    from candor.services import open_services
+
     with open_services(load_config()) as services:
         yield services.registry
 

@@ -22,8 +22,6 @@ from typing import Any
 import typer
 
 from candor.cli.app import app, console
-from candor.config import load_config
-from candor.services import open_services
 
 #: How the parent hands the worker processes its config file and flag overrides.
 SERVE_ARGS_ENV = "CANDOR_SERVE_ARGS"
@@ -33,6 +31,8 @@ def worker_app() -> Any:
     """The app of one ``--workers`` process: the config the parent loaded, rebuilt here (the edge
     of this process), its own services. Uvicorn calls it (``factory=True``)."""
     from candor.api import create_app
+    from candor.config import load_config
+    from candor.services import open_services
 
     args = json.loads(os.environ[SERVE_ARGS_ENV])
     config = load_config(Path(args["config"]) if args["config"] else None, overrides=args["overrides"])
@@ -48,10 +48,13 @@ def serve_command(
     config_path: str = typer.Option(None, "--config", help="candor.toml to read (default ./candor.toml)."),
 ) -> None:
     """Serve the dashboard and the REST API (/api, OpenAPI at /docs); writes need CANDOR_API_TOKEN."""
-    # The web stack loads only when serving: every other command starts faster without it.
+    # lazy: the web stack, the config and the services load only when serving, so --help and
+    # option errors start in < 0.5 s and every other command starts without them
     import uvicorn
 
     from candor.api import create_app
+    from candor.config import load_config
+    from candor.services import open_services
 
     overrides = {"api": {k: v for k, v in (("host", host), ("port", port)) if v is not None}}
     config = load_config(Path(config_path) if config_path else None, overrides=overrides)

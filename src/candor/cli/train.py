@@ -9,20 +9,18 @@ import threading
 import warnings
 from pathlib import Path
 from pkgutil import resolve_name
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import optuna
 import typer
-from joblib import Parallel, delayed
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from candor.cli import options
 from candor.cli.app import EXIT_FAILED, EXIT_GATES, EXIT_OK, app, console, err_console
-from candor.cli.render import render_training
-from candor.config import Config, load_config
-from candor.data.bars import check_period
-from candor.training.device import DeviceChoice, resolve_device
 from candor.logs import LEVELS, configure_logging
+
+if TYPE_CHECKING:  # names for annotations only; the modules load when the command runs
+    from candor.config import Config
+    from candor.training.device import DeviceChoice
 
 
 def _overrides(**options: Any) -> dict[str, Any]:
@@ -106,14 +104,15 @@ def train_command(
 
     Exit codes: 0 ok, 1 training failed, 2 gates not met, 3 configuration error.
     """
-    from candor.data.sources import open_bars
-    from candor.training.workflow import run_training
-
     if log_level.upper() not in LEVELS:
         raise typer.BadParameter(f"must be one of {', '.join(LEVELS)}. Got {log_level!r}.", param_hint="--log-level")
     _refuse_conflicts(dry_run=dry_run, promote=promote, force=force, all_series=all_series, data=data,
                       dataset=dataset, symbols=symbols)
     _refuse_single_series_flags(force=force, period=period, universe=bool(all_series or symbols or timeframes))
+    # lazy: the library is imported when the command runs, so --help and option errors start in < 0.5 s
+    from candor.config import load_config
+    from candor.data.bars import check_period
+
     check_period(period)
     _check_source(source, symbol=symbol, timeframe=timeframe, others={
         "--data": data, "--dataset": dataset, "--tz": tz, "--calendar": calendar, "--all": all_series or None,
@@ -135,6 +134,11 @@ def train_command(
     device_choice = _probe_device(config, quiet=log_json)
     if all_series or symbols or timeframes:
         return _train_all(config, out=out, dry_run=dry_run, quiet=log_json, device=device_choice)
+    # lazy: the training stack (scikit-learn, MLflow, the registry) loads only when one series trains
+    from candor.cli.render import render_training
+    from candor.data.sources import open_bars
+    from candor.training.workflow import run_training
+
     if source == "db":
         from candor.ops.context import stored_bars
 
@@ -243,6 +247,7 @@ def _start_fold_workers(fold_jobs: int) -> threading.Thread | None:
     (same worker count) picks up these workers. Nothing is trained or changed by it."""
     if fold_jobs < 2:
         return None
+    from joblib import Parallel, delayed  # lazy: joblib loads when folds run, not at start-up
 
     def warm() -> None:
         Parallel(n_jobs=fold_jobs)(delayed(resolve_name)(FOLD_TASK) for _ in range(fold_jobs))
@@ -254,7 +259,12 @@ def _start_fold_workers(fold_jobs: int) -> threading.Thread | None:
 
 def _probe_device(config: Config, *, quiet: bool) -> DeviceChoice:
     """Probe the device once (CUDA or a one-line warning and CPU); quiet Optuna logs when tuning."""
+    # lazy: XGBoost (the device probe) and Optuna load when the command runs, not at start-up
+    from candor.training.device import resolve_device
+
     if config.tune.enabled:
+        import optuna
+
         optuna.logging.set_verbosity(optuna.logging.WARNING)
     with warnings.catch_warnings(record=True):
         warnings.simplefilter("always")

@@ -10,7 +10,6 @@ import typer
 
 from candor.cli import options
 from candor.cli.app import EXIT_OK, app, console
-from candor.config import load_config
 
 
 @app.command("tune-worker")
@@ -35,8 +34,10 @@ def tune_worker_command(
 
     Exit codes: 0 ok, 1 storage unreachable or training failed, 3 configuration error.
     """
+    # lazy: the library is imported when the command runs, so --help and option errors start in < 0.5 s
     import optuna
 
+    from candor.config import load_config
     from candor.data.sources import open_bars
     from candor.training.tuning import open_storage, tune_worker
 
