@@ -58,12 +58,14 @@ def test_hand_checked_metrics_on_a_tiny_case():
     assert r.block_length == 1  # 4 rows: too few to measure dependence; never below horizon 1
 
 
-def test_report_to_dict_is_json_safe():
+def test_the_evaluation_is_its_stored_form():
     y = np.array([1, 0, -1, 1, 0, -1, 1, 1])
     r = evaluate_oos(y, _onehotish(y), CLASSES, baseline_preds={"majority": np.ones(8, np.int64)}, horizon=2,
                      n_boot=50)
-    d = r.to_dict()
+    text = r.model_dump_json()
+    d = json.loads(text)
     assert json.loads(json.dumps(d, allow_nan=False)) == d
+    assert type(r).model_validate_json(text) == r  # the stored form reads back as the live record
     assert d["verdict"] in {v.value for v in Verdict} and type(d["verdict"]) is str
     assert d["overfit_margin"] is None and d["classes"] == [-1, 0, 1]
     for key in ("accuracy", "balanced_accuracy", "f1", "log_loss", "baselines", "best_baseline", "lift",

@@ -31,11 +31,9 @@ prior", the same test on per-row losses):
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
-from enum import StrEnum
 from typing import Any
 
 import numpy as np
@@ -50,27 +48,8 @@ from sklearn.metrics import (
 )
 
 from candor.errors import ConfigError
-
-
-class Verdict(StrEnum):
-    """The lift test's answer in words.
-
-    A ``StrEnum``: a member equals (and serialises as) its string, which is what JSON reports,
-    MLflow tags and the ``training_runs.verdict`` column hold.
-    """
-
-    SIGNIFICANT_EDGE = "significant edge"
-    NO_SIGNIFICANT_EDGE = "no significant edge"
-    SIGNIFICANTLY_WORSE = "significantly worse than the baseline"
-
-    @classmethod
-    def of_interval(cls, low: float, high: float) -> Verdict:
-        """The verdict of a CI on "model − baseline": above 0, below 0, or straddling it."""
-        if low > 0:
-            return cls.SIGNIFICANT_EDGE
-        if high < 0:
-            return cls.SIGNIFICANTLY_WORSE
-        return cls.NO_SIGNIFICANT_EDGE
+from candor.records.evaluation import Evaluation
+from candor.records.verdict import Verdict
 
 
 @dataclass(frozen=True)
@@ -89,69 +68,6 @@ class PairedTest:
     df: int
     block_length: int
     verdict: Verdict
-
-
-@dataclass(frozen=True)
-class EvaluationReport:
-    """Every out-of-sample number for one set of predictions, beside its baselines."""
-
-    n: int
-    classes: tuple[Any, ...]
-    accuracy: float
-    balanced_accuracy: float
-    precision: float
-    recall: float
-    f1: float
-    precision_macro: float
-    recall_macro: float
-    f1_macro: float
-    log_loss: float
-    brier: float
-    confusion_matrix: tuple[tuple[int, ...], ...]
-    baselines: Mapping[str, float]
-    best_baseline: str
-    best_baseline_accuracy: float
-    lift: float
-    lift_ci_low: float
-    lift_ci_high: float
-    p_value: float
-    verdict: Verdict
-    alpha: float
-    block_length: int
-    n_boot: int
-    horizon: int
-    lift_se: float | None = None
-    lift_df: int | None = None
-    train_accuracy: float | None = None
-    overfit_margin: float | None = None
-    # Probabilistic skill over the class prior: gain = prior loss − model loss (> 0 is better).
-    prior_log_loss: float | None = None
-    log_loss_gain: float | None = None
-    log_loss_gain_ci_low: float | None = None
-    log_loss_gain_ci_high: float | None = None
-    log_loss_p_value: float | None = None
-    log_loss_verdict: Verdict | None = None
-    prior_brier: float | None = None
-    brier_gain: float | None = None
-    brier_gain_ci_low: float | None = None
-    brier_gain_ci_high: float | None = None
-    brier_p_value: float | None = None
-    brier_verdict: Verdict | None = None
-
-    @property
-    def significant(self) -> bool:
-        """True when the verdict is :attr:`Verdict.SIGNIFICANT_EDGE`."""
-        return self.verdict == Verdict.SIGNIFICANT_EDGE
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-safe dict (plain floats/ints/strings/lists; class labels as Python scalars)."""
-        out = dataclasses.asdict(self)
-        out["classes"] = [_py(c) for c in self.classes]
-        out["confusion_matrix"] = [list(row) for row in self.confusion_matrix]
-        out["baselines"] = {str(k): float(v) for k, v in self.baselines.items()}
-        for name in ("verdict", "log_loss_verdict", "brier_verdict"):
-            out[name] = None if out[name] is None else str(out[name])
-        return {k: _py(v) if not isinstance(v, list | dict) else v for k, v in out.items()}
 
 
 def _py(value: Any) -> Any:
@@ -307,7 +223,7 @@ def evaluate_oos(
     train_accuracy: float | None = None,
     block: int | None = None,
     prior_proba: Any = None,
-) -> EvaluationReport:
+) -> Evaluation:
     """Score out-of-sample probabilities against baselines with dependence-aware paired tests.
 
     ``proba`` columns follow ``classes``; the prediction is the argmax. ``baseline_preds``
@@ -328,7 +244,7 @@ def evaluate_oos(
                      random_state=random_state, block=block)
     metrics = _classification_metrics(y, pred, p, c)
     margin = None if train_accuracy is None else float(train_accuracy) - metrics["accuracy"]
-    return EvaluationReport(
+    return Evaluation(
         n=len(y), classes=tuple(_py(v) for v in c), **metrics, baselines=base_acc, best_baseline=best,
         best_baseline_accuracy=base_acc[best], lift=test.estimate, lift_ci_low=test.ci_low,
         lift_ci_high=test.ci_high, p_value=test.p_value, verdict=test.verdict, alpha=alpha,

@@ -82,11 +82,11 @@ def test_equity_chart_draws_drawdown_from_the_running_peak():
 ])
 def test_backtest_equity_curve_is_rendered_in_any_shape(curve):
     from candor.api.routes_pages import _equity
-    from candor.training.summaries import BacktestSummary
+    from candor.records.backtest import BacktestSummary
 
-    figure = _equity(BacktestSummary.from_dict({"equity_curve": curve}))
+    figure = _equity(BacktestSummary.model_validate({"equity_curve": curve}))
     assert figure is not None and figure["data"][0]["y"] == [1.0, 1.1]
-    assert _equity(BacktestSummary.from_dict({"metrics": {"sharpe": 1.0}})) is None
+    assert _equity(BacktestSummary.model_validate({"metrics": {"sharpe": 1.0}})) is None
 
 
 def test_live_baseline_only_uses_outcomes_known_before_each_forecast():
@@ -174,7 +174,7 @@ def test_forecasts_page_quotes_the_champions_accuracy_not_the_newest_runs(horizo
 
 def test_every_verdict_gets_its_own_badge():
     from candor.api.filters import verdict_class, verdict_text
-    from candor.evaluate import Verdict
+    from candor.records.verdict import Verdict
 
     classes = {verdict_class(v) for v in Verdict}
     assert len(classes) == len(Verdict) and "none" not in classes

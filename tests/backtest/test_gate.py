@@ -10,9 +10,8 @@ from candor.backtest import BacktestConfig, run_backtest
 from candor.config import load_config
 from candor.data.bars import make_bars
 from candor.errors import ConfigError
-from candor.registry.gates import BacktestGate, BacktestThresholds
-from candor.services import gates_from_config
-from candor.training.report import TrainingReport
+from candor.registry.gates import BacktestGate, GateSpec, default_gates
+from candor.records.report import TrainingReport
 
 
 def _result(n: int = 400, seed: int = 3):
@@ -31,7 +30,7 @@ def _result(n: int = 400, seed: int = 3):
 
 def _report(section: dict) -> TrainingReport:
     """A report holding only ``section`` as its stored backtest, parsed as the registry parses it."""
-    return TrainingReport.from_dict({"backtest": section})
+    return TrainingReport.model_validate({"backtest": section})
 
 
 def test_gate_reads_a_bare_to_dict():
@@ -39,10 +38,10 @@ def test_gate_reads_a_bare_to_dict():
     result = _result()
     section = result.to_dict()
     assert "sharpe" not in section and "deflated_sharpe" not in section  # the bare shape
-    loose = BacktestGate(BacktestThresholds(min_sharpe=-100.0, min_trades=1, min_deflated_sharpe=0.0))
+    loose = BacktestGate(GateSpec(min_backtest_sharpe=-100.0, min_backtest_trades=1, min_deflated_sharpe=0.0))
     verdict = loose.check(_report(section))
     assert verdict.passed and not verdict.skipped, verdict.reason
-    strict = BacktestGate(BacktestThresholds(min_sharpe=100.0, min_trades=10**6, min_deflated_sharpe=1.0))
+    strict = BacktestGate(GateSpec(min_backtest_sharpe=100.0, min_backtest_trades=10**6, min_deflated_sharpe=1.0))
     reason = strict.check(_report(section)).reason
     assert f"backtest sharpe {result.metrics.sharpe:.3f} < 100.0" in reason
     assert f"backtest trades {result.metrics.n_trades:.3f} < 1000000" in reason
@@ -53,7 +52,7 @@ def test_flattened_keys_win_and_zero_is_a_value():
     """The report's flat keys take precedence; a Sharpe of exactly 0 is judged, not 'missing'."""
     section = {"sharpe": 0.0, "n_trades": 40, "deflated_sharpe": 0.5, "dsr": 0.99,
                "metrics": {"sharpe": 9.0, "n_trades": 1}}
-    reason = BacktestGate(BacktestThresholds(0.5, 30, 0.95)).check(_report(section)).reason
+    reason = BacktestGate(GateSpec(min_backtest_sharpe=0.5, min_backtest_trades=30, min_deflated_sharpe=0.95)).check(_report(section)).reason
     assert reason == "backtest sharpe 0.000 < 0.5; backtest deflated_sharpe 0.500 < 0.95"
 
 
@@ -64,18 +63,18 @@ def test_missing_numbers_fail_closed():
 
 
 def _backtest_thresholds(config):
-    (gate,) = [g for g in gates_from_config(config) if isinstance(g, BacktestGate)]
-    return gate.thresholds
+    (gate,) = [g for g in default_gates(config.registry) if isinstance(g, BacktestGate)]
+    t = gate.thresholds
+    return t.min_backtest_sharpe, t.min_backtest_trades, t.min_deflated_sharpe
 
 
 def test_thresholds_from_config():
-    default = _backtest_thresholds(load_config(environ={}))
-    assert default == BacktestThresholds(min_sharpe=0.5, min_trades=30, min_deflated_sharpe=0.95)
+    assert _backtest_thresholds(load_config(environ={})) == (0.5, 30, 0.95)
     off = load_config(environ={}, overrides={"registry": {"min_backtest_sharpe": None, "min_backtest_trades": None,
                                                           "min_deflated_sharpe": None}})
-    assert _backtest_thresholds(off) == BacktestThresholds(None, None, None)
-    assert BacktestGate(_backtest_thresholds(off)).check(_report({"x": 1})).passed
-    with pytest.raises(ConfigError, match=r"`registry.min_deflated_sharpe` .*less than or equal to 1.*Got 1.5"):
+    assert _backtest_thresholds(off) == (None, None, None)
+    assert BacktestGate(off.registry).check(_report({"x": 1})).passed
+    with pytest.raises(ConfigError, match=r"`registry.min_deflated_sharpe` must be a number in \[0, 1\]. Got 1.5"):
         load_config(environ={}, overrides={"registry": {"min_deflated_sharpe": 1.5}})
     with pytest.raises(ConfigError, match=r"`registry.min_backtest_trades`.*Got -1"):
         load_config(environ={}, overrides={"registry": {"min_backtest_trades": -1}})

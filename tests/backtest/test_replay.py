@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -15,7 +14,7 @@ from candor.backtest.replay import TrainingOverlapError, probabilities, replay, 
 from candor.config import load_config
 from candor.data.synthetic import planted_signal
 from candor.errors import ConfigError, DataError
-from candor.training.workflow import run_training
+from candor.application.train import run_training
 
 TRAIN_BARS = 900
 
@@ -62,7 +61,7 @@ def test_stored_span_refuses_overlap_even_without_the_training_prefix(trained):
 def test_model_without_a_stored_span_is_refused_with_the_fix(trained):
     bars, _, model = trained
     old = copy.copy(model)
-    old.manifest = replace(model.manifest, data_span=None)  # what a format-1 manifest reads as
+    old.manifest = model.manifest.model_copy(update={"data_span": None})  # what a format-1 manifest reads as
     with pytest.raises(DataError, match=r"PLANT/d1 model .* did not record which bars it was trained on.*"
                                         r"retrain it with this candor version"):
         replay(old, bars)
@@ -124,7 +123,7 @@ def test_replay_deflates_by_the_trials_recorded_in_the_manifest(trained):
     studies included); the replay's Deflated Sharpe counts them, not 1."""
     bars, _, model = trained
     tuned = copy.copy(model)
-    tuned.manifest = replace(model.manifest, report=replace(model.manifest.report, n_trials=27))
+    tuned.manifest = model.manifest.model_copy(update={"report": model.manifest.report.model_copy(update={"n_trials": 27})})
     later = _slice(bars, start=300)
     deflated = replay(tuned, later)
     assert deflated.sharpe.n_trials == 27

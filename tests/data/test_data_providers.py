@@ -26,7 +26,8 @@ from requests.adapters import BaseAdapter
 from requests.models import Response
 
 from candor.cli import main
-from candor.data.providers import fetch_bars, parse_period, store_bars, stored_symbol
+from candor.application.ingest import store_bars
+from candor.data.providers import fetch_bars, parse_period, stored_symbol
 from candor.data.synthetic import planted_signal
 from candor.errors import ConfigError, DataError
 from candor.store import connect_store, load_bars, upgrade

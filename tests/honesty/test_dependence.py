@@ -12,7 +12,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from candor.evaluate import Verdict, lift_test
+from candor.evaluate import lift_test
+from candor.records.verdict import Verdict
 
 ALPHA = 0.05
 N = 1500

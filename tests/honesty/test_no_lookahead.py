@@ -21,10 +21,10 @@ def series():
 @pytest.mark.parametrize("name", ["sp500", "planted"])
 def test_training_rows_are_identical_when_the_future_is_cut_off(series, cheap_config, name):
     bars = series[name]
-    full = build_labelled_data(bars, cheap_config)
+    full = build_labelled_data(bars, cheap_config.features, cheap_config.labels)
     rng = np.random.default_rng(0)
     for cut in sorted(rng.integers(len(bars) // 2, len(bars), size=12)):
-        part = build_labelled_data(bars.iloc[:cut], cheap_config)
+        part = build_labelled_data(bars.iloc[:cut], cheap_config.features, cheap_config.labels)
         # Every row the truncated history can label must match the full history exactly.
         pd.testing.assert_frame_equal(part.X, full.X.loc[part.X.index], rtol=1e-9, atol=1e-12)
         pd.testing.assert_series_equal(part.y, full.y.loc[part.y.index])
@@ -33,7 +33,7 @@ def test_training_rows_are_identical_when_the_future_is_cut_off(series, cheap_co
 
 @pytest.mark.parametrize("name", ["sp500", "planted"])
 def test_no_training_label_reaches_into_its_test_fold_or_the_holdout(series, cheap_config, name):
-    data = build_labelled_data(series[name], cheap_config)
+    data = build_labelled_data(series[name], cheap_config.features, cheap_config.labels)
     ts, t1 = data.y.index, data.t1
     dev, hold = holdout_split(ts, t1, cheap_config.split.holdout, purge=cheap_config.purge)
     assert t1.iloc[dev].max() < ts[hold[0]]

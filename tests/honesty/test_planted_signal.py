@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from candor.data.synthetic import planted_signal
-from candor.evaluate import Verdict
+from candor.records.verdict import Verdict
 from candor.training.matrix import build_labelled_data, data_fingerprint
 from candor.training.run import train, train_labelled
 from tests.honesty.conftest import BARS, SEEDS
@@ -30,7 +30,7 @@ def _block_shuffled(y, block: int, seed: int):
 
 def test_shuffled_labels_score_at_the_baseline(cheap_config):
     bars = planted_signal(BARS, seed=3, strength=STRENGTH)
-    data = build_labelled_data(bars, cheap_config)
+    data = build_labelled_data(bars, cheap_config.features, cheap_config.labels)
     honest = train_labelled(data, cheap_config, symbol="PLANT", timeframe="d1", fingerprint=data_fingerprint(bars))
     shuffled_y = _block_shuffled(data.y, block=50, seed=7)
     shuffled = train_labelled(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from candor.data.synthetic import random_walk
-from candor.evaluate import Verdict
+from candor.records.verdict import Verdict
 from candor.training.run import train
 from tests.honesty.conftest import BARS, SEEDS
 

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 from candor.data.synthetic import random_walk
-from candor.evaluate import Verdict
+from candor.records.verdict import Verdict
 from candor.training.multiplicity import adjust, adjust_p_values
-from candor.training.universe import SeriesSpec, train_universe
+from candor.application.universe import SeriesSpec, train_universe
 from tests.honesty.conftest import BARS
 
 N_SERIES = 50

@@ -51,7 +51,7 @@ def register_estimator(registry: Any, tracking: Any, champion: Any, estimator: A
     """Register ``estimator`` with (a copy of) the champion's manifest and run tags; maybe promote."""
     from candor.registry.artifact import save_model
 
-    artifact = save_model(folder, estimator, replace(champion.model.manifest, **(manifest_changes or {})))
+    artifact = save_model(folder, estimator, champion.model.manifest.model_copy(update=manifest_changes or {}))
     keep = ("holdout_start", "holdout_end", "holdout_rows", "label_spec")
     run = tracking.client.create_run(tracking.experiment_id, tags={k: v for k, v in champion.tags.items() if k in keep})
     tracking.client.log_artifacts(run.info.run_id, str(artifact), "model")

@@ -13,9 +13,9 @@ from sklearn.dummy import DummyClassifier
 from candor.features import FeatureSet
 from candor.labels import LabelSpec
 from candor.registry.artifact import save_model
-from candor.registry.manifest import Manifest
-from candor.training.report import TrainingReport
-from candor.training.summaries import EvaluationSummary
+from candor.records.manifest import Manifest
+from candor.records.report import TrainingReport
+from candor.records.evaluation import Evaluation
 
 
 @dataclass
@@ -48,11 +48,11 @@ def make_stores(folder: Path, templates: tuple[Path, Path]) -> Stores:
 def report(accuracy: float = 0.65, verdict: str = "significant edge", holdout: float | None = None,
            **extra: float) -> TrainingReport:
     """A training report carrying the parts the gates read (everything else left empty)."""
-    oos = EvaluationSummary.from_dict({
+    oos = Evaluation.model_validate({
         "accuracy": accuracy, "precision": 0.6, "recall": 0.6, "f1": 0.6, "lift": 0.05,
         "p_value": 0.01 if verdict == "significant edge" else 0.4, "verdict": verdict,
         "best_baseline": "majority", "best_baseline_accuracy": accuracy - 0.05, **extra})
-    hold = EvaluationSummary(accuracy=accuracy if holdout is None else holdout, f1=0.6, lift=0.04)
+    hold = Evaluation(accuracy=accuracy if holdout is None else holdout, f1=0.6, lift=0.04)
     return TrainingReport(oos=oos, holdout=hold)
 
 

@@ -7,7 +7,8 @@ import shutil
 import pytest
 
 from candor.config import Config
-from candor.registry import GateThresholds, MinimumMetricsGate, Registry, default_gates
+from candor.registry import GateSpec, MinimumMetricsGate, Registry, default_gates
+from candor.registry.artifact import verify_artifact
 from candor.registry.publish import Candidate, publish
 from candor.config import safe_uri
 from candor.registry.tracking import Tracking, config_params, open_tracking
@@ -17,7 +18,7 @@ from candor.store import latest_training_runs
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     from candor.data.synthetic import planted_signal
-    from candor.training.workflow import run_training
+    from candor.application.train import run_training
 
     home = tmp_path_factory.mktemp("train-home")
     bars = planted_signal(n=900, seed=3)
@@ -29,7 +30,7 @@ def trained(tmp_path_factory):
 def _publish(outcome, stores, *, gates=None, promote=True):
     registry = Registry(stores.client, stores.engine, gates=gates if gates is not None else default_gates())
     tracking = Tracking(stores.client, stores.uri, stores.experiment_id)
-    return publish(registry, tracking, Candidate(outcome.artifact, outcome.result), promote=promote, actor="ci",
+    return publish(registry, tracking, Candidate(outcome.artifact, verify_artifact(outcome.artifact), outcome.result.backtest), promote=promote, actor="ci",
                    reason="test")
 
 
@@ -54,7 +55,7 @@ def test_open_tracking_puts_artifacts_under_home(tmp_path, store_templates):
 def test_config_params_are_flat_truncated_and_passwordless(trained):
     _, config, _ = trained
     params = config_params(config.model_copy(update={"database_url": "postgresql://u:pw@h/db",
-                                                     "tracking_uri": "https://u:pw@mlflow/"}))
+                                                     "tracking_uri": "https://u:pw@mlflow/"}).recorded())
     assert params["labels.horizon"] == "5" and params["models.models"] == '["logreg"]'
     assert "database_url" not in params and "tracking_uri" not in params
     assert all(len(v) <= 6000 for v in params.values()) and not any("pw" in v for v in params.values())
@@ -86,7 +87,7 @@ def test_publish_logs_everything_and_records_the_row(trained, stores):
 
 def test_publish_with_passing_gates_promotes_and_champion_forecasts(trained, stores):
     bars, config, outcome = trained
-    lenient = [MinimumMetricsGate(GateThresholds(0.0, 0.0, 0.0, 0.0))]
+    lenient = [MinimumMetricsGate(GateSpec(min_accuracy=0.0, min_precision=0.0, min_recall=0.0, min_f1=0.0))]
     first = _publish(outcome, stores, gates=lenient)
     assert first.status == "validated" and first.promoted and "no champion yet" in first.note
     second = _publish(outcome, stores, gates=lenient)

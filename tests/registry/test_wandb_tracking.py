@@ -65,7 +65,7 @@ def _config(home: Path, backend: str) -> Config:
 def _train(bars, home: Path, backend: str, templates, workdir: Path):
     """A tracked training through the real path (open_services → run_training → publish), from a
     working directory W&B must leave alone."""
-    from candor.training.workflow import run_training
+    from candor.application.train import run_training
 
     home.mkdir(parents=True)
     shutil.copy(templates[0], home / "mlflow.db")
@@ -178,7 +178,7 @@ def test_wandb_run_has_importance_table_report_and_plots(both):
     _, outcome, mlflow_run, _, artifacts, logged = both
     report = outcome.result.report
     files = logged.folder / "files"
-    assert json.loads((files / "report" / "report.json").read_text()) == json.loads(json.dumps(report.to_dict()))
+    assert json.loads((files / "report" / "report.json").read_text()) == report.model_dump(mode="json")
     assert {"confusion_matrix.png", "calibration.png"} <= {p.name for p in (files / "plots").iterdir()}
     table = json.loads((files / logged.summary["feature_importance"]["path"]).read_text())
     assert table["columns"] == ["feature", "importance", "std"]
@@ -212,7 +212,7 @@ def test_wandb_backend_keeps_mlflow_as_the_registry_only(bars, store_templates, 
 
 def test_wandb_failure_registers_nothing(bars, store_templates, tmp_path):
     """A W&B run that cannot start is one StoreError line; the MLflow run is FAILED, no version."""
-    from candor.training.workflow import run_training
+    from candor.application.train import run_training
 
     home = tmp_path / "home"
     home.mkdir()

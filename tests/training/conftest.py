@@ -36,7 +36,7 @@ def cheap_config():
 def saved(tmp_path_factory):
     """One real small training saved as an artifact (not tracked), shared by the artifact and
     manifest tests: (outcome, bars)."""
-    from candor.training.workflow import run_training
+    from candor.application.train import run_training
 
     config = load_config(environ={}, overrides={
         "models": {"models": ("logreg",)}, "split": {"folds": 3},

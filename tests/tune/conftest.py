@@ -20,7 +20,7 @@ def small_data():
     config = load_config(None, {"models": {"models": ["logreg"]}, "split": {"folds": 3}, "labels": {"threshold": 0.01},
                                 "evaluation": {"importance_repeats": 0, "n_boot": 100}}, environ={})
     bars = random_walk(900, seed=7, symbol="RWT")
-    return bars, build_labelled_data(bars, config), config
+    return bars, build_labelled_data(bars, config.features, config.labels), config
 
 
 @pytest.fixture

@@ -179,7 +179,7 @@ def tuned_home(small_data, tmp_path_factory):
 
 def test_reuse_on_the_rows_it_was_tuned_on_is_refused_before_any_fit(tuned_home):
     from candor.training.reuse import TuningReuseError
-    from candor.training.workflow import run_training
+    from candor.application.train import run_training
 
     config, _ = tuned_home
     with pytest.raises(TuningReuseError, match=r"tuned on rows .* overlap this run's out-of-sample rows.*"
@@ -196,7 +196,7 @@ def test_reuse_on_the_rows_it_was_tuned_on_is_refused_before_any_fit(tuned_home)
 def test_reuse_on_a_later_disjoint_span_counts_every_trial_in_the_deflated_sharpe(tuned_home, tmp_path):
     from candor.backtest.replay import replay
     from candor.registry.artifact import load_model
-    from candor.training.workflow import run_training
+    from candor.application.train import run_training
 
     config, tuning_run = tuned_home
     bars = _walk()

@@ -10,7 +10,7 @@ import pytest
 
 from candor.cli import main
 from candor.config import load_config
-from candor.training.universe import (
+from candor.application.universe import (
     ClusterError, SeriesSpec, connect_dask, pinned_threads, resolve_series, threads_per_process, train_universe,
 )
 

@@ -32,7 +32,7 @@ def test_no_password_reaches_a_manifest_or_mlflow(tmp_path):
     from candor.data.synthetic import planted_signal
     from candor.registry.artifact import load_model
     from candor.registry.tracking import config_params
-    from candor.training.workflow import run_training
+    from candor.application.train import run_training
 
     config = load_config(environ={}, overrides={
         "home": str(tmp_path), "models": {"models": ["logreg"]}, "split": {"folds": 3},
@@ -42,7 +42,7 @@ def test_no_password_reaches_a_manifest_or_mlflow(tmp_path):
     outcome = run_training(planted_signal(700, seed=2), config, track=False)
     text = (outcome.artifact / "manifest.json").read_text()
     assert "PASSWORD" not in text and "u:***@db.example/optuna" in text
-    assert "PASSWORD" not in repr(config_params(config)) and "PASSWORD" not in repr(load_model(outcome.artifact).manifest)
+    assert "PASSWORD" not in repr(config_params(config.recorded())) and "PASSWORD" not in repr(load_model(outcome.artifact).manifest)
 
 
 def test_an_unreachable_database_fails_before_training_and_leaves_nothing(tmp_path, monkeypatch, capsys):
@@ -98,7 +98,7 @@ def test_a_planted_password_is_in_nothing_a_tracked_training_writes(tmp_path):
     its artifacts, the operational store — none may hold the password of a configured URL."""
     from candor.config import load_config
     from candor.data.synthetic import planted_signal
-    from candor.training.workflow import run_training
+    from candor.application.train import run_training
 
     home = tmp_path / "home"
     config = load_config(environ={"CANDOR_API_TOKEN": "PASSWORD-token"}, overrides={
@@ -116,7 +116,7 @@ def _trained_artifact(tmp_path, monkeypatch):
     """A small untracked training's artifact and its bars as CSV (what ``candor backtest`` reads)."""
     from candor.config import load_config
     from candor.data.synthetic import planted_signal
-    from candor.training.workflow import run_training
+    from candor.application.train import run_training
 
     monkeypatch.setenv("CANDOR_HOME", str(tmp_path / "home"))
     config = load_config(environ={}, overrides={"home": str(tmp_path / "home"), "models": {"models": ["logreg"]},
@@ -150,7 +150,7 @@ def test_a_killed_publish_leaves_no_model_and_its_staging_is_swept(tmp_path, mon
     from candor.config import load_config
     from candor.data.synthetic import planted_signal
     from candor.registry import publish as publish_module
-    from candor.training import workflow
+    from candor.application import train as workflow
 
     config = load_config(environ={}, overrides={"home": str(tmp_path / "home"), "models": {"models": ["logreg"]},
                                                 "split": {"folds": 3},

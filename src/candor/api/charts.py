@@ -14,7 +14,7 @@ from typing import Any
 
 from candor.api.queries import LivePoint
 from candor.labels import CLASS_NAMES
-from candor.training.report import CalibrationBin, FoldSummary, ImportanceRow
+from candor.records.report import CalibrationBin, FoldSummary, ImportanceRow
 from candor.records.status import DriftStatus
 
 BULL, BEAR, NEUTRAL, INK, MUTED, ACCENT = "#1a9850", "#d73027", "#8c8c8c", "#1f2933", "#9aa5b1", "#2f6fdf"

@@ -7,7 +7,7 @@ import math
 from typing import Any
 
 from candor.api.charts import DIRECTION_COLOURS, STATUS_COLOURS
-from candor.evaluate import Verdict
+from candor.records.verdict import Verdict
 
 
 def pct(value: Any, digits: int = 1) -> str:

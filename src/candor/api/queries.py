@@ -21,7 +21,7 @@ from candor.registry.common import DEFAULT_HORIZON, model_name, parse_model_name
 from candor.errors import RegistryError
 from candor.store import DriftRow, MlForecast, TrainingRun, drift_rows, latest_training_runs
 from candor.store._rows import fetch_all
-from candor.training.report import TrainingReport
+from candor.records.report import TrainingReport, parse_report
 
 #: Enough history to find every series' latest rows on any realistic deployment.
 _RUN_SCAN = 5000
@@ -173,7 +173,7 @@ def run_report(run: TrainingRun | None) -> TrainingReport | None:
     key = (int(run.id), str(run.mlflow_run_id))
     report = _REPORTS.get(key)
     if report is None:
-        report = TrainingReport.from_dict(run.report)
+        report = parse_report(run.report)
         if len(_REPORTS) >= _REPORTS_KEPT:
             _REPORTS.pop(next(iter(_REPORTS)), None)
         _REPORTS[key] = report

@@ -18,11 +18,11 @@ from candor.api.routes_read import HorizonQuery, SymbolPath, require_horizon, re
 from candor.api.schemas import Timeframe
 from candor.api.services import Services, services
 from candor.data.datasets import DATASET_NAMES
-from candor.evaluate import Verdict
+from candor.records.verdict import Verdict
 from candor.records.status import DriftStatus
 from candor.store import DriftRow, alias_events, drift_rows
-from candor.training.report import CalibrationBin, TrainingReport
-from candor.training.summaries import BacktestSummary
+from candor.records.report import CalibrationBin, TrainingReport
+from candor.records.backtest import BacktestSummary
 
 router = APIRouter(include_in_schema=False)
 Svc = Annotated[Services, Depends(services)]
@@ -85,9 +85,9 @@ def _calibration(report: TrainingReport | None,
         lo, hi = i / 10, (i + 1) / 10
         inside = [r for r in resolved if lo < r.confidence <= hi or (i == 0 and r.confidence == 0)]
         if inside:
-            bins.append(CalibrationBin(i, lo, hi, sum(r.confidence for r in inside) / len(inside),
-                                       sum(r.direction == r.realized_direction for r in inside) / len(inside),
-                                       len(inside)))
+            bins.append(CalibrationBin(
+                bin=i, lower=lo, upper=hi, mean_confidence=sum(r.confidence for r in inside) / len(inside),
+                accuracy=sum(r.direction == r.realized_direction for r in inside) / len(inside), count=len(inside)))
     return bins, f"live forecasts, n={len(resolved)}"
 
 

@@ -21,14 +21,14 @@ from candor.data.bars import last_period, timeframe_of
 from candor.errors import ConfigError
 from candor.features import warmup_bars
 from candor.registry.artifact import save_model
-from candor.registry.manifest import build_manifest
+from candor.training.manifest import build_manifest
 from candor.registry.common import RegisteredVersion
-from candor.registry.gates import GateResult, failure_reasons, run_gates
+from candor.registry.gates import GateResult, default_gates, failure_reasons, run_gates
 from candor.registry.publish import Candidate, publish
-from candor.services import Services, gates_from_config, open_services
+from candor.services import Services, open_services
 from candor.training.device import DeviceChoice
 from candor.training.run import Progress, TrainResult, train
-from candor.training.matrix import MIN_TRAINING_ROWS, feature_set_from
+from candor.training.matrix import MIN_TRAINING_ROWS
 from candor.training.runconfig import DerivedSetting, RunConfig, derive_run_config
 from candor.training.tuning import save_best_params
 
@@ -133,21 +133,21 @@ def run_training(
               else open_services(run.config, migrate=True))
     with opened as live:
         result = replace(train(bars, run.config, progress=progress, reused=run.reused), derived=run.derived)
-        outcome = TrainingOutcome(result, None, run_gates(result.report, gates_from_config(run.config)), run=run)
+        outcome = TrainingOutcome(result, None, run_gates(result.report, default_gates(run.config.registry)), run=run)
         if dry_run:
             return outcome
         target = (Path(out) / f"{result.symbol}_{result.timeframe}_{datetime.now(UTC):%Y%m%dT%H%M%S%f}"
                   if out is not None else default_artifact_dir(run.config, result.symbol, result.timeframe))
+        manifest = build_manifest(result)
         if not (publishing and live is not None):
-            outcome.artifact = save_model(target, result.model, build_manifest(result))
+            outcome.artifact = save_model(target, result.model, manifest)
         else:
             # Staged under a name no reader takes for a model, renamed once published: a crash in
             # between leaves a staging folder the next training removes, never an orphan model.
-            staging = save_model(target.with_name(f"{target.name}{STAGING}{os.getpid()}"), result.model,
-                                 build_manifest(result))
+            staging = save_model(target.with_name(f"{target.name}{STAGING}{os.getpid()}"), result.model, manifest)
             try:
                 outcome.registered = publish(live.registry, live.tracking,
-                                             Candidate(staging, result, kept_at=target),
+                                             Candidate(staging, manifest, result.backtest, kept_at=target),
                                              promote=promote, force=force, actor=actor, reason=reason,
                                              margin=run.config.registry.promotion_margin, bars=bars)
             except BaseException:
@@ -165,7 +165,7 @@ def _window(bars: pd.DataFrame, config: Config, period: str | None,
     bars than the labelled matrix needs (the features' warm-up, the horizon and its minimum rows)."""
     if period is None:
         return bars, ()
-    needed = (warmup_bars(feature_set_from(config), timeframe_of(bars))
+    needed = (warmup_bars(config.features, timeframe_of(bars))
               + (horizon or config.labels.horizon) + MIN_TRAINING_ROWS)
     window = last_period(bars, period, min_rows=needed)
     source = (f"--period {period}: the {len(window):,} of {len(bars):,} bars from {window.index[0]:%Y-%m-%d} "

@@ -2,7 +2,7 @@
 
 A universe is a list of :class:`SeriesSpec` (an embedded dataset, a file, or bars in memory,
 each optionally resampled to a coarser timeframe). Every series trains through
-:func:`candor.training.workflow.run_training` unchanged, so a process-pool or Dask worker writes to the
+:func:`candor.application.train.run_training` unchanged, so a process-pool or Dask worker writes to the
 same home, MLflow store and database as a serial run: workers get the config, never engines or
 connections. A failing series becomes a ``failed`` row with its reason; the rest continue.
 
@@ -40,7 +40,7 @@ from candor.errors import CandorError
 from candor.services import open_services
 from candor.training.device import DeviceChoice
 from candor.training.multiplicity import CORRECTION_NAMES, adjust
-from candor.training.workflow import TrainingOutcome, run_training
+from candor.application.train import TrainingOutcome, run_training
 
 _THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMEXPR_NUM_THREADS")
 
@@ -186,7 +186,7 @@ def train_series(spec: SeriesSpec, config: Config, *, out: Path | None = None, d
     """Train one series and return its summary row; any exception becomes a ``failed`` row.
 
     ``threads`` (set for worker processes) pins model threads and runs outer folds serially; the
-    run's config is derived from ``config`` by :func:`candor.training.workflow.run_training`.
+    run's config is derived from ``config`` by :func:`candor.application.train.run_training`.
     """
     started = time.perf_counter()
     symbol, timeframe = spec.name.split("@")[0], spec.timeframe or "?"

@@ -31,6 +31,7 @@ from candor.backtest.config import BacktestConfig, infer_periods_per_year
 from candor.backtest.metrics import Metrics, SharpeInference, json_number, performance, sharpe_inference
 from candor.backtest.trades import TradeRuns, trades_frame
 from candor.errors import ConfigError, DataError
+from candor.records.backtest import EQUITY_POINTS, BacktestSummary, EquityPoint
 
 PRICE_COLUMN = {"next_open": "open", "next_close": "close"}
 
@@ -56,7 +57,7 @@ class BacktestResult:
     def to_dict(self) -> dict[str, Any]:
         """Metrics, benchmarks, Sharpe inference, span and config — no per-bar series."""
         return {
-            "config": self.config.to_dict(),
+            "config": self.config.model_dump(mode="json"),
             "execution": self.config.execution,
             "start": self.returns.index[0].isoformat(),
             "end": self.returns.index[-1].isoformat(),
@@ -73,6 +74,21 @@ class BacktestResult:
             "psr": json_number(self.sharpe.psr),
             "dsr": json_number(self.sharpe.dsr),
         }
+
+    def summary(self, points: int = EQUITY_POINTS) -> BacktestSummary:
+        """The record the training report stores: :meth:`to_dict` and a downsampled equity curve."""
+        return BacktestSummary.model_validate({**self.to_dict(), "equity_curve": []}).model_copy(
+            update={"equity_curve": self.equity_curve(points)})
+
+    def equity_curve(self, points: int = EQUITY_POINTS) -> tuple[EquityPoint, ...]:
+        """A downsampled equity curve beside buy-and-hold, small enough for JSON and the dashboard."""
+        equity, hold = self.equity, self.buy_and_hold_equity
+        step = max(1, len(equity) // points)
+        picks = list(range(0, len(equity), step))
+        if picks and picks[-1] != len(equity) - 1:
+            picks.append(len(equity) - 1)
+        return tuple(EquityPoint(ts=equity.index[i].isoformat(), equity=float(equity.iloc[i]),
+                                 buy_and_hold=float(hold.iloc[i])) for i in picks)
 
 
 def target_positions(proba: pd.DataFrame, config: BacktestConfig) -> tuple[np.ndarray, int]:

@@ -6,7 +6,7 @@ bar the training read: from the first bar whose price entered a feature or label
 a holdout label looked at. The holdout counts, because its score decided the gates and the
 promotion.
 
-The manifest records that span (:class:`~candor.training.report.DataSpan`, manifest format 2), so
+The manifest records that span (:class:`~candor.records.report.DataSpan`, manifest format 2), so
 it is read, not reconstructed. A model saved before the span was recorded cannot say which bars
 it read; it is refused with the fix (retrain), unless the caller picks the start and accepts the
 overlap risk (``start`` with ``allow_overlap``).
@@ -23,7 +23,7 @@ import pandas as pd
 from candor.backtest.config import BacktestConfig
 from candor.backtest.engine import BacktestResult, run_backtest
 from candor.errors import ConfigError, DataError
-from candor.registry.manifest import Manifest
+from candor.records.manifest import Manifest
 
 CLASS_COLUMNS = (-1, 0, 1)
 

@@ -115,7 +115,8 @@ def fetch_command(
 ) -> None:
     """Download bars from a provider, validate them like a file and store them in ohlc_bars (idempotent)."""
     from candor.config import load_config, under_home
-    from candor.data.providers import check_provider, fetch_bars, store_bars
+    from candor.application.ingest import store_bars
+    from candor.data.providers import check_provider, fetch_bars
     from candor.store import connect_store
 
     check_provider(provider)  # before it names a cache folder

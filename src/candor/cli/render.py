@@ -9,7 +9,7 @@ from rich.markup import escape
 from rich.panel import Panel
 from rich.table import Table
 
-from candor.evaluate import Verdict
+from candor.records.verdict import Verdict
 
 
 def _pct(value: float | None) -> str:

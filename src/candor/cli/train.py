@@ -137,7 +137,7 @@ def train_command(
     # lazy: the training stack (scikit-learn, MLflow, the registry) loads only when one series trains
     from candor.cli.render import render_training
     from candor.data.sources import open_bars
-    from candor.training.workflow import run_training
+    from candor.application.train import run_training
 
     if source == "db":
         from candor.ops.context import stored_bars
@@ -162,9 +162,9 @@ def train_command(
     document = _document(outcome)
     if output_json is not None:
         output_json.parent.mkdir(parents=True, exist_ok=True)
-        from candor.training.summaries import json_safe  # NaN → null: JSON every parser reads
+        from candor.records.values import plain  # NaN → null: JSON every parser reads
 
-        output_json.write_text(json.dumps(json_safe(document), indent=2, allow_nan=False))
+        output_json.write_text(json.dumps(plain(document), indent=2, allow_nan=False))
     if not log_json:
         render_training(console, outcome)
     else:
@@ -278,7 +278,7 @@ def _probe_device(config: Config, *, quiet: bool) -> DeviceChoice:
 def _train_all(config: Config, *, out: Path | None, dry_run: bool, quiet: bool, device: DeviceChoice) -> int:
     """Every series of the universe (processes or Dask), one progress display, one summary table."""
     from candor.cli.render import render_universe
-    from candor.training.universe import resolve_series, train_universe
+    from candor.application.universe import resolve_series, train_universe
 
     specs = resolve_series(config.universe.datasets, config.universe.timeframes)
     with Progress(TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
@@ -291,9 +291,9 @@ def _train_all(config: Config, *, out: Path | None, dry_run: bool, quiet: bool, 
 
         rows = train_universe(specs, config, out=out, dry_run=dry_run, on_progress=show, device=device)
     if quiet:
-        from candor.training.summaries import json_safe
+        from candor.records.values import plain
 
-        console.print_json(json.dumps([json_safe(row.__dict__) for row in rows], allow_nan=False))
+        console.print_json(json.dumps([plain(row.__dict__) for row in rows], allow_nan=False))
     else:
         render_universe(console, rows)
     failed = any(row.status == "failed" for row in rows)
@@ -301,7 +301,7 @@ def _train_all(config: Config, *, out: Path | None, dry_run: bool, quiet: bool, 
 
 
 def _document(outcome) -> dict[str, Any]:
-    document = outcome.result.report.to_dict()  # the report the manifest, MLflow and training_runs hold
+    document = outcome.result.report.model_dump(mode="json")  # the report the manifest, MLflow and training_runs hold
     document["artifact"] = str(outcome.artifact) if outcome.artifact else None
     document["gates"] = {"passed": outcome.passed, "failures": outcome.gate_failures}
     registered = outcome.registered

@@ -135,7 +135,7 @@ _KEPT_TAGS = ("holdout_start", "holdout_end", "holdout_rows", "label_spec", "sym
 def _publish_update(services: Services, champion: Champion, estimator: OutOfFoldEnsemble, now: datetime, actor: str,
                     update: dict[str, Any]) -> str:
     """Save the copy (champion's manifest plus the update) and publish it through the one path."""
-    manifest = replace(champion.model.manifest, weights_update={**update, "from_version": champion.version})
+    manifest = champion.model.manifest.model_copy(update={"weights_update": {**update, "from_version": champion.version}})
     symbol, timeframe = manifest.symbol, manifest.timeframe
     target = under_home(services.config.home, "models", symbol, timeframe, f"weights-{now:%Y%m%dT%H%M%S%f}")
     artifact = save_model(target, estimator, manifest)

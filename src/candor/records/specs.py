@@ -128,16 +128,33 @@ Bool = Annotated[bool, BeforeValidator(_boolean)]
 Probability = Annotated[float, BeforeValidator(_probability)]
 
 
-class Spec(BaseModel):
+class _RaisesConfigError(type(BaseModel)):  # pydantic's model metaclass
+    """Building a spec by calling its class (``LabelSpec(horizon=0)``) raises :class:`ConfigError`;
+    positional arguments are taken in field order (``LabelSpec("binary", 2)``).
+
+    Only the direct call: a spec validated inside a :class:`~candor.config.Config` (or a stored
+    manifest) raises pydantic's ValidationError, which keeps the dotted path (``labels.horizon``)
+    for the caller to word. An ``__init__`` override would not do: pydantic calls it for nested
+    models too, and the path would be lost.
+    """
+
+    def __call__(cls, *args: Any, **kwargs: Any) -> Any:
+        if args:  # positional arguments in field order, as the dataclasses these specs replaced took them
+            names = list(cls.model_fields)
+            if len(args) > len(names) or set(names[:len(args)]) & set(kwargs):
+                raise TypeError(f"{cls.__name__} takes at most {len(names)} arguments ({', '.join(names)}), "
+                                "each given once")
+            kwargs = {**dict(zip(names, args)), **kwargs}
+        try:
+            return super().__call__(**kwargs)
+        except ValidationError as exc:
+            raise ConfigError(describe(exc)) from None
+
+
+class Spec(BaseModel, metaclass=_RaisesConfigError):
     """A frozen, validated setting; building one with a bad value raises :class:`ConfigError`."""
 
     model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
-
-    def __init__(self, /, **data: Any) -> None:
-        try:
-            super().__init__(**data)
-        except ValidationError as exc:
-            raise ConfigError(describe(exc)) from None
 
 
 # ---------------------------------------------------------------------------------- labels

@@ -4,7 +4,7 @@ Layout::
 
     <dir>/model.pkl.gz     the fitted OutOfFoldEnsemble (pickle protocol 5, gzip); older
                            artifacts hold ``model.joblib`` instead, which is still read
-    <dir>/manifest.json    a :class:`~candor.registry.manifest.Manifest`: features, label and
+    <dir>/manifest.json    a :class:`~candor.records.manifest.Manifest`: features, label and
                            feature specs, config, report, data fingerprint and span, package
                            versions and the SHA-256 of every other file
 
@@ -30,7 +30,7 @@ import pickle
 import shutil
 import tempfile
 import warnings
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -43,7 +43,7 @@ from candor.data.bars import symbol_of, timeframe_of
 from candor.errors import ModelError, RegistryError
 from candor.features import compute_features
 from candor.labels import CLASS_NAMES
-from candor.registry.manifest import Manifest
+from candor.records.manifest import Manifest, parse_manifest
 
 MODEL_FILE = "model.pkl.gz"
 #: The model file of artifacts written before :data:`MODEL_FILE`; still loaded (hash-checked).
@@ -170,7 +170,7 @@ def save_model(directory: Path, estimator: Any, manifest: Manifest) -> Path:
         payload = gzip.compress(pickle.dumps(estimator, protocol=5), compresslevel=3, mtime=0)
         (staging / MODEL_FILE).write_bytes(payload)
         files = {MODEL_FILE: hashlib.sha256(payload).hexdigest()}
-        (staging / MANIFEST_FILE).write_text(replace(manifest, files=files).to_json())
+        (staging / MANIFEST_FILE).write_text(manifest.model_copy(update={"files": files}).model_dump_json(indent=2))
         os.replace(staging, directory)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
@@ -211,7 +211,7 @@ def _verified(path: Path, expected_manifest_sha256: str | None) -> tuple[Manifes
     except UnicodeDecodeError:
         raise RegistryError(f"{manifest_path} is not UTF-8 JSON; the artifact is damaged — retrain the model "
                             "or restore the artifact.") from None
-    manifest = Manifest.from_json(text)
+    manifest = parse_manifest(text)
     contents: dict[str, bytes] = {}
     for name, expected in manifest.files.items():
         if name in ("", ".", "..") or Path(name).name != name:

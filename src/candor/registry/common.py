@@ -20,7 +20,7 @@ from candor.data.bars import TIMEFRAMES
 from candor.errors import RegistryError, StoreError
 
 if TYPE_CHECKING:
-    from candor.registry.manifest import Manifest
+    from candor.records.manifest import Manifest
 
 PREFIX = "candor."
 STATUS = "status"

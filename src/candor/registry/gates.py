@@ -2,10 +2,10 @@
 
 Why objects rather than one function: the registry runs whatever list it is given, so the
 backtest gate or a project-specific gate plugs in without touching the registry. Each
-gate reads the :class:`~candor.training.report.TrainingReport` stored inside the model artifact
+gate reads the :class:`~candor.records.report.TrainingReport` stored inside the model artifact
 (``manifest.report``), so a version can be re-validated later from the registry alone, without the
 ``TrainResult`` that produced it. A report held as JSON is parsed once, at the boundary, with
-``TrainingReport.from_dict``.
+``candor.records.report.parse_report``.
 
 Gates fail closed: a metric the report does not carry (``None`` in the record) is a failure with
 a reason, never a pass. A gate whose whole input section is absent (no ``backtest`` section yet)
@@ -19,42 +19,10 @@ from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
 from candor.errors import ConfigError
-from candor.evaluate import Verdict
-from candor.training.report import TrainingReport
-from candor.training.summaries import EvaluationSummary
-
-
-@dataclass(frozen=True)
-class GateThresholds:
-    """Minimums a version must reach, set above what guessing the majority class scores on a
-    near-balanced direction label; ``section`` picks the report part judged.
-
-    ``oos`` (pooled purged walk-forward predictions) is the default: it is the larger sample and
-    the one the significance test was run on. ``holdout`` is accepted for stricter setups.
-    """
-
-    min_accuracy: float = 0.60
-    min_precision: float = 0.55
-    min_recall: float = 0.50
-    min_f1: float = 0.52
-    section: str = "oos"
-
-    def __post_init__(self) -> None:
-        for name in ("min_accuracy", "min_precision", "min_recall", "min_f1"):
-            value = getattr(self, name)
-            if not (isinstance(value, int | float) and 0.0 <= float(value) <= 1.0):
-                raise ConfigError(f"`{name}` must be a number in [0, 1]. Got {value!r}.")
-        if self.section not in ("oos", "holdout"):
-            raise ConfigError(f"`section` must be 'oos' or 'holdout'. Got {self.section!r}.")
-
-
-@dataclass(frozen=True)
-class BacktestThresholds:
-    """Minimums for the backtest gate; ``None`` disables that check."""
-
-    min_sharpe: float | None = 0.5
-    min_trades: int | None = 30
-    min_deflated_sharpe: float | None = 0.95
+from candor.records.verdict import Verdict
+from candor.records.report import TrainingReport
+from candor.records.evaluation import Evaluation
+from candor.records.specs import GateSpec
 
 
 @dataclass(frozen=True)
@@ -76,8 +44,8 @@ class Gate(Protocol):
     def check(self, report: TrainingReport) -> GateResult: ...
 
 
-def _section(report: TrainingReport, name: str) -> EvaluationSummary:
-    """The evaluation a gate judges: ``oos`` or ``holdout`` (checked by :class:`GateThresholds`)."""
+def _section(report: TrainingReport, name: str) -> Evaluation:
+    """The evaluation a gate judges: ``oos`` or ``holdout`` (checked by :class:`GateSpec`)."""
     return report.holdout if name == "holdout" else report.oos
 
 
@@ -85,7 +53,7 @@ def _section(report: TrainingReport, name: str) -> EvaluationSummary:
 class MinimumMetricsGate:
     """Accuracy / precision / recall / F1 minimums (weighted averages, as the report stores them)."""
 
-    thresholds: GateThresholds = GateThresholds()
+    thresholds: GateSpec = GateSpec()
     name: str = "minimum_metrics"
 
     def check(self, report: TrainingReport) -> GateResult:
@@ -132,10 +100,10 @@ class BacktestGate:
     Skipped (passes, ``skipped=True``) while reports carry no backtest section. Reads the summary's
     ``sharpe`` (annualised, after costs), ``n_trades`` and ``deflated_sharpe``; which stored keys
     feed them (a bare :meth:`candor.backtest.BacktestResult.to_dict` too) is
-    :meth:`candor.training.summaries.BacktestSummary.from_dict`'s business.
+    :class:`candor.records.backtest.BacktestSummary`'s validator's business.
     """
 
-    thresholds: BacktestThresholds = BacktestThresholds()
+    thresholds: GateSpec = GateSpec()
     name: str = "backtest"
 
     def check(self, report: TrainingReport) -> GateResult:
@@ -143,7 +111,7 @@ class BacktestGate:
         if section is None:
             return GateResult(self.name, True, "report has no backtest section; gate skipped", skipped=True)
         t = self.thresholds
-        checks = (("sharpe", section.sharpe, t.min_sharpe), ("trades", section.n_trades, t.min_trades),
+        checks = (("sharpe", section.sharpe, t.min_backtest_sharpe), ("trades", section.n_trades, t.min_backtest_trades),
                   ("deflated_sharpe", section.deflated_sharpe, t.min_deflated_sharpe))
         failures = [f"backtest {key} is missing" if value is None else f"backtest {key} {value:.3f} < {minimum}"
                     for key, value, minimum in checks
@@ -153,11 +121,12 @@ class BacktestGate:
         return GateResult(self.name, True, "backtest meets the Sharpe / trades / deflated Sharpe minimums")
 
 
-def default_gates(thresholds: GateThresholds | None = None,
-                  backtest: BacktestThresholds | None = None) -> tuple[Gate, ...]:
-    """The default gates: minimum metrics, significant edge, backtest (skipped when absent)."""
-    t = thresholds or GateThresholds()
-    return (MinimumMetricsGate(t), SignificantEdgeGate(t.section), BacktestGate(backtest or BacktestThresholds()))
+def default_gates(spec: GateSpec = GateSpec()) -> tuple[Gate, ...]:
+    """The gate list ``spec`` (``[registry]``) asks for: minimum metrics, significant edge (unless
+    ``require_edge`` is off), backtest (skipped when a report has none). It decides ``candor
+    train``'s exit code and the registered version's ``validated`` / ``failed`` tag alike."""
+    edge = (SignificantEdgeGate(spec.section),) if spec.require_edge else ()
+    return (MinimumMetricsGate(spec), *edge, BacktestGate(spec))
 
 
 def run_gates(report: TrainingReport, gates: Sequence[Gate]) -> list[GateResult]:

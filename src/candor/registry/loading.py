@@ -21,7 +21,7 @@ from candor.data.datasets import dataset_for
 from candor.errors import RegistryError
 from candor.registry.artifact import MANIFEST_FILE, CandorModel, load_model, sha256_file, verify_artifact
 from candor.registry.common import MANIFEST_SHA
-from candor.registry.manifest import Manifest
+from candor.records.manifest import Manifest
 
 
 def local_path(source: str) -> Path | None:

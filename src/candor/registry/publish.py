@@ -20,18 +20,21 @@ from candor.errors import RegistryError
 from candor.registry.common import VALIDATED, RegisteredVersion
 from candor.registry.registry import Registry
 from candor.registry.tracking import Tracking, log_artifact_run, log_training, training_run_fields
+from candor.backtest import BacktestResult
+from candor.records.manifest import Manifest
 from candor.store import record_training_run
-from candor.training.run import TrainResult
 
 
 @dataclass(frozen=True)
 class Candidate:
-    """A saved artifact to publish: a fresh training (``result``: logged with its params,
-    metrics and plots and recorded in ``training_runs``) or a model derived from a champion, such
-    as the weekly weights update (``run_tags`` label its run; nothing is retrained)."""
+    """A saved artifact to publish: a fresh training (``manifest``: logged with its params,
+    metrics and plots and recorded in ``training_runs``; ``backtest``: its equity plot and trades)
+    or a model derived from a champion, such as the weekly weights update (``run_tags`` label its
+    run; nothing is retrained)."""
 
     artifact: Path
-    result: TrainResult | None = None
+    manifest: Manifest | None = None
+    backtest: BacktestResult | None = None
     run_tags: Mapping[str, str] = field(default_factory=dict)
     #: Where the artifact will live once published, when it is published from a staging folder.
     kept_at: Path | None = None
@@ -49,15 +52,16 @@ def publish(registry: Registry, tracking: Tracking, candidate: Candidate, *, pro
     with ``actor`` and ``reason``; a version that failed its gates is still not promoted, and the
     hash checks of ``register`` and ``validate`` run as always.
     """
-    if candidate.result is not None:
-        run_id = log_training(candidate.result, candidate.artifact, tracking, kept_at=candidate.kept_at)
+    if candidate.manifest is not None:
+        run_id = log_training(candidate.manifest, candidate.backtest, candidate.artifact, tracking,
+                              kept_at=candidate.kept_at)
     else:
         run_id = log_artifact_run(candidate.artifact, tracking, candidate.run_tags)
     staged = registry.register(run_id, candidate.artifact)
     version = registry.validate(staged.name, staged.version)
-    if candidate.result is not None:
+    if candidate.manifest is not None:
         record_training_run(registry.engine,
-                            **training_run_fields(candidate.result, run_id, version.name, version.version))
+                            **training_run_fields(candidate.manifest, run_id, version.name, version.version))
     if not promote:
         return version
     if version.status != VALIDATED:

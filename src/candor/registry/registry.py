@@ -25,7 +25,7 @@ from sqlalchemy.engine import Engine
 
 from candor.config import safe_uri
 from candor.errors import RegistryError
-from candor.evaluate import Verdict
+from candor.records.verdict import Verdict
 from candor.registry import loading
 from candor.registry.aliases import CHAMPION, PREVIOUS, AliasMove, ReconcileFix, apply_moves, current_aliases, reconcile
 from candor.registry.artifact import MANIFEST_FILE, CandorModel, sha256_file, verify_artifact
@@ -36,7 +36,7 @@ from candor.registry.common import (
     model_name, resolve_name, series_label,
 )
 from candor.registry.compare import compare_versions
-from candor.registry.manifest import Manifest
+from candor.records.manifest import Manifest
 from candor.registry.state import RegistryState
 from candor.registry.gates import Gate, GateResult, default_gates, failure_reasons, run_gates
 

@@ -11,7 +11,6 @@ the UI on it with ``mlflow ui --backend-store-uri sqlite:///$HOME/.candor/mlflow
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import math
 import tempfile
@@ -28,10 +27,11 @@ from mlflow import MlflowClient
 from mlflow.entities import Metric, Param, RunTag
 
 from candor import __version__
-from candor.backtest import plot_equity, write_trades_csv
-from candor.config import Config, safe_uri
+from candor.backtest import BacktestResult, plot_equity, write_trades_csv
+from candor.config import safe_uri
 from candor.labels import CLASS_NAMES
-from candor.training.run import TrainResult
+from candor.records.manifest import Manifest
+from candor.records.report import TrainingReport
 
 EXPERIMENT = "candor"
 #: MLflow refuses longer param values (6000) and tag values; stay safely below.
@@ -50,7 +50,7 @@ class TrainingSink(Protocol):
 
     name: str
 
-    def log_training(self, result: TrainResult, mlflow_run_id: str) -> str: ...
+    def log_training(self, manifest: Manifest, backtest: BacktestResult | None, mlflow_run_id: str) -> str: ...
 
 
 @dataclass(frozen=True)
@@ -105,9 +105,9 @@ def _text(value: Any, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - len(_TRUNCATED)] + _TRUNCATED
 
 
-def config_params(config: Config) -> dict[str, str]:
-    """The config as MLflow params: :meth:`Config.recorded` (no locations, passwords masked)."""
-    dumped = config.recorded()
+def config_params(recorded: Mapping[str, Any]) -> dict[str, str]:
+    """The recorded config (:meth:`Config.recorded`: no locations, passwords masked) as MLflow params."""
+    dumped = dict(recorded)
     return {key: _text(value, PARAM_LIMIT) for key, value in flatten(dumped).items()}
 
 
@@ -140,40 +140,41 @@ class MetricPoint:
         return 0 if self.fold is None else self.fold
 
 
-def training_metrics(result: TrainResult) -> list[MetricPoint]:
+def training_metrics(report: TrainingReport) -> list[MetricPoint]:
     """Every metric a training logs, to MLflow and to any other sink alike: pooled OOS and holdout
     scores with their baselines and lift CI, and per-fold scores (``fold`` = the fold index)."""
     points = [MetricPoint(k, v) for section in ("oos", "holdout")
-              for k, v in report_metrics(section, getattr(result, section).to_dict()).items()]
-    for fold in result.folds:
+              for k, v in report_metrics(section, getattr(report, section).model_dump(mode="json")).items()]
+    for fold in report.fold_details:
         values = {"fold.accuracy": fold.accuracy, "fold.f1": fold.f1, "fold.train_accuracy": fold.train_accuracy,
                   **{f"fold.baseline.{n}": v for n, v in fold.baselines.items()}}
         points += [MetricPoint(k, float(v), int(fold.index)) for k, v in values.items() if _finite(v) is not None]
     return points
 
 
-def run_metrics(result: TrainResult) -> list[Metric]:
+def run_metrics(report: TrainingReport) -> list[Metric]:
     """:func:`training_metrics` as MLflow metrics."""
     now = int(time.time() * 1000)
-    return [Metric(p.key, p.value, now, p.step) for p in training_metrics(result)]
+    return [Metric(p.key, p.value, now, p.step) for p in training_metrics(report)]
 
 
-def run_tags(result: TrainResult) -> dict[str, str]:
+def run_tags(manifest: Manifest) -> dict[str, str]:
     """Identity of the run: series, data, labels, code and config — enough to reproduce it."""
-    hold = result.holdout_proba.index
+    report, span = manifest.report, manifest.data_span
     tags = {
-        "symbol": result.symbol, "timeframe": result.timeframe, "data_fingerprint": result.fingerprint,
-        "label": result.label,
-        "label_spec": json.dumps(dataclasses.asdict(result.label_spec), sort_keys=True),
-        "candor_version": __version__, "config_hash": result.config.config_hash(),
-        "n_samples": str(result.n_samples), "oos_verdict": result.oos.verdict,
-        "holdout_verdict": result.holdout.verdict,
-        "oos_log_loss_verdict": str(result.oos.log_loss_verdict or "not tested"),
-        "mlflow.runName": f"{result.symbol}/{result.timeframe} {time.strftime('%Y-%m-%dT%H:%M:%S')}",
+        "symbol": manifest.symbol, "timeframe": manifest.timeframe, "data_fingerprint": manifest.data_fingerprint,
+        "label": report.label,
+        "label_spec": json.dumps(manifest.model_dump(mode="json", include={"label_spec"})["label_spec"],
+                                 sort_keys=True),
+        "candor_version": __version__, "config_hash": manifest.config_hash,
+        "n_samples": str(report.n_samples), "oos_verdict": report.oos.verdict,
+        "holdout_verdict": report.holdout.verdict,
+        "oos_log_loss_verdict": str(report.oos.log_loss_verdict or "not tested"),
+        "mlflow.runName": f"{manifest.symbol}/{manifest.timeframe} {time.strftime('%Y-%m-%dT%H:%M:%S')}",
     }
-    if len(hold):
-        tags.update(holdout_start=pd.Timestamp(hold[0]).isoformat(), holdout_end=pd.Timestamp(hold[-1]).isoformat(),
-                    holdout_rows=str(len(hold)))
+    if span is not None and span.holdout_rows:
+        tags.update(holdout_start=span.holdout_start.isoformat(), holdout_end=span.holdout_end.isoformat(),
+                    holdout_rows=str(span.holdout_rows))
     return {k: _text(v, TAG_LIMIT) for k, v in tags.items()}
 
 
@@ -220,48 +221,52 @@ def plot_calibration(table: pd.DataFrame, path: Path, title: str = "calibration"
     return path
 
 
-def write_run_files(result: TrainResult, folder: Path) -> None:
-    """report.json (``result.report``, as in the manifest), the two PNGs and the importance CSV,
-    ready to be logged as artifacts."""
+def write_run_files(manifest: Manifest, backtest: BacktestResult | None, folder: Path) -> None:
+    """report.json (``manifest.report``, as in the manifest), the two PNGs, the importance CSV and,
+    with a ``backtest``, its equity plot and trades, ready to be logged as artifacts."""
+    report, series = manifest.report, f"{manifest.symbol}/{manifest.timeframe}"
     (folder / "report").mkdir()
     (folder / "plots").mkdir()
-    (folder / "report" / "report.json").write_text(json.dumps(result.report.to_dict(), indent=2))
-    plot_confusion(result.oos.confusion_matrix, result.oos.classes, folder / "plots" / "confusion_matrix.png",
-                   title=f"{result.symbol}/{result.timeframe} out-of-sample confusion matrix")
-    plot_calibration(result.calibration, folder / "plots" / "calibration.png",
-                     title=f"{result.symbol}/{result.timeframe} calibration (out-of-sample)")
-    result.importance.to_csv(folder / "feature_importance.csv", index=False)
-    if getattr(result, "backtest", None) is not None:
-        plot_equity(result.backtest, folder / "plots" / "equity_drawdown.png")
-        write_trades_csv(result.backtest, folder / "backtest_trades.csv")
+    (folder / "report" / "report.json").write_text(report.model_dump_json(indent=2))
+    plot_confusion(report.oos.confusion_matrix, report.oos.classes, folder / "plots" / "confusion_matrix.png",
+                   title=f"{series} out-of-sample confusion matrix")
+    plot_calibration(pd.DataFrame([b.model_dump() for b in report.calibration],
+                                  columns=["bin", "lower", "upper", "mean_confidence", "accuracy", "count"]),
+                     folder / "plots" / "calibration.png", title=f"{series} calibration (out-of-sample)")
+    pd.DataFrame([r.model_dump() for r in report.feature_importance],
+                 columns=["feature", "importance", "std"]).to_csv(folder / "feature_importance.csv", index=False)
+    if backtest is not None:
+        plot_equity(backtest, folder / "plots" / "equity_drawdown.png")
+        write_trades_csv(backtest, folder / "backtest_trades.csv")
 
 
 def _chunks(items: list[Any], size: int) -> list[list[Any]]:
     return [items[i:i + size] for i in range(0, len(items), size)]
 
 
-def log_training(result: TrainResult, artifact_dir: Path | str, tracking: Tracking,
-                 kept_at: Path | None = None) -> str:
-    """Log one training as an MLflow run, then to each of ``tracking.sinks``, and return the MLflow
-    run id (run marked FAILED if any logging fails, so it is never registered)."""
+def log_training(manifest: Manifest, backtest: BacktestResult | None, artifact_dir: Path | str,
+                 tracking: Tracking, kept_at: Path | None = None) -> str:
+    """Log one training (its ``manifest`` and the ``backtest`` it ran) as an MLflow run, then to each
+    of ``tracking.sinks``, and return the MLflow run id (run marked FAILED if any logging fails, so
+    it is never registered)."""
     client = tracking.client
-    run = client.create_run(tracking.experiment_id, tags=run_tags(result))
+    run = client.create_run(tracking.experiment_id, tags=run_tags(manifest))
     run_id = run.info.run_id
     try:
         if tracking.log_details:
-            params = [Param(k, v) for k, v in config_params(result.config).items()]
+            params = [Param(k, v) for k, v in config_params(manifest.config).items()]
             for chunk in _chunks(params, 100):
                 client.log_batch(run_id, params=chunk)
-            for chunk in _chunks(run_metrics(result), 1000):
+            for chunk in _chunks(run_metrics(manifest.report), 1000):
                 client.log_batch(run_id, metrics=chunk)
         client.log_batch(run_id, tags=[RunTag("candor.artifact_dir", str(kept_at or artifact_dir))])
         if tracking.log_details:
             with tempfile.TemporaryDirectory(prefix="candor-run-") as tmp:
-                write_run_files(result, Path(tmp))
+                write_run_files(manifest, backtest, Path(tmp))
                 client.log_artifacts(run_id, tmp)
         client.log_artifacts(run_id, str(artifact_dir), "model")
         for sink in tracking.sinks:
-            reference = sink.log_training(result, run_id)
+            reference = sink.log_training(manifest, backtest, run_id)
             client.log_batch(run_id, tags=[RunTag(f"candor.{sink.name}_run", _text(reference, TAG_LIMIT))])
     except BaseException:
         client.set_terminated(run_id, "FAILED")
@@ -284,19 +289,20 @@ def log_artifact_run(artifact_dir: Path | str, tracking: Tracking, tags: Mapping
     return run_id
 
 
-def training_run_fields(result: TrainResult, run_id: str, name: str | None, version: str | None) -> dict[str, Any]:
+def training_run_fields(manifest: Manifest, run_id: str, name: str | None, version: str | None) -> dict[str, Any]:
     """The ``training_runs`` row of a training: headline numbers beside the baseline, run id, and
-    the report (``result.report``, the same record the manifest holds)."""
-    oos = result.oos
+    the report (``manifest.report``, the record the artifact holds)."""
+    report = manifest.report
+    oos = report.oos
     return {
-        "symbol": result.symbol, "timeframe": result.timeframe, "horizon": int(result.label_spec.horizon),
-        "label_spec": result.label[:255], "n_samples": int(result.n_samples),
-        "models": list(result.member_scores), "weights": dict(result.weights),
+        "symbol": manifest.symbol, "timeframe": manifest.timeframe, "horizon": int(manifest.label_spec.horizon),
+        "label_spec": (report.label or "")[:255], "n_samples": int(report.n_samples or 0),
+        "models": list(report.models), "weights": dict(report.weights),
         "oos_accuracy": oos.accuracy, "oos_f1": oos.f1, "best_baseline": oos.best_baseline,
         "baseline_accuracy": oos.best_baseline_accuracy, "lift": oos.lift, "lift_ci_low": oos.lift_ci_low,
         "lift_ci_high": oos.lift_ci_high, "p_value": oos.p_value, "verdict": oos.verdict,
-        "holdout_accuracy": result.holdout.accuracy, "mlflow_run_id": run_id, "model_name": name,
-        "model_version": version, "data_fingerprint": result.fingerprint,
-        "config_hash": result.config.config_hash(), "candor_version": __version__,
-        "duration_s": result.timings.get("total_s"), "report": result.report.to_dict(),
+        "holdout_accuracy": report.holdout.accuracy, "mlflow_run_id": run_id, "model_name": name,
+        "model_version": version, "data_fingerprint": manifest.data_fingerprint,
+        "config_hash": manifest.config_hash, "candor_version": __version__,
+        "duration_s": report.timings.get("total_s"), "report": report.model_dump(mode="json"),
     }

@@ -28,8 +28,9 @@ from typing import Any
 from candor.config import Config, under_home
 from candor.errors import StoreError
 from candor.registry.common import first_line
+from candor.backtest import BacktestResult
+from candor.records.manifest import Manifest
 from candor.registry.tracking import TrainingSink, run_tags, training_metrics, write_run_files
-from candor.training.run import TrainResult
 
 WANDB_INSTALL_HINT = "pip install 'candor[wandb]'"
 
@@ -62,42 +63,42 @@ class WandbSink:
     entity: str | None = None
     name: str = "wandb"
 
-    def log_training(self, result: TrainResult, mlflow_run_id: str) -> str:
-        """Log ``result`` as a finished W&B run; return its URL (online) or folder (offline)."""
-        series = f"{result.symbol}/{result.timeframe}"
+    def log_training(self, manifest: Manifest, backtest: BacktestResult | None, mlflow_run_id: str) -> str:
+        """Log one training as a finished W&B run; return its URL (online) or folder (offline)."""
+        series = f"{manifest.symbol}/{manifest.timeframe}"
         try:
-            run = self._start(result, mlflow_run_id)
+            run = self._start(manifest, mlflow_run_id)
         except Exception as exc:
             raise StoreError(f"W&B could not start a run for {series}: {first_line(exc)}; log in with "
                              "`wandb login` or set WANDB_MODE=offline.") from None
         try:
             reference = run.url or str(Path(run.dir).parent)
-            log_run_contents(self.wandb, run, result)
+            log_run_contents(self.wandb, run, manifest, backtest)
         except Exception as exc:
             run.finish(exit_code=1)
             raise StoreError(f"W&B could not log the run of {series}: {first_line(exc)}") from None
         run.finish()
         return reference
 
-    def _start(self, result: TrainResult, mlflow_run_id: str) -> Any:
-        series = f"{result.symbol}/{result.timeframe}"
-        identity = {k: v for k, v in run_tags(result).items() if not k.startswith("mlflow.")}
-        config = {**result.config.recorded(), "candor": {**identity, "mlflow_run_id": mlflow_run_id}}
+    def _start(self, manifest: Manifest, mlflow_run_id: str) -> Any:
+        series = f"{manifest.symbol}/{manifest.timeframe}"
+        identity = {k: v for k, v in run_tags(manifest).items() if not k.startswith("mlflow.")}
+        config = {**manifest.config, "candor": {**identity, "mlflow_run_id": mlflow_run_id}}
         # reinit="create_new": each training is its own run, also when one process trains a
         # universe; console off and no code capture: candor's own output is not the experiment.
         return self.wandb.init(
             project=self.project, entity=self.entity, dir=str(under_home(self.home)), config=config,
-            name=series, group=series, job_type="train", tags=[result.symbol, result.timeframe],
+            name=series, group=series, job_type="train", tags=[manifest.symbol, manifest.timeframe],
             reinit="create_new", settings=self.wandb.Settings(console="off", save_code=False))
 
 
-def log_run_contents(wandb: ModuleType, run: Any, result: TrainResult) -> None:
-    """Metrics, feature importance and the run files of ``result`` into an open W&B ``run``."""
-    points = training_metrics(result)
+def log_run_contents(wandb: ModuleType, run: Any, manifest: Manifest, backtest: BacktestResult | None) -> None:
+    """Metrics, feature importance and the run files of one training into an open W&B ``run``."""
+    points = training_metrics(manifest.report)
     for fold, group in itertools.groupby(sorted((p for p in points if p.fold is not None), key=lambda p: p.fold),
                                          key=lambda p: p.fold):
         run.log({p.key: p.value for p in group}, step=fold)
     run.summary.update({p.key: p.value for p in points if p.fold is None})
-    rows = [[r.feature, r.importance, r.std] for r in result.report.feature_importance]
+    rows = [[r.feature, r.importance, r.std] for r in manifest.report.feature_importance]
     run.summary["feature_importance"] = wandb.Table(columns=["feature", "importance", "std"], data=rows)
-    write_run_files(result, Path(run.dir))
+    write_run_files(manifest, backtest, Path(run.dir))

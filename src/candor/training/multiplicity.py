@@ -23,7 +23,7 @@ from typing import Literal
 import numpy as np
 
 from candor.errors import ConfigError
-from candor.evaluate import Verdict
+from candor.records.verdict import Verdict
 
 Correction = Literal["bh", "holm", "none"]
 CORRECTION_NAMES: dict[str, str] = {

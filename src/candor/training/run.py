@@ -23,21 +23,21 @@ from sklearn.base import clone
 from sklearn.metrics import accuracy_score, f1_score
 
 from candor import arima_garch, baselines
-from candor.backtest import BacktestConfig, BacktestResult, run_backtest
+from candor.backtest import BacktestResult, run_backtest
 from candor.config import Config
 from candor.data.bars import symbol_of, timeframe_of
-from candor.training.matrix import LabelledData, build_labelled_data, data_fingerprint, label_spec_from
+from candor.training.matrix import LabelledData, build_labelled_data, data_fingerprint
 from candor.ensemble import OutOfFoldEnsemble
 from candor.errors import ConfigError, ModelError
-from candor.evaluate import EvaluationReport, calibration_table, evaluate_oos, permutation_importance_oos
+from candor.evaluate import Evaluation, calibration_table, evaluate_oos, permutation_importance_oos
 from candor.features import FeatureSet, warmup_bars
 from candor.labels import CLASS_NAMES, LabelSpec
 from candor.split import Fold, PurgedWalkForward, holdout_split
 from candor.training.reuse import ReusedTuning, reused_trials
-from candor.training.report import (
+from candor.records.evaluation import Evaluation
+from candor.records.report import (
     CalibrationBin, DataSpan, FoldSummary, ImportanceRow, MemberScore, TrainingReport,
 )
-from candor.training.summaries import BacktestSummary, EvaluationSummary, json_object, numbers
 from candor.training.stacking import (
     WARMUP,
     MemberFold,
@@ -80,8 +80,8 @@ class TrainResult:
     class_distribution: dict[str, float]
     folds: list[FoldSummary]
     member_scores: dict[str, MemberScore]
-    oos: EvaluationReport
-    holdout: EvaluationReport
+    oos: Evaluation
+    holdout: Evaluation
     weights: dict[str, float]
     model: OutOfFoldEnsemble
     feature_names: list[str]
@@ -117,24 +117,31 @@ def build_report(result: TrainResult) -> TrainingReport:
     """The report of a finished training (read it as ``result.report``: built once, then shared)."""
     return TrainingReport(
         symbol=result.symbol, timeframe=result.timeframe, n_samples=int(result.n_samples), label=result.label,
-        horizon=int(result.horizon), class_distribution=numbers(result.class_distribution),
-        fold_details=tuple(result.folds), models=dict(result.member_scores), weights=numbers(result.weights),
-        oos=EvaluationSummary.from_evaluation(result.oos), holdout=EvaluationSummary.from_evaluation(result.holdout),
-        backtest=None if result.backtest is None else BacktestSummary.from_result(result.backtest),
-        n_trials=int(result.n_trials), tuning=json_object(result.tuning) if result.tuning else None,
-        feature_importance=tuple(ImportanceRow.from_dict(r) for r in result.importance.to_dict(orient="records")),
-        calibration=tuple(CalibrationBin.from_dict(b) for b in result.calibration.to_dict(orient="records")),
+        horizon=int(result.horizon), class_distribution=result.class_distribution,
+        fold_details=tuple(result.folds), models=dict(result.member_scores), weights=result.weights,
+        oos=result.oos, holdout=result.holdout,
+        backtest=None if result.backtest is None else result.backtest.summary(),
+        n_trials=int(result.n_trials), tuning=result.tuning or None,
+        feature_importance=tuple(ImportanceRow.model_validate(r) for r in result.importance.to_dict(orient="records")),
+        calibration=tuple(CalibrationBin.model_validate(b) for b in result.calibration.to_dict(orient="records")),
         data_fingerprint=result.fingerprint, config_hash=result.config.config_hash(),
         timings={k: round(float(v), 3) for k, v in result.timings.items()},
-        derived=tuple(json_object(dataclasses.asdict(d)) for d in result.derived),
+        derived=tuple(dataclasses.asdict(d) for d in result.derived),
     )
+
+
+def _data_span(bars_index: pd.DatetimeIndex, rows: pd.DatetimeIndex, dev: np.ndarray, hold: np.ndarray) -> DataSpan:
+    """The span of a training on ``bars_index`` whose labelled ``rows`` split into ``dev`` / ``hold``."""
+    return DataSpan(first_bar=bars_index[0], last_bar=bars_index[-1], dev_start=rows[dev[0]], dev_end=rows[dev[-1]],
+                    dev_rows=len(dev), holdout_start=rows[hold[0]], holdout_end=rows[hold[-1]],
+                    holdout_rows=len(hold))
 
 
 def make_ensemble(config: Config) -> OutOfFoldEnsemble:
     m = config.models
     member_params = {name: dict(params) for name, params in m.params.items()}
     if arima_garch.NAME in m.models:  # it cuts its return forecast at the labels' horizon and threshold
-        label = arima_garch.label_params(label_spec_from(config))
+        label = arima_garch.label_params(config.labels)
         member_params[arima_garch.NAME] = {**member_params.get(arima_garch.NAME, {}), **label}
     ensemble = OutOfFoldEnsemble(
         members=tuple(m.models), method=m.ensemble, inner_splits=m.inner_splits,
@@ -180,8 +187,8 @@ def _fit_fold(data: LabelledData, config: Config, index: int, train: np.ndarray,
 def _outer_folds(data: LabelledData, dev: np.ndarray, config: Config) -> list[Fold]:
     """The walk-forward folds of the development rows, as positions into the whole matrix."""
     splitter = PurgedWalkForward(
-        n_splits=config.split.folds, window=config.split.window, purge=config.purge,
-        embargo=config.embargo,
+        n_splits=config.split.folds, window=config.split.window, train_size=config.split.train_size,
+        purge=config.purge, embargo=config.embargo,
     )
     X_dev = data.X.iloc[dev]
     return [dataclasses.replace(fold, train=dev[fold.train], test=dev[fold.test])
@@ -349,7 +356,7 @@ def train(bars: pd.DataFrame, config: Config, progress: Progress | None = None, 
     out-of-sample rows, and its trials counted in ``n_trials``.
     """
     started = time.perf_counter()
-    data = build_labelled_data(bars, config)
+    data = build_labelled_data(bars, config.features, config.labels)
     prepared = time.perf_counter() - started
     result = train_labelled(data, config, symbol=symbol_of(bars), timeframe=timeframe_of(bars),
                             fingerprint=data_fingerprint(bars), progress=progress, bars_index=bars.index,
@@ -369,16 +376,10 @@ def configurations_tried(config: Config) -> int:
 
 
 def backtest_oos(result: TrainResult, bars: pd.DataFrame, config: Config) -> BacktestResult:
-    """Trade the pooled out-of-sample probabilities, next-bar execution, after costs."""
-    section = config.backtest
-    settings = BacktestConfig(
-        short_on_bearish=section.short_on_bearish, execution=section.execution, cost_bps=section.cost_bps,
-        slippage_bps=section.slippage_bps, min_confidence=section.min_confidence,
-        size_by_confidence=section.size_by_confidence,
-    )
+    """Trade the pooled out-of-sample probabilities, next-bar execution, after costs (``[backtest]``)."""
     # Binary labels have no NEUTRAL column; the backtest reads all three classes.
     proba = result.oos_proba.reindex(columns=[-1, 0, 1], fill_value=0.0)
-    return run_backtest(proba, bars, settings, n_trials=result.n_trials)
+    return run_backtest(proba, bars, config.backtest, n_trials=result.n_trials)
 
 
 def train_labelled(
@@ -434,7 +435,7 @@ def train_labelled(
         importance=importance, oos_proba=oos_proba, holdout_proba=holdout_proba,
         fingerprint=fingerprint, config=config, feature_set=data.feature_set,
         label_spec=data.labels.spec, warmup=warmup_bars(data.feature_set, timeframe),
-        data_span=DataSpan.from_rows(read, data.y.index, dev, hold), timings=timings,
+        data_span=_data_span(read, data.y.index, dev, hold), timings=timings,
         n_trials=configurations_tried(config) + (tuning or {}).get("n_trials_total", 0) + extra_trials, tuning=tuning,
     )
 

@@ -4,8 +4,8 @@
 (:func:`candor.data.validate.validate_bars`, the gap policy of :mod:`candor.data.gaps`) plus two
 that only a feed can break: one time alignment for every bar (a provider that switches time zone
 or session hours mid-series is refused, not stored), and only *closed* bars (the still-forming
-last candle of a live feed would otherwise be stored and never corrected). ``store_bars`` puts
-them into ``ohlc_bars`` idempotently (:mod:`candor.data.providers.store`).
+last candle of a live feed would otherwise be stored and never corrected). ``candor.application.ingest.store_bars``
+puts them into ``ohlc_bars`` idempotently.
 
 Symbols: a provider's symbol is stored under :func:`stored_symbol` — ``/`` and ``:`` become ``-``
 (``BTC/USDT`` → ``BTC-USDT``, ``BTC/USDT:USDT`` → ``BTC-USDT-USDT``), everything else is kept
@@ -36,7 +36,6 @@ from candor.data.providers.checks import (
     parse_period,
     stored_symbol,
 )
-from candor.data.providers.store import StoreResult, store_bars
 from candor.data.resample import resample
 from candor.data.validate import validate_bars
 from candor.errors import ConfigError, DataError
@@ -113,6 +112,6 @@ def fetch_bars(
     return filled
 
 __all__ = [
-    "DEFAULT_EXCHANGE", "PROVIDERS", "StoreResult", "check_alignment", "check_provider", "closed_bars",
-    "fetch_bars", "import_extra", "parse_period", "store_bars", "stored_symbol",
+    "DEFAULT_EXCHANGE", "PROVIDERS", "check_alignment", "check_provider", "closed_bars",
+    "fetch_bars", "import_extra", "parse_period", "stored_symbol",
 ]

@@ -1,0 +1,65 @@
+"""One evaluation of out-of-sample predictions, as computed and as stored: the same record.
+
+:func:`candor.evaluate.evaluate_oos` builds it; the training report holds two (``oos``: the pooled
+walk-forward rows; ``holdout``: the final slice); the gates, the registry tags, the CLI and the
+dashboard read it back from JSON. Every number may be missing in a stored report (it reads as
+``None``, see :mod:`candor.records.values`).
+"""
+
+from __future__ import annotations
+
+from candor.records.values import Count, Ints, IntRows, Num, NumberMap, Record, Text
+from candor.records.verdict import StoredVerdict, Verdict
+
+
+class Evaluation(Record):
+    """The model's scores beside its baselines, the block-bootstrap CI and p-value of the lift over
+    the best baseline, the verdict, and the probabilistic skill over the class prior (gain = prior
+    loss − model loss, > 0 is better). Field names are the JSON keys."""
+
+    accuracy: Num = None
+    balanced_accuracy: Num = None
+    f1: Num = None
+    log_loss: Num = None
+    baselines: NumberMap = {}
+    best_baseline: Text = None
+    best_baseline_accuracy: Num = None
+    lift: Num = None
+    lift_ci_low: Num = None
+    lift_ci_high: Num = None
+    p_value: Num = None
+    verdict: StoredVerdict = None
+    n: Count = None
+    classes: Ints = ()
+    precision: Num = None
+    recall: Num = None
+    precision_macro: Num = None
+    recall_macro: Num = None
+    f1_macro: Num = None
+    brier: Num = None
+    confusion_matrix: IntRows = ()
+    alpha: Num = None
+    block_length: Count = None
+    n_boot: Count = None
+    horizon: Count = None
+    train_accuracy: Num = None
+    overfit_margin: Num = None
+    lift_se: Num = None
+    lift_df: Count = None
+    prior_log_loss: Num = None
+    log_loss_gain: Num = None
+    log_loss_gain_ci_low: Num = None
+    log_loss_gain_ci_high: Num = None
+    log_loss_p_value: Num = None
+    log_loss_verdict: StoredVerdict = None
+    prior_brier: Num = None
+    brier_gain: Num = None
+    brier_gain_ci_low: Num = None
+    brier_gain_ci_high: Num = None
+    brier_p_value: Num = None
+    brier_verdict: StoredVerdict = None
+
+    @property
+    def significant(self) -> bool:
+        """True when the verdict is :attr:`Verdict.SIGNIFICANT_EDGE`."""
+        return self.verdict == Verdict.SIGNIFICANT_EDGE
