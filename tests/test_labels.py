@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import dataclasses
 import time
 from statistics import stdev
 
 import numpy as np
 import pandas as pd
 import pytest
+from pydantic import ValidationError
 
 from candor.data.bars import make_bars
 from candor.data.synthetic import random_walk
@@ -165,7 +165,7 @@ def test_spec_describe() -> None:
 
 
 def test_spec_is_frozen() -> None:
-    with pytest.raises(dataclasses.FrozenInstanceError):
+    with pytest.raises(ValidationError, match="frozen"):
         LabelSpec().horizon = 3  # type: ignore[misc]
 
 

@@ -14,120 +14,30 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import tomllib
+import zoneinfo
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlparse, urlunparse
 
-from apscheduler.triggers.cron import CronTrigger
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 
 from candor.errors import ConfigError
+from candor.records.specs import (
+    MODEL_CHOICES, BacktestConfig, FeatureSet, LabelSpec, ModelSpec, RegistrySpec, SplitSpec, describe,
+)
 from candor.records.status import AlertLevel, DriftStatus
-
-MODEL_CHOICES = ("rf", "gb", "gb_classic", "xgb", "lgbm", "logreg", "arima_garch")
 
 
 class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
-class LabelConfig(_Frozen):
-    """How a direction label is made from the future of each bar."""
-
-    kind: Literal["threshold", "volscaled", "binary", "triple"] = "threshold"
-    horizon: int = Field(5, ge=1, description="bars ahead the label looks")
-    threshold: float = Field(0.002, ge=0.0, description="fixed return threshold (0.002 = ±0.2%)")
-    vol_k: float = Field(0.5, gt=0.0)
-    vol_window: int = Field(100, ge=5)
-    pt_sigma: float = Field(1.0, gt=0.0)
-    sl_sigma: float = Field(1.0, gt=0.0)
-
-
-class FeatureConfig(_Frozen):
-    groups: tuple[str, ...] | None = None
-    short: int = Field(14, ge=2)
-    medium: int = Field(50, ge=3)
-    long: int = Field(200, ge=4)
-
-
-class SplitConfig(_Frozen):
-    """Purged walk-forward evaluation windows. ``None`` purge/embargo mean "= horizon"."""
-
-    folds: int = Field(5, ge=2)
-    window: Literal["expanding", "rolling"] = "expanding"
-    purge: int | None = Field(None, ge=0)
-    embargo: int | None = Field(None, ge=0)
-    holdout: float = Field(0.15, gt=0.0, lt=0.5, description="newest share of rows never used for selection")
-
-
-class ModelConfig(_Frozen):
-    models: tuple[str, ...] = ("rf", "gb", "xgb", "lgbm")
-    ensemble: Literal["ridge", "stacking", "equal"] = "ridge"
-    inner_splits: int = Field(2, ge=2)
-    scaling: Literal["standard", "minmax", "robust", "none"] = "standard"
-    prune_threshold: float | None = Field(0.95, gt=0.0, le=1.0)
-    params: dict[str, dict[str, Any]] = Field(default_factory=dict, description="hyper-parameter overrides per model")
-    n_jobs: int = Field(1, ge=1, description="threads per model fit")
-    fold_jobs: int = Field(1, ge=1, description="outer folds fitted in parallel processes (the CLI uses every core)")
-    class_weight: Literal["none", "balanced"] = Field(
-        "none", description="'balanced' trains members as if every class were equally common (opt-in: it "
-        "pushes predictions toward rare classes; use it only where it improves the pooled OOS log-loss)")
-    shrink_to_prior: bool = Field(
-        True, description="blend the ensemble with the class prior, the weight fit on out-of-fold rows")
-
-    @field_validator("models")
-    @classmethod
-    def _known_models(cls, models: tuple[str, ...]) -> tuple[str, ...]:
-        if not models:
-            raise ValueError("at least one model is needed")
-        unknown = [m for m in models if m not in MODEL_CHOICES]
-        if unknown:
-            raise ValueError(f"unknown model {unknown[0]!r}; choose from {', '.join(MODEL_CHOICES)}")
-        return models
-
-
 class EvaluationConfig(_Frozen):
     n_boot: int = Field(1000, ge=100)
     alpha: float = Field(0.05, gt=0.0, lt=0.5)
     importance_repeats: int = Field(3, ge=0)
-
-
-class BacktestSection(_Frozen):
-    """How out-of-sample signals are traded in the report's backtest (see candor.backtest)."""
-
-    short_on_bearish: bool = False
-    execution: Literal["next_open", "next_close"] = "next_open"
-    cost_bps: float = Field(1.0, ge=0.0)
-    slippage_bps: float = Field(0.0, ge=0.0)
-    min_confidence: float | None = Field(None, ge=0.0, le=1.0)
-    size_by_confidence: bool = False
-
-
-class RegistryConfig(_Frozen):
-    """The one gate list: what a version must show to be tagged ``validated``.
-
-    The same gates decide ``candor train``'s exit code (2 when any fails) and the registry tag, so
-    the two can never disagree. ``max_model_age_days`` is the one age rule for serving a champion
-    (forecast job, API, drift, weekly update); ``None`` means no limit.
-    """
-
-    min_accuracy: float = Field(0.60, ge=0.0, le=1.0)
-    min_precision: float = Field(0.55, ge=0.0, le=1.0)
-    min_recall: float = Field(0.50, ge=0.0, le=1.0)
-    min_f1: float = Field(0.52, ge=0.0, le=1.0)
-    require_edge: bool = Field(True, description="the out-of-sample lift over the best baseline must be significant")
-    require_adjusted_edge: bool = Field(
-        True, description="in a universe, the edge must stay significant after universe.correction")
-    promotion_margin: float = Field(0.0, ge=0.0, le=1.0)
-    max_model_age_days: int | None = Field(60, ge=1, description="oldest champion that may serve; None = no limit")
-    # Backtest gate (report["backtest"]); None turns one check off. 30 trades: with fewer the
-    # Sharpe and hit rate are mostly noise (at 10 trades one trade moves the hit rate 10 points);
-    # DSR 0.95: 95% confidence that the after-cost Sharpe beats the best of every configuration
-    # tried, so the luckiest of many trials does not pass on luck.
-    min_backtest_sharpe: float | None = Field(0.5, description="annualised after-cost Sharpe")
-    min_backtest_trades: int | None = Field(30, ge=0)
-    min_deflated_sharpe: float | None = Field(0.95, ge=0.0, le=1.0, description="deflated Sharpe ratio (a probability)")
 
 
 class TuneConfig(_Frozen):
@@ -223,6 +133,67 @@ class AlertConfig(_Frozen):
     min_status: AlertLevel = Field(DriftStatus.DRIFT, description="lowest status that alerts")
 
 
+# Cron lines as APScheduler 3's CronTrigger.from_crontab reads them, checked here without importing
+# the scheduler: five fields (minute hour day month day_of_week), each a comma list of ``*``, ``*/s``,
+# ``a``, ``a-b``, ``a/s``, ``a-b/s``, or names (jan-dec in the month, mon-sun in the day of week, a
+# range of names allowed) and ``last`` in the day field. Note APScheduler's day-of-week numbers run
+# 0 = Monday to 6 = Sunday (unlike classic cron's 0 = Sunday): names avoid the ambiguity.
+_CRON_FIELDS = (("minute", 0, 59, ()), ("hour", 0, 23, ()), ("day", 1, 31, ("last",)),
+                ("month", 1, 12, ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")),
+                ("day_of_week", 0, 6, ("mon", "tue", "wed", "thu", "fri", "sat", "sun")))
+_CRON_NUMBERS = re.compile(r"(?:(?P<all>\*)|(?P<first>\d+)(?:-(?P<last>\d+))?)(?:/(?P<step>\d+))?")
+_CRON_NAMES = re.compile(r"(?P<first>[a-z]+)(?:-(?P<last>[a-z]+))?", re.IGNORECASE)
+
+
+def _cron_item(item: str, name: str, low: int, high: int, words: tuple[str, ...]) -> str | None:
+    """Why one comma-separated item of a cron field is invalid (None when it is valid)."""
+    numbers = _CRON_NUMBERS.fullmatch(item)
+    if numbers:
+        first = low if numbers["all"] else int(numbers["first"])
+        last = high if numbers["all"] or numbers["last"] is None and numbers["step"] else int(numbers["last"] or first)
+        if not low <= first <= last <= high:
+            return f"{name} {item!r} is outside {low}-{high} or its range runs backwards"
+        span = (last or high) - first  # the span APScheduler allows a step over
+        if numbers["step"] is not None and not 0 < int(numbers["step"]) <= span:
+            return f"{name} step in {item!r} must be 1 to {span}" if span else f"{name} {item!r} has no span to step over"
+        return None
+    if item.lower() == "last" and "last" in words:
+        return None
+    names = _CRON_NAMES.fullmatch(item)
+    choices = [w for w in words if w != "last"]
+    if names and choices and all(n.lower() in choices for n in (names["first"], names["last"]) if n):
+        if names["last"] and choices.index(names["last"].lower()) < choices.index(names["first"].lower()):
+            return f"{name} range {item!r} runs backwards"
+        return None
+    allowed = f"{low}-{high}" + (f" or {', '.join(words)}" if words else "")
+    return f"{name} {item!r} is not a cron value ({allowed}, *, ranges a-b, steps /n, lists a,b)"
+
+
+def _check_cron(expression: str) -> str:
+    """``expression`` if it is a five-field cron line (or blank: the job is off), else ValueError."""
+    if not expression.strip():
+        return expression
+    fields = expression.split()
+    if len(fields) != 5:
+        raise ValueError(f"must be a five-field cron line 'minute hour day month day_of_week' (e.g. '0 6 1 * *'), "
+                         f"or empty to turn the job off; it has {len(fields)} field(s)")
+    for text, (name, low, high, words) in zip(fields, _CRON_FIELDS):
+        for item in text.split(","):
+            problem = _cron_item(item, name, low, high, words)
+            if problem:
+                raise ValueError(f"must be a five-field cron line (e.g. '0 6 1 * *'): {problem}")
+    return expression
+
+
+def _check_timezone(timezone: str) -> str:
+    """``timezone`` if the IANA database knows it (what the scheduler's triggers use), else ValueError."""
+    try:
+        zoneinfo.ZoneInfo(timezone)
+    except (ValueError, zoneinfo.ZoneInfoNotFoundError):
+        raise ValueError("must be an IANA time zone such as UTC or America/New_York") from None
+    return timezone
+
+
 class ScheduleConfig(_Frozen):
     """Cron lines (UTC, five fields) for the scheduler; an empty string disables a job."""
 
@@ -232,18 +203,17 @@ class ScheduleConfig(_Frozen):
     forecast: str = Field("30 21 * * mon-fri", description="daily forecast after the US close")
     drift: str = Field("0 22 * * mon-fri", description="daily drift check after the forecast")
 
-    @model_validator(mode="after")
-    def _valid_cron_lines(self) -> ScheduleConfig:
-        # Checked when the config loads, so a typo fails every command at once, not the first fire.
-        for job in ("retrain", "update_weights", "forecast", "drift"):
-            expression = getattr(self, job)
-            if expression.strip():
-                try:
-                    CronTrigger.from_crontab(expression, timezone=self.timezone)
-                except (ValueError, LookupError) as exc:
-                    raise ValueError(f"`schedule.{job}` must be a five-field cron line (e.g. '0 6 1 * *'). "
-                                     f"Got {expression!r}: {exc}") from None
-        return self
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, timezone: str) -> str:
+        return _check_timezone(timezone)
+
+    @field_validator("retrain", "update_weights", "forecast", "drift")
+    @classmethod
+    def _cron_line(cls, expression: str) -> str:
+        # Checked when the config loads, so a typo fails every command at once, not the first fire;
+        # the scheduler builds its APScheduler triggers from the same lines when it starts.
+        return _check_cron(expression)
 
 
 class TrackingConfig(_Frozen):
@@ -294,13 +264,13 @@ class Config(_Frozen):
     seed: int = 42
     database_url: str | None = Field(None, description="operational store; None = sqlite:///<home>/candor.db")
     tracking_uri: str | None = Field(None, description="MLflow tracking/registry; None = sqlite:///<home>/mlflow.db")
-    labels: LabelConfig = LabelConfig()
-    features: FeatureConfig = FeatureConfig()
-    split: SplitConfig = SplitConfig()
-    models: ModelConfig = ModelConfig()
+    labels: LabelSpec = LabelSpec()
+    features: FeatureSet = FeatureSet()
+    split: SplitSpec = SplitSpec()
+    models: ModelSpec = ModelSpec()
     evaluation: EvaluationConfig = EvaluationConfig()
-    backtest: BacktestSection = BacktestSection()
-    registry: RegistryConfig = RegistryConfig()
+    backtest: BacktestConfig = BacktestConfig()
+    registry: RegistrySpec = RegistrySpec()
     api: ApiConfig = Field(default_factory=ApiConfig, exclude=True,
                            description="web service; excluded from dumps and the config hash")
     forecast: ForecastConfig = ForecastConfig()
@@ -345,7 +315,7 @@ class Config(_Frozen):
                 f"models.models: arima_garch classifies threshold and binary labels, not {self.labels.kind!r}. "
                 "Fix: use --label threshold or binary, or leave arima_garch out of --models."
             )
-        if self.features.groups is not None and "returns" not in self.features.groups:
+        if "returns" not in self.features.groups:
             raise ValueError(
                 "models.models: arima_garch reads the 1-bar log return (ret_1) of the 'returns' feature group, "
                 "which features.groups leaves out. Fix: add 'returns' to the groups or leave arima_garch out."
@@ -461,18 +431,6 @@ def _read_toml(path: Path | None) -> dict[str, Any]:
         raise ConfigError(f"config file {str(candidate)!r} is not valid TOML: {exc}") from None
 
 
-def _describe(error: ValidationError) -> str:
-    first = error.errors()[0]
-    field = ".".join(str(p) for p in first["loc"]) or "config"
-    value = first.get("input")
-    message = first["msg"].removeprefix("Value error, ")
-    if not first["loc"]:
-        return message
-    if isinstance(value, dict):
-        return f"`{field}`: {message}"
-    return f"`{field}` {message}. Got {value!r}."
-
-
 def load_config(
     path: Path | None = None,
     overrides: dict[str, Any] | None = None,
@@ -484,4 +442,4 @@ def load_config(
     try:
         return Config.model_validate(layers)
     except ValidationError as exc:
-        raise ConfigError(_describe(exc)) from None
+        raise ConfigError(describe(exc)) from None

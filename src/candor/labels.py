@@ -1,6 +1,6 @@
 """Direction labels over a forward horizon, each with the time its window resolves (``t1``).
 
-Four kinds (:class:`LabelSpec`):
+Four kinds (:class:`~candor.records.specs.LabelSpec`, defined with its rules in the records leaf):
 
 ``threshold``  3-class on the horizon return ``R_i = close[i+h] / close[i] − 1``:
                ``R > thr`` BULLISH, ``R < −thr`` BEARISH, else NEUTRAL (seed default ±0.2%).
@@ -29,71 +29,13 @@ import numpy as np
 import pandas as pd
 from numpy.lib.stride_tricks import sliding_window_view
 
-from candor.errors import ConfigError, DataError
+from candor.errors import DataError
+from candor.records.specs import BEARISH, BULLISH, LABEL_KINDS, NEUTRAL, LabelSpec
 
-BEARISH = -1
-NEUTRAL = 0
-BULLISH = 1
+__all__ = ["BEARISH", "BULLISH", "CLASS_NAMES", "LABEL_KINDS", "NEUTRAL", "LabelSpec", "Labels", "causal_sigma",
+           "make_labels"]
+
 CLASS_NAMES: dict[int, str] = {BEARISH: "BEARISH", NEUTRAL: "NEUTRAL", BULLISH: "BULLISH"}
-LABEL_KINDS = ("threshold", "volscaled", "binary", "triple")
-
-
-def _check_number(name: str, value: object, *, low: float, strict: bool, integer: bool) -> None:
-    """Raise ConfigError unless ``value`` is a (finite) number above ``low``."""
-    kind_ok = isinstance(value, (int, np.integer)) if integer else isinstance(
-        value, (int, float, np.integer, np.floating)
-    )
-    if isinstance(value, bool) or not kind_ok or not np.isfinite(value):
-        what = "an integer" if integer else "a finite number"
-        raise ConfigError(f"`{name}` must be {what}. Got {value!r}.")
-    if value < low or (strict and value == low):
-        op = ">" if strict else ">="
-        raise ConfigError(f"`{name}` must be {op} {low:g}. Got {value}.")
-
-
-@dataclass(frozen=True)
-class LabelSpec:
-    """How labels are made: kind, horizon in bars and the kind's parameters (validated here)."""
-
-    kind: str = "threshold"
-    horizon: int = 5
-    threshold: float = 0.002
-    vol_k: float = 0.5
-    vol_window: int = 100
-    pt_sigma: float = 1.0
-    sl_sigma: float = 1.0
-
-    def __post_init__(self) -> None:
-        if self.kind not in LABEL_KINDS:
-            raise ConfigError(f"`kind` must be one of {', '.join(LABEL_KINDS)}. Got {self.kind!r}.")
-        _check_number("horizon", self.horizon, low=1, strict=False, integer=True)
-        _check_number("threshold", self.threshold, low=0, strict=False, integer=False)
-        _check_number("vol_k", self.vol_k, low=0, strict=True, integer=False)
-        _check_number("vol_window", self.vol_window, low=2, strict=False, integer=True)
-        _check_number("pt_sigma", self.pt_sigma, low=0, strict=True, integer=False)
-        _check_number("sl_sigma", self.sl_sigma, low=0, strict=True, integer=False)
-
-    @property
-    def classes(self) -> tuple[int, ...]:
-        """The classes this kind can produce, in ascending order."""
-        return (BEARISH, BULLISH) if self.kind == "binary" else (BEARISH, NEUTRAL, BULLISH)
-
-    @property
-    def warmup(self) -> int:
-        """Leading rows dropped because the causal σ is not yet defined (0 for fixed kinds)."""
-        return self.horizon + self.vol_window - 1 if self.kind in ("volscaled", "triple") else 0
-
-    def describe(self) -> str:
-        """A short human line, e.g. ``threshold ±0.20% over 5 bars``."""
-        h = f"{self.horizon} bar{'s' if self.horizon != 1 else ''}"
-        sigma = f"{self.vol_window}-bar σ of {self.horizon}-bar returns"
-        if self.kind == "threshold":
-            return f"threshold ±{self.threshold:.2%} over {h}"
-        if self.kind == "volscaled":
-            return f"volscaled ±{self.vol_k:g}σ ({sigma}) over {h}"
-        if self.kind == "binary":
-            return f"binary up/down over {h}"
-        return f"triple barrier +{self.pt_sigma:g}σ/−{self.sl_sigma:g}σ ({sigma}), vertical at {h}"
 
 
 @dataclass(frozen=True, eq=False)

@@ -16,24 +16,11 @@ from sqlalchemy.engine import Engine
 
 from candor.config import Config
 from candor.errors import ConfigError
-from candor.registry.gates import (
-    BacktestGate, BacktestThresholds, Gate, GateThresholds, MinimumMetricsGate, SignificantEdgeGate,
-)
+from candor.registry.gates import default_gates
 from candor.registry.registry import Registry
 from candor.registry.tracking import Tracking, open_tracking
 from candor.registry.wandb_sink import training_sinks
 from candor.store import Store, connect_store, upgrade
-
-
-def gates_from_config(config: Config) -> tuple[Gate, ...]:
-    """The one gate list (``[registry]``): it decides ``candor train``'s exit code and the
-    ``validated`` / ``failed`` tag of the registered version alike."""
-    r = config.registry
-    minimums = MinimumMetricsGate(GateThresholds(min_accuracy=r.min_accuracy, min_precision=r.min_precision,
-                                                 min_recall=r.min_recall, min_f1=r.min_f1))
-    backtest = BacktestGate(BacktestThresholds(min_sharpe=r.min_backtest_sharpe, min_trades=r.min_backtest_trades,
-                                               min_deflated_sharpe=r.min_deflated_sharpe))
-    return (minimums, SignificantEdgeGate(), backtest) if r.require_edge else (minimums, backtest)
 
 
 @dataclass(frozen=True)
@@ -88,6 +75,6 @@ def open_services(config: Config, *, migrate: bool = False, require_schema: bool
     except BaseException:
         store.close()
         raise
-    registry = Registry(tracking.client, store.engine, gates=gates_from_config(config),
+    registry = Registry(tracking.client, store.engine, gates=default_gates(config.registry),
                         max_model_age_days=config.registry.max_model_age_days)
     return Services(config, store, tracking, registry)

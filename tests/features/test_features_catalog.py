@@ -113,7 +113,7 @@ def test_describe_features_reports_nan_share(sp500):
     ({"groups": ()}, r"`groups` must be a non-empty"),
     ({"short": 50, "medium": 14}, r"`periods` .* short < medium < long.*Got \(50, 14, 200\)"),
     ({"short": 2}, r"4 <= short"),
-    ({"context_timeframes": ("d2",)}, r"`context_timeframes` entries must be one of .*Got 'd2'"),
+    ({"context_timeframes": ("d2",)}, r"`context_timeframes` entries must be one of .*'d2'"),
 ])
 def test_feature_set_rejects_bad_specs(kwargs, match):
     with pytest.raises(ConfigError, match=match):

@@ -154,7 +154,7 @@ def test_changed_feature_list_is_refused_and_named(world, tmp_path):
     names = [*champion.model.feature_names, "feature_from_the_future"]
     register_estimator(world["registry"], world["tracking"], champion, champion.model.estimator,
                        tmp_path / "odd", manifest_changes={"feature_names": tuple(names),
-                                                           "label_spec": replace(champion.model.label_spec, horizon=3)})
+                                                           "label_spec": champion.model.label_spec.model_copy(update={"horizon": 3})})
     config = world["config"].model_copy(update={"forecast": world["config"].forecast.model_copy(update={"horizons": (3,)})})
     report = run_forecasts(replace(world["services"], config=config), symbols=["SYN"],
                            timeframes=["d1"], bars_loader=lambda s, tf: world["bars"], now=day_after(world["bars"]))
@@ -164,7 +164,7 @@ def test_changed_feature_list_is_refused_and_named(world, tmp_path):
 def test_multi_horizon_champions_and_consensus(world, tmp_path):
     champion = world["registry"].champion("SYN", "d1", 5)
     version = register_estimator(world["registry"], world["tracking"], champion, champion.model.estimator,
-                                 tmp_path / "h20", manifest_changes={"label_spec": replace(champion.model.label_spec, horizon=20)})
+                                 tmp_path / "h20", manifest_changes={"label_spec": champion.model.label_spec.model_copy(update={"horizon": 20})})
     assert str(world["registry"].version("candor.SYN.d1.h20", "champion").version) == version
     config = world["config"].model_copy(update={"forecast": world["config"].forecast.model_copy(update={"horizons": (5, 20)})})
     report = run_forecasts(replace(world["services"], config=config), symbols=["SYN"],

@@ -19,8 +19,8 @@ from candor.config import load_config
 from candor.data.synthetic import planted_signal
 from candor.ops.forecast import run_forecasts
 from candor.ops.retrain import retrain_series
-from candor.registry.gates import BacktestGate, MinimumMetricsGate, SignificantEdgeGate
-from candor.services import gates_from_config, open_services
+from candor.registry.gates import BacktestGate, MinimumMetricsGate, SignificantEdgeGate, default_gates
+from candor.services import open_services
 from candor.store import import_bars
 from candor.training.runconfig import derive_run_config
 from tests.registry.registry_helpers import log_run, make_artifact, report
@@ -29,16 +29,16 @@ CHEAP = {"models": {"models": ["logreg"]}, "split": {"folds": 3},
          "evaluation": {"importance_repeats": 0, "n_boot": 100}, "features": {"medium": 30, "long": 60}}
 
 
-def test_gates_from_config_are_the_registrys_gates(tmp_path):
+def test_configured_gates_are_the_registrys_gates(tmp_path):
     config = load_config(environ={}, overrides={"home": str(tmp_path), "registry": {
         "min_accuracy": 0.7, "require_edge": False, "min_backtest_sharpe": 1.5}})
-    gates = gates_from_config(config)
+    gates = default_gates(config.registry)
     assert [type(g) for g in gates] == [MinimumMetricsGate, BacktestGate]
-    assert gates[0].thresholds.min_accuracy == 0.7 and gates[1].thresholds.min_sharpe == 1.5
+    assert gates[0].thresholds.min_accuracy == 0.7 and gates[1].thresholds.min_backtest_sharpe == 1.5
     with open_services(config, migrate=True) as services:
         assert services.registry.gates == gates
         assert services.registry.max_model_age_days == config.registry.max_model_age_days
-    assert SignificantEdgeGate in [type(g) for g in gates_from_config(load_config(environ={}))]
+    assert SignificantEdgeGate in [type(g) for g in default_gates(load_config(environ={}).registry)]
 
 
 def test_the_scheduled_retrain_honours_every_configured_gate(tmp_path):

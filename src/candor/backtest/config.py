@@ -1,101 +1,32 @@
-"""Backtest settings: one frozen dataclass, validated once when it is built.
+"""Backtest settings and annualisation.
 
-Defaults live only here, so no caller can drift from them. There is deliberately no option for
+:class:`BacktestConfig` (the ``[backtest]`` section, validated once when it is built) is defined
+in :mod:`candor.records.specs` and re-exported here. There is deliberately no option for
 same-bar execution: a signal formed at the close of bar t can only trade at bar t+1 (its open or
 its close), so a backtest cannot peek at the bar that produced the signal however it is configured.
 """
 
 from __future__ import annotations
 
-import math
-from dataclasses import asdict, dataclass
-from typing import Any, Literal
+from typing import Literal
 
 import numpy as np
 import pandas as pd
 
 from candor.data.bars import INTRADAY, TIMEFRAMES
 from candor.data.gaps import ns, session_table, week_labels
-from candor.errors import ConfigError, DataError
+from candor.errors import DataError
+from candor.records.specs import EXECUTIONS, BacktestConfig
 
 Execution = Literal["next_open", "next_close"]
-EXECUTIONS: tuple[str, ...] = ("next_open", "next_close")
 
 #: An unknown exchange: 252 sessions a year; continuous markets: 365 days of 24 hours. A known
 #: exchange calendar's sessions are counted instead (:func:`infer_periods_per_year`).
 TRADING_DAYS = 252.0
 CALENDAR_DAYS = 365.0
 
-
-@dataclass(frozen=True)
-class BacktestConfig:
-    """How out-of-sample class probabilities become positions, trades and costs.
-
-    * ``short_on_bearish`` – BEARISH → -1 (True) or flat (False, the default: many accounts
-      cannot short, and a long/flat result is the honest baseline).
-    * ``execution`` – ``"next_open"``: the signal of bar t trades at bar t+1's open and is held
-      open[t+1] → open[t+2]; ``"next_close"``: trades at bar t+1's close, held close[t+1] → close[t+2].
-    * ``cost_bps`` / ``slippage_bps`` – charged per unit of turnover, ``|Δposition|``, on the
-      period the trade opens (1 bp = 0.0001).
-    * ``min_confidence`` – flat when the winning class probability is below it.
-    * ``size_by_confidence`` – position size ``(p_max - 1/3) / (2/3)`` in [0, 1] instead of 1.
-    * ``periods_per_year`` – annualisation; ``None`` infers it from the bar timeframe/calendar.
-    * ``risk_free`` – annual rate, converted per period as ``(1 + rf) ** (1 / ppy) - 1``.
-    """
-
-    short_on_bearish: bool = False
-    execution: Execution = "next_open"
-    cost_bps: float = 1.0
-    slippage_bps: float = 0.0
-    min_confidence: float | None = None
-    size_by_confidence: bool = False
-    periods_per_year: float | None = None
-    risk_free: float = 0.0
-
-    def __post_init__(self) -> None:
-        _check_bool("short_on_bearish", self.short_on_bearish)
-        _check_bool("size_by_confidence", self.size_by_confidence)
-        if self.execution not in EXECUTIONS:
-            raise ConfigError(
-                f"`execution` must be 'next_open' or 'next_close' (a signal trades on the bar after "
-                f"the one that produced it; same-bar execution is not offered). Got {self.execution!r}."
-            )
-        for name in ("cost_bps", "slippage_bps"):
-            value = getattr(self, name)
-            if not _is_real(value) or not math.isfinite(value) or value < 0:
-                raise ConfigError(f"`{name}` must be a finite number >= 0 (basis points). Got {value!r}.")
-        if self.min_confidence is not None and not (
-            _is_real(self.min_confidence) and 0.0 < self.min_confidence <= 1.0
-        ):
-            raise ConfigError(
-                f"`min_confidence` must be in (0, 1] or None (no threshold). Got {self.min_confidence!r}."
-            )
-        if self.periods_per_year is not None and not (
-            _is_real(self.periods_per_year) and math.isfinite(self.periods_per_year) and self.periods_per_year > 0
-        ):
-            raise ConfigError(
-                f"`periods_per_year` must be > 0, or None to infer it from the bar timeframe. "
-                f"Got {self.periods_per_year!r}."
-            )
-        if not (_is_real(self.risk_free) and math.isfinite(self.risk_free) and self.risk_free > -1):
-            raise ConfigError(f"`risk_free` must be an annual rate > -1, e.g. 0.02. Got {self.risk_free!r}.")
-
-    @property
-    def cost_rate(self) -> float:
-        """Fraction of equity paid per unit of turnover (costs plus slippage)."""
-        return (self.cost_bps + self.slippage_bps) * 1e-4
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-
-def _is_real(value: object) -> bool:
-    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
-
-
-def _check_bool(name: str, value: object) -> None:
-    if not isinstance(value, (bool, np.bool_)):
-        raise ConfigError(f"`{name}` must be True or False. Got {value!r}.")
+__all__ = ["CALENDAR_DAYS", "EXECUTIONS", "TRADING_DAYS", "BacktestConfig", "Execution", "infer_periods_per_year",
+           "session_bar_counts"]
 
 
 def infer_periods_per_year(bars: pd.DataFrame) -> float:

@@ -29,9 +29,8 @@ def _settings(config: Any, **flags: Any) -> Any:
     """Flags over the config's ``[backtest]`` section → a validated BacktestConfig (exit 3 if bad)."""
     from candor.backtest import BacktestConfig
 
-    section = config.backtest
-    chosen = {name: getattr(section, name) if value is None else value for name, value in flags.items()}
-    return BacktestConfig(**chosen)
+    chosen = {name: value for name, value in flags.items() if value is not None}
+    return BacktestConfig(**{**config.backtest.model_dump(), **chosen})
 
 
 def _load_model(reference: str, config: Config) -> tuple[CandorModel, str]:

@@ -1,4 +1,5 @@
-"""Feature groups → columns: the :class:`FeatureSet` spec, ``compute_features`` and summaries.
+"""Feature groups → columns: ``compute_features`` and summaries of a :class:`FeatureSet` (the spec,
+with its rules, lives in :mod:`candor.records.specs`).
 
 The column list is a pure function of the feature set, the timeframe and the calendar, so
 names and warm-ups are known before any data is touched (``warmup_bars`` is what validation
@@ -14,14 +15,16 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from candor.data.bars import INTRADAY, TIMEFRAMES, check_timeframe, timeframe_of
+from candor.data.bars import INTRADAY, check_timeframe, timeframe_of
 from candor.data.gaps import DAY_NS
 from candor.errors import ConfigError
 from candor.features import groups
 from candor.features.context import context_specs, resolve_context
 from candor.features.indicators import Inputs, Spec
+from candor.records.specs import FEATURE_GROUPS, FeatureSet
 
-ALL_GROUPS: tuple[str, ...] = ("returns", "volume", "momentum", "volatility", "trend", "time", "context")
+#: Every feature group, in column order (defined with :class:`FeatureSet` in the records leaf).
+ALL_GROUPS: tuple[str, ...] = FEATURE_GROUPS
 
 #: Exchange calendar code → the time zone its sessions are defined in (hour-of-day features).
 CALENDAR_TZ = {
@@ -29,49 +32,6 @@ CALENDAR_TZ = {
     "XLON": "Europe/London", "XETR": "Europe/Berlin", "XPAR": "Europe/Paris",
     "XTKS": "Asia/Tokyo", "XHKG": "Asia/Hong_Kong", "XTSE": "America/Toronto",
 }
-
-
-@dataclass(frozen=True)
-class FeatureSet:
-    """Which feature groups to compute and with which short / medium / long periods.
-
-    ``context_timeframes=None`` picks the next coarser useful timeframe automatically
-    (intraday → ``("d1",)``, d1 → ``("w1",)``, w1 → none). Validated on construction so a bad
-    spec fails at the edge, naming the field.
-    """
-
-    groups: tuple[str, ...] = ALL_GROUPS
-    short: int = 14
-    medium: int = 50
-    long: int = 200
-    context_timeframes: tuple[str, ...] | None = None
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "groups", tuple(self.groups))
-        if self.context_timeframes is not None:
-            object.__setattr__(self, "context_timeframes", tuple(self.context_timeframes))
-        _validate(self)
-
-
-def _validate(fs: FeatureSet) -> None:
-    unknown = [g for g in fs.groups if g not in ALL_GROUPS]
-    if unknown or not fs.groups:
-        raise ConfigError(
-            f"`groups` must be a non-empty subset of {', '.join(ALL_GROUPS)}. Got {list(fs.groups)!r}."
-        )
-    periods = (fs.short, fs.medium, fs.long)
-    if not all(isinstance(p, int) and not isinstance(p, bool) for p in periods) or not (
-        4 <= fs.short < fs.medium < fs.long
-    ):
-        raise ConfigError(
-            "`periods` (short, medium, long) must be integers with 4 <= short < medium < long, "
-            f"e.g. 14, 50, 200. Got {periods}."
-        )
-    for tf in fs.context_timeframes or ():
-        if tf not in TIMEFRAMES:
-            raise ConfigError(
-                f"`context_timeframes` entries must be one of {', '.join(TIMEFRAMES)}. Got {tf!r}."
-            )
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from candor.registry.common import (
     model_name, resolve_name,
 )
 from candor.registry.gates import (
-    BacktestGate, BacktestThresholds, Gate, GateResult, GateThresholds, MinimumMetricsGate,
+    BacktestGate, Gate, GateResult, GateSpec, MinimumMetricsGate,
     SignificantEdgeGate, default_gates, run_gates,
 )
 from candor.registry.champions import Champion
@@ -18,7 +18,7 @@ from candor.registry.registry import Registry
 
 __all__ = [
     "ARCHIVED", "CHAMPION", "FAILED", "PREVIOUS", "STAGED", "VALIDATED", "AliasMove", "BacktestGate",
-    "BacktestThresholds", "Champion", "Comparison", "Gate", "GateResult", "GateThresholds", "HistoryRow",
+    "Champion", "Comparison", "Gate", "GateResult", "GateSpec", "HistoryRow",
     "MinimumMetricsGate", "ModelSummary", "ReconcileFix", "RegisteredVersion", "Registry",
     "SignificantEdgeGate", "default_gates", "model_name", "resolve_name", "run_gates",
 ]

@@ -11,7 +11,6 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from candor.config import Config
 from candor.data.bars import timeframe_of
 from candor.data.validate import validate_bars
 from candor.errors import DataError
@@ -37,22 +36,6 @@ class LabelledData:
         return len(self.y)
 
 
-def feature_set_from(config: Config) -> FeatureSet:
-    spec = config.features
-    kwargs = {"short": spec.short, "medium": spec.medium, "long": spec.long}
-    if spec.groups is not None:
-        kwargs["groups"] = tuple(spec.groups)
-    return FeatureSet(**kwargs)
-
-
-def label_spec_from(config: Config) -> LabelSpec:
-    spec = config.labels
-    return LabelSpec(
-        kind=spec.kind, horizon=spec.horizon, threshold=spec.threshold, vol_k=spec.vol_k,
-        vol_window=spec.vol_window, pt_sigma=spec.pt_sigma, sl_sigma=spec.sl_sigma,
-    )
-
-
 def data_fingerprint(bars: pd.DataFrame) -> str:
     """SHA-256 of the bar timestamps and values: the same bars always give the same print."""
     digest = hashlib.sha256()
@@ -61,10 +44,11 @@ def data_fingerprint(bars: pd.DataFrame) -> str:
     return digest.hexdigest()
 
 
-def build_labelled_data(bars: pd.DataFrame, config: Config) -> LabelledData:
-    """Validate bars, compute causal features and labels, keep rows where both are complete."""
-    feature_set = feature_set_from(config)
-    label_spec = label_spec_from(config)
+def build_labelled_data(bars: pd.DataFrame, feature_set: FeatureSet, label_spec: LabelSpec) -> LabelledData:
+    """Validate bars, compute causal features and labels, keep rows where both are complete.
+
+    ``feature_set`` and ``label_spec`` are the config's ``features`` and ``labels`` sections.
+    """
     warmup = warmup_bars(feature_set, timeframe_of(bars))
     validate_bars(bars, min_rows=warmup + label_spec.horizon + MIN_TRAINING_ROWS)
     features = compute_features(bars, feature_set)

@@ -393,7 +393,7 @@ def tune_worker(bars: pd.DataFrame, config: Config, model_name: str, *, trials: 
     first trials. ``wait_for`` blocks until the study holds that many finished trials, so every
     worker reports the study's final best.
     """
-    data = build_labelled_data(bars, config)
+    data = build_labelled_data(bars, config.features, config.labels)
     dev, _ = holdout_split(data.y.index, data.t1, config.split.holdout, purge=config.purge)
     X, y, t1 = data.X.iloc[dev], data.y.iloc[dev], data.t1.iloc[dev]
     prefix = config.tune.study_name or f"candor.{bars.attrs['symbol']}.{bars.attrs['timeframe']}"
