@@ -137,3 +137,12 @@ def test_parallel_workers_on_a_fresh_home_all_register(tmp_path):
     assert [r.status for r in rows] == ["trained", "trained"], [r.reason for r in rows]
     with open_services(config) as services:
         assert sorted(m.name for m in services.registry.list_models()) == ["candor.P0.d1", "candor.P1.d1"]
+
+
+def test_dask_without_its_extra_names_the_extra(monkeypatch):
+    """distributed is an extra: without it, --dask is one line naming the install, not an ImportError."""
+    import sys
+
+    monkeypatch.setitem(sys.modules, "distributed", None)  # what an environment without the extra imports
+    with pytest.raises(ClusterError, match=r"needs the distributed package.*pip install 'candor\[dask\]'"):
+        connect_dask("tcp://127.0.0.1:1", timeout=1)

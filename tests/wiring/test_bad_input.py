@@ -205,8 +205,8 @@ def test_an_unwritable_home_is_a_config_error(tmp_path, monkeypatch):
 @pytest.mark.parametrize("mutate", [
     lambda m: {**m, "files": {"../outside.pkl.gz": "0" * 64}},  # a file outside the artifact
     lambda m: {**m, "files": {}},  # no model file at all
-    lambda m: {**m, "report": {**m["report"], "fold_details": [{"index": 0}]}},  # malformed, parsed lazily
-    lambda m: {**m, "warmup": 10 ** 30},  # an integer orjson refuses (the standard parser reads it)
+    lambda m: {**m, "report": {**m["report"], "fold_details": [{"index": 0}]}},  # a malformed report
+    lambda m: {**m, "warmup": 10 ** 30},  # an integer no model warms up for
 ])
 def test_a_tampered_manifest_is_one_line(mutate, tmp_path, capsys, monkeypatch):
     import json

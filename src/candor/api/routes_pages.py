@@ -1,5 +1,5 @@
 """Server-rendered pages: overview, model, forecasts. Charts are Plotly specs drawn client-side
-by the plotly.js that ships inside the installed ``plotly`` package (no CDN, works offline)."""
+by the plotly.js that ships inside candor (``api/static/plotly.min.js``: no CDN, works offline)."""
 
 from __future__ import annotations
 

@@ -249,8 +249,11 @@ def _collect(futures: dict, specs: list[SeriesSpec], report: Report, running: Ca
 
 def connect_dask(address: str, timeout: float = 5.0) -> Any:
     """A ``distributed.Client`` for ``address``; unreachable → :class:`ClusterError` (one line)."""
-    from distributed import Client  # lazy: distributed is only needed with --dask and takes ~0.4 s to import
-
+    try:  # lazy: distributed is an extra, only needed with --dask, and takes ~0.4 s to import
+        from distributed import Client
+    except ImportError:
+        raise ClusterError("`--dask` needs the distributed package, which is not installed: run "
+                           "pip install 'candor[dask]'.") from None
     try:
         return Client(address, timeout=f"{timeout}s", set_as_default=False)
     except Exception as exc:  # noqa: BLE001 - OSError / TimeoutError / ValueError on a bad address
