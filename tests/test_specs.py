@@ -60,6 +60,12 @@ REFUSED_AT_LOAD = [
     ({"schedule": {"forecast": "30 25 * * mon-fri"}}, r"`schedule.forecast` .*hour '25' is outside 0-23"),
     ({"schedule": {"drift": "0 22 * * mon-sat-x"}}, r"`schedule.drift` .*day_of_week 'mon-sat-x' is not a cron value"),
     ({"schedule": {"timezone": "Mars/Olympus"}}, r"`schedule.timezone` must be an IANA time zone"),
+    ({"forecast": {"timeframes": ["d2"]}}, r"`forecast.timeframes` entries must be timeframes .*'d2' is not"),
+    ({"forecast": {"universe": ["SPX"]}}, r"`forecast.universe` entries must be SYMBOL/timeframe .*'SPX' is not"),
+    ({"forecast": {"universe": ["SPX/d9"]}}, r"`forecast.universe` entries .*'SPX/d9' is not"),
+    ({"forecast": {"consensus_weights": {"d1": -1}}}, r"`forecast.consensus_weights`: weights must be >= 0"),
+    ({"forecast": {"consensus_weights": {"daily": 2}}}, r"`forecast.consensus_weights`: .*'daily' is not"),
+    ({"universe": {"timeframes": ["h2"]}}, r"`universe.timeframes` entries must be timeframes .*'h2' is not"),
 ]
 
 

@@ -25,7 +25,8 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, f
 
 from candor.errors import ConfigError
 from candor.records.specs import (
-    MODEL_CHOICES, BacktestConfig, FeatureSet, LabelSpec, ModelSpec, RegistrySpec, SplitSpec, describe,
+    MODEL_CHOICES, TIMEFRAME_NAMES, BacktestConfig, FeatureSet, LabelSpec, ModelSpec, RegistrySpec, SplitSpec,
+    describe,
 )
 from candor.records.status import AlertLevel, DriftStatus
 
@@ -60,6 +61,13 @@ class TuneConfig(_Frozen):
         "were tuned on this run's out-of-sample rows; false (--ignore-saved-params) uses the configured ones")
 
 
+def _known_timeframes(timeframes: tuple[str, ...]) -> tuple[str, ...]:
+    unknown = [tf for tf in timeframes if tf not in TIMEFRAME_NAMES]
+    if unknown:
+        raise ValueError(f"entries must be timeframes ({', '.join(TIMEFRAME_NAMES)}); {unknown[0]!r} is not")
+    return timeframes
+
+
 class UniverseConfig(_Frozen):
     """Which series ``candor train --all`` trains and where: datasets x timeframes, processes, Dask."""
 
@@ -73,6 +81,8 @@ class UniverseConfig(_Frozen):
     correction: Literal["bh", "holm", "none"] = Field(
         "bh", description="p-values adjusted across the series trained together: bh (Benjamini-Hochberg, "
         "false-discovery rate), holm (family-wise error) or none")
+
+    _timeframes = field_validator("timeframes")(_known_timeframes)
 
 
 
@@ -96,6 +106,27 @@ class ForecastConfig(_Frozen):
         if not horizons or any(h < 1 for h in horizons) or len(set(horizons)) != len(horizons):
             raise ValueError("must be distinct positive bar counts, e.g. [1, 5, 20]")
         return horizons
+
+    _timeframes = field_validator("timeframes")(_known_timeframes)
+
+    @field_validator("universe")
+    @classmethod
+    def _series_entries(cls, universe: tuple[str, ...]) -> tuple[str, ...]:
+        for entry in universe:
+            symbol, sep, timeframe = entry.rpartition("/")
+            if not sep or not symbol.strip() or timeframe not in TIMEFRAME_NAMES:
+                raise ValueError(f"entries must be SYMBOL/timeframe with a timeframe of {', '.join(TIMEFRAME_NAMES)} "
+                                 f"(e.g. SPX/d1); {entry!r} is not")
+        return universe
+
+    @field_validator("consensus_weights")
+    @classmethod
+    def _weights_by_timeframe(cls, weights: dict[str, float]) -> dict[str, float]:
+        _known_timeframes(tuple(weights))
+        negative = {tf: w for tf, w in weights.items() if not w >= 0}
+        if negative:
+            raise ValueError(f"weights must be >= 0 (0 leaves a timeframe out of the vote); {negative} are not")
+        return weights
 
 
 class DriftConfig(_Frozen):
@@ -377,7 +408,21 @@ def under_home(home: Path, *parts: str) -> Path:
 
 
 def safe_uri(uri: str) -> str:
-    """The URI with any password replaced by ``***`` (the only form candor prints or records)."""
+    """The URI with any password replaced by ``***`` (the only form candor prints or records).
+
+    A ``scheme://user:password@host/…`` URL is rendered by SQLAlchemy
+    (``make_url(uri).render_as_string(hide_password=True)``, as the store prints its URLs); what
+    SQLAlchemy cannot read as one URL (a bare path, ``databricks``, a port that is no number, a
+    password with a raw ``@``) is masked up to the last ``@`` of its network location."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        url = make_url(uri)
+    except (ArgumentError, ValueError):
+        url = None
+    if url is not None and "@" not in f"{url.host or ''}{url.database or ''}":
+        return url.render_as_string(hide_password=True) if url.password is not None else uri
     parsed = urlparse(uri)
     if parsed.password is None:
         return uri
