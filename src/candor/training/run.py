@@ -23,7 +23,7 @@ from sklearn.base import clone
 from sklearn.metrics import accuracy_score, f1_score
 
 from candor import arima_garch, baselines
-from candor.backtest import BacktestResult, run_backtest
+from candor.backtest import BacktestConfig, BacktestResult, run_backtest
 from candor.config import Config
 from candor.data.bars import symbol_of, timeframe_of
 from candor.training.matrix import LabelledData, build_labelled_data, data_fingerprint
@@ -363,7 +363,7 @@ def train(bars: pd.DataFrame, config: Config, progress: Progress | None = None, 
                             reused=reused)
     result.timings["features_labels_s"] = prepared
     t0 = time.perf_counter()
-    result.backtest = backtest_oos(result, bars, config)
+    result.backtest = backtest_oos(result, bars, config.backtest)
     result.timings["backtest_s"] = time.perf_counter() - t0
     result.timings["total_s"] += prepared + result.timings["backtest_s"]
     return result
@@ -375,11 +375,12 @@ def configurations_tried(config: Config) -> int:
     return members + 1 if members > 1 else 1
 
 
-def backtest_oos(result: TrainResult, bars: pd.DataFrame, config: Config) -> BacktestResult:
-    """Trade the pooled out-of-sample probabilities, next-bar execution, after costs (``[backtest]``)."""
+def backtest_oos(result: TrainResult, bars: pd.DataFrame, settings: BacktestConfig) -> BacktestResult:
+    """Trade the pooled out-of-sample probabilities, next-bar execution, after costs (``settings``:
+    the config's ``[backtest]`` section)."""
     # Binary labels have no NEUTRAL column; the backtest reads all three classes.
     proba = result.oos_proba.reindex(columns=[-1, 0, 1], fill_value=0.0)
-    return run_backtest(proba, bars, config.backtest, n_trials=result.n_trials)
+    return run_backtest(proba, bars, settings, n_trials=result.n_trials)
 
 
 def train_labelled(
