@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 
 def test_serve_builds_the_app_on_the_configured_store(writable_home, monkeypatch, tmp_path):
     import uvicorn
@@ -71,3 +73,93 @@ def test_serve_refuses_zero_workers(capsys):
 
     assert main(["serve", "--workers", "0"]) != 0
     assert "--workers" in capsys.readouterr().err
+
+
+def test_serve_workers_get_a_health_check_timeout_that_fits(monkeypatch, tmp_path):
+    """Uvicorn pings each worker from the moment it is spawned and kills one that has not answered
+    within ``timeout_worker_healthcheck`` (default 5 s); ``--workers`` sets a timeout with room."""
+    import inspect
+
+    import uvicorn
+
+    from candor.cli import main
+    from candor.cli.serve import SERVE_ARGS_ENV, WORKER_HEALTHCHECK_S
+
+    calls = {}
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("CANDOR_HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    monkeypatch.delenv(SERVE_ARGS_ENV, raising=False)
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kw: calls.update(app=app, **kw))
+    assert main(["db", "upgrade"]) == 0
+    assert main(["serve", "--port", "8767", "--workers", "2"]) == 0
+    if "timeout_worker_healthcheck" in inspect.signature(uvicorn.Config).parameters:  # uvicorn 0.37+
+        assert calls["timeout_worker_healthcheck"] == WORKER_HEALTHCHECK_S > 5
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _get(url: str, accept: str = "application/json") -> int | None:
+    import urllib.error
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(urllib.request.Request(url, headers={"Accept": accept}), timeout=10) as answer:
+            return answer.status
+    except (urllib.error.URLError, OSError):
+        return None
+
+
+@pytest.mark.slow
+def test_serve_two_worker_processes_start_and_answer(monkeypatch, tmp_path):
+    """``candor serve --workers 2`` as a real process on a new home: both workers pass uvicorn's
+    health check (none is killed and respawned, the way every worker was when ``import candor.cli``
+    took 5 s), and the health endpoint and the dashboard answer 200."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    from candor.cli import main
+    from candor.cli.serve import SERVE_ARGS_ENV
+
+    home = tmp_path / "home"
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("CANDOR_HOME", str(home))
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    assert main(["db", "upgrade"]) == 0  # harmless where serve also migrates a new home itself
+    env = {k: v for k, v in os.environ.items() if k not in ("MLFLOW_TRACKING_URI", SERVE_ARGS_ENV)}
+    env.update(CANDOR_HOME=str(home), MLFLOW_DISABLE_TELEMETRY="true")
+    script = Path(sys.executable).with_name("candor")  # the console script, as a user starts it
+    command = [str(script)] if script.exists() else [sys.executable, "-c", "from candor.cli import run; run()"]
+    port, log = _free_port(), tmp_path / "serve.log"
+    with log.open("w") as out:
+        server = subprocess.Popen([*command, "serve", "--workers", "2", "--port", str(port)], cwd=tmp_path,
+                                  env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 180
+        while time.monotonic() < deadline and server.poll() is None:
+            if log.read_text().count("Application startup complete.") >= 2:
+                break
+            time.sleep(0.5)
+        text = log.read_text()
+        assert text.count("Application startup complete.") >= 2, text
+        assert _get(f"http://127.0.0.1:{port}/healthz") == 200, log.read_text()
+        assert _get(f"http://127.0.0.1:{port}/", accept="text/html") == 200, log.read_text()
+        assert " died" not in log.read_text() and server.poll() is None, log.read_text()
+    finally:
+        if server.poll() is None:
+            os.killpg(server.pid, signal.SIGTERM)  # the parent and its two workers (one session)
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.pid, signal.SIGKILL)
+            server.wait()

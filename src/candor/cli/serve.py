@@ -26,6 +26,26 @@ from candor.cli.app import app, console
 #: How the parent hands the worker processes its config file and flag overrides.
 SERVE_ARGS_ENV = "CANDOR_SERVE_ARGS"
 
+#: Seconds a ``--workers`` process may take to answer uvicorn's health check (uvicorn's default 5).
+#: Uvicorn pings each worker from the moment it is spawned. A spawned worker first re-imports the
+#: launching script (``candor`` → :mod:`candor.cli`, light now that the commands import lazily),
+#: and only then starts the thread that answers; the app loads after that, beside the answering
+#: thread. When ``import candor.cli`` loaded MLflow and scikit-learn, that first step took over 5 s
+#: on a loaded machine and uvicorn killed and respawned every worker forever, printing no error.
+#: 30 s leaves a busy machine room and still replaces a hung worker.
+WORKER_HEALTHCHECK_S = 30
+
+
+def _worker_options() -> dict[str, Any]:
+    """The health-check timeout where the installed uvicorn takes one (0.37+; older ones use 5 s)."""
+    import inspect
+
+    import uvicorn
+
+    if "timeout_worker_healthcheck" in inspect.signature(uvicorn.Config).parameters:
+        return {"timeout_worker_healthcheck": WORKER_HEALTHCHECK_S}
+    return {}
+
 
 def worker_app() -> Any:
     """The app of one ``--workers`` process: the config the parent loaded, rebuilt here (the edge
@@ -68,4 +88,4 @@ def serve_command(
             return
     os.environ[SERVE_ARGS_ENV] = json.dumps({"config": config_path, "overrides": overrides})
     uvicorn.run("candor.cli.serve:worker_app", factory=True, workers=workers, host=config.api.host,
-                port=config.api.port, log_level="info")
+                port=config.api.port, log_level="info", **_worker_options())
