@@ -7,9 +7,9 @@ dashboard's equity chart read it back.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import model_validator
+from pydantic import AliasChoices, BeforeValidator, Field, model_validator
 
 from candor.records.values import Count, JsonObject, Num, Record, ScalarMap, Text, number
 
@@ -17,57 +17,8 @@ from candor.records.values import Count, JsonObject, Num, Record, ScalarMap, Tex
 EQUITY_POINTS = 500
 
 
-class EquityPoint(Record):
-    """One point of the downsampled equity curve (``ts`` in ISO form), beside buy-and-hold."""
-
-    ts: str
-    equity: float
-    buy_and_hold: Num = None
-
-
-class BacktestSummary(Record):
-    """``sharpe`` (annualised, after costs), ``n_trades`` and ``deflated_sharpe`` are the headline
-    numbers the registry's backtest gate judges. ``metrics`` and each of ``benchmarks`` are the full
-    :class:`candor.backtest.metrics.Metrics` tables by name; ``sharpe_inference`` the PSR/DSR
-    inputs; ``config`` the backtest settings."""
-
-    start: Text = None
-    end: Text = None
-    execution: Text = None
-    n_periods: Count = None
-    n_signals: Count = None
-    n_unexecuted: Count = None
-    periods_per_year: Num = None
-    sharpe: Num = None
-    n_trades: Count = None
-    deflated_sharpe: Num = None
-    psr: Num = None
-    dsr: Num = None
-    metrics: ScalarMap = {}
-    benchmarks: dict[str, ScalarMap] = {}
-    sharpe_inference: ScalarMap = {}
-    config: JsonObject = {}
-    equity_curve: tuple[EquityPoint, ...] = ()
-
-    @model_validator(mode="before")
-    @classmethod
-    def _older_shapes(cls, data: Any) -> Any:
-        """Also reads a bare :meth:`BacktestResult.to_dict` (headline numbers nested in ``metrics``,
-        ``dsr`` for the deflated Sharpe, ``trades`` for the trade count; flat keys win) and the older
-        equity-curve shapes."""
-        if not isinstance(data, Mapping):
-            return data
-        out = dict(data)
-        metrics = out.get("metrics") if isinstance(out.get("metrics"), Mapping) else {}
-        out["sharpe"] = _first(out.get("sharpe"), metrics.get("sharpe"))
-        out["n_trades"] = _first(out.get("trades"), out.get("n_trades"), metrics.get("n_trades"))
-        out["deflated_sharpe"] = _first(out.get("deflated_sharpe"), out.get("dsr"))
-        benchmarks = out.get("benchmarks")
-        out["benchmarks"] = ({str(k): v for k, v in benchmarks.items() if isinstance(v, Mapping)}
-                             if isinstance(benchmarks, Mapping) else {})
-        out["config"] = out.get("config") if isinstance(out.get("config"), Mapping) else {}
-        out["equity_curve"] = _equity_points(out.get("equity_curve") or out.get("equity"))
-        return out
+def _tables(value: object) -> object:
+    return {str(k): v for k, v in value.items() if isinstance(v, Mapping)} if isinstance(value, Mapping) else {}
 
 
 def _first(*values: object) -> float | None:
@@ -97,3 +48,54 @@ def _equity_points(curve: object) -> list[dict[str, Any]]:
         return []
     return [{"ts": str(ts), "equity": equity, "buy_and_hold": hold} for ts, value, hold in rows
             if (equity := number(value)) is not None]
+
+
+class EquityPoint(Record):
+    """One point of the downsampled equity curve (``ts`` in ISO form), beside buy-and-hold."""
+
+    ts: str
+    equity: float
+    buy_and_hold: float | None = None  # plain types: a report holds 500 points, validated natively
+
+
+class BacktestSummary(Record):
+    """``sharpe`` (annualised, after costs), ``n_trades`` and ``deflated_sharpe`` are the headline
+    numbers the registry's backtest gate judges. ``metrics`` and each of ``benchmarks`` are the full
+    :class:`candor.backtest.metrics.Metrics` tables by name; ``sharpe_inference`` the PSR/DSR
+    inputs; ``config`` the backtest settings."""
+
+    start: Text = None
+    end: Text = None
+    execution: Text = None
+    n_periods: Count = None
+    n_signals: Count = None
+    n_unexecuted: Count = None
+    periods_per_year: Num = None
+    sharpe: Num = None
+    n_trades: Count = None
+    deflated_sharpe: Num = None
+    psr: Num = None
+    dsr: Num = None
+    metrics: ScalarMap = {}
+    benchmarks: Annotated[dict[str, ScalarMap], BeforeValidator(_tables)] = {}
+    sharpe_inference: ScalarMap = {}
+    config: JsonObject = {}
+    #: Points as candor writes them, validated natively (a report holds 500); an older shape
+    #: (column form, ``{ts: value}`` map, ``[[ts, value], ...]``, key ``equity``) only on fallback.
+    equity_curve: Annotated[
+        tuple[EquityPoint, ...] | Annotated[tuple[EquityPoint, ...], BeforeValidator(_equity_points)],
+        Field(union_mode="left_to_right", validation_alias=AliasChoices("equity_curve", "equity")),
+    ] = ()
+    trades: Count = Field(None, exclude=True, repr=False)  # a bare BacktestResult.to_dict's trade count
+
+    @model_validator(mode="after")
+    def _headline_numbers(self) -> BacktestSummary:
+        """Also reads a bare :meth:`BacktestResult.to_dict`: headline numbers nested in ``metrics``,
+        ``dsr`` for the deflated Sharpe, ``trades`` for the trade count (flat keys win)."""
+        filled = {"sharpe": _first(self.sharpe, self.metrics.get("sharpe")),
+                  "n_trades": _first(self.trades, self.n_trades, self.metrics.get("n_trades")),
+                  "deflated_sharpe": _first(self.deflated_sharpe, self.dsr)}
+        filled = {k: v for k, v in filled.items() if v != getattr(self, k)}
+        if "n_trades" in filled and filled["n_trades"] is not None:
+            filled["n_trades"] = int(filled["n_trades"])
+        return self.model_copy(update=filled) if filled else self
