@@ -12,10 +12,10 @@ from __future__ import annotations
 import logging
 import re
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
-import sqlalchemy as sa
 
 from candor.data.bars import OHLCV, TIMEFRAMES, check_timeframe, make_bars
 from candor.data.datasets import load_dataset
@@ -23,6 +23,9 @@ from candor.data.gaps import CONTINUOUS, check_calendar, ns
 from candor.data.resample import resample
 from candor.data.validate import validate_bars
 from candor.errors import ConfigError, DataError
+
+if TYPE_CHECKING:  # SQLAlchemy loads in load_sql: reading a file (candor validate) starts without it
+    import sqlalchemy as sa
 
 log = logging.getLogger(__name__)
 
@@ -234,6 +237,8 @@ def _sql_error(where: str, exc: Exception) -> DataError:
 
 def _sql_frame(engine: sa.Engine, table: str, symbol: str, timeframe: str, ts_column: str | None) -> pd.DataFrame:
     """Select the rows of ``table`` (filtered by its symbol/timeframe columns if it has them)."""
+    import sqlalchemy as sa
+
     where = f"table {table!r} in {engine.url.render_as_string(hide_password=True)}"
     schema, _, name = table.rpartition(".")
     try:
@@ -272,6 +277,8 @@ def load_sql(url_or_engine: str | sa.Engine, table: str, *, symbol: str, timefra
     time) and OHLCV columns under any accepted alias. When the table has a ``symbol`` (or
     ``timeframe``) column only the rows for ``symbol`` (``timeframe``) are read.
     """
+    import sqlalchemy as sa
+
     check_timeframe(timeframe)
     engine = sa.create_engine(url_or_engine) if isinstance(url_or_engine, str) else url_or_engine
     raw = _sql_frame(engine, table, symbol, timeframe, ts_column)
