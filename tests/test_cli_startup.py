@@ -25,9 +25,10 @@ NOT_AT_START = (
     "candor.training", "candor.application", "candor.api", "candor.ops", "candor.backtest",
 )
 
-#: ``candor validate`` reads and checks bars: pandas yes, the model and tracking stack no.
+#: ``candor validate`` reads and checks a file of bars: pandas yes; the stores, the model and the
+#: tracking stack no.
 NOT_FOR_VALIDATE = (
-    "mlflow", "sklearn", "lightgbm", "xgboost", "optuna", "fastapi", "uvicorn", "apscheduler",
+    "mlflow", "sklearn", "sqlalchemy", "lightgbm", "xgboost", "optuna", "fastapi", "uvicorn", "apscheduler",
     "candor.registry", "candor.services", "candor.store", "candor.training", "candor.application",
     "candor.api", "candor.ops",
 )
