@@ -19,7 +19,8 @@ from candor.data.synthetic import random_walk
 from candor.errors import ConfigError, ModelError
 from candor.labels import LabelSpec
 from candor.models import make_model, search_space
-from candor.training.run import make_ensemble, train
+from candor.training.run import train
+from candor.training.stacking import make_members
 
 TRUE = {"const": 0.0005, "phi": -0.08, "omega": 2e-6, "alpha": 0.09, "beta": 0.89, "nu": 6.0}
 
@@ -190,7 +191,7 @@ def test_search_space_is_lags_and_distribution(series):
 def test_config_wires_the_label_horizon_and_threshold():
     config = load_config(environ={}, overrides={"models": {"models": ("logreg", "arima_garch")},
                                                 "labels": {"horizon": 3, "threshold": 0.004}})
-    member = make_ensemble(config).new_member("arima_garch")[-1]
+    member = make_members(config)["arima_garch"][-1]
     assert (member.horizon, member.threshold, member.label) == (3, 0.004, "threshold")
     assert label_params(LabelSpec(kind="binary", horizon=2)) == {"horizon": 2, "threshold": 0.002, "label": "binary"}
 

@@ -1,18 +1,19 @@
-"""Out-of-fold ensemble: weights come from rows the members never trained on."""
+"""Blend and ensembles: weights and the prior's share come from rows the members never trained on."""
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 import pytest
-from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.base import BaseEstimator, ClassifierMixin, clone
+from sklearn.exceptions import NotFittedError
 from sklearn.compose import ColumnTransformer
 from sklearn.linear_model import LogisticRegression
 from sklearn.neighbors import KNeighborsClassifier
 from sklearn.pipeline import make_pipeline
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from candor.ensemble import OutOfFoldEnsemble, _ridge_weights, align_proba
+from candor.ensemble import Blend, BlendedEnsemble, OutOfFoldEnsemble, _ridge_weights, align_proba, prior_weight
 from candor.errors import ConfigError, ModelError
 
 FAST = {"rf": {"n_estimators": 10, "max_depth": 4}, "xgb": {"n_estimators": 10}}
@@ -27,6 +28,122 @@ def _frame(n: int = 600, noise: int = 6, seed: int = 0) -> tuple[pd.DataFrame, p
     score = X["signal"] + 0.5 * rng.normal(size=n)
     y = pd.Series(np.where(score > 0.45, 1, np.where(score < -0.45, -1, 0)), index=idx)
     return X, y, pd.Series(idx + pd.Timedelta(days=5), index=idx)
+
+
+def _onehot(labels, classes=(-1, 0, 1)) -> np.ndarray:
+    return np.eye(len(classes))[np.searchsorted(classes, labels)]
+
+
+def _oof(n: int = 900, seed: int = 0):
+    """OOF rows of three members: 'good' is right 80% of the time, 'noisy' confident noise,
+    'coin' uniform; labels -1/0/1 with a 30/40/30 mix."""
+    rng = np.random.default_rng(seed)
+    y = rng.choice([-1, 0, 1], size=n, p=[0.3, 0.4, 0.3])
+    right = rng.random(n) < 0.8
+    guess = np.where(right, y, rng.choice([-1, 0, 1], size=n))
+    good = 0.94 * _onehot(guess) + 0.02  # over-confident: the prior should take a share
+    noisy = 0.85 * _onehot(rng.choice([-1, 0, 1], size=n)) + 0.05
+    return y, {"good": good, "noisy": noisy, "coin": np.full((n, 3), 1 / 3)}
+
+
+# ------------------------------------------------------------------------------------ Blend
+def test_blend_learns_weights_and_prior_share_from_oof_probabilities():
+    y, proba = _oof()
+    blend = Blend("ridge").fit(proba, y, np.array([0.3, 0.4, 0.3]))
+    assert blend.weights_["good"] > 0.9 and blend.weights_["noisy"] < 0.1
+    assert sum(blend.weights_.values()) == pytest.approx(1.0)
+    assert 0.0 < blend.prior_weight_ < 0.5  # a real edge out of fold: the prior takes a small share
+    np.testing.assert_array_equal(blend.classes_, [-1, 0, 1])
+    out = blend.predict_proba(proba)
+    np.testing.assert_allclose(out.sum(axis=1), 1.0)
+    lam = blend.prior_weight_
+    manual = sum(w * proba[n] for n, w in blend.weights_.items() if w > 0)
+    np.testing.assert_allclose(out, (1 - lam) * manual + lam * np.array([0.3, 0.4, 0.3]))
+    assert (blend.predict(proba) == y).mean() > 0.75
+    assert blend.needed_ == [n for n, w in blend.weights_.items() if w > 0]
+
+
+def test_blend_equal_method_ignores_the_rows_for_weights_but_not_for_the_prior_share():
+    y, proba = _oof()
+    equal = Blend("equal").fit(proba, y)
+    assert equal.weights_ == {"good": 1 / 3, "noisy": 1 / 3, "coin": 1 / 3} and equal.meta_model_ is None
+    mix = np.array([np.mean(y == c) for c in (-1, 0, 1)])  # the default prior: y's class mix
+    np.testing.assert_allclose(equal.class_prior_, mix)
+    assert equal.prior_weight_ == prior_weight(sum(p / 3 for p in proba.values()), y, equal.classes_, mix)
+    kept = Blend("equal", shrink_to_prior=False).fit(proba, y)
+    assert kept.prior_weight_ == 0.0
+    assert Blend("equal", prior_weight=0.25).fit(proba, y).prior_weight_ == 0.25  # given, not fit
+    np.testing.assert_allclose(kept.predict_proba(proba), sum(p / 3 for p in proba.values()))
+
+
+def test_blend_is_prior_only_when_members_carry_no_signal():
+    y, proba = _oof()
+    noise = {"noisy": proba["noisy"], "also": 0.85 * _onehot(np.random.default_rng(9).choice([-1, 0, 1], size=len(y))) + 0.05}
+    prior = np.array([0.3, 0.4, 0.3])
+    blend = Blend("ridge").fit(noise, y, prior)
+    assert blend.prior_weight_ > 0.95
+    np.testing.assert_allclose(blend.predict_proba(noise), np.tile(prior, (len(y), 1)), atol=0.01)
+
+
+def test_blend_stacking_and_no_rows():
+    y, proba = _oof()
+    stack = Blend("stacking").fit(proba, y)
+    assert stack.meta_model_ is not None and sum(stack.weights_.values()) == pytest.approx(1.0)
+    assert stack.weights_["good"] == max(stack.weights_.values())
+    assert stack.needed_ == ["good", "noisy", "coin"]  # the meta-model reads every member
+    empty = {n: np.zeros((0, 3)) for n in proba}
+    none = Blend("equal").fit(empty, np.zeros(0, dtype=int), np.array([0.3, 0.4, 0.3]), classes=[-1, 0, 1])
+    assert none.prior_weight_ == 0.0 and none.weights_["coin"] == pytest.approx(1 / 3)
+    with pytest.raises(ModelError, match="method='ridge' needs out-of-fold rows"):
+        Blend("ridge").fit(empty, np.zeros(0, dtype=int), np.array([0.3, 0.4, 0.3]), classes=[-1, 0, 1])
+
+
+def test_blend_is_an_sklearn_style_estimator():
+    y, proba = _oof(n=300)
+    blend = Blend("ridge", alpha=2.0, random_state=4)
+    assert blend.get_params() == {"method": "ridge", "alpha": 2.0, "shrink_to_prior": True, "prior_weight": None,
+                                  "prior_correction": True, "balanced": False, "random_state": 4}
+    with pytest.raises(NotFittedError):
+        blend.predict_proba(proba)
+    assert blend.fit(proba, y) is blend and not hasattr(clone(blend), "weights_")
+    with pytest.raises(ConfigError, match=r"`method` must be one of ridge, stacking, equal\. Got 'mean'"):
+        Blend("mean").fit(proba, y)
+    with pytest.raises(ModelError, match=r"member 'good' gives probabilities of shape \(300, 2\)"):
+        Blend().fit({**proba, "good": proba["good"][:, :2]}, y)
+
+
+def test_blended_ensemble_serves_members_through_the_blend():
+    X, y, t1 = _frame()
+    members = {name: OutOfFoldEnsemble(members=(name,), shrink_to_prior=False, member_params=FAST)
+               ._new_member(name, None).fit(X.iloc[:400], y.iloc[:400]) for name in ("logreg", "rf")}
+    oof = {n: m.predict_proba(X.iloc[400:500]) for n, m in members.items()}
+    blend = Blend().fit(oof, y.iloc[400:500].to_numpy(), np.array([0.3, 0.4, 0.3]))
+    served = BlendedEnsemble(members, blend)
+    new = {n: m.predict_proba(X.iloc[500:]) for n, m in members.items()}
+    np.testing.assert_allclose(served.predict_proba(X.iloc[500:]), blend.predict_proba(new))
+    np.testing.assert_array_equal(served.classes_, [-1, 0, 1])
+    assert served.weights_ == blend.weights_ and served.prior_weight_ == blend.prior_weight_
+    with pytest.raises(NotFittedError):
+        BlendedEnsemble(members, Blend()).predict(X)
+
+
+def test_ensembles_pickled_before_the_blend_load_and_predict_the_same():
+    """An OutOfFoldEnsemble pickled by earlier candor held weights_, meta_model_ and prior_weight_
+    itself (and, before balancing was optional, no ``balanced``): __setstate__ makes them a Blend."""
+    import pickle
+
+    X, y, t1 = _frame(n=400)
+    for ens in (OutOfFoldEnsemble(members=("logreg", "rf"), member_params=FAST, balanced=True).fit(X, y, t1=t1),
+                OutOfFoldEnsemble(members=("logreg", "rf"), method="stacking", member_params=FAST).fit(X, y, t1=t1)):
+        old = {k: v for k, v in vars(ens).items() if k != "blend_"}
+        old.update(weights_=ens.weights_, meta_model_=ens.meta_model_, prior_weight_=ens.prior_weight_)
+        if ens.balanced:
+            del old["balanced"]  # saved before the parameter existed: balanced throughout
+        restored = OutOfFoldEnsemble.__new__(OutOfFoldEnsemble)
+        restored.__setstate__(old)
+        again = pickle.loads(pickle.dumps(restored))
+        np.testing.assert_array_equal(again.predict_proba(X), ens.predict_proba(X))
+        assert again.weights_ == ens.weights_ and again.blend_.balanced == ens.balanced
 
 
 def _memoriser() -> object:

@@ -1,16 +1,20 @@
-"""Out-of-fold ensemble: member weights learned only from predictions on rows a member never saw.
+"""Members apart from the blend: a :class:`Blend` learns how to combine member probabilities.
 
 Weights fit on the very validation rows that are then reported share those rows with the score, so
-the score is optimistic. Here, inside the training data passed to ``fit``, an inner purged
-walk-forward produces out-of-fold (OOF) class probabilities for every member; the weights (or a
-stacking meta-model) are fit on those OOF rows only, and then every member is refit on all of the
-training data. Nothing from the rows being scored by the caller ever touches the weights.
+the score is optimistic. A :class:`Blend` is therefore fit only on *out-of-fold* (OOF) member
+probabilities — predictions each member made on rows it never trained on — and learns two things
+from them: the member weights (``method``: non-negative Ridge, a stacking meta-model, or equal) and
+the class prior's share λ. Its output is ``(1 − λ) · blend + λ · prior`` with ``λ ∈ [0, 1]``
+minimising the log-loss of the same OOF rows (``prior_weight_``): where the members carry no
+information that holds out of sample, λ goes to 1 and the blend says what the class frequencies
+say — instead of the confident noise a member fitted on one fold produces; where they do, λ stays
+small.
 
-The class prior is the ensemble's last, always-present candidate: its output is
-``(1 − λ) · blend + λ · prior`` with ``λ ∈ [0, 1]`` chosen to minimise the log-loss of the same
-out-of-fold rows (``prior_weight_``). Where the members carry no information that holds out of
-sample, λ goes to 1 and the ensemble says what the class frequencies say — instead of the
-confident noise a member fitted on one fold produces; where they do, λ stays small.
+Where the OOF rows come from is the caller's business: the training walk-forward
+(:mod:`candor.training.stacking`) uses the earlier folds' test blocks, the weekly refit
+(:mod:`candor.ops.weights`) the rows after the champion's training span, and
+:class:`OutOfFoldEnsemble` an inner purged walk-forward inside the rows given to its ``fit``.
+:class:`BlendedEnsemble` — fitted members and a fitted Blend — is the served model.
 """
 
 from __future__ import annotations
@@ -79,20 +83,239 @@ def _usable_fold(y_train: np.ndarray, classes: np.ndarray) -> list[tuple[Any, in
     return rare
 
 
-class OutOfFoldEnsemble(ClassifierMixin, BaseEstimator):
-    """Weighted (Ridge / equal) or stacked ensemble of catalog models, weights fit out-of-fold.
+class Blend(BaseEstimator):
+    """Member weights and the class prior's share λ, learnt from out-of-fold member probabilities.
+
+    ``fit(member_proba, y, class_prior=None, classes=None)``: ``member_proba`` maps each member's
+    name to its OOF probabilities (rows aligned with ``y``, one column per class of ``classes``,
+    default ``np.unique(y)``); ``class_prior`` (aligned with ``classes``, default the class
+    frequencies of ``y``) is the training rows' class mix the blend shrinks toward. The members'
+    order is the mapping's order. ``predict_proba(member_proba)`` takes member probabilities of
+    new rows in the same layout.
+
+    ``method``: ``"ridge"`` (non-negative Ridge of the signed label on each member's expected
+    direction), ``"stacking"`` (logistic meta-model on the concatenated probabilities) or
+    ``"equal"``; one member always gets weight 1. ``balanced``: the members were trained
+    class-balanced, so with ``prior_correction`` the weighted average is turned back into the
+    real class mix by Bayes' rule. ``shrink_to_prior=False`` keeps λ at 0; ``prior_weight``, when
+    given, is used as λ instead of fitting it (the weekly refit keeps the champion's).
+
+    Fitted: ``classes_``, ``class_prior_``, ``weights_`` (name → weight; for stacking each
+    member's share of the meta-model's |coefficients|), ``meta_model_`` (stacking only, else
+    None), ``prior_weight_`` (λ; 0 without OOF rows).
+    """
+
+    def __init__(self, method: str = "ridge", *, alpha: float = 1.0, shrink_to_prior: bool = True,
+                 prior_weight: float | None = None, prior_correction: bool = True, balanced: bool = False,
+                 random_state: int = 0) -> None:
+        self.method = method
+        self.alpha = alpha
+        self.shrink_to_prior = shrink_to_prior
+        self.prior_weight = prior_weight
+        self.prior_correction = prior_correction
+        self.balanced = balanced
+        self.random_state = random_state
+
+    def fit(self, member_proba: Mapping[str, np.ndarray], y: Any, class_prior: Any = None,
+            classes: Any = None) -> Blend:
+        """Weights (or meta-model), then λ, from the OOF rows ``member_proba`` / ``y``."""
+        if self.method not in METHODS:
+            raise ConfigError(f"`method` must be one of {', '.join(METHODS)}. Got {self.method!r}.")
+        if self.alpha < 0:
+            raise ConfigError(f"`alpha` (Ridge penalty) must be >= 0. Got {self.alpha!r}.")
+        if self.prior_weight is not None and not 0.0 <= self.prior_weight <= 1.0:
+            raise ConfigError(f"`prior_weight` must be in [0, 1] or None (fit it). Got {self.prior_weight!r}.")
+        y = np.asarray(y)
+        proba = self._checked(member_proba, y, classes)
+        if class_prior is None:
+            class_prior = np.array([np.mean(y == c) for c in self.classes_]) if len(y) else None
+        if class_prior is None or len(class_prior) != len(self.classes_):
+            raise ModelError(f"`class_prior` must give one share per class of {self.classes_.tolist()}; "
+                             f"got {class_prior!r}.")
+        self.class_prior_ = np.asarray(class_prior, dtype=float)
+        self.meta_model_ = None
+        self.prior_weight_ = 0.0
+        self.weights_ = self._weights(proba, y)
+        if self.prior_weight is not None:
+            self.prior_weight_ = float(self.prior_weight)
+        elif self.shrink_to_prior and len(y):
+            self.prior_weight_ = prior_weight(self._blended(proba), y, self.classes_, self.class_prior_)
+        return self
+
+    def _checked(self, member_proba: Mapping[str, np.ndarray], y: np.ndarray, classes: Any) -> dict[str, np.ndarray]:
+        if not member_proba:
+            raise ConfigError("`member_proba` must map at least one member name to its probabilities. Got none.")
+        self.classes_ = np.unique(y) if classes is None else np.asarray(classes)
+        proba = {str(name): np.asarray(p, dtype=float) for name, p in member_proba.items()}
+        for name, p in proba.items():
+            if p.shape != (len(y), len(self.classes_)):
+                raise ModelError(f"member {name!r} gives probabilities of shape {p.shape}; the blend needs "
+                                 f"({len(y)} rows, {len(self.classes_)} classes {self.classes_.tolist()}).")
+        return proba
+
+    def _weights(self, proba: dict[str, np.ndarray], y: np.ndarray) -> dict[str, float]:
+        names = list(proba)
+        if len(names) == 1:
+            return {names[0]: 1.0}
+        if self.method == "equal":
+            return {name: 1.0 / len(names) for name in names}
+        if len(y) < 2:
+            raise ModelError(f"method={self.method!r} needs out-of-fold rows to fit member weights; got "
+                             f"{len(y)}. {_FIX}")
+        if self.method == "stacking":
+            return self._fit_stacking(proba, names, y)
+        return _ridge_weights(proba, names, y, self.classes_, self.alpha)
+
+    def _fit_stacking(self, proba: dict[str, np.ndarray], names: list[str], y: np.ndarray) -> dict[str, float]:
+        """Logistic meta-model on concatenated OOF probabilities.
+
+        ``weights_`` then reports each member's share of the meta-model's |coefficient| mass:
+        a summary for the report, not what ``predict_proba`` multiplies.
+        """
+        if len(np.unique(y)) < 2:
+            raise ModelError(f"out-of-fold rows hold a single class; stacking needs 2 or more. {_FIX}")
+        Z = np.hstack([proba[name] for name in names])
+        self.meta_model_ = LogisticRegression(
+            class_weight="balanced" if self.balanced else None, max_iter=5000, random_state=self.random_state
+        ).fit(Z, y)
+        k = len(self.classes_)
+        mass = np.array([np.abs(self.meta_model_.coef_[:, i * k:(i + 1) * k]).sum() for i in range(len(names))])
+        share = mass / mass.sum() if mass.sum() > 0 else np.full(len(names), 1.0 / len(names))
+        return {name: float(w) for name, w in zip(names, share)}
+
+    @property
+    def needed_(self) -> list[str]:
+        """The members whose probabilities :meth:`predict_proba` reads (weight > 0, or all when stacking)."""
+        check_is_fitted(self, "weights_")
+        return [n for n, w in self.weights_.items() if self.meta_model_ is not None or w > 0]
+
+    def _blended(self, member_proba: Mapping[str, np.ndarray]) -> np.ndarray:
+        """The members' blend before the prior's share is mixed in."""
+        if self.meta_model_ is not None:
+            Z = np.hstack([member_proba[name] for name in self.weights_])
+            return align_proba(self.meta_model_.predict_proba(Z), self.meta_model_.classes_, self.classes_)
+        blended = sum(w * member_proba[name] for name, w in self.weights_.items() if w > 0)
+        if self.prior_correction and self.balanced:
+            # Members trained class-balanced see every class as equally common; Bayes' rule
+            # with the training prior turns that back into P(class | x) for the real mix.
+            blended = blended * self.class_prior_
+            blended = blended / blended.sum(axis=1, keepdims=True)
+        return blended
+
+    def predict_proba(self, member_proba: Mapping[str, np.ndarray]) -> np.ndarray:
+        """``(1 − λ) · blend + λ · prior`` of member probabilities (columns aligned to ``classes_``)."""
+        check_is_fitted(self, "weights_")
+        blended = self._blended(member_proba)
+        lam = self.prior_weight_
+        return blended if lam == 0 else (1 - lam) * blended + lam * self.class_prior_
+
+    def predict(self, member_proba: Mapping[str, np.ndarray]) -> np.ndarray:
+        return self.classes_[np.argmax(self.predict_proba(member_proba), axis=1)]
+
+
+def class_prior(y: Any) -> tuple[np.ndarray, np.ndarray]:
+    """(classes, their shares) of the labels ``y``."""
+    classes, counts = np.unique(np.asarray(y), return_counts=True)
+    return classes, counts / counts.sum()
+
+
+def _blend_members(members: Mapping[str, Any], blend: Blend, X: Any) -> np.ndarray:
+    """``blend`` applied to the probabilities of the members it reads on ``X``."""
+    aligned = {name: align_proba(members[name].predict_proba(X), members[name].classes_, blend.classes_)
+               for name in blend.needed_}
+    return blend.predict_proba(aligned)
+
+
+class _Blended:
+    """Prediction and read-outs shared by the fitted ensembles: ``members_`` + ``blend_``."""
+
+    @property
+    def weights_(self) -> dict[str, float]:
+        return self.blend_.weights_
+
+    @property
+    def prior_weight_(self) -> float:
+        return self.blend_.prior_weight_
+
+    @property
+    def meta_model_(self) -> Any:
+        return self.blend_.meta_model_
+
+    def predict(self, X: Any) -> np.ndarray:
+        """The most probable class, in the original label values."""
+        proba = self.predict_proba(X)  # checks fitted before classes_ is touched
+        return self.classes_[np.argmax(proba, axis=1)]
+
+
+class BlendedEnsemble(_Blended, ClassifierMixin, BaseEstimator):
+    """The served model: members already fitted and the :class:`Blend` fitted on their OOF rows.
+
+    A prefit composite (like sklearn's ``FrozenEstimator``): ``members`` (name → fitted
+    classifier) and ``blend`` are its parameters and its fitted state, so it has no ``fit``; the
+    training walk-forward builds one for the production model, and the weekly refit one with a
+    refit blend over the champion's members. ``predict_proba`` / ``predict`` / ``classes_`` are
+    what the forecast job, the API, the drift monitor and freqtrade read; ``members_``,
+    ``blend_``, ``weights_``, ``prior_weight_`` and ``class_prior_`` what reports read.
+    """
+
+    def __init__(self, members: Mapping[str, Any] | None = None, blend: Blend | None = None) -> None:
+        self.members = members
+        self.blend = blend
+
+    def fit(self, X: Any = None, y: Any = None) -> BlendedEnsemble:
+        """Nothing to fit (its parts come fitted, as with ``FrozenEstimator``); checks them and returns self."""
+        check_is_fitted(self)
+        return self
+
+    def __sklearn_is_fitted__(self) -> bool:
+        return (self.blend is not None and hasattr(self.blend, "weights_") and self.members is not None
+                and set(self.blend.weights_) <= set(self.members))
+
+    @property
+    def members_(self) -> dict[str, Any]:
+        check_is_fitted(self)
+        return dict(self.members)
+
+    @property
+    def blend_(self) -> Blend:
+        check_is_fitted(self)
+        return self.blend
+
+    @property
+    def classes_(self) -> np.ndarray:
+        return self.blend_.classes_
+
+    @property
+    def class_prior_(self) -> np.ndarray:
+        return self.blend_.class_prior_
+
+    def predict_proba(self, X: Any) -> np.ndarray:
+        """The blend of the members' probabilities on ``X`` (columns = ``classes_``)."""
+        check_is_fitted(self)
+        return _blend_members(self.members, self.blend, X)
+
+
+class OutOfFoldEnsemble(_Blended, ClassifierMixin, BaseEstimator):
+    """Catalog members and a :class:`Blend` fit on an inner purged walk-forward of ``fit``'s rows.
+
+    The self-contained form for library use: inside the training data passed to ``fit``, an
+    inner purged walk-forward produces OOF class probabilities for every member; the blend is fit
+    on those rows only, and then every member is refit on all of the training data. (The training
+    pipeline gets its OOF rows from its own outer folds instead: :mod:`candor.training.stacking`.)
+    Champions pickled by earlier candor are instances of this class; they load as such
+    (:meth:`__setstate__` rebuilds their blend) and predict the same probabilities.
 
     ``members`` are catalog names (``candor.models.MODEL_NAMES``) or ``(name, estimator)``
-    pairs (the estimator is cloned). ``method``: ``"ridge"`` (non-negative Ridge on each
-    member's OOF expected direction), ``"stacking"`` (logistic meta-model on OOF probabilities) or
-    ``"equal"``. ``fit(X, y, t1=None)``: ``t1`` are label end times aligned with ``X`` (a
-    DataFrame with a DatetimeIndex) so the inner folds can purge overlapping labels.
+    pairs (the estimator is cloned); ``method``, ``alpha``, ``prior_correction``, ``balanced``
+    and ``shrink_to_prior`` are the blend's (:class:`Blend`). ``fit(X, y, t1=None)``: ``t1`` are
+    label end times aligned with ``X`` (a DataFrame with a DatetimeIndex) so the inner folds can
+    purge overlapping labels.
 
-    Fitted: ``classes_``, ``weights_`` (name → weight; for stacking each member's share of the
-    meta-model's |coefficients|), ``members_`` (name → pipeline refit on all rows),
-    ``meta_model_`` (stacking only), ``oof_index_`` / ``oof_proba_`` / ``oof_accuracy_`` (the
-    inner out-of-fold rows, probabilities and accuracy per member; empty when no inner loop
-    is needed: one member or ``method="equal"``), ``skipped_folds_`` (inner fold → reason).
+    Fitted: ``classes_``, ``class_prior_``, ``members_`` (name → pipeline refit on all rows),
+    ``blend_`` (with ``weights_``, ``meta_model_`` and ``prior_weight_`` read through),
+    ``oof_index_`` / ``oof_proba_`` / ``oof_accuracy_`` (the inner out-of-fold rows,
+    probabilities and accuracy per member; empty when no inner loop is needed: one member or
+    ``method="equal"`` without ``shrink_to_prior``), ``skipped_folds_`` (inner fold → reason).
     A class with < 5 rows in the training data is a ModelError; an inner fold whose training
     block has a class with 1–4 rows, or a single class, is skipped (``skipped_folds_``).
     """
@@ -129,6 +352,24 @@ class OutOfFoldEnsemble(ClassifierMixin, BaseEstimator):
         self.prior_correction = prior_correction
         self.balanced = balanced
         self.shrink_to_prior = shrink_to_prior
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        """Champions pickled before the blend was its own estimator held ``weights_``,
+        ``meta_model_`` and ``prior_weight_`` themselves: they become ``blend_``, unchanged."""
+        state = dict(state)
+        if "blend_" not in state and "weights_" in state:
+            balanced = state.setdefault("balanced", True)  # saved before balancing was optional: balanced
+            blend = Blend(method=state.get("method", "ridge"), alpha=state.get("alpha", 1.0),
+                          shrink_to_prior=state.get("shrink_to_prior", True),
+                          prior_correction=state.get("prior_correction", True), balanced=balanced,
+                          random_state=state.get("random_state", 0))
+            blend.classes_ = state["classes_"]
+            blend.class_prior_ = state["class_prior_"]
+            blend.weights_ = state.pop("weights_")
+            blend.meta_model_ = state.pop("meta_model_", None)
+            blend.prior_weight_ = state.pop("prior_weight_", 0.0)
+            state["blend_"] = blend
+        super().__setstate__(state)
 
     # ---------------------------------------------------------------- configuration
     def _member_specs(self) -> list[tuple[str, Any]]:
@@ -168,18 +409,22 @@ class OutOfFoldEnsemble(ClassifierMixin, BaseEstimator):
         return make_model(
             name, random_state=self.random_state, n_jobs=self.n_jobs,
             params=(self.member_params or {}).get(name), scaling=self.scaling,
-            prune_threshold=self.prune_threshold, class_weight="balanced" if self._balanced() else None,
+            prune_threshold=self.prune_threshold, class_weight="balanced" if self.balanced else None,
         )
+
+    def _blend(self) -> Blend:
+        return Blend(self.method, alpha=self.alpha, shrink_to_prior=self.shrink_to_prior,
+                     prior_correction=self.prior_correction, balanced=self.balanced,
+                     random_state=self.random_state)
 
     # ---------------------------------------------------------------- fitting
     def fit(self, X: Any, y: Any, t1: Any = None) -> OutOfFoldEnsemble:
-        """Inner OOF probabilities → weights (or meta-model) → refit every member on all rows."""
+        """Inner OOF probabilities → :class:`Blend` → refit every member on all rows."""
         specs = self._check_params()
         X_arr, y_arr = validate_data(self, X, y)
         X = X if hasattr(X, "iloc") else X_arr
         check_classification_targets(y_arr)
-        self.classes_, counts = np.unique(y_arr, return_counts=True)
-        self.class_prior_ = counts / counts.sum()
+        self.classes_, self.class_prior_ = class_prior(y_arr)
         if len(self.classes_) < 2:
             raise SingleClassError(
                 f"`y` has only one class ({self.classes_[0]!r}); the ensemble needs at least 2. {_FIX}"
@@ -187,63 +432,17 @@ class OutOfFoldEnsemble(ClassifierMixin, BaseEstimator):
         small = _too_small(y_arr, self.classes_)
         if small:
             raise ModelError(f"{_describe('training data', small)}; each class needs at least {MIN_CLASS_COUNT}. {_FIX}")
-        names = [n for n, _ in specs]
         weights_need_oof = len(specs) > 1 and self.method != "equal"
-        needs_oof = self.shrink_to_prior or weights_need_oof
         self.oof_index_ = np.zeros(0, dtype=np.int64)
         self.oof_proba_: dict[str, np.ndarray] = {}
         self.oof_accuracy_: dict[str, float] = {}
         self.skipped_folds_: dict[int, str] = {}
-        if needs_oof:
+        if self.shrink_to_prior or weights_need_oof:
             self._fit_out_of_fold(X, y_arr, t1, specs, required=weights_need_oof)
-        self.meta_model_ = None
-        self.prior_weight_ = 0.0
-        self.weights_ = self._weights(names, y_arr[self.oof_index_])
-        self.prior_weight_ = self._fit_prior_weight(y_arr[self.oof_index_])
+        empty = np.zeros((0, len(self.classes_)))
+        oof = {name: self.oof_proba_.get(name, empty) for name, _ in specs}
+        self.blend_ = self._blend().fit(oof, y_arr[self.oof_index_], self.class_prior_, classes=self.classes_)
         self.members_ = {name: self._new_member(name, est).fit(X, y_arr) for name, est in specs}
-        return self
-
-    def members_names(self) -> list[str]:
-        """Member names in order, validated."""
-        return [name for name, _ in self._check_params()]
-
-    def new_member(self, name: str) -> Any:
-        """An unfitted member pipeline exactly as :meth:`fit` would build it."""
-        specs = dict(self._check_params())
-        if name not in specs:
-            raise ConfigError(f"`{name}` is not a member of this ensemble ({', '.join(specs)}).")
-        return self._new_member(name, specs[name])
-
-    def assemble(self, X: Any, y: Any, members: Mapping[str, Any] | None, oof_proba: Mapping[str, np.ndarray],
-                 y_oof: Any) -> OutOfFoldEnsemble:
-        """Adopt members already fitted on ``(X, y)``; fit the weights on given out-of-fold rows.
-
-        For a walk-forward caller that has, for rows inside ``X``, predictions made by members
-        trained only on rows before them (earlier walk-forward folds): those are out-of-fold
-        predictions of the training data, so refitting members in an inner loop would only
-        repeat work. ``oof_proba`` columns must follow ``np.unique(y)``. With ``members=None``
-        only the weights are fitted: :meth:`combine` works, :meth:`predict_proba` does not.
-        """
-        specs = self._check_params()
-        _, y_arr = validate_data(self, X, y)
-        check_classification_targets(y_arr)
-        self.classes_, counts = np.unique(y_arr, return_counts=True)
-        self.class_prior_ = counts / counts.sum()
-        small = _too_small(y_arr, self.classes_)
-        if small:
-            raise ModelError(f"{_describe('training data', small)}; each class needs at least {MIN_CLASS_COUNT}. {_FIX}")
-        names = [n for n, _ in specs]
-        y_oof = np.asarray(y_oof)
-        self.oof_index_ = np.zeros(0, dtype=np.int64)
-        self.oof_proba_ = {name: np.asarray(oof_proba[name]) for name in names if name in oof_proba}
-        self.oof_accuracy_ = {name: float(np.mean(self.classes_[p.argmax(axis=1)] == y_oof))
-                              for name, p in self.oof_proba_.items()} if len(y_oof) else {}
-        self.skipped_folds_ = {}
-        self.meta_model_ = None
-        self.prior_weight_ = 0.0
-        self.weights_ = self._weights(names, y_oof)
-        self.prior_weight_ = self._fit_prior_weight(y_oof)
-        self.members_ = {name: members[name] for name in names} if members is not None else {}
         return self
 
     def _fit_out_of_fold(self, X: Any, y: np.ndarray, t1: Any, specs: list[tuple[str, Any]],
@@ -278,74 +477,12 @@ class OutOfFoldEnsemble(ClassifierMixin, BaseEstimator):
             pred = self.classes_[np.argmax(self.oof_proba_[name], axis=1)]
             self.oof_accuracy_[name] = float(np.mean(pred == y_oof))
 
-    def _balanced(self) -> bool:
-        # Ensembles saved before class balancing became optional were balanced throughout.
-        return bool(getattr(self, "balanced", True))
-
-    def _fit_prior_weight(self, y_oof: np.ndarray) -> float:
-        """λ of the class prior: the out-of-fold log-loss minimiser over [0, 1] (0 without OOF rows)."""
-        if not self.shrink_to_prior or len(y_oof) == 0 or set(self.weights_) - set(self.oof_proba_):
-            return 0.0
-        return prior_weight(self.combine(self.oof_proba_), y_oof, self.classes_, self.class_prior_)
-
-    def _weights(self, names: list[str], y_oof: np.ndarray) -> dict[str, float]:
-        if len(names) == 1:
-            return {names[0]: 1.0}
-        if self.method == "equal":
-            return {name: 1.0 / len(names) for name in names}
-        if self.method == "stacking":
-            return self._fit_stacking(names, y_oof)
-        return _ridge_weights(self.oof_proba_, names, y_oof, self.classes_, self.alpha)
-
-    def _fit_stacking(self, names: list[str], y_oof: np.ndarray) -> dict[str, float]:
-        """Logistic meta-model on concatenated OOF probabilities.
-
-        ``weights_`` then reports each member's share of the meta-model's |coefficient| mass:
-        a summary for the report, not what ``predict_proba`` multiplies.
-        """
-        if len(np.unique(y_oof)) < 2:
-            raise ModelError(f"out-of-fold rows hold a single class; stacking needs 2 or more. {_FIX}")
-        Z = np.hstack([self.oof_proba_[name] for name in names])
-        self.meta_model_ = LogisticRegression(
-            class_weight="balanced" if self._balanced() else None, max_iter=5000, random_state=self.random_state
-        ).fit(Z, y_oof)
-        k = len(self.classes_)
-        mass = np.array([np.abs(self.meta_model_.coef_[:, i * k:(i + 1) * k]).sum() for i in range(len(names))])
-        share = mass / mass.sum() if mass.sum() > 0 else np.full(len(names), 1.0 / len(names))
-        return {name: float(w) for name, w in zip(names, share)}
-
     # ---------------------------------------------------------------- prediction
     def predict_proba(self, X: Any) -> np.ndarray:
-        """Weighted average of member probabilities, or the stacking meta-model's output."""
+        """The blend of the members' probabilities on ``X`` (columns = ``classes_``)."""
         check_is_fitted(self)
         validate_data(self, X, reset=False)
-        aligned = {
-            name: align_proba(member.predict_proba(X), member.classes_, self.classes_)
-            for name, member in self.members_.items()
-            if self.meta_model_ is not None or self.weights_[name] > 0
-        }
-        return self.combine(aligned)
-
-    def combine(self, member_proba: Mapping[str, np.ndarray]) -> np.ndarray:
-        """Ensemble probabilities from member probabilities (columns aligned to ``classes_``)."""
-        check_is_fitted(self, "weights_")
-        if self.meta_model_ is not None:
-            Z = np.hstack([member_proba[name] for name in self.weights_])
-            blended = align_proba(self.meta_model_.predict_proba(Z), self.meta_model_.classes_, self.classes_)
-        else:
-            blended = sum(w * member_proba[name] for name, w in self.weights_.items() if w > 0)
-            if self.prior_correction and self._balanced():
-                # Members trained class-balanced see every class as equally common; Bayes' rule
-                # with the training prior turns that back into P(class | x) for the real mix.
-                blended = blended * self.class_prior_
-                blended = blended / blended.sum(axis=1, keepdims=True)
-        lam = getattr(self, "prior_weight_", 0.0)
-        return blended if lam == 0 else (1 - lam) * blended + lam * self.class_prior_
-
-    def predict(self, X: Any) -> np.ndarray:
-        """The most probable class, in the original label values."""
-        proba = self.predict_proba(X)  # checks fitted before classes_ is touched
-        return self.classes_[np.argmax(proba, axis=1)]
+        return _blend_members(self.members_, self.blend_, X)
 
 
 def prior_weight(proba: np.ndarray, y: np.ndarray, classes: np.ndarray, prior: np.ndarray) -> float:

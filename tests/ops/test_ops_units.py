@@ -186,6 +186,10 @@ def test_weekly_update_refits_only_the_weights(world):
     assert sum(update.new_weights.values()) == pytest.approx(1.0)
     assert after.model.created_at == before.model.created_at  # members are as old as before
     assert after.model.manifest.weights_update["from_version"] == before.version
+    # Blend.fit refit the weights; the class prior and its share λ stay the champion's
+    refit, champion = after.model.estimator.blend_, before.model.estimator.blend_
+    assert refit.weights_ == update.new_weights and refit.prior_weight_ == champion.prior_weight_
+    np.testing.assert_array_equal(refit.class_prior_, champion.class_prior_)
     for name, member in after.model.estimator.members_.items():  # members untouched
         assert np.allclose(member.predict_proba(after.model.features(world["bars"]).dropna().iloc[-5:]),
                            before.model.estimator.members_[name].predict_proba(

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from candor.ensemble import OutOfFoldEnsemble
-from candor.training.stacking import MemberFold, earlier_oof, weigh_fold
+from candor.ensemble import Blend
+from candor.training.stacking import MemberFold, blend_fold, earlier_oof
 
 
 def _fold(index, train, test, good, bad, y):
@@ -27,20 +27,22 @@ def test_earlier_oof_keeps_only_earlier_blocks_and_allowed_rows():
     assert proba["a"].shape == (8, 3)
     rows, _ = earlier_oof(folds, 2, folds[2].train)
     assert rows.tolist() == list(range(20, 38))
-    assert earlier_oof(folds, 0, folds[0].train)[0].size == 0
+    rows, proba = earlier_oof(folds, 0, folds[0].train)
+    assert rows.size == 0 and proba["a"].shape == (0, 3)  # every member named, with no rows
 
 
 def test_the_member_that_was_right_out_of_fold_gets_the_weight():
     rng = np.random.default_rng(0)
     y = rng.choice([-1, 0, 1], size=60)
-    X = pd.DataFrame({"x": rng.normal(size=60)})
     folds = [_fold(0, range(0, 20), range(20, 30), "logreg", "rf", y),
              _fold(1, range(0, 30), range(30, 45), "logreg", "rf", y)]
-    template = OutOfFoldEnsemble(members=("logreg", "rf"))
-    first = weigh_fold(template, X, y, folds, 0)
+    template = Blend("ridge")
+    first = blend_fold(template, y, folds, 0)
     assert first.weights_ == {"logreg": 0.5, "rf": 0.5}  # nothing earlier: equal weights
-    second = weigh_fold(template, X, y, folds, 1)
+    assert first.prior_weight_ == 0.0  # and no rows to fit the prior's share on
+    second = blend_fold(template, y, folds, 1)
     assert second.weights_["logreg"] == 1.0 and second.weights_["rf"] == 0.0
+    assert not hasattr(template, "weights_")  # the template itself is never fitted
 
 
 def test_rolling_window_weights_come_only_from_earlier_blocks_inside_the_window():
@@ -62,13 +64,13 @@ def test_rolling_window_weights_come_only_from_earlier_blocks_inside_the_window(
                         test_proba={"logreg": right(s.test, True), "rf": right(s.test, False)},
                         train_proba={"logreg": right(s.train, True), "rf": right(s.train, False)}, seconds=0.0)
              for s in splits]
-    template = OutOfFoldEnsemble(members=("logreg", "rf"))
+    template = Blend("ridge")
     for k, fold in enumerate(folds):
         rows, _ = earlier_oof(folds, k, fold.train)
         assert set(rows) <= set(fold.train) and (rows < fold.test[0]).all()
         assert set(rows) == set(fold.train) & {r for f in folds[:k] for r in f.test}
     first_without_block_0 = next(k for k, f in enumerate(folds) if f.train.min() > old_end)
     assert first_without_block_0 < len(folds)  # the window really moves past block 0
-    weights = weigh_fold(template, X, y, folds, first_without_block_0).weights_
+    weights = blend_fold(template, y, folds, first_without_block_0).weights_
     assert weights["rf"] == 1.0 and weights["logreg"] == 0.0
-    assert weigh_fold(template, X, y, folds, 1).weights_["logreg"] == 1.0  # block 0 still inside
+    assert blend_fold(template, y, folds, 1).weights_["logreg"] == 1.0  # block 0 still inside

@@ -12,7 +12,7 @@ import pytest
 from candor.errors import ConfigError, ModelError
 from candor.training.runconfig import derive_run_config
 from candor.training.tuning import (
-    TunedEnsemble, best_params_path, load_best_params_document, save_best_params, study_name_for,
+    TunedMember, best_params_path, load_best_params_document, save_best_params, study_name_for,
     tune_params,
 )
 
@@ -84,22 +84,47 @@ def test_single_class_rows_cannot_be_tuned(small_data):
         tune_params(data.X, y, data.t1, "logreg", trials=2, purge=5, embargo=5, random_state=0)
 
 
+def test_tuned_member_studies_only_the_rows_it_is_given(small_data):
+    """Like GridSearchCV: fit tunes on (X, y) then refits the best; rows outside never matter."""
+    from candor.models import make_model
+
+    _, data, _ = small_data
+    half = len(data.y) // 2
+    X, t1 = data.X.iloc[:half], data.t1.iloc[:half]
+    member = TunedMember("logreg", trials=3, purge=5, embargo=5, study_prefix="p")
+    first = member.fit(X, data.y.iloc[:half], t1=t1)
+    assert first is member and member.get_params()["trials"] == 3  # fit returns self, params untouched
+    assert member.tuning_.study_name.startswith(f"p.logreg.{half}r.") and member.tuning_.n_own_trials == 3
+    expected = tune_params(X, data.y.iloc[:half], t1, "logreg", trials=3, purge=5, embargo=5, random_state=0)
+    assert member.best_params_ == expected.best_params and member.tuning_.best_value == expected.best_value
+    refit = make_model("logreg", params=expected.best_params).fit(X, data.y.iloc[:half])
+    np.testing.assert_array_equal(member.predict_proba(data.X.iloc[half:]), refit.predict_proba(data.X.iloc[half:]))
+    shuffled = data.y.copy()
+    shuffled.iloc[half:] = np.random.default_rng(0).permutation(shuffled.iloc[half:].to_numpy())
+    again = TunedMember("logreg", trials=3, purge=5, embargo=5, study_prefix="p").fit(X, shuffled.iloc[:half], t1=t1)
+    assert again.best_params_ == member.best_params_ and again.tuning_.best_value == member.tuning_.best_value
+
+
 def test_pipeline_tunes_inside_every_outer_fold_and_counts_every_trial(small_data):
+    from candor.ensemble import BlendedEnsemble
     from candor.training.run import train_labelled
 
     _, data, config = small_data
     tuned = config.model_copy(update={"tune": config.tune.model_copy(update={"enabled": True, "trials": 3})})
     result = train_labelled(data, tuned, symbol="RWT", timeframe="d1", fingerprint="x")
-    assert isinstance(result.model, TunedEnsemble)
+    # the same walk-forward as untuned: members + Blend, the served members plain pipelines (no optuna)
+    assert isinstance(result.model, BlendedEnsemble)
+    assert type(result.model.members_["logreg"]).__name__ == "Pipeline"
     tuning = result.tuning
     assert len(tuning["folds"]) == len(result.folds) == 3
     # each fold's study saw exactly that fold's training rows (the row count is in the study name)
     for fold, summary in zip(tuning["folds"], result.folds):
         assert f".{summary.train_rows}r." in fold["logreg"]["study_name"]
-    assert tuning["n_trials_total"] == 3 * 4  # 3 folds + the production model, one member
+    studies = 3 + 1 + (tuning["warmup"] is not None)  # 3 folds + the production model (+ the warm-up block)
+    assert tuning["n_trials_total"] == 3 * studies
     assert result.n_trials >= tuning["n_trials_total"]
-    assert result.model.tuned_params_["logreg"] == tuning["best_params"]["logreg"]
-    assert result.model.member_params is None  # fit never changes the constructor's parameters
+    served = result.model.members_["logreg"][-1].get_params()
+    assert all(served[k] == v for k, v in tuning["best_params"]["logreg"].items())
 
 
 def test_best_params_are_saved_and_reused_until_optimize_again(small_data, tmp_path):
@@ -205,7 +230,7 @@ def test_reuse_on_a_later_disjoint_span_counts_every_trial_in_the_deflated_sharp
     first_test = pd.Timestamp(outcome.result.folds[0].test_start)
     assert first_test >= tuning_run.data_span.holdout_start  # the precondition this test is about
     study_trials = tuning_run.tuning["n_trials_total"]
-    assert study_trials == 2 * 4  # 2 trials x (3 folds + production), one member
+    assert study_trials == 2 * 5  # 2 trials x (warm-up block + 3 folds + production), one member
     assert outcome.result.n_trials == 1 + study_trials  # this run's configuration + the reused studies
     assert outcome.result.backtest.sharpe.n_trials == 1 + study_trials
     assert outcome.run.config.models.params["logreg"] == tuning_run.tuning["best_params"]["logreg"]

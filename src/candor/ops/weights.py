@@ -2,9 +2,11 @@
 
 Why this design: the champion's members are kept as they are; their probabilities on the bars
 *after* the champion's training span (its holdout and every bar since — rows the members never saw,
-so no inner purged split is needed) are genuinely out-of-fold. The ensemble's own Ridge weight
-function is refit on those rows, and the copy with new weights is saved, logged, registered,
-validated and promoted through the normal registry path. Before that, the procedure is checked on
+so no inner purged split is needed) are genuinely out-of-fold. The champion's
+:class:`~candor.ensemble.Blend` is refit on those rows (``Blend.fit``: the member weights; the class
+prior and its share λ are kept from training), and the champion's members with the refit blend
+are saved, logged, registered, validated and promoted through the normal registry
+path. Before that, the procedure is checked on
 rows its weights never saw: weights fit on the earlier two thirds of the unseen rows (purged: only
 labels resolved before the check starts) are scored against the champion on the last third. Those
 are the before/after accuracies recorded; when the refit scores worse, the champion is kept. Its
@@ -13,16 +15,16 @@ manifest keeps the members' ``created_at`` — the age limit is about how old th
 
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
 import pandas as pd
+from sklearn.base import clone
 
 from candor.config import under_home
-from candor.ensemble import OutOfFoldEnsemble, _ridge_weights, align_proba
+from candor.ensemble import BlendedEnsemble, align_proba
 from candor.errors import ModelError
 from candor.labels import make_labels
 from candor.registry.artifact import save_model
@@ -64,7 +66,7 @@ def _unseen_rows(champion: Champion, bars: pd.DataFrame) -> tuple[pd.DataFrame, 
 CHECK_SHARE = 1 / 3
 
 
-def check_refit(estimator: OutOfFoldEnsemble, X: pd.DataFrame, y: np.ndarray, t1: pd.Series) -> tuple[float, float, int] | None:
+def check_refit(estimator: Any, X: pd.DataFrame, y: np.ndarray, t1: pd.Series) -> tuple[float, float, int] | None:
     """Accuracy of the champion and of weights refit on earlier rows, both on the latest third.
 
     The refit sees only rows whose labels resolved before the checked rows start, so the
@@ -80,22 +82,24 @@ def check_refit(estimator: OutOfFoldEnsemble, X: pd.DataFrame, y: np.ndarray, t1
             float(np.mean(trial.predict(check_X) == check_y)), len(check_y))
 
 
-def refit_weights(estimator: OutOfFoldEnsemble, X: pd.DataFrame,
-                  y: np.ndarray) -> tuple[OutOfFoldEnsemble, dict[str, float]]:
-    """A copy of ``estimator`` whose Ridge weights are refit on members' probabilities for (X, y)."""
-    names = list(estimator.members_)
-    proba = {n: align_proba(m.predict_proba(X), m.classes_, estimator.classes_) for n, m in estimator.members_.items()}
-    weights = _ridge_weights(proba, names, y, estimator.classes_, estimator.alpha)
-    updated = copy.deepcopy(estimator)
-    updated.weights_ = weights
-    return updated, weights
+def refit_weights(estimator: Any, X: pd.DataFrame, y: np.ndarray) -> tuple[BlendedEnsemble, dict[str, float]]:
+    """The champion's members with its blend refit (``Blend.fit``) on their probabilities for (X, y).
+
+    ``estimator`` is a served model (members + blend; champions saved by earlier candor load as
+    one too). The class prior the blend shrinks toward, and its share λ, stay the champion's.
+    """
+    blend, members = estimator.blend_, estimator.members_
+    proba = {n: align_proba(m.predict_proba(X), m.classes_, blend.classes_) for n, m in members.items()}
+    kept = clone(blend).set_params(prior_weight=blend.prior_weight_)
+    refit = kept.fit(proba, y, blend.class_prior_, classes=blend.classes_)
+    return BlendedEnsemble(members, refit), dict(refit.weights_)
 
 
-def _why_not_reweightable(estimator: OutOfFoldEnsemble) -> str | None:
+def _why_not_reweightable(estimator: Any) -> str | None:
     if len(getattr(estimator, "members_", {})) < 2:
         return "single-member ensemble: there are no weights to refit"
-    if getattr(estimator, "meta_model_", None) is not None or estimator.method != "ridge":
-        return f"ensemble method {estimator.method!r}: only ridge weights are refit weekly"
+    if estimator.blend_.method != "ridge":
+        return f"ensemble method {estimator.blend_.method!r}: only ridge weights are refit weekly"
     return None
 
 
@@ -132,7 +136,7 @@ def update_weights(services: Services, bars: pd.DataFrame, horizon: int, *, now:
 _KEPT_TAGS = ("holdout_start", "holdout_end", "holdout_rows", "label_spec", "symbol", "timeframe")
 
 
-def _publish_update(services: Services, champion: Champion, estimator: OutOfFoldEnsemble, now: datetime, actor: str,
+def _publish_update(services: Services, champion: Champion, estimator: BlendedEnsemble, now: datetime, actor: str,
                     update: dict[str, Any]) -> str:
     """Save the copy (champion's manifest plus the update) and publish it through the one path."""
     manifest = champion.model.manifest.model_copy(update={"weights_update": {**update, "from_version": champion.version}})

@@ -1,10 +1,12 @@
 """Train one (symbol, timeframe) and tell the truth about it.
 
 The newest slice is a holdout that nothing below touches until the end. On the rest, a purged,
-embargoed walk-forward fits the whole ensemble (members, scaling, pruning, weights) inside each
-training fold and scores only the fold after it. Pooled out-of-sample predictions are compared
-with baselines under a block bootstrap. Finally the ensemble is refit on everything but the
-holdout — that is the production model — and scored once on the holdout.
+embargoed walk-forward fits the members (scaling, pruning, tuning when on) inside each training
+fold, blends them with a :class:`~candor.ensemble.Blend` fit on earlier folds' predictions only
+(:mod:`candor.training.stacking`) and scores only the fold after it. Pooled out-of-sample
+predictions are compared with baselines under a block bootstrap. Finally the members are refit on
+everything but the holdout and blended by a Blend fit on every fold's predictions — that is the
+production model — and scored once on the holdout.
 """
 
 from __future__ import annotations
@@ -14,20 +16,18 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any
 
 import numpy as np
 import pandas as pd
 from joblib import Parallel, delayed
-from sklearn.base import clone
 from sklearn.metrics import accuracy_score, f1_score
 
-from candor import arima_garch, baselines
+from candor import baselines
 from candor.backtest import BacktestConfig, BacktestResult, run_backtest
 from candor.config import Config
 from candor.data.bars import symbol_of, timeframe_of
 from candor.training.matrix import LabelledData, build_labelled_data, data_fingerprint
-from candor.ensemble import OutOfFoldEnsemble
+from candor.ensemble import Blend, BlendedEnsemble
 from candor.errors import ConfigError, ModelError
 from candor.evaluate import Evaluation, calibration_table, evaluate_oos, permutation_importance_oos
 from candor.features import FeatureSet, warmup_bars
@@ -41,12 +41,15 @@ from candor.records.report import (
 from candor.training.stacking import (
     WARMUP,
     MemberFold,
-    earlier_oof,
-    ensemble_accuracy,
+    ProductionMembers,
+    blend_accuracy,
+    blend_fold,
+    final_blend,
     fit_members,
     fit_production_members,
+    make_blend,
+    make_members,
     warmup_block,
-    weigh_fold,
 )
 
 Progress = Callable[[str], None]
@@ -68,6 +71,16 @@ class FoldOutcome:
     tuning: dict | None = None  # member -> candor.training.tuning.TuneResult when config.tune.enabled
 
 
+@dataclass(frozen=True)
+class Production:
+    """The served model and, for a tuned run, the production and warm-up members' studies."""
+
+    model: BlendedEnsemble
+    tuning: dict | None
+    warmup_tuning: dict | None
+    seconds: float
+
+
 @dataclass
 class TrainResult:
     """Everything a training produced; :attr:`report` is what is stored of it."""
@@ -83,7 +96,7 @@ class TrainResult:
     oos: Evaluation
     holdout: Evaluation
     weights: dict[str, float]
-    model: OutOfFoldEnsemble
+    model: BlendedEnsemble
     feature_names: list[str]
     calibration: pd.DataFrame
     importance: pd.DataFrame
@@ -137,25 +150,6 @@ def _data_span(bars_index: pd.DatetimeIndex, rows: pd.DatetimeIndex, dev: np.nda
                     holdout_rows=len(hold))
 
 
-def make_ensemble(config: Config) -> OutOfFoldEnsemble:
-    m = config.models
-    member_params = {name: dict(params) for name, params in m.params.items()}
-    if arima_garch.NAME in m.models:  # it cuts its return forecast at the labels' horizon and threshold
-        label = arima_garch.label_params(config.labels)
-        member_params[arima_garch.NAME] = {**member_params.get(arima_garch.NAME, {}), **label}
-    ensemble = OutOfFoldEnsemble(
-        members=tuple(m.models), method=m.ensemble, inner_splits=m.inner_splits,
-        purge=config.purge, embargo=config.embargo, random_state=config.seed, n_jobs=m.n_jobs,
-        scaling=m.scaling, prune_threshold=m.prune_threshold, member_params=member_params or None,
-        balanced=m.class_weight == "balanced", shrink_to_prior=m.shrink_to_prior,
-    )
-    if config.tune.enabled:  # nested: studies run inside fit, on its rows only, so no fold's test rows tune it
-        from candor.training.tuning import tuned_ensemble
-
-        return tuned_ensemble(ensemble, config.tune)
-    return ensemble
-
-
 def _aligned_proba(model, X: pd.DataFrame, classes: np.ndarray) -> np.ndarray:
     """Probabilities with one column per class in ``classes`` (absent classes get 0)."""
     proba = model.predict_proba(X)
@@ -163,25 +157,6 @@ def _aligned_proba(model, X: pd.DataFrame, classes: np.ndarray) -> np.ndarray:
     for j, label in enumerate(model.classes_):
         out[:, np.searchsorted(classes, label)] = proba[:, j]
     return out
-
-
-def _fit_fold(data: LabelledData, config: Config, index: int, train: np.ndarray, test: np.ndarray) -> FoldOutcome:
-    started = time.perf_counter()
-    X_train, y_train = data.X.iloc[train], data.y.iloc[train]
-    ensemble = make_ensemble(config).fit(X_train, y_train, t1=data.t1.iloc[train])
-    classes = np.sort(data.y.unique())
-    X_test = data.X.iloc[test]
-    return FoldOutcome(
-        index=index, test=test, proba=_aligned_proba(ensemble, X_test, classes), classes=classes,
-        weights=dict(ensemble.weights_),
-        train_accuracy=float(accuracy_score(y_train, ensemble.predict(X_train))),
-        member_train_accuracy={
-            name: float(accuracy_score(y_train, member.predict(X_train)))
-            for name, member in ensemble.members_.items()
-        },
-        member_test_pred={name: member.predict(X_test) for name, member in ensemble.members_.items()},
-        seconds=time.perf_counter() - started, tuning=getattr(ensemble, "tuning_", None),
-    )
 
 
 def _outer_folds(data: LabelledData, dev: np.ndarray, config: Config) -> list[Fold]:
@@ -222,19 +197,29 @@ def _fold_summary(data: LabelledData, outcome: FoldOutcome, train_rows: int, bas
     )
 
 
-def _fit_final(data: LabelledData, config: Config, dev: np.ndarray) -> tuple[OutOfFoldEnsemble, float]:
-    started = time.perf_counter()
-    model = make_ensemble(config).fit(data.X.iloc[dev], data.y.iloc[dev], t1=data.t1.iloc[dev])
-    return model, time.perf_counter() - started
-
-
 def _run_folds(data: LabelledData, folds: list[Fold], dev: np.ndarray, config: Config,
-               progress: Progress) -> tuple[list[FoldOutcome], OutOfFoldEnsemble, float]:
-    """Fit every outer fold and the production model; walk-forward stacking unless tuning."""
+               progress: Progress) -> tuple[list[FoldOutcome], Production]:
+    """Members per fold in parallel (production members in the same pool), then the blends.
+
+    See :mod:`candor.training.stacking`: earlier folds' test predictions are the out-of-fold rows
+    every later fold (and the production model) fits its blend on. Tuned or not, the same walk:
+    a tuned member runs its study inside each fit, on that fit's training rows only.
+    """
     _check_fold_classes(data, folds)
-    if config.tune.enabled:  # tuned members are chosen per fold inside the ensemble's own fit
-        return _run_ensemble_folds(data, folds, dev, config, progress)
-    return _run_stacked_folds(data, folds, dev, config, progress)
+    members, blend = make_members(config), make_blend(config)
+    y = data.y.to_numpy()
+    classes = np.unique(y)
+    tasks = [delayed(fit_production_members)(members, data.X, y, data.t1, dev)]
+    tasks += [delayed(fit_members)(members, data.X, y, data.t1, classes, f.index, f.train, f.test) for f in folds]
+    warm = warmup_block(y, data.y.index.to_numpy(), data.t1.to_numpy(), folds[0].train)
+    if warm is not None:
+        tasks.append(delayed(fit_members)(members, data.X, y, data.t1, classes, WARMUP, *warm))
+    member_folds, production = _gather(config, tasks, len(folds), progress)
+    outcomes = [_stacked_outcome(blend, data, member_folds, k, classes)
+                for k, fold in enumerate(member_folds) if fold.index != WARMUP]
+    model = BlendedEnsemble(production.members, final_blend(blend, y, member_folds, dev))
+    warmup_tuning = member_folds[0].tuning if member_folds[0].index == WARMUP else None
+    return outcomes, Production(model, production.tuning, warmup_tuning, production.seconds)
 
 
 def _check_fold_classes(data: LabelledData, folds: list[Fold]) -> None:
@@ -261,59 +246,28 @@ def _pool(config: Config, n_tasks: int) -> Parallel:
     return Parallel(n_jobs=min(config.models.fold_jobs, n_tasks), return_as="generator")
 
 
-def _run_stacked_folds(data: LabelledData, folds: list[Fold], dev: np.ndarray, config: Config,
-                       progress: Progress) -> tuple[list[FoldOutcome], OutOfFoldEnsemble, float]:
-    """Members per fold in parallel (production members in the same pool), then the weights.
-
-    See :mod:`candor.training.stacking`: earlier folds' test predictions are the out-of-fold rows
-    every later fold (and the production model) fits its weights on.
-    """
-    template = make_ensemble(config)
-    y = data.y.to_numpy()
-    classes = np.unique(y)
-    tasks = [delayed(fit_production_members)(template, data.X, y, dev)]
-    tasks += [delayed(fit_members)(template, data.X, y, classes, f.index, f.train, f.test) for f in folds]
-    warm = warmup_block(y, data.y.index.to_numpy(), data.t1.to_numpy(), folds[0].train)
-    if warm is not None:
-        tasks.append(delayed(fit_members)(template, data.X, y, classes, WARMUP, *warm))
-    member_folds, production = _gather(config, tasks, MemberFold, len(folds), progress)
-    outcomes = [_stacked_outcome(template, data, member_folds, k, classes)
-                for k, fold in enumerate(member_folds) if fold.index != WARMUP]
-    rows, oof = earlier_oof(member_folds, len(member_folds), dev)
-    final = clone(template).assemble(data.X.iloc[dev], y[dev], production[0], oof, y[rows])
-    return outcomes, final, production[1]
-
-
-def _stacked_outcome(template: OutOfFoldEnsemble, data: LabelledData, member_folds: list[MemberFold],
+def _stacked_outcome(blend: Blend, data: LabelledData, member_folds: list[MemberFold],
                      k: int, classes: np.ndarray) -> FoldOutcome:
     y = data.y.to_numpy()
     fold = member_folds[k]
-    weights = weigh_fold(template, data.X, y, member_folds, k)
+    fitted = blend_fold(blend, y, member_folds, k)
     return FoldOutcome(
-        index=fold.index, test=fold.test, proba=weights.combine(fold.test_proba), classes=classes,
-        weights=dict(weights.weights_),
-        train_accuracy=ensemble_accuracy(weights, fold.train_proba, y[fold.train]),
+        index=fold.index, test=fold.test, proba=fitted.predict_proba(fold.test_proba), classes=classes,
+        weights=dict(fitted.weights_),
+        train_accuracy=blend_accuracy(fitted, fold.train_proba, y[fold.train]),
         member_train_accuracy={name: float(np.mean(classes[p.argmax(axis=1)] == y[fold.train]))
                                for name, p in fold.train_proba.items()},
         member_test_pred={name: classes[p.argmax(axis=1)] for name, p in fold.test_proba.items()},
-        seconds=fold.seconds,
+        seconds=fold.seconds, tuning=fold.tuning,
     )
 
 
-def _run_ensemble_folds(data: LabelledData, folds: list[Fold], dev: np.ndarray, config: Config,
-                        progress: Progress) -> tuple[list[FoldOutcome], OutOfFoldEnsemble, float]:
-    """Each fold fits a whole ensemble (inner loop inside its training rows), in one pool."""
-    tasks = [delayed(_fit_final)(data, config, dev)]
-    tasks += [delayed(_fit_fold)(data, config, f.index, f.train, f.test) for f in folds]
-    outcomes, final = _gather(config, tasks, FoldOutcome, len(folds), progress)
-    return outcomes, final[0], final[1]
-
-
-def _gather(config: Config, tasks: list, fold_type: type, n_folds: int, progress: Progress) -> tuple[list, Any]:
+def _gather(config: Config, tasks: list, n_folds: int,
+            progress: Progress) -> tuple[list[MemberFold], ProductionMembers]:
     """Run the tasks in one pool; split fold results (sorted) from the production fit's result."""
     done_folds, production = [], None
     for done in _pool(config, len(tasks))(tasks):
-        if isinstance(done, fold_type):
+        if isinstance(done, MemberFold):
             step = "warm-up block" if done.index < 0 else f"fold {done.index + 1}/{n_folds}"
             progress(f"{step} done in {done.seconds:.1f}s")
             done_folds.append(done)
@@ -410,7 +364,8 @@ def train_labelled(
     extra_trials = reused_trials(reused, data.y.index[folds[0].test[0]], data.t1.max())
     say(f"{data.n_samples} samples, {len(folds)} folds, holdout {len(hold)} rows")
 
-    outcomes, final, timings["final_fit_s"] = _run_folds(data, folds, dev, config, say)
+    outcomes, production = _run_folds(data, folds, dev, config, say)
+    final, timings["final_fit_s"] = production.model, production.seconds
     timings["walk_forward_s"] = time.perf_counter() - started
     oos, oos_proba = _pooled_report(data, folds, outcomes, config)
     holdout, holdout_proba = _holdout_report(data, final, dev, hold, config)
@@ -421,7 +376,7 @@ def train_labelled(
     timings["importance_s"] = time.perf_counter() - t0
     timings["total_s"] = time.perf_counter() - started
     test_rows = np.concatenate([o.test for o in outcomes])
-    tuning = _tuning_summary(final, outcomes) if config.tune.enabled else None
+    tuning = _tuning_summary(production, outcomes) if config.tune.enabled else None
     read = bars_index if bars_index is not None else pd.DatetimeIndex([data.labels.y.index[0], data.labels.t1.max()])
     return TrainResult(
         symbol=symbol, timeframe=timeframe, n_samples=data.n_samples,
@@ -441,13 +396,13 @@ def train_labelled(
     )
 
 
-def _tuning_summary(final: OutOfFoldEnsemble, outcomes: list[FoldOutcome]) -> dict | None:
+def _tuning_summary(production: Production, outcomes: list[FoldOutcome]) -> dict | None:
     from candor.training.tuning import tuning_summary  # optuna is imported only when tuning is on
 
-    return tuning_summary(final, [o.tuning for o in outcomes])
+    return tuning_summary(production.tuning, [o.tuning for o in outcomes], warmup=production.warmup_tuning)
 
 
-def _importance(final: OutOfFoldEnsemble, data: LabelledData, hold: np.ndarray, config: Config) -> pd.DataFrame:
+def _importance(final: BlendedEnsemble, data: LabelledData, hold: np.ndarray, config: Config) -> pd.DataFrame:
     """Permutation importance of the production model on the holdout rows it never saw."""
     if not config.evaluation.importance_repeats:
         return pd.DataFrame(columns=["feature", "importance", "std"])
@@ -478,7 +433,7 @@ def _pooled_report(data: LabelledData, folds: list[Fold], outcomes: list[FoldOut
     return report, pd.DataFrame(proba, index=data.y.index[test], columns=classes)
 
 
-def _holdout_report(data: LabelledData, final: OutOfFoldEnsemble, dev: np.ndarray, hold: np.ndarray, config: Config):
+def _holdout_report(data: LabelledData, final: BlendedEnsemble, dev: np.ndarray, hold: np.ndarray, config: Config):
     classes = np.sort(data.y.unique())
     proba = _aligned_proba(final, data.X.iloc[hold], classes)
     train_acc = float(accuracy_score(data.y.iloc[dev], final.predict(data.X.iloc[dev])))

@@ -1,30 +1,68 @@
-"""Walk-forward stacking: the outer folds' own predictions are the ensemble's out-of-fold rows.
+"""Walk-forward stacking: the outer folds' own predictions are the blend's out-of-fold rows.
 
 In an expanding (or rolling) walk-forward, the members fitted for fold ``j`` predict test block
 ``j`` having seen only rows before it. For any later fold ``k`` those blocks lie inside fold
 ``k``'s training data, so they are exactly the out-of-fold predictions an inner walk-forward
-would produce — already paid for. Fold ``k``'s weights are therefore fit on the predictions of
-blocks ``j < k`` (restricted to rows fold ``k`` may train on, i.e. after purging), and the
-production model's weights on every block. Nothing is ever weighted on rows it scores; the
-member fits per fold drop from ``inner_splits + 1`` to one. Fold 0 has no earlier block, so
-one warm-up block is made inside its training rows (:func:`warmup_block`: members fit on the
-first half, purged, predict the second); without it fold 0 would have no out-of-fold rows to
-weigh its members or fit the class prior's share on.
+would produce — already paid for. Fold ``k``'s :class:`~candor.ensemble.Blend` is therefore fit
+on the predictions of blocks ``j < k`` (restricted to rows fold ``k`` may train on, i.e. after
+purging), and the production model's blend on every block. Nothing is ever weighted on rows it
+scores; each member is fit once per fold. Fold 0 has no earlier block, so one warm-up block is
+made inside its training rows (:func:`warmup_block`: members fit on the first half, purged,
+predict the second); without it fold 0 would have no out-of-fold rows to weigh its members or
+fit the class prior's share on.
+
+Members are what :func:`make_members` builds from the config — catalog pipelines, or
+:class:`~candor.training.tuning.TunedMember` wrappers that run their study on the rows each fit
+is given — so a tuned run and an untuned one walk forward the same way.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from sklearn.base import clone
 from sklearn.metrics import accuracy_score
+from sklearn.utils.validation import has_fit_parameter
 
-from candor.ensemble import MIN_CLASS_COUNT, OutOfFoldEnsemble, align_proba
+from candor import arima_garch
+from candor.config import Config
+from candor.ensemble import MIN_CLASS_COUNT, Blend, align_proba, class_prior
+from candor.models import make_model
 
 #: MemberFold index of the warm-up block (never an outer fold; never scored in the report).
 WARMUP = -1
+
+
+def make_members(config: Config) -> dict[str, Any]:
+    """The configured members, unfitted, by name: catalog pipelines, or tuned wrappers when
+    ``config.tune.enabled`` (their study runs inside each fit, on that fit's rows only)."""
+    m = config.models
+    params = {name: dict(p) for name, p in m.params.items()}
+    if arima_garch.NAME in m.models:  # it cuts its return forecast at the labels' horizon and threshold
+        params[arima_garch.NAME] = {**params.get(arima_garch.NAME, {}), **arima_garch.label_params(config.labels)}
+    kwargs = {"random_state": config.seed, "n_jobs": m.n_jobs, "scaling": m.scaling,
+              "prune_threshold": m.prune_threshold,
+              "class_weight": "balanced" if m.class_weight == "balanced" else None}
+    if not config.tune.enabled:
+        return {name: make_model(name, params=params.get(name), **kwargs) for name in m.models}
+    from candor.training.tuning import TunedMember  # optuna is imported only when tuning is on
+
+    t = config.tune
+    return {name: TunedMember(name, params=params.get(name), trials=t.trials, timeout=t.timeout, metric=t.metric,
+                              inner_splits=t.inner_splits, purge=config.purge, embargo=config.embargo,
+                              storage=t.study_storage, study_prefix=t.study_name, **kwargs)
+            for name in m.models}
+
+
+def make_blend(config: Config) -> Blend:
+    """The configured blend, unfitted."""
+    m = config.models
+    return Blend(m.ensemble, random_state=config.seed, balanced=m.class_weight == "balanced",
+                 shrink_to_prior=m.shrink_to_prior)
 
 
 @dataclass(frozen=True)
@@ -37,19 +75,50 @@ class MemberFold:
     test_proba: dict[str, np.ndarray]
     train_proba: dict[str, np.ndarray]
     seconds: float
+    tuning: dict | None = None  # member -> candor.training.tuning.TuneResult of tuned members
 
 
-def fit_members(ensemble: OutOfFoldEnsemble, X, y: np.ndarray, classes: np.ndarray,
+@dataclass(frozen=True)
+class ProductionMembers:
+    """The members fitted on every development row, as served (a tuned member's best estimator)."""
+
+    members: dict[str, Any]
+    tuning: dict | None
+    seconds: float
+
+
+def _fit(template: Any, X, y: np.ndarray, t1) -> Any:
+    """A fresh copy of ``template`` fit on (X, y); label end times go to members that purge with them."""
+    member = clone(template)
+    if t1 is not None and has_fit_parameter(member, "t1"):
+        return member.fit(X, y, t1=t1)
+    return member.fit(X, y)
+
+
+def _tuning(fitted: Mapping[str, Any]) -> dict | None:
+    return {name: m.tuning_ for name, m in fitted.items() if hasattr(m, "tuning_")} or None
+
+
+def fit_members(members: Mapping[str, Any], X, y: np.ndarray, t1, classes: np.ndarray,
                 index: int, train: np.ndarray, test: np.ndarray) -> MemberFold:
     """Fit each member on ``train``; keep its class probabilities on ``train`` and ``test``."""
     started = time.perf_counter()
     X_train, X_test = X.iloc[train], X.iloc[test]
-    test_proba, train_proba = {}, {}
-    for name in ensemble.members_names():
-        member = ensemble.new_member(name).fit(X_train, y[train])
+    t1_train = None if t1 is None else t1.iloc[train]
+    test_proba, train_proba, fitted = {}, {}, {}
+    for name, template in members.items():
+        member = fitted[name] = _fit(template, X_train, y[train], t1_train)
         test_proba[name] = align_proba(member.predict_proba(X_test), member.classes_, classes)
         train_proba[name] = align_proba(member.predict_proba(X_train), member.classes_, classes)
-    return MemberFold(index, train, test, test_proba, train_proba, time.perf_counter() - started)
+    return MemberFold(index, train, test, test_proba, train_proba, time.perf_counter() - started, _tuning(fitted))
+
+
+def fit_production_members(members: Mapping[str, Any], X, y: np.ndarray, t1, rows: np.ndarray) -> ProductionMembers:
+    started = time.perf_counter()
+    t1_rows = None if t1 is None else t1.iloc[rows]
+    fitted = {name: _fit(template, X.iloc[rows], y[rows], t1_rows) for name, template in members.items()}
+    served = {name: getattr(m, "best_estimator_", m) for name, m in fitted.items()}  # no optuna in the artifact
+    return ProductionMembers(served, _tuning(fitted), time.perf_counter() - started)
 
 
 def warmup_block(y: np.ndarray, ts: np.ndarray, t1: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
@@ -66,36 +135,36 @@ def warmup_block(y: np.ndarray, ts: np.ndarray, t1: np.ndarray, rows: np.ndarray
     return train, test
 
 
-def fit_production_members(ensemble: OutOfFoldEnsemble, X, y: np.ndarray, rows: np.ndarray) -> tuple[dict, float]:
-    started = time.perf_counter()
-    members = {name: ensemble.new_member(name).fit(X.iloc[rows], y[rows]) for name in ensemble.members_names()}
-    return members, time.perf_counter() - started
-
-
 def earlier_oof(folds: list[MemberFold], before: int, allowed: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-    """Rows and member probabilities of blocks ``j < before`` that lie in ``allowed`` rows."""
-    rows, probas = [], {}
+    """Rows and member probabilities of blocks ``j < before`` that lie in ``allowed`` rows
+    (every member present, with zero rows when there are none)."""
+    rows, probas = [], {name: [] for name in folds[0].test_proba} if folds else {}
     for fold in folds[:before]:
         keep = np.isin(fold.test, allowed)
         rows.append(fold.test[keep])
         for name, proba in fold.test_proba.items():
-            probas.setdefault(name, []).append(proba[keep])
+            probas[name].append(proba[keep])
     if not rows:
-        return np.zeros(0, dtype=np.int64), {}
+        return np.zeros(0, dtype=np.int64), {name: np.zeros((0, p.shape[1])) for name, p in folds[0].test_proba.items()}
     return np.concatenate(rows), {name: np.vstack(chunks) for name, chunks in probas.items()}
 
 
-def weigh_fold(template: OutOfFoldEnsemble, X, y: np.ndarray, folds: list[MemberFold], k: int) -> OutOfFoldEnsemble:
-    """Fold ``k``'s ensemble weights, fit on earlier blocks inside its training rows."""
+def blend_fold(blend: Blend, y: np.ndarray, folds: list[MemberFold], k: int) -> Blend:
+    """Fold ``k``'s blend, fit on earlier blocks inside its training rows (equal weights when
+    they hold fewer than two rows per class), shrinking toward its training rows' class mix."""
     fold = folds[k]
     rows, oof = earlier_oof(folds, k, fold.train)
-    weighting = template if len(rows) >= 2 * len(np.unique(y)) else _equal(template)
-    return weighting.assemble(X.iloc[fold.train], y[fold.train], None, oof, y[rows])
+    classes, prior = class_prior(y[fold.train])
+    method = blend.method if len(rows) >= 2 * len(np.unique(y)) else "equal"
+    return clone(blend).set_params(method=method).fit(oof, y[rows], prior, classes=classes)
 
 
-def _equal(template: OutOfFoldEnsemble) -> OutOfFoldEnsemble:
-    return clone(template).set_params(method="equal")
+def final_blend(blend: Blend, y: np.ndarray, folds: list[MemberFold], dev: np.ndarray) -> Blend:
+    """The production model's blend: every block's predictions, the development rows' class mix."""
+    rows, oof = earlier_oof(folds, len(folds), dev)
+    classes, prior = class_prior(y[dev])
+    return clone(blend).fit(oof, y[rows], prior, classes=classes)
 
 
-def ensemble_accuracy(weights: OutOfFoldEnsemble, proba: dict[str, np.ndarray], y: np.ndarray) -> float:
-    return float(accuracy_score(y, weights.classes_[weights.combine(proba).argmax(axis=1)]))
+def blend_accuracy(blend: Blend, proba: dict[str, np.ndarray], y: np.ndarray) -> float:
+    return float(accuracy_score(y, blend.predict(proba)))

@@ -1,10 +1,11 @@
 """Nested Optuna tuning: a study per member, scored only on the rows it is given.
 
 Why nested: a hyper-parameter chosen by looking at the rows that are later reported is a
-look-ahead, just slower. :class:`TunedEnsemble` runs its studies inside ``fit`` — so when the
-pipeline fits one per outer training fold, each fold is tuned on its own training rows only and
-the pooled out-of-sample score stays honest; the production model is tuned once more on all
-development rows. The objective is an inner purged walk-forward (the same splitter as
+look-ahead, just slower. :class:`TunedMember` (a member wrapper in the style of sklearn's
+``GridSearchCV``) runs its study inside ``fit`` on the rows it is given and then fits the best
+parameters — so when the walk-forward fits one per outer training fold, each fold is tuned on its
+own training rows only and the pooled out-of-sample score stays honest; the production model is
+tuned once more on all development rows. The objective is an inner purged walk-forward (the same splitter as
 everywhere else), reported fold by fold so the median pruner can stop hopeless trials early.
 
 Studies live in memory by default. With an Optuna RDB storage URL (PostgreSQL in production)
@@ -31,7 +32,10 @@ import pandas as pd
 from sklearn.metrics import accuracy_score, f1_score, log_loss
 from sqlalchemy import exc as sa_exc
 
-from candor.config import Config, TuneConfig, safe_uri, under_home
+from candor.config import Config, safe_uri, under_home
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.utils.validation import check_is_fitted
+
 from candor.ensemble import OutOfFoldEnsemble, align_proba
 from candor.errors import ConfigError, ModelError, StoreError
 from candor.models import check_model_name, make_model, search_space
@@ -209,7 +213,7 @@ def tune_params(
     metric: str = "f1", inner_splits: int = 3, purge: int, embargo: int, random_state: int,
     storage: str | optuna.storages.BaseStorage | None = None, study_name: str | None = None,
     base_params: Mapping[str, Any] | None = None, n_jobs: int = 1, scaling: str | None = "standard",
-    prune_threshold: float | None = 0.95,
+    prune_threshold: float | None = 0.95, class_weight: str | None = None,
 ) -> TuneResult:
     """Search ``model_name``'s space on (X, y) only; score = mean inner purged walk-forward metric.
 
@@ -224,7 +228,7 @@ def tune_params(
     objective = _Objective(X, y_arr, _inner_folds(X, y_arr, t1, inner_splits, purge, embargo),
                            model_name, metric, base,
                            {"random_state": random_state, "n_jobs": n_jobs, "scaling": scaling,
-                            "prune_threshold": prune_threshold})
+                            "prune_threshold": prune_threshold, "class_weight": class_weight})
     store = open_storage(storage) if isinstance(storage, str) else storage
     name = study_name or study_name_for(None, model_name, X, y_arr)
     study = make_study(name, metric, storage=store, random_state=random_state, trials=trials)
@@ -242,86 +246,103 @@ def wait_for_trials(study: optuna.Study, total: int, timeout: float, poll: float
     return done
 
 
-# ---------------------------------------------------------------------------- tuned ensemble
-class TunedEnsemble(OutOfFoldEnsemble):
-    """:class:`OutOfFoldEnsemble` whose ``fit`` first tunes every catalog member on its rows.
+# ------------------------------------------------------------------------------ tuned member
+class TunedMember(ClassifierMixin, BaseEstimator):
+    """A catalog member that tunes itself on the rows ``fit`` is given, like ``GridSearchCV``.
 
-    Extra parameters: ``trials``, ``timeout``, ``metric``, ``tune_splits`` (inner folds of the
-    objective), ``storage`` (URL or None) and ``study_prefix``. Fitted, besides the parent's:
-    ``tuning_`` (member → :class:`TuneResult`) and ``tuned_params_`` (member → params used).
-    ``member_params`` given by the user are the fixed base each study starts from.
+    ``fit(X, y, t1=None)`` runs an Optuna study of ``model``'s search space scored by an inner
+    purged walk-forward of (X, y) (``t1``: label end times aligned with ``X``, for the purge),
+    then fits ``make_model(model, params=best)`` on all of (X, y). Nothing outside the given rows
+    is looked at. ``params`` are the fixed base every trial starts from; ``trials``, ``timeout``,
+    ``metric``, ``inner_splits`` and ``storage`` / ``study_prefix`` are the study's (see
+    :func:`tune_params`); ``random_state``, ``n_jobs``, ``scaling``, ``prune_threshold`` and
+    ``class_weight`` the member's.
+
+    Fitted: ``tuning_`` (:class:`TuneResult`), ``best_params_``, ``best_estimator_`` (the
+    member refit with them; what the served model keeps), ``classes_``.
     """
 
-    def __init__(self, members: Sequence[Any] = ("rf", "gb", "xgb", "lgbm"), *, method: str = "ridge",
-                 inner_splits: int = 3, purge: int = 0, embargo: int = 0, alpha: float = 1.0,
-                 random_state: int = 0, n_jobs: int = 1, member_params: Mapping[str, Mapping[str, Any]] | None = None,
-                 scaling: str | None = "standard", prune_threshold: float | None = 0.95,
-                 prior_correction: bool = True, balanced: bool = False, shrink_to_prior: bool = True,
-                 trials: int = 30, timeout: float | None = None,
-                 metric: str = "f1", tune_splits: int = 3, storage: str | None = None,
-                 study_prefix: str | None = None) -> None:
-        super().__init__(members, method=method, inner_splits=inner_splits, purge=purge, embargo=embargo,
-                         alpha=alpha, random_state=random_state, n_jobs=n_jobs, member_params=member_params,
-                         scaling=scaling, prune_threshold=prune_threshold, prior_correction=prior_correction,
-                         balanced=balanced, shrink_to_prior=shrink_to_prior)
+    def __init__(self, model: str = "lgbm", *, params: Mapping[str, Any] | None = None, trials: int = 30,
+                 timeout: float | None = None, metric: str = "f1", inner_splits: int = 3, purge: int = 0,
+                 embargo: int = 0, random_state: int = 0, n_jobs: int = 1, scaling: str | None = "standard",
+                 prune_threshold: float | None = 0.95, class_weight: str | None = None,
+                 storage: str | None = None, study_prefix: str | None = None) -> None:
+        self.model = model
+        self.params = params
         self.trials = trials
         self.timeout = timeout
         self.metric = metric
-        self.tune_splits = tune_splits
+        self.inner_splits = inner_splits
+        self.purge = purge
+        self.embargo = embargo
+        self.random_state = random_state
+        self.n_jobs = n_jobs
+        self.scaling = scaling
+        self.prune_threshold = prune_threshold
+        self.class_weight = class_weight
         self.storage = storage
         self.study_prefix = study_prefix
 
-    def fit(self, X: Any, y: Any, t1: Any = None) -> TunedEnsemble:
-        """Tune each member on (X, y) only, then fit the ensemble with the best parameters."""
-        fixed = dict(self.member_params or {})
-        store = open_storage(self.storage)
-        self.tuning_: dict[str, TuneResult] = {}
-        for name in [m for m in self.members if isinstance(m, str)]:
-            self.tuning_[name] = tune_params(
-                X, y, t1, name, trials=self.trials, timeout=self.timeout, metric=self.metric,
-                inner_splits=self.tune_splits, purge=self.purge, embargo=self.embargo,
-                random_state=self.random_state, storage=store, base_params=fixed.get(name),
-                study_name=study_name_for(self.study_prefix, name, X, y), n_jobs=self.n_jobs,
-                scaling=self.scaling, prune_threshold=self.prune_threshold,
-            )
-        self.tuned_params_ = {**fixed, **{n: r.best_params for n, r in self.tuning_.items()}}
-        original = self.member_params
-        self.member_params = self.tuned_params_  # restored below: fit never changes __init__ params
-        try:
-            super().fit(X, y, t1=t1)
-        finally:
-            self.member_params = original
+    def fit(self, X: Any, y: Any, t1: Any = None) -> TunedMember:
+        """Study on (X, y) only, then the member with the best parameters fit on (X, y)."""
+        member = {"random_state": self.random_state, "n_jobs": self.n_jobs, "scaling": self.scaling,
+                  "prune_threshold": self.prune_threshold, "class_weight": self.class_weight}
+        self.tuning_ = tune_params(
+            X, y, t1, self.model, trials=self.trials, timeout=self.timeout, metric=self.metric,
+            inner_splits=self.inner_splits, purge=self.purge, embargo=self.embargo,
+            storage=self.storage, study_name=study_name_for(self.study_prefix, self.model, X, y),
+            base_params=self.params, **member,
+        )
+        self.best_params_ = self.tuning_.best_params
+        self.best_estimator_ = make_model(self.model, params=self.best_params_, **member).fit(X, y)
+        self.classes_ = self.best_estimator_.classes_
         return self
 
+    def predict_proba(self, X: Any) -> np.ndarray:
+        check_is_fitted(self, "best_estimator_")
+        return self.best_estimator_.predict_proba(X)
 
-def tuned_ensemble(base: OutOfFoldEnsemble, tune: TuneConfig) -> TunedEnsemble:
-    """The pipeline's hook: ``base``'s settings plus the study settings from ``config.tune``."""
-    return TunedEnsemble(**base.get_params(deep=False), trials=tune.trials, timeout=tune.timeout,
-                         metric=tune.metric, tune_splits=tune.inner_splits, storage=tune.study_storage,
-                         study_prefix=tune.study_name)
+    def predict(self, X: Any) -> np.ndarray:
+        check_is_fitted(self, "best_estimator_")
+        return self.best_estimator_.predict(X)
 
 
-def tuning_summary(final: Any, fold_models: Sequence[Any] = ()) -> dict[str, Any] | None:
+class TunedEnsemble(OutOfFoldEnsemble):
+    """Champions of tuned runs pickled by earlier candor; they load and predict as before.
+
+    New runs serve a :class:`~candor.ensemble.BlendedEnsemble` of :class:`TunedMember`'s best
+    estimators; this class only keeps those older pickles loadable (its fitted ``tuning_`` and
+    ``tuned_params_`` stay readable).
+    """
+
+    def fit(self, X: Any, y: Any, t1: Any = None) -> TunedEnsemble:
+        raise ModelError("TunedEnsemble only loads champions saved by earlier candor; tune members with "
+                         "TunedMember (candor train --optimize) instead.")
+
+
+def tuning_summary(final: Mapping[str, TuneResult] | None, folds: Sequence[Mapping[str, TuneResult] | None] = (),
+                   warmup: Mapping[str, TuneResult] | None = None) -> dict[str, Any] | None:
     """The report's ``tuning{...}``: production-model studies, per-fold studies, trial totals.
 
-    ``fold_models`` may hold fitted ensembles or their ``tuning_`` dicts (None where untuned).
-    ``n_trials_total`` counts every trial of every study, nested folds included.
+    ``final``: member → study of the production members; ``folds``: the same per outer fold
+    (None where untuned); ``warmup``: the warm-up block's. ``n_trials_total`` counts every trial
+    of every study, nested folds and the warm-up block included.
     """
-    tuning = getattr(final, "tuning_", None)
-    if tuning is None:
+    if not final:
         return None
-    folds = [getattr(m, "tuning_", m) for m in fold_models]
     folds = [f for f in folds if f]
-    total = sum(r.n_trials for r in tuning.values()) + sum(r.n_trials for f in folds for r in f.values())
-    first = next(iter(tuning.values()))
+    nested = [*folds, *([warmup] if warmup else [])]
+    total = sum(r.n_trials for r in final.values()) + sum(r.n_trials for f in nested for r in f.values())
+    first = next(iter(final.values()))
+    brief = lambda f: {name: {"best_value": r.best_value, "n_trials": r.n_trials,  # noqa: E731
+                              "best_params": r.best_params, "study_name": r.study_name} for name, r in f.items()}
     return {
         "metric": first.metric,
-        "final": {name: asdict(r) for name, r in tuning.items()},
-        "folds": [{name: {"best_value": r.best_value, "n_trials": r.n_trials, "best_params": r.best_params,
-                          "study_name": r.study_name}
-                   for name, r in f.items()} for f in folds],
-        "best_params": {name: r.best_params for name, r in tuning.items()},
-        "n_trials_final": sum(r.n_trials for r in tuning.values()),
+        "final": {name: asdict(r) for name, r in final.items()},
+        "folds": [brief(f) for f in folds],
+        "warmup": brief(warmup) if warmup else None,
+        "best_params": {name: r.best_params for name, r in final.items()},
+        "n_trials_final": sum(r.n_trials for r in final.values()),
         "n_trials_total": total,
     }
 
