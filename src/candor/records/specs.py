@@ -18,10 +18,10 @@ catalog entries are listed here and a test checks them against :mod:`candor.data
 from __future__ import annotations
 
 import math
+import numbers
 import re
 from typing import Annotated, Any, Literal
 
-import numpy as np
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from candor.errors import ConfigError
@@ -90,24 +90,29 @@ def describe(error: ValidationError) -> str:
 
 
 # ---------------------------------------------------------------------------------- value types
+def _is_bool(value: object) -> bool:
+    """True for bool and numpy's bool_ (without importing numpy: config loads before any array)."""
+    return isinstance(value, bool) or getattr(getattr(value, "dtype", None), "kind", None) == "b"
+
+
 def _is_real(value: object) -> bool:
-    return isinstance(value, int | float | np.integer | np.floating) and not isinstance(value, bool | np.bool_)
+    return isinstance(value, numbers.Real) and not _is_bool(value)
 
 
 def _integer(value: object) -> object:
-    if isinstance(value, bool | np.bool_):
+    if _is_bool(value):
         raise ValueError("must be an integer")
     return value
 
 
 def _real(value: object) -> object:
-    if isinstance(value, bool | np.bool_):
+    if _is_bool(value):
         raise ValueError("must be a number")
     return value
 
 
 def _boolean(value: object) -> object:
-    if not isinstance(value, bool | np.bool_):
+    if not _is_bool(value):
         raise ValueError("must be True or False")
     return bool(value)
 
