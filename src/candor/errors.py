@@ -53,6 +53,17 @@ class StoreError(CandorError):
 
 
 class RegistryError(CandorError):
-    """A registry operation was refused: unknown model/version/alias, bad artifact (exit code 1)."""
+    """A registry operation was refused: a lifecycle rule, a bad artifact (exit code 1)."""
 
     exit_code = 1
+
+
+class NotFoundError(RegistryError):
+    """The named model, version, alias or champion does not exist (exit code 1; HTTP 404)."""
+
+
+class InvalidNameError(RegistryError):
+    """A model name or version reference no candor model can have, e.g. ``no such/x``: refused
+    before any store is opened (exit code 3, like any bad argument; HTTP 422)."""
+
+    exit_code = 3

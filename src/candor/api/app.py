@@ -24,7 +24,9 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from candor import __version__
 from candor.api import routes_pages, routes_read, routes_write
 from candor.services import Services
-from candor.errors import CandorError, DataError, ModelError, RegistryError, StoreError
+from candor.errors import (
+    CandorError, DataError, InvalidNameError, ModelError, NotFoundError, RegistryError, StoreError,
+)
 
 HERE = Path(__file__).parent
 STATIC_DIR = HERE / "static"
@@ -135,9 +137,25 @@ def _warm(app: FastAPI) -> None:
         pass
 
 
-def _install_handlers(app: FastAPI) -> None:
-    from candor.api.routes_write import registry_status
+#: The one map from candor's exception classes to HTTP statuses. The class decides, never the
+#: message: the most specific class along the exception's MRO wins (a subclass before its base).
+STATUS_BY_ERROR: dict[type[CandorError], int] = {
+    NotFoundError: 404,  # unknown model, version or alias; no champion
+    InvalidNameError: 422,  # a model name or version reference no candor model can have
+    RegistryError: 409,  # a move the lifecycle refuses (not validated, already champion, ...)
+    DataError: 422,  # the request's bars
+    ModelError: 422,
+    StoreError: 503,  # the database or tracking server cannot be used
+    CandorError: 400,
+}
 
+
+def error_status(exc: CandorError) -> int:
+    """The HTTP status of a candor error, from its class (:data:`STATUS_BY_ERROR`)."""
+    return next(STATUS_BY_ERROR[cls] for cls in type(exc).__mro__ if cls in STATUS_BY_ERROR)
+
+
+def _install_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> Response:
         message = _describe(list(exc.errors()))
@@ -155,15 +173,7 @@ def _install_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(CandorError)
     async def _candor(request: Request, exc: CandorError) -> Response:
-        if isinstance(exc, RegistryError):
-            status = registry_status(str(exc))
-        elif isinstance(exc, DataError | ModelError):
-            status = 422
-        elif isinstance(exc, StoreError):
-            status = 503
-        else:
-            status = 400
-        return _error_page(request, status, str(exc))
+        return _error_page(request, error_status(exc), str(exc))
 
 
 def create_app(services: Services) -> FastAPI:

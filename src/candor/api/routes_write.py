@@ -21,7 +21,6 @@ from candor.data.sources import infer_timeframe
 from candor.data.validate import validate_bars
 from candor.errors import DataError
 from candor.ops.forecast import forecast_bars
-from candor.errors import RegistryError
 from candor.registry.common import DEFAULT_HORIZON, model_name, parse_model_name
 
 router = APIRouter(prefix="/api", tags=["actions"])
@@ -33,11 +32,8 @@ ModelName = Annotated[str, Path(pattern=MODEL_NAME_PATTERN,
 
 def checked_name(name: str) -> str:
     """A name :func:`model_name` builds (``candor.SPX.d1.h5`` is not one: horizon 5 is the plain
-    name), else 422 — before any registry call."""
-    try:
-        return parse_model_name(name).name
-    except RegistryError as exc:
-        raise HTTPException(422, str(exc)) from exc
+    name), else :class:`~candor.errors.InvalidNameError` (422) — before any registry call."""
+    return parse_model_name(name).name
 
 
 def bars_frame(request: PredictRequest, warmup: int) -> pd.DataFrame:
@@ -84,12 +80,4 @@ def rollback(name: ModelName, svc: Svc, actor: Annotated[str, Depends(require_to
     return RegistryActionOut(name=result.name, version=result.version, status=result.status, note=result.note)
 
 
-def registry_status(message: str) -> int:
-    """404 for things that do not exist, 409 for moves the lifecycle refuses."""
-    lowered = message.lower()
-    if lowered.startswith(("unknown model", "unknown version", "no champion")) or " has no alias " in lowered:
-        return 404
-    return 409
-
-
-__all__ = ["router", "registry_status", "HTTPException"]
+__all__ = ["router", "HTTPException"]

@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING
 
 from mlflow.exceptions import MlflowException
 
-from candor.data.bars import TIMEFRAMES
-from candor.errors import RegistryError, StoreError
+from candor.data.bars import TIMEFRAMES, check_symbol, check_timeframe
+from candor.errors import ConfigError, InvalidNameError, NotFoundError, RegistryError, StoreError
 
 if TYPE_CHECKING:
     from candor.records.manifest import Manifest
@@ -35,6 +35,14 @@ _SAFE = re.compile(r"[^A-Za-z0-9_.\-]")
 #: The label horizon whose models carry the plain name; other horizons get a ``.h<N>`` suffix.
 DEFAULT_HORIZON = 5
 _HORIZON_SUFFIX = re.compile(r"\.h(\d+)$")
+#: What gives a fresh home its first champion (the empty dashboard and ``candor registry list`` show
+#: it): train the embedded S&P 500 series, which registers version 1 of candor.SPX.d1, then promote
+#: that version with ``--force``. The gates usually refuse a daily index — often the honest answer,
+#: and ``candor train`` then exits 2 — so only ``--force`` (audited as such) makes it champion.
+FIRST_CHAMPION_STEPS = ("candor train --dataset sp500",
+                        'candor registry promote SPX/d1 1 --force --reason "first look; gates not met"')
+#: A version number or an MLflow alias, optionally written ``@alias``.
+_VERSION_REF = re.compile(r"@?[A-Za-z0-9_-]{1,64}")
 
 
 def model_name(symbol: str, timeframe: str, horizon: int | None = None) -> str:
@@ -53,16 +61,34 @@ def manifest_model_name(manifest: Manifest) -> str:
 
 
 def resolve_name(text: str) -> str:
-    """Accept ``candor.SPX.d1`` or ``SPX/d1`` (what users type) and return the registered name."""
+    """Accept ``candor.SPX.d1`` or ``SPX/d1`` (what users type) and return the registered name.
+
+    Only a name a candor model can have passes: in ``SYMBOL/timeframe`` the symbol follows the
+    symbol rule (:data:`candor.data.bars.SYMBOL_PATTERN`; ``BTC/USDT/h1`` is read as BTC-USDT) and
+    the timeframe is one of :data:`candor.data.bars.TIMEFRAMES`; ``candor.…`` names must parse
+    (:func:`parse_model_name`). Raises :class:`InvalidNameError` without touching any store."""
     text = text.strip()
     if "/" in text and not text.startswith(PREFIX):
         symbol, _, timeframe = text.rpartition("/")
+        try:
+            check_symbol(symbol.replace("/", "-"))
+            check_timeframe(timeframe)
+        except ConfigError as exc:
+            raise InvalidNameError(
+                f"model name {text!r} is not a candor model ({exc}); use SYMBOL/timeframe (e.g. SPX/d1) or "
+                "candor.<SYMBOL>.<timeframe> (e.g. candor.SPX.d1)."
+            ) from None
         return model_name(symbol, timeframe)
-    if not text.startswith(PREFIX) or text.count(".") < 2:
-        raise RegistryError(
-            f"model name {text!r} is not a candor model; use candor.<SYMBOL>.<timeframe> "
-            "(e.g. candor.SPX.d1) or SYMBOL/timeframe (e.g. SPX/d1)."
-        )
+    return parse_model_name(text).name
+
+
+def check_version_ref(version: str | int) -> str:
+    """A version number (``3``) or an alias (``champion``, ``@previous``), else
+    :class:`InvalidNameError` — before any store is opened."""
+    text = str(version).strip()
+    if not _VERSION_REF.fullmatch(text):
+        raise InvalidNameError(f"`version` must be a version number or an alias such as champion or previous. "
+                               f"Got {str(version)!r}.")
     return text
 
 
@@ -81,12 +107,12 @@ class ModelRef:
 
 def parse_model_name(name: str) -> ModelRef:
     """The inverse of :func:`model_name`: ``candor.SPX.d1`` → (SPX, d1, 5), ``candor.SPX.d1.h20``
-    → (SPX, d1, 20). Raises :class:`RegistryError` for a name :func:`model_name` cannot build."""
+    → (SPX, d1, 20). Raises :class:`InvalidNameError` for a name :func:`model_name` cannot build."""
     symbol, timeframe, horizon = _split_name(name)
     horizon = DEFAULT_HORIZON if horizon is None else horizon
-    if not name.startswith(PREFIX) or not symbol or timeframe not in TIMEFRAMES or horizon < 1 \
-            or model_name(symbol, timeframe, horizon) != name:
-        raise RegistryError(
+    if not name.startswith(PREFIX) or not symbol or symbol.startswith(".") or ".." in symbol \
+            or timeframe not in TIMEFRAMES or horizon < 1 or model_name(symbol, timeframe, horizon) != name:
+        raise InvalidNameError(
             f"model name {name!r} is not a candor model; use candor.<SYMBOL>.<timeframe>[.h<horizon>] "
             "(e.g. candor.SPX.d1 or candor.SPX.d1.h20)."
         )
@@ -179,5 +205,5 @@ def mlflow_errors(uri: str) -> Iterator[None]:
         yield
     except MlflowException as exc:
         if is_not_found(exc):
-            raise RegistryError(first_line(exc)) from exc
+            raise NotFoundError(first_line(exc)) from exc
         raise StoreError(f"MLflow registry at {uri} refused the request: {first_line(exc)}") from exc

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from candor.errors import RegistryError
+from candor.errors import ConfigError, NotFoundError, RegistryError
 from candor.labels import make_labels
 from candor.registry.aliases import CHAMPION
 from candor.registry.artifact import CandorModel
@@ -29,16 +29,22 @@ VersionLookup = Callable[[str, "str | int"], Any]
 ModelLoader = Callable[[Any], CandorModel]
 
 
+def check_margin(margin: float) -> float:
+    """The tolerated accuracy loss of a challenger: in [0, 1), else :class:`ConfigError`."""
+    if not 0.0 <= margin < 1.0:
+        raise ConfigError(f"`margin` must be in [0, 1). Got {margin!r}.")
+    return margin
+
+
 def compare_versions(lookup: VersionLookup, load: ModelLoader, name: str, challenger: str | int,
                      champion: str | int | None, margin: float, bars: pd.DataFrame | None = None) -> Comparison:
     """Score challenger and champion on the challenger's holdout (see the module docstring)."""
-    if not 0.0 <= margin < 1.0:
-        raise RegistryError(f"`margin` must be in [0, 1). Got {margin!r}.")
+    check_margin(margin)
     new = lookup(name, challenger)
     new_acc = _stored_accuracy(new)
     try:
         old = lookup(name, champion if champion is not None else CHAMPION)
-    except RegistryError:
+    except NotFoundError:
         if champion is not None:
             raise
         return Comparison(name, str(new.version), None, new_acc, None, margin,

@@ -24,7 +24,7 @@ from mlflow import MlflowClient
 from sqlalchemy.engine import Engine
 
 from candor.config import safe_uri
-from candor.errors import RegistryError
+from candor.errors import NotFoundError, RegistryError
 from candor.records.verdict import Verdict
 from candor.registry import loading
 from candor.registry.aliases import CHAMPION, PREVIOUS, AliasMove, ReconcileFix, apply_moves, current_aliases, reconcile
@@ -88,7 +88,7 @@ class Registry:
                 raise
         known = [m.name for m in self.client.search_registered_models(max_results=20)]
         hint = f"; known models: {', '.join(sorted(known))}" if known else "; the registry is empty"
-        raise RegistryError(f"unknown model {name!r}{hint}") from None
+        raise NotFoundError(f"unknown model {name!r}{hint}") from None
 
     def version(self, name: str, version: str | int) -> Any:
         """The MLflow ``ModelVersion`` for a number or an alias (``champion``, ``@previous``)."""
@@ -99,7 +99,7 @@ class Registry:
             if not text.isdigit():
                 if text not in model.aliases:
                     have = ", ".join(sorted(model.aliases)) or "none"
-                    raise RegistryError(f"{name} has no alias {text!r} (aliases: {have})")
+                    raise NotFoundError(f"{name} has no alias {text!r} (aliases: {have})")
                 return self.client.get_model_version(name, str(model.aliases[text]))
             try:
                 return self.client.get_model_version(name, text)
@@ -107,7 +107,7 @@ class Registry:
                 if not is_not_found(exc):
                     raise
             versions = sorted(int(v.version) for v in self.client.search_model_versions(f"name='{name}'"))
-            raise RegistryError(f"unknown version {text} of {name} (versions: "
+            raise NotFoundError(f"unknown version {text} of {name} (versions: "
                                 f"{', '.join(map(str, versions)) or 'none'})") from None
 
     # ---- register / validate ---------------------------------------------------------------
@@ -136,7 +136,7 @@ class Registry:
             return self.client.get_run(run_id)
         except Exception as exc:
             if is_not_found(exc) or "not found" in first_line(exc).lower():
-                raise RegistryError(f"unknown MLflow run {run_id!r} in {self.uri}") from None
+                raise NotFoundError(f"unknown MLflow run {run_id!r} in {self.uri}") from None
             raise
 
     def _ensure_model(self, name: str, manifest: Manifest) -> None:
@@ -383,7 +383,7 @@ class Registry:
                 raise RegistryError(f"{name} has no champion")
             mv = index[name] if index is not None else self.version(name, CHAMPION)
         except RegistryError:
-            raise RegistryError(f"no champion for {label} — run: {hint}") from None
+            raise NotFoundError(f"no champion for {label} — run: {hint}") from None
         model = self.load_verified(mv)
         check_age(model, label, self.max_model_age_days, now or datetime.now(UTC), hint)
         expected = DEFAULT_HORIZON if horizon is None else int(horizon)
