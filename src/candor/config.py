@@ -408,7 +408,21 @@ def under_home(home: Path, *parts: str) -> Path:
 
 
 def safe_uri(uri: str) -> str:
-    """The URI with any password replaced by ``***`` (the only form candor prints or records)."""
+    """The URI with any password replaced by ``***`` (the only form candor prints or records).
+
+    A ``scheme://user:password@host/…`` URL is rendered by SQLAlchemy
+    (``make_url(uri).render_as_string(hide_password=True)``, as the store prints its URLs); what
+    SQLAlchemy cannot read as one URL (a bare path, ``databricks``, a port that is no number, a
+    password with a raw ``@``) is masked up to the last ``@`` of its network location."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        url = make_url(uri)
+    except (ArgumentError, ValueError):
+        url = None
+    if url is not None and "@" not in f"{url.host or ''}{url.database or ''}":
+        return url.render_as_string(hide_password=True) if url.password is not None else uri
     parsed = urlparse(uri)
     if parsed.password is None:
         return uri

@@ -18,9 +18,9 @@ from candor.config import Config
 from candor.errors import ConfigError
 from candor.registry.gates import default_gates
 from candor.registry.registry import Registry
-from candor.registry.tracking import Tracking, open_tracking
+from candor.registry.tracking import Tracking, check_tracking_uri, open_tracking
 from candor.registry.wandb_sink import training_sinks
-from candor.store import Store, connect_store, upgrade
+from candor.store import Store, connect_store, make_engine, upgrade
 
 
 @dataclass(frozen=True)
@@ -46,8 +46,24 @@ class Services:
         self.close()
 
 
+def check_home(config: Config) -> None:
+    """``<home>`` is, or can be created as, a writable directory — checked without creating it."""
+    home = config.home
+    existing = home
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        why = "Not a directory" if existing == home else f"{str(existing)!r} is a file"
+        raise ConfigError(f"`home` must be a writable directory. Got {str(home)!r}: {why}; set CANDOR_HOME or "
+                          "`home` in candor.toml.")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise ConfigError(f"`home` must be a writable directory. Got {str(home)!r}: not writable; "
+                          "set CANDOR_HOME or `home` in candor.toml.")
+
+
 def ensure_home(config: Config) -> None:
     """Create ``<home>``; a path that is a file or not writable is a configuration error."""
+    check_home(config)
     try:
         config.home.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -58,18 +74,40 @@ def ensure_home(config: Config) -> None:
                           "set CANDOR_HOME or `home` in candor.toml.")
 
 
-def open_services(config: Config, *, migrate: bool = False, require_schema: bool = True) -> Services:
-    """Connect to the configured store (migrating it first with ``migrate``) and tracking server.
+def check_services(config: Config) -> None:
+    """Everything :func:`open_services` can check without a connection or a write: ``<home>``, a
+    tracking backend's extra, the database URL and the tracking URI. ConfigError (exit 3) otherwise."""
+    training_sinks(config)  # a W&B backend without its package fails here
+    check_home(config)
+    make_engine(config.store_url).dispose()  # a URL SQLAlchemy cannot use; connects to nothing
+    check_tracking_uri(config.tracking_store)
 
-    Fails with one line before anything is written when the database is unreachable or, unless
-    ``require_schema=False``, not at this candor's schema.
-    """
-    sinks = training_sinks(config)  # a W&B backend without its package fails here, before any write
+
+def open_store(config: Config, *, migrate: bool = False, require_schema: bool = True) -> Store:
+    """The operational store alone (the bar commands need no tracking), opened by the rules of
+    :func:`open_services`: a configured database (``database_url``) is reached before ``<home>`` is
+    created and must be at this candor's schema (``candor db upgrade``; ``migrate`` migrates it
+    first, ``require_schema=False`` skips the check); the embedded default,
+    ``sqlite:///<home>/candor.db``, gets its schema on first use."""
+    check_home(config)
+    if config.database_url is not None:  # an unreachable or unmigrated server fails before anything is written
+        if migrate:
+            upgrade(config.store_url)
+        return connect_store(config.store_url, require_schema=require_schema)
     ensure_home(config)
-    if migrate:
-        upgrade(config.store_url)
-    store = connect_store(config.store_url, require_schema=require_schema)
+    return connect_store(config.store_url, create_schema=True)
+
+
+def open_services(config: Config, *, migrate: bool = False, require_schema: bool = True) -> Services:
+    """Connect to the configured store (:func:`open_store`) and tracking server: validate, then open.
+
+    :func:`check_services` runs first, so a refused call leaves ``<home>`` as it was.
+    """
+    check_services(config)
+    sinks = training_sinks(config)
+    store = open_store(config, migrate=migrate, require_schema=require_schema)
     try:
+        ensure_home(config)  # the default tracking store and the artifacts live there
         tracking = open_tracking(config.tracking_store, config.artifact_root,
                                  log_details=config.tracking.mlflow_details, sinks=sinks)
     except BaseException:

@@ -29,6 +29,7 @@ from mlflow.entities import Metric, Param, RunTag
 from candor import __version__
 from candor.backtest import BacktestResult, plot_equity, write_trades_csv
 from candor.config import safe_uri
+from candor.errors import ConfigError, StoreError
 from candor.labels import CLASS_NAMES
 from candor.records.manifest import Manifest
 from candor.records.report import TrainingReport
@@ -68,11 +69,38 @@ class Tracking:
     sinks: tuple[TrainingSink, ...] = ()
 
 
+def check_tracking_uri(uri: str) -> str:
+    """Refuse (ConfigError, password masked) a tracking URI that no MLflow store serves, before
+    anything is opened or written. MLflow would refuse it only while building the client, with the
+    URI — password included — in its message."""
+    from mlflow.exceptions import MlflowException
+
+    try:  # MLflow's own scheme → store lookup: a dictionary, no connection
+        from mlflow.tracking._model_registry.utils import _get_store_registry
+        from mlflow.tracking._tracking_service.utils import _tracking_store_registry
+    except ImportError:  # pragma: no cover - MLflow moved them; open_tracking still masks the URI
+        return uri
+    try:
+        for registry in (_tracking_store_registry, _get_store_registry()):
+            registry.get_store_builder(uri)
+    except MlflowException:
+        raise ConfigError(f"`tracking_uri` {safe_uri(uri)!r} names no MLflow tracking store; use an http(s):// "
+                          "server, sqlite:///path/mlflow.db or postgresql+psycopg://user@host/db (set "
+                          "MLFLOW_TRACKING_URI or tracking_uri in candor.toml).") from None
+    return uri
+
+
 def open_tracking(uri: str, artifact_location: str | None = None, experiment: str = EXPERIMENT, *,
                   log_details: bool = True, sinks: tuple[TrainingSink, ...] = ()) -> Tracking:
     """Client and experiment on ``uri``; a new experiment keeps its artifacts at ``artifact_location``
     (``Config.artifact_root``: ``<home>/mlartifacts`` on the default local store)."""
-    client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+    from mlflow.exceptions import MlflowException
+
+    check_tracking_uri(uri)
+    try:
+        client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+    except MlflowException as exc:  # its message holds the URI in clear: never printed
+        raise StoreError(f"cannot open the MLflow tracking store {safe_uri(uri)}: {type(exc).__name__}") from None
     return Tracking(client, uri, ensure_experiment(client, experiment, artifact_location), log_details, sinks)
 
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from sqlalchemy.engine import URL, Engine
 
 from candor.store.engine import check_connection, make_engine, safe_url
-from candor.store.migrate import require_head
+from candor.store.migrate import ensure_head, require_head
 
 
 @dataclass(frozen=True)
@@ -36,16 +36,20 @@ class Store:
         self.close()
 
 
-def connect_store(url: str | URL, *, require_schema: bool = True) -> Store:
+def connect_store(url: str | URL, *, require_schema: bool = True, create_schema: bool = False) -> Store:
     """Connect to ``url`` and check it.
 
     Raises :class:`~candor.errors.StoreError` when the database is unreachable, or (unless
     ``require_schema=False``) when its schema is missing, older or newer than this candor's.
+    ``create_schema=True`` (the embedded default database) migrates a missing or older schema to
+    head instead of refusing it; a newer one is still refused.
     """
     engine = make_engine(url)
     try:
         check_connection(engine)
-        if require_schema:
+        if create_schema:
+            ensure_head(engine)
+        elif require_schema:
             require_head(engine)
     except BaseException:
         engine.dispose()

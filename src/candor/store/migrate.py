@@ -123,6 +123,15 @@ def upgrade(url: str | URL) -> UpgradeResult:
         engine.dispose()
 
 
+def ensure_head(engine: Engine) -> UpgradeResult | None:
+    """Migrate the database behind ``engine`` to head when it is behind (an empty one included);
+    None when it already is. A newer schema is refused as by :func:`require_head`. For the embedded
+    default database, whose schema candor creates on first use."""
+    if revision_of(engine) == head_revision():
+        return None
+    return upgrade_engine(engine)
+
+
 def require_head(engine: Engine) -> None:
     """Refuse to work on a database that is not exactly at this candor's schema, saying what to do."""
     revision = revision_of(engine)
