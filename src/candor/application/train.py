@@ -86,6 +86,21 @@ def default_artifact_dir(config: Config, symbol: str, timeframe: str) -> Path:
     return under_home(config.home, "models", symbol, timeframe, stamp)
 
 
+def plan_training(bars: pd.DataFrame, config: Config, *, dry_run: bool = False, force: bool = False,
+                  period: str | None = None, horizon: int | None = None,
+                  horizon_source: str = "requested horizon", threads: int | None = None,
+                  device: DeviceChoice | None = None) -> tuple[pd.DataFrame, RunConfig]:
+    """What :func:`run_training` checks before it opens a store or fits a model — the flags, the
+    ``period`` window, the run's derived config — as the bars it will train on and that config.
+    Opens and writes nothing, so a shell calls it before it opens the services it passes down."""
+    if force and dry_run:
+        raise ConfigError("--force promotes what it trains, and --dry-run writes nothing; drop one of them.")
+    bars, data_settings = _window(bars, config, period, horizon)
+    run = derive_run_config(config, str(bars.attrs["symbol"]), str(bars.attrs["timeframe"]), horizon=horizon,
+                            horizon_source=horizon_source, threads=threads, device=device, data=data_settings)
+    return bars, run
+
+
 def run_training(
     bars: pd.DataFrame,
     config: Config,
@@ -113,14 +128,12 @@ def run_training(
     that comparison (audited as ``force_promote``; it never overrides the gates or the hash checks).
     ``period`` (``"5y"``, see :data:`candor.data.bars.PERIODS`) trains on the window of that many
     years ending at the last bar, whatever the bars' source, recorded as the ``data.period`` derived
-    setting. ``services`` (default: opened from ``config``) is where it is published.
+    setting. ``services`` is where it is published: a shell opens them (after :func:`plan_training`)
+    and passes them down; without them they are opened from ``config`` once the plan is checked.
     ``horizon``, ``threads`` and ``device`` feed :func:`derive_run_config`.
     """
-    if force and dry_run:
-        raise ConfigError("--force promotes what it trains, and --dry-run writes nothing; drop one of them.")
-    bars, data_settings = _window(bars, config, period, horizon)
-    run = derive_run_config(config, str(bars.attrs["symbol"]), str(bars.attrs["timeframe"]), horizon=horizon,
-                            horizon_source=horizon_source, threads=threads, device=device, data=data_settings)
+    bars, run = plan_training(bars, config, dry_run=dry_run, force=force, period=period, horizon=horizon,
+                              horizon_source=horizon_source, threads=threads, device=device)
     promote = promote or force
     publishing = not dry_run and (track or promote)
     if not dry_run:

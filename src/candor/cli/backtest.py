@@ -3,8 +3,9 @@
 A thin shell over :func:`candor.backtest.replay.replay`: it parses the flags into one
 :class:`~candor.backtest.BacktestConfig` (defaults from the config's ``[backtest]`` section),
 resolves ``--model``, loads the bars, calls the library and prints the metrics beside
-buy-and-hold and always-flat. Every refusal happens before a file is written: the plot, trades
-CSV and JSON are written only after the backtest has succeeded.
+buy-and-hold and always-flat. Parse → validate → open → compute: the flags, ``--model`` and the
+bars are checked before the registry is opened, and the plot, trades CSV and JSON are written
+only after the backtest has succeeded.
 """
 
 from __future__ import annotations
@@ -33,24 +34,30 @@ def _settings(config: Any, **flags: Any) -> Any:
     return BacktestConfig(**{**config.backtest.model_dump(), **chosen})
 
 
-def _load_model(reference: str, config: Config) -> tuple[CandorModel, str]:
-    """An artifact directory, or a registry reference ``NAME@ALIAS|VERSION``, hash-verified."""
+def _model_reference(reference: str) -> tuple[Path | None, str | None, str | None]:
+    """``--model`` parsed and checked, nothing opened: an artifact directory, or a registry
+    reference ``NAME@ALIAS|VERSION`` (its name and version must be ones a candor model can have)."""
     path = Path(reference).expanduser()
     if path.is_dir():
-        from candor.registry.artifact import load_model  # lazy: the artifact loader pulls in the models
-
-        return load_model(path), str(path)
+        return path, None, None
     if "@" not in reference:
         raise ConfigError(
             f"`--model` must be a model artifact directory or a registry reference such as "
             f"candor.SPX.d1@champion, SPX/d1@champion or candor.SPX.d1@3. Got {reference!r}."
         )
+    from candor.registry.common import check_version_ref, resolve_name
+
     name, _, ref = reference.rpartition("@")
-    return _registered(name, ref, config), reference
+    return None, resolve_name(name), check_version_ref(ref)
 
 
-def _registered(name: str, ref: str, config: Config) -> CandorModel:
-    """Resolve and load a registered version, pinned to the manifest hash recorded at registration."""
+def _load_model(path: Path | None, name: str | None, ref: str | None, config: Config) -> CandorModel:
+    """The artifact at ``path``, or the registered version, pinned to the manifest hash recorded
+    at registration; hash-verified either way."""
+    if path is not None:
+        from candor.registry.artifact import load_model  # lazy: the artifact loader pulls in the models
+
+        return load_model(path)
     from candor.services import open_services  # lazy: MLflow and the store load only for a registry reference
 
     with open_services(config, require_schema=False) as services:
@@ -94,8 +101,11 @@ def backtest_command(
     settings = _settings(config, short_on_bearish=short, execution=execution, cost_bps=cost_bps,
                          slippage_bps=slippage_bps, min_confidence=min_confidence,
                          size_by_confidence=size_by_confidence)
-    loaded, where = _load_model(model, config)
+    artifact_dir, name, ref = _model_reference(model)
+    # the bars are input: read and validated before the registry is opened
     bars = open_bars(dataset=dataset, data=data, symbol=symbol, timeframe=timeframe, tz=tz, calendar=calendar)
+    loaded = _load_model(artifact_dir, name, ref, config)
+    where = model if artifact_dir is None else str(artifact_dir)
     span = training_span(loaded.manifest)
     result = replay(loaded, bars, settings, start=start, allow_overlap=allow_overlap, span=span)
     _write_outputs(result, {"model": where, "symbol": loaded.symbol, "timeframe": loaded.timeframe,

@@ -8,6 +8,7 @@ never show a password.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -41,6 +42,19 @@ def _database_url(url: str | None) -> str:
     config = load_config()
     ensure_home(config)
     return config.store_url
+
+
+def _open_store(url: str | None) -> Any:
+    """``--url`` (must be at this candor's schema), else the configured store
+    (:func:`candor.services.open_store`: the embedded default gets its schema on first use)."""
+    if url:
+        from candor.store import connect_store
+
+        return connect_store(url)
+    from candor.config import load_config
+    from candor.services import open_store
+
+    return open_store(load_config())
 
 
 def _say(text: str) -> None:
@@ -89,14 +103,14 @@ def import_command(
     from candor.data.bars import check_symbol, check_timeframe
     from candor.data.sources import load_file
     from candor.data.validate import validate_bars
-    from candor.store import connect_store, import_bars
+    from candor.store import import_bars
 
     check_timeframe(timeframe)
     check_symbol(symbol)
     extra = {} if calendar is None else {"calendar": None if calendar.lower() == "none" else calendar}
     bars = load_file(data, symbol, timeframe, tz=tz, **extra)
     validate_bars(bars)
-    with connect_store(_database_url(url)) as store:
+    with _open_store(url) as store:
         added = import_bars(store.engine, bars)
         target = store.url
     _say(f"{symbol}/{timeframe}: {added:,} new bar(s), {len(bars) - added:,} already there — {target}")
@@ -116,14 +130,14 @@ def fetch_command(
     """Download bars from a provider, validate them like a file and store them in ohlc_bars (idempotent)."""
     from candor.config import load_config, under_home
     from candor.application.ingest import store_bars
-    from candor.data.providers import check_provider, fetch_bars
-    from candor.store import connect_store
+    from candor.data.providers import check_fetch, fetch_bars
 
-    check_provider(provider)  # before it names a cache folder
+    check_fetch(provider, symbol, timeframe, period, exchange=exchange, calendar=calendar, gaps=gaps)
     config = load_config()
-    bars = fetch_bars(provider, symbol, timeframe, period, exchange=exchange, calendar=calendar, gaps=gaps,
-                      cache_dir=str(under_home(config.home, "cache", provider)))
-    with connect_store(_database_url(url)) as store:
+    cache_dir = str(under_home(config.home, "cache", provider))
+    with _open_store(url) as store:  # an unreachable database fails before the download
+        bars = fetch_bars(provider, symbol, timeframe, period, exchange=exchange, calendar=calendar, gaps=gaps,
+                          cache_dir=cache_dir)
         result = store_bars(store.engine, bars, gaps=gaps)
         target = store.url
     _say(f"{result.symbol}/{result.timeframe} from {provider} {symbol}: {result.received:,} bar(s) "

@@ -115,11 +115,14 @@ def drift_command(
 ) -> int:
     """Resolve late labels, judge realised accuracy against the baseline, store rows, alert, act."""
     config = _setup(config_file, log_json, log_level)
+    from candor.ops.context import check_series_request
     from candor.ops.drift import run_drift
     from candor.services import open_services
 
+    symbol_list, timeframe_list = _split(symbols), _split(timeframes)
+    check_series_request(symbol_list, timeframe_list or config.forecast.timeframes)  # before the store is opened
     with open_services(config) as services:
-        report = run_drift(services, symbols=_split(symbols), timeframes=_split(timeframes))
+        report = run_drift(services, symbols=symbol_list, timeframes=timeframe_list)
     table = Table("series", "h", "status", "n", "accuracy", "baseline", "max PSI", "ECE", title="drift")
     for r in report.results:
         table.add_row(f"{r.symbol}/{r.timeframe}", str(r.horizon), r.status, str(r.n), _pct(r.accuracy),

@@ -2,7 +2,10 @@
 
 A thin shell over :class:`candor.registry.Registry`: it loads the config (home, database and
 tracking URI resolved there), opens the services, names the acting user, calls one library
-method and prints the result. Every refusal is a ``RegistryError`` → one line, exit 1.
+method and prints the result. Each command checks its arguments (the model name, the version,
+``--margin``) before the services are opened, so a refused command leaves ``<home>`` as it was: an
+invalid name or version is one line and exit 3; every refusal of the registry (unknown model, a
+lifecycle rule) is a ``RegistryError`` → one line, exit 1.
 """
 
 from __future__ import annotations
@@ -40,6 +43,20 @@ def _registry() -> Iterator[Registry]:
         yield services.registry
 
 
+def _name(name: str) -> str:
+    """The registered name of NAME (``SPX/d1`` → ``candor.SPX.d1``), refused (exit 3) unless a
+    candor model can have it — before anything is opened."""
+    from candor.registry.common import resolve_name
+
+    return resolve_name(name)
+
+
+def _version(version: str) -> str:
+    from candor.registry.common import check_version_ref
+
+    return check_version_ref(version)
+
+
 def _actor() -> str:
     try:
         return getpass.getuser()
@@ -57,7 +74,9 @@ def list_command() -> None:
     with _registry() as registry:
         models = registry.list_models()
     if not models:
-        _say("no registered models yet — train with: candor train --dataset sp500 --promote")
+        from candor.registry.common import FIRST_CHAMPION_STEPS
+
+        _say(f"no registered models yet — a first champion: {' ; '.join(FIRST_CHAMPION_STEPS)}")
         return
     table = Table(title="Registered models")
     for column in ("name", "versions", "latest", "champion", "previous"):
@@ -70,6 +89,7 @@ def list_command() -> None:
 @registry_app.command("history")
 def history_command(name: str = typer.Argument(..., help=NAME_HELP)) -> None:
     """Every version, newest first: status, aliases, key metrics and gate reasons."""
+    name = _name(name)
     with _registry() as registry:
         rows = registry.history(name)
     table = Table(title=f"{name} versions")
@@ -94,6 +114,7 @@ def promote_command(
     reason: str = typer.Option(None, "--reason", help="Why; stored in the audit trail."),
 ) -> None:
     """Move the champion alias to VERSION (the old champion becomes previous)."""
+    name, version = _name(name), _version(version)
     with _registry() as registry:
         result = registry.promote(name, version, force=force, actor=_actor(), reason=reason)
     _say(f"{result.name}: version {result.version} is now champion ({result.note})")
@@ -105,6 +126,7 @@ def rollback_command(
     reason: str = typer.Option(None, "--reason", help="Why; stored in the audit trail."),
 ) -> None:
     """Swap champion and previous: the previous champion serves again."""
+    name = _name(name)
     with _registry() as registry:
         result = registry.rollback(name, actor=_actor(), reason=reason)
     _say(f"{result.name}: rolled back to version {result.version} ({result.note})")
@@ -117,6 +139,7 @@ def archive_command(
     reason: str = typer.Option(None, "--reason", help="Why; stored in the audit trail."),
 ) -> None:
     """Tag VERSION archived (never the champion)."""
+    name, version = _name(name), _version(version)
     with _registry() as registry:
         result = registry.archive(name, version, actor=_actor(), reason=reason)
     _say(f"{result.name}: version {result.version} archived")
@@ -129,6 +152,7 @@ def delete_command(
     reason: str = typer.Option(None, "--reason", help="Why; stored in the audit trail."),
 ) -> None:
     """Delete VERSION from the registry (never the champion)."""
+    name, version = _name(name), _version(version)
     with _registry() as registry:
         registry.delete(name, version, actor=_actor(), reason=reason)
     _say(f"{name}: version {version} deleted")
@@ -143,6 +167,11 @@ def compare_command(
     promote: bool = typer.Option(False, "--promote", help="Promote the challenger when it is not worse."),
 ) -> None:
     """Challenger vs champion on the same (most recent) holdout."""
+    from candor.registry.compare import check_margin
+
+    name, challenger = _name(name), _version(challenger)
+    champion = None if champion is None else _version(champion)
+    check_margin(margin)
     with _registry() as registry:
         result = registry.compare(name, challenger, champion, margin=margin, promote=promote, actor=_actor())
     against = f"champion {result.champion} {result.champion_accuracy:.1%}" if result.champion else "no champion"
@@ -154,6 +183,7 @@ def compare_command(
 @registry_app.command("reconcile")
 def reconcile_command(name: str = typer.Argument(..., help=NAME_HELP)) -> None:
     """Make the audit trail and the aliases agree after an interrupted promotion or rollback."""
+    name = _name(name)
     with _registry() as registry:
         fixes = registry.reconcile(name)
     if not fixes:

@@ -1,8 +1,9 @@
 """`candor serve`: the dashboard and REST API (FastAPI on uvicorn).
 
-A thin shell: it loads the config, opens the services (the operational store must be reachable
-and at this candor's schema: one line and exit 1 otherwise, before binding a port), builds the
-app with :func:`candor.api.create_app` and runs uvicorn.
+A thin shell: it loads the config, opens the services (a configured operational store must be
+reachable and at this candor's schema: one line and exit 1 otherwise, before binding a port; the
+embedded default under ``<home>`` gets its schema on first use, so a fresh home serves the empty
+dashboard), builds the app with :func:`candor.api.create_app` and runs uvicorn.
 
 ``--workers N`` runs N uvicorn worker processes. Uvicorn starts each worker from an import string,
 so the worker rebuilds the app with :func:`worker_app` from the same config file and flags,

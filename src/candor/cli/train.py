@@ -7,6 +7,7 @@ import json
 import os
 import threading
 import warnings
+from contextlib import nullcontext
 from pathlib import Path
 from pkgutil import resolve_name
 from typing import TYPE_CHECKING, Any
@@ -137,7 +138,8 @@ def train_command(
     # lazy: the training stack (scikit-learn, MLflow, the registry) loads only when one series trains
     from candor.cli.render import render_training
     from candor.data.sources import open_bars
-    from candor.application.train import run_training
+    from candor.application.train import plan_training, run_training
+    from candor.services import open_services
 
     if source == "db":
         from candor.ops.context import stored_bars
@@ -149,13 +151,18 @@ def train_command(
         from candor.registry.wandb_sink import import_wandb
 
         import_wandb()
+    # parse → validate → open → compute: the period window and the derived run config are checked
+    # before the services are opened (and passed down); a dry run opens none
+    _, run = plan_training(bars, config, dry_run=dry_run, force=force, period=period, device=device_choice)
+    services = nullcontext(None) if dry_run else open_services(run.config, migrate=True)
     _start_fold_workers(config.models.fold_jobs)
-    with Progress(TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
-                  TimeElapsedColumn(), console=err_console, disable=log_json, transient=True) as bar:
+    with services as live, Progress(TextColumn("[bold]{task.description}"), BarColumn(),
+                                    TextColumn("{task.completed}/{task.total}"), TimeElapsedColumn(),
+                                    console=err_console, disable=log_json, transient=True) as bar:
         task = bar.add_task(f"training {bars.attrs.get('symbol')}/{bars.attrs.get('timeframe')}",
                             total=config.split.folds + 1)
         outcome = run_training(bars, config, out=out, dry_run=dry_run, promote=promote, force=force,
-                               actor=getpass.getuser(), device=device_choice, period=period,
+                               actor=getpass.getuser(), device=device_choice, period=period, services=live,
                                reason="candor train --force (champion comparison skipped)" if force
                                else "candor train --promote",
                                progress=lambda msg: bar.update(task, advance=1 if "fold" in msg or "holdout" in msg else 0))

@@ -44,8 +44,10 @@ def tune_worker_command(
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     overrides = {"tune": {"trials": trials, **({"metric": metric} if metric else {})}}
     config = load_config(config_file, overrides)
-    storage = open_storage(study_storage)  # fail fast (one line, exit 1) before loading any data
+    # parse → validate → open: the bars are read and checked before the storage (whose first use
+    # creates Optuna's tables) is opened; an unreachable storage is one line, exit 1, before any trial
     bars = open_bars(dataset=dataset, data=data, symbol=symbol, timeframe=timeframe, tz=tz, calendar=calendar)
+    storage = open_storage(study_storage)
     result = tune_worker(bars, config, model, trials=trials, storage=storage, study_name=study,
                          timeout=timeout, random_state=seed, wait_for=wait_for)
     console.print_json(json.dumps(asdict(result), default=str))

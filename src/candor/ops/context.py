@@ -16,8 +16,8 @@ from candor.config import Config
 from candor.data.bars import check_symbol, check_timeframe
 from candor.data.validate import validate_bars
 from candor.errors import ConfigError
-from candor.services import Services, ensure_home
-from candor.store import connect_store, list_series, load_bars
+from candor.services import Services, open_store
+from candor.store import list_series, load_bars
 
 BarsLoader = Callable[[str, str], pd.DataFrame]
 
@@ -45,8 +45,7 @@ def stored_bars(config: Config, symbol: str, timeframe: str) -> pd.DataFrame:
     ``candor data fetch`` or ``candor data import``)."""
     check_symbol(symbol)
     check_timeframe(timeframe)
-    ensure_home(config)
-    with connect_store(config.store_url) as store:
+    with open_store(config) as store:
         bars = load_bars(store.engine, symbol, timeframe)
     validate_bars(bars)
     return bars
@@ -69,7 +68,10 @@ def served_series(services: Services, symbols: Iterable[str] | None = None,
 
 
 def check_series_request(symbols: Iterable[str] | None, timeframes: Iterable[str] | None) -> None:
-    """Timeframes must be known, and symbols need at least one (before any store is opened)."""
+    """Symbols must follow the symbol rule, timeframes must be known, and symbols need at least one
+    timeframe (before any store is opened)."""
+    for symbol in symbols or ():
+        check_symbol(symbol)
     for timeframe in timeframes or ():
         check_timeframe(timeframe)
     if symbols and not timeframes:

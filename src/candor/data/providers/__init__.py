@@ -51,6 +51,27 @@ def _checked(origin: str, check: Callable[[], Any]) -> Any:
         raise DataError(f"{origin}: {exc}") from None
 
 
+def check_fetch(provider: str, symbol: str, timeframe: str, period: str, *, exchange: str | None = None,
+                calendar: str | None = None, gaps: str = "refuse") -> tuple[pd.DateOffset, str, str | None]:
+    """Every option of :func:`fetch_bars` checked without a request (ConfigError naming the option),
+    and the provider's package installed (its optional extra): the period's offset, the stored
+    symbol and the calendar override, as ``fetch_bars`` uses them."""
+    check_provider(provider)
+    check_timeframe(timeframe)
+    offset = parse_period(period)
+    name = stored_symbol(symbol)
+    check_gap_policy(gaps)
+    calendar = check_calendar(calendar)
+    if exchange is not None and provider != "ccxt":
+        raise ConfigError(f"`exchange` applies to the ccxt provider only. Got {exchange!r} with {provider}.")
+    module = import_extra(provider)
+    if provider == "ccxt":
+        from candor.data.providers.exchange import check_exchange
+
+        check_exchange(module, exchange or DEFAULT_EXCHANGE)
+    return offset, name, calendar
+
+
 def fetch_bars(
     provider: str,
     symbol: str,
@@ -73,14 +94,8 @@ def fetch_bars(
     ``session`` is the HTTP session the provider library talks through (a ``requests.Session``;
     default: the library's own); ``cache_dir`` is where yfinance keeps its caches.
     """
-    check_provider(provider)
-    check_timeframe(timeframe)
-    offset = parse_period(period)
-    name = stored_symbol(symbol)
-    check_gap_policy(gaps)
-    calendar = check_calendar(calendar)
-    if exchange is not None and provider != "ccxt":
-        raise ConfigError(f"`exchange` applies to the ccxt provider only. Got {exchange!r} with {provider}.")
+    offset, name, calendar = check_fetch(provider, symbol, timeframe, period, exchange=exchange, calendar=calendar,
+                                         gaps=gaps)
     stop = pd.Timestamp(end if end is not None else datetime.now(UTC))
     stop = stop.tz_localize("UTC") if stop.tzinfo is None else stop.tz_convert("UTC")
     start = stop - offset
@@ -112,6 +127,6 @@ def fetch_bars(
     return filled
 
 __all__ = [
-    "DEFAULT_EXCHANGE", "PROVIDERS", "check_alignment", "check_provider", "closed_bars",
+    "DEFAULT_EXCHANGE", "PROVIDERS", "check_alignment", "check_fetch", "check_provider", "closed_bars",
     "fetch_bars", "import_extra", "parse_period", "stored_symbol",
 ]

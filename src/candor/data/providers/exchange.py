@@ -23,11 +23,17 @@ TIMEFRAME_CODES = {"m1": "1m", "m5": "5m", "m15": "15m", "h1": "1h", "h4": "4h",
 PAGE_LIMIT = 1000
 
 
-def make_client(ccxt: ModuleType, exchange: str, session: Any = None) -> Any:
-    """The ccxt exchange object (public endpoints only; no API keys are needed for candles)."""
+def check_exchange(ccxt: ModuleType, exchange: str) -> str:
+    """``exchange`` is an exchange id ccxt knows (no request made)."""
     if exchange not in ccxt.exchanges:
         raise ConfigError(f"`exchange` must be a ccxt exchange id such as binance, kraken or coinbase. "
                           f"Got {exchange!r}.")
+    return exchange
+
+
+def make_client(ccxt: ModuleType, exchange: str, session: Any = None) -> Any:
+    """The ccxt exchange object (public endpoints only; no API keys are needed for candles)."""
+    check_exchange(ccxt, exchange)
     config: dict[str, Any] = {"enableRateLimit": True, "timeout": 30_000}
     if session is not None:
         config["session"] = session
