@@ -213,14 +213,12 @@ def test_dashboard_groups_horizons_draws_evidence_and_fits_1280px(writable_horiz
 
 def test_empty_home_shows_the_first_step(tmp_path):
     from candor.api.routes_pages import FIRST_STEP
-    from candor.store.migrate import upgrade
+    from candor.registry.common import FIRST_CHAMPION_STEPS
 
-    home = tmp_path / "empty"
-    home.mkdir()
-    upgrade(f"sqlite:///{home / 'candor.db'}")  # `candor db upgrade`: what `candor serve` needs first
+    home = tmp_path / "empty"  # never used: the embedded store gets its schema on first use
     with serving(home) as server, browser_page() as (page, _errors):
         page.goto(server + "/")
-        assert page.locator("#first-step pre code").inner_text() == FIRST_STEP == "candor train --dataset sp500"
+        assert page.locator("#first-step pre code").inner_text() == FIRST_STEP == "\n".join(FIRST_CHAMPION_STEPS)
         assert page.locator("#overview").count() == 0
         assert_no_horizontal_scroll(page)
         shoot(page, tmp_path, "empty-home")

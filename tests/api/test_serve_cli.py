@@ -21,12 +21,15 @@ def test_serve_builds_the_app_on_the_configured_store(writable_home, monkeypatch
     assert calls["app"].state.services.config.api.token is None
 
 
-def test_serve_refuses_a_store_without_schema(monkeypatch, tmp_path, capsys):
+def test_serve_refuses_a_configured_store_without_schema(monkeypatch, tmp_path, capsys):
+    """A configured database must be migrated with `candor db upgrade`; only the embedded default
+    under <home> gets its schema on first use (tests/wiring/test_first_run.py)."""
     import uvicorn
 
     from candor.cli import main
 
     monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("CANDOR_DATABASE_URL", f"sqlite:///{tmp_path / 'configured.db'}")
     monkeypatch.setattr(uvicorn, "run", lambda *a, **k: (_ for _ in ()).throw(AssertionError("must not bind")))
     code = main(["serve"])
     assert code != 0

@@ -17,7 +17,7 @@ from candor.api import charts, queries
 from candor.api.routes_read import HorizonQuery, SymbolPath, require_horizon, require_series
 from candor.api.schemas import Timeframe
 from candor.api.services import Services, services
-from candor.data.datasets import DATASET_NAMES
+from candor.registry.common import FIRST_CHAMPION_STEPS
 from candor.records.verdict import Verdict
 from candor.records.status import DriftStatus
 from candor.store import DriftRow, alias_events, drift_rows
@@ -28,8 +28,10 @@ router = APIRouter(include_in_schema=False)
 Svc = Annotated[Services, Depends(services)]
 #: Newest forecasts listed on the forecasts page (the API serves the rest).
 RECENT = 40
-#: What an empty home tells a new user to run: an embedded dataset, so it needs no file or network.
-FIRST_STEP = f"candor train --dataset {DATASET_NAMES[0]}"
+#: What an empty home tells a new user to run (:data:`candor.registry.common.FIRST_CHAMPION_STEPS`):
+#: an embedded dataset, so it needs no file or network, then a forced promotion, so the home really
+#: has a champion afterwards even when the gates refuse the model.
+FIRST_STEP = "\n".join(FIRST_CHAMPION_STEPS)
 
 
 def render(request: Request, template: str, **context: Any) -> HTMLResponse:
