@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from candor.cli import main
+from tests.wiring.homes import snapshot
 
 
 @pytest.mark.parametrize(("argv", "message"), [
@@ -20,10 +21,12 @@ def test_a_home_that_is_a_file_or_bad_flags_are_config_errors(argv, message, tmp
     monkeypatch.delenv("CANDOR_DATABASE_URL", raising=False)
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     monkeypatch.chdir(tmp_path)
+    before = snapshot(not_a_folder)
     code = main(argv)
     out, err = capsys.readouterr()
     assert code == 3, err
     assert message in err and len(err.strip().splitlines()) == 1 and "Traceback" not in out + err
+    assert snapshot(not_a_folder) == before
 
 
 def test_no_password_reaches_a_manifest_or_mlflow(tmp_path):
@@ -51,12 +54,14 @@ def test_an_unreachable_database_fails_before_training_and_leaves_nothing(tmp_pa
     planted_signal(700, seed=2).to_csv(tmp_path / "plant.csv")
     monkeypatch.setenv("CANDOR_HOME", str(tmp_path / "home"))
     monkeypatch.setenv("CANDOR_DATABASE_URL", "postgresql+psycopg://u:PASSWORD@127.0.0.1:1/none")
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     code = main(["train", "--data", str(tmp_path / "plant.csv"), "--symbol", "PLANT", "--timeframe", "d1",
                  "--models", "logreg", "--folds", "3", "--calendar", "24/7", "--fold-jobs", "1"])
     out, err = capsys.readouterr()
     assert code == 1 and "cannot connect" in err and "PASSWORD" not in out + err
     assert "walk-forward" not in out  # failed before any training was reported
     assert not (tmp_path / "home" / "models").exists()
+    assert not (tmp_path / "home").exists()  # the configured database is reached before <home> is created
 
 
 @pytest.mark.parametrize("flag", ["--output-json", "--out"])
@@ -66,6 +71,7 @@ def test_unwritable_outputs_are_refused_before_training(flag, tmp_path, monkeypa
     planted_signal(700, seed=2).to_csv(tmp_path / "plant.csv")
     blocker = tmp_path / "a-file"
     blocker.write_text("x")
+    blocked = snapshot(blocker)
     monkeypatch.setenv("CANDOR_HOME", str(tmp_path / "home"))
     code = main(["train", "--data", str(tmp_path / "plant.csv"), "--symbol", "PLANT", "--timeframe", "d1",
                  "--models", "logreg", "--folds", "3", "--calendar", "24/7", "--fold-jobs", "1",
@@ -73,6 +79,7 @@ def test_unwritable_outputs_are_refused_before_training(flag, tmp_path, monkeypa
     out, err = capsys.readouterr()
     assert code == 3 and f"`{flag}` cannot be written" in err and len(err.strip().splitlines()) == 1
     assert "walk-forward" not in out and not (tmp_path / "home" / "models").exists()
+    assert snapshot(tmp_path / "home") is None and snapshot(blocker) == blocked  # nothing created, the blocker as it was
 
 
 @pytest.mark.parametrize("parts", [("models", "..", "..", "x"), ("/etc", "passwd"), ("models", "../../../tmp")])

@@ -1,5 +1,6 @@
 """The permanent bad-input corpus: every case gives one line, the right exit code, no traceback,
-and nothing written under ``<home>``.
+and leaves ``<home>`` exactly as it was (every path, size and mtime: :func:`snapshot`) — a fresh
+home stays absent, a migrated one gains no MLflow store.
 
 Generated here (no large files committed): broken bar files × every bar-reading command, bad
 options and config values per command, bad registry references and bad API requests.
@@ -13,6 +14,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from candor.cli import main
+from tests.wiring.homes import snapshot
 
 DAYS = [f"2024-03-{d:02d}" for d in range(4, 9)] + [f"2024-03-{d:02d}" for d in range(11, 16)]
 ROWS = [(d, 10 + i, 12 + i, 9 + i, 11 + i, 100 * (i + 1)) for i, d in enumerate(DAYS)]
@@ -72,18 +74,11 @@ def _one_line(err: str, out: str) -> str:
     return lines[0]
 
 
-@pytest.fixture
-def home(tmp_path, monkeypatch):
-    folder = tmp_path / "home"
-    monkeypatch.setenv("CANDOR_HOME", str(folder))
-    for name in ("CANDOR_DATABASE_URL", "MLFLOW_TRACKING_URI", "CANDOR_API_TOKEN"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.chdir(tmp_path)
-    return folder
-
-
-def _nothing_written(home) -> None:
+def _nothing_written(home, before) -> None:
+    """No model or tuning output, and ``<home>`` as it was before the command (``home`` etc.:
+    tests/wiring/conftest.py)."""
     assert not (home / "models").exists() and not (home / "best_hyperparameters").exists()
+    assert snapshot(home) == before, f"the refused command changed {home}"
 
 
 @pytest.mark.parametrize("command", sorted(BAR_COMMANDS))
@@ -92,13 +87,15 @@ def test_broken_bar_files(case, command, home, tmp_path, capsys):
     text, pattern = BROKEN_FILES[case]
     path = tmp_path / "bars.csv"
     path.write_bytes(text.encode("latin-1"))
+    before = snapshot(home)
     code = main([*BAR_COMMANDS[command], "--data", str(path), "--timeframe", "d1", "--calendar", "none"])
     out, err = capsys.readouterr()
     assert code == 1, err
     line = _one_line(err, out)
-    if command != "backtest":  # the backtest first finds no such model — also one line, exit 1
-        assert re.search(pattern, line), line
-    _nothing_written(home)
+    # every command reads and validates its bars before opening a store: the backtest too refuses
+    # the file itself, before it looks its model up in the registry
+    assert re.search(pattern, line), line
+    _nothing_written(home, before)
 
 
 FETCH = ["data", "fetch", "--provider"]
@@ -172,8 +169,6 @@ OPTION_CASES = [
     (["freqtrade", "export", "--symbol", "BTC-USDT", "--timeframe", "d1", "--user-data", "ud", "--pair", "BTCUSDT"],
      3, r"`pair` must be a Freqtrade pair"),
     (["freqtrade", "export", "--symbol", "SPX", "--timeframe", "d1", "--user-data", "ud"], 3, r"pass --pair BASE/QUOTE"),
-    (["freqtrade", "export", "--symbol", "BTC-USDT", "--timeframe", "d1", "--user-data", "ud"], 1,
-     r"no candor schema|no champion"),
     # live data adapters: every option is refused before a request is made
     ([*FETCH, "alpaca", "--symbol", "SPY", "--timeframe", "d1"], 3, r"`provider` must be one of"),
     ([*FETCH, "ccxt", "--symbol", "../x", "--timeframe", "h1"], 3, r"`symbol` must"),
@@ -186,17 +181,91 @@ OPTION_CASES = [
     (["train", "--source", "web", "--symbol", "S", "--timeframe", "d1"], 3, r"must be db"),
     (["train", "--source", "db", "--dataset", "sp500", "--symbol", "S", "--timeframe", "d1"], 3, r"drop --dataset"),
     (["train", "--source", "db", "--symbol", "../x", "--timeframe", "d1"], 3, r"`symbol` must be"),
+    # arguments every command checks before a store is opened (a fresh home stays absent)
+    (["registry", "promote", "no such/x", "1"], 3, r"not a candor model \(`symbol` must be"),
+    (["registry", "history", "../x/d1"], 3, r"not a candor model \(`symbol` must be"),
+    (["registry", "promote", "SPX/d1", "1; drop"], 3, r"`version` must be a version number or an alias"),
+    (["registry", "delete", "candor.SPX.d9", "1"], 3, r"not a candor model"),
+    (["registry", "compare", "SPX/d1", "2", "--margin", "1.5"], 3, r"`margin` must be in \[0, 1\)"),
+    (["registry", "compare", "SPX/d1", "2", "--champion", "../1"], 3, r"`version` must be"),
+    (["forecast", "--symbols", "../x", "--timeframes", "d1"], 3, r"`symbol` must be"),
+    (["drift", "--symbols", "../x", "--timeframes", "d1"], 3, r"`symbol` must be"),
+    (["drift", "--timeframes", "d9"], 3, r"`timeframe` must be one of"),
+    (["backtest", "--model", "../x/d1@champion", "--dataset", "sp500"], 3, r"`symbol` must be"),
+    (["backtest", "--model", "candor.SPX.d1@1;2", "--dataset", "sp500"], 3, r"`version` must be"),
+    (["backtest", "--model", "candor.SPX.d1@champion", "--dataset", "nope"], 3, r"`dataset` must be one of"),
+    (["validate", "--dataset", "sp500", "--symbol", "../x"], 3, r"`symbol` must be"),
+    (["features", "--dataset", "sp500", "--symbol", "../x"], 3, r"`symbol` must be"),
 ]
 
 
 @pytest.mark.parametrize(("argv", "code", "pattern"), OPTION_CASES, ids=[" ".join(c[0])[:60] for c in OPTION_CASES])
 def test_bad_options(argv, code, pattern, home, capsys):
+    before = snapshot(home)
     got = main(argv)
     out, err = capsys.readouterr()
     assert got == code, err
     line = _one_line(err, out)
     assert re.search(pattern, line), line
-    _nothing_written(home)
+    _nothing_written(home, before)
+
+
+#: (environment, argv, exit code, pattern): URLs with a password; none may print it, each refused
+#: before ``<home>`` is created (a configured database is reached before anything is written)
+SECRET = "SECRET"
+ENV_CASES = [
+    ({"MLFLOW_TRACKING_URI": f"nosuch://u:{SECRET}@host/x"}, ["registry", "list"], 3,
+     r"`tracking_uri` 'nosuch://u:\*\*\*@host/x' names no MLflow tracking store"),
+    ({"MLFLOW_TRACKING_URI": f"nosuch://u:{SECRET}@host/x"}, ["serve"], 3, r"`tracking_uri` 'nosuch://u:\*\*\*@host/x'"),
+    ({"MLFLOW_TRACKING_URI": f"nosuch://u:{SECRET}@host/x"}, ["drift"], 3, r"`tracking_uri`"),
+    ({"MLFLOW_TRACKING_URI": f"nosuch://u:{SECRET}@host/x"},
+     ["freqtrade", "export", "--symbol", "BTC-USDT", "--timeframe", "d1", "--user-data", "ud"], 3, r"`tracking_uri`"),
+    ({"CANDOR_DATABASE_URL": f"nosuch://u:{SECRET}@host/x"}, ["registry", "list"], 3,
+     r"database url nosuch://u:\*\*\*@host/x"),
+    ({"CANDOR_DATABASE_URL": f"postgresql+psycopg://u:{SECRET}@127.0.0.1:1/x"}, ["registry", "list"], 1,
+     r"cannot connect to postgresql\+psycopg://u:\*\*\*@127.0.0.1:1/x"),
+    ({"CANDOR_DATABASE_URL": f"postgresql+psycopg://u:{SECRET}@127.0.0.1:1/x"}, ["schedule", "run", "--once", "drift"],
+     1, r"cannot connect to postgresql\+psycopg://u:\*\*\*@127.0.0.1:1/x"),
+]
+
+
+@pytest.mark.parametrize(("env", "argv", "code", "pattern"), ENV_CASES,
+                         ids=[f"{next(iter(c[0]))} {' '.join(c[1])}"[:60] for c in ENV_CASES])
+def test_bad_environment(env, argv, code, pattern, home, monkeypatch, capsys):
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    before = snapshot(home)
+    got = main(argv)
+    out, err = capsys.readouterr()
+    assert got == code, err
+    line = _one_line(err, out)
+    assert re.search(pattern, line), line
+    assert SECRET not in out + err
+    _nothing_written(home, before)
+
+
+#: Refusals that need what the stores hold (no such model, no champion): the home's stores exist
+#: (``opened_home``) and reading them changes nothing.
+STORE_CASES = [
+    (["freqtrade", "export", "--symbol", "BTC-USDT", "--timeframe", "d1", "--user-data", "ud"], 1,
+     r"no candor schema|no champion"),
+    (["registry", "history", "candor.SPX.d1"], 1, r"unknown model 'candor.SPX.d1'"),
+    (["registry", "promote", "SPX/d1", "1"], 1, r"unknown model 'candor.SPX.d1'"),
+    (["registry", "rollback", "SPX/d1"], 1, r"unknown model 'candor.SPX.d1'"),
+    (["backtest", "--model", "candor.SPX.d1@champion", "--dataset", "sp500"], 1, r"unknown model 'candor.SPX.d1'"),
+]
+
+
+@pytest.mark.parametrize(("argv", "code", "pattern"), STORE_CASES, ids=[" ".join(c[0])[:60] for c in STORE_CASES])
+def test_refusals_that_read_the_stores(argv, code, pattern, opened_home, tmp_path, capsys):
+    before = snapshot(opened_home)
+    got = main(argv)
+    out, err = capsys.readouterr()
+    assert got == code, err
+    line = _one_line(err, out)
+    assert re.search(pattern, line), line
+    assert not (tmp_path / "ud").exists()
+    _nothing_written(opened_home, before)
 
 
 CONFIG_CASES = [
@@ -234,14 +303,16 @@ CONFIG_CASES = [
 def test_bad_config_files(text, pattern, command, home, tmp_path, capsys):
     path = tmp_path / "candor.toml"
     path.write_text(text)
+    before = snapshot(home)
     got = main([*command, "--config", str(path)])
     out, err = capsys.readouterr()
     if command == ["schedule", "list"] and "schedule" not in pattern and got == 0:
-        return  # `schedule list` reads only the schedule section's cron lines and the config's validity
+        assert snapshot(home) == before  # `schedule list` reads only the schedule section's cron lines
+        return  # and the config's validity
     assert got == 3, err
     line = _one_line(err, out)
     assert re.search(pattern, line), line
-    _nothing_written(home)
+    _nothing_written(home, before)
 
 
 REGISTRY_NAMES = ["../etc", "SPX", "candor.", "candor.SPX", "candor.SPX.d1; drop", "SP X/d1", ""]
@@ -249,15 +320,17 @@ REGISTRY_NAMES = ["../etc", "SPX", "candor.", "candor.SPX", "candor.SPX.d1; drop
 
 @pytest.mark.parametrize("name", REGISTRY_NAMES)
 @pytest.mark.parametrize("verb", ["history", "promote", "rollback", "reconcile"])
-def test_bad_registry_references(verb, name, home, capsys):
-    assert main(["db", "upgrade"]) == 0
-    capsys.readouterr()
+def test_bad_registry_references(verb, name, migrated_home, capsys):
+    """On a home after ``candor db upgrade`` (a copy of one migrated once): the name is refused
+    before the services are opened, which would add mlflow.db to the home."""
+    before = snapshot(migrated_home)
     argv = ["registry", verb, name] + (["1"] if verb == "promote" else [])
     got = main(argv)
     out, err = capsys.readouterr()
     assert got in (1, 3), err
+    assert got == 3, err  # an invalid name is a bad argument (InvalidNameError), not a registry refusal
     _one_line(err, out)
-    _nothing_written(home)
+    _nothing_written(migrated_home, before)
 
 
 @pytest.fixture(scope="module")
