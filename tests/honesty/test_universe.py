@@ -1,4 +1,10 @@
-"""Many series, one error rate: a universe of random walks must not produce a crop of "edges"."""
+"""Random walks have nothing to learn: candor must say "no significant edge" — per series, and,
+judged together as one universe, it must not produce a crop of "edges" either.
+
+One universe of 50 random walks (the real ``train_universe`` → ``run_training`` → ``train`` path)
+serves both claims: the per-series verdicts of its first 20 walks are the 20 independent nulls of
+the per-series test (it used to train 20 more walks of the same length and config for that; the
+claim and its power are the same on any 20 independent walks), and all 50 are the universe."""
 
 from __future__ import annotations
 
@@ -19,6 +25,17 @@ def random_walk_universe(cheap_config):
     config = cheap_config.model_copy(update={"universe": cheap_config.universe.model_copy(update={"jobs": 1})})
     specs = [SeriesSpec(f"RW{i}", bars=random_walk(BARS, seed=1000 + i, symbol=f"RW{i}")) for i in range(N_SERIES)]
     return train_universe(specs, config, dry_run=True, track=False)
+
+
+def test_random_walk_rarely_shows_a_significant_edge(random_walk_universe):
+    rows = random_walk_universe[:20]  # 20 independent random walks, each judged on its own
+    assert [r.status for r in rows] == ["trained"] * 20, [r.reason for r in rows if r.status != "trained"]
+    significant = [r for r in rows if r.verdict == Verdict.SIGNIFICANT_EDGE]
+    # At a 5% level, 20 independent nulls give more than 3 false positives with probability ~1.6%.
+    assert len(significant) <= 3, [(r.lift, r.p_value) for r in significant]
+    # And the reported lifts centre on zero rather than on a phantom edge.
+    mean_lift = sum(r.lift for r in rows) / len(rows)
+    assert mean_lift < 0.02
 
 
 def test_fifty_random_walks_give_at_most_one_adjusted_edge(random_walk_universe):
