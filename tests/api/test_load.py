@@ -34,13 +34,28 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-@pytest.fixture
-def server(writable_home, tmp_path):
-    """``candor serve`` on the copied home; yields its base URL; terminated after the test."""
+@pytest.fixture(scope="module")
+def served_home(trained, tmp_path_factory) -> Path:
+    """One copy of the trained home for this module's server (the promote test moves its champion;
+    the other server tests only read, whichever champion it is)."""
+    import shutil
+
+    home = tmp_path_factory.mktemp("load-home")
+    for name in ("candor.db", "mlflow.db"):
+        shutil.copy(trained.home / name, home / name)
+    return home
+
+
+@pytest.fixture(scope="module")
+def server(served_home, tmp_path_factory):
+    """``candor serve`` on the copied home; yields its base URL; terminated after the module.
+
+    One process for the module: starting ``candor serve`` costs its imports (seconds, tens of
+    seconds on a loaded machine) and each test here is about how a running server behaves."""
     port = _free_port()
     process = subprocess.Popen([sys.executable, "-c", CLI, "serve", "--host", "127.0.0.1", "--port", str(port)],
-                               env=_env(writable_home), cwd=tmp_path, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.PIPE)
+                               env=_env(served_home), cwd=tmp_path_factory.mktemp("serve-cwd"),
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
     try:
@@ -59,6 +74,30 @@ def server(writable_home, tmp_path):
             process.wait(timeout=15)
         except subprocess.TimeoutExpired:
             process.kill()
+
+
+# ``candor registry promote`` in its own process, primed: it imports the CLI and the registry, says
+# "ready", and promotes (the real ``main()`` on its argv) when a line arrives on stdin. The reads or
+# forecast runs then overlap the promote itself — the moment the test is about — instead of the
+# child's imports, which on a loaded machine took tens of seconds of reads competing for the CPU.
+PRIMED_CLI = ("import sys\nfrom candor.cli import main\n"
+              "import candor.config, candor.services, candor.registry.common, candor.registry.compare\n"
+              "print('ready', flush=True)\nsys.stdin.readline()\nraise SystemExit(main())")
+
+
+def _primed_promote(home: Path, cwd: Path, *args: str) -> subprocess.Popen:
+    process = subprocess.Popen([sys.executable, "-c", PRIMED_CLI, "registry", "promote", *args], env=_env(home),
+                               cwd=cwd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               text=True)
+    if process.stdout.readline().strip() != "ready":
+        process.kill()
+        raise AssertionError(process.stderr.read()[-2000:])
+    return process
+
+
+def _go(process: subprocess.Popen) -> None:
+    process.stdin.write("go\n")
+    process.stdin.flush()
 
 
 async def _get_all(base: str, paths: list[str], connections: int) -> list[int]:
@@ -100,7 +139,7 @@ def test_slow_clients_do_not_hold_up_the_others(server):
             sock.close()
 
 
-def test_reads_during_a_promote_in_another_process_see_the_new_champion_next(server, writable_home, tmp_path):
+def test_reads_during_a_promote_in_another_process_see_the_new_champion_next(server, served_home, tmp_path):
     """A burst of reads while ``candor registry promote`` moves the champion in its own process:
     nothing 5xx, every answer names the old or the new champion, and the first read after the
     promote has exited names the new one (the cache is invalidated across processes)."""
@@ -120,19 +159,21 @@ def test_reads_during_a_promote_in_another_process_see_the_new_champion_next(ser
                     if path == "/api/models" and response.status_code == 200:
                         champions.add(response.json()[0]["champion"])
 
+    promote = _primed_promote(served_home, tmp_path, before["name"], new, "--force", "--reason", "load test")
     readers = [threading.Thread(target=burst) for _ in range(4)]
     for thread in readers:
         thread.start()
     try:
-        promote = subprocess.run([sys.executable, "-c", CLI, "registry", "promote", before["name"], new, "--force",
-                                  "--reason", "load test"], env=_env(writable_home), cwd=tmp_path,
-                                 capture_output=True, text=True, timeout=120)
+        _go(promote)
+        _, stderr = promote.communicate(timeout=120)
         after = httpx.get(server + "/api/models", timeout=10).json()[0]
     finally:
         stop.set()
         for thread in readers:
             thread.join(timeout=60)
-    assert promote.returncode == 0, promote.stderr
+        if promote.poll() is None:
+            promote.kill()
+    assert promote.returncode == 0, stderr
     assert after["champion"] == new and after["previous"] == old
     assert statuses and all(s < 500 for s in statuses), sorted(set(statuses))
     assert champions <= {old, new}
@@ -153,15 +194,14 @@ def test_a_promote_while_the_forecast_job_runs(trained, writable_home, tmp_path)
     with open_services(config) as services:
         old = services.registry.version(trained.name, "champion").version
         new = services.registry.version(trained.name, "previous").version
-    promote = subprocess.Popen([sys.executable, "-c", CLI, "registry", "promote", trained.name, str(new), "--force",
-                                "--reason", "promote during the forecast job"], env=_env(writable_home),
-                               cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    promote = _primed_promote(writable_home, tmp_path, trained.name, str(new), "--force",
+                              "--reason", "promote during the forecast job")
     used: set[str] = set()
     runs = 0
     try:
         with open_services(config) as services:
             deadline = time.monotonic() + 120
-            while promote.poll() is None and time.monotonic() < deadline:
+            while time.monotonic() < deadline:
                 cut = runs % 50 + 1  # a different newest bar each run
                 view = bars.iloc[: len(bars) - cut]
                 when = (view.index[-1] + pd.Timedelta(hours=25)).to_pydatetime()
@@ -171,7 +211,12 @@ def test_a_promote_while_the_forecast_job_runs(trained, writable_home, tmp_path)
                 assert len(report.forecasts) == 1  # (its row may already be stored: kept, not rewritten)
                 used.add(report.forecasts[0].model_version)
                 runs += 1
-            assert promote.wait(timeout=120) == 0, promote.stderr.read()
+                if runs == 1:
+                    _go(promote)  # the job is running: promote now, and keep running until it has exited
+                elif promote.poll() is not None:
+                    break
+            _, stderr = promote.communicate(timeout=120)
+            assert promote.returncode == 0, stderr
             report = run_forecasts(services, symbols=[trained.symbol], timeframes=[trained.timeframe],
                                    bars_loader=lambda s, tf: bars,
                                    now=(bars.index[-1] + pd.Timedelta(hours=25)).to_pydatetime())
