@@ -7,6 +7,7 @@ import json
 import pytest
 
 from candor.cli import main
+from tests.templates import seed_home
 from tests.training.conftest import CHEAP
 
 PROMISED_KEYS = {"symbol", "timeframe", "n_samples", "label", "horizon", "folds", "models", "weights",
@@ -118,8 +119,10 @@ def test_every_command_has_help_text(capsys):
         assert (command.help or "").strip(), f"`candor {name}` has no help text"
 
 
-def test_the_exit_code_and_the_registry_tag_come_from_one_gate_list(capsys, planted_csv, candor_home):
+def test_the_exit_code_and_the_registry_tag_come_from_one_gate_list(capsys, planted_csv, candor_home,
+                                                                   tmp_path_factory):
     """--min-accuracy used to set two gate systems; now both verdicts are the same list's."""
+    seed_home(candor_home, tmp_path_factory)  # migrated empty stores: a fresh home is another test's point
     code, out, _ = _run(capsys, "train", "--data", str(planted_csv), "--symbol", "PLANT", "--timeframe", "d1",
                         *CHEAP, "--no-require-edge", "--min-accuracy", "0.0", "--output-json",
                         str(candor_home / "r.json"))
@@ -228,11 +231,13 @@ def test_bad_seed_flags_are_one_line_exit_3_nothing_written(capsys, planted_csv,
     assert not (candor_home / "models").exists() and not (candor_home / "mlflow.db").exists()
 
 
-def test_force_promotes_past_the_champion_comparison_but_not_past_the_gates(capsys, planted_csv, candor_home):
+def test_force_promotes_past_the_champion_comparison_but_not_past_the_gates(capsys, planted_csv, candor_home,
+                                                                           tmp_path_factory):
     from candor.config import load_config
     from candor.services import open_services
     from candor.store.audit import alias_events
 
+    seed_home(candor_home, tmp_path_factory)  # migrated empty stores: a fresh home is another test's point
     config = candor_home / "candor.toml"
     config.write_text(LENIENT_GATES)
     train = ["train", "--data", str(planted_csv), "--symbol", "PLANT", *CHEAP, "--config", str(config)]
