@@ -14,6 +14,8 @@ from typing import Any
 
 import pytest
 
+from tests.templates import seed_home
+
 TOKEN = "s3cret-test-token"
 OVERRIDES: dict[str, Any] = {
     "models": {"models": ("logreg",)}, "split": {"folds": 3}, "evaluation": {"importance_repeats": 1},
@@ -58,7 +60,7 @@ def trained(tmp_path_factory) -> Trained:
     from candor.store import TrainingRun, latest_training_runs, record_training_run, upsert_drift_row
     from candor.training.workflow import run_training
 
-    home = tmp_path_factory.mktemp("api-home")
+    home = seed_home(tmp_path_factory.mktemp("api-home"), tmp_path_factory)  # migrated empty stores
     config = _config(home)
     bars = planted_signal(800, seed=1)
     outcome = run_training(bars, config, promote=True, actor="fixture")

@@ -10,6 +10,8 @@ from __future__ import annotations
 import pytest
 from freqtrade_helpers import REPLAY_BARS, SYMBOL, TRAIN_BARS, Series, series_config
 
+from tests.templates import seed_home
+
 
 @pytest.fixture(scope="session")
 def series(tmp_path_factory) -> Series:
@@ -17,7 +19,7 @@ def series(tmp_path_factory) -> Series:
     from candor.services import open_services
     from candor.training.workflow import run_training
 
-    home = tmp_path_factory.mktemp("freqtrade-home")
+    home = seed_home(tmp_path_factory.mktemp("freqtrade-home"), tmp_path_factory)  # migrated empty stores
     config = series_config(home)
     bars = planted_signal(TRAIN_BARS + REPLAY_BARS, seed=3, symbol=SYMBOL, start="2021-01-01")
     train = bars.iloc[:TRAIN_BARS].copy()
