@@ -2,8 +2,11 @@
 
 Layout::
 
-    <dir>/model.pkl.gz     the fitted OutOfFoldEnsemble (pickle protocol 5, gzip); older
-                           artifacts hold ``model.joblib`` instead, which is still read
+    <dir>/model.pkl.gz     the served model, a fitted ``candor.ensemble.BlendedEnsemble``
+                           (members + Blend; pickle protocol 5, gzip). Earlier candor pickled an
+                           ``OutOfFoldEnsemble`` or ``TunedEnsemble``: they still load and predict
+                           the same (their ``__setstate__`` rebuilds the blend); older artifacts
+                           hold ``model.joblib`` instead, which is still read
     <dir>/manifest.json    a :class:`~candor.records.manifest.Manifest`: features, label and
                            feature specs, config, report, data fingerprint and span, package
                            versions and the SHA-256 of every other file
