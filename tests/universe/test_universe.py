@@ -49,9 +49,14 @@ def test_failures_are_rows_and_the_rest_continue(serial_rows):
 
 
 def test_dask_local_cluster_equals_serial(serial_rows):
+    import dask
     from distributed import LocalCluster
 
-    with LocalCluster(n_workers=2, processes=True, threads_per_worker=1, dashboard_address=None) as cluster:
+    # Real worker processes, forked from this one: specs, config and rows still cross process
+    # boundaries through the scheduler (pickled, over TCP), but a worker does not pay a fresh
+    # interpreter's import of candor (tens of seconds per worker on a loaded 2-core machine).
+    with dask.config.set({"distributed.worker.multiprocessing-method": "fork"}), \
+            LocalCluster(n_workers=2, processes=True, threads_per_worker=1, dashboard_address=None) as cluster:
         seen = []
         rows = train_universe(_specs(), _config(dask=cluster.scheduler_address), dry_run=True,
                               on_progress=seen.append)
@@ -62,6 +67,24 @@ def test_dask_local_cluster_equals_serial(serial_rows):
 def test_process_pool_equals_serial(serial_rows):
     rows = train_universe(_specs(), _config(jobs=2), dry_run=True)
     assert _comparable(rows) == _comparable(serial_rows)
+
+
+def test_parallel_workers_on_a_fresh_home_all_register(tmp_path):
+    """Two workers racing to create a fresh SQLite MLflow store used to lose a series.
+
+    Right after the process-pool test on purpose: loky keeps its two workers for 10 s of idleness,
+    so they are reused here instead of paying a fresh interpreter's imports again."""
+    from candor.data.synthetic import random_walk
+    from candor.services import open_services
+
+    config = load_config(None, {"home": str(tmp_path / "fresh"), "models": {"models": ["logreg"]},
+                                "split": {"folds": 3}, "labels": {"threshold": 0.01}, "universe": {"jobs": 2},
+                                "evaluation": {"importance_repeats": 0, "n_boot": 100}}, environ={})
+    specs = [SeriesSpec(f"P{i}", bars=random_walk(700, seed=20 + i, symbol=f"P{i}")) for i in range(2)]
+    rows = train_universe(specs, config)
+    assert [r.status for r in rows] == ["trained", "trained"], [r.reason for r in rows]
+    with open_services(config) as services:
+        assert sorted(m.name for m in services.registry.list_models()) == ["candor.P0.d1", "candor.P1.d1"]
 
 
 def test_unreachable_dask_is_one_clear_error():
@@ -122,21 +145,6 @@ def test_cli_keep_going_and_log_json(tmp_path, capsys):
     rows = json.loads(capsys.readouterr().out)
     assert [(r["name"], r["status"]) for r in rows] == [(str(path), "trained"), ("nope", "failed")]
     assert main([*args, "--keep-going"]) == 0
-
-
-def test_parallel_workers_on_a_fresh_home_all_register(tmp_path):
-    """Two workers racing to create a fresh SQLite MLflow store used to lose a series."""
-    from candor.data.synthetic import random_walk
-    from candor.services import open_services
-
-    config = load_config(None, {"home": str(tmp_path / "fresh"), "models": {"models": ["logreg"]},
-                                "split": {"folds": 3}, "labels": {"threshold": 0.01}, "universe": {"jobs": 2},
-                                "evaluation": {"importance_repeats": 0, "n_boot": 100}}, environ={})
-    specs = [SeriesSpec(f"P{i}", bars=random_walk(700, seed=20 + i, symbol=f"P{i}")) for i in range(2)]
-    rows = train_universe(specs, config)
-    assert [r.status for r in rows] == ["trained", "trained"], [r.reason for r in rows]
-    with open_services(config) as services:
-        assert sorted(m.name for m in services.registry.list_models()) == ["candor.P0.d1", "candor.P1.d1"]
 
 
 def test_dask_without_its_extra_names_the_extra(monkeypatch):
