@@ -13,7 +13,8 @@ from sklearn.neighbors import KNeighborsClassifier
 from sklearn.pipeline import make_pipeline
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from candor.ensemble import Blend, BlendedEnsemble, OutOfFoldEnsemble, _ridge_weights, align_proba, prior_weight
+from candor.blend import Blend, _ridge_weights, align_proba, prior_weight
+from candor.ensemble import BlendedEnsemble, OutOfFoldEnsemble
 from candor.errors import ConfigError, ModelError
 
 FAST = {"rf": {"n_estimators": 10, "max_depth": 4}, "xgb": {"n_estimators": 10}}

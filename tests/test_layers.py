@@ -22,7 +22,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("services", ("candor.services",)),
     ("persistence", ("candor.registry", "candor.store")),
     ("training", ("candor.training",)),
-    ("domain", ("candor.models", "candor.ensemble", "candor.features", "candor.labels", "candor.split",
+    ("domain", ("candor.models", "candor.blend", "candor.ensemble", "candor.features", "candor.labels", "candor.split",
                 "candor.evaluate", "candor.backtest", "candor.arima_garch", "candor.baselines")),
     ("ground", ("candor", "candor.records", "candor.config", "candor.data", "candor.errors", "candor.logs")),
 )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from candor.ensemble import Blend
+from candor.blend import Blend
 from candor.training.stacking import MemberFold, blend_fold, earlier_oof
 
 

@@ -24,7 +24,8 @@ import pandas as pd
 from sklearn.base import clone
 
 from candor.config import under_home
-from candor.ensemble import BlendedEnsemble, align_proba
+from candor.blend import align_proba
+from candor.ensemble import BlendedEnsemble
 from candor.errors import ModelError
 from candor.labels import make_labels
 from candor.registry.artifact import save_model

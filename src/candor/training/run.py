@@ -27,7 +27,8 @@ from candor.backtest import BacktestConfig, BacktestResult, run_backtest
 from candor.config import Config
 from candor.data.bars import symbol_of, timeframe_of
 from candor.training.matrix import LabelledData, build_labelled_data, data_fingerprint
-from candor.ensemble import Blend, BlendedEnsemble
+from candor.blend import Blend
+from candor.ensemble import BlendedEnsemble
 from candor.errors import ConfigError, ModelError
 from candor.evaluate import Evaluation, calibration_table, evaluate_oos, permutation_importance_oos
 from candor.features import FeatureSet, warmup_bars

@@ -30,7 +30,8 @@ from sklearn.utils.validation import has_fit_parameter
 
 from candor import arima_garch
 from candor.config import Config
-from candor.ensemble import MIN_CLASS_COUNT, Blend, align_proba, class_prior
+from candor.blend import Blend, align_proba, class_prior
+from candor.ensemble import MIN_CLASS_COUNT
 from candor.models import make_model
 
 #: MemberFold index of the warm-up block (never an outer fold; never scored in the report).

@@ -36,7 +36,8 @@ from candor.config import Config, safe_uri, under_home
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.validation import check_is_fitted
 
-from candor.ensemble import OutOfFoldEnsemble, align_proba
+from candor.blend import align_proba
+from candor.ensemble import OutOfFoldEnsemble
 from candor.errors import ConfigError, ModelError, StoreError
 from candor.models import check_model_name, make_model, search_space
 from candor.split import PurgedWalkForward, holdout_split
