@@ -49,6 +49,7 @@ REFUSED_AT_LOAD = [
     ({"split": {"train_size": 500}}, r"`split`: `train_size` \(500\) applies only to window = 'rolling'"),
     ({"models": {"models": ["rf", "rf"]}}, r"`models.models` names 'rf' twice; list each model once"),
     ({"models": {"params": {"svm": {"C": 1}}}}, r"`models.params`: names 'svm', which is not a catalog model"),
+    ({"models": {"inner_splits": 2}}, r"`models`: `inner_splits` no longer exists: the blend's weights .* Delete the line"),
     ({"models": {"models": ["rf", "arima_garch"]}, "labels": {"kind": "volscaled"}},
      r"arima_garch classifies threshold and binary labels, not 'volscaled'"),
     ({"models": {"models": ["rf", "arima_garch"]}, "features": {"groups": ["momentum"]}},

@@ -22,7 +22,7 @@ def trained(tmp_path_factory):
 
     home = tmp_path_factory.mktemp("train-home")
     bars = planted_signal(n=900, seed=3)
-    config = Config(home=home, models={"models": ("logreg",), "inner_splits": 2}, split={"folds": 2},
+    config = Config(home=home, models={"models": ("logreg",)}, split={"folds": 2},
                     evaluation={"n_boot": 100, "importance_repeats": 1})
     return bars, config, run_training(bars, config, track=False)
 

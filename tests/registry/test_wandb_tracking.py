@@ -58,7 +58,7 @@ def bars():
 
 
 def _config(home: Path, backend: str) -> Config:
-    return Config(home=home, models={"models": ("logreg",), "inner_splits": 2}, split={"folds": 2},
+    return Config(home=home, models={"models": ("logreg",)}, split={"folds": 2},
                   evaluation={"n_boot": 100, "importance_repeats": 1}, tracking={"backend": backend})
 
 

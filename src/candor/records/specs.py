@@ -269,7 +269,6 @@ class ModelSpec(Spec):
 
     models: tuple[str, ...] = ("rf", "gb", "xgb", "lgbm")
     ensemble: Literal["ridge", "stacking", "equal"] = "ridge"
-    inner_splits: Int = Field(2, ge=2)
     scaling: Literal["standard", "minmax", "robust", "none"] = "standard"
     prune_threshold: Real | None = Field(0.95, gt=0.0, le=1.0)
     params: dict[str, dict[str, Any]] = Field(default_factory=dict, description="hyper-parameter overrides per model")
@@ -280,6 +279,17 @@ class ModelSpec(Spec):
         "pushes predictions toward rare classes; use it only where it improves the pooled OOS log-loss)")
     shrink_to_prior: Bool = Field(
         True, description="blend the ensemble with the class prior, the weight fit on out-of-fold rows")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _retired_settings(cls, data: Any) -> Any:
+        # A setting that no longer does anything is refused by name, not ignored: a user who set it
+        # would otherwise believe it still shapes the model.
+        if isinstance(data, dict) and "inner_splits" in data:
+            raise ValueError("`inner_splits` no longer exists: the blend's weights and prior share are fit on the "
+                             "earlier walk-forward folds' out-of-fold rows, not on inner splits. Delete the line "
+                             "(tuning's inner folds are `tune.inner_splits`).")
+        return data
 
     @field_validator("models")
     @classmethod
