@@ -68,7 +68,7 @@ def build_home(home: Path, series: int) -> tuple[str, float]:
     from candor.registry.artifact import load_model, save_model
     from candor.services import open_services
     from candor.store import TrainingRun, latest_training_runs, record_training_run, upsert_drift_row
-    from candor.training.workflow import run_training
+    from candor.application.train import run_training
 
     started = time.perf_counter()
     config = load_config(None, {**OVERRIDES, "home": str(home)}, environ={})
@@ -86,7 +86,7 @@ def build_home(home: Path, series: int) -> tuple[str, float]:
                                                                                     "model_name", "mlflow_run_id")]
         for i in range(1, series):
             symbol = f"S{i:03d}"
-            manifest = dataclasses.replace(model.manifest, symbol=symbol)
+            manifest = model.manifest.model_copy(update={"symbol": symbol})
             copy = save_model(home / "copies" / symbol, model.estimator, manifest)
             mlrun = tracking.client.create_run(tracking.experiment_id, tags={"symbol": symbol})
             tracking.client.log_artifacts(mlrun.info.run_id, str(copy), "model")

@@ -44,7 +44,6 @@ from results_file import write_section  # noqa: E402
 
 def _register_copies(registry, tracking, artifact: Path, symbols: list[str]) -> float:
     """Register the one artifact (re-labelled per symbol) as each symbol's champion."""
-    import dataclasses
     import shutil
 
     from candor.registry.artifact import MANIFEST_FILE, load_model, save_model
@@ -52,7 +51,7 @@ def _register_copies(registry, tracking, artifact: Path, symbols: list[str]) -> 
     model = load_model(artifact)
     started = time.perf_counter()
     for symbol in symbols:
-        manifest = dataclasses.replace(model.manifest, symbol=symbol)
+        manifest = model.manifest.model_copy(update={"symbol": symbol})
         copy = save_model(artifact.parent / f"copy-{symbol}", model.estimator, manifest)
         run = tracking.client.create_run(tracking.experiment_id, tags={"symbol": symbol})
         tracking.client.log_artifacts(run.info.run_id, str(copy), "model")
@@ -74,7 +73,7 @@ def main() -> None:
     from candor.data.synthetic import planted_signal
     from candor.ops.forecast import run_forecasts
     from candor.services import open_services
-    from candor.training.workflow import run_training
+    from candor.application.train import run_training
 
     home = Path(tempfile.mkdtemp(prefix="candor-bench-forecast-"))
     url = f"sqlite:///{home / 'candor.db'}"

@@ -21,7 +21,7 @@ from results_file import write_section  # noqa: E402
 
 from candor.config import load_config  # noqa: E402
 from candor.data.synthetic import random_walk  # noqa: E402
-from candor.training.universe import SeriesSpec, train_universe  # noqa: E402
+from candor.application.universe import SeriesSpec, train_universe  # noqa: E402
 
 MODELS = ("logreg", "lgbm")
 
