@@ -96,6 +96,16 @@ def row(label: str, case: Case) -> str:
             f"{'' if target is None else f'≤ {target:g} s'}{judged} |")
 
 
+def _describe(src: str) -> str:
+    """``src of 9bbc78c`` where the folder is in a git checkout, else the folder."""
+    commit = subprocess.run(["git", "-C", src, "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
+    dirty = subprocess.run(["git", "-C", src, "status", "--porcelain", "--untracked-files=no", "."],
+                           capture_output=True, text=True).stdout.strip()
+    if commit.returncode != 0:
+        return f"`{src}`"
+    return f"the `src` of {commit.stdout.strip()}" + (" plus uncommitted changes" if dirty else "")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=5)
@@ -126,8 +136,9 @@ def main() -> None:
         load_after = os.getloadavg()[0]
 
     lines = [row(f"{label}: " if label else "", case) for label, run in results.items() for case in run]
-    baseline = (f" *{args.baseline_label}* = the same commands with `{args.baseline_src}` first on `PYTHONPATH` "
-                f"(`--baseline-src`), interleaved with the current code in the same minutes."
+    baseline = (f" *{args.baseline_label}* = the same commands with {_describe(args.baseline_src)} first on "
+                f"`PYTHONPATH` (`--baseline-src`), interleaved with the current code in the same minutes; "
+                f"current = {_describe('src')}."
                 if args.baseline_src else "")
     body = (f"## CLI start-up (`benchmarks/startup.py`)\n\n"
             f"Whole processes of the `candor` console script, {args.repeats} rounds round-robin after one "
