@@ -21,11 +21,13 @@ from candor.ops.forecast import run_forecasts
 from candor.ops.retrain import retrain_series
 from candor.services import open_services
 from candor.store import alias_events, drift_rows, forecasts, import_bars, load_bars
+from tests.templates import seed_home
 
 TRAIN_BARS, DAYS, H, THRESHOLD = 640, 24, 5, 0.006
 
 
-def test_train_forecast_resolve_drift_alert_rollback(store_url, tmp_path, receiver):
+def test_train_forecast_resolve_drift_alert_rollback(store_url, tmp_path, receiver, tmp_path_factory):
+    seed_home(tmp_path / "home", tmp_path_factory)  # migrated empty MLflow store (the operational one is store_url)
     config = tiny_config(tmp_path / "home", store_url,
                          alerts={"webhook_url": receiver.url, "retries": 1, "backoff_s": 0, "on_emergency": "rollback",
                                  "rollback_cooldown_hours": 0},

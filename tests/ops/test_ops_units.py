@@ -24,6 +24,7 @@ from candor.ops.forecast import run_forecasts
 from candor.records.status import DriftStatus
 from candor.services import open_services
 from candor.registry.common import model_name, series_label
+from tests.templates import seed_home
 
 N = 700
 
@@ -34,7 +35,7 @@ def world(tmp_path_factory):
     from candor.ops.retrain import retrain_series
     from candor.store import import_bars
 
-    home = tmp_path_factory.mktemp("ops-home")
+    home = seed_home(tmp_path_factory.mktemp("ops-home"), tmp_path_factory)  # migrated empty stores
     url = f"sqlite:///{home / 'candor.db'}"
     config = tiny_config(home, url, models={"models": ["logreg", "rf"], "params": {"rf": {"n_estimators": 20}}},
                          labels={"threshold": 0.006})
