@@ -58,7 +58,7 @@ def trained(tmp_path_factory) -> Trained:
     from candor.data.synthetic import planted_signal
     from candor.services import open_services
     from candor.store import TrainingRun, latest_training_runs, record_training_run, upsert_drift_row
-    from candor.training.workflow import run_training
+    from candor.application.train import run_training
 
     home = seed_home(tmp_path_factory.mktemp("api-home"), tmp_path_factory)  # migrated empty stores
     config = _config(home)
@@ -93,7 +93,7 @@ def horizons_home(trained, tmp_path_factory) -> Path:
     with its own forecasts: the dashboard must show it under PLANT/d1, not as a series of its own."""
     from candor.config import load_config
     from candor.services import open_services
-    from candor.training.workflow import run_training
+    from candor.application.train import run_training
 
     home = tmp_path_factory.mktemp("api-horizons")
     for name in ("candor.db", "mlflow.db"):

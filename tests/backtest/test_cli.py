@@ -10,7 +10,7 @@ import pytest
 from candor.cli import main
 from candor.config import load_config
 from candor.data.synthetic import planted_signal
-from candor.training.workflow import run_training
+from candor.application.train import run_training
 
 TRAIN_BARS = 900
 

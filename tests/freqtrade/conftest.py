@@ -17,7 +17,7 @@ from tests.templates import seed_home
 def series(tmp_path_factory) -> Series:
     from candor.data.synthetic import planted_signal
     from candor.services import open_services
-    from candor.training.workflow import run_training
+    from candor.application.train import run_training
 
     home = seed_home(tmp_path_factory.mktemp("freqtrade-home"), tmp_path_factory)  # migrated empty stores
     config = series_config(home)

@@ -1,7 +1,7 @@
 """Full retrain of one series × horizon, published and promoted if not worse than the champion.
 
 The monthly scheduled retrain and the drift monitor's emergency retrain both call
-:func:`retrain_series`; it is :func:`candor.training.workflow.run_training` with the horizon
+:func:`retrain_series`; it is :func:`candor.application.train.run_training` with the horizon
 asked for and ``promote`` on, so it is judged by exactly the gates ``candor train`` uses.
 """
 
@@ -12,7 +12,7 @@ import pandas as pd
 from candor.errors import ModelError
 from candor.registry.common import RegisteredVersion
 from candor.services import Services
-from candor.training.workflow import run_training
+from candor.application.train import run_training
 
 
 def retrain_series(services: Services, bars: pd.DataFrame, horizon: int, *, actor: str = "candor schedule",
