@@ -106,3 +106,13 @@ def test_a_reader_on_a_fresh_home_creates_the_embedded_store_and_succeeds(home, 
     out, err = capsys.readouterr()
     assert (home / "candor.db").is_file() and "candor db upgrade" not in err
     assert all(step in out for step in FIRST_CHAMPION_STEPS), out
+
+
+def test_db_current_on_a_fresh_home_says_so_and_creates_nothing(home, capsys):
+    """A command that only reads leaves a fresh home as it was: no folder, no empty candor.db."""
+    from tests.wiring.homes import snapshot
+
+    before = snapshot(home)
+    assert main(["db", "current"]) == 0
+    assert "no database yet" in capsys.readouterr().out
+    assert snapshot(home) == before

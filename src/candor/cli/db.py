@@ -31,8 +31,9 @@ db_app = _group("db", "Operational database: migrate it and show its schema revi
 data_app = _group("data", "Bars in the operational database.")
 
 
-def _database_url(url: str | None) -> str:
-    """``--url`` > the configured database (``database_url``, else SQLite under home, created)."""
+def _database_url(url: str | None, *, create_home: bool = True) -> str:
+    """``--url`` > the configured database (``database_url``, else SQLite under home, which is
+    created unless ``create_home`` is off: a command that only reads must leave a fresh home as it is)."""
     if url:
         return url
     # lazy: the config and services load when a command runs, so --help and option errors start in < 0.5 s
@@ -40,7 +41,8 @@ def _database_url(url: str | None) -> str:
     from candor.services import ensure_home
 
     config = load_config()
-    ensure_home(config)
+    if create_home:
+        ensure_home(config)
     return config.store_url
 
 
@@ -76,10 +78,17 @@ def upgrade_command(url: str = typer.Option(None, "--url", help=URL_HELP)) -> No
 @db_app.command("current")
 def current_command(url: str = typer.Option(None, "--url", help=URL_HELP)) -> None:
     """Show the database's schema revision beside this candor's head."""
+    from sqlalchemy.engine import make_url
+
     from candor.store.engine import safe_url
     from candor.store.migrate import current_revision, head_revision
 
-    resolved = _database_url(url)
+    resolved = _database_url(url, create_home=False)
+    parsed = make_url(resolved)
+    if parsed.get_backend_name() == "sqlite" and parsed.database and not Path(parsed.database).exists():
+        _say(f"{safe_url(resolved)}: no database yet (head {head_revision()}); the embedded store is created on "
+             "first use, or now by: candor db upgrade")
+        return
     revision, head = current_revision(resolved), head_revision()
     if revision == head:
         state = f"{revision} (head)"
