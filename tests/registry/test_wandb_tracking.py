@@ -18,9 +18,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import wandb  # the wandb extra is part of .[dev]
-from wandb.proto.wandb_internal_pb2 import Record
-from wandb.sdk.internal.datastore import DataStore  # the reader of offline runs (wandb < 0.30)
 
 from candor.config import Config
 from candor.errors import StoreError
@@ -38,6 +35,10 @@ WANDB_ENV = {
 @pytest.fixture(scope="module", autouse=True)
 def offline_wandb(tmp_path_factory):
     """One offline W&B environment for the module (wandb's service process keeps the first one)."""
+    # The wandb extra is part of .[dev]. Imported here, not at the top: importing wandb takes ~4 s,
+    # and under xdist every worker collects this module whether or not it runs these tests.
+    import wandb
+
     scratch = tmp_path_factory.mktemp("wandb-scratch")
     with pytest.MonkeyPatch.context() as patch:
         for name, value in WANDB_ENV.items():
@@ -102,6 +103,9 @@ def _key(item: Any) -> str:
 
 def read_offline_run(home: Path) -> OfflineRun:
     """The single offline run under ``<home>/wandb``, read with wandb's DataStore."""
+    from wandb.proto.wandb_internal_pb2 import Record
+    from wandb.sdk.internal.datastore import DataStore  # the reader of offline runs (wandb < 0.30)
+
     logs = list((home / "wandb").glob("offline-run-*/run-*.wandb"))
     assert len(logs) == 1, logs
     run = OfflineRun(logs[0].parent)
