@@ -12,17 +12,14 @@ from pathlib import Path
 import pytest
 from registry_helpers import Stores, make_stores
 
+from tests.templates import migrated_stores
+
 
 @pytest.fixture(scope="session")
 def store_templates(tmp_path_factory) -> tuple[Path, Path]:
-    from mlflow import MlflowClient
-
-    from candor.store import upgrade
-
-    folder = tmp_path_factory.mktemp("templates")
-    MlflowClient(tracking_uri=f"sqlite:///{folder / 'mlflow.db'}").search_experiments()
-    upgrade(f"sqlite:///{folder / 'candor.db'}")
-    return folder / "mlflow.db", folder / "candor.db"
+    """(mlflow.db, candor.db): the run's migrated empty stores (:mod:`tests.templates`, built once
+    for all xdist workers)."""
+    return migrated_stores(tmp_path_factory)
 
 
 @pytest.fixture
