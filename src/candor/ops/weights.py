@@ -3,7 +3,7 @@
 Why this design: the champion's members are kept as they are; their probabilities on the bars
 *after* the champion's training span (its holdout and every bar since — rows the members never saw,
 so no inner purged split is needed) are genuinely out-of-fold. The champion's
-:class:`~candor.ensemble.Blend` is refit on those rows (``Blend.fit``: the member weights; the class
+:class:`~candor.blend.Blend` is refit on those rows (``Blend.fit``: the member weights; the class
 prior and its share λ are kept from training), and the champion's members with the refit blend
 are saved, logged, registered, validated and promoted through the normal registry
 path. Before that, the procedure is checked on

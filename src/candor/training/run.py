@@ -2,7 +2,7 @@
 
 The newest slice is a holdout that nothing below touches until the end. On the rest, a purged,
 embargoed walk-forward fits the members (scaling, pruning, tuning when on) inside each training
-fold, blends them with a :class:`~candor.ensemble.Blend` fit on earlier folds' predictions only
+fold, blends them with a :class:`~candor.blend.Blend` fit on earlier folds' predictions only
 (:mod:`candor.training.stacking`) and scores only the fold after it. Pooled out-of-sample
 predictions are compared with baselines under a block bootstrap. Finally the members are refit on
 everything but the holdout and blended by a Blend fit on every fold's predictions — that is the

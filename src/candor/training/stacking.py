@@ -3,7 +3,7 @@
 In an expanding (or rolling) walk-forward, the members fitted for fold ``j`` predict test block
 ``j`` having seen only rows before it. For any later fold ``k`` those blocks lie inside fold
 ``k``'s training data, so they are exactly the out-of-fold predictions an inner walk-forward
-would produce — already paid for. Fold ``k``'s :class:`~candor.ensemble.Blend` is therefore fit
+would produce — already paid for. Fold ``k``'s :class:`~candor.blend.Blend` is therefore fit
 on the predictions of blocks ``j < k`` (restricted to rows fold ``k`` may train on, i.e. after
 purging), and the production model's blend on every block. Nothing is ever weighted on rows it
 scores; each member is fit once per fold. Fold 0 has no earlier block, so one warm-up block is
