@@ -114,5 +114,5 @@ def test_db_current_on_a_fresh_home_says_so_and_creates_nothing(home, capsys):
 
     before = snapshot(home)
     assert main(["db", "current"]) == 0
-    assert "no database yet" in capsys.readouterr().out
+    assert "empty (head" in capsys.readouterr().out
     assert snapshot(home) == before

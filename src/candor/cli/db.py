@@ -46,6 +46,18 @@ def _database_url(url: str | None, *, create_home: bool = True) -> str:
     return config.store_url
 
 
+def _missing_sqlite_file(url: str) -> bool:
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        return False  # not a URL: the store's own check words the error
+    return parsed.get_backend_name() == "sqlite" and bool(parsed.database) and parsed.database != ":memory:" \
+        and not Path(parsed.database).exists()
+
+
 def _open_store(url: str | None) -> Any:
     """``--url`` (must be at this candor's schema), else the configured store
     (:func:`candor.services.open_store`: the embedded default gets its schema on first use)."""
@@ -78,16 +90,13 @@ def upgrade_command(url: str = typer.Option(None, "--url", help=URL_HELP)) -> No
 @db_app.command("current")
 def current_command(url: str = typer.Option(None, "--url", help=URL_HELP)) -> None:
     """Show the database's schema revision beside this candor's head."""
-    from sqlalchemy.engine import make_url
-
     from candor.store.engine import safe_url
     from candor.store.migrate import current_revision, head_revision
 
     resolved = _database_url(url, create_home=False)
-    parsed = make_url(resolved)
-    if parsed.get_backend_name() == "sqlite" and parsed.database and not Path(parsed.database).exists():
-        _say(f"{safe_url(resolved)}: no database yet (head {head_revision()}); the embedded store is created on "
-             "first use, or now by: candor db upgrade")
+    if _missing_sqlite_file(resolved):  # reading it would create an empty file (and the home around it)
+        _say(f"{safe_url(resolved)}: empty (head {head_revision()}); run: candor db upgrade (no database file yet"
+             + ("" if url else "; the embedded store is also created on first use") + ")")
         return
     revision, head = current_revision(resolved), head_revision()
     if revision == head:
