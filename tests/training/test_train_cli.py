@@ -88,7 +88,9 @@ def test_bad_options_give_one_line_and_the_right_exit_code(capsys, planted_csv, 
     assert len(lines) == 1 and lines[0].startswith("error:"), err
     assert message in err
     assert "Traceback" not in err + out
-    assert not (candor_home / "models").exists()
+    # Refused before anything is opened: no model, and no candor.db / mlflow.db either (the labels
+    # and folds are checked before the stores, not after they are created).
+    assert sorted(p.name for p in candor_home.iterdir()) == []
 
 
 @pytest.mark.parametrize(("content", "message"), [
@@ -161,6 +163,7 @@ def test_reused_parameters_tuned_on_the_test_rows_are_refused(capsys, planted_cs
                           *CHEAP, "--out", str(tmp_path / "models"))
     assert code == 1 and "overlap this run's out-of-sample rows" in out + err
     assert not (tmp_path / "models").exists()
+    assert sorted(p.name for p in candor_home.iterdir()) == ["best_hyperparameters"]  # no store opened
     report = tmp_path / "report.json"
     code, out, _ = _run(capsys, "train", "--data", str(planted_csv), "--symbol", "PLANT", "--timeframe", "d1",
                         *CHEAP, "--dry-run", "--ignore-saved-params", "--output-json", str(report))

@@ -27,7 +27,7 @@ from candor.registry.gates import GateResult, default_gates, failure_reasons, ru
 from candor.registry.publish import Candidate, publish
 from candor.services import Services, open_services
 from candor.training.device import DeviceChoice
-from candor.training.run import Progress, TrainResult, train
+from candor.training.run import Progress, RowPlan, TrainResult, plan_rows, train
 from candor.training.matrix import MIN_TRAINING_ROWS
 from candor.training.runconfig import DerivedSetting, RunConfig, derive_run_config
 from candor.training.tuning import save_best_params
@@ -86,19 +86,30 @@ def default_artifact_dir(config: Config, symbol: str, timeframe: str) -> Path:
     return under_home(config.home, "models", symbol, timeframe, stamp)
 
 
+@dataclass(frozen=True)
+class TrainingPlan:
+    """A training checked before anything is opened: the bars it trains on (after ``--period``),
+    the run's derived config, and its rows (labelled matrix, holdout, folds: :func:`plan_rows`)."""
+
+    bars: pd.DataFrame
+    run: RunConfig
+    rows: RowPlan
+
+
 def plan_training(bars: pd.DataFrame, config: Config, *, dry_run: bool = False, force: bool = False,
                   period: str | None = None, horizon: int | None = None,
                   horizon_source: str = "requested horizon", threads: int | None = None,
-                  device: DeviceChoice | None = None) -> tuple[pd.DataFrame, RunConfig]:
-    """What :func:`run_training` checks before it opens a store or fits a model — the flags, the
-    ``period`` window, the run's derived config — as the bars it will train on and that config.
-    Opens and writes nothing, so a shell calls it before it opens the services it passes down."""
+                  device: DeviceChoice | None = None) -> TrainingPlan:
+    """Everything :func:`run_training` checks before it opens a store or fits a model — the flags,
+    the ``period`` window, the run's derived config, the labels and the folds they allow. Opens and
+    writes nothing, so a shell calls it before it opens the services it passes down, and a refused
+    training (too many folds, a threshold that leaves one class) leaves ``<home>`` as it was."""
     if force and dry_run:
         raise ConfigError("--force promotes what it trains, and --dry-run writes nothing; drop one of them.")
     bars, data_settings = _window(bars, config, period, horizon)
     run = derive_run_config(config, str(bars.attrs["symbol"]), str(bars.attrs["timeframe"]), horizon=horizon,
                             horizon_source=horizon_source, threads=threads, device=device, data=data_settings)
-    return bars, run
+    return TrainingPlan(bars, run, plan_rows(bars, run.config, reused=run.reused))
 
 
 def run_training(
@@ -119,6 +130,7 @@ def run_training(
     services: Services | None = None,
     period: str | None = None,
     force: bool = False,
+    plan: TrainingPlan | None = None,
 ) -> TrainingOutcome:
     """Derive the run's config, train, run the gates, and unless ``dry_run`` save and publish.
 
@@ -130,10 +142,12 @@ def run_training(
     years ending at the last bar, whatever the bars' source, recorded as the ``data.period`` derived
     setting. ``services`` is where it is published: a shell opens them (after :func:`plan_training`)
     and passes them down; without them they are opened from ``config`` once the plan is checked.
-    ``horizon``, ``threads`` and ``device`` feed :func:`derive_run_config`.
+    ``horizon``, ``threads`` and ``device`` feed :func:`derive_run_config`; ``plan`` is the
+    :func:`plan_training` of these same arguments when the shell already made it.
     """
-    bars, run = plan_training(bars, config, dry_run=dry_run, force=force, period=period, horizon=horizon,
-                              horizon_source=horizon_source, threads=threads, device=device)
+    plan = plan or plan_training(bars, config, dry_run=dry_run, force=force, period=period, horizon=horizon,
+                                 horizon_source=horizon_source, threads=threads, device=device)
+    bars, run = plan.bars, plan.run
     promote = promote or force
     publishing = not dry_run and (track or promote)
     if not dry_run:
@@ -145,7 +159,8 @@ def run_training(
     opened = (nullcontext(services) if services is not None or not publishing
               else open_services(run.config, migrate=True))
     with opened as live:
-        result = replace(train(bars, run.config, progress=progress, reused=run.reused), derived=run.derived)
+        result = replace(train(bars, run.config, progress=progress, reused=run.reused, rows=plan.rows),
+                         derived=run.derived)
         outcome = TrainingOutcome(result, None, run_gates(result.report, default_gates(run.config.registry)), run=run)
         if dry_run:
             return outcome

@@ -153,8 +153,8 @@ def train_command(
         import_wandb()
     # parse → validate → open → compute: the period window and the derived run config are checked
     # before the services are opened (and passed down); a dry run opens none
-    _, run = plan_training(bars, config, dry_run=dry_run, force=force, period=period, device=device_choice)
-    services = nullcontext(None) if dry_run else open_services(run.config, migrate=True)
+    plan = plan_training(bars, config, dry_run=dry_run, force=force, period=period, device=device_choice)
+    services = nullcontext(None) if dry_run else open_services(plan.run.config, migrate=True)
     _start_fold_workers(config.models.fold_jobs)
     with services as live, Progress(TextColumn("[bold]{task.description}"), BarColumn(),
                                     TextColumn("{task.completed}/{task.total}"), TimeElapsedColumn(),
@@ -162,7 +162,7 @@ def train_command(
         task = bar.add_task(f"training {bars.attrs.get('symbol')}/{bars.attrs.get('timeframe')}",
                             total=config.split.folds + 1)
         outcome = run_training(bars, config, out=out, dry_run=dry_run, promote=promote, force=force,
-                               actor=getpass.getuser(), device=device_choice, period=period, services=live,
+                               actor=getpass.getuser(), device=device_choice, period=period, services=live, plan=plan,
                                reason="candor train --force (champion comparison skipped)" if force
                                else "candor train --promote",
                                progress=lambda msg: bar.update(task, advance=1 if "fold" in msg or "holdout" in msg else 0))

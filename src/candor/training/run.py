@@ -30,7 +30,7 @@ from candor.training.matrix import LabelledData, build_labelled_data, data_finge
 from candor.blend import Blend
 from candor.ensemble import BlendedEnsemble
 from candor.errors import ConfigError, ModelError
-from candor.evaluate import Evaluation, calibration_table, evaluate_oos, permutation_importance_oos
+from candor.evaluate import calibration_table, evaluate_oos, permutation_importance_oos
 from candor.features import FeatureSet, warmup_bars
 from candor.labels import CLASS_NAMES, LabelSpec
 from candor.split import Fold, PurgedWalkForward, holdout_split
@@ -206,7 +206,6 @@ def _run_folds(data: LabelledData, folds: list[Fold], dev: np.ndarray, config: C
     every later fold (and the production model) fits its blend on. Tuned or not, the same walk:
     a tuned member runs its study inside each fit, on that fit's training rows only.
     """
-    _check_fold_classes(data, folds)
     members, blend = make_members(config), make_blend(config)
     y = data.y.to_numpy()
     classes = np.unique(y)
@@ -302,20 +301,51 @@ def _check_folds_fit(n_dev: int, config: Config) -> None:
         )
 
 
+@dataclass(frozen=True)
+class RowPlan:
+    """What a training will fit, checked before any fit: the labelled matrix, the development and
+    holdout rows, the outer folds, and the trials of reused tuned parameters. Building it reads no
+    store and fits no model, so every refusal it raises (too few rows for the folds, a label
+    threshold that leaves one class, parameters tuned on these out-of-sample rows) comes before a
+    caller opens anything."""
+
+    data: LabelledData
+    dev: np.ndarray
+    hold: np.ndarray
+    folds: list[Fold]
+    extra_trials: int
+    seconds: float
+
+
+def plan_rows(bars: pd.DataFrame, config: Config, *, reused: ReusedTuning | None = None) -> RowPlan:
+    """The :class:`RowPlan` of training ``bars`` with ``config`` (features, labels, splits; no fit)."""
+    started = time.perf_counter()
+    return _plan_labelled(build_labelled_data(bars, config.features, config.labels), config, reused, started)
+
+
+def _plan_labelled(data: LabelledData, config: Config, reused: ReusedTuning | None, started: float) -> RowPlan:
+    dev, hold = holdout_split(data.y.index, data.t1, config.split.holdout, purge=config.purge)
+    _check_folds_fit(len(dev), config)
+    folds = _outer_folds(data, dev, config)
+    _check_fold_classes(data, folds)
+    # Before any fit: saved parameters tuned on these out-of-sample rows are refused.
+    extra_trials = reused_trials(reused, data.y.index[folds[0].test[0]], data.t1.max())
+    return RowPlan(data, dev, hold, folds, extra_trials, time.perf_counter() - started)
+
+
 def train(bars: pd.DataFrame, config: Config, progress: Progress | None = None, *,
-          reused: ReusedTuning | None = None) -> TrainResult:
+          reused: ReusedTuning | None = None, rows: RowPlan | None = None) -> TrainResult:
     """Walk-forward train and evaluate one bar series; return the model and its honest report.
 
     ``reused``: provenance of tuned parameters in ``config`` from an earlier ``--optimize``
     (:func:`candor.training.runconfig.derive_run_config`) — refused when tuned on this run's
-    out-of-sample rows, and its trials counted in ``n_trials``.
+    out-of-sample rows, and its trials counted in ``n_trials``. ``rows``: the plan
+    :func:`plan_rows` made of these bars and config (made here when not given).
     """
-    started = time.perf_counter()
-    data = build_labelled_data(bars, config.features, config.labels)
-    prepared = time.perf_counter() - started
-    result = train_labelled(data, config, symbol=symbol_of(bars), timeframe=timeframe_of(bars),
-                            fingerprint=data_fingerprint(bars), progress=progress, bars_index=bars.index,
-                            reused=reused)
+    rows = rows if rows is not None else plan_rows(bars, config, reused=reused)
+    result = _train_planned(rows, config, symbol=symbol_of(bars), timeframe=timeframe_of(bars),
+                            fingerprint=data_fingerprint(bars), progress=progress, bars_index=bars.index)
+    prepared = rows.seconds
     result.timings["features_labels_s"] = prepared
     t0 = time.perf_counter()
     result.backtest = backtest_oos(result, bars, config.backtest)
@@ -355,14 +385,17 @@ def train_labelled(
     ``bars_index`` is the timestamps of the bars ``data`` was built from (the data span's first
     and last bar); without it the span runs from the first label row to the last label's end.
     """
+    rows = _plan_labelled(data, config, reused, time.perf_counter())
+    return _train_planned(rows, config, symbol=symbol, timeframe=timeframe, fingerprint=fingerprint,
+                          progress=progress, bars_index=bars_index)
+
+
+def _train_planned(rows: RowPlan, config: Config, *, symbol: str, timeframe: str, fingerprint: str,
+                   progress: Progress | None, bars_index: pd.DatetimeIndex | None) -> TrainResult:
     say = progress or (lambda _msg: None)
     timings: dict[str, float] = {}
     started = time.perf_counter()
-    dev, hold = holdout_split(data.y.index, data.t1, config.split.holdout, purge=config.purge)
-    _check_folds_fit(len(dev), config)
-    folds = _outer_folds(data, dev, config)
-    # Before any fit: saved parameters tuned on these out-of-sample rows are refused.
-    extra_trials = reused_trials(reused, data.y.index[folds[0].test[0]], data.t1.max())
+    data, dev, hold, folds, extra_trials = rows.data, rows.dev, rows.hold, rows.folds, rows.extra_trials
     say(f"{data.n_samples} samples, {len(folds)} folds, holdout {len(hold)} rows")
 
     outcomes, production = _run_folds(data, folds, dev, config, say)
