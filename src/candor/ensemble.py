@@ -1,16 +1,8 @@
-"""Members apart from the blend: a :class:`Blend` learns how to combine member probabilities.
+"""Members apart from the blend: the served model is fitted members plus a fitted
+:class:`~candor.blend.Blend` (why the blend is fit on out-of-fold rows only, and what λ is:
+:mod:`candor.blend`).
 
-Weights fit on the very validation rows that are then reported share those rows with the score, so
-the score is optimistic. A :class:`Blend` is therefore fit only on *out-of-fold* (OOF) member
-probabilities — predictions each member made on rows it never trained on — and learns two things
-from them: the member weights (``method``: non-negative Ridge, a stacking meta-model, or equal) and
-the class prior's share λ. Its output is ``(1 − λ) · blend + λ · prior`` with ``λ ∈ [0, 1]``
-minimising the log-loss of the same OOF rows (``prior_weight_``): where the members carry no
-information that holds out of sample, λ goes to 1 and the blend says what the class frequencies
-say — instead of the confident noise a member fitted on one fold produces; where they do, λ stays
-small.
-
-Where the OOF rows come from is the caller's business: the training walk-forward
+Where the out-of-fold rows come from is the caller's business: the training walk-forward
 (:mod:`candor.training.stacking`) uses the earlier folds' test blocks, the weekly refit
 (:mod:`candor.ops.weights`) the rows after the champion's training span, and
 :class:`OutOfFoldEnsemble` an inner purged walk-forward inside the rows given to its ``fit``.
