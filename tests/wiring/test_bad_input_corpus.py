@@ -295,6 +295,10 @@ CONFIG_CASES = [
     ('[api]\nport = 0\n', r"api.port"),
     ('[tracking]\nbackend = "neptune"\n', r"tracking.backend"),
     ('[tracking]\nwandb_project = ""\n', r"tracking.wandb_project"),
+    # A misspelt or mistyped secret: named, never echoed (the test below checks SECRET is absent).
+    ('[alerts]\nwebhook = "https://hooks.example/T0/SECRET"\n', r"`alerts.webhook` is not a setting.*not shown"),
+    ('database_url = ["postgresql://u:SECRET@h/db"]\n', r"`database_url` .*not shown"),
+    ('[api]\ntoken = 12345\n', r"api|Extra inputs"),
 ]
 
 
@@ -312,6 +316,7 @@ def test_bad_config_files(text, pattern, command, home, tmp_path, capsys):
     assert got == 3, err
     line = _one_line(err, out)
     assert re.search(pattern, line), line
+    assert "SECRET" not in err + out and "12345" not in err + out
     _nothing_written(home, before)
 
 

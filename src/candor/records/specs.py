@@ -84,9 +84,16 @@ def describe(error: ValidationError) -> str:
     if not field:
         return message
     value = first.get("input")
-    if isinstance(value, dict) and first["type"] != "extra_forbidden":
+    if first["type"] == "extra_forbidden" or any(hint in field.lower() for hint in _SECRET_FIELDS):
+        # A misspelt key's value, a URL, a token or a webhook may hold a secret: never echo it.
+        return f"`{field}` {message} (the value is not shown: it may hold a secret)."
+    if isinstance(value, dict):
         return f"`{field}`: {message}"
     return f"`{field}` {message}. Got {value!r}."
+
+
+#: Parts of a field name whose value is never echoed in an error line.
+_SECRET_FIELDS = ("token", "webhook", "password", "secret", "url", "uri", "storage")
 
 
 # ---------------------------------------------------------------------------------- value types
