@@ -407,13 +407,19 @@ def under_home(home: Path, *parts: str) -> Path:
     return target
 
 
-def safe_uri(uri: str) -> str:
-    """The URI with any password replaced by ``***`` (the only form candor prints or records).
+#: Query parameters that carry a credential (libpq and psycopg accept ``?password=``).
+_SECRET_QUERY = re.compile(r"(?i)([?&;](?:password|sslpassword|passwd|pwd|token|access_token|api_key|apikey|"
+                           r"secret|key)=)[^&;#]*")
 
-    A ``scheme://user:password@host/…`` URL is rendered by SQLAlchemy
-    (``make_url(uri).render_as_string(hide_password=True)``, as the store prints its URLs); what
-    SQLAlchemy cannot read as one URL (a bare path, ``databricks``, a port that is no number, a
-    password with a raw ``@``) is masked up to the last ``@`` of its network location."""
+
+def safe_uri(uri: str) -> str:
+    """The URI with every credential replaced by ``***`` — the one form candor prints or records.
+
+    The userinfo password of a ``scheme://user:password@host/…`` URL is rendered by SQLAlchemy
+    (``make_url(uri).render_as_string(hide_password=True)``); what SQLAlchemy cannot read as one
+    URL (a bare path, ``databricks``, a port that is no number, a password with a raw ``@``) is
+    masked up to the last ``@`` of its network location. Credentials given as query parameters
+    (``?password=``, ``sslpassword=``, ``token=``…) are masked too."""
     from sqlalchemy.engine import make_url
     from sqlalchemy.exc import ArgumentError
 
@@ -422,12 +428,12 @@ def safe_uri(uri: str) -> str:
     except (ArgumentError, ValueError):
         url = None
     if url is not None and "@" not in f"{url.host or ''}{url.database or ''}":
-        return url.render_as_string(hide_password=True) if url.password is not None else uri
-    parsed = urlparse(uri)
-    if parsed.password is None:
-        return uri
-    netloc = parsed.netloc.replace(f":{parsed.password}@", ":***@")
-    return urlunparse(parsed._replace(netloc=netloc))
+        masked = url.render_as_string(hide_password=True) if url.password is not None else uri
+    else:
+        parsed = urlparse(uri)
+        masked = uri if parsed.password is None else urlunparse(
+            parsed._replace(netloc=parsed.netloc.replace(f":{parsed.password}@", ":***@")))
+    return _SECRET_QUERY.sub(r"\1***", masked)
 
 
 #: Sections that change what a training produces; where it runs, stores or alerts does not count.

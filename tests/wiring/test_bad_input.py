@@ -222,3 +222,24 @@ def test_a_tampered_manifest_is_one_line(mutate, tmp_path, capsys, monkeypatch):
     manifest = artifact / "manifest.json"
     manifest.write_text(json.dumps(mutate(json.loads(manifest.read_text()))))
     _backtest_fails_in_one_line(artifact, csv, capsys)
+
+
+@pytest.mark.parametrize("url", [
+    "postgresql+psycopg://u:SECRET@h/db",
+    "postgresql://h/db?password=SECRET&sslmode=require",
+    "postgresql://u@h/db?sslmode=require&sslpassword=SECRET",
+    "http://u:SECRET@127.0.0.1:9",
+    "https://hooks.example/x?token=SECRET#frag",
+    "nosuch://u:SECRET@host/x",
+    "postgresql://u:p@ss:SECRET@h/db",  # a raw '@' in the password
+])
+def test_one_masking_rule_hides_every_credential_form(url):
+    """Userinfo passwords and credential query parameters alike, for printed and recorded URLs."""
+    from candor.config import load_config, safe_uri
+    from candor.store.engine import safe_url
+
+    assert "SECRET" not in safe_uri(url) and "***" in safe_uri(url)
+    if url.startswith("postgresql"):
+        assert "SECRET" not in safe_url(url)
+    recorded = load_config(environ={}, overrides={"tune": {"study_storage": url}}).recorded()
+    assert "SECRET" not in recorded["tune"]["study_storage"]

@@ -226,6 +226,10 @@ ENV_CASES = [
      r"cannot connect to postgresql\+psycopg://u:\*\*\*@127.0.0.1:1/x"),
     ({"CANDOR_DATABASE_URL": f"postgresql+psycopg://u:{SECRET}@127.0.0.1:1/x"}, ["schedule", "run", "--once", "drift"],
      1, r"cannot connect to postgresql\+psycopg://u:\*\*\*@127.0.0.1:1/x"),
+    # A raw '@' in the password makes SQLAlchemy read 'SECRET@h' as a port (a ValueError quoting it).
+    *[({"CANDOR_DATABASE_URL": f"postgresql://u:p@ss:{SECRET}@h/db"}, argv, 3, r"not a valid SQLAlchemy URL")
+      for argv in (["db", "current"], ["db", "upgrade"], ["registry", "list"], ["forecast"])],
+    ({"CANDOR_DATABASE_URL": f"postgresql://h/db?password={SECRET}"}, ["db", "current"], 1, r"password=\*\*\*"),
 ]
 
 

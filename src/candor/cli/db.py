@@ -41,7 +41,7 @@ def _database_url(url: str | None, *, create_home: bool = True) -> str:
     from candor.services import ensure_home
 
     config = load_config()
-    if create_home:
+    if create_home and config.database_url is None:  # only the embedded default lives under home
         ensure_home(config)
     return config.store_url
 
@@ -52,8 +52,8 @@ def _missing_sqlite_file(url: str) -> bool:
 
     try:
         parsed = make_url(url)
-    except ArgumentError:
-        return False  # not a URL: the store's own check words the error
+    except (ArgumentError, ValueError):
+        return False  # not a URL: the store's own check words the error (without echoing it)
     return parsed.get_backend_name() == "sqlite" and bool(parsed.database) and parsed.database != ":memory:" \
         and not Path(parsed.database).exists()
 

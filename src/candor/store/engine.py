@@ -21,6 +21,7 @@ from sqlalchemy.dialects.postgresql import Insert as PostgresInsert, insert as p
 from sqlalchemy.dialects.sqlite import Insert as SqliteInsert, insert as sqlite_insert
 from sqlalchemy.engine import URL, Connection, Engine, make_url
 
+from candor.config import safe_uri
 from candor.errors import ConfigError, StoreError
 
 #: Seconds to wait for a PostgreSQL server before giving up (an unreachable host must fail fast).
@@ -34,7 +35,7 @@ def parse_url(url: str | URL) -> URL:
     else:
         try:
             parsed = make_url(url)
-        except sa_exc.ArgumentError:
+        except (sa_exc.ArgumentError, ValueError):  # ValueError: a port that is no number ('p@ss:SECRET@h')
             scheme = str(url).split(":", 1)[0]
             raise ConfigError(
                 f"`database url` is not a valid SQLAlchemy URL (scheme {scheme!r}); use "
@@ -46,9 +47,10 @@ def parse_url(url: str | URL) -> URL:
 
 
 def safe_url(url: str | URL) -> str:
-    """The URL as text with its password replaced by ``***`` — the only form candor ever prints."""
+    """The database URL as candor prints it: the driver named, every credential masked by the one
+    masking rule (:func:`candor.config.safe_uri`: userinfo and ``?password=``-style parameters)."""
     try:
-        return parse_url(url).render_as_string(hide_password=True)
+        return safe_uri(parse_url(url).render_as_string(hide_password=False))
     except ConfigError:
         return "<invalid database url>"
 
