@@ -201,6 +201,11 @@ OPTION_CASES = [
 
 @pytest.mark.parametrize(("argv", "code", "pattern"), OPTION_CASES, ids=[" ".join(c[0])[:60] for c in OPTION_CASES])
 def test_bad_options(argv, code, pattern, home, capsys):
+    _refused_in_one_line(argv, code, pattern, home, capsys)
+
+
+def _refused_in_one_line(argv: list[str], code: int, pattern: str, home, capsys) -> str:
+    """Run ``argv``: exit ``code``, one error line matching ``pattern``, ``home`` as it was."""
     before = snapshot(home)
     got = main(argv)
     out, err = capsys.readouterr()
@@ -208,6 +213,7 @@ def test_bad_options(argv, code, pattern, home, capsys):
     line = _one_line(err, out)
     assert re.search(pattern, line), line
     _nothing_written(home, before)
+    return out + err
 
 
 #: (environment, argv, exit code, pattern): URLs with a password; none may print it, each refused
@@ -238,14 +244,7 @@ ENV_CASES = [
 def test_bad_environment(env, argv, code, pattern, home, monkeypatch, capsys):
     for name, value in env.items():
         monkeypatch.setenv(name, value)
-    before = snapshot(home)
-    got = main(argv)
-    out, err = capsys.readouterr()
-    assert got == code, err
-    line = _one_line(err, out)
-    assert re.search(pattern, line), line
-    assert SECRET not in out + err
-    _nothing_written(home, before)
+    assert SECRET not in _refused_in_one_line(argv, code, pattern, home, capsys)
 
 
 #: Refusals that need what the stores hold (no such model, no champion): the home's stores exist
@@ -262,14 +261,8 @@ STORE_CASES = [
 
 @pytest.mark.parametrize(("argv", "code", "pattern"), STORE_CASES, ids=[" ".join(c[0])[:60] for c in STORE_CASES])
 def test_refusals_that_read_the_stores(argv, code, pattern, opened_home, tmp_path, capsys):
-    before = snapshot(opened_home)
-    got = main(argv)
-    out, err = capsys.readouterr()
-    assert got == code, err
-    line = _one_line(err, out)
-    assert re.search(pattern, line), line
+    _refused_in_one_line(argv, code, pattern, opened_home, capsys)
     assert not (tmp_path / "ud").exists()
-    _nothing_written(opened_home, before)
 
 
 CONFIG_CASES = [

@@ -23,7 +23,7 @@ class Record(BaseModel):
     as ``folds``, still reads. Non-finite floats are written as ``null``.
     """
 
-    model_config = ConfigDict(frozen=True, extra="ignore", ser_json_inf_nan="null", arbitrary_types_allowed=False)
+    model_config = ConfigDict(frozen=True, extra="ignore", ser_json_inf_nan="null")
 
 
 def number(value: object) -> float | None:

@@ -345,12 +345,11 @@ def train(bars: pd.DataFrame, config: Config, progress: Progress | None = None, 
     rows = rows if rows is not None else plan_rows(bars, config, reused=reused)
     result = _train_planned(rows, config, symbol=symbol_of(bars), timeframe=timeframe_of(bars),
                             fingerprint=data_fingerprint(bars), progress=progress, bars_index=bars.index)
-    prepared = rows.seconds
-    result.timings["features_labels_s"] = prepared
+    result.timings["features_labels_s"] = rows.seconds
     t0 = time.perf_counter()
     result.backtest = backtest_oos(result, bars, config.backtest)
     result.timings["backtest_s"] = time.perf_counter() - t0
-    result.timings["total_s"] += prepared + result.timings["backtest_s"]
+    result.timings["total_s"] += rows.seconds + result.timings["backtest_s"]
     return result
 
 
