@@ -37,6 +37,7 @@ from candor.data.datasets import DATASET_NAMES, describe_datasets
 from candor.data.resample import resample
 from candor.data.sources import open_bars
 from candor.errors import CandorError
+from candor.extras import import_extra
 from candor.services import open_services
 from candor.training.device import DeviceChoice
 from candor.training.multiplicity import CORRECTION_NAMES, adjust
@@ -249,11 +250,8 @@ def _collect(futures: dict, specs: list[SeriesSpec], report: Report, running: Ca
 
 def connect_dask(address: str, timeout: float = 5.0) -> Any:
     """A ``distributed.Client`` for ``address``; unreachable → :class:`ClusterError` (one line)."""
-    try:  # lazy: distributed is an extra, only needed with --dask, and takes ~0.4 s to import
-        from distributed import Client
-    except ImportError:
-        raise ClusterError("`--dask` needs the distributed package, which is not installed: run "
-                           "pip install 'candor[dask]'.") from None
+    # lazy: distributed is an extra, only needed with --dask, and takes ~0.4 s to import
+    Client = import_extra("distributed", "dask", "`--dask`", ClusterError).Client
     try:
         return Client(address, timeout=f"{timeout}s", set_as_default=False)
     except Exception as exc:  # noqa: BLE001 - OSError / TimeoutError / ValueError on a bad address

@@ -132,6 +132,10 @@ def train_command(
         datasets=_names(symbols) or ((dataset,) if dataset and timeframes else None), timeframes=_names(timeframes),
         jobs=jobs, dask=dask, keep_going=keep_going or None, device=device,
     ))
+    if config.tracking.uses_wandb:  # a missing extra refuses first: before bars are read or fold processes start
+        from candor.extras import import_wandb
+
+        import_wandb()
     device_choice = _probe_device(config, quiet=log_json)
     if all_series or symbols or timeframes:
         return _train_all(config, out=out, dry_run=dry_run, quiet=log_json, device=device_choice)
@@ -147,10 +151,6 @@ def train_command(
         bars = stored_bars(config, symbol, timeframe)
     else:
         bars = open_bars(dataset=dataset, data=data, symbol=symbol, timeframe=timeframe, tz=tz, calendar=calendar)
-    if config.tracking.uses_wandb:  # fail on a missing extra before fold processes start (they outlive the line)
-        from candor.registry.wandb_sink import import_wandb
-
-        import_wandb()
     # parse → validate → open → compute: the period window and the derived run config are checked
     # before the services are opened (and passed down); a dry run opens none
     plan = plan_training(bars, config, dry_run=dry_run, force=force, period=period, device=device_choice)

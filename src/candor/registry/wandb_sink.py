@@ -27,24 +27,11 @@ from typing import Any
 
 from candor.config import Config, under_home
 from candor.errors import StoreError
+from candor.extras import import_wandb
 from candor.registry.common import first_line
 from candor.backtest import BacktestResult
 from candor.records.manifest import Manifest
 from candor.registry.tracking import TrainingSink, run_tags, training_metrics, write_run_files
-
-WANDB_INSTALL_HINT = "pip install 'candor[wandb]'"
-
-
-def import_wandb() -> ModuleType:
-    """The ``wandb`` module, or one StoreError line naming the extra that installs it."""
-    # Imported here, not at module level: wandb is an optional extra that only a W&B backend needs.
-    try:
-        import wandb
-    except ImportError:
-        raise StoreError(f"`tracking.backend` needs the wandb package, which is not installed: run "
-                         f"{WANDB_INSTALL_HINT} (or set tracking.backend = \"mlflow\").") from None
-    return wandb
-
 
 def training_sinks(config: Config) -> tuple[TrainingSink, ...]:
     """The trackers ``[tracking] backend`` adds beside MLflow: none, or the W&B sink."""

@@ -11,10 +11,6 @@ from __future__ import annotations
 import warnings
 from dataclasses import dataclass
 
-import numpy as np
-import xgboost
-from xgboost import XGBClassifier
-
 from candor.errors import ConfigError
 
 DEVICES = ("cpu", "cuda")
@@ -36,6 +32,8 @@ class DeviceChoice:
 
 def xgboost_has_cuda() -> bool:
     """True when the installed XGBoost was built with CUDA (``xgboost-cpu`` never is)."""
+    import xgboost  # lazy: ~1 s of imports (scikit-learn included) that a CPU run never needs here
+
     return bool(xgboost.build_info().get("USE_CUDA", False))
 
 
@@ -43,6 +41,9 @@ def cuda_usable() -> tuple[bool, str]:
     """(usable, reason): the build has CUDA and a 4-row model fits on ``device="cuda"``."""
     if not xgboost_has_cuda():
         return False, f"the installed xgboost has no CUDA support (xgboost-cpu); {GPU_INSTALL_HINT}"
+    import numpy as np
+    from xgboost import XGBClassifier
+
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error")  # XGBoost *warns* and silently uses the CPU on a bad device
