@@ -115,7 +115,7 @@ def parse_manifest(text: str | bytes) -> Manifest:
         if first["type"] == "json_invalid":
             raise RegistryError(f"the manifest is not valid JSON ({first['msg']}); the artifact is damaged — "
                                 "retrain the model or restore the artifact.") from None
-        if first["type"] == "model_type":
+        if first["type"] == "model_type" and not first["loc"]:  # the whole document; `label_spec: null` is malformed
             raise RegistryError("the manifest is not a JSON object; it was not written by candor.") from None
         where = ".".join(str(p) for p in first["loc"]) or "manifest"
         raise RegistryError(f"the manifest is malformed ({where}: {first['msg']}); it was not written by "

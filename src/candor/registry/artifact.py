@@ -192,12 +192,27 @@ def load_model(path: Path | str, expected_manifest_sha256: str | None = None) ->
     path = Path(path)
     manifest, contents = _verified(path, expected_manifest_sha256)
     if MODEL_FILE in contents:
-        estimator = pickle.loads(gzip.decompress(contents[MODEL_FILE]))
+        name, read = MODEL_FILE, lambda data: pickle.loads(gzip.decompress(data))
     elif LEGACY_MODEL_FILE in contents:
-        estimator = joblib.load(io.BytesIO(contents[LEGACY_MODEL_FILE]))
+        name, read = LEGACY_MODEL_FILE, lambda data: joblib.load(io.BytesIO(data))
     else:
         raise RegistryError(f"artifact {path} records no model file ({MODEL_FILE}); it was not written by candor.")
+    try:
+        estimator = read(contents[name])
+    except Exception as exc:  # noqa: BLE001 - a damaged gzip or pickle raises anything (EOFError read as "aborted")
+        raise RegistryError(f"artifact file {path / name} cannot be loaded ({type(exc).__name__}: "
+                            f"{_first_line(exc)}); the artifact is damaged or was not written by this candor — "
+                            "retrain the model or restore the artifact.") from None
+    if not all(callable(getattr(estimator, method, None)) for method in ("predict_proba", "predict")) \
+            or getattr(estimator, "classes_", None) is None:
+        raise RegistryError(f"artifact file {path / name} holds a {type(estimator).__name__}, not a fitted candor "
+                            "model; it was not written by candor — retrain the model or restore the artifact.")
     return CandorModel(estimator, manifest, path)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0][:200] if text else "no detail"
 
 
 def _verified(path: Path, expected_manifest_sha256: str | None) -> tuple[Manifest, dict[str, bytes]]:
@@ -214,7 +229,10 @@ def _verified(path: Path, expected_manifest_sha256: str | None) -> tuple[Manifes
     except UnicodeDecodeError:
         raise RegistryError(f"{manifest_path} is not UTF-8 JSON; the artifact is damaged — retrain the model "
                             "or restore the artifact.") from None
-    manifest = parse_manifest(text)
+    try:
+        manifest = parse_manifest(text)
+    except RegistryError as exc:  # name the file: the message says what is wrong with it
+        raise type(exc)(f"{manifest_path}: {exc}") from None
     contents: dict[str, bytes] = {}
     for name, expected in manifest.files.items():
         if name in ("", ".", "..") or Path(name).name != name:
