@@ -19,10 +19,13 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
+from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from candor import __version__
 from candor.api import routes_pages, routes_read, routes_write
+from candor.api.auth import GUARDS, bearer_token, token_refusal
 from candor.services import Services
 from candor.errors import (
     CandorError, DataError, InvalidNameError, ModelError, NotFoundError, RegistryError, StoreError,
@@ -76,28 +79,109 @@ def _describe(errors: list[Any]) -> str:
     return "; ".join(parts)
 
 
+class _BodyTooLarge(StarletteHTTPException):
+    """Raised by the counting ``receive`` once a body passes the limit; FastAPI re-raises an
+    HTTPException from a body read, so candor's handler renders the 413."""
+
+
 class _LimitBody:
-    """413 before a byte of an oversized body is parsed: a 33 MB post used to cost 112 MB of RAM.
+    """413 before an oversized body is held in memory: a 33 MB post used to cost 112 MB of RAM.
     ``api.max_body_mb`` (default 2; a full /api/predict of 5,000 bars is about 0.8 MB).
+
+    Two checks. A declared ``Content-Length`` over the limit is refused before a byte is read.
+    And the bytes actually received are counted, on every route, whatever the headers say: a
+    request with ``Content-Length: 10`` and ``Transfer-Encoding: chunked`` used to pass the first
+    check and stream 200 MB into the parser. The counting ``receive`` raises a 413 once the
+    running count passes the limit, so at most one chunk beyond it is ever read.
 
     A plain ASGI middleware, not ``@app.middleware("http")``: Starlette's ``BaseHTTPMiddleware``
     runs every request — reads included — through an extra task and memory streams, about a
-    millisecond of the event loop per request under load; this one only looks at the headers."""
+    millisecond of the event loop per request under load; this one adds one closure per request."""
 
     def __init__(self, app: Any, max_mb: float) -> None:
         self.app, self.max_mb, self.limit = app, max_mb, int(max_mb * 1024 * 1024)
 
+    def _too_large(self) -> _BodyTooLarge:
+        return _BodyTooLarge(413, f"request body over {self.max_mb:g} MB (api.max_body_mb); send fewer bars "
+                                  "(the features need a few hundred)")
+
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] == "http":
-            declared = next((v for k, v in scope["headers"] if k == b"content-length"), None)
-            if declared is not None and (not declared.isdigit() or int(declared) > self.limit):
-                detail = (f"request body over {self.max_mb:g} MB (api.max_body_mb); send fewer bars (the "
-                          "features need a few hundred)")
-                return await JSONResponse({"detail": detail}, status_code=413)(scope, receive, send)
-            if declared is None and scope["method"] in ("POST", "PUT", "PATCH"):
-                return await JSONResponse({"detail": "send a Content-Length header (chunked bodies are refused)"},
-                                          status_code=411)(scope, receive, send)
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        declared = next((v for k, v in scope["headers"] if k == b"content-length"), None)
+        if declared is not None and (not declared.isdigit() or int(declared) > self.limit):
+            return await _refuse(scope, receive, send, self._too_large())
+        if declared is None and scope["method"] in ("POST", "PUT", "PATCH"):
+            return await JSONResponse({"detail": "send a Content-Length header (chunked bodies are refused)"},
+                                      status_code=411)(scope, receive, send)
+        received, started = 0, False
+
+        async def counted() -> Any:
+            nonlocal received
+            if received > self.limit:  # a reader that goes on after the 413 gets no more bytes
+                raise self._too_large()
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.limit:
+                    raise self._too_large()
+            return message
+
+        async def sending(message: Any) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, counted, sending)
+        except _BodyTooLarge as exc:  # read outside a route's handlers (they render it themselves)
+            if started:
+                raise
+            await _refuse(scope, receive, send, exc)
+
+
+class _GuardWrites:
+    """401/403 before a token-guarded route reads its body (:data:`candor.api.auth.GUARDS`).
+
+    FastAPI reads and parses a body before it solves the route's dependencies, so the token
+    dependency alone let an anonymous client make the server parse megabytes. Here each route that
+    depends on a guard is known from the start; a request it matches (only methods that carry a
+    body are looked at; reads pass untouched) gets the guard's rule on its headers first."""
+
+    def __init__(self, app: Any, routes: list[Any], token: Any) -> None:
+        self.app, self.token = app, token
+        self.guarded = [(route, required) for route in routes if (required := _guard(route)) is not None]
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and scope["method"] not in ("GET", "HEAD", "OPTIONS"):
+            required = next((req for route, req in self.guarded if route.matches(scope)[0] is Match.FULL), None)
+            if required is not None:
+                token = bearer_token(Headers(scope=scope).get("authorization"))
+                refusal = token_refusal(self.token, token, required=required)
+                if refusal is not None:
+                    return await _refuse(scope, receive, send, refusal)
         await self.app(scope, receive, send)
+
+
+def _guard(route: Any) -> bool | None:
+    """True (token required), False (required once one is set) or None: the guard among the
+    dependencies of ``route``, at any depth."""
+    stack = [getattr(route, "dependant", None)]
+    while stack:
+        dependant = stack.pop()
+        if dependant is not None:
+            if dependant.call in GUARDS:
+                return GUARDS[dependant.call]
+            stack.extend(dependant.dependencies)
+    return None
+
+
+async def _refuse(scope: Any, receive: Any, send: Any, exc: StarletteHTTPException) -> None:
+    """``exc`` rendered as the app's handlers render it (JSON, or the error page for a browser)."""
+    response = _error_page(Request(scope, receive), exc.status_code, str(exc.detail))
+    for key, value in (exc.headers or {}).items():
+        response.headers[key] = value
+    await response(scope, receive, send)
 
 
 #: Sync endpoints running at once per process (anyio's default is 40). Their work is mostly Python
@@ -185,6 +269,9 @@ def create_app(services: Services) -> FastAPI:
     app.state.services = services
     app.state.templates = _templates()
     _install_handlers(app)
+    # Added last runs first: the body limit sees every request, then the token guard, then the router.
+    routes = [*routes_read.router.routes, *routes_write.router.routes, *routes_pages.router.routes]
+    app.add_middleware(_GuardWrites, routes=routes, token=services.config.api.token)
     app.add_middleware(_LimitBody, max_mb=services.config.api.max_body_mb)
 
     @app.get("/assets/plotly.min.js", include_in_schema=False)
