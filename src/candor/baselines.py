@@ -56,15 +56,18 @@ def class_prior(y_train: Any, classes: Any, n: int) -> np.ndarray:
 
 def _as_ns(values: Any, name: str) -> np.ndarray:
     """Timestamps (naive = UTC, aware → UTC) as int64 ns, or plain numbers; NaT/NaN → never."""
-    arr = np.asarray(values)
-    if arr.dtype.kind in "iu":
-        return arr.astype(np.int64)
-    if arr.dtype.kind == "f":
-        return np.where(np.isnan(arr), np.inf, arr)
-    try:
-        idx = pd.DatetimeIndex(values)
-    except (TypeError, ValueError) as exc:
-        raise ConfigError(f"`{name}` must hold timestamps or numbers; got dtype {arr.dtype}.") from exc
+    if isinstance(values, (pd.Series, pd.Index)) and values.dtype.kind == "M":
+        idx = pd.DatetimeIndex(values)  # not np.asarray: an aware index would become Timestamps one by one
+    else:
+        arr = np.asarray(values)
+        if arr.dtype.kind in "iu":
+            return arr.astype(np.int64)
+        if arr.dtype.kind == "f":
+            return np.where(np.isnan(arr), np.inf, arr)
+        try:
+            idx = pd.DatetimeIndex(values)
+        except (TypeError, ValueError) as exc:
+            raise ConfigError(f"`{name}` must hold timestamps or numbers; got dtype {arr.dtype}.") from exc
     if idx.tz is not None:
         idx = idx.tz_convert("UTC").tz_localize(None)
     out = idx.asi8.copy()

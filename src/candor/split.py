@@ -79,6 +79,8 @@ def _as_utc_index(values: Any) -> pd.DatetimeIndex:
     """Timestamps (naive = UTC) from a Series, Index or any array-like, as a UTC DatetimeIndex."""
     if not isinstance(values, (pd.Series, pd.Index)):
         values = np.asarray(values)
+    elif isinstance(values.dtype, pd.DatetimeTZDtype):  # already aware: to_datetime would walk it element by element
+        return pd.DatetimeIndex(values).tz_convert("UTC")
     return pd.DatetimeIndex(pd.to_datetime(values, utc=True))
 
 

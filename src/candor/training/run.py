@@ -177,7 +177,7 @@ def _baseline_preds(data: LabelledData, train: np.ndarray, test: np.ndarray, see
     return {
         "majority": majority,
         "persistence": baselines.persistence(
-            data.y.index, y, data.t1.to_numpy(), test, fallback=majority[0] if len(majority) else 0
+            data.y.index, y, data.t1.to_numpy("datetime64[ns]"), test, fallback=majority[0] if len(majority) else 0
         ),
         "stratified": baselines.stratified(y[train], len(test), random_state=seed),
     }
@@ -211,7 +211,7 @@ def _run_folds(data: LabelledData, folds: list[Fold], dev: np.ndarray, config: C
     classes = np.unique(y)
     tasks = [delayed(fit_production_members)(members, data.X, y, data.t1, dev)]
     tasks += [delayed(fit_members)(members, data.X, y, data.t1, classes, f.index, f.train, f.test) for f in folds]
-    warm = warmup_block(y, data.y.index.to_numpy(), data.t1.to_numpy(), folds[0].train)
+    warm = warmup_block(y, data.y.index.to_numpy("datetime64[ns]"), data.t1.to_numpy("datetime64[ns]"), folds[0].train)
     if warm is not None:
         tasks.append(delayed(fit_members)(members, data.X, y, data.t1, classes, WARMUP, *warm))
     member_folds, production = _gather(config, tasks, len(folds), progress)
