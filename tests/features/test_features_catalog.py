@@ -16,6 +16,7 @@ from candor.features import (
     parse_feature_set,
     warmup_bars,
 )
+from candor.features.indicators import settle, wilder
 
 PRICES = ["open", "high", "low", "close"]
 
@@ -89,13 +90,14 @@ def test_time_features_only_where_meaningful():
 
 def test_auto_context_per_timeframe():
     names = lambda tf: {s.name for s in feature_specs(FeatureSet(groups=("context",)), tf)}  # noqa: E731
-    assert "d1_rsi_14" in names("m5") and "w1_rsi_14" in names("d1") and names("w1") == set()
+    assert "d1_rsi_sma_14" in names("m5") and "w1_rsi_sma_14" in names("d1") and names("w1") == set()
 
 
 def test_warmup_bars_counts_context_in_fine_bars():
     fs = FeatureSet()
-    assert warmup_bars(fs, "w1") == 199  # SMA 200 of closes; no context for weekly bars
-    assert warmup_bars(fs, "h1", "XNYS") == (27 + 2) * 7 - 1  # daily ADX 14 over 7 bars a session
+    # Wilder's ATR 50 (first output at bar 50) until its seed settles; no context for weekly bars.
+    assert warmup_bars(fs, "w1") == 50 + settle(wilder(50)) == 392
+    assert warmup_bars(fs, "h1", "XNYS") == 392  # the daily context's (27 + 2) * 7 - 1 = 202 is shorter
     assert warmup_bars(fs, "h1", "24/7") == (27 + 2) * 24 - 1
     assert warmup_bars(FeatureSet(groups=("returns",), short=5, medium=10, long=20), "d1") == 19
 
@@ -105,7 +107,7 @@ def test_describe_features_reports_nan_share(sp500):
     by_name = {i.name: i for i in infos}
     assert by_name["close_sma_200_ratio"].warmup == 199
     assert by_name["close_sma_200_ratio"].nan_share == pytest.approx(199 / len(sp500))
-    assert by_name["w1_rsi_14"].group == "context"
+    assert by_name["w1_rsi_sma_14"].group == "context"
 
 
 @pytest.mark.parametrize(("kwargs", "match"), [

@@ -8,7 +8,7 @@ from candor.cli import main
 def test_features_command_prints_table_and_total(capsys):
     assert main(["features", "--dataset", "sp500", "--groups", "returns,momentum,context"]) == 0
     out = capsys.readouterr().out
-    assert "rsi_14" in out and "w1_rsi_14" in out and "NaN share" in out
+    assert "rsi_14" in out and "w1_rsi_sma_14" in out and "NaN share" in out
     assert "total: " in out and "features in 3 groups" in out
 
 

@@ -119,11 +119,14 @@ def feature_specs(feature_set: FeatureSet, timeframe: str, calendar: str | None 
     return specs
 
 
-def compute_features(bars: pd.DataFrame, feature_set: FeatureSet = FeatureSet()) -> pd.DataFrame:
+def compute_features(bars: pd.DataFrame, feature_set: FeatureSet = FeatureSet(), *,
+                     mask_warmup: bool = True) -> pd.DataFrame:
     """Scale-free, strictly causal features of ``bars``: same index, one float64 column each.
 
     Row t uses bars at or before t only; the first ``warmup`` rows of a column may be NaN,
-    after that every value is finite.
+    after that every value is finite. A recursion's rows between TA-Lib's first output and its
+    warm-up are NaN too (its seed has not settled: the value would depend on where ``bars``
+    start); ``mask_warmup=False`` keeps them, to measure that convergence.
     """
     timeframe, calendar = timeframe_of(bars), bars.attrs.get("calendar")
     specs = feature_specs(feature_set, timeframe, calendar)
@@ -140,6 +143,8 @@ def compute_features(bars: pd.DataFrame, feature_set: FeatureSet = FeatureSet())
         values = spec.fn(x)
         if values is not column:
             column[:] = values
+        if mask_warmup and spec.first is not None and spec.warmup > spec.first:
+            column[:spec.warmup] = np.nan
         x.forget(release[j])
     x.dest = None
     frame = pd.DataFrame(out, index=bars.index, columns=[s.name for s in specs], copy=False)
@@ -178,7 +183,8 @@ def _release_plan(feature_set: FeatureSet, timeframe: str, calendar: str | None,
 
 
 def warmup_bars(feature_set: FeatureSet, timeframe: str, calendar: str | None = None) -> int:
-    """The longest lookback of any column, in bars of ``timeframe``.
+    """The longest warm-up of any column, in bars of ``timeframe``: the first row every column has
+    a value within :data:`~candor.features.indicators.TOLERANCE` of the full-history one.
 
     Context columns count their coarse warm-up in fine bars (an exchange calendar has 6.5-hour
     sessions; ``None`` or ``"24/7"`` assumes round-the-clock bars, the larger, safer count).

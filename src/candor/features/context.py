@@ -14,6 +14,13 @@ row present is not known to be the last until a later bar arrives. A live foreca
 cannot know it either, so the day (week) becomes visible on the next row — the first bar after
 its end — in training exactly as live. Truncating the fine series at any row therefore
 reproduces the full computation's row exactly, which is the causality test.
+
+Every coarse column is a finite window: its value does not depend on where the series starts, so
+its warm-up is exact. RSI, ATR and ADX on the coarse bars are therefore their simple-average
+forms (Cutler's RSI; the mean true range; DI from summed directional movement, ADX the mean DX),
+named ``rsi_sma_14``…: Wilder's recursions on weekly bars would need about 150 weeks (1,077 daily
+bars around the clock) before their value stops depending on the first bar
+(``benchmarks/feature_warmup.py``), against 27 weeks for the windowed forms.
 """
 
 from __future__ import annotations
@@ -69,14 +76,44 @@ def bars_per_period(fine: str, coarse: str, calendar: str | None) -> int:
     return max(1, math.ceil(minutes(coarse) / minutes(fine)))
 
 
+def _true_range(x: Inputs) -> np.ndarray:
+    return x.memo("trange", lambda: talib.TRANGE(x.high, x.low, x.close))
+
+
+def sma_rsi(x: Inputs, p: int) -> np.ndarray:
+    """Cutler's RSI: 100 × the summed gains over the summed moves of the last ``p`` closes (50 when flat)."""
+    move = ind.lag_diff(x.close, 1)
+    gains, losses = talib.SUM(np.maximum(move, 0.0), p), talib.SUM(np.maximum(-move, 0.0), p)
+    return ind.div(100.0 * gains, gains + losses, fill=50.0)
+
+
+def sma_atr_pct(x: Inputs, p: int) -> np.ndarray:
+    """The mean true range of the last ``p`` bars, in percent of the close."""
+    return 100.0 * talib.SMA(_true_range(x), p) / x.close
+
+
+def sma_adx(x: Inputs, p: int) -> np.ndarray:
+    """ADX from windowed sums: +DI / -DI are the ``p``-bar sums of Wilder's directional movement over
+    the summed true range, DX = 100 |+DI - -DI| / (+DI + -DI), ADX its ``p``-bar mean (2p - 1 bars)."""
+    up, down = ind.lag_diff(x.high, 1), -ind.lag_diff(x.low, 1)
+    plus = np.where((up > down) & (up > 0), up, 0.0)
+    minus = np.where((down > up) & (down > 0), down, 0.0)
+    plus[:1] = minus[:1] = ind.NAN
+    true_range = talib.SUM(_true_range(x), p)
+    plus_di = ind.div(100.0 * talib.SUM(plus, p), true_range)
+    minus_di = ind.div(100.0 * talib.SUM(minus, p), true_range)
+    dx = ind.div(100.0 * np.abs(plus_di - minus_di), plus_di + minus_di)
+    return talib.SMA(dx, p)
+
+
 def coarse_rows(s: int) -> list[CoarseRow]:
     """Features computed on the coarse bars: name (without prefix), coarse warm-up, function."""
     return [
         ("ret_1", 1, lambda x: ind.ret(x, 1)),
         ("ret_5", 5, lambda x: ind.ret(x, 5)),
-        (f"rsi_{s}", lookback("RSI", timeperiod=s), lambda x: talib.RSI(x.close, s)),
-        (f"atr_pct_{s}", lookback("ATR", timeperiod=s), lambda x: 100.0 * ind.atr(x, s) / x.close),
-        (f"adx_{s}", lookback("ADX", timeperiod=s), lambda x: talib.ADX(x.high, x.low, x.close, s)),
+        (f"rsi_sma_{s}", s, lambda x: sma_rsi(x, s)),
+        (f"atr_sma_pct_{s}", s, lambda x: sma_atr_pct(x, s)),
+        (f"adx_sma_{s}", 2 * s - 1, lambda x: sma_adx(x, s)),
         ("close_sma_20_ratio", lookback("SMA", timeperiod=20),
          lambda x: rel(x.close, ind.sma(x, "close", x.close, 20))),
         ("bb_pctb_20", lookback("BBANDS", timeperiod=20),

@@ -1,8 +1,13 @@
-"""Scale-free indicator columns built on TA-Lib, grouped by role, each with its exact warm-up.
+"""Scale-free indicator columns built on TA-Lib, grouped by role, each with its converged warm-up.
 
-Every column here is a :class:`Spec`: a name, a group, the number of leading bars that are NaN
-(taken from TA-Lib's own ``lookback`` so it cannot drift from the C code) and a function of the
-bar arrays. Specs share intermediate series (SMA of volume, ATR, log close, ...) through
+Every column here is a :class:`Spec`: a name, a group, its warm-up (the leading bars that are NaN),
+a function of the bar arrays and ``first``, TA-Lib's own ``lookback`` (the first bar with any
+output, so it cannot drift from the C code). For a finite-window column (SMA, MAX, STDDEV…) the
+two are equal: its value does not depend on where the series starts. A recursion (Wilder's RSI /
+ATR / DMI, an EMA, KAMA, SAR) carries its seed forward, so its warm-up adds the bars the seed's
+error needs to decay (:func:`settle`); :func:`~candor.features.catalog.compute_features` masks
+the bars in between, so every value a model sees is within :data:`TOLERANCE` of the value the full
+history gives, wherever the series starts (measured: ``benchmarks/feature_warmup.py``). Specs share intermediate series (SMA of volume, ATR, log close, ...) through
 :meth:`Inputs.memo`, so each indicator runs once per call however many columns use it.
 
 Why these rules:
@@ -35,14 +40,25 @@ OHLCV = ("open", "high", "low", "close", "volume")
 LN2 = math.log(2.0)
 
 
+#: How close a column's first used value is to the full-history value: within this share of the
+#: column's full-history standard deviation (1%), wherever the series starts.
+TOLERANCE = 0.01
+#: The share of a recursion's seed error that must be left at the first used bar: TOLERANCE / 10,
+#: since a seed can be several standard deviations off (measured: at most ~6, on the real series).
+DECAY = TOLERANCE / 10
+
+
 @dataclass(frozen=True)
 class Spec:
-    """One feature column: its name, group, leading-NaN count and how to compute it."""
+    """One feature column: its name, group, warm-up (leading NaN bars), how to compute it and the
+    first bar TA-Lib gives any output (``None``: the warm-up; earlier than the warm-up for a
+    recursion, whose bars before its warm-up are masked)."""
 
     name: str
     group: str
     warmup: int
     fn: Callable[[Inputs], np.ndarray]
+    first: int | None = None
 
 
 class Inputs:
@@ -96,6 +112,38 @@ def lookback(func: str, **params: int) -> int:
     f = abstract.Function(func)
     f.set_parameters(params)
     return int(f.lookback)
+
+
+@lru_cache(maxsize=None)
+def settle(*alphas: float) -> int:
+    """Bars after a recursion's first output until its seed error has decayed below :data:`DECAY`.
+
+    ``alphas`` are the smoothing factors of first-order recursions applied one after the other
+    (Wilder: ``1/p``; EMA: ``2/(p+1)``; ADX smooths the DMI's smoothed sums again: two stages).
+    Two series of the same bars that start at different bars differ only in each stage's state,
+    and stage ``i``'s difference follows ``e_i[k] = (1 - a_i) e_i[k-1] + a_i e_{i-1}[k]``, which
+    starts at 1 (a seed one unit off) and decays monotonically: the answer is the first ``k``
+    with ``e_last[k] <= DECAY`` — ``ceil(ln(DECAY) / ln(1 - a))`` for one stage.
+    """
+    errors = [1.0] * len(alphas)
+    k = 0
+    while errors[-1] > DECAY:
+        k += 1
+        upstream = 0.0
+        for i, a in enumerate(alphas):
+            errors[i] = (1.0 - a) * errors[i] + (a * upstream if i else 0.0)
+            upstream = errors[i]
+    return k
+
+
+def wilder(p: int) -> float:
+    """Wilder's smoothing factor (RSI, ATR, DMI/ADX)."""
+    return 1.0 / p
+
+
+def ema_alpha(p: int) -> float:
+    """An EMA's smoothing factor."""
+    return 2.0 / (p + 1)
 
 
 # --------------------------------------------------------------------------- numeric helpers
