@@ -7,6 +7,7 @@ all call :func:`run_training`; it is the single place that decides what a traini
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 from contextlib import nullcontext
@@ -20,11 +21,12 @@ from candor.config import Config, under_home
 from candor.data.bars import last_period, timeframe_of
 from candor.errors import ConfigError
 from candor.features import warmup_bars
-from candor.registry.artifact import save_model
+from candor.registry.artifact import STAGING, save_model
 from candor.training.manifest import build_manifest
 from candor.registry.common import RegisteredVersion
 from candor.registry.gates import GateResult, default_gates, failure_reasons, run_gates
 from candor.registry.publish import Candidate, publish
+from candor.registry.repair import Repair, repair_interrupted, sweep_staging
 from candor.services import Services, open_services
 from candor.training.device import DeviceChoice
 from candor.training.run import Progress, RowPlan, TrainResult, plan_rows, train
@@ -42,6 +44,8 @@ class TrainingOutcome:
     gate_results: list[GateResult] = field(default_factory=list)
     registered: RegisteredVersion | None = None
     run: RunConfig | None = None
+    #: What earlier, killed publishes of this series had left half-written, and what was done.
+    repairs: list[Repair] = field(default_factory=list)
 
     @property
     def gate_failures(self) -> list[str]:
@@ -52,33 +56,14 @@ class TrainingOutcome:
         return not self.gate_failures
 
 
-#: Suffix of an artifact folder being published, followed by the writer's process id.
-STAGING = ".staging-"
+log = logging.getLogger(__name__)
 
 
 def remove_abandoned_staging(folder: Path, depth: int = 3) -> list[Path]:
     """Staging folders ``depth`` levels under ``folder`` whose writer process is gone (killed
-    mid-publish): 3 under ``<home>/models`` (``<symbol>/<tf>/<name>``), 1 under ``--out``. Only
-    that level is looked at — never every file of every stored model, and never a symbol folder
-    whose name merely contains the suffix."""
-    removed = []
-    pattern = "/".join(["*"] * (depth - 1) + [f"*{STAGING}*"])
-    for staging in folder.glob(pattern) if folder.is_dir() else ():
-        pid = staging.name.rpartition(STAGING)[2]
-        if staging.is_dir() and pid.isdigit() and not _alive(int(pid)):
-            shutil.rmtree(staging, ignore_errors=True)
-            removed.append(staging)
-    return removed
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # alive, owned by another user
-        pass
-    return True
+    mid-publish), removed: 3 under ``<home>/models`` (``<symbol>/<tf>/<name>``), 1 under ``--out``
+    (:func:`candor.registry.repair.sweep_staging`)."""
+    return [Path(repair.subject) for repair in sweep_staging(folder, depth)]
 
 
 def default_artifact_dir(config: Config, symbol: str, timeframe: str) -> Path:
@@ -150,18 +135,23 @@ def run_training(
     bars, run = plan.bars, plan.run
     promote = promote or force
     publishing = not dry_run and (track or promote)
-    if not dry_run:
-        if out is not None:
-            remove_abandoned_staging(Path(out), depth=1)
-        else:
-            remove_abandoned_staging(under_home(config.home, "models"))
+    folders = [(Path(out), 1)] if out is not None else [(under_home(config.home, "models"), 3)]
     # Open the stores before training: an unreachable database fails in a second, not after the fit.
     opened = (nullcontext(services) if services is not None or not publishing
               else open_services(run.config, migrate=True))
     with opened as live:
+        repairs: list[Repair] = []
+        if not dry_run:  # what a killed publish of this series left: repaired before anything new is written
+            repairs = (repair_interrupted(live.registry, live.tracking, symbol=str(bars.attrs["symbol"]),
+                                          timeframe=str(bars.attrs["timeframe"]), folders=folders)
+                       if publishing and live is not None else
+                       [r for folder, depth in folders for r in sweep_staging(folder, depth)])
+        for repair in repairs:
+            log.warning("repaired after an interrupted publish: %s", repair)
         result = replace(train(bars, run.config, progress=progress, reused=run.reused, rows=plan.rows),
                          derived=run.derived)
-        outcome = TrainingOutcome(result, None, run_gates(result.report, default_gates(run.config.registry)), run=run)
+        outcome = TrainingOutcome(result, None, run_gates(result.report, default_gates(run.config.registry)), run=run,
+                                  repairs=repairs)
         if dry_run:
             return outcome
         target = (Path(out) / f"{result.symbol}_{result.timeframe}_{datetime.now(UTC):%Y%m%dT%H%M%S%f}"
@@ -170,8 +160,9 @@ def run_training(
         if not (publishing and live is not None):
             outcome.artifact = save_model(target, result.model, manifest)
         else:
-            # Staged under a name no reader takes for a model, renamed once published: a crash in
-            # between leaves a staging folder the next training removes, never an orphan model.
+            # Staged under a name no reader takes for a model, renamed by publish once its version is
+            # recorded: a kill in between leaves a staging folder the next training (or `registry
+            # reconcile`) renames into place or removes (candor.registry.repair), never an orphan model.
             staging = save_model(target.with_name(f"{target.name}{STAGING}{os.getpid()}"), result.model, manifest)
             try:
                 outcome.registered = publish(live.registry, live.tracking,
@@ -181,7 +172,6 @@ def run_training(
             except BaseException:
                 shutil.rmtree(staging, ignore_errors=True)
                 raise
-            os.replace(staging, target)
             outcome.artifact = target
         save_best_params(result, run.config.home)
     return outcome

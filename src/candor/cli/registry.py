@@ -182,11 +182,32 @@ def compare_command(
 
 @registry_app.command("reconcile")
 def reconcile_command(name: str = typer.Argument(..., help=NAME_HELP)) -> None:
-    """Make the audit trail and the aliases agree after an interrupted promotion or rollback."""
+    """Repair what an interrupted publish, promotion or rollback left: the audit trail and the aliases,
+    runs stuck RUNNING, versions without their training record, abandoned staging folders."""
+    from candor.config import load_config, under_home
+    from candor.errors import NotFoundError
+    from candor.registry.common import parse_model_name
+    from candor.registry.repair import repair_interrupted
+    from candor.services import open_services
+
     name = _name(name)
-    with _registry() as registry:
-        fixes = registry.reconcile(name)
+    ref = parse_model_name(name)
+    config = load_config()
+    with open_services(config) as services:
+        repairs = repair_interrupted(services.registry, services.tracking, symbol=ref.symbol, timeframe=ref.timeframe,
+                                     folders=[(under_home(config.home, "models"), 3)])
+        for repair in repairs:
+            _say(f"{name}: {repair}")
+        try:
+            fixes = services.registry.reconcile(name)
+        except NotFoundError:
+            if not repairs:
+                raise
+            _say(f"{name}: no version was registered, so no alias to reconcile")
+            return
     if not fixes:
         _say(f"{name}: audit trail and aliases agree")
     for fix in fixes:
         _say(f"{name}: {fix.alias} {fix.kind} {fix.from_version or 'none'} → {fix.to_version or 'none'}")
+    if not repairs:
+        _say(f"{name}: no interrupted publish left anything behind")

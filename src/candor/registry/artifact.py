@@ -30,6 +30,7 @@ import hashlib
 import io
 import os
 import pickle
+import re
 import shutil
 import tempfile
 import warnings
@@ -161,6 +162,19 @@ def _newest_complete(features: pd.DataFrame, columns: np.ndarray, last: int) -> 
     return features.index[rows], values[np.ix_(rows, columns)]
 
 
+#: Marks a folder being written or published, followed by the writer's process id: ``<name>.staging-<pid>``
+#: (a finished artifact waiting for its publish) or ``.staging-<pid>-<random>`` (:func:`save_model`'s
+#: temporary folder). A folder whose writer is gone was abandoned by a kill.
+STAGING = ".staging-"
+_STAGING_OWNER = re.compile(re.escape(STAGING) + r"(\d+)(?:-[^/]*)?$")
+
+
+def staging_owner(name: str) -> int | None:
+    """The process id in a staging folder's name, or None when ``name`` is no staging folder."""
+    found = _STAGING_OWNER.search(name)
+    return int(found.group(1)) if found else None
+
+
 def save_model(directory: Path, estimator: Any, manifest: Manifest) -> Path:
     """Write the artifact atomically (temp dir + rename) and return its path; ``manifest.files``
     is replaced by the hashes of the files written."""
@@ -168,7 +182,8 @@ def save_model(directory: Path, estimator: Any, manifest: Manifest) -> Path:
     directory.parent.mkdir(parents=True, exist_ok=True)
     if directory.exists():
         raise ModelError(f"artifact directory {directory} already exists; choose another --out.")
-    staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=directory.parent))
+    # The writer's pid in the name: a kill mid-write leaves a folder the next run can tell is abandoned.
+    staging = Path(tempfile.mkdtemp(prefix=f"{STAGING}{os.getpid()}-", dir=directory.parent))
     try:
         payload = gzip.compress(pickle.dumps(estimator, protocol=5), compresslevel=3, mtime=0)
         (staging / MODEL_FILE).write_bytes(payload)

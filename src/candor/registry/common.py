@@ -28,6 +28,11 @@ STAGED, VALIDATED, FAILED, ARCHIVED = "staged", "validated", "failed", "archived
 STATUSES = (STAGED, VALIDATED, FAILED, ARCHIVED)
 MANIFEST_SHA = "manifest_sha256"
 GATE_REASONS = "gate_reasons"
+#: Run tags naming the process that publishes a run, and how far its publish got: ``publishing``
+#: from the run's creation until its version is registered, recorded and its artifact in place,
+#: then ``published``; ``interrupted`` once :mod:`candor.registry.repair` found its writer dead.
+OWNER_PID, OWNER_HOST, PUBLISH_STATE = "candor.pid", "candor.host", "candor.state"
+PUBLISHING, PUBLISHED, INTERRUPTED = "publishing", "published", "interrupted"
 #: Numbers copied from the report onto each version as tags (history, compare, the MLflow UI).
 METRIC_TAGS = ("oos_accuracy", "oos_precision", "oos_recall", "oos_f1", "oos_lift", "oos_p_value",
                "holdout_accuracy", "holdout_f1", "holdout_lift")

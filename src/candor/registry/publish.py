@@ -10,6 +10,7 @@ promotion step is reported on the returned version (``note``), never half-raised
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -17,7 +18,7 @@ from pathlib import Path
 import pandas as pd
 
 from candor.errors import RegistryError
-from candor.registry.common import VALIDATED, RegisteredVersion
+from candor.registry.common import PUBLISH_STATE, PUBLISHED, VALIDATED, RegisteredVersion
 from candor.registry.registry import Registry
 from candor.registry.tracking import Tracking, log_artifact_run, log_training, training_run_fields
 from candor.backtest import BacktestResult
@@ -36,14 +37,23 @@ class Candidate:
     manifest: Manifest | None = None
     backtest: BacktestResult | None = None
     run_tags: Mapping[str, str] = field(default_factory=dict)
-    #: Where the artifact will live once published, when it is published from a staging folder.
+    #: Where the artifact will live once published, when it is published from a staging folder:
+    #: renamed there once its version is registered and recorded.
     kept_at: Path | None = None
+    #: Why this version must not count as validated whatever its report says (a derived model that
+    #: could not be evaluated on rows it never saw): it is registered ``failed`` with this reason.
+    not_validated: str | None = None
 
 
 def publish(registry: Registry, tracking: Tracking, candidate: Candidate, *, promote: bool, actor: str,
             reason: str, margin: float = 0.0, bars: pd.DataFrame | None = None,
             force: bool = False) -> RegisteredVersion:
-    """Log → register → validate → record → (promote if validated and not worse than the champion).
+    """Log → register → validate → record → keep → (promote if validated and not worse than the champion).
+
+    Each step is safe under a kill: the run is created tagged with its writer's pid and
+    ``publishing`` (:func:`candor.registry.tracking.owner_tags`) and tagged ``published`` only once
+    its version is recorded and the staged artifact renamed to ``kept_at``; whatever a dead writer
+    left in between is found and repaired by :mod:`candor.registry.repair`.
 
     Gate failures are not raised: the version comes back ``failed`` with ``gate_reasons``.
     ``bars`` let the comparison re-score both models when their holdouts differ. ``force`` (with
@@ -59,9 +69,16 @@ def publish(registry: Registry, tracking: Tracking, candidate: Candidate, *, pro
         run_id = log_artifact_run(candidate.artifact, tracking, candidate.run_tags)
     staged = registry.register(run_id, candidate.artifact)
     version = registry.validate(staged.name, staged.version)
+    if candidate.not_validated:
+        version = registry.mark_failed(version.name, version.version, candidate.not_validated)
     if candidate.manifest is not None:
         record_training_run(registry.engine,
                             **training_run_fields(candidate.manifest, run_id, version.name, version.version))
+    if candidate.kept_at is not None:
+        os.replace(candidate.artifact, candidate.kept_at)
+    # The run's publish is complete: from here on a kill can only interrupt an alias move, which
+    # the audit trail rolls forward (``candor registry reconcile``).
+    tracking.client.set_tag(run_id, PUBLISH_STATE, PUBLISHED)
     if not promote:
         return version
     if version.status != VALIDATED:

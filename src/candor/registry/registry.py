@@ -31,7 +31,8 @@ from candor.registry.aliases import CHAMPION, PREVIOUS, AliasMove, ReconcileFix,
 from candor.registry.artifact import MANIFEST_FILE, CandorModel, sha256_file, verify_artifact
 from candor.registry.champions import Champion, champion_index, check_age, pages
 from candor.registry.common import (
-    ARCHIVED, DEFAULT_HORIZON, FAILED, GATE_REASONS, MANIFEST_SHA, METRIC_TAGS, STAGED, STATUS, VALIDATED, Comparison,
+    ARCHIVED, DEFAULT_HORIZON, FAILED, GATE_REASONS, MANIFEST_SHA, METRIC_TAGS, OWNER_HOST, OWNER_PID,
+    PUBLISH_STATE, PUBLISHING, STAGED, STATUS, VALIDATED, Comparison,
     HistoryRow, ModelSummary, RegisteredVersion, first_line, is_not_found, mlflow_errors, manifest_model_name,
     model_name, resolve_name, series_label,
 )
@@ -173,6 +174,33 @@ class Registry:
                                  mv.tags.get(MANIFEST_SHA, ""), tuple(reasons))
 
     @_invalidates
+    def mark_failed(self, name: str, version: str | int, reason: str) -> RegisteredVersion:
+        """Tag a version ``failed`` with ``reason`` first among its gate reasons, whatever its gates said
+        (an interrupted publish, a derived model that could not be evaluated): never promoted
+        without ``--force``."""
+        mv = self.version(name, version)
+        reasons = [reason, *(r for r in mv.tags.get(GATE_REASONS, "").split("\n") if r and r != reason)]
+        with mlflow_errors(self.uri):
+            self.client.set_model_version_tag(mv.name, mv.version, STATUS, FAILED)
+            self.client.set_model_version_tag(mv.name, mv.version, GATE_REASONS, "\n".join(reasons)[:_TAG_LIMIT])
+        return RegisteredVersion(mv.name, str(mv.version), mv.run_id, FAILED, mv.tags.get(MANIFEST_SHA, ""),
+                                 tuple(reasons))
+
+    def _check_published(self, mv: Any) -> None:
+        """Refuse a version whose publish has not finished: its run is still tagged ``publishing``
+        (in flight, or its writer was killed and ``candor registry reconcile`` has not repaired it)."""
+        try:
+            tags = self.client.get_run(mv.run_id).data.tags
+        except Exception as exc:
+            if is_not_found(exc) or "not found" in first_line(exc).lower():
+                return  # a run deleted by hand: nothing says the publish was interrupted
+            raise
+        if tags.get(PUBLISH_STATE) == PUBLISHING:
+            raise RegistryError(f"version {mv.version} of {mv.name} is still being published (run {mv.run_id}, "
+                                f"process {tags.get(OWNER_PID, '?')} on {tags.get(OWNER_HOST, '?')}); if that "
+                                f"process was killed, run `candor registry reconcile {mv.name}` first.")
+
+    @_invalidates
     def record_universe_verdict(self, name: str, version: str | int, *, adjusted_p_value: float, verdict: str,
                                 correction: str, n_series: int, require_edge: bool) -> RegisteredVersion:
         """Tag the verdict a version's edge keeps after the correction across the universe it was
@@ -232,6 +260,7 @@ class Registry:
             raise RegistryError(f"version {mv.version} of {name} is {status} ({why}); only validated versions "
                                 "are promoted — pass --force to override (recorded in the audit trail).")
         with mlflow_errors(self.uri):
+            self._check_published(mv)
             aliases = current_aliases(self.client, name)
             old = aliases.get(CHAMPION)
             if old == str(mv.version):

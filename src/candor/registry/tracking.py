@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import socket
 import tempfile
 import time
 from collections.abc import Mapping
@@ -30,6 +32,7 @@ from candor import __version__
 from candor.backtest import BacktestResult, plot_equity, write_trades_csv
 from candor.config import safe_uri
 from candor.errors import ConfigError, StoreError
+from candor.registry.common import OWNER_HOST, OWNER_PID, PUBLISH_STATE, PUBLISHING
 from candor.labels import CLASS_NAMES
 from candor.records.manifest import Manifest
 from candor.records.report import TrainingReport
@@ -39,6 +42,11 @@ EXPERIMENT = "candor"
 PARAM_LIMIT = 6000
 TAG_LIMIT = 5000
 _TRUNCATED = "…[truncated]"
+
+
+def owner_tags() -> dict[str, str]:
+    """The tags a run is created with: this process, this host, ``publishing``."""
+    return {OWNER_PID: str(os.getpid()), OWNER_HOST: socket.gethostname(), PUBLISH_STATE: PUBLISHING}
 
 
 class TrainingSink(Protocol):
@@ -278,7 +286,7 @@ def log_training(manifest: Manifest, backtest: BacktestResult | None, artifact_d
     of ``tracking.sinks``, and return the MLflow run id (run marked FAILED if any logging fails, so
     it is never registered)."""
     client = tracking.client
-    run = client.create_run(tracking.experiment_id, tags=run_tags(manifest))
+    run = client.create_run(tracking.experiment_id, tags={**run_tags(manifest), **owner_tags()})
     run_id = run.info.run_id
     try:
         if tracking.log_details:
@@ -305,7 +313,8 @@ def log_training(manifest: Manifest, backtest: BacktestResult | None, artifact_d
 
 def log_artifact_run(artifact_dir: Path | str, tracking: Tracking, tags: Mapping[str, str]) -> str:
     """Log a model that no training produced (a champion with refit weights) as its own run."""
-    run = tracking.client.create_run(tracking.experiment_id, tags={k: _text(v, TAG_LIMIT) for k, v in tags.items()})
+    run = tracking.client.create_run(tracking.experiment_id,
+                                     tags={**{k: _text(v, TAG_LIMIT) for k, v in tags.items()}, **owner_tags()})
     run_id = run.info.run_id
     try:
         tracking.client.log_batch(run_id, tags=[RunTag("candor.artifact_dir", str(artifact_dir))])
