@@ -15,6 +15,7 @@ from candor.backtest import BacktestConfig
 from candor.backtest.replay import replay
 from candor.cli import main
 from candor.errors import ConfigError
+from candor.features import warmup_bars
 from candor.freqtrade import SignalRefused, StrategySettings, series_signals
 from candor.services import open_services
 
@@ -179,6 +180,8 @@ def test_export_writes_the_strategy_and_the_snippet(series, tmp_path, capsys):
     snippet = json.loads((user_data / f"candor-{SYMBOL}-d1.json").read_text())
     assert snippet["strategy"] == "CandorStrategy" and snippet["timeframe"] == "1d"
     assert snippet["startup_candle_count"] == series.warmup and snippet["stake_currency"] == "USDT"
+    # the catalog's converged warm-up of the champion's features for the exported timeframe (issue 22 item 16)
+    assert snippet["startup_candle_count"] == warmup_bars(series.config.features, "d1", "24/7") > 202
     assert snippet["exchange"]["pair_whitelist"] == [PAIR]
     assert snippet["candor"] == {"symbol": SYMBOL, "timeframe": "d1", "horizon": None, "min_confidence": 0.5,
                                  "calendar": "24/7", "config_file": str(toml.resolve()), "home": str(series.home)}
@@ -221,3 +224,17 @@ def test_export_bad_input_is_one_line_and_writes_nothing(series, tmp_path, capsy
     assert len(err) == 1 and err[0].startswith("error:"), err
     assert re.search(pattern, err[0]), err[0]
     assert not user_data.exists()
+
+
+def test_startup_candles_of_a_champion_saved_with_the_nominal_warmup_are_the_catalogs():
+    """A champion saved before the warm-ups were measured records 202 (the nominal d1 warm-up); the
+    export asks for the catalog's 392, where every feature's first value has settled."""
+    from types import SimpleNamespace
+
+    from candor.features import FeatureSet
+    from candor.freqtrade.export import startup_candles
+
+    old = SimpleNamespace(manifest=SimpleNamespace(warmup=202, feature_set=FeatureSet()), timeframe="d1")
+    assert startup_candles(old, "24/7") == warmup_bars(FeatureSet(), "d1", "24/7") == 392
+    longer = SimpleNamespace(manifest=SimpleNamespace(warmup=500, feature_set=FeatureSet()), timeframe="d1")
+    assert startup_candles(longer, "24/7") == 500

@@ -19,10 +19,15 @@ import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from candor.errors import ConfigError
+from candor.features import warmup_bars
 from candor.freqtrade.signals import FREQTRADE_TIMEFRAMES, StrategySettings
 from candor.registry.registry import Registry
+
+if TYPE_CHECKING:
+    from candor.registry.artifact import CandorModel
 
 STRATEGY_CLASS = "CandorStrategy"
 STRATEGY_FILE = f"{STRATEGY_CLASS}.py"
@@ -50,6 +55,15 @@ class ExportResult:
     champion: str
     version: str
     warmup: int
+
+
+def startup_candles(model: CandorModel, calendar: str | None) -> int:
+    """The candles before a champion's first signal: the catalog's warm-up of its feature set for its
+    timeframe (each feature's first used value within 1% of a standard deviation of the value a
+    full history gives, wherever the candles start). A champion saved before the warm-ups were
+    measured records the shorter nominal one; the larger of the two is used."""
+    manifest = model.manifest
+    return max(int(manifest.warmup), warmup_bars(manifest.feature_set, model.timeframe, calendar))
 
 
 def default_pair(symbol: str) -> str:
@@ -96,7 +110,7 @@ def export_strategy(registry: Registry, settings: StrategySettings, user_data: P
     pair = check_export(settings, user_data, pair, exchange)
     user_data = Path(user_data)
     champion = registry.champion(settings.symbol, settings.timeframe, settings.horizon)
-    warmup = int(champion.model.manifest.warmup)
+    warmup = startup_candles(champion.model, settings.calendar)
     snippet = json.dumps(config_snippet(settings, pair, warmup, exchange.lower()), indent=2) + "\n"
     strategy_file = user_data / "strategies" / STRATEGY_FILE
     config_file = user_data / f"candor-{settings.symbol}-{settings.timeframe}.json"

@@ -32,6 +32,7 @@ from freqtrade.strategy import IStrategy
 
 from candor.config import load_config
 from candor.errors import CandorError
+from candor.freqtrade.export import startup_candles
 from candor.freqtrade.signals import SeriesSignals, SignalRefused, StrategySettings, series_signals
 from candor.services import Services, open_services
 
@@ -78,7 +79,7 @@ class CandorStrategy(IStrategy):
         except CandorError as exc:
             logger.error("candor: %s — no trades until a champion can serve.", exc)
             return
-        warmup = int(champion.model.manifest.warmup)
+        warmup = startup_candles(champion.model, s.calendar)
         logger.info("candor: %s v%s serves %s/%s (warm-up %d candles, min confidence %s)", champion.name,
                     champion.version, s.symbol, s.timeframe, warmup, self.candor_min_confidence)
         if (self.startup_candle_count or 0) < warmup:
