@@ -68,7 +68,7 @@ def test_good_csv_prints_rows_span_rules_and_gaps(tmp_path, capsys):
     code, out, err = _run(capsys, ["validate", "--data", str(path)])
     assert code == 0 and err == ""
     assert "SPY d1 (calendar XNYS): 5 bars, 2024-03-04 00:00:00+00:00 → 2024-03-08" in out
-    assert "timeframe d1 inferred" in out and "rules passed (10/10)" in out
+    assert "timeframe d1 inferred" in out and "rules passed (11/11)" in out
     assert "gaps (XNYS, d1): 0 missing of 5 expected" in out
 
 

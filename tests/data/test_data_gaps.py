@@ -45,7 +45,8 @@ def test_a_bar_on_a_holiday_is_reported_as_off_calendar():
     days = _xnys_days("2024-03-01", "2024-04-30").union([pd.Timestamp("2024-03-29", tz="UTC")])
     report = find_gaps(_bars(days, "d1", "XNYS"))
     assert report.count == 0 and list(report.unexpected) == [pd.Timestamp("2024-03-29", tz="UTC")]
-    assert "off the calendar" in report.summary()
+    assert list(report.closed) == list(report.unexpected)
+    assert "1 bar(s) off the XNYS calendar: 1 when it is closed" in report.summary()
 
 
 def test_only_the_datas_own_span_is_checked():

@@ -26,7 +26,7 @@ def _with(column: str, row: int, value: float) -> pd.DataFrame:
 
 def test_good_bars_pass_every_rule():
     assert validate_bars(_bars(), min_rows=6) is None
-    assert RULES[0] == "sorted" and RULES[-1] == "min_rows" and len(RULES) == 10
+    assert RULES[0] == "sorted" and RULES[-1] == "min_rows" and len(RULES) == 11
 
 
 def test_sorted():
@@ -125,3 +125,30 @@ def test_a_symbol_set_by_hand_in_attrs_is_held_to_the_symbol_rule(symbol):
     bars.attrs["symbol"] = symbol
     with pytest.raises(ConfigError, match="`symbol` must be"):
         validate_bars(bars)
+
+
+def _daily(stamps: list[str], timeframe: str = "d1") -> pd.DataFrame:
+    idx = pd.DatetimeIndex(stamps, tz="UTC")
+    close = 100.0 + np.arange(len(idx))
+    frame = pd.DataFrame({"open": close, "high": close + 1, "low": close - 1, "close": close, "volume": 1.0}, index=idx)
+    return make_bars(frame, "T", timeframe, "24/7")
+
+
+def test_alignment_refuses_two_times_of_day_and_names_two_bars():
+    bars = _daily(["2024-01-01 00:00", "2024-01-03 19:00", "2024-01-05 00:00", "2024-01-07 19:00", "2024-01-09 00:00"])
+    with pytest.raises(BarValidationError, match=r"rule 'alignment': 2 row\(s\), first at 2024-01-03 19:00.*"
+                       r"2024-01-01 00:00:00\+00:00 and 2024-01-03 19:00:00\+00:00") as err:
+        validate_bars(bars)
+    assert err.value.rule == "alignment"
+
+
+def test_alignment_passes_a_daylight_saving_hour_and_refuses_an_off_grid_hour():
+    validate_bars(_daily(["2024-03-08 05:00", "2024-03-11 04:00", "2024-03-12 04:00"]))  # New York midnight
+    validate_bars(_daily(["2024-03-08 14:30", "2024-03-08 18:30", "2024-03-11 13:30", "2024-03-11 17:30"], "h4"))
+    with pytest.raises(BarValidationError, match=r"rule 'alignment'.*one h1 grid"):
+        validate_bars(_daily(["2024-03-08 14:00", "2024-03-08 15:00", "2024-03-08 16:30", "2024-03-08 17:00"], "h1"))
+
+
+def test_finite_refuses_values_that_overflow_the_features():
+    with pytest.raises(BarValidationError, match=r"rule 'finite': 1 row\(s\), first at 2024-01-01 02:00.*high is 1e\+308"):
+        validate_bars(_with("high", 2, 1e308))

@@ -108,6 +108,9 @@ class GapReport:
     missing: pd.DatetimeIndex = field(repr=False)
     unexpected: pd.DatetimeIndex = field(repr=False)
     checked: bool = True
+    #: The part of ``unexpected`` that falls when the market is closed (:func:`outside_sessions`);
+    #: the rest are bars inside sessions but not at one of the calendar's bar labels.
+    closed: pd.DatetimeIndex = field(default_factory=lambda: pd.DatetimeIndex([], tz="UTC", name="ts"), repr=False)
 
     @property
     def count(self) -> int:
@@ -121,9 +124,22 @@ class GapReport:
         if self.count:
             line += f", first at {self.missing[0]}"
         if len(self.unexpected):
-            line += (f"; {len(self.unexpected)} bar(s) off the calendar, first at {self.unexpected[0]}"
-                     " (wrong --tz or --calendar?)")
+            line += f"; {self.off_calendar()} (wrong --tz or --calendar?)"
         return line
+
+    def off_calendar(self) -> str:
+        """The bars off the calendar, split into those when it is closed and those between its labels."""
+        parts = []
+        if len(self.closed):
+            parts.append(f"{len(self.closed)} when it is closed, first at {self.closed[0]}")
+        between = self.unexpected.difference(self.closed)
+        if len(between):
+            label = _LABELS.get(self.timeframe, "on its session grid") if self.calendar != CONTINUOUS else "on its grid"
+            parts.append(f"{len(between)} not at a {self.timeframe} label ({label}), first at {between[0]}")
+        return f"{len(self.unexpected)} bar(s) off the {self.calendar} calendar: {'; '.join(parts)}"
+
+
+_LABELS = {"d1": "00:00 UTC of the session date", "w1": "Monday 00:00 UTC"}
 
 
 def _intraday_phase(index: pd.DatetimeIndex, opens: np.ndarray, step: int) -> int:
@@ -160,6 +176,42 @@ def _intraday_expected(index: pd.DatetimeIndex, calendar: str, step: pd.Timedelt
     return pd.DatetimeIndex(values.astype("datetime64[ns]")).tz_localize("UTC")
 
 
+def outside_sessions(bars: pd.DataFrame, calendar: str | None = None) -> np.ndarray:
+    """Per bar, whether it falls when the exchange of ``calendar`` (default: the bars') is closed:
+    an intraday bar outside every session's [open, close), a d1 bar whose UTC date is no session,
+    a w1 bar in a week without one. The one count of such bars: the gap report
+    (``validate``) and resampling's refusal both take it from here. All False for 24/7 or None."""
+    calendar = calendar or bars.attrs.get("calendar")
+    index = bars.index
+    if calendar in (None, "none", CONTINUOUS) or len(index) == 0:
+        return np.zeros(len(index), dtype=bool)
+    day = pd.Timedelta(days=1)
+    sessions = session_table(calendar, index.min() - day, index.max() + day)
+    if len(sessions) == 0:
+        return np.ones(len(index), dtype=bool)
+    ts = ns(index)
+    timeframe = timeframe_of(bars)
+    if timeframe in INTRADAY:
+        opens, closes = ns(sessions["open"]), ns(sessions["close"])
+        pos = np.searchsorted(opens, ts, side="right") - 1
+        return (pos < 0) | (ts >= closes[np.maximum(pos, 0)])
+    days = ns(session_dates_utc(sessions))
+    if timeframe == "w1":
+        return ~np.isin(week_label_ns(ts), week_label_ns(days))
+    return ~np.isin(ts // DAY_NS * DAY_NS, days)
+
+
+def _labels(bars: pd.DataFrame) -> pd.DatetimeIndex:
+    """The calendar label each bar stands for: its UTC date (d1) or its week's Monday (w1) on an
+    exchange calendar, so a bar labelled 04:00 UTC still counts for its session; else the bar itself."""
+    calendar, timeframe = bars.attrs.get("calendar"), timeframe_of(bars)
+    if calendar in (None, CONTINUOUS) or timeframe in INTRADAY:
+        return bars.index
+    stamps = ns(bars.index)
+    stamps = week_label_ns(stamps) if timeframe == "w1" else stamps // DAY_NS * DAY_NS
+    return pd.DatetimeIndex(stamps.astype("datetime64[ns]")).tz_localize("UTC")
+
+
 def expected_index(bars: pd.DataFrame) -> pd.DatetimeIndex | None:
     """Bar opens the market calendar expects within the data's span; None if calendar unknown."""
     calendar = bars.attrs.get("calendar")
@@ -167,7 +219,7 @@ def expected_index(bars: pd.DataFrame) -> pd.DatetimeIndex | None:
     index = bars.index
     if calendar is None or len(index) == 0:
         return None
-    first, last = index.min(), index.max()
+    first, last = _labels(bars).min(), index.max()
     if calendar == CONTINUOUS:
         return pd.date_range(first, last, freq=TIMEFRAMES[timeframe], name="ts")
     if timeframe in INTRADAY:
@@ -188,9 +240,14 @@ def find_gaps(bars: pd.DataFrame) -> GapReport:
     empty = pd.DatetimeIndex([], tz="UTC", name="ts")
     if expected is None:
         return GapReport(calendar, timeframe, 0, empty, empty, checked=False)
-    missing = expected.difference(bars.index)
-    unexpected = bars.index.difference(expected)
-    return GapReport(calendar, timeframe, len(expected), missing, unexpected)
+    labels = _labels(bars)
+    missing = expected.difference(labels)
+    # off the calendar: on a day (or hour) the market is closed, or not at the label of its period
+    closed = outside_sessions(bars)
+    off = closed | ~labels.isin(expected) | (labels != bars.index)
+    unexpected = pd.DatetimeIndex(bars.index[off], name="ts")
+    closed = pd.DatetimeIndex(bars.index[closed], name="ts")
+    return GapReport(calendar, timeframe, len(expected), missing, unexpected, closed=closed)
 
 
 def _forward_fill(bars: pd.DataFrame, missing: pd.DatetimeIndex) -> pd.DataFrame:
@@ -226,6 +283,11 @@ def apply_gap_policy(bars: pd.DataFrame, policy: str) -> tuple[pd.DataFrame, Gap
             f"{report.count} missing bar(s) against the {report.calendar} calendar, first at "
             f"{report.missing[0]}; fill them (gaps='ffill') or accept them (gaps='report')."
         )
+    if policy == "refuse" and len(report.unexpected):
+        raise DataError(f"{report.off_calendar()}; pass the right --tz or --calendar, or accept them "
+                        "(gaps='report').")
     if policy == "ffill" and report.count:
+        if len(report.unexpected.difference(report.closed)):  # filled bars would sit at other times than these
+            raise DataError(f"cannot fill the gaps: {report.off_calendar()}; pass the right --tz or --calendar.")
         return _forward_fill(bars, report.missing), report
     return bars, report

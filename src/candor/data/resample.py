@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from candor.data.bars import INTRADAY, TIMEFRAMES, make_bars, symbol_of, timeframe_of
-from candor.data.gaps import CONTINUOUS, ns, session_table, week_label_ns
+from candor.data.gaps import CONTINUOUS, ns, outside_sessions, session_table, week_label_ns
 from candor.errors import ConfigError, DataError
 
 _ORDER = list(TIMEFRAMES)
@@ -57,14 +57,12 @@ def _sessions_of(bars: pd.DataFrame, calendar: str, source: str) -> tuple[pd.Dat
     ts = ns(bars.index)
     sessions = session_table(calendar, bars.index[0] - pd.Timedelta(days=1),
                              bars.index[-1] + pd.Timedelta(days=8))
+    outside = outside_sessions(bars, calendar)  # the count `validate` reports as "when it is closed"
     if source in INTRADAY:
-        opens, closes = ns(sessions["open"]), ns(sessions["close"])
-        pos = np.searchsorted(opens, ts, side="right") - 1
-        outside = (pos < 0) | (ts >= closes[np.maximum(pos, 0)])
+        pos = np.searchsorted(ns(sessions["open"]), ts, side="right") - 1
     else:
         dates = pd.DatetimeIndex(bars.index.tz_convert(None).normalize())
         pos = pd.DatetimeIndex(sessions.index).get_indexer(dates)
-        outside = pos < 0
     if outside.any():
         first = bars.index[int(np.argmax(outside))]
         on_weekdays = bool((pd.DatetimeIndex(bars.index[outside]).dayofweek < 5).all())

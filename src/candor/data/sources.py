@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import re
+import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -19,7 +20,7 @@ import pandas as pd
 
 from candor.data.bars import OHLCV, TIMEFRAMES, check_timeframe, make_bars
 from candor.data.datasets import load_dataset
-from candor.data.gaps import CONTINUOUS, check_calendar, ns
+from candor.data.gaps import CONTINUOUS, DAY_NS, check_calendar, ns
 from candor.data.resample import resample
 from candor.data.validate import validate_bars
 from candor.errors import ConfigError, DataError
@@ -51,6 +52,22 @@ def _find(raw: pd.DataFrame, aliases: tuple[str, ...]) -> str | None:
     return next((keys[a] for a in aliases if a in keys), None)
 
 
+def _unmangled(column: object, columns: pd.Index) -> str:
+    """A column's name as written: pandas renames a repeated header ``Close`` to ``Close.1``."""
+    match = re.fullmatch(r"(.+)\.\d+", str(column))
+    return match.group(1) if match and match.group(1) in set(map(str, columns)) else str(column)
+
+
+def _single(raw: pd.DataFrame, found: str, what: str, origin: str) -> str:
+    """``found`` unless another column has the same name (any spelling): which one holds ``what``
+    would be a silent choice, so two are refused."""
+    same = [str(c) for c in raw.columns if _key(_unmangled(c, raw.columns)) == _key(_unmangled(found, raw.columns))]
+    if len(same) > 1:
+        raise DataError(f"{origin}: duplicate column: {len(same)} columns hold '{what}' ({', '.join(same)}); "
+                        "remove or rename all but one.")
+    return found
+
+
 def _missing(origin: str, what: str, aliases: tuple[str, ...], raw: pd.DataFrame) -> DataError:
     found = ", ".join(str(c) for c in raw.columns) or "none"
     return DataError(f"{origin}: missing column '{what}' (accepted names: {', '.join(aliases)}); "
@@ -69,11 +86,48 @@ def _parse_numbers(raw: pd.Series, name: str, origin: str) -> np.ndarray:
     return values.to_numpy(dtype="float64")
 
 
+_UNITS = {"s": ("seconds", 1e9), "ms": ("milliseconds", 1e6), "us": ("microseconds", 1e3), "ns": ("nanoseconds", 1.0)}
+#: What a timestamp can hold: nanoseconds since 1970 in int64 (the years 1677 to 2262).
+_NS_LIMIT = float(2**63)
+
+
 def _epoch(values: pd.Series) -> pd.DatetimeIndex:
-    """Integer timestamps: seconds, milliseconds, micro- or nanoseconds, told apart by size."""
-    top = float(np.nanmax(np.abs(values.to_numpy(dtype="float64")))) if len(values) else 0.0
+    """Integer timestamps: seconds, milliseconds, micro- or nanoseconds, told apart by size.
+
+    A value a timestamp cannot hold is refused by row, never wrapped around: a file of
+    nanosecond epochs past 2262 read as unsigned 64-bit would otherwise land in 1677."""
+    numbers = values.to_numpy(dtype="float64")
+    finite = np.abs(numbers[np.isfinite(numbers)])
+    top = float(finite.max()) if len(finite) else 0.0
     unit = "s" if top < 1e11 else "ms" if top < 1e14 else "us" if top < 1e17 else "ns"
-    return pd.DatetimeIndex(pd.to_datetime(values, unit=unit, utc=True))
+    name, scale = _UNITS[unit]
+    with np.errstate(invalid="ignore", over="ignore"):
+        out = np.abs(numbers * scale) >= _NS_LIMIT  # inf too; NaN (an empty cell) is reported as unparsable
+    if out.any():
+        row = int(np.argmax(out))
+        raise DataError(f"epoch time {str(values.iloc[row])!r} at data row {row + 1} is out of range: read as {name} "
+                        f"since 1970 it falls outside the years 1677-2262 a timestamp can hold ({int(out.sum())} "
+                        "such value(s)); write seconds, milliseconds or ISO 8601 dates")
+    exact = values.astype("int64") if pd.api.types.is_unsigned_integer_dtype(values) else values  # in range now
+    return pd.DatetimeIndex(pd.to_datetime(exact, unit=unit, utc=True))
+
+
+#: A number written as text (too large for the CSV reader's int64/uint64), e.g. an overflowing epoch.
+_NUMBER = re.compile(r"^[+-]?\d+(?:\.\d*)?(?:[eE][+-]?\d+)?$")
+#: A time zone abbreviation after a clock time ("16:00 EST"): pandas drops it with a warning.
+_ZONE_NAME = re.compile(r"\d:\d\d(?::\d\d(?:\.\d+)?)?\s*(?:[AaPp]\.?[Mm]\.?\s*)?([A-Za-z]{2,5})$")
+
+
+def _zone_names(text: pd.Series) -> None:
+    """Refuse time zone abbreviations: pandas would drop them (a FutureWarning) and read the clock as
+    UTC or ``tz``; they are ambiguous anyway (CST is Chicago or Shanghai)."""
+    names = text.str.extract(_ZONE_NAME)[0]
+    bad = names.notna() & ~names.str.upper().isin(["UTC", "GMT"])
+    if bad.any():
+        row = int(np.argmax(bad.to_numpy(dtype=bool)))
+        raise DataError(f"{text.iloc[row]!r} at data row {row + 1} ends in the time zone abbreviation "
+                        f"{names.iloc[row]!r}, which is not a UTC offset (abbreviations are ambiguous, and it would "
+                        "be dropped); write an offset such as -05:00, or remove it and pass --tz, e.g. America/New_York")
 
 
 def _to_datetimes(raw: pd.Series, tz: str | None) -> pd.DatetimeIndex:
@@ -83,6 +137,9 @@ def _to_datetimes(raw: pd.Series, tz: str | None) -> pd.DatetimeIndex:
         return _epoch(raw)
     else:
         text = raw.astype("string").str.strip()
+        if len(text) and text.str.fullmatch(_NUMBER).fillna(False).all():
+            return _epoch(text.astype("float64"))
+        _zone_names(text)
         dayfirst = _day_first(text)
         with_offset = text.str.contains(_OFFSET, na=False).to_numpy(dtype=bool)
         if with_offset.any() and not with_offset.all():
@@ -100,28 +157,36 @@ def _to_datetimes(raw: pd.Series, tz: str | None) -> pd.DatetimeIndex:
     return parsed.tz_convert("UTC")
 
 
-_SLASH_DATE = re.compile(r"^(\d{1,2})/(\d{1,2})/\d{2,4}")
+#: A date whose year comes last: 31/01/2024, 31-01-2024, 31.01.2024 (day or month first).
+_SLASH_DATE = re.compile(r"^(\d{1,2})([/.-])(\d{1,2})\2\d{2,4}(?!\d)")
 
 
 def _day_first(text: pd.Series) -> bool:
-    """Whether slash dates are day-first (31/01/2024). A first field above 12 says day-first, a
-    second above 12 month-first; dates that fit both (01/02/2024) are refused, never guessed."""
-    fields = text.str.extract(_SLASH_DATE).dropna().astype(int)
+    """Whether year-last dates are day-first (31/01/2024, 31-01-2024, 31.01.2024). A first field
+    above 12 says day-first, a second above 12 month-first; dates that fit both (01/02/2024) are
+    refused, never guessed (pandas would read 13-03-2024 day-first and 12-03-2024 month-first)."""
+    fields = text.str.extract(_SLASH_DATE)[[0, 2]].dropna().astype(int)
     if fields.empty:
         return False
-    day_first, month_first = bool((fields[0] > 12).any()), bool((fields[1] > 12).any())
+    day_first, month_first = bool((fields[0] > 12).any()), bool((fields[2] > 12).any())
     if day_first and month_first:
-        raise DataError("slash dates are neither all day-first nor all month-first; write ISO dates (YYYY-MM-DD).")
+        raise DataError("year-last dates are neither all day-first nor all month-first; "
+                        "write ISO dates (YYYY-MM-DD).")
     if not (day_first or month_first):
-        raise DataError(f"slash dates such as {text.iloc[0]!r} read as day-first and as month-first alike; "
-                        "write ISO dates (YYYY-MM-DD) so no bar is put on the wrong day.")
+        raise DataError(f"dates such as {text.iloc[0]!r} read as day-first and as month-first alike (ambiguous "
+                        "day-first dates); write ISO dates (YYYY-MM-DD) so no bar is put on the wrong day.")
     return day_first
 
 
 def _parse_text(text: pd.Series, *, utc: bool, dayfirst: bool) -> pd.DatetimeIndex:
-    parsed = pd.DatetimeIndex(pd.to_datetime(text, errors="coerce", utc=utc, dayfirst=dayfirst))
-    if parsed.isna().any() and not parsed.isna().all():
-        parsed = pd.DatetimeIndex(pd.to_datetime(text, errors="coerce", utc=utc, format="mixed", dayfirst=dayfirst))
+    # pandas warns when it falls back to guessing each value's format: what it cannot parse is
+    # reported by row below, so the warning would only be a second, noisier line
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        parsed = pd.DatetimeIndex(pd.to_datetime(text, errors="coerce", utc=utc, dayfirst=dayfirst))
+        if parsed.isna().any() and not parsed.isna().all():
+            parsed = pd.DatetimeIndex(pd.to_datetime(text, errors="coerce", utc=utc, format="mixed",
+                                                     dayfirst=dayfirst))
     return parsed
 
 
@@ -129,6 +194,7 @@ def _timestamps(raw: pd.DataFrame, tz: str | None, origin: str) -> pd.DatetimeIn
     column = _find(raw, _TS_ALIASES)
     if column is None:
         raise _missing(origin, "ts", _TS_ALIASES, raw)
+    _single(raw, column, "ts", origin)
     values = raw[column]
     date, clock = _find(raw, ("date",)), _find(raw, ("time",))
     if column == date and clock is not None and clock != date:  # separate Date and Time columns
@@ -173,12 +239,12 @@ def frame_to_bars(raw: pd.DataFrame, symbol: str, timeframe: str, *, tz: str | N
         found = _find(raw, ALIASES[name])
         if found is None:
             raise _missing(origin, name, ALIASES[name], raw)
-        columns[name] = _parse_numbers(raw[found], name, origin)
+        columns[name] = _parse_numbers(raw[_single(raw, found, name, origin)], name, origin)
     if use_adj_close:
         adj = _find(raw, ALIASES["adj_close"])
         if adj is None:
             raise _missing(origin, "adj close", ALIASES["adj_close"], raw)
-        factor = _parse_numbers(raw[adj], "adj close", origin) / columns["close"]
+        factor = _parse_numbers(raw[_single(raw, adj, "adj close", origin)], "adj close", origin) / columns["close"]
         for name in ("open", "high", "low", "close"):
             columns[name] = columns[name] * factor
     frame = pd.DataFrame(columns, index=_timestamps(raw, tz, origin))
@@ -309,10 +375,28 @@ def _resolve_timeframe(bars: pd.DataFrame, timeframe: str | None, origin: str) -
     inferred = infer_timeframe(bars.index)
     native = inferred or timeframe
     if native is None:
+        _mixed_times_of_day(bars.index, origin)
         raise ConfigError(f"`timeframe` was not given and cannot be inferred from the bar spacing "
                           f"of {origin}; pass one of {', '.join(TIMEFRAMES)}.")
     bars.attrs["timeframe"] = native
     return bars
+
+
+def _mixed_times_of_day(index: pd.DatetimeIndex, origin: str) -> None:
+    """Bars a day or more apart at more than one time of day: why no timeframe fits their spacing
+    (00:00 and 05:00 UTC alternate when some rows carry +00:00 and others -05:00). Two times an
+    hour apart are a daylight-saving change and pass, as in the alignment rule."""
+    if len(index) < 2 or np.median(np.diff(ns(index))) < DAY_NS // 2:
+        return
+    phase = ns(index) % DAY_NS
+    values, counts = np.unique(phase, return_counts=True)
+    if len(values) < 2 or (len(values) == 2 and abs(int(values[1] - values[0])) == DAY_NS // 24):
+        return
+    main = values[np.argmax(counts)]
+    one, other = index[int(np.argmax(phase == main))], index[int(np.argmax(phase != main))]
+    raise DataError(f"{origin}: mixed UTC offsets: the bars fall at {len(values)} times of day, e.g. {one} and "
+                    f"{other}, so no timeframe fits their spacing; write every time in one offset (or none, "
+                    "with --tz).")
 
 
 def _file_symbol(path: Path) -> str:
@@ -349,6 +433,8 @@ def open_bars(*, dataset: str | None = None, data: str | Path | None = None,
         path = Path(data)
         bars = load_file(path, symbol or _file_symbol(path), timeframe or "d1", tz=tz,
                          use_adj_close=use_adj_close, calendar=calendar or "XNYS")
+        if bars.empty:  # before the spacing is read: a file without rows has none
+            raise DataError(f"{data}: no bars (the file has a header but no rows); give it some bars.")
         bars = _resolve_timeframe(bars, timeframe, str(path))
         if calendar is None and _trades_on_weekends(bars):
             # No exchange session falls on a Saturday or Sunday: such a file is a 24/7 market,

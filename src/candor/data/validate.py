@@ -19,6 +19,7 @@ RULES: tuple[str, ...] = (
     "sorted",
     "unique_ts",
     "spacing",
+    "alignment",
     "finite",
     "positive_prices",
     "high_ge_low",
@@ -77,12 +78,60 @@ def _spacing_rule(bars: pd.DataFrame) -> None:
           "repeats a session at another UTC offset — split it, or give the right --timeframe / --tz")
 
 
+_GRID = {"m1": "minute", "m5": "5 minutes", "m15": "15 minutes", "h1": "hour", "h4": "4 hours"}
+_HOUR = 3_600_000_000_000
+_DAY = 24 * _HOUR
+#: The largest price or volume magnitude accepted: squares and products of such values (variances,
+#: price × volume) stay finite in float64, so no feature overflows to inf on an honest-looking row.
+MAX_VALUE = 1e100
+
+
+def _alignment_rule(bars: pd.DataFrame) -> None:
+    """Every bar opens at one phase of its timeframe: daily and weekly bars at one time of day (UTC),
+    intraday bars on one grid of their bar length. A second phase is two series or two time zones
+    mixed (00:00 and 19:00 daily bars, naive dates beside ``-05:00`` ones), which no gap rule sees once
+    the calendar is 24/7. One exception: two phases exactly one hour apart are a local label across a
+    daylight-saving change (04:00/05:00 UTC for New York midnight; XNYS h4 bars at 13:30/14:30)."""
+    timeframe = bars.attrs.get("timeframe")
+    if timeframe not in TIMEFRAMES or len(bars) < 2:
+        return
+    period = _DAY if timeframe in ("d1", "w1") else TIMEFRAMES[timeframe].value
+    phase = bars.index.asi8 % period
+    values, counts = np.unique(phase, return_counts=True)
+    if len(values) == 1:
+        return
+    main = int(values[np.argmax(counts)])
+    allowed = [main]
+    if period > _HOUR:
+        shifted = {(main + _HOUR) % period: 0, (main - _HOUR) % period: 0}
+        for value, count in zip(values.tolist(), counts.tolist()):
+            if value in shifted:
+                shifted[value] = count
+        partner, seen = max(shifted.items(), key=lambda item: item[1])
+        if seen:
+            allowed.append(partner)
+    bad = ~np.isin(phase, allowed)
+    if bad.any():
+        one, other = bars.index[int(np.argmax(phase == main))], bars.index[int(np.argmax(bad))]
+        where = ("at one time of day (UTC)" if period == _DAY
+                 else f"on one {timeframe} grid (at the same offset into every {_GRID[timeframe]}, UTC)")
+        _fail("alignment", bars.index, bad,
+              f"bars of timeframe {timeframe} must open {where}; {one} and {other} do not agree — the bars mix "
+              "UTC offsets or time zones, or two series; write every time in one offset, or give the right --tz")
+
+
 def _value_rules(bars: pd.DataFrame) -> None:
     o, h, l, c, v = (bars[col].to_numpy(dtype="float64") for col in OHLCV)
     idx = bars.index
     prices = np.column_stack([o, h, l, c])
-    finite = np.isfinite(prices).all(axis=1) & np.isfinite(v)
-    _fail("finite", idx, ~finite, "open/high/low/close/volume must be finite numbers (no NaN, no inf)")
+    values = np.column_stack([prices, v])
+    with np.errstate(invalid="ignore"):
+        ok = np.isfinite(values) & (np.abs(values) <= MAX_VALUE)
+    if not ok.all():
+        row, col = np.argwhere(~ok)[0]
+        _fail("finite", idx, ~ok.all(axis=1),
+              f"open/high/low/close/volume must be finite numbers (no NaN, no inf) of magnitude at most "
+              f"{MAX_VALUE:.0e}, or the features overflow; {OHLCV[col]} is {float(values[row, col]):g} there")
     _fail("positive_prices", idx, (prices <= 0).any(axis=1), "open/high/low/close must be > 0")
     _fail("high_ge_low", idx, h < l, "high must be >= low")
     _fail("high_ge_open_close", idx, h < np.maximum(o, c), "high must be >= max(open, close)")
@@ -99,6 +148,7 @@ def validate_bars(bars: pd.DataFrame, *, min_rows: int = 0) -> None:
     _check_shape(bars)
     _order_rules(bars.index)
     _spacing_rule(bars)
+    _alignment_rule(bars)
     _value_rules(bars)
     if len(bars) < min_rows:
         first = bars.index[0] if len(bars) else None
