@@ -11,6 +11,8 @@ chunks (one bytes object, reused: the test holds no 200 MB) and count what was c
 from __future__ import annotations
 
 import json
+import re
+from pathlib import Path
 
 import anyio
 import pytest
@@ -160,3 +162,121 @@ def test_a_real_server_refuses_the_lie_and_the_anonymous_write(app):
     finally:
         server.should_exit = True
         thread.join(5)
+
+
+# --- issue 22 item 5: registered names read back as exactly one series --------------------------
+
+from candor.cli import main  # noqa: E402
+from candor.data.bars import TIMEFRAMES, check_symbol  # noqa: E402
+from candor.errors import ConfigError  # noqa: E402
+from candor.registry.common import DEFAULT_HORIZON, ModelRef, model_name, parse_model_name  # noqa: E402
+from tests.api.conftest import trained, writable_home  # noqa: E402,F401 - the API's session training, reused
+from tests.wiring.test_bad_input_corpus import _refused_in_one_line  # noqa: E402
+
+#: Tickers as vendors write them, and near misses of the timeframe and horizon tokens.
+SYMBOLS = ["SPX", "BRK.B", "^GSPC", "EURUSD=X", "BTC-USDT", "GOOD.D1", "X.h20", "X.h", "A.B.C", "H4", "D1",
+           "M15.X", "d1.X", "h4X", "X.d2", "X.m30", "X.1", "GOOD_d1", "GOOD-h4", "h5", "X.w1x"]
+#: Symbols whose last '.'-part is a timeframe: ``GOOD.d1`` at h4 would be ``candor.GOOD.d1.h4``,
+#: the name of GOOD/d1 at horizon 4.
+COLLIDING = ["GOOD.d1", "X.h4", "X.h1", "A.B.w1", "Y.m15", "Z.m1", "Q.m5", "d1", "h4", "m15"]
+HORIZONS = [None, 1, 2, 4, DEFAULT_HORIZON, 20, 1000]
+
+
+def test_every_accepted_symbol_names_one_series_that_reads_back():
+    names: dict[str, tuple] = {}
+    for symbol in SYMBOLS:
+        check_symbol(symbol)
+        for timeframe in TIMEFRAMES:
+            for horizon in HORIZONS:
+                name = model_name(symbol, timeframe, horizon)
+                ref = parse_model_name(name)
+                assert (ref.timeframe, ref.horizon) == (timeframe, horizon or DEFAULT_HORIZON), (symbol, name, ref)
+                assert ref.symbol == model_name(symbol, "d1").removeprefix("candor.").removesuffix(".d1")
+                assert ref.name == name
+                series = (ref.symbol, timeframe, horizon or DEFAULT_HORIZON)
+                assert names.setdefault(name, series) == series, f"{name} names two series"
+
+
+@pytest.mark.parametrize("symbol", COLLIDING)
+def test_a_symbol_ending_in_a_timeframe_is_refused_naming_the_rule(symbol):
+    with pytest.raises(ConfigError, match=r"`symbol` must not end in a timeframe .* Got '" + re.escape(symbol)):
+        check_symbol(symbol)
+    # what it would collide with: a name that reads back as another series (or as none)
+    for timeframe in ("h1", "h4"):
+        name = model_name(symbol, timeframe)
+        try:
+            assert parse_model_name(name) != ModelRef(symbol, timeframe)
+        except Exception as exc:  # noqa: BLE001 - a name that parses as nothing collides too
+            assert "not a candor model" in str(exc)
+
+
+@pytest.mark.parametrize("argv", [
+    ["train", "--dataset", "sp500", "--symbol", "GOOD.d1", "--timeframe", "h4"],
+    ["train", "--dataset", "sp500", "--symbol", "GOOD.d1"],
+    ["train", "--dataset", "sp500", "--symbol", "h4"],
+    ["data", "import", "--data", "x.csv", "--symbol", "X.h1", "--timeframe", "d1"],
+    ["forecast", "--symbols", "GOOD.d1", "--timeframes", "h4"],
+    ["registry", "promote", "GOOD.d1/h4", "1"],
+], ids=lambda a: " ".join(a[:6]))
+def test_colliding_symbols_are_refused_in_one_line(argv, home, capsys):
+    _refused_in_one_line(argv, 3, r"`symbol` must not end in a timeframe", home, capsys)
+
+
+def test_predict_refuses_a_colliding_symbol_before_the_registry(app):
+    from fastapi.testclient import TestClient
+
+    bar = {"ts": "2024-01-02T00:00:00Z", "open": 1, "high": 1, "low": 1, "close": 1, "volume": 1}
+    with TestClient(app) as client:
+        response = client.post("/api/predict", json={"symbol": "GOOD.d1", "timeframe": "h4", "bars": [bar]},
+                               headers={"Authorization": f"Bearer {TOKEN}"})
+    assert response.status_code == 422 and "must not end in a timeframe" in response.json()["message"], response.text
+
+
+# --- API error details never name the server's absolute paths ------------------------------------
+
+def test_public_message_hides_absolute_paths(tmp_path):
+    from candor.api.app import public_message
+
+    home = tmp_path / "home"
+    cases = {
+        f"artifact of candor.SPX.d1 version 2 is missing at {home}/mlartifacts/1/r/artifacts/model.":
+            "artifact of candor.SPX.d1 version 2 is missing at <home>/mlartifacts/1/r/artifacts/model.",
+        f"MLflow registry at sqlite:///{home}/mlflow.db refused the request": "MLflow registry at sqlite:///<home>/mlflow.db "
+                                                                             "refused the request",
+        "the run has no logged model at file:///srv/candor/abc/model; log it": "the run has no logged model at …/model; log it",
+        "'/srv/x/manifest.json' is not UTF-8 JSON": "'…/manifest.json' is not UTF-8 JSON",
+        f"at {home}work/y": "at …/y",  # a sibling of the home is not under it
+        "BTC/USDT h4 (1 / 2) from http://mlflow:5000/api and SPX/d1": "BTC/USDT h4 (1 / 2) from http://mlflow:5000/api and SPX/d1",
+    }
+    for message, public in cases.items():
+        assert public_message(message, home) == public
+
+
+@pytest.mark.parametrize("where", ["home", "elsewhere"])
+def test_an_api_error_names_no_absolute_server_path(writable_home, trained, where):
+    """The champion's artifact gone (its MLflow source moved): the loader's RegistryError names the
+    path in full (for the CLI); the API answers with it relative to the home, or its last part."""
+    import sqlite3
+
+    from fastapi.testclient import TestClient
+
+    from tests.api.conftest import open_app as open_trained_app
+
+    gone = writable_home / "mlartifacts" / "gone" / "model" if where == "home" else Path("/nonexistent-candor/x/model")
+    with sqlite3.connect(writable_home / "mlflow.db") as db:
+        assert db.execute("UPDATE model_versions SET source = ?, storage_location = ?",
+                          (gone.as_uri(), gone.as_uri())).rowcount > 0
+    app, services = open_trained_app(writable_home)
+    bar = {"ts": "2024-01-02T00:00:00Z", "open": 1, "high": 1, "low": 1, "close": 1, "volume": 1}
+    try:
+        with TestClient(app) as client:
+            response = client.post("/api/predict", json={"symbol": trained.symbol, "timeframe": trained.timeframe,
+                                                         "bars": [bar]}, headers={"Authorization": "Bearer s3cret-test-token"})
+            page = client.get(f"/models/{trained.symbol}/{trained.timeframe}", headers={"Accept": "text/html"})
+    finally:
+        services.close()
+    detail = response.json()["detail"]
+    assert response.status_code == 409 and "is missing at" in detail, detail
+    assert str(writable_home) not in detail and "/nonexistent-candor" not in detail and str(gone.parent) not in detail
+    assert detail.endswith("<home>/mlartifacts/gone/model." if where == "home" else "…/model."), detail
+    assert str(writable_home) not in page.text and "/nonexistent-candor" not in page.text

@@ -14,7 +14,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from candor.data.bars import SYMBOL_PATTERN
+from candor.data.bars import SYMBOL_PATTERN, check_symbol
+from candor.errors import ConfigError
 #: Bars one /api/predict may carry: features need a few hundred; more is a denial of service.
 MAX_PREDICT_BARS = 5000
 #: Registered model names: ``candor.<SYMBOL>.<timeframe>`` and ``….h<horizon>`` for the other horizons
@@ -65,6 +66,16 @@ class PredictRequest(BaseModel):
     timeframe: Timeframe
     bars: list[Bar] = Field(min_length=1, max_length=MAX_PREDICT_BARS,
                             description="oldest first; the forecast is for the newest bar")
+
+    @field_validator("symbol")
+    @classmethod
+    def _symbol(cls, symbol: str) -> str:
+        """The rest of the symbol rule (no trailing timeframe: ``GOOD.d1`` at h4 would name GOOD/d1's
+        horizon-4 model), before the registry is asked for a champion."""
+        try:
+            return check_symbol(symbol)
+        except ConfigError as exc:
+            raise ValueError(str(exc)) from None
 
     @field_validator("bars")
     @classmethod

@@ -50,11 +50,22 @@ _SYMBOL = re.compile(SYMBOL_PATTERN)
 
 
 def check_symbol(symbol: str) -> str:
-    """Return ``symbol`` if it is a safe ticker, else raise :class:`ConfigError` with the rule."""
+    """Return ``symbol`` if it is a safe ticker, else raise :class:`ConfigError` with the rule.
+
+    A symbol never ends in a timeframe (``GOOD.d1``, ``h4``): registered names are
+    ``candor.<SYMBOL>.<timeframe>[.h<horizon>]``, and ``GOOD.d1`` at h4 would be registered as
+    ``candor.GOOD.d1.h4`` — the name of GOOD/d1 at horizon 4. With this rule every name reads back
+    as exactly one series (``candor.registry.common.parse_model_name``)."""
     if not isinstance(symbol, str) or not _SYMBOL.match(symbol) or ".." in symbol:
         raise ConfigError(
             "`symbol` must be 1-32 letters, digits or . _ ^ = - (no slashes, no '..', no leading dot), "
             f"e.g. SPX, BRK.B, BTC-USDT. Got {symbol!r}."
+        )
+    if symbol.rpartition(".")[2] in TIMEFRAMES:
+        raise ConfigError(
+            f"`symbol` must not end in a timeframe ({', '.join(TIMEFRAMES)}), alone or after a '.': registered "
+            f"names are candor.<SYMBOL>.<timeframe>[.h<horizon>] and would read it as one. Got {symbol!r}; "
+            "rename the series (e.g. GOOD-d1 for GOOD.d1)."
         )
     return symbol
 
