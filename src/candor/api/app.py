@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import gc
+import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -61,7 +62,23 @@ def _wants_html(request: Request) -> bool:
         "text/html" in request.headers.get("accept", "")
 
 
+#: An absolute path, bare or as a ``file:`` / ``sqlite:`` URI; group 1 is its last part.
+_ABSOLUTE_PATH = re.compile(r"(?<![\w.:/>])(?:(?:file|sqlite):/+|/)(?:[^\s'\"(),;<>/]+/)*([^\s'\"(),;<>/]+)")
+
+
+def public_message(message: str, home: Path | None) -> str:
+    """``message`` without the server's absolute paths: ``<home>/…`` for a path under candor's
+    home, ``…/<last part>`` for any other. The library's errors name paths in full (a CLI user
+    needs them); a web client must not learn the server's layout."""
+    if home is not None:
+        for root in sorted({str(home), str(Path(home).resolve())}, key=len, reverse=True):
+            message = re.sub(re.escape(root.rstrip("/")) + r"(?![\w-])", "<home>", message)
+    return _ABSOLUTE_PATH.sub(lambda m: f"…/{m.group(1)}", message)
+
+
 def _error_page(request: Request, status: int, message: str) -> Response:
+    services = getattr(request.app.state, "services", None)
+    message = public_message(message, getattr(getattr(services, "config", None), "home", None))
     if _wants_html(request):
         return request.app.state.templates.TemplateResponse(
             request, "error.html", {"status": status, "message": message, "now": dt.datetime.now(dt.UTC)},
