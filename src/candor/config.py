@@ -436,6 +436,14 @@ def safe_uri(uri: str) -> str:
     return _SECRET_QUERY.sub(r"\1***", masked)
 
 
+_URL_IN_TEXT = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*://[^\s'\"<>()\[\]]+")
+
+
+def mask_urls(text: str) -> str:
+    """``text`` (a third-party error message) with every URL in it rendered by :func:`safe_uri`."""
+    return _URL_IN_TEXT.sub(lambda found: safe_uri(found.group()), text)
+
+
 #: Sections that change what a training produces; where it runs, stores or alerts does not count.
 _MODEL_SHAPING = {"seed", "labels", "features", "split", "models", "evaluation", "backtest", "tune", "device"}
 

@@ -18,7 +18,7 @@ from candor.config import Config
 from candor.errors import ConfigError
 from candor.registry.gates import default_gates
 from candor.registry.registry import Registry
-from candor.registry.tracking import Tracking, check_tracking_uri, open_tracking
+from candor.registry.tracking import Tracking, check_tracking_uri, open_tracking, probe_tracking
 from candor.registry.wandb_sink import training_sinks
 from candor.store import Store, connect_store, make_engine, upgrade
 
@@ -104,6 +104,7 @@ def open_services(config: Config, *, migrate: bool = False, require_schema: bool
     :func:`check_services` runs first, so a refused call leaves ``<home>`` as it was.
     """
     check_services(config)
+    probe_tracking(config.tracking_store)  # an unreachable server: one line in seconds, nothing written yet
     sinks = training_sinks(config)
     store = open_store(config, migrate=migrate, require_schema=require_schema)
     try:

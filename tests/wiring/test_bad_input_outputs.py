@@ -101,3 +101,75 @@ def test_a_damaged_artifact_is_one_line_naming_its_file(case, trained, tmp_path,
     assert code == 1, err
     assert str(folder / name) in line and "aborted" not in line
     assert re.search(pattern, line), line
+
+
+# ------------------------------------------------- items 2 and 6: an unreachable tracking server
+@pytest.fixture
+def bounded_http(monkeypatch):
+    """MLflow's HTTP limits start unset (as for a user) and are unset again afterwards."""
+    from candor.registry.tracking import HTTP_LIMITS
+
+    for name in HTTP_LIMITS:
+        monkeypatch.setenv(name, "0")
+        monkeypatch.delenv(name)
+    return HTTP_LIMITS
+
+
+@pytest.mark.parametrize("uri", [f"http://u:{SECRET}@127.0.0.1:9", "http://127.0.0.1:9",
+                                 f"postgresql://u:{SECRET}@127.0.0.1:9/x",
+                                 f"postgresql+psycopg://u@127.0.0.1:9/x?password={SECRET}"])
+def test_an_unreachable_tracking_server_is_one_line_in_seconds(uri, home, bounded_http, monkeypatch, capsys):
+    """Closed port: MLflow retried for 246 s (HTTP) / 103 s (PostgreSQL), then a traceback quoting
+    the password. Now the probe refuses before <home> is created."""
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    started = time.monotonic()
+    text = _refused_in_one_line(["registry", "list"], 1, r"cannot reach the MLflow tracking store .*127\.0\.0\.1:9",
+                                home, capsys)
+    assert time.monotonic() - started < 8
+    assert SECRET not in text
+
+
+def test_an_unreachable_tracking_server_refuses_before_training(trained, home, bounded_http, monkeypatch, capsys):
+    _, csv = trained
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"http://u:{SECRET}@127.0.0.1:9")
+    text = _refused_in_one_line(["train", "--data", str(csv), "--symbol", "PLANT", "--timeframe", "d1",
+                                 "--calendar", "24/7", "--models", "logreg", "--folds", "3", "--fold-jobs", "1"],
+                                1, r"cannot reach the MLflow tracking store http://u:\*\*\*@127\.0\.0\.1:9", home, capsys)
+    assert SECRET not in text and "walk-forward" not in text
+
+
+def test_a_server_that_drops_every_request_fails_in_seconds(home, bounded_http, monkeypatch, capsys):
+    """The port answers (the probe passes), then every request is cut: MLflow's retries are
+    bounded (2 retries, backoff 1) and its error — which quotes the URL — is printed masked."""
+    import socket
+    import threading
+
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+    stop = threading.Event()
+
+    def drop() -> None:
+        listener.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                connection, _ = listener.accept()
+            except OSError:
+                continue
+            connection.close()
+
+    thread = threading.Thread(target=drop, daemon=True)
+    thread.start()
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"http://u:{SECRET}@127.0.0.1:{port}")
+    try:
+        started = time.monotonic()
+        code = main(["registry", "list"])
+        elapsed = time.monotonic() - started
+    finally:
+        stop.set()
+        thread.join()
+        listener.close()
+    out, err = capsys.readouterr()
+    line = _one_line(err, out)
+    assert code == 1 and SECRET not in out + err and f"127.0.0.1:{port}" in line, line
+    assert elapsed < 20, elapsed
+    assert all(os.environ[name] == value for name, value in bounded_http.items())

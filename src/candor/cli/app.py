@@ -60,6 +60,14 @@ def main(argv: list[str] | None = None) -> int:
     except CandorError as exc:
         fail_line(str(exc))
         return exc.exit_code
+    except Exception as exc:  # MLflow's own errors (a server gone mid-run): one line, its URLs masked
+        if not type(exc).__module__.startswith("mlflow"):
+            raise
+        from candor.config import mask_urls
+
+        text = str(getattr(exc, "message", None) or exc).strip()
+        fail_line(f"the MLflow tracking store failed: {mask_urls(text.splitlines()[0] if text else type(exc).__name__)}")
+        return EXIT_FAILED
     return result if isinstance(result, int) else EXIT_OK
 
 

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 from mlflow.exceptions import MlflowException
 
+from candor.config import mask_urls, safe_uri
 from candor.data.bars import TIMEFRAMES, check_symbol, check_timeframe
 from candor.errors import ConfigError, InvalidNameError, NotFoundError, RegistryError, StoreError
 
@@ -211,4 +212,6 @@ def mlflow_errors(uri: str) -> Iterator[None]:
     except MlflowException as exc:
         if is_not_found(exc):
             raise NotFoundError(first_line(exc)) from exc
-        raise StoreError(f"MLflow registry at {uri} refused the request: {first_line(exc)}") from exc
+        # MLflow's message quotes the request's URL, password included: masked like every printed URL
+        raise StoreError(f"MLflow registry at {safe_uri(uri)} refused the request: "
+                         f"{mask_urls(first_line(exc))}") from exc

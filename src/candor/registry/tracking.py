@@ -21,6 +21,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
+from urllib.parse import urlparse
 
 import numpy as np
 import pandas as pd
@@ -30,7 +31,7 @@ from mlflow.entities import Metric, Param, RunTag
 
 from candor import __version__
 from candor.backtest import BacktestResult, plot_equity, write_trades_csv
-from candor.config import safe_uri
+from candor.config import mask_urls, safe_uri
 from candor.errors import ConfigError, StoreError
 from candor.registry.common import OWNER_HOST, OWNER_PID, PUBLISH_STATE, PUBLISHING
 from candor.labels import CLASS_NAMES
@@ -98,6 +99,65 @@ def check_tracking_uri(uri: str) -> str:
     return uri
 
 
+#: Seconds to wait for a tracking server (its TCP port, or a SQL server's login) before giving up.
+PROBE_TIMEOUT_S = 5
+#: MLflow's HTTP client retries 7 times with backoff factor 2 and a 120 s timeout: an unreachable
+#: server was reported after about 4 minutes. These bound it to seconds; a value the user set wins.
+HTTP_LIMITS = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2", "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
+               "MLFLOW_HTTP_REQUEST_TIMEOUT": "30"}
+#: Drivers of SQL tracking stores and the name of their connect-timeout argument.
+_SQL_CONNECT_TIMEOUT = {"postgresql": "connect_timeout", "postgres": "connect_timeout", "mysql": "connect_timeout"}
+
+
+def probe_tracking(uri: str, timeout: float = PROBE_TIMEOUT_S) -> None:
+    """Reach the tracking server before anything is opened, written or trained: an http(s)
+    server's port, a SQL store's login (a local SQLite file needs no probe). An unreachable one is
+    a one-line :class:`StoreError` (exit 1, password masked) within ``timeout`` seconds — MLflow
+    itself retries for minutes (HTTP: 246 s; PostgreSQL: 103 s) and then raises its URL in clear."""
+    scheme = uri.split(":", 1)[0].lower()
+    backend = scheme.split("+", 1)[0]
+    if scheme in ("http", "https"):
+        try:
+            parsed = urlparse(uri)
+            address = (parsed.hostname or "", parsed.port or (443 if scheme == "https" else 80))
+            socket.create_connection(address, timeout=timeout).close()
+        except (OSError, ValueError) as exc:
+            why = "timed out" if isinstance(exc, TimeoutError) else getattr(exc, "strerror", None) or type(exc).__name__
+            raise _unreachable(uri, why, timeout) from None
+    elif backend in _SQL_CONNECT_TIMEOUT:
+        import sqlalchemy as sa
+        from sqlalchemy.pool import NullPool
+
+        try:
+            engine = sa.create_engine(uri, poolclass=NullPool,
+                                      connect_args={_SQL_CONNECT_TIMEOUT[backend]: max(1, int(timeout))})
+            with engine.connect():
+                pass
+            engine.dispose()
+        except Exception as exc:  # noqa: BLE001 - driver errors vary; all mean "cannot reach the store"
+            cause = getattr(exc, "orig", None) or exc
+            text = str(cause).strip().splitlines()[0] if str(cause).strip() else type(cause).__name__
+            raise _unreachable(uri, mask_urls(text)[:200], timeout) from None
+
+
+def _unreachable(uri: str, why: str, timeout: float) -> StoreError:
+    return StoreError(f"cannot reach the MLflow tracking store {safe_uri(uri)} ({why}; waited at most {timeout:g} s); "
+                      "start the server or fix MLFLOW_TRACKING_URI / tracking_uri in candor.toml.")
+
+
+def _bounded(uri: str) -> str:
+    """``uri`` as MLflow gets it: HTTP retries bounded (:data:`HTTP_LIMITS`, through the environment,
+    the only place MLflow reads them) and a PostgreSQL store with a connect timeout, so a server
+    that goes away mid-run fails in seconds, not minutes."""
+    scheme = uri.split(":", 1)[0].lower()
+    if scheme in ("http", "https"):
+        for name, value in HTTP_LIMITS.items():
+            os.environ.setdefault(name, value)
+    elif scheme.split("+", 1)[0] in ("postgresql", "postgres") and "connect_timeout=" not in uri:
+        return f"{uri}{'&' if '?' in uri else '?'}connect_timeout={PROBE_TIMEOUT_S}"
+    return uri
+
+
 def open_tracking(uri: str, artifact_location: str | None = None, experiment: str = EXPERIMENT, *,
                   log_details: bool = True, sinks: tuple[TrainingSink, ...] = ()) -> Tracking:
     """Client and experiment on ``uri``; a new experiment keeps its artifacts at ``artifact_location``
@@ -106,10 +166,14 @@ def open_tracking(uri: str, artifact_location: str | None = None, experiment: st
 
     check_tracking_uri(uri)
     try:
-        client = MlflowClient(tracking_uri=uri, registry_uri=uri)
-    except MlflowException as exc:  # its message holds the URI in clear: never printed
-        raise StoreError(f"cannot open the MLflow tracking store {safe_uri(uri)}: {type(exc).__name__}") from None
-    return Tracking(client, uri, ensure_experiment(client, experiment, artifact_location), log_details, sinks)
+        bounded = _bounded(uri)
+        client = MlflowClient(tracking_uri=bounded, registry_uri=bounded)
+        experiment_id = ensure_experiment(client, experiment, artifact_location)
+    except MlflowException as exc:  # its message holds the URI in clear: printed masked
+        raise StoreError(f"cannot open the MLflow tracking store {safe_uri(uri)}: "
+                         f"{mask_urls(str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__)[:300]}"
+                         ) from None
+    return Tracking(client, uri, experiment_id, log_details, sinks)
 
 
 def ensure_experiment(client: MlflowClient, name: str, artifact_location: str | None) -> str:
