@@ -23,10 +23,9 @@ accuracy and log-loss on every embedded series.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from lightgbm import LGBMClassifier
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.ensemble import (
     GradientBoostingClassifier,
@@ -40,11 +39,14 @@ from sklearn.utils.class_weight import compute_class_weight, compute_sample_weig
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 from threadpoolctl import threadpool_limits
-from xgboost import XGBClassifier
 
 from candor import arima_garch
 from candor.errors import ConfigError, ModelError
 from candor.features.transforms import CorrelationPruner, make_scaler
+
+if TYPE_CHECKING:  # imported where a model is built: ~3.5 s of imports a logreg-only process never needs
+    from lightgbm import LGBMClassifier
+    from xgboost import XGBClassifier
 
 #: Members that classify the feature matrix through ``[prune, scale, clf]``.
 FEATURE_MODEL_NAMES: tuple[str, ...] = ("rf", "gb", "gb_classic", "xgb", "lgbm", "logreg")
@@ -168,6 +170,8 @@ class XGBDirectionClassifier(_BalancedWrapper):
         self.n_jobs = n_jobs
 
     def _build(self, n_classes: int) -> XGBClassifier:
+        from xgboost import XGBClassifier
+
         return XGBClassifier(
             n_estimators=self.n_estimators,
             max_depth=self.max_depth,
@@ -297,6 +301,8 @@ def _rf(random_state: int, n_jobs: int) -> RandomForestClassifier:
 def _lgbm(random_state: int, n_jobs: int) -> LGBMClassifier:
     # Small leaves and large leaf minimums: daily returns are mostly noise, and a deep default
     # tree memorises the training fold (100% train accuracy) while costing 3x the fit time.
+    from lightgbm import LGBMClassifier
+
     return LGBMClassifier(
         n_estimators=100,
         learning_rate=0.05,
