@@ -176,27 +176,6 @@ def test_multi_horizon_champions_and_consensus(world, tmp_path):
     assert len(report.consensus["SYN"].votes) == 2 and report.written == 2
 
 
-def test_weekly_update_refits_only_the_weights(world):
-    from candor.ops.weights import update_weights
-
-    before = world["registry"].champion("SYN", "d1", 5)
-    update = update_weights(world["services"], world["bars"], 5, min_rows=30)
-    assert update.updated, update.reason
-    after = world["registry"].champion("SYN", "d1", 5)
-    assert after.version == update.version != before.version
-    assert sum(update.new_weights.values()) == pytest.approx(1.0)
-    assert after.model.created_at == before.model.created_at  # members are as old as before
-    assert after.model.manifest.weights_update["from_version"] == before.version
-    # Blend.fit refit the weights; the class prior and its share λ stay the champion's
-    refit, champion = after.model.estimator.blend_, before.model.estimator.blend_
-    assert refit.weights_ == update.new_weights and refit.prior_weight_ == champion.prior_weight_
-    np.testing.assert_array_equal(refit.class_prior_, champion.class_prior_)
-    for name, member in after.model.estimator.members_.items():  # members untouched
-        assert np.allclose(member.predict_proba(after.model.features(world["bars"]).dropna().iloc[-5:]),
-                           before.model.estimator.members_[name].predict_proba(
-                               before.model.features(world["bars"]).dropna().iloc[-5:]))
-
-
 def test_weekly_update_checks_weights_only_on_rows_they_were_not_fit_on(world, monkeypatch):
     import candor.ops.weights as schedule
 
@@ -218,12 +197,87 @@ def test_weekly_update_keeps_the_champion_when_the_refit_scores_worse(world, mon
     import candor.ops.weights as schedule
 
     before = world["registry"].champion("SYN", "d1", 5)
-    monkeypatch.setattr(schedule, "check_refit", lambda *args: (0.55, 0.50, 20))
+    monkeypatch.setattr(schedule, "accuracies", lambda *args: (0.55, 0.50))
     update = schedule.update_weights(world["services"], world["bars"], 5, min_rows=30)
-    assert not update.updated and "champion kept" in update.reason
-    assert (update.accuracy_before, update.accuracy_after, update.check_rows) == (0.55, 0.50, 20)
+    assert not update.updated and "champion kept" in update.reason and update.version is None
+    assert (update.accuracy_before, update.accuracy_after) == (0.55, 0.50)
     after = world["registry"].champion("SYN", "d1", 5)
     assert after.version == before.version
+
+
+def test_a_weekly_refit_that_fails_its_own_gates_is_registered_failed_and_not_promoted(world):
+    from dataclasses import replace
+
+    from candor.ops.weights import update_weights
+    from candor.registry import Registry, default_gates
+    from candor.records.specs import GateSpec
+
+    strict = Registry(world["registry"].client, world["engine"],
+                      gates=default_gates(GateSpec(min_accuracy=0.99, require_edge=False)))
+    before = world["registry"].champion("SYN", "d1", 5)
+    update = update_weights(replace(world["services"], registry=strict), world["bars"], 5, min_rows=30)
+    assert update.updated and update.status == "failed" and not update.promoted, update
+    mv = world["registry"].version("candor.SYN.d1", update.version)
+    assert mv.tags["status"] == "failed" and "accuracy" in mv.tags["gate_reasons"]
+    assert f"{update.accuracy_after:.3f} < 0.990" in mv.tags["gate_reasons"]  # its own accuracy, not the champion's
+    assert world["registry"].champion("SYN", "d1", 5).version == before.version
+
+
+def test_a_weekly_refit_with_no_unseen_rows_to_judge_it_is_registered_not_validated(world, monkeypatch):
+    import candor.ops.weights as schedule
+
+    before = world["registry"].champion("SYN", "d1", 5)
+    monkeypatch.setattr(schedule, "MIN_CHECK_ROWS", 10_000)
+    update = schedule.update_weights(world["services"], world["bars"], 5, min_rows=30)
+    assert update.updated and update.status == "failed" and not update.promoted, update
+    mv = world["registry"].version("candor.SYN.d1", update.version)
+    assert mv.tags["status"] == "failed" and mv.tags["gate_reasons"].startswith("not validated: ")
+    assert "holdout_accuracy" not in mv.tags
+    assert world["registry"].champion("SYN", "d1", 5).version == before.version
+
+
+def test_weekly_update_refits_only_the_weights_and_publishes_its_own_evaluation(world):
+    """Refits the weights on unseen rows up to a cut and publishes the refit with its own evaluation
+    on the rows after the cut. Issue 22 item 12: the refit used to carry the previous champion's report,
+    gates and holdout accuracy (its weights fit on those very holdout rows) and was promoted on them.
+    Runs last of the weekly tests: the refit becomes the champion, and its unseen rows start later."""
+    import candor.ops.weights as schedule
+    from candor.ops.weights import update_weights
+
+    before = world["registry"].champion("SYN", "d1", 5)
+    update = update_weights(world["services"], world["bars"], 5, min_rows=30)
+    assert update.updated and update.promoted, update
+    after = world["registry"].champion("SYN", "d1", 5)
+    assert after.version == update.version != before.version
+    assert sum(update.new_weights.values()) == pytest.approx(1.0)
+    assert after.model.created_at == before.model.created_at  # members are as old as before
+    assert after.model.manifest.weights_update["from_version"] == before.version
+    # Blend.fit refit the weights; the class prior and its share λ stay the champion's
+    refit, champion = after.model.estimator.blend_, before.model.estimator.blend_
+    assert refit.weights_ == update.new_weights and refit.prior_weight_ == champion.prior_weight_
+    np.testing.assert_array_equal(refit.class_prior_, champion.class_prior_)
+    for name, member in after.model.estimator.members_.items():  # members untouched
+        assert np.allclose(member.predict_proba(after.model.features(world["bars"]).dropna().iloc[-5:]),
+                           before.model.estimator.members_[name].predict_proba(
+                               before.model.features(world["bars"]).dropna().iloc[-5:]))
+    champion = before
+    mv = world["registry"].version("candor.SYN.d1", update.version)
+    model = world["registry"].load_verified(mv)
+    own, theirs = model.manifest.report, champion.model.manifest.report
+    step = model.manifest.weights_update
+    # weights fit on rows before the cut; evaluated on the rows after it, which the weights never saw
+    assert pd.Timestamp(step["fit_last"]) < pd.Timestamp(step["check_first"]) == pd.Timestamp(mv.tags["holdout_start"])
+    assert own.holdout.n == own.oos.n == update.check_rows == step["check_rows"] != theirs.holdout.n
+    assert own.holdout.accuracy == pytest.approx(update.accuracy_after)
+    assert float(mv.tags["holdout_accuracy"]) == pytest.approx(update.accuracy_after, abs=1e-6)
+    assert mv.tags["holdout_start"] != champion.tags["holdout_start"]
+    assert own.weights == update.new_weights != theirs.weights
+    assert own.holdout.baselines.keys() == {"majority", "persistence", "stratified"}
+    assert own.backtest != theirs.backtest and own.calibration == ()
+    X, y, t1 = schedule._unseen_rows(champion, world["bars"])
+    rows = X.loc[pd.Timestamp(step["check_first"]):]
+    assert len(rows) == update.check_rows
+    assert own.holdout.accuracy == pytest.approx(np.mean(model.estimator.predict(rows) == y[-len(rows):]))
 
 
 # ---- scheduler and CLI ------------------------------------------------------------------------------------
