@@ -52,6 +52,12 @@ class StoreError(CandorError):
     exit_code = 1
 
 
+class OutputError(CandorError):
+    """A file the user named (``--output-json``, ``--plot``…) could not be written (exit code 1)."""
+
+    exit_code = 1
+
+
 class RegistryError(CandorError):
     """A registry operation was refused: a lifecycle rule, a bad artifact (exit code 1)."""
 

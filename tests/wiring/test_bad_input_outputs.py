@@ -173,3 +173,110 @@ def test_a_server_that_drops_every_request_fails_in_seconds(home, bounded_http, 
     assert code == 1 and SECRET not in out + err and f"127.0.0.1:{port}" in line, line
     assert elapsed < 20, elapsed
     assert all(os.environ[name] == value for name, value in bounded_http.items())
+
+
+# ------------------------------------------------ item 9: outputs that pass a naive check, then fail
+#: /proc/nope: /proc is a directory root may "write" (os.access says yes) where no file can be made.
+PROC_CASES = {
+    "train --output-json": ["train", "--dataset", "sp500", "--models", "logreg", "--output-json", "/proc/nope/r.json"],
+    "train --out": ["train", "--dataset", "sp500", "--models", "logreg", "--out", "/proc/nope"],
+    "backtest --plot": ["backtest", "--model", "candor.SPX.d1@champion", "--dataset", "sp500", "--plot",
+                        "/proc/nope/p.png"],
+    "backtest --trades": ["backtest", "--model", "candor.SPX.d1@champion", "--dataset", "sp500", "--trades",
+                          "/proc/nope/t.csv"],
+    "freqtrade export --user-data": ["freqtrade", "export", "--symbol", "BTC-USDT", "--timeframe", "d1",
+                                     "--user-data", "/proc/nope"],
+}
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="needs Linux /proc")
+@pytest.mark.parametrize("case", list(PROC_CASES))
+def test_an_output_no_file_can_be_made_in_is_refused_before_the_work(case, home, capsys):
+    flag = PROC_CASES[case][-2]
+    _refused_in_one_line(PROC_CASES[case], 3, rf"`{flag}` cannot be written: '/proc'", home, capsys)
+
+
+def test_the_writability_check_leaves_the_folder_as_it_was(tmp_path):
+    from candor.outputs import check_writable
+
+    folder = tmp_path / "out"
+    folder.mkdir()
+    before = snapshot(folder)
+    check_writable(folder / "new" / "deeper", "--out")
+    assert snapshot(folder) == before
+
+
+def _block_after(monkeypatch, target: str, blocker):
+    """Wrap ``target`` (module:function, imported by the command when it runs) so that once the
+    work is done ``blocker`` — the output's folder — is a file: the write itself must fail."""
+    import importlib
+
+    module_name, _, name = target.partition(":")
+    module = importlib.import_module(module_name)
+    real = getattr(module, name)
+
+    def work_then_block(*args, **kwargs):
+        result = real(*args, **kwargs)
+        blocker.write_text("in the way")
+        return result
+
+    monkeypatch.setattr(module, name, work_then_block)
+
+
+@pytest.mark.parametrize("flag", ["--output-json", "--plot", "--trades"])
+def test_a_backtest_output_that_fails_to_write_is_one_line_after_the_work(flag, trained, tmp_path, monkeypatch,
+                                                                          capsys):
+    artifact, csv = trained
+    monkeypatch.setenv("CANDOR_HOME", str(tmp_path / "home"))
+    _block_after(monkeypatch, "candor.backtest.replay:replay", tmp_path / "out")
+    target = tmp_path / "out" / "file"
+    code = main(_backtest(artifact, csv, "--start", "2011-06-01", "--allow-overlap", flag, str(target)))
+    out, err = capsys.readouterr()
+    line = _one_line(err, out)
+    assert code == 1 and "could not be written to" in line and str(target) in line, line
+    assert (tmp_path / "out").read_text() == "in the way"  # nothing half-written beside it either
+    assert not [p.name for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temporary left
+
+
+def test_a_train_report_that_fails_to_write_is_one_line_after_the_work(trained, tmp_path, monkeypatch, capsys):
+    _, csv = trained
+    monkeypatch.setenv("CANDOR_HOME", str(tmp_path / "home"))
+    _block_after(monkeypatch, "candor.application.train:run_training", tmp_path / "out")
+    code = main(["train", "--data", str(csv), "--symbol", "PLANT", "--timeframe", "d1", "--calendar", "24/7",
+                 "--models", "logreg", "--folds", "3", "--fold-jobs", "1", "--dry-run",
+                 "--output-json", str(tmp_path / "out" / "r.json")])
+    out, err = capsys.readouterr()
+    line = _one_line(err, out)
+    assert code == 1 and "report (the training itself finished) could not be written" in line, line
+
+
+def test_write_atomic_keeps_the_old_file_and_no_temporary_when_the_write_fails(tmp_path):
+    from candor.errors import OutputError
+    from candor.outputs import write_text_atomic
+
+    from candor.outputs import _umask
+
+    folder = tmp_path / "outputs"
+    target = write_text_atomic(folder / "r.json", "old")
+    assert target.stat().st_mode & 0o777 == 0o666 & ~_umask()  # as open() makes it, not mkstemp's 0600
+
+    def fail(temporary):
+        temporary.write_text("half")
+        raise OSError(28, "No space left on device")
+
+    from candor.outputs import write_atomic
+
+    with pytest.raises(OutputError, match=r"could not be written to .*r\.json': No space left on device"):
+        write_atomic(target, fail)
+    assert target.read_text() == "old" and sorted(p.name for p in folder.iterdir()) == ["r.json"]
+
+
+def test_an_artifact_folder_that_refuses_files_is_a_one_line_model_error(trained, tmp_path):
+    from candor.errors import ModelError
+    from candor.registry.artifact import load_model, save_model
+
+    artifact, _ = trained
+    loaded = load_model(artifact)
+    (tmp_path / "blocker").write_text("x")
+    with pytest.raises(ModelError, match=r"could not be written to .*blocker/model.*nothing was saved"):
+        save_model(tmp_path / "blocker" / "model", loaded.estimator, loaded.manifest)

@@ -8,7 +8,6 @@ backend: the backtest itself never needs it, and servers have no display.
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +15,7 @@ import pandas as pd
 
 from candor.backtest.engine import BacktestResult
 from candor.backtest.metrics import drawdown
+from candor.outputs import write_atomic
 
 MAX_POINTS = 4000  # a PNG 1,200 px wide cannot show more; a million points would take seconds
 
@@ -78,14 +78,4 @@ def _decimated(result: BacktestResult) -> tuple[pd.DatetimeIndex, np.ndarray, np
 
 
 def _atomic(path: str | os.PathLike[str], write) -> Path:  # type: ignore[no-untyped-def]
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return target
+    return write_atomic(path, lambda tmp: write(str(tmp)), what=f"backtest {Path(path).suffix.lstrip('.') or 'file'}")

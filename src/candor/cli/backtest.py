@@ -125,8 +125,10 @@ def _write_outputs(result: Any, about: dict[str, Any], *, plot: Path | None, tra
     if trades is not None:
         write_trades_csv(result, trades)
     if output_json is not None:
-        output_json.parent.mkdir(parents=True, exist_ok=True)
-        output_json.write_text(json.dumps({**about, "backtest": result.to_dict()}, indent=2, default=str))
+        from candor.outputs import write_text_atomic
+
+        write_text_atomic(output_json, json.dumps({**about, "backtest": result.to_dict()}, indent=2, default=str),
+                          what="backtest JSON")
 
 
 ROWS = (("total return", "total_return", "pct"), ("CAGR", "cagr", "pct"), ("volatility", "volatility", "pct"),

@@ -6,7 +6,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Annotated
 
@@ -48,11 +47,7 @@ def check_output_folder(path: Path | None, flag: str) -> None:
 
 
 def _check_folder(folder: Path, flag: str) -> None:
-    """The nearest existing ancestor must be a writable directory (nothing is created here)."""
-    existing = folder
-    while not existing.exists() and existing != existing.parent:
-        existing = existing.parent
-    if not existing.is_dir():
-        raise ConfigError(f"`{flag}` cannot be written: {str(existing)!r} is a file, not a directory.")
-    if not os.access(existing, os.W_OK):
-        raise ConfigError(f"`{flag}` cannot be written: {str(existing)!r} is not writable.")
+    """The nearest existing ancestor must take a new file (tried, and left as it was)."""
+    from candor.outputs import check_writable
+
+    check_writable(folder, flag)

@@ -168,10 +168,11 @@ def train_command(
                                progress=lambda msg: bar.update(task, advance=1 if "fold" in msg or "holdout" in msg else 0))
     document = _document(outcome)
     if output_json is not None:
-        output_json.parent.mkdir(parents=True, exist_ok=True)
+        from candor.outputs import write_text_atomic
         from candor.records.values import plain  # NaN → null: JSON every parser reads
 
-        output_json.write_text(json.dumps(plain(document), indent=2, allow_nan=False))
+        write_text_atomic(output_json, json.dumps(plain(document), indent=2, allow_nan=False),
+                          what="report (the training itself finished)")
     if not log_json:
         render_training(console, outcome)
     else:

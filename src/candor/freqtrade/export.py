@@ -15,8 +15,6 @@ refused unless ``overwrite``.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -24,6 +22,7 @@ from typing import TYPE_CHECKING
 from candor.errors import ConfigError
 from candor.features import warmup_bars
 from candor.freqtrade.signals import FREQTRADE_TIMEFRAMES, StrategySettings
+from candor.outputs import write_text_atomic
 from candor.registry.registry import Registry
 
 if TYPE_CHECKING:
@@ -121,17 +120,5 @@ def export_strategy(registry: Registry, settings: StrategySettings, user_data: P
         if path.exists() and not overwrite and path.read_text(encoding="utf-8", errors="replace") != text:
             raise ConfigError(f"{path} exists and differs from what candor would write; pass --force to replace it.")
     for path, text in files.items():
-        _write_atomic(path, text)
+        write_text_atomic(path, text, what="Freqtrade file")
     return ExportResult(strategy_file, config_file, pair, champion.name, champion.version, warmup)
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as out:
-            out.write(text)
-        os.replace(temp, path)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise

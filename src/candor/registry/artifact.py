@@ -179,21 +179,32 @@ def save_model(directory: Path, estimator: Any, manifest: Manifest) -> Path:
     """Write the artifact atomically (temp dir + rename) and return its path; ``manifest.files``
     is replaced by the hashes of the files written."""
     directory = Path(directory)
-    directory.parent.mkdir(parents=True, exist_ok=True)
-    if directory.exists():
-        raise ModelError(f"artifact directory {directory} already exists; choose another --out.")
-    # The writer's pid in the name: a kill mid-write leaves a folder the next run can tell is abandoned.
-    staging = Path(tempfile.mkdtemp(prefix=f"{STAGING}{os.getpid()}-", dir=directory.parent))
+    try:
+        directory.parent.mkdir(parents=True, exist_ok=True)
+        if directory.exists():
+            raise ModelError(f"artifact directory {directory} already exists; choose another --out.")
+        # The writer's pid in the name: a kill mid-write leaves a folder the next run can tell is abandoned.
+        staging = Path(tempfile.mkdtemp(prefix=f"{STAGING}{os.getpid()}-", dir=directory.parent))
+    except OSError as exc:
+        raise _unwritable(directory, exc) from None
     try:
         payload = gzip.compress(pickle.dumps(estimator, protocol=5), compresslevel=3, mtime=0)
         (staging / MODEL_FILE).write_bytes(payload)
         files = {MODEL_FILE: hashlib.sha256(payload).hexdigest()}
         (staging / MANIFEST_FILE).write_text(manifest.model_copy(update={"files": files}).model_dump_json(indent=2))
         os.replace(staging, directory)
-    except BaseException:
+    except BaseException as exc:
         shutil.rmtree(staging, ignore_errors=True)
+        if isinstance(exc, OSError):
+            raise _unwritable(directory, exc) from None
         raise
     return directory
+
+
+def _unwritable(directory: Path, exc: OSError) -> ModelError:
+    """A full disk or a folder that refuses files: one line, nothing published."""
+    return ModelError(f"the model artifact could not be written to {str(directory)!r}: "
+                      f"{exc.strerror or type(exc).__name__}; nothing was saved or registered (check --out).")
 
 
 def verify_artifact(path: Path, expected_manifest_sha256: str | None = None) -> Manifest:
