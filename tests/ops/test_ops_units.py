@@ -278,6 +278,9 @@ def test_weekly_update_refits_only_the_weights_and_publishes_its_own_evaluation(
     rows = X.loc[pd.Timestamp(step["check_first"]):]
     assert len(rows) == update.check_rows
     assert own.holdout.accuracy == pytest.approx(np.mean(model.estimator.predict(rows) == y[-len(rows):]))
+    kept = world["home"] / "models" / "SYN" / "d1"  # staged, then renamed into place by publish
+    assert not list(kept.glob("*.staging-*"))
+    assert len(list(kept.glob("weights-*/manifest.json"))) >= 3
 
 
 # ---- scheduler and CLI ------------------------------------------------------------------------------------

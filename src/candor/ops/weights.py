@@ -19,6 +19,8 @@ members' ``created_at`` — the age limit is about how old the members are.
 
 from __future__ import annotations
 
+import os
+import shutil
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -37,7 +39,7 @@ from candor.evaluate import evaluate_oos
 from candor.labels import make_labels
 from candor.records.evaluation import Evaluation
 from candor.records.manifest import Manifest
-from candor.registry.artifact import save_model
+from candor.registry.artifact import STAGING, save_model
 from candor.registry.champions import Champion
 from candor.registry.common import RegisteredVersion
 from candor.registry.publish import Candidate, publish
@@ -241,7 +243,9 @@ def _publish_update(services: Services, champion: Champion, estimator: BlendedEn
                                {**update, "updated_at": now.isoformat()})
     symbol, timeframe = manifest.symbol, manifest.timeframe
     target = under_home(services.config.home, "models", symbol, timeframe, f"weights-{now:%Y%m%dT%H%M%S%f}")
-    artifact = save_model(target, estimator, manifest)
+    # Staged under a name no reader takes for a model, renamed by publish once recorded: a kill in
+    # between leaves a folder candor.registry.repair renames into place or removes, never an orphan model.
+    artifact = save_model(target.with_name(f"{target.name}{STAGING}{os.getpid()}"), estimator, manifest)
     tags = {**{k: v for k, v in champion.tags.items() if k in _KEPT_TAGS}, "candor.job": "update_weights",
             "mlflow.runName": f"{champion.name} weights"}
     span = manifest.data_span
@@ -251,6 +255,11 @@ def _publish_update(services: Services, champion: Champion, estimator: BlendedEn
     reason = (f"weekly weights update: weights fit on {len(fit)} unseen rows, evaluated on the "
               f"{len(X) - start} after them (accuracy {update.get('accuracy_before', float('nan')):.3f} → "
               f"{update.get('accuracy_after', float('nan')):.3f})")
-    return publish(services.registry, services.tracking,
-                   Candidate(artifact, run_tags=tags, not_validated=not_validated), promote=evaluation is not None,
-                   actor=actor, reason=reason, margin=services.config.registry.promotion_margin, bars=bars)
+    try:
+        return publish(services.registry, services.tracking,
+                       Candidate(artifact, run_tags=tags, kept_at=target, not_validated=not_validated),
+                       promote=evaluation is not None, actor=actor, reason=reason,
+                       margin=services.config.registry.promotion_margin, bars=bars)
+    except BaseException:
+        shutil.rmtree(artifact, ignore_errors=True)
+        raise

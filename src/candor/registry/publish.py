@@ -66,7 +66,7 @@ def publish(registry: Registry, tracking: Tracking, candidate: Candidate, *, pro
         run_id = log_training(candidate.manifest, candidate.backtest, candidate.artifact, tracking,
                               kept_at=candidate.kept_at)
     else:
-        run_id = log_artifact_run(candidate.artifact, tracking, candidate.run_tags)
+        run_id = log_artifact_run(candidate.artifact, tracking, candidate.run_tags, kept_at=candidate.kept_at)
     staged = registry.register(run_id, candidate.artifact)
     version = registry.validate(staged.name, staged.version)
     if candidate.not_validated:

@@ -375,13 +375,15 @@ def log_training(manifest: Manifest, backtest: BacktestResult | None, artifact_d
     return run_id
 
 
-def log_artifact_run(artifact_dir: Path | str, tracking: Tracking, tags: Mapping[str, str]) -> str:
-    """Log a model that no training produced (a champion with refit weights) as its own run."""
+def log_artifact_run(artifact_dir: Path | str, tracking: Tracking, tags: Mapping[str, str],
+                     kept_at: Path | None = None) -> str:
+    """Log a model that no training produced (a champion with refit weights) as its own run
+    (``kept_at``: where the artifact will live once published, as for :func:`log_training`)."""
     run = tracking.client.create_run(tracking.experiment_id,
                                      tags={**{k: _text(v, TAG_LIMIT) for k, v in tags.items()}, **owner_tags()})
     run_id = run.info.run_id
     try:
-        tracking.client.log_batch(run_id, tags=[RunTag("candor.artifact_dir", str(artifact_dir))])
+        tracking.client.log_batch(run_id, tags=[RunTag("candor.artifact_dir", str(kept_at or artifact_dir))])
         tracking.client.log_artifacts(run_id, str(artifact_dir), "model")
     except BaseException:
         tracking.client.set_terminated(run_id, "FAILED")
