@@ -187,7 +187,8 @@ def test_weekday_bars_on_exchange_holidays_name_the_calendar_flag(tmp_path, caps
     import numpy as np
     import pandas as pd
 
-    days = pd.bdate_range("2023-12-01", "2024-02-01")  # every weekday, Christmas and New Year included
+    # every weekday, Christmas and New Year included; enough of them for every feature's warm-up
+    days = pd.bdate_range("2021-01-01", "2024-02-01")
     close = 100 + np.cumsum(np.random.default_rng(0).normal(0, 1, len(days)))
     pd.DataFrame({"Date": days.strftime("%Y-%m-%d"), "Open": close, "High": close + 1, "Low": close - 1,
                   "Close": close, "Volume": 100}).to_csv(tmp_path / "fx.csv", index=False)

@@ -26,12 +26,18 @@ def features_command(
     Exit codes: 0 ok, 1 bad data, 3 bad option.
     """
     from candor.data.sources import open_bars
-    from candor.features import describe_features, parse_feature_set
+    from candor.errors import DataError
+    from candor.features import describe_features, parse_feature_set, warmup_bars
 
     feature_set = parse_feature_set(groups, periods)
     bars = open_bars(dataset=dataset, data=data, symbol=symbol, timeframe=timeframe, tz=tz, calendar=calendar)
-    infos = describe_features(bars, feature_set)
     attrs = bars.attrs
+    warmup = warmup_bars(feature_set, attrs["timeframe"], attrs["calendar"])  # the catalog's own warm-ups
+    if len(bars) <= warmup:  # no row would hold every feature: a table of empty columns says nothing
+        raise DataError(f"{len(bars):,} {attrs['timeframe']} bar(s) are too few for these features: the longest "
+                        f"warm-up is {warmup:,} bars, so they need at least {warmup + 1:,}; supply a longer "
+                        "history, or choose shorter --periods or fewer --groups.")
+    infos = describe_features(bars, feature_set)
     table = Table(title=f"Features for {attrs['symbol']} {attrs['timeframe']} ({len(bars):,} bars)")
     for column, justify in (("name", "left"), ("group", "left"), ("warm-up bars", "right"),
                             ("NaN share", "right")):

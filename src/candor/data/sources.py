@@ -127,7 +127,8 @@ def _zone_names(text: pd.Series) -> None:
         row = int(np.argmax(bad.to_numpy(dtype=bool)))
         raise DataError(f"{text.iloc[row]!r} at data row {row + 1} ends in the time zone abbreviation "
                         f"{names.iloc[row]!r}, which is not a UTC offset (abbreviations are ambiguous, and it would "
-                        "be dropped); write an offset such as -05:00, or remove it and pass --tz, e.g. America/New_York")
+                        "be dropped); write an offset such as -05:00, or remove it and pass --tz, "
+                        "e.g. America/New_York")
 
 
 def _to_datetimes(raw: pd.Series, tz: str | None) -> pd.DatetimeIndex:
@@ -425,6 +426,7 @@ def open_bars(*, dataset: str | None = None, data: str | Path | None = None,
     if timeframe is not None:
         check_timeframe(timeframe)
     calendar = check_calendar(calendar)
+    weekend_calendar = None
     if dataset is not None:
         if tz is not None:
             raise ConfigError(f"`tz` applies to files only; datasets are already UTC. Got {tz!r}.")
@@ -438,9 +440,9 @@ def open_bars(*, dataset: str | None = None, data: str | Path | None = None,
         bars = _resolve_timeframe(bars, timeframe, str(path))
         if calendar is None and _trades_on_weekends(bars):
             # No exchange session falls on a Saturday or Sunday: such a file is a 24/7 market,
-            # and judging it by XNYS sessions would call every weekend bar an error.
-            calendar = CONTINUOUS
-            log.warning("%s has weekend bars: calendar 24/7 (pass --calendar to choose another)", path)
+            # and judging it by XNYS sessions would call every weekend bar an error. It still
+            # passes every rule (spacing, alignment) and the 24/7 gap check.
+            calendar = weekend_calendar = CONTINUOUS
     if bars.empty:
         raise DataError(f"{dataset or data}: no bars (the file has a header but no rows); give it some bars.")
     if calendar is not None:
@@ -448,6 +450,8 @@ def open_bars(*, dataset: str | None = None, data: str | Path | None = None,
     if symbol is not None:
         bars.attrs["symbol"] = symbol
     validate_bars(bars)
+    if weekend_calendar:  # said once the bars pass: a refused file gets its one error line only
+        log.warning("%s has weekend bars: calendar 24/7 (pass --calendar to choose another)", data)
     bars = _to_timeframe(bars, timeframe)
     validate_bars(bars, min_rows=min_rows)
     return bars

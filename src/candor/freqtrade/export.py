@@ -15,6 +15,7 @@ refused unless ``overwrite``.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -74,10 +75,17 @@ def default_pair(symbol: str) -> str:
     return f"{base}/{quote}"
 
 
+#: A Freqtrade pair: BASE/QUOTE, or BASE/QUOTE:SETTLE for futures, each part letters, digits, ``.``, ``_``
+#: or ``-`` (1000SHIB/USDT, BTC/USDT:USDT). The pair is written into a JSON config and a strategy's
+#: whitelist: quotes, braces or spaces would end up in them.
+_PART = r"[A-Za-z0-9][A-Za-z0-9._-]{0,31}"
+_PAIR = re.compile(rf"{_PART}/{_PART}(?::{_PART})?")
+
+
 def _check_pair(pair: str) -> str:
-    base, slash, quote = pair.partition("/")
-    if not slash or not base or not quote.split(":")[0] or "/" in quote:
-        raise ConfigError(f"`pair` must be a Freqtrade pair BASE/QUOTE such as BTC/USDT. Got {pair!r}.")
+    if not isinstance(pair, str) or not _PAIR.fullmatch(pair):
+        raise ConfigError("`pair` must be a Freqtrade pair BASE/QUOTE (or BASE/QUOTE:SETTLE) of letters, digits, "
+                          f". _ or -, such as BTC/USDT. Got {pair!r}.")
     return pair
 
 

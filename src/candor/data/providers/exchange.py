@@ -34,16 +34,34 @@ def check_exchange(ccxt: ModuleType, exchange: str) -> str:
 def make_client(ccxt: ModuleType, exchange: str, session: Any = None) -> Any:
     """The ccxt exchange object (public endpoints only; no API keys are needed for candles)."""
     check_exchange(ccxt, exchange)
-    config: dict[str, Any] = {"enableRateLimit": True, "timeout": 30_000}
+    # the last response kept, raw and parsed: a body that is not JSON (truncated) is told from an empty page
+    config: dict[str, Any] = {"enableRateLimit": True, "timeout": 30_000, "enableLastHttpResponse": True,
+                              "enableLastJsonResponse": True}
     if session is not None:
         config["session"] = session
     return getattr(ccxt, exchange)(config)
 
 
-def _pages(client: Any, symbol: str, code: str, since: int, until: int, step: int) -> list[list[Any]]:
+def _unreadable(client: Any) -> str | None:
+    """Why the last response cannot be candles: a body that is not JSON (cut off in transit, an HTML
+    error page served with status 200). ccxt turns such a body into an empty page without a word,
+    which would read as "no candles for this symbol"."""
+    body = client.last_http_response
+    if client.last_json_response is None and isinstance(body, str) and body.strip():
+        return (f"the exchange's response was truncated or is not valid JSON ({len(body):,} characters, "
+                f"starting {body.strip()[:40]!r}); try again, or check the exchange's status")
+    return None
+
+
+def _pages(client: Any, symbol: str, code: str, since: int, until: int, step: int, origin: str) -> list[list[Any]]:
     rows: list[list[Any]] = []
     while since <= until:
         page = client.fetch_ohlcv(symbol, code, since=since, limit=PAGE_LIMIT, params={"until": until})
+        reason = _unreadable(client)
+        if reason is None and any(row is None or len(row) < 6 or row[0] is None for row in page):
+            reason = "the exchange's response holds a candle without a time or with fewer than 6 fields (truncated?)"
+        if reason is not None:
+            raise DataError(f"{origin}: {reason}.")
         if not page:
             break
         rows.extend(page)
@@ -67,7 +85,7 @@ def download(ccxt: ModuleType, exchange: str, symbol: str, name: str, timeframe:
     since, until = start.value // 1_000_000, stop.value // 1_000_000
     try:
         client.load_markets()
-        rows = _pages(client, symbol, code, since, until, TIMEFRAMES[timeframe].value // 1_000_000)
+        rows = _pages(client, symbol, code, since, until, TIMEFRAMES[timeframe].value // 1_000_000, origin)
     except ccxt.BaseError as exc:
         reason = (str(exc).strip().splitlines() or [""])[0]
         raise DataError(f"{origin}: {type(exc).__name__}: {reason}") from None
