@@ -249,3 +249,67 @@ def test_blocks_shorter_than_the_horizon_would_overstate_significance():
             hits += test.verdict is Verdict.SIGNIFICANT_EDGE
         rates[block] = hits / 150
     assert rates[1] > 0.10 and rates[5] <= 0.09
+
+
+def _d_with_t(t: float, n: int = 1000, seed: int = 0) -> np.ndarray:
+    """iid rows whose mean is ``t`` naive standard errors from 0."""
+    z = np.random.default_rng(seed).normal(size=n)
+    z = (z - z.mean()) / z.std()
+    return z + t / math.sqrt(n)
+
+
+def test_the_p_value_states_its_monte_carlo_error():
+    """Issue 22 item 17: the delta-method MC error agrees with the p-value's spread over seeds."""
+    from candor.evaluate import paired_test
+
+    d = _d_with_t(1.2)  # p ≈ 0.23: far from alpha, so exactly n_boot draws each time
+    tests = [paired_test(d, horizon=1, n_boot=1000, alpha=0.05, random_state=s) for s in range(40)]
+    assert {t.n_boot for t in tests} == {1000}
+    spread = np.std([t.p_value for t in tests], ddof=1)
+    stated = np.mean([t.p_value_mc_se for t in tests])
+    assert 0.004 < stated < 0.02 and 0.6 < spread / stated < 1.6
+
+
+def test_more_draws_where_the_verdict_is_near_its_boundary():
+    from candor.evaluate import MAX_BOOT_FACTOR, MC_Z, paired_test
+
+    near = paired_test(_d_with_t(1.97), horizon=1, n_boot=1000, alpha=0.05, random_state=0)
+    assert near.n_boot > 1000
+    assert abs(near.p_value - 0.05) >= MC_Z * near.p_value_mc_se or near.n_boot == MAX_BOOT_FACTOR * 1000
+    capped = paired_test(_d_with_t(1.97), horizon=1, n_boot=1000, alpha=0.05, random_state=0, max_boot=1000)
+    assert capped.n_boot == 1000 and capped.p_value_mc_se > near.p_value_mc_se  # fewer draws, more error
+    far = paired_test(_d_with_t(6.0), horizon=1, n_boot=1000, alpha=0.05, random_state=0)
+    assert far.n_boot == 1000 and far.p_value_mc_se < 1e-4
+    # the first n_boot draws are the same stream as before: same seed, same p when nothing is near alpha
+    assert paired_test(_d_with_t(1.2), horizon=1, n_boot=1000, alpha=0.05).se == pytest.approx(
+        block_bootstrap_means(_d_with_t(1.2), resolve_block_length(_d_with_t(1.2), 1), 1000, 0).std(ddof=1))
+
+
+def test_the_evaluation_record_and_the_cli_carry_the_monte_carlo_error():
+    from candor.cli.render import _score_row
+    from candor.records.evaluation import Evaluation
+
+    rng = np.random.default_rng(2)
+    y = rng.choice(CLASSES, 800)
+    pred = np.where(rng.random(800) < 0.1, y, rng.choice(CLASSES, 800))
+    r = evaluate_oos(y, _onehotish(pred), CLASSES, baseline_preds={"majority": rng.choice(CLASSES, 800)},
+                     horizon=1, n_boot=500)
+    assert r.p_value_mc_se is not None and 0 <= r.p_value_mc_se < 0.05 and r.n_boot >= 500
+    assert Evaluation.model_validate_json(r.model_dump_json()) == r
+    assert f"{r.p_value:.3f} ± {r.p_value_mc_se:.3f}" in _score_row("walk-forward", r)
+
+
+def test_the_block_is_floored_by_the_persistence_of_labels_and_predictions():
+    """Issue 22 item 13: a slow component too faint in d for Politis–White (iid labels 25/25/50,
+    ~50-bar skill-less predictions) is plain in the predictions; evaluate_oos uses their floor."""
+    from candor.evaluate import persistence_block
+
+    rng = np.random.default_rng(1)
+    y = rng.choice(CLASSES, 1500, p=[0.25, 0.25, 0.5])
+    model, base = (np.repeat(rng.choice(CLASSES, 30), 50) for _ in range(2))
+    own = lift_test(model == y, base == y, n_boot=200, alpha=0.05)
+    floored = lift_test(model == y, base == y, n_boot=200, alpha=0.05, labels=[y, model, base])
+    assert own.block_length < 30 and 50 <= floored.block_length == min(persistence_block([y, model, base]), 375)
+    r = evaluate_oos(y, _onehotish(model), CLASSES, baseline_preds={"b": base}, horizon=1, n_boot=200)
+    assert r.block_length == floored.block_length
+    assert persistence_block([]) == 1 and persistence_block([rng.choice(CLASSES, 1500)]) <= 6

@@ -21,8 +21,14 @@ def _score_row(name: str, report: Any) -> list[str]:
         name, f"{report.n:,}" if hasattr(report, "n") else "", _pct(report.accuracy),
         f"{report.best_baseline} {_pct(report.best_baseline_accuracy)}",
         f"{report.lift:+.1%} [{report.lift_ci_low:+.1%}, {report.lift_ci_high:+.1%}]",
-        f"{report.p_value:.3f}", f"[{verdict_style(report.verdict)}]{report.verdict}[/]",
+        _p_value(report), f"[{verdict_style(report.verdict)}]{report.verdict}[/]",
     ]
+
+
+def _p_value(report: Any) -> str:
+    """The p-value with its Monte-Carlo standard error (bootstrap draws) beside it."""
+    mc = getattr(report, "p_value_mc_se", None)
+    return f"{report.p_value:.3f}" + ("" if mc is None else f" ± {mc:.3f}")
 
 
 def verdict_style(verdict: str | None) -> str:
@@ -72,7 +78,7 @@ def render_training(console: Console, outcome: Any) -> None:
     level = f"{1 - result.oos.alpha:.0%}"
     scores = Table(title=f"Ensemble vs best baseline (two-sided test at α = {result.oos.alpha:g}; {level} CI from a "
                          f"{result.oos.block_length}-row block bootstrap)", title_justify="left")
-    for col in ("set", "rows", "accuracy", "best baseline", f"lift [{level} CI]", "p", "verdict"):
+    for col in ("set", "rows", "accuracy", "best baseline", f"lift [{level} CI]", "p ± MC s.e.", "verdict"):
         scores.add_column(col)
     scores.add_row(*_score_row("walk-forward", result.oos))
     scores.add_row(*_score_row("holdout", result.holdout))

@@ -28,6 +28,7 @@ class Evaluation(Record):
     lift_ci_low: Num = None
     lift_ci_high: Num = None
     p_value: Num = None
+    p_value_mc_se: Num = None  # Monte-Carlo standard error of p_value (bootstrap draws: n_boot)
     verdict: StoredVerdict = None
     n: Count = None
     classes: Ints = ()
@@ -40,7 +41,7 @@ class Evaluation(Record):
     confusion_matrix: IntRows = ()
     alpha: Num = None
     block_length: Count = None
-    n_boot: Count = None
+    n_boot: Count = None  # bootstrap draws behind p_value (more than configured near the verdict's boundary)
     horizon: Count = None
     train_accuracy: Num = None
     overfit_margin: Num = None
