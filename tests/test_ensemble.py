@@ -13,7 +13,7 @@ from sklearn.neighbors import KNeighborsClassifier
 from sklearn.pipeline import make_pipeline
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from candor.blend import Blend, _ridge_weights, align_proba, prior_weight
+from candor.blend import MIN_PRIOR_ROWS, Blend, _ridge_weights, align_proba, prior_weight
 from candor.ensemble import BlendedEnsemble, OutOfFoldEnsemble
 from candor.errors import ConfigError, ModelError
 
@@ -94,7 +94,13 @@ def test_blend_stacking_and_no_rows():
     assert stack.needed_ == ["good", "noisy", "coin"]  # the meta-model reads every member
     empty = {n: np.zeros((0, 3)) for n in proba}
     none = Blend("equal").fit(empty, np.zeros(0, dtype=int), np.array([0.3, 0.4, 0.3]), classes=[-1, 0, 1])
-    assert none.prior_weight_ == 0.0 and none.weights_["coin"] == pytest.approx(1 / 3)
+    # no rows to fit λ on: the prior (λ = 1), not the raw blend of unchecked members (issue 22 item 14)
+    assert none.prior_weight_ == 1.0 and none.weights_["coin"] == pytest.approx(1 / 3)
+    np.testing.assert_allclose(none.predict_proba(proba), np.tile([0.3, 0.4, 0.3], (len(y), 1)))
+    few = Blend("equal").fit({n: p[:MIN_PRIOR_ROWS - 1] for n, p in proba.items()}, y[:MIN_PRIOR_ROWS - 1])
+    assert few.prior_weight_ == 1.0
+    assert Blend("equal", shrink_to_prior=False).fit(empty, np.zeros(0, dtype=int), np.array([0.3, 0.4, 0.3]),
+                                                     classes=[-1, 0, 1]).prior_weight_ == 0.0  # opted out
     with pytest.raises(ModelError, match="method='ridge' needs out-of-fold rows"):
         Blend("ridge").fit(empty, np.zeros(0, dtype=int), np.array([0.3, 0.4, 0.3]), classes=[-1, 0, 1])
 
@@ -365,3 +371,17 @@ def _expected_failures(estimator) -> dict[str, str]:
 )
 def test_ensemble_is_an_sklearn_estimator(estimator, check):
     check(estimator)
+
+
+def test_stacking_fits_lambda_out_of_fold():
+    """Issue 22 item 14: the meta-model is fit on the OOF rows, so λ fit on its probabilities for
+    those same rows is ≈ 0 even when every member is noise. λ comes from cross-fitted ones."""
+    rng = np.random.default_rng(3)
+    y = rng.choice([-1, 0, 1], size=150, p=[0.3, 0.4, 0.3])
+    noise = {f"m{i}": rng.dirichlet(np.ones(3) * 0.7, size=len(y)) for i in range(4)}
+    blend = Blend("stacking").fit(noise, y)
+    in_sample = prior_weight(blend._blended(noise), y, blend.classes_, blend.class_prior_)
+    assert in_sample < 0.3  # what λ was before: the meta-model's own rows flatter it
+    assert blend.prior_weight_ > max(0.5, in_sample + 0.3)  # out of fold, noise is seen as noise
+    y_sig, proba = _oof()
+    assert Blend("stacking").fit(proba, y_sig).prior_weight_ < 0.5  # a real edge keeps most of the blend

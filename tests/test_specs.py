@@ -18,7 +18,7 @@ from pydantic import ValidationError
 from candor.config import Config, load_config
 from candor.errors import ConfigError
 from candor.records.specs import (
-    FEATURE_GROUPS, MODEL_CHOICES, TIMEFRAME_NAMES, BacktestConfig, FeatureSet, GateSpec, LabelSpec, ModelSpec,
+    FEATURE_GROUPS, MODEL_CHOICES, ROLLING_TRAIN_SIZE, TIMEFRAME_NAMES, BacktestConfig, FeatureSet, GateSpec, LabelSpec, ModelSpec,
     RegistrySpec, SplitSpec,
 )
 
@@ -45,7 +45,6 @@ REFUSED_AT_LOAD = [
     ({"labels": {"horizon": 10}, "split": {"purge": 9}}, r"split.purge must be >= labels.horizon \(10\).*Got 9"),
     ({"labels": {"vol_window": 1}}, r"`labels.vol_window` must be >= 2. Got 1."),
     ({"labels": {"horizon": True}}, r"`labels.horizon` must be an integer. Got True."),
-    ({"split": {"window": "rolling"}}, r"`split`: `window` = 'rolling' needs `train_size`"),
     ({"split": {"train_size": 500}}, r"`split`: `train_size` \(500\) applies only to window = 'rolling'"),
     ({"models": {"models": ["rf", "rf"]}}, r"`models.models` names 'rf' twice; list each model once"),
     ({"models": {"params": {"svm": {"C": 1}}}}, r"`models.params`: names 'svm', which is not a catalog model"),
@@ -85,6 +84,8 @@ def test_the_config_sections_are_the_library_specs():
     assert type(config.registry) is RegistrySpec and isinstance(config.registry, GateSpec)
     assert config.features == FeatureSet() and config.features.groups == FEATURE_GROUPS
     assert config.split.train_size == 800
+    rolling = load_config(environ={}, overrides={"split": {"window": "rolling"}})  # issue 22 item 15
+    assert rolling.split.train_size == ROLLING_TRAIN_SIZE and load_config(environ={}).split.train_size is None
 
 
 def test_a_spec_built_directly_names_its_parameter_and_one_in_a_config_its_path():
@@ -176,7 +177,7 @@ def test_training_refuses_what_the_config_refuses():
 @pytest.mark.parametrize(("toml", "pattern"), [
     ("[backtest]\nmin_confidence = 0\n", r"`backtest.min_confidence` must be in \(0, 1\]"),
     ("[features]\nshort = 60\nmedium = 20\n", r"short < medium < long.*Got \(60, 20, 200\)"),
-    ("[split]\nwindow = \"rolling\"\n", r"needs `train_size`"),
+    ("[split]\ntrain_size = 500\n", r"`train_size` \(500\) applies only to window = 'rolling'"),
     ("[schedule]\nforecast = \"30 21 * * mon-fry\"\n", r"schedule.forecast"),
 ])
 def test_train_refuses_a_bad_candor_toml_at_once(toml, pattern, tmp_path, monkeypatch, capsys):

@@ -9,6 +9,15 @@ minimising the log-loss of the same OOF rows (``prior_weight_``): where the memb
 information that holds out of sample, λ goes to 1 and the blend says what the class frequencies
 say — instead of the confident noise a member fitted on one fold produces; where they do, λ stays
 small. Where the OOF rows come from is the caller's business (:mod:`candor.ensemble`).
+
+Where λ cannot be fit — fewer than ``MIN_PRIOR_ROWS`` OOF rows (fold 0 without a warm-up block),
+or, for stacking, no row the meta-model can predict out of fold — it is 1: the blend says the
+prior, the one forecast known not to be worse than the prior (λ = 0 there served the raw blend of
+members nobody had checked, worse than the prior on GOOGL daily). With ``method = "stacking"``
+the meta-model is itself fit on the OOF rows, so its probabilities on those rows are in-sample
+and λ fit on them is always ≈ 0; λ is therefore fit on the meta-model's *cross-fitted*
+probabilities (``STACKING_FOLDS`` contiguous blocks of the OOF rows, each predicted by a
+meta-model fit on the others), while the served meta-model is fit on every OOF row.
 """
 
 from __future__ import annotations
@@ -17,13 +26,17 @@ from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
-from sklearn.base import BaseEstimator
+from sklearn.base import BaseEstimator, clone
 from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.utils.validation import check_is_fitted
 
 from candor.errors import ConfigError, ModelError
 
 METHODS = ("ridge", "stacking", "equal")
+#: Fewer out-of-fold rows than this and λ is not fit: the blend says the prior (λ = 1).
+MIN_PRIOR_ROWS = 20
+#: Contiguous blocks of the OOF rows the stacking meta-model is cross-fitted on for λ.
+STACKING_FOLDS = 5
 _FIX = "Fix: use fewer folds (or inner_splits), a longer history, or a wider label threshold."
 
 
@@ -56,7 +69,7 @@ class Blend(BaseEstimator):
 
     Fitted: ``classes_``, ``class_prior_``, ``weights_`` (name → weight; for stacking each
     member's share of the meta-model's |coefficients|), ``meta_model_`` (stacking only, else
-    None), ``prior_weight_`` (λ; 0 without OOF rows).
+    None), ``prior_weight_`` (λ; 1 where it cannot be fit — module docstring).
     """
 
     def __init__(self, method: str = "ridge", *, alpha: float = 1.0, shrink_to_prior: bool = True,
@@ -92,9 +105,37 @@ class Blend(BaseEstimator):
         self.weights_ = self._weights(proba, y)
         if self.prior_weight is not None:
             self.prior_weight_ = float(self.prior_weight)
-        elif self.shrink_to_prior and len(y):
-            self.prior_weight_ = prior_weight(self._blended(proba), y, self.classes_, self.class_prior_)
+        elif self.shrink_to_prior:
+            self.prior_weight_ = self._fit_prior_weight(proba, y)
         return self
+
+    def _fit_prior_weight(self, proba: dict[str, np.ndarray], y: np.ndarray) -> float:
+        """λ on OOF rows the blend did not learn from; 1 (the prior) where it cannot be fit."""
+        if len(y) < MIN_PRIOR_ROWS:
+            return 1.0
+        if self.meta_model_ is None:
+            return prior_weight(self._blended(proba), y, self.classes_, self.class_prior_)
+        rows, blended = self._cross_fitted(proba, y)
+        if len(rows) < MIN_PRIOR_ROWS:
+            return 1.0
+        return prior_weight(blended, y[rows], self.classes_, self.class_prior_)
+
+    def _cross_fitted(self, proba: dict[str, np.ndarray], y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(rows, probabilities) of the stacking meta-model on each of ``STACKING_FOLDS`` contiguous
+        blocks of the OOF rows, fit on the other blocks (a block whose complement holds one class
+        is left out)."""
+        Z = np.hstack([proba[name] for name in self.weights_])
+        rows, out = [], []
+        for block in np.array_split(np.arange(len(y)), STACKING_FOLDS):
+            rest = np.setdiff1d(np.arange(len(y)), block)
+            if len(block) == 0 or len(np.unique(y[rest])) < 2:
+                continue
+            meta = clone(self.meta_model_).fit(Z[rest], y[rest])
+            rows.append(block)
+            out.append(align_proba(meta.predict_proba(Z[block]), meta.classes_, self.classes_))
+        if not rows:
+            return np.zeros(0, dtype=np.int64), np.zeros((0, len(self.classes_)))
+        return np.concatenate(rows), np.vstack(out)
 
     def _checked(self, member_proba: Mapping[str, np.ndarray], y: np.ndarray, classes: Any) -> dict[str, np.ndarray]:
         if not member_proba:

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 
 from candor.blend import Blend
-from candor.training.stacking import MemberFold, blend_fold, earlier_oof
+from candor.training.stacking import MemberFold, blend_fold, earlier_oof, warmup_block
 
 
 def _fold(index, train, test, good, bad, y):
@@ -39,7 +39,7 @@ def test_the_member_that_was_right_out_of_fold_gets_the_weight():
     template = Blend("ridge")
     first = blend_fold(template, y, folds, 0)
     assert first.weights_ == {"logreg": 0.5, "rf": 0.5}  # nothing earlier: equal weights
-    assert first.prior_weight_ == 0.0  # and no rows to fit the prior's share on
+    assert first.prior_weight_ == 1.0  # and no rows to fit the prior's share on: the prior says it
     second = blend_fold(template, y, folds, 1)
     assert second.weights_["logreg"] == 1.0 and second.weights_["rf"] == 0.0
     assert not hasattr(template, "weights_")  # the template itself is never fitted
@@ -74,3 +74,42 @@ def test_rolling_window_weights_come_only_from_earlier_blocks_inside_the_window(
     weights = blend_fold(template, y, folds, first_without_block_0).weights_
     assert weights["rf"] == 1.0 and weights["logreg"] == 0.0
     assert blend_fold(template, y, folds, 1).weights_["logreg"] == 1.0  # block 0 still inside
+
+
+def test_fold_0_without_a_warm_up_block_predicts_the_prior():
+    """Issue 22 item 14 (GOOGL daily: log-loss 0.866 vs the prior's 0.857): a class with fewer than 5
+    rows in the first half of fold 0's training rows leaves it no warm-up block, hence no OOF rows;
+    its blend used to run with λ = 0 (the members' raw blend). It must say the prior."""
+    n, horizon = 400, 5
+    ts = pd.date_range("2020-01-01", periods=n, freq="D", tz="UTC").to_numpy()
+    t1 = ts[np.minimum(np.arange(n) + horizon, n - 1)]
+    y = np.tile([-1, 1], n // 2)
+    y[[40, 90, 130, 160, 170, 180, 190]] = 0  # 3 rows of class 0 in the first half of rows 0-199
+    train, test = np.arange(200), np.arange(205, 300)
+    assert warmup_block(y, ts, t1, train) is None
+    onehot = lambda labels: np.eye(3)[np.searchsorted([-1, 0, 1], labels)]  # noqa: E731
+    confident = {"rf": 0.9 * onehot(-y[test]) + 0.1 / 3}  # a member that is confidently wrong
+    fold = MemberFold(0, train, test, confident, {"rf": onehot(y[train])}, seconds=0.0)
+    blend = blend_fold(Blend("ridge"), y, [fold], 0)
+    assert blend.prior_weight_ == 1.0
+    prior = np.array([np.mean(y[train] == c) for c in (-1, 0, 1)])
+    np.testing.assert_allclose(blend.predict_proba(confident), np.tile(prior, (len(test), 1)))
+
+
+def test_a_rolling_window_trains_with_its_default_size():
+    """Issue 22 item 15: `[split] window = "rolling"` alone trains, each fold on at most
+    ROLLING_TRAIN_SIZE rows (the default defined once, in SplitSpec)."""
+    from candor.config import load_config
+    from candor.data.synthetic import planted_signal
+    from candor.records.specs import ROLLING_TRAIN_SIZE
+    from candor.training.run import train
+
+    config = load_config(environ={}, overrides={
+        "models": {"models": ("logreg",)}, "split": {"folds": 3, "window": "rolling"},
+        "evaluation": {"n_boot": 200, "importance_repeats": 0},
+    })
+    assert config.split.train_size == ROLLING_TRAIN_SIZE
+    result = train(planted_signal(2600, seed=3, strength=1.0), config)
+    rows = [f.train_rows for f in result.folds]
+    assert max(rows) == ROLLING_TRAIN_SIZE and rows[0] < ROLLING_TRAIN_SIZE  # the window filled, then rolled
+    assert result.oos.n > 0 and result.oos.accuracy is not None

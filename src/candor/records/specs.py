@@ -249,21 +249,32 @@ class FeatureSet(Spec):
 
 
 # ---------------------------------------------------------------------------------- split
+#: Rows a rolling window trains on unless ``split.train_size`` says otherwise (~4 years of daily bars).
+ROLLING_TRAIN_SIZE = 1000
+
+
 class SplitSpec(Spec):
     """Purged walk-forward evaluation windows. ``None`` purge/embargo mean "= labels.horizon"."""
 
     folds: Int = Field(5, ge=2)
     window: Literal["expanding", "rolling"] = "expanding"
-    train_size: Int | None = Field(None, ge=1, description="rows a rolling window trains on (rolling only)")
+    train_size: Int | None = Field(None, ge=1, description="rows a rolling window trains on (rolling only; "
+                                   f"default {ROLLING_TRAIN_SIZE} there)")
     purge: Int | None = Field(None, ge=0)
     embargo: Int | None = Field(None, ge=0)
     holdout: Real = Field(0.15, gt=0.0, lt=0.5, description="newest share of rows never used for selection")
 
+    @model_validator(mode="before")
+    @classmethod
+    def _rolling_default(cls, data: Any) -> Any:
+        # The default is the window's, so an expanding split records no train_size (its config hash
+        # is unchanged) and a rolling one records the rows it trained on.
+        if isinstance(data, dict) and data.get("window") == "rolling" and data.get("train_size") is None:
+            return {**data, "train_size": ROLLING_TRAIN_SIZE}
+        return data
+
     @model_validator(mode="after")
     def _window_size(self) -> SplitSpec:
-        if self.window == "rolling" and self.train_size is None:
-            raise ValueError("`window` = 'rolling' needs `train_size` (the rows each fold trains on), e.g. "
-                             "train_size = 1000; or use window = 'expanding'.")
         if self.window == "expanding" and self.train_size is not None:
             raise ValueError(f"`train_size` ({self.train_size}) applies only to window = 'rolling'; set "
                              "window = 'rolling' or remove train_size.")

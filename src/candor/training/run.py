@@ -163,7 +163,8 @@ def _aligned_proba(model, X: pd.DataFrame, classes: np.ndarray) -> np.ndarray:
 def _outer_folds(data: LabelledData, dev: np.ndarray, config: Config) -> list[Fold]:
     """The walk-forward folds of the development rows, as positions into the whole matrix."""
     splitter = PurgedWalkForward(
-        n_splits=config.split.folds, window=config.split.window, train_size=config.split.train_size,
+        n_splits=config.split.folds, window=config.split.window,
+        train_size=config.split.train_size if config.split.window == "rolling" else None,
         purge=config.purge, embargo=config.embargo,
     )
     X_dev = data.X.iloc[dev]
