@@ -280,3 +280,41 @@ def test_an_artifact_folder_that_refuses_files_is_a_one_line_model_error(trained
     (tmp_path / "blocker").write_text("x")
     with pytest.raises(ModelError, match=r"could not be written to .*blocker/model.*nothing was saved"):
         save_model(tmp_path / "blocker" / "model", loaded.estimator, loaded.manifest)
+
+
+# ------------------------------------------------- item 3: a study storage with ?password=
+def test_a_study_storage_password_is_in_nothing_train_writes_or_prints(trained, home, tmp_path, capsys):
+    """``--study-storage '…?password=SECRET'`` (libpq reads it): the manifest, the MLflow params and
+    run files, the report JSON and the terminal show ``password=***``; no file under <home> holds it."""
+    _, csv = trained
+    storage = f"sqlite:///{tmp_path / 'optuna.db'}?password={SECRET}"
+    code = main(["train", "--data", str(csv), "--symbol", "PLANT", "--timeframe", "d1", "--calendar", "24/7",
+                 "--models", "logreg", "--folds", "3", "--fold-jobs", "1", "--optimize", "--trials", "1",
+                 "--study-storage", storage, "--output-json", str(tmp_path / "report.json")])
+    out, err = capsys.readouterr()
+    assert code in (0, 2), err
+    assert SECRET not in out + err + (tmp_path / "report.json").read_text()
+    manifests = list((home / "models").rglob("manifest.json"))
+    assert manifests and all("optuna.db?password=***" in m.read_text() for m in manifests)
+    leaks = [str(p) for p in home.rglob("*") if p.is_file() and SECRET.encode() in p.read_bytes()]
+    assert leaks == []
+
+    from mlflow import MlflowClient
+
+    client = MlflowClient(tracking_uri=f"sqlite:///{home / 'mlflow.db'}")
+    runs = client.search_runs([client.get_experiment_by_name("candor").experiment_id])
+    params = runs[0].data.params
+    assert params["tune.study_storage"].endswith("optuna.db?password=***") and SECRET not in repr(params)
+
+
+@pytest.mark.parametrize("storage", [f"postgresql://u@127.0.0.1:9/x?password={SECRET}",
+                                     f"postgresql+psycopg://u:p@ss:{SECRET}@127.0.0.1/x",  # a raw '@'
+                                     f"postgresql://u:{SECRET}@127.0.0.1:notaport/x"])
+def test_a_study_storage_error_line_never_prints_its_password(storage, trained, capsys):
+    _, csv = trained
+    code = main(["tune-worker", "--study-storage", storage, "--data", str(csv), "--symbol", "PLANT",
+                 "--timeframe", "d1", "--calendar", "24/7", "--model", "logreg", "--trials", "1"])
+    out, err = capsys.readouterr()
+    line = _one_line(err, out)
+    assert code == 1 and "`study_storage`" in line and "cannot be opened" in line, line
+    assert SECRET not in out + err

@@ -32,7 +32,7 @@ import pandas as pd
 from sklearn.metrics import accuracy_score, f1_score, log_loss
 from sqlalchemy import exc as sa_exc
 
-from candor.config import Config, safe_uri, under_home
+from candor.config import Config, mask_urls, safe_uri, under_home
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.validation import check_is_fitted
 
@@ -88,8 +88,10 @@ def open_storage(url: str | None) -> optuna.storages.BaseStorage | None:
                 raise _storage_error(url, "its tables could not be created") from None
             time.sleep(0.2 * (attempt + 1))
         except Exception as exc:  # noqa: BLE001 - driver errors vary; all mean "cannot use this storage"
+            if not isinstance(exc, sa_exc.DBAPIError):  # a parse error quotes pieces of the URL, password included
+                raise _storage_error(url, f"not a database URL SQLAlchemy can open: {type(exc).__name__}") from None
             reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise _storage_error(url, reason) from None
+            raise _storage_error(url, mask_urls(reason)) from None
     raise AssertionError("unreachable")
 
 
