@@ -219,4 +219,40 @@ class AliasEvent(Base):
     created_at: Mapped[dt.datetime] = mapped_column(default=utc_now)
 
 
+class LedgerTrial(Base):
+    """One evaluated configuration set of one target (series × horizon × label kind): the trial
+    ledger (:mod:`candor.store.ledger`). Append-only: candor has no delete path for it."""
+
+    __tablename__ = "ledger_trials"
+    __table_args__ = (sa.Index(None, "symbol", "timeframe", "horizon", "label_kind"),
+                      sa.Index(None, "recorded_at"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    symbol: Mapped[str] = mapped_column(sa.String(64))
+    timeframe: Mapped[str] = mapped_column(sa.String(8))
+    horizon: Mapped[int]
+    label_kind: Mapped[str] = mapped_column(sa.String(32))
+    label: Mapped[str | None] = mapped_column(sa.String(255))
+    config_hash: Mapped[str | None] = mapped_column(sa.String(128))
+    data_fingerprint: Mapped[str | None] = mapped_column(sa.String(128))
+    data_first: Mapped[dt.datetime | None]
+    data_last: Mapped[dt.datetime | None]
+    n_samples: Mapped[int | None]
+    n_trials: Mapped[int]
+    tuning_trials: Mapped[int]
+    prior_trials: Mapped[int]
+    lift: Mapped[float | None]
+    lift_ci_low: Mapped[float | None]
+    lift_ci_high: Mapped[float | None]
+    p_value: Mapped[float | None]
+    verdict: Mapped[str | None] = mapped_column(sa.String(64))
+    sharpe: Mapped[float | None]
+    deflated_sharpe: Mapped[float | None]
+    dry_run: Mapped[bool]
+    command: Mapped[str] = mapped_column(sa.String(200))
+    actor: Mapped[str | None] = mapped_column(sa.String(128))
+    candor_version: Mapped[str | None] = mapped_column(sa.String(32))
+    recorded_at: Mapped[dt.datetime] = mapped_column(default=utc_now)
+
+
 TABLES = tuple(Base.metadata.sorted_tables)
