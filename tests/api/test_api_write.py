@@ -10,7 +10,10 @@ from tests.api.conftest import TOKEN, open_app
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 
 
-def _bars_json(bars, n: int = 300) -> list[dict]:
+PREDICT_BARS = 450  # past the default features' 392-bar warm-up
+
+
+def _bars_json(bars, n: int = PREDICT_BARS) -> list[dict]:
     tail = bars.iloc[-n:]
     return [{"ts": ts.isoformat(), **{c: float(row[c]) for c in ("open", "high", "low", "close", "volume")}}
             for ts, row in tail.iterrows()]
@@ -29,7 +32,7 @@ def test_predict_matches_the_champion_on_the_same_bars(client, trained):
     response = client.post("/api/predict", json=payload, headers=AUTH)
     assert response.status_code == 200, response.text
     body = response.json()
-    expected = _champion_model(trained).predict(trained.bars.iloc[-300:])[-1]
+    expected = _champion_model(trained).predict(trained.bars.iloc[-PREDICT_BARS:])[-1]
     assert body["direction"] == expected.direction
     assert body["probabilities"] == pytest.approx(expected.probabilities)
     assert body["confidence"] == pytest.approx(expected.confidence)

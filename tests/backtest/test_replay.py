@@ -28,7 +28,7 @@ def _slice(bars: pd.DataFrame, start: int | None = None, stop: int | None = None
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     """1,200 bars of a planted signal; a logreg model trained (and saved) on the first 900."""
-    bars = planted_signal(1200, seed=1)
+    bars = planted_signal(1450, seed=1)  # 550 bars after the training span: past the 392-bar warm-up
     config = load_config(environ={}, overrides={"models": {"models": ("logreg",)}, "split": {"folds": 3},
                                                 "evaluation": {"importance_repeats": 0}})
     outcome = run_training(_slice(bars, stop=TRAIN_BARS), config, out=tmp_path_factory.mktemp("models"), track=False)

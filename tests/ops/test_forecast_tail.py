@@ -9,11 +9,12 @@ import pytest
 
 from candor.data.synthetic import planted_signal
 from candor.errors import DataError
-from candor.features import FeatureSet, compute_features
+from candor.features import FeatureSet, compute_features, warmup_bars
 from candor.ops.forecast import SeriesFeatures, store_loader
 from candor.store import connect_store, import_bars, load_bars, upgrade
 
-LOOKBACK = 300
+FEATURES = FeatureSet(medium=30, long=60)
+LOOKBACK = warmup_bars(FEATURES, "d1") + 10  # the newest 10 rows have every feature
 
 
 @pytest.fixture
@@ -40,7 +41,7 @@ def test_tail_features_equal_the_full_computation_for_the_rows_used(engine):
     """What the job computes on the store tail equals ``compute_features`` of the whole series
     restricted to the forecast window — bit for bit, on every row a forecast may use."""
     full = load_bars(engine, "TAIL", "d1")
-    feature_set = FeatureSet(medium=30, long=60)
+    feature_set = FEATURES
     expected = compute_features(full.iloc[-LOOKBACK:], feature_set)
     tail = SeriesFeatures(store_loader(engine, LOOKBACK)("TAIL", "d1"))
 

@@ -30,10 +30,11 @@ import pandas as pd
 import sklearn
 from sqlalchemy.engine import Engine
 
+from candor.config import Config
 from candor.data.bars import INTRADAY, TIMEFRAMES, check_timeframe
 from candor.data.gaps import CONTINUOUS, session_table
 from candor.errors import CandorError, DataError, ModelError
-from candor.features import FeatureSet, compute_features
+from candor.features import FeatureSet, compute_features, warmup_bars
 from candor.ops.collector import collector_paused
 from candor.ops.consensus import Consensus, consensus
 from candor.ops.context import BarsLoader, served_series
@@ -136,6 +137,9 @@ def stale_reason(bars: pd.DataFrame, now: datetime) -> str | None:
 
 
 # ---- the job ------------------------------------------------------------------------------------
+#: Rows past the features' warm-up in a tail: the newest complete row and a few before it.
+TAIL_MARGIN = 50
+
 def store_loader(engine: Engine, lookback: int, series: Iterable[tuple[str, str]] = ()) -> BarsLoader:
     """Bars from the operational store: only the newest ``lookback`` rows are read (the tail the
     features are computed on), not the whole history. The tails of ``series`` are read up front
@@ -148,6 +152,14 @@ def store_loader(engine: Engine, lookback: int, series: Iterable[tuple[str, str]
         return found if found is not None else load_bars(engine, symbol, timeframe, last=lookback)
 
     return load
+
+
+def tail_length(config: Config, pairs: Iterable[tuple[str, str]]) -> int:
+    """Bars read per series: ``forecast.lookback_bars``, or more where the configured features'
+    warm-up needs it (an hourly warm-up on a 24/7 calendar is 695 bars, over the default 600),
+    so the newest rows have every feature instead of a "supply more bars" skip."""
+    need = max((warmup_bars(config.features, tf) + TAIL_MARGIN for _, tf in pairs), default=0)
+    return max(config.forecast.lookback_bars, need)
 
 
 class SeriesFeatures:
@@ -235,7 +247,7 @@ def _run_forecasts(services: Services, symbols: Iterable[str] | None, timeframes
     config, engine = services.config, services.store.engine
     report = ForecastReport(written=0)
     pairs = served_series(services, symbols, timeframes)
-    loader = bars_loader or store_loader(engine, config.forecast.lookback_bars, pairs)
+    loader = bars_loader or store_loader(engine, tail_length(config, pairs), pairs)
     # One batched champion lookup for the whole universe (one paged registry query, two after a
     # rollback), not two round trips per series; a single series keeps the direct lookup.
     index = services.registry.champion_index() if len(pairs) > 1 else None
