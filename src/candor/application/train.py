@@ -33,6 +33,7 @@ from candor.training.run import Progress, RowPlan, TrainResult, plan_rows, train
 from candor.training.matrix import MIN_TRAINING_ROWS
 from candor.training.runconfig import DerivedSetting, RunConfig, derive_run_config
 from candor.training.tuning import save_best_params
+from candor.application.ledger import counted, ledger_store, record as record_trial
 
 
 @dataclass
@@ -116,6 +117,7 @@ def run_training(
     period: str | None = None,
     force: bool = False,
     plan: TrainingPlan | None = None,
+    command: str = "candor train",
 ) -> TrainingOutcome:
     """Derive the run's config, train, run the gates, and unless ``dry_run`` save and publish.
 
@@ -139,7 +141,11 @@ def run_training(
     # Open the stores before training: an unreachable database fails in a second, not after the fit.
     opened = (nullcontext(services) if services is not None or not publishing
               else open_services(run.config, migrate=True))
-    with opened as live:
+    # The trial ledger (candor.application.ledger): the target's earlier trials count in this run's
+    # n_trials (its Deflated Sharpe), and this run is recorded once trained, dry runs included.
+    with opened as live, ledger_store(run.config, live) as ledger:
+        plan = counted(plan, ledger)
+        run = plan.run
         repairs: list[Repair] = []
         if not dry_run:  # what a killed publish of this series left: repaired before anything new is written
             repairs = (repair_interrupted(live.registry, live.tracking, symbol=str(bars.attrs["symbol"]),
@@ -150,6 +156,7 @@ def run_training(
             log.warning("repaired after an interrupted publish: %s", repair)
         result = replace(train(bars, run.config, progress=progress, reused=run.reused, rows=plan.rows),
                          derived=run.derived)
+        record_trial(ledger, result, plan, dry_run=dry_run, command=command, actor=actor)
         outcome = TrainingOutcome(result, None, run_gates(result.report, default_gates(run.config.registry)), run=run,
                                   repairs=repairs)
         if dry_run:

@@ -196,7 +196,7 @@ def train_series(spec: SeriesSpec, config: Config, *, out: Path | None = None, d
         symbol, timeframe = bars.attrs["symbol"], bars.attrs["timeframe"]
         with pinned_threads(threads) if threads is not None else nullcontext():
             outcome = run_training(bars, config, out=out, dry_run=dry_run, track=track, threads=threads,
-                                   device=device)
+                                   device=device, command="candor train (universe)")
     except Exception as exc:  # noqa: BLE001 - a failing series is a row; the universe continues
         return UniverseRow(spec.name, symbol, timeframe, "failed", reason=_reason(exc),
                            seconds=time.perf_counter() - started)

@@ -14,5 +14,6 @@ from candor.cli import backtest as _backtest  # noqa: E402,F401
 from candor.cli import ops as _ops  # noqa: E402,F401
 from candor.cli import tune as _tune  # noqa: E402,F401
 from candor.cli import freqtrade as _freqtrade  # noqa: E402,F401
+from candor.cli import ledger as _ledger  # noqa: E402,F401
 
 __all__ = ["app", "main", "run"]

@@ -19,7 +19,7 @@ def retrain_series(services: Services, bars: pd.DataFrame, horizon: int, *, acto
                    why: str = "retrain") -> RegisteredVersion:
     """Retrain ``bars`` at ``horizon``; register, validate and promote if not worse."""
     outcome = run_training(bars, services.config, horizon=horizon, horizon_source=f"{actor}: forecast horizon",
-                           promote=True, actor=actor, reason=f"{actor}: {why}", services=services)
+                           promote=True, actor=actor, reason=f"{actor}: {why}", services=services, command=actor)
     if outcome.registered is None:
         raise ModelError(f"retraining {bars.attrs.get('symbol')}/{bars.attrs.get('timeframe')} saved no version.")
     return outcome.registered
