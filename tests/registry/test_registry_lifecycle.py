@@ -6,7 +6,7 @@ import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from registry_helpers import make_artifact, registered, report
+from registry_helpers import log_run, make_artifact, registered, report
 
 from candor.registry.artifact import CandorModel
 from candor.errors import RegistryError
@@ -292,3 +292,16 @@ def test_universe_verdict_is_tagged_and_fails_an_edge_that_does_not_survive_the_
                                               verdict="no significant edge", correction="none", n_series=2,
                                               require_edge=False)
     assert kept_status.status == "validated"
+
+
+def test_two_symbols_sharing_one_model_name_are_refused(reg, stores, tmp_path):
+    """``EURUSD=X`` and ``EURUSD-X`` both map to candor.EURUSD-X.d1: the second symbol is refused
+    before a version is created, so every registered version reads back as its one series."""
+    first = registered(reg, stores, tmp_path / "a", symbol="EURUSD=X")
+    assert first == "1"
+    artifact = make_artifact(tmp_path / "b", symbol="EURUSD-X")
+    with pytest.raises(RegistryError, match=r"candor\.EURUSD-X\.d1 holds the models of symbol 'EURUSD=X'; "
+                                            r"'EURUSD-X' would share its name"):
+        reg.register(log_run(stores, artifact), artifact)
+    assert [str(v.version) for v in stores.client.search_model_versions("name='candor.EURUSD-X.d1'")] == ["1"]
+    assert registered(reg, stores, tmp_path / "c", symbol="EURUSD=X") == "2"  # the owner keeps publishing

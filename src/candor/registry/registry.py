@@ -142,11 +142,18 @@ class Registry:
 
     def _ensure_model(self, name: str, manifest: Manifest) -> None:
         try:
-            self.client.get_registered_model(name)
-            return
+            owner = self.client.get_registered_model(name).tags.get("symbol")
         except Exception as exc:
             if not is_not_found(exc):
                 raise
+        else:
+            # ^ = / : become - in names: EURUSD=X and EURUSD-X share one; the first symbol keeps it
+            if owner and owner != manifest.symbol:
+                raise RegistryError(
+                    f"{name} holds the models of symbol {owner!r}; {manifest.symbol!r} would share its name "
+                    "(^ = / and : become - in a model name). Store and train this series under another "
+                    "symbol (e.g. --symbol with letters, digits, . and _ only).")
+            return
         tags = {"symbol": manifest.symbol, "timeframe": manifest.timeframe}
         try:
             self.client.create_registered_model(name, tags=tags,
