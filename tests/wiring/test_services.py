@@ -47,7 +47,7 @@ def test_the_scheduled_retrain_honours_every_configured_gate(tmp_path):
                "min_backtest_trades": None, "min_deflated_sharpe": None}
     config = load_config(environ={}, overrides={**CHEAP, "home": str(tmp_path),
                                                 "registry": {**lenient, "min_backtest_sharpe": 50.0}})
-    bars = planted_signal(700, seed=5, symbol="SYN")
+    bars = planted_signal(1000, seed=5, symbol="SYN")  # 600 rows after the 392-bar warm-up
     with open_services(config, migrate=True) as services:
         version = retrain_series(services, bars, 5)
     assert version.status == "failed" and not version.promoted
