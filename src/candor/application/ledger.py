@@ -56,13 +56,15 @@ def _embedded_file(config: Config) -> Path | None:
 @contextmanager
 def ledger_store(config: Config, services: Any | None) -> Iterator[Store | None]:
     """The store to count and record trials in: the open services' store, else one opened cheaply
-    (see the module docstring), else None (the trial goes unrecorded, with a warning)."""
+    (see the module docstring), else None (the trial goes unrecorded: logged, a warning when a
+    configured database cannot be reached)."""
     if services is not None:
         yield services.store
         return
     embedded = _embedded_file(config)
     if embedded is not None and not embedded.exists():
-        log.warning("no operational store at %s yet: this trial is not recorded in the ledger", embedded)
+        # info, not a warning: a dry run on a fresh home is the usual first step, and it writes nothing
+        log.info("no operational store at %s yet: this trial is not recorded in the ledger", embedded)
         yield None
         return
     from candor.services import open_store
