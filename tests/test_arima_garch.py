@@ -221,7 +221,7 @@ def test_bad_estimator_inputs_are_one_clear_error(series):
 
 
 def test_runs_in_the_walk_forward_beside_another_member():
-    bars = random_walk(1100, seed=3)
+    bars = random_walk(1400, seed=3)  # ~1,000 rows after the 392-bar warm-up
     config = load_config(environ={}, overrides={
         "models": {"models": ("logreg", "arima_garch")}, "split": {"folds": 3},
         "evaluation": {"n_boot": 200, "importance_repeats": 1},

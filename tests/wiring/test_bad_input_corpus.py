@@ -284,7 +284,7 @@ CONFIG_CASES = [
     ('[schedule]\nretrain = "every day"\n', r"schedule.retrain|cron"),
     ('[backtest]\nmin_confidence = 0\n', r"backtest.min_confidence` must be in \(0, 1\]"),
     ('[features]\nshort = 60\nmedium = 20\n', r"short < medium < long"),
-    ('[split]\nwindow = "rolling"\n', r"needs `train_size`"),
+    ('[split]\ntrain_size = 500\n', r"`train_size` \(500\) applies only to window = 'rolling'"),
     ('[models]\nmodels = ["rf", "rf"]\n', r"names 'rf' twice"),
     ('[gates]\nmin_accuracy = 0.6\n', r"gates|Extra inputs"),
     ('[unknown]\nx = 1\n', r"unknown|Extra inputs"),
