@@ -42,6 +42,17 @@ prior", the same test on per-row losses):
   CI lies above 0, "significantly worse than the baseline" when it lies below, else "no
   significant edge". The CI and the p-value come from the same statistic, so the verdict is
   exactly "p < alpha" on the side the lift falls — what is printed is what is decided.
+* Power beside every verdict (:func:`detectable_lift`): "no significant edge" is not proof of
+  nothing, so each evaluation reports the **minimum detectable lift** ``mde`` — the smallest true
+  lift the same test would call significant with probability ``POWER`` (80%) at its two-sided
+  ``alpha``, from the test's own standard error and degrees of freedom: with ``K = df + 1`` blocks
+  and a per-block spread ``se · √K``, statsmodels' :class:`~statsmodels.stats.power.TTestPower`
+  (noncentral t, df ``K − 1``) solves the standardised effect, so ``mde = effect · √K · se``
+  (≈ ``(z_{1−α/2} + z_{0.8}) · se`` = 2.80 · se for many blocks, more for few). ``bars_for_2pt``
+  is how many more rows (bars) at the same block length and per-row spread would make a
+  ``TARGET_LIFT`` (+2-point) lift detectable: the same solver for the number of blocks, times
+  the block length, minus the rows there are (0 when the ``mde`` is already ≤ 2 points); the
+  standard error shrinks as ``1/√n``.
 * The best baseline is picked on the same rows (the max accuracy), which makes the edge test
   conservative, never optimistic.
 * Probabilities are judged against the **class prior** (each fold's training-class frequencies
@@ -91,6 +102,64 @@ class PairedTest:
     verdict: Verdict
     p_value_mc_se: float = 0.0  # Monte-Carlo standard error of p_value (module docstring)
     n_boot: int = 0  # resamples drawn (more than asked where the verdict was near its boundary)
+    alpha: float = 0.05  # the two-sided level the interval and verdict were computed at
+    n: int = 0  # rows behind the test
+
+    @property
+    def power(self) -> DetectableLift:
+        """The minimum detectable lift of this test and the rows a +2-point lift needs (module docstring)."""
+        return detectable_lift(self.se, self.df, self.block_length, self.n, alpha=self.alpha)
+
+
+#: The power the minimum detectable lift is computed at, and the lift ``bars_for_2pt`` is about.
+POWER = 0.8
+TARGET_LIFT = 0.02
+
+
+@dataclass(frozen=True)
+class DetectableLift:
+    """What a test could have seen: ``mde``, the smallest true lift it detects with probability
+    ``power`` at ``alpha`` (None where the test has no spread to measure: a constant ``d``), and
+    ``bars_for_target``, the further rows that would make a ``target`` lift detectable."""
+
+    mde: float | None
+    bars_for_target: int | None
+    power: float = POWER
+    target: float = TARGET_LIFT
+
+
+def detectable_lift(se: float, df: int, block_length: int, n: int, *, alpha: float, power: float = POWER,
+                    target: float = TARGET_LIFT) -> DetectableLift:
+    """Minimum detectable lift at ``power`` of a paired test (``se``, ``df``, ``block_length``, ``n``
+    rows, two-sided ``alpha``), and how many more rows would detect a ``target`` lift (module docstring).
+
+    Both come from :class:`statsmodels.stats.power.TTestPower` on the test's ``K = df + 1`` blocks;
+    where the solver does not converge the normal form ``n · (mde / target)² − n`` is used.
+    """
+    if not (se > 1e-12 and math.isfinite(se)) or n < 1:
+        return DetectableLift(None, None, power, target)
+    import warnings
+
+    from statsmodels.stats.power import TTestPower
+
+    blocks = max(2, int(df) + 1)
+    spread = se * math.sqrt(blocks)  # sd of one block's mean: se = spread / √K
+    solver = TTestPower()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        effect = solver.solve_power(effect_size=None, nobs=blocks, alpha=alpha, power=power, alternative="two-sided")
+        mde = float(effect) * spread if math.isfinite(float(effect)) else float("nan")
+        if not math.isfinite(mde):
+            from scipy import stats
+
+            mde = float(stats.norm.ppf(1 - alpha / 2) + stats.norm.ppf(power)) * se
+        if mde <= target:
+            return DetectableLift(mde, 0, power, target)
+        needed = solver.solve_power(effect_size=target / spread, nobs=None, alpha=alpha, power=power,
+                                    alternative="two-sided")
+    rows = (float(needed) * block_length if needed is not None and math.isfinite(float(needed))
+            else n * (mde / target) ** 2)
+    return DetectableLift(mde, max(0, math.ceil(rows - n)), power, target)
 
 
 def _py(value: Any) -> Any:
@@ -255,7 +324,7 @@ def paired_test(
         half = float(stats.t.ppf(1 - alpha / 2, df)) * se
         low, high = estimate - half, estimate + half
     return PairedTest(estimate, se, float(low), float(high), p, df, L, Verdict.of_interval(low, high),
-                      mc, max(len(means), n_boot))
+                      mc, max(len(means), n_boot), alpha, n)
 
 
 def lift_test(
@@ -339,13 +408,15 @@ def evaluate_oos(
     test = paired_test(np.asarray(pred == y, float) - base_correct[best], n_boot=n_boot, alpha=alpha,
                        horizon=horizon, random_state=random_state, block=block, min_block=floor)
     metrics = _classification_metrics(y, pred, p, c)
+    power = test.power
     margin = None if train_accuracy is None else float(train_accuracy) - metrics["accuracy"]
     return Evaluation(
         n=len(y), classes=tuple(_py(v) for v in c), **metrics, baselines=base_acc, best_baseline=best,
         best_baseline_accuracy=base_acc[best], lift=test.estimate, lift_ci_low=test.ci_low,
         lift_ci_high=test.ci_high, p_value=test.p_value, p_value_mc_se=test.p_value_mc_se, verdict=test.verdict,
         alpha=alpha, block_length=test.block_length, n_boot=test.n_boot, horizon=horizon, lift_se=test.se,
-        lift_df=test.df, train_accuracy=None if train_accuracy is None else float(train_accuracy),
+        lift_df=test.df, mde=power.mde, mde_power=power.power, bars_for_2pt=power.bars_for_target,
+        train_accuracy=None if train_accuracy is None else float(train_accuracy),
         overfit_margin=margin, **_prior_skill(y, p, c, prior_proba, horizon=horizon, n_boot=n_boot, alpha=alpha,
                                               random_state=random_state, min_block=floor),
     )

@@ -32,11 +32,12 @@ from joblib.externals.loky import get_reusable_executor
 from threadpoolctl import threadpool_limits
 
 from candor.config import Config
-from candor.data.bars import TIMEFRAMES
+from candor.data.bars import TIMEFRAMES, check_symbol
 from candor.data.datasets import DATASET_NAMES, describe_datasets
+from candor.data.gaps import check_calendar
 from candor.data.resample import resample
 from candor.data.sources import open_bars
-from candor.errors import CandorError
+from candor.errors import CandorError, ConfigError
 from candor.extras import import_extra
 from candor.services import open_services
 from candor.training.device import DeviceChoice
@@ -82,21 +83,38 @@ class UniverseRow:
 
 @dataclass(frozen=True)
 class SeriesSpec:
-    """One series: exactly one of ``dataset`` / ``data`` / ``bars``; ``timeframe`` resamples."""
+    """One series: exactly one of ``dataset`` / ``data`` / ``bars``; ``timeframe`` resamples.
+
+    ``symbol``, ``tz`` and ``calendar`` are the bar options of ``candor train`` (``--symbol``,
+    ``--tz``, ``--calendar``), applied as :func:`candor.data.sources.open_bars` applies them to one
+    series: a universe takes every bar option a single series takes.
+    """
 
     name: str
     dataset: str | None = None
     data: str | None = None
     timeframe: str | None = None
     bars: pd.DataFrame | None = field(default=None, compare=False, repr=False)
+    symbol: str | None = None
+    tz: str | None = None
+    calendar: str | None = None
 
     def load(self) -> pd.DataFrame:
         """The validated bars (resampled to ``timeframe`` when coarser than the source)."""
         if self.bars is None:
-            return open_bars(dataset=self.dataset, data=self.data, timeframe=self.timeframe)
-        if self.timeframe is None or self.timeframe == self.bars.attrs.get("timeframe"):
-            return self.bars
-        return resample(self.bars, self.timeframe)
+            return open_bars(dataset=self.dataset, data=self.data, timeframe=self.timeframe, symbol=self.symbol,
+                             tz=self.tz, calendar=self.calendar)
+        bars = self.bars
+        if self.symbol is not None or self.calendar is not None:
+            bars = bars.copy()
+            bars.attrs = dict(self.bars.attrs)
+            if self.symbol is not None:
+                bars.attrs["symbol"] = self.symbol
+            if self.calendar is not None:
+                bars.attrs["calendar"] = None if self.calendar == "none" else check_calendar(self.calendar)
+        if self.timeframe is None or self.timeframe == bars.attrs.get("timeframe"):
+            return bars
+        return resample(bars, self.timeframe)
 
 
 @dataclass(frozen=True)
@@ -122,21 +140,34 @@ def _dataset_for(name: str, timeframe: str | None) -> str | None:
     return max(candidates, key=lambda d: order.index(d.timeframe)).name
 
 
-def resolve_series(names: Sequence[str] = (), timeframes: Sequence[str] = ()) -> list[SeriesSpec]:
+def resolve_series(names: Sequence[str] = (), timeframes: Sequence[str] = (), *, symbol: str | None = None,
+                   tz: str | None = None, calendar: str | None = None) -> list[SeriesSpec]:
     """Names (dataset names, dataset symbols such as ``SPX``, or CSV/Parquet paths) × timeframes.
 
     No names: every embedded dataset. No timeframes: each series at its own. A name that is
-    none of these stays in the list and fails when loaded, with the loader's message.
+    none of these stays in the list and fails when loaded, with the loader's message. ``tz`` and
+    ``calendar`` apply to every series; ``symbol`` names the one source of a universe of one name
+    (several sources under one symbol would overwrite each other's model, so that is refused).
     """
+    sources = list(names or DATASET_NAMES)
+    if symbol is not None:
+        check_symbol(symbol)
+        if len(sources) > 1:
+            raise ConfigError(
+                f"`symbol` names one series, and this universe has {len(sources)} ({', '.join(sources[:3])}"
+                f"{', …' if len(sources) > 3 else ''}). Got {symbol!r}. Leave --symbol out (a file's series is "
+                "named after the file, bars.csv → BARS) or train each file on its own with --data and --symbol.")
+    check_calendar(calendar)
     specs = []
-    for name in names or DATASET_NAMES:
+    for name in sources:
         for tf in timeframes or (None,):
             label = name if tf is None else f"{name}@{tf}"
             dataset = _dataset_for(name, tf)
+            options = {"timeframe": tf, "symbol": symbol, "tz": tz, "calendar": calendar}
             if dataset is None and Path(name).exists():
-                specs.append(SeriesSpec(label, data=name, timeframe=tf))
+                specs.append(SeriesSpec(label, data=name, **options))
             else:
-                specs.append(SeriesSpec(label, dataset=dataset or name, timeframe=tf))
+                specs.append(SeriesSpec(label, dataset=dataset or name, **options))
     return specs
 
 
@@ -171,7 +202,7 @@ def _trained_row(spec: SeriesSpec, outcome: TrainingOutcome, seconds: float) -> 
         accuracy=oos.accuracy, best_baseline=oos.best_baseline, baseline_accuracy=oos.best_baseline_accuracy,
         lift=oos.lift, lift_ci_low=oos.lift_ci_low, lift_ci_high=oos.lift_ci_high, verdict=oos.verdict,
         artifact=str(outcome.artifact) if outcome.artifact else None, seconds=seconds,
-        n_trials=getattr(result, "n_trials", None), p_value=oos.p_value,
+        n_trials=getattr(result, "n_trials", None), p_value=oos.p_value, mde=oos.mde, bars_for_2pt=oos.bars_for_2pt,
         model_name=outcome.registered.name if outcome.registered else None,
         model_version=outcome.registered.version if outcome.registered else None,
     )
@@ -190,7 +221,7 @@ def train_series(spec: SeriesSpec, config: Config, *, out: Path | None = None, d
     run's config is derived from ``config`` by :func:`candor.application.train.run_training`.
     """
     started = time.perf_counter()
-    symbol, timeframe = spec.name.split("@")[0], spec.timeframe or "?"
+    symbol, timeframe = spec.symbol or spec.name.split("@")[0], spec.timeframe or "?"
     try:
         bars = spec.load()
         symbol, timeframe = bars.attrs["symbol"], bars.attrs["timeframe"]

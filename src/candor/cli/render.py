@@ -21,8 +21,17 @@ def _score_row(name: str, report: Any) -> list[str]:
         name, f"{report.n:,}" if hasattr(report, "n") else "", _pct(report.accuracy),
         f"{report.best_baseline} {_pct(report.best_baseline_accuracy)}",
         f"{report.lift:+.1%} [{report.lift_ci_low:+.1%}, {report.lift_ci_high:+.1%}]",
-        _p_value(report), f"[{verdict_style(report.verdict)}]{report.verdict}[/]",
+        _p_value(report), _mde(report), f"[{verdict_style(report.verdict)}]{report.verdict}[/]",
     ]
+
+
+def _mde(report: Any) -> str:
+    """The minimum detectable lift at 80% power and, where larger than 2 points, the bars +2 would need."""
+    mde = getattr(report, "mde", None)
+    if mde is None:
+        return "—"
+    more = getattr(report, "bars_for_2pt", None)
+    return f"{mde:.1%}" + (f" (+{more:,} bars for 2 pt)" if more else "")
 
 
 def _p_value(report: Any) -> str:
@@ -78,7 +87,8 @@ def render_training(console: Console, outcome: Any) -> None:
     level = f"{1 - result.oos.alpha:.0%}"
     scores = Table(title=f"Ensemble vs best baseline (two-sided test at α = {result.oos.alpha:g}; {level} CI from a "
                          f"{result.oos.block_length}-row block bootstrap)", title_justify="left")
-    for col in ("set", "rows", "accuracy", "best baseline", f"lift [{level} CI]", "p ± MC s.e.", "verdict"):
+    for col in ("set", "rows", "accuracy", "best baseline", f"lift [{level} CI]", "p ± MC s.e.", "MDE at 80% power",
+                "verdict"):
         scores.add_column(col)
     scores.add_row(*_score_row("walk-forward", result.oos))
     scores.add_row(*_score_row("holdout", result.holdout))
@@ -98,6 +108,9 @@ def render_training(console: Console, outcome: Any) -> None:
     verdict = result.oos.verdict
     lines = [f"[{verdict_style(verdict)}]{verdict.upper()}[/] out of sample "
              f"({_pct(result.oos.accuracy)} vs {result.oos.best_baseline} baseline {_pct(result.oos.best_baseline_accuracy)})"]
+    power = result.oos.power_text()
+    if power:  # "no significant edge" is not proof of nothing: what this test could have seen
+        lines[0] += f": {escape(power)}"
     if outcome.artifact:
         lines.append(f"model artifact: {outcome.artifact}")
     for reason in outcome.gate_failures:
@@ -131,11 +144,11 @@ def render_universe(console: Console, rows: list[Any]) -> None:
                   caption=f"p adjusted across the {judged} trained series: {CORRECTION_NAMES.get(correction or 'none')}",
                   caption_justify="left")
     for col in ("dataset", "series", "samples", "OOS accuracy", "best baseline", "lift [95% CI]", "p", "p adj.",
-                "verdict (adjusted)"):
+                "MDE at 80% power", "verdict (adjusted)"):
         table.add_column(col)
     for row in rows:
         if row.status == "failed":
-            table.add_row(row.name, f"{row.symbol}/{row.timeframe}", "—", "—", "—", "—", "—", "—",
+            table.add_row(row.name, f"{row.symbol}/{row.timeframe}", "—", "—", "—", "—", "—", "—", "—",
                           f"[red]failed:[/] {escape(row.reason or '')}")
             continue
         verdict = row.adjusted_verdict or row.verdict
@@ -144,7 +157,7 @@ def render_universe(console: Console, rows: list[Any]) -> None:
             f"{row.best_baseline} {_pct(row.baseline_accuracy)}",
             f"{row.lift:+.1%} [{row.lift_ci_low:+.1%}, {row.lift_ci_high:+.1%}]",
             "—" if row.p_value is None else f"{row.p_value:.3f}",
-            "—" if row.adjusted_p_value is None else f"{row.adjusted_p_value:.3f}",
+            "—" if row.adjusted_p_value is None else f"{row.adjusted_p_value:.3f}", _mde(row),
             f"[{verdict_style(verdict)}]{verdict}[/]",
         )
     console.print(table)

@@ -47,6 +47,11 @@ class Evaluation(Record):
     overfit_margin: Num = None
     lift_se: Num = None
     lift_df: Count = None
+    # Power beside the verdict (candor.evaluate.detectable_lift): the smallest true lift this test
+    # detects with probability mde_power at alpha, and the further bars that would detect +2 points.
+    mde: Num = None
+    mde_power: Num = None
+    bars_for_2pt: Count = None
     prior_log_loss: Num = None
     log_loss_gain: Num = None
     log_loss_gain_ci_low: Num = None
@@ -59,6 +64,20 @@ class Evaluation(Record):
     brier_gain_ci_high: Num = None
     brier_p_value: Num = None
     brier_verdict: StoredVerdict = None
+
+    def power_text(self) -> str:
+        """What the test could see, in words: "none larger than 3.1 points at 80% power; 4,210 more
+        bars would detect +2 points" beside "no significant edge" (the verdict is not proof of
+        nothing), "this test detects 1.2 points at 80% power" otherwise; "" when not computed."""
+        if self.mde is None:
+            return ""
+        level = f"{self.mde_power or 0.8:.0%}"
+        if self.verdict != Verdict.NO_SIGNIFICANT_EDGE:
+            return f"this test detects {100 * self.mde:.1f} points at {level} power"
+        more = ("" if self.bars_for_2pt is None else
+                "; these rows already detect +2 points" if self.bars_for_2pt == 0 else
+                f"; {self.bars_for_2pt:,} more bars would detect +2 points")
+        return f"none larger than {100 * self.mde:.1f} points at {level} power{more}"
 
     @property
     def significant(self) -> bool:
