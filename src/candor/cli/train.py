@@ -129,7 +129,8 @@ def train_command(
         min_accuracy=min_accuracy, require_edge=require_edge, seed=seed,
         optimize=optimize, trials=trials, timeout=timeout, metric=metric, study_storage=study_storage,
         reuse_saved=False if ignore_saved_params else None,
-        datasets=_names(symbols) or ((dataset,) if dataset and timeframes else None), timeframes=_names(timeframes),
+        datasets=_names(symbols) or ((dataset,) if dataset and timeframes else None),
+        timeframes=_names(timeframes) or ((timeframe,) if timeframe and (all_series or symbols) else None),
         jobs=jobs, dask=dask, keep_going=keep_going or None, device=device,
     ))
     if config.tracking.uses_wandb:  # a missing extra refuses first: before bars are read or fold processes start
@@ -138,7 +139,9 @@ def train_command(
         import_wandb()
     device_choice = _probe_device(config, quiet=log_json)
     if all_series or symbols or timeframes:
-        return _train_all(config, out=out, dry_run=dry_run, quiet=log_json, device=device_choice)
+        # every bar option applies to every series of the universe, as to one series
+        return _train_all(config, out=out, dry_run=dry_run, quiet=log_json, device=device_choice,
+                          bar_options={"symbol": symbol, "tz": tz, "calendar": calendar})
     # lazy: the training stack (scikit-learn, MLflow, the registry) loads only when one series trains
     from candor.cli.render import render_training
     from candor.data.sources import open_bars
@@ -283,12 +286,13 @@ def _probe_device(config: Config, *, quiet: bool) -> DeviceChoice:
     return choice
 
 
-def _train_all(config: Config, *, out: Path | None, dry_run: bool, quiet: bool, device: DeviceChoice) -> int:
+def _train_all(config: Config, *, out: Path | None, dry_run: bool, quiet: bool, device: DeviceChoice,
+               bar_options: dict[str, str | None] | None = None) -> int:
     """Every series of the universe (processes or Dask), one progress display, one summary table."""
     from candor.cli.render import render_universe
     from candor.application.universe import resolve_series, train_universe
 
-    specs = resolve_series(config.universe.datasets, config.universe.timeframes)
+    specs = resolve_series(config.universe.datasets, config.universe.timeframes, **(bar_options or {}))
     with Progress(TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
                   TimeElapsedColumn(), console=err_console, disable=quiet, transient=True) as bar:
         task = bar.add_task("universe", total=len(specs))
