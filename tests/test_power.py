@@ -62,3 +62,18 @@ def test_detectable_lift_edges():
     constant = detectable_lift(0.0, 10, 5, 100, alpha=0.05)  # no spread: nothing to say
     assert (constant.mde, constant.bars_for_target) == (None, None)
     assert Evaluation(verdict="no significant edge").power_text() == ""  # stored before power was reported
+
+
+def test_universe_rows_print_the_mde_beside_the_verdict():
+    from rich.console import Console
+
+    from candor.application.universe import UniverseRow
+    from candor.cli.render import render_universe
+
+    row = UniverseRow("sp500", "SPX", "d1", "trained", samples=2_000, accuracy=0.51, best_baseline="majority",
+                      baseline_accuracy=0.52, lift=-0.01, lift_ci_low=-0.03, lift_ci_high=0.01,
+                      verdict="no significant edge", p_value=0.3, mde=0.031, bars_for_2pt=2_805)
+    console = Console(record=True, width=250)
+    render_universe(console, [row, UniverseRow("x", "X", "d1", "failed", reason="too short")])
+    text = console.export_text()
+    assert "MDE at 80% power" in text and "3.1% (+2,805 bars for 2 pt)" in text

@@ -79,6 +79,10 @@ class UniverseRow:
     correction: str | None = None
     model_name: str | None = None
     model_version: str | None = None
+    #: Power beside the verdict (candor.evaluate.detectable_lift): the smallest lift this series' test
+    #: detects at 80% power, and the further bars that would detect +2 points.
+    mde: float | None = None
+    bars_for_2pt: int | None = None
 
 
 @dataclass(frozen=True)
