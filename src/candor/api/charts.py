@@ -38,12 +38,25 @@ def _class_name(label: Any) -> str:
         return str(label)
 
 
-def weights_chart(weights: dict[str, float]) -> dict[str, Any]:
-    names = sorted(weights, key=lambda k: -weights[k])
-    return {"data": [{"type": "bar", "orientation": "h", "x": [weights[n] for n in names], "y": names,
-                      "marker": {"color": ACCENT}, "text": [f"{weights[n]:.0%}" for n in names],
+def weights_chart(weights: dict[str, float], prior_weight: float | None = None) -> dict[str, Any]:
+    """Each member's share of the served forecast beside the class prior's share λ.
+
+    The blend serves ``(1 − λ) · weighted members + λ · prior``, so a member's share is its weight
+    × (1 − λ); a report written before λ was recorded draws the member weights alone.
+    """
+    lam = 0.0 if prior_weight is None else prior_weight
+    shares = {name: w * (1 - lam) for name, w in weights.items()}
+    names = sorted(shares, key=lambda k: -shares[k])
+    values = [shares[n] for n in names]
+    colours = [ACCENT] * len(names)
+    title = "Ensemble weights (fit out-of-fold)"
+    if prior_weight is not None:
+        names, values, colours = ["class prior (λ)", *names], [prior_weight, *values], [NEUTRAL, *colours]
+        title = f"Share of each forecast: class prior λ = {prior_weight:.0%}, members {1 - prior_weight:.0%}"
+    return {"data": [{"type": "bar", "orientation": "h", "x": values, "y": names,
+                      "marker": {"color": colours}, "text": [f"{v:.0%}" for v in values],
                       "textposition": "auto"}],
-            "layout": _layout("Ensemble weights (fit out-of-fold)", xaxis={"tickformat": ".0%", "range": [0, 1]},
+            "layout": _layout(title, xaxis={"tickformat": ".0%", "range": [0, 1]},
                               yaxis={"autorange": "reversed"}, height=max(160, 60 + 35 * len(names)))}
 
 
@@ -87,7 +100,16 @@ def calibration_chart(bins: Sequence[CalibrationBin], source: str) -> dict[str, 
                          yaxis={"title": {"text": "hit rate"}, "range": [0, 1], "tickformat": ".0%"})}
 
 
-def importance_chart(records: Sequence[ImportanceRow], top: int = 15) -> dict[str, Any]:
+#: What the model page says instead of an importance chart with no bar to draw.
+IMPORTANCE_EMPTY = ("Feature importance: shuffling any single feature changed no holdout forecast (every "
+                    "importance is 0), so this model's calls do not depend on its features.")
+
+
+def importance_chart(records: Sequence[ImportanceRow], top: int = 15) -> dict[str, Any] | None:
+    """The largest permutation importances, or None where no feature moved the score (nothing to
+    draw: the page says :data:`IMPORTANCE_EMPTY` instead of an empty frame)."""
+    if not any(r.importance for r in records):
+        return None
     rows = sorted(records, key=lambda r: -(r.importance or 0.0))[:top]
     return {"data": [{"type": "bar", "orientation": "h", "x": [r.importance for r in rows],
                       "y": [r.feature for r in rows], "marker": {"color": ACCENT},

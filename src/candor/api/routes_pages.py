@@ -119,7 +119,7 @@ def model_page(request: Request, symbol: SymbolPath, timeframe: Timeframe, svc: 
     report = queries.run_report(run)
     figures: dict[str, Any] = {}
     if report is not None and report.weights:
-        figures["weights"] = charts.weights_chart(report.weights)
+        figures["weights"] = charts.weights_chart(report.weights, report.prior_weight)
     if report is not None and report.fold_details:
         figures["folds"] = charts.folds_chart(report.fold_details)
     if report is not None and report.oos.confusion_matrix:
@@ -128,8 +128,13 @@ def model_page(request: Request, symbol: SymbolPath, timeframe: Timeframe, svc: 
         svc.engine, symbol=symbol, timeframe=timeframe, horizon=horizon, limit=5000))
     if calibration:
         figures["calibration"] = charts.calibration_chart(*calibration)
+    importance_note = None
     if report is not None and report.feature_importance:
-        figures["importance"] = charts.importance_chart(report.feature_importance)
+        importance = charts.importance_chart(report.feature_importance)
+        if importance is None:
+            importance_note = charts.IMPORTANCE_EMPTY
+        else:
+            figures["importance"] = importance
     backtest = None if report is None else report.backtest
     if backtest is not None:
         equity = _equity(backtest)
@@ -137,7 +142,7 @@ def model_page(request: Request, symbol: SymbolPath, timeframe: Timeframe, svc: 
             figures["equity"] = equity
     return render(request, "model.html", series=series, horizon=horizon, name=name, run=run, report=report,
                   oos=None if report is None else report.oos, holdout=None if report is None else report.holdout,
-                  backtest=backtest, history=history, champion=champion,
+                  backtest=backtest, history=history, champion=champion, importance_note=importance_note,
                   shown=shown, events=alias_events(svc.engine, name)[::-1],
                   figures=_script_json(figures), figure_names=list(figures))
 

@@ -78,11 +78,18 @@ def list_command() -> None:
 
         _say(f"no registered models yet — a first champion: {' ; '.join(FIRST_CHAMPION_STEPS)}")
         return
-    table = Table(title="Registered models")
-    for column in ("name", "versions", "latest", "champion", "previous"):
+    from candor.records.report import PRIOR_DOMINANT, PRIOR_NOTE, weights_text
+
+    table = Table(title="Registered models", caption=f"λ ≥ {PRIOR_DOMINANT:.0%}: {PRIOR_NOTE}" if any(
+        m.prior_weight is not None and m.prior_weight >= PRIOR_DOMINANT for m in models) else None, caption_justify="left")
+    for column in ("name", "versions", "latest", "champion", "previous", "champion's blend (class prior λ · members)"):
         table.add_column(column)
     for m in models:
-        table.add_row(m.name, str(m.versions), m.latest or "-", m.champion or "-", m.previous or "-")
+        blend = "-" if m.champion is None or (m.weights is None and m.prior_weight is None) else \
+            weights_text(m.member_weights, m.prior_weight)
+        if m.prior_weight is not None and m.prior_weight >= PRIOR_DOMINANT:
+            blend = f"[yellow]{blend} — {PRIOR_NOTE}[/]"
+        table.add_row(m.name, str(m.versions), m.latest or "-", m.champion or "-", m.previous or "-", blend)
     console.print(table)
 
 

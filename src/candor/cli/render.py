@@ -9,6 +9,7 @@ from rich.markup import escape
 from rich.panel import Panel
 from rich.table import Table
 
+from candor.records.report import PRIOR_DOMINANT, weights_text
 from candor.records.verdict import Verdict
 
 
@@ -76,13 +77,7 @@ def render_training(console: Console, outcome: Any) -> None:
                       _pct(f.baselines.get("majority")), _pct(f.baselines.get("persistence")))
     console.print(folds)
 
-    members = Table(title="Members (pooled out-of-sample)", title_justify="left")
-    for col in ("model", "train acc", "oos acc", "f1", "weight"):
-        members.add_column(col)
-    for name, s in result.member_scores.items():
-        members.add_row(name, _pct(s.train_accuracy), _pct(s.oos_accuracy), f"{s.f1:.3f}",
-                        f"{result.weights.get(name, 0.0):.2f}")
-    console.print(members)
+    render_blend(console, result.report)
 
     level = f"{1 - result.oos.alpha:.0%}"
     scores = Table(title=f"Ensemble vs best baseline (two-sided test at α = {result.oos.alpha:g}; {level} CI from a "
@@ -121,6 +116,31 @@ def render_training(console: Console, outcome: Any) -> None:
                      + (f" — {registered.note}" if registered.note else ""))
         lines.extend(f"  [yellow]·[/] {reason}" for reason in registered.gate_reasons)
     console.print(Panel("\n".join(lines), expand=False))
+
+
+def render_blend(console: Console, report: Any) -> None:
+    """The members table with the class prior's share λ, and one line when λ ≥ 0.9."""
+    console.print(_members_table(report))
+    if report.prior_note:
+        console.print(f"[bold yellow]{escape(report.prior_note)}[/]: the members' say is "
+                      f"{1 - report.prior_weight:.0%}, so its calls mostly repeat the most frequent class.",
+                      soft_wrap=True)
+
+
+def _members_table(report: Any) -> Table:
+    """Each member's scores and blend weight, and the class prior's share λ of the served forecast
+    (a member's share of a forecast is its weight × (1 − λ))."""
+    lam = report.prior_weight
+    caption = None if lam is None else f"forecast = (1 − λ) · weighted members + λ · class prior; {weights_text(report.weights, lam)}"
+    members = Table(title="Members (pooled out-of-sample)", title_justify="left", caption=caption, caption_justify="left")
+    for col in ("model", "train acc", "oos acc", "f1", "weight"):
+        members.add_column(col)
+    for name, s in report.models.items():
+        members.add_row(name, _pct(s.train_accuracy), _pct(s.oos_accuracy), f"{s.f1:.3f}",
+                        f"{report.weights.get(name, 0.0):.2f}")
+    if lam is not None:
+        members.add_row("class prior (λ)", "", "", "", f"{lam:.2f}", style="yellow" if lam >= PRIOR_DOMINANT else None)
+    return members
 
 
 def _backtest_table(backtest: Any) -> Table:

@@ -67,6 +67,31 @@ class FoldSummary(Record):
     train_accuracy: float
     baselines: NumberMap = {}
     weights: NumberMap = {}
+    prior_weight: Num = None  # λ of this fold's blend: the class prior's share of its forecast
+
+
+#: λ at or above this: the served forecast is (nearly) the class prior, whatever the features say.
+PRIOR_DOMINANT = 0.9
+PRIOR_NOTE = "this model forecasts the class frequencies"
+
+
+def prior_note(prior_weight: float | None) -> str | None:
+    """The one sentence a reader of the weights must see when λ ≥ :data:`PRIOR_DOMINANT`, else None."""
+    if prior_weight is None or prior_weight < PRIOR_DOMINANT:
+        return None
+    return f"{PRIOR_NOTE} (class prior {prior_weight:.0%} of every forecast)"
+
+
+def weights_text(weights: dict[str, float], prior_weight: float | None) -> str:
+    """Member weights beside the prior's share λ, as one line: ``prior λ 84% · members 16%: lgbm 66%, xgb 34%``.
+
+    The member weights split the ``1 − λ`` the prior leaves over; a report written before λ was
+    recorded shows the weights alone.
+    """
+    members = ", ".join(f"{name} {w:.0%}" for name, w in sorted(weights.items(), key=lambda kv: -kv[1]))
+    if prior_weight is None:
+        return members or "-"
+    return f"prior λ {prior_weight:.0%} · members {1 - prior_weight:.0%}" + (f": {members}" if members else "")
 
 
 class MemberScore(Record):
@@ -125,6 +150,7 @@ class TrainingReport(Record):
     fold_details: Annotated[tuple[FoldSummary, ...], BeforeValidator(_records)] = ()
     models: Annotated[dict[str, MemberScore], BeforeValidator(_mapping)] = {}
     weights: NumberMap = {}
+    prior_weight: Num = None  # λ: the class prior's share of the served forecast (candor.blend.Blend.prior_weight_)
     oos: Annotated[Evaluation, BeforeValidator(_mapping)] = Evaluation()
     holdout: Annotated[Evaluation, BeforeValidator(_mapping)] = Evaluation()
     backtest: Annotated[BacktestSummary | None, BeforeValidator(lambda v: v or None)] = None
@@ -141,6 +167,12 @@ class TrainingReport(Record):
     @property
     def folds(self) -> int:
         return len(self.fold_details)
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def prior_note(self) -> str | None:
+        """The λ ≥ 0.9 sentence (:func:`prior_note`), stored in the JSON so every reader shows the same words."""
+        return prior_note(self.prior_weight)
 
     @property
     def n_folds(self) -> int:

@@ -37,6 +37,8 @@ PUBLISHING, PUBLISHED, INTERRUPTED = "publishing", "published", "interrupted"
 #: Numbers copied from the report onto each version as tags (history, compare, the MLflow UI).
 METRIC_TAGS = ("oos_accuracy", "oos_precision", "oos_recall", "oos_f1", "oos_lift", "oos_p_value",
                "holdout_accuracy", "holdout_f1", "holdout_lift")
+#: Version tags holding the blend: member weights ("rf=0.34,lgbm=0.66") and the class prior's share λ.
+WEIGHTS_TAG, PRIOR_WEIGHT_TAG = "weights", "prior_weight"
 _SAFE = re.compile(r"[^A-Za-z0-9_.\-]")
 #: The label horizon whose models carry the plain name; other horizons get a ``.h<N>`` suffix.
 DEFAULT_HORIZON = 5
@@ -178,6 +180,20 @@ class ModelSummary:
     latest: str | None
     champion: str | None
     previous: str | None
+    weights: str | None = None  # the champion's WEIGHTS_TAG ("name=w,…"), None for versions older than it
+    prior_weight: float | None = None  # the champion's λ (PRIOR_WEIGHT_TAG)
+
+    @property
+    def member_weights(self) -> dict[str, float]:
+        """The champion's member weights read back from its tag ({} where absent or unreadable)."""
+        out: dict[str, float] = {}
+        for part in (self.weights or "").split(","):
+            name, _, value = part.partition("=")
+            try:
+                out[name] = float(value)
+            except ValueError:
+                continue
+        return out
 
 
 @dataclass(frozen=True)

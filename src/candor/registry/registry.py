@@ -32,7 +32,7 @@ from candor.registry.artifact import MANIFEST_FILE, CandorModel, sha256_file, ve
 from candor.registry.champions import Champion, champion_index, check_age, pages
 from candor.registry.common import (
     ARCHIVED, DEFAULT_HORIZON, FAILED, GATE_REASONS, MANIFEST_SHA, METRIC_TAGS, OWNER_HOST, OWNER_PID,
-    PUBLISH_STATE, PUBLISHING, STAGED, STATUS, VALIDATED, Comparison,
+    PRIOR_WEIGHT_TAG, PUBLISH_STATE, PUBLISHING, STAGED, STATUS, VALIDATED, WEIGHTS_TAG, Comparison,
     HistoryRow, ModelSummary, RegisteredVersion, first_line, is_not_found, mlflow_errors, manifest_model_name,
     model_name, resolve_name, series_label,
 )
@@ -361,13 +361,18 @@ class Registry:
         with mlflow_errors(self.uri):
             models = pages(self.client.search_registered_models, filter_string="name LIKE 'candor.%'")
             numbers: dict[str, list[int]] = {}
+            tags: dict[tuple[str, str], dict[str, str]] = {}
             for mv in pages(self.client.search_model_versions, filter_string="name LIKE 'candor.%'"):
                 numbers.setdefault(str(mv.name), []).append(int(mv.version))
+                tags[(str(mv.name), str(mv.version))] = dict(mv.tags or {})
         out = []
         for m in sorted(models, key=lambda m: m.name):
             versions = numbers.get(m.name, [])
+            champion = _alias(m, CHAMPION)
+            served = tags.get((m.name, champion), {}) if champion else {}
             out.append(ModelSummary(m.name, len(versions), str(max(versions)) if versions else None,
-                                    _alias(m, CHAMPION), _alias(m, PREVIOUS)))
+                                    champion, _alias(m, PREVIOUS), weights=served.get(WEIGHTS_TAG),
+                                    prior_weight=_tag_number(served.get(PRIOR_WEIGHT_TAG))))
         return out
 
     def compare(self, name: str, challenger: str | int, champion: str | int | None = None, *,
@@ -434,6 +439,14 @@ def _reasons(mv: Any) -> str:
     return "; ".join(line for line in mv.tags.get(GATE_REASONS, "").splitlines() if line)
 
 
+def _tag_number(text: str | None) -> float | None:
+    """A numeric version tag as a float; missing or unreadable → None."""
+    try:
+        return None if text is None else float(text)
+    except ValueError:
+        return None
+
+
 def _alias(model: Any, alias: str) -> str | None:
     value = model.aliases.get(alias)
     return None if value is None else str(value)
@@ -452,6 +465,10 @@ def _version_tags(manifest: Manifest, run_tags: dict[str, str]) -> dict[str, str
     for key in ("holdout_start", "holdout_end", "holdout_rows", "label_spec"):
         if key in run_tags:
             tags[key] = run_tags[key]
+    if report.weights:  # what `registry list` shows of the champion: its weights beside the prior's share λ
+        tags[WEIGHTS_TAG] = ",".join(f"{name}={w:.4g}" for name, w in report.weights.items())
+    if report.prior_weight is not None:
+        tags[PRIOR_WEIGHT_TAG] = f"{report.prior_weight:.4g}"
     return tags
 
 

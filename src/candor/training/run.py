@@ -70,6 +70,7 @@ class FoldOutcome:
     member_test_pred: dict[str, np.ndarray]
     seconds: float
     tuning: dict | None = None  # member -> candor.training.tuning.TuneResult when config.tune.enabled
+    prior_weight: float | None = None  # λ of this fold's blend
 
 
 @dataclass(frozen=True)
@@ -115,6 +116,12 @@ class TrainResult:
     tuning: dict | None = None  # candor.training.tuning.tuning_summary: best params, studies, trial counts
     derived: tuple = ()  # candor.training.runconfig.DerivedSetting: config fields the run set, and why
 
+    @property
+    def prior_weight(self) -> float | None:
+        """λ of the production blend: the class prior's share of every served forecast."""
+        blend = getattr(self.model, "blend_", None)
+        return None if blend is None or not hasattr(blend, "prior_weight_") else float(blend.prior_weight_)
+
     @cached_property
     def report(self) -> TrainingReport:
         """The typed report, built on first read and then shared by every reader and writer.
@@ -133,6 +140,7 @@ def build_report(result: TrainResult) -> TrainingReport:
         symbol=result.symbol, timeframe=result.timeframe, n_samples=int(result.n_samples), label=result.label,
         horizon=int(result.horizon), class_distribution=result.class_distribution,
         fold_details=tuple(result.folds), models=dict(result.member_scores), weights=result.weights,
+        prior_weight=result.prior_weight,
         oos=result.oos, holdout=result.holdout,
         backtest=None if result.backtest is None else result.backtest.summary(),
         n_trials=int(result.n_trials), tuning=result.tuning or None,
@@ -195,7 +203,7 @@ def _fold_summary(data: LabelledData, outcome: FoldOutcome, train_rows: int, bas
         f1=float(f1_score(y_test, pred, average="weighted", zero_division=0)),
         train_accuracy=outcome.train_accuracy,
         baselines={name: float(accuracy_score(y_test, p)) for name, p in base.items()},
-        weights=outcome.weights,
+        weights=outcome.weights, prior_weight=outcome.prior_weight,
     )
 
 
@@ -254,7 +262,7 @@ def _stacked_outcome(blend: Blend, data: LabelledData, member_folds: list[Member
     fitted = blend_fold(blend, y, member_folds, k)
     return FoldOutcome(
         index=fold.index, test=fold.test, proba=fitted.predict_proba(fold.test_proba), classes=classes,
-        weights=dict(fitted.weights_),
+        weights=dict(fitted.weights_), prior_weight=float(fitted.prior_weight_),
         train_accuracy=blend_accuracy(fitted, fold.train_proba, y[fold.train]),
         member_train_accuracy={name: float(np.mean(classes[p.argmax(axis=1)] == y[fold.train]))
                                for name, p in fold.train_proba.items()},
