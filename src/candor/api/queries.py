@@ -56,6 +56,7 @@ class SeriesState:
     forecast: MlForecast | None = None
     drift: DriftRow | None = None
     consensus: tuple[str, float] | None = None
+    consensus_basis: str | None = None  # how the vote was formed: one vote per timeframe, how many voted
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -267,8 +268,18 @@ def _series_states(engine: Engine, registry: Any, now: dt.datetime | None) -> li
     for (symbol, _), row in per_timeframe.items():
         by_symbol.setdefault(symbol, []).append(row)
     for state in states:
-        state.consensus = consensus(by_symbol.get(state.series.symbol, []))
+        voted = by_symbol.get(state.series.symbol, [])
+        state.consensus = consensus(voted)
+        state.consensus_basis = consensus_basis(voted) if voted else None
     return states
+
+
+def consensus_basis(per_timeframe: list[MlForecast]) -> str:
+    """How the symbol's vote was formed, from its newest forecast of each timeframe (one vote each)."""
+    timeframes = sorted({f.timeframe for f in per_timeframe})
+    if len(timeframes) == 1:
+        return f"only {timeframes[0]} voted: no agreement across timeframes"
+    return f"one vote per timeframe ({', '.join(timeframes)})"
 
 
 def find_series(engine: Engine, registry: Any, symbol: str, timeframe: str) -> Series | None:

@@ -102,7 +102,8 @@ def forecast_command(
     console.print(table)
     for symbol, agreed in report.consensus.items():
         console.print(f"consensus {symbol}: {agreed.direction} (agreement {agreed.agreement:.0%}, "
-                      f"score {agreed.score:+.2f}, {len(agreed.votes)} votes)", highlight=False)
+                      f"score {agreed.score:+.2f}, {agreed.timeframes} timeframe vote(s) from {len(agreed.votes)} "
+                      f"forecast(s); {agreed.method})", highlight=False, soft_wrap=True)
     console.print(f"{report.written} new row(s), {len(report.skipped)} skipped, {report.seconds:.2f}s", highlight=False)
     return EXIT_FAILED if report.skipped and not report.forecasts else EXIT_OK
 
