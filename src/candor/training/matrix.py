@@ -51,8 +51,12 @@ def build_labelled_data(bars: pd.DataFrame, feature_set: FeatureSet, label_spec:
     """
     warmup = warmup_bars(feature_set, timeframe_of(bars))
     validate_bars(bars, min_rows=warmup + label_spec.horizon + MIN_TRAINING_ROWS)
-    features = compute_features(bars, feature_set)
-    labels = make_labels(bars, label_spec)
+    return align_labelled(compute_features(bars, feature_set), make_labels(bars, label_spec), feature_set)
+
+
+def align_labelled(features: pd.DataFrame, labels: Labels, feature_set: FeatureSet) -> LabelledData:
+    """Computed ``features`` and ``labels`` of the same bars, kept where both are complete (how
+    :func:`build_labelled_data` ends; ``candor research`` computes each once and aligns them here)."""
     X = features.reindex(labels.y.index)
     complete = X.notna().all(axis=1).to_numpy()
     if complete.sum() < MIN_TRAINING_ROWS:

@@ -1,0 +1,370 @@
+"""``candor research``: search a grid of configurations over many series; report what survives.
+
+The grid is series × horizons × label kinds × thresholds × member sets × feature-group sets
+(:class:`ResearchGrid`). Each series is one task — serially, in ``jobs`` processes or on a Dask
+cluster, the universe runner's pools (:mod:`candor.application.universe`) — and inside it every
+cell is evaluated by :func:`candor.training.search.search_series`: ``candor train``'s purged
+walk-forward, baselines and paired test, with features, labels, folds and member fits computed
+once and shared.
+
+Then the search is judged as a whole (:mod:`candor.training.snooping`): Romano–Wolf stepdown on
+Hansen's SPA within each series, Benjamini–Hochberg across series, and the PBO by CSCV over every
+evaluated cell. The answer is one sentence — "0 of 48 configurations survive the search; PBO
+0.62" — and a table with each cell's lift, CI, raw and adjusted p-value and whether it survives.
+
+Research registers nothing (no artifact, no MLflow run, no model version), but every evaluated
+cell is a row of the trial ledger (``command = "candor research"``, recorded as a dry run), so the
+next ``candor train`` of that target deflates its Sharpe for these trials too.
+A cell that fails (a series too short for its horizon, one class left) is a row with its reason;
+the others continue.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import as_completed
+from contextlib import nullcontext
+from dataclasses import dataclass, replace
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from candor import __version__
+from candor.config import Config
+from candor.errors import ConfigError
+from candor.records.ledger import Trial
+from candor.records.specs import FEATURE_GROUPS, LabelSpec
+from candor.training.search import THRESHOLD_KINDS, Cell, CellResult, cell_config, failed_cells, reason_of, search_series
+from candor.training.snooping import across_series, cell_p_adjusted, pbo_of_cells, romano_wolf
+from candor.application.universe import (
+    _THREAD_VARS, SeriesSpec, _host_threads, connect_dask, pinned_threads, threads_per_process,
+)
+
+log = logging.getLogger(__name__)
+
+COMMAND = "candor research"
+#: Fewest rows a series' cells must share for the SPA stepdown; below it the series' cells are
+#: adjusted by Holm on their own p-values instead (said in the row's note).
+MIN_COMMON_ROWS = 50
+
+
+@dataclass(frozen=True)
+class ResearchGrid:
+    """What to search: series and, per series, every combination of the other axes."""
+
+    series: tuple[SeriesSpec, ...]
+    horizons: tuple[int, ...]
+    labels: tuple[str, ...]
+    thresholds: tuple[float, ...]
+    models: tuple[tuple[str, ...], ...]
+    feature_groups: tuple[tuple[str, ...], ...]
+
+
+def grid_cells(grid: ResearchGrid, config: Config) -> list[Cell]:
+    """Every distinct cell of one series, checked against the config's rules (ConfigError, one
+    line, before any bar is read). The threshold axis collapses for label kinds that ignore it."""
+    axes = {"series (--data, --dataset or --symbols)": grid.series, "--horizons": grid.horizons,
+            "--labels": grid.labels, "--thresholds": grid.thresholds, "--models": grid.models,
+            "--feature-groups": grid.feature_groups}
+    empty = [name for name, values in axes.items() if not values]
+    if empty:
+        raise ConfigError(f"the research grid is empty: no {', '.join(empty)} given; name at least one of each.")
+    cells: list[Cell] = []
+    for h in grid.horizons:
+        for kind in grid.labels:
+            for thr in grid.thresholds if kind in THRESHOLD_KINDS else (None,):
+                for models in grid.models:
+                    for groups in grid.feature_groups:
+                        cell = Cell(int(h), kind, thr, tuple(models), _ordered_groups(groups))
+                        if cell not in cells:
+                            cells.append(cell)
+    for cell in cells:
+        try:
+            cell_config(config, cell)
+        except ConfigError as exc:
+            raise ConfigError(f"research cell {cell.name}: {exc}") from None
+        except ValueError as exc:  # pydantic's, for a spec built from a dict
+            raise ConfigError(f"research cell {cell.name}: {str(exc).splitlines()[0]}") from None
+    return cells
+
+
+def _ordered_groups(groups: Sequence[str]) -> tuple[str, ...]:
+    wanted = set(FEATURE_GROUPS) if "all" in groups else set(groups)
+    unknown = wanted - set(FEATURE_GROUPS)
+    if unknown or not wanted:
+        raise ConfigError(f"`--feature-groups` must name groups among {', '.join(FEATURE_GROUPS)} (or all). "
+                          f"Got {', '.join(sorted(unknown)) or 'none'}.")
+    return tuple(g for g in FEATURE_GROUPS if g in wanted)
+
+
+@dataclass(frozen=True)
+class ResearchRow:
+    """One cell's line: its test, its adjusted p-value and whether it survives the search."""
+
+    series: str
+    symbol: str
+    timeframe: str
+    cell: str
+    horizon: int
+    label: str
+    threshold: float | None
+    models: tuple[str, ...]
+    feature_groups: tuple[str, ...]
+    status: str  # "evaluated" | "failed"
+    reason: str | None = None
+    n_rows: int | None = None
+    accuracy: float | None = None
+    best_baseline: str | None = None
+    lift: float | None = None
+    lift_ci_low: float | None = None
+    lift_ci_high: float | None = None
+    p_value: float | None = None
+    p_adjusted: float | None = None
+    survives: bool = False
+    block_length: int | None = None
+    note: str | None = None
+    seconds: float | None = None
+
+
+@dataclass(frozen=True)
+class ResearchReport:
+    rows: list[ResearchRow]
+    n_cells: int  # evaluated cells (the failed ones are rows with a reason)
+    n_survivors: int
+    n_failed: int
+    pbo: float | None
+    alpha: float
+    n_series: int
+    series_selected: int
+    trials_recorded: int | None
+
+    @property
+    def sentence(self) -> str:
+        pbo = "n/a (fewer than 2 cells)" if self.pbo is None else f"{self.pbo:.2f}"
+        failed = f" ({self.n_failed} failed)" if self.n_failed else ""
+        return (f"{self.n_survivors} of {self.n_cells} configurations survive the search{failed}; PBO {pbo}")
+
+    def document(self) -> dict[str, Any]:
+        """The ``--output-json`` document."""
+        return {"cells": [_row_json(r) for r in self.rows], "n_cells": self.n_cells,
+                "n_survivors": self.n_survivors, "n_failed": self.n_failed, "pbo": self.pbo, "alpha": self.alpha,
+                "n_series": self.n_series, "series_selected": self.series_selected, "sentence": self.sentence,
+                "trials_recorded": self.trials_recorded}
+
+
+def _row_json(row: ResearchRow) -> dict[str, Any]:
+    out = dict(row.__dict__)
+    out["models"], out["feature_groups"] = list(row.models), list(row.feature_groups)
+    return out
+
+
+@dataclass(frozen=True)
+class ResearchProgress:
+    total_cells: int
+    total_series: int
+    done_cells: int = 0
+    failed_cells: int = 0
+    done_series: int = 0
+    last: str | None = None
+
+
+Report = Callable[[ResearchProgress], None]
+
+
+# ------------------------------------------------------------------------------ one series
+def research_series(spec: SeriesSpec, config: Config, cells: Sequence[Cell], threads: int | None = None) -> list[CellResult]:
+    """Every cell of one series; a series that cannot be read fails each of its cells with the reason."""
+    try:
+        bars = spec.load()
+    except Exception as exc:  # noqa: BLE001 - an unreadable series is rows with the reason
+        return failed_cells(spec.name, spec.name.split("@")[0], spec.timeframe or "?", cells, reason_of(exc))
+    name = str(bars.attrs.get("symbol", spec.name)) if spec.data is not None else spec.name  # a file: its symbol
+    with pinned_threads(threads) if threads is not None else nullcontext():
+        return search_series(bars, config, cells, series=name)
+
+
+def _dask_series(spec: SeriesSpec, config: Config, cells: Sequence[Cell], slots: dict[str, int]) -> list[CellResult]:
+    from distributed import get_worker  # lazy: runs on a Dask worker only
+
+    host = get_worker().address.split("://")[-1].rsplit(":", 1)[0]
+    return research_series(spec, config, cells, threads=threads_per_process(slots.get(host, 1)))
+
+
+def _tally(progress: ResearchProgress, done: list[CellResult]) -> ResearchProgress:
+    failed = sum(r.status == "failed" for r in done)
+    return replace(progress, done_cells=progress.done_cells + len(done), failed_cells=progress.failed_cells + failed,
+                   done_series=progress.done_series + 1, last=done[0].series if done else None)
+
+
+def _run(grid: ResearchGrid, config: Config, cells: list[Cell], jobs: int, dask: str | None,
+         report: Report) -> list[list[CellResult]]:
+    specs = list(grid.series)
+    progress = ResearchProgress(total_cells=len(specs) * len(cells), total_series=len(specs))
+    report(progress)
+    out: list[list[CellResult] | None] = [None] * len(specs)
+    if dask:
+        from distributed import as_completed as dask_completed  # lazy: distributed is only needed with --dask
+
+        client = connect_dask(dask)
+        try:
+            slots = _host_threads(client)
+            futures = {client.submit(_dask_series, spec, config, cells, slots, pure=False,
+                                     key=f"candor-research-{i}-{spec.name}"): i for i, spec in enumerate(specs)}
+            with client.as_current():
+                for future in dask_completed(list(futures)):
+                    i = futures[future]
+                    out[i] = _result(future, specs[i], cells)
+                    report(progress := _tally(progress, out[i]))
+        finally:
+            client.close()
+    elif jobs > 1 and len(specs) > 1:
+        from joblib.externals.loky import get_reusable_executor
+
+        workers = min(jobs, len(specs))
+        threads = threads_per_process(workers)
+        executor = get_reusable_executor(max_workers=workers, env={k: str(threads) for k in _THREAD_VARS})
+        futures = {executor.submit(research_series, spec, config, cells, threads): i for i, spec in enumerate(specs)}
+        for future in as_completed(futures):
+            i = futures[future]
+            out[i] = _result(future, specs[i], cells)
+            report(progress := _tally(progress, out[i]))
+    else:
+        for i, spec in enumerate(specs):
+            out[i] = research_series(spec, config, cells)
+            report(progress := _tally(progress, out[i]))
+    return [r for r in out if r is not None]
+
+
+def _result(future: Any, spec: SeriesSpec, cells: Sequence[Cell]) -> list[CellResult]:
+    try:
+        return future.result()
+    except Exception as exc:  # noqa: BLE001 - a dead worker fails its series' cells only
+        return failed_cells(spec.name, spec.name.split("@")[0], spec.timeframe or "?", cells, reason_of(exc))
+
+
+# --------------------------------------------------------------------------- the judgement
+@dataclass(frozen=True)
+class _Within:
+    p: dict[int, float]  # cell position → within-series adjusted p
+    family_p: float
+    block: int | None
+    note: str | None
+
+
+def _within_series(results: list[CellResult], config: Config) -> _Within:
+    """Romano–Wolf stepdown on SPA over one series' evaluated cells, on the rows they share."""
+    evaluated = [i for i, r in enumerate(results) if r.status == "evaluated"]
+    if not evaluated:
+        return _Within({}, 1.0, None, None)
+    common = results[evaluated[0]].rows
+    for i in evaluated[1:]:
+        common = np.intersect1d(common, results[i].rows)
+    if len(common) < MIN_COMMON_ROWS:
+        from candor.training.multiplicity import adjust_p_values
+
+        p = adjust_p_values([results[i].evaluation.p_value for i in evaluated], "holm")
+        note = f"cells share {len(common)} rows: within-series Holm on their own p-values, not SPA"
+        return _Within(dict(zip(evaluated, map(float, p))), float(min(p)), None, note)
+    d = np.column_stack([pd.Series(results[i].d, index=results[i].rows).reindex(common).to_numpy()
+                         for i in evaluated])
+    block = max(int(results[i].evaluation.block_length or 1) for i in evaluated)
+    block = max(1, min(block, len(common) // 4))
+    test = romano_wolf(d, block=block, reps=config.evaluation.n_boot, alpha=config.evaluation.alpha,
+                       seed=config.seed)
+    return _Within(dict(zip(evaluated, map(float, test.p_adjusted))), test.spa_p_value, block, None)
+
+
+def judge(per_series: list[list[CellResult]], config: Config) -> tuple[list[ResearchRow], float | None, int]:
+    """The rows of every cell with their adjusted p-values and survival; the PBO; series selected."""
+    alpha = config.evaluation.alpha
+    within = [_within_series(results, config) for results in per_series]
+    has_cells = [k for k, w in enumerate(within) if w.p]
+    across = across_series([within[k].family_p for k in has_cells], alpha)
+    q_of = dict(zip(has_cells, map(float, across.q)))
+    rows = []
+    for k, results in enumerate(per_series):
+        for i, r in enumerate(results):
+            p_adj = None if i not in within[k].p else max(
+                float(r.evaluation.p_value), cell_p_adjusted(within[k].p[i], q_of[k], across))
+            rows.append(_row(r, p_adj, within[k], alpha))
+    evaluated = [r for results in per_series for r in results if r.status == "evaluated"]
+    pbo = pbo_of_cells([r.d for r in evaluated])
+    return rows, None if pbo is None else pbo.pbo, across.selected
+
+
+def _row(r: CellResult, p_adjusted: float | None, within: _Within, alpha: float) -> ResearchRow:
+    c, e = r.cell, r.evaluation
+    base = dict(series=r.series, symbol=r.symbol, timeframe=r.timeframe, cell=f"{r.series}/{c.name}",
+                horizon=c.horizon, label=c.label, threshold=c.threshold, models=c.models, feature_groups=c.groups,
+                status=r.status, reason=r.reason, seconds=round(r.seconds, 3))
+    if e is None:
+        return ResearchRow(**base)
+    lift = float(e.lift)
+    return ResearchRow(**base, n_rows=int(e.n), accuracy=float(e.accuracy), best_baseline=e.best_baseline,
+                       lift=lift, lift_ci_low=float(e.lift_ci_low), lift_ci_high=float(e.lift_ci_high),
+                       p_value=float(e.p_value), p_adjusted=p_adjusted,
+                       survives=bool(p_adjusted is not None and p_adjusted < alpha and lift > 0),
+                       block_length=within.block, note=within.note)
+
+
+# ------------------------------------------------------------------------------ the ledger
+def trial_of(r: CellResult) -> Trial:
+    e = r.evaluation
+    assert e is not None
+    return Trial(
+        symbol=r.symbol, timeframe=r.timeframe, horizon=r.cell.horizon, label_kind=r.cell.label, label=r.label,
+        config_hash=r.config_hash, data_fingerprint=r.data_fingerprint, data_first=r.first_bar,
+        data_last=r.last_bar, n_samples=r.n_samples, n_trials=max(1, r.n_trials), lift=e.lift,
+        lift_ci_low=e.lift_ci_low, lift_ci_high=e.lift_ci_high, p_value=e.p_value,
+        verdict=None if e.verdict is None else str(e.verdict), dry_run=True, command=COMMAND,
+        candor_version=__version__,
+    )
+
+
+def record_cells(per_series: list[list[CellResult]], config: Config, *, actor: str | None = None) -> int:
+    """Append every evaluated cell to the trial ledger (the store is opened, and created where it is
+    the embedded default); the number of rows written."""
+    from candor.services import open_store
+    from candor.store.ledger import record_trial, trial_count
+
+    evaluated = [r for results in per_series for r in results if r.status == "evaluated"]
+    if not evaluated:
+        return 0
+    with open_store(config) as store:
+        prior: dict[tuple, int] = {}
+        for r in evaluated:
+            key = (r.symbol, r.timeframe, r.cell.horizon, r.cell.label)
+            if key not in prior:
+                prior[key] = trial_count(store.engine, *key)
+            trial = trial_of(r).model_copy(update={"prior_trials": prior[key], "actor": actor})
+            record_trial(store.engine, trial)
+    return len(evaluated)
+
+
+# ------------------------------------------------------------------------------- the entry
+def run_research(grid: ResearchGrid, config: Config, *, jobs: int = 1, dask: str | None = None,
+                 on_progress: Report | None = None, record: bool = True, actor: str | None = None) -> ResearchReport:
+    """Search ``grid`` and judge it (module docstring). ``dask``: a scheduler address (unreachable →
+    :class:`~candor.application.universe.ClusterError`, before any cell runs); ``record``: write
+    every evaluated cell to the trial ledger."""
+    started = time.perf_counter()
+    cells = grid_cells(grid, config)
+    per_series = _run(grid, config, cells, jobs, dask, on_progress or (lambda _p: None))
+    rows, pbo, selected = judge(per_series, config)
+    recorded = record_cells(per_series, config, actor=actor) if record else None
+    n_cells = sum(r.status == "evaluated" for r in rows)
+    log.info("research: %d cells in %.1fs", len(rows), time.perf_counter() - started)
+    return ResearchReport(rows, n_cells, sum(r.survives for r in rows), len(rows) - n_cells, pbo,
+                          config.evaluation.alpha, len(per_series), selected, recorded)
+
+
+def parse_labels(labels: Sequence[str]) -> tuple[str, ...]:
+    """Label kinds, checked against :class:`LabelSpec`'s (ConfigError names the bad one)."""
+    kinds = LabelSpec.model_fields["kind"].annotation.__args__  # the Literal's values
+    bad = [k for k in labels if k not in kinds]
+    if bad:
+        raise ConfigError(f"`--labels` must be among {', '.join(kinds)}. Got {', '.join(bad)}.")
+    return tuple(labels)
