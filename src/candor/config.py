@@ -86,6 +86,52 @@ class UniverseConfig(_Frozen):
 
 
 
+# ---- bars in the operational store: the revision policy and the fetch job's series -------------
+
+class FetchSeries(_Frozen):
+    """One series the scheduled ``fetch`` job downloads, as ``candor data fetch`` takes it."""
+
+    provider: Literal["yfinance", "ccxt"]
+    symbol: str = Field(min_length=1, description="the provider's symbol, e.g. SPY, EURUSD=X, BTC/USDT")
+    timeframe: str
+    period: str = Field("30d", description="how far back each fetch reads: 30d, 12w, 6mo, 5y")
+    exchange: str | None = Field(None, description="ccxt exchange id (default binance)")
+    calendar: str | None = Field(None, description="override the provider's calendar: a code, 24/7, 24/5 or none")
+    gaps: Literal["refuse", "report", "ffill"] = "refuse"
+
+    @field_validator("timeframe")
+    @classmethod
+    def _known_timeframe(cls, timeframe: str) -> str:
+        return _known_timeframes((timeframe,))[0]
+
+    @model_validator(mode="after")
+    def _fetchable(self) -> FetchSeries:
+        # lazy: the provider checks load pandas and the calendars; only a config that fetches pays
+        from candor.data.providers.checks import parse_period, stored_symbol
+        from candor.data.gaps import check_calendar
+
+        try:
+            parse_period(self.period)
+            stored_symbol(self.symbol)
+            check_calendar(self.calendar)
+        except ConfigError as exc:
+            raise ValueError(str(exc)) from None
+        if self.exchange is not None and self.provider != "ccxt":
+            raise ValueError(f"`exchange` applies to the ccxt provider only. Got {self.exchange!r} with {self.provider}")
+        return self
+
+
+class DataConfig(_Frozen):
+    """Bars into ``ohlc_bars``: what ``data import``, ``data fetch`` and the fetch job do with revised
+    bars — a bar already stored whose prices differ (a corrected close, a split): refuse (one line
+    naming the bars, nothing written), replace the stored values, or keep them — and which series
+    the scheduled fetch job keeps fresh."""
+
+    revisions: Literal["refuse", "replace", "keep"] = Field(
+        "refuse", description="a stored bar whose prices differ: refuse (name them), replace them, keep the stored")
+    fetch: tuple[FetchSeries, ...] = Field((), description="series the scheduled fetch job downloads ([[data.fetch]])")
+
+
 # ---- operations: forecast job, drift monitor, alerts, scheduler, logging -----------------------
 
 
@@ -304,6 +350,7 @@ class Config(_Frozen):
     registry: RegistrySpec = RegistrySpec()
     api: ApiConfig = Field(default_factory=ApiConfig, exclude=True,
                            description="web service; excluded from dumps and the config hash")
+    data: DataConfig = DataConfig()
     forecast: ForecastConfig = ForecastConfig()
     drift: DriftConfig = DriftConfig()
     alerts: AlertConfig = AlertConfig()

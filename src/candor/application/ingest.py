@@ -14,17 +14,23 @@ would not catch, and this module refuses before anything is written:
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import get_args
 
 import numpy as np
 import pandas as pd
 from sqlalchemy.engine import Connection, Engine
 
-from candor.data.bars import TIMEFRAMES, timeframe_of, with_attrs_of
+from candor.config import DataConfig
+from candor.data.bars import OHLCV, TIMEFRAMES, timeframe_of, with_attrs_of
 from candor.data.gaps import apply_gap_policy, check_gap_policy
 from candor.data.providers.checks import check_alignment
 from candor.data.validate import validate_bars
-from candor.errors import DataError
-from candor.store import import_bars, list_series, load_bars
+from candor.errors import ConfigError, DataError
+from candor.store import import_bars, list_series, load_bars, replace_bars
+from candor.store.engine import transaction
+
+#: The revision policies (``data.revisions`` in the config, ``--revisions`` on the commands).
+POLICIES: tuple[str, ...] = get_args(DataConfig.model_fields["revisions"].annotation)
 
 PRICES = ("open", "high", "low", "close")
 #: Relative tolerance for "the same price": providers re-serialise floats (float32 artefacts).
@@ -43,6 +49,9 @@ class StoreResult:
     already_stored: int
     first: pd.Timestamp
     last: pd.Timestamp
+    #: Received bars whose stored prices differed: replaced or kept, as ``revisions`` said.
+    revised: int = 0
+    revisions: str = "refuse"
 
 
 def _stored_around(bind: Engine | Connection, bars: pd.DataFrame) -> tuple[pd.DataFrame | None, pd.Timestamp,
@@ -60,21 +69,37 @@ def _stored_around(bind: Engine | Connection, bars: pd.DataFrame) -> tuple[pd.Da
     return load_bars(bind, symbol, timeframe, lo - bar, hi + bar), lo, hi
 
 
-def _refuse_revisions(stored: pd.DataFrame, bars: pd.DataFrame, where: str) -> None:
+def revised_index(stored: pd.DataFrame, bars: pd.DataFrame) -> pd.DatetimeIndex:
+    """Timestamps stored and in ``bars`` whose prices differ (beyond :data:`PRICE_RTOL`)."""
     common = stored.index.intersection(bars.index)
     if common.empty:
-        return
+        return common
     old = stored.loc[common, list(PRICES)].to_numpy()
     new = bars.loc[common, list(PRICES)].to_numpy()
-    differ = ~np.isclose(old, new, rtol=PRICE_RTOL, atol=0.0).all(axis=1)
-    if differ.any():
-        first = int(np.argmax(differ))
-        raise DataError(
-            f"{where}: {int(differ.sum())} fetched bar(s) differ from the stored ones, first at {common[first]} "
-            f"(stored close {old[first, 3]:g}, fetched {new[first, 3]:g}): the provider revised its history "
-            "(a split or a re-adjustment?). Stored bars are never rewritten; store the series under another "
-            "symbol or remove the stored one first."
-        )
+    return common[~np.isclose(old, new, rtol=PRICE_RTOL, atol=0.0).all(axis=1)]
+
+
+#: Revised bars named in the refusal line before "…".
+NAMED_REVISIONS = 3
+
+
+def check_revisions(stored: pd.DataFrame, bars: pd.DataFrame, policy: str, where: str,
+                    what: str = "fetched") -> pd.DatetimeIndex:
+    """The revised bars (see :func:`revised_index`); under ``refuse`` a :class:`DataError` line
+    naming them (the first few, with stored and new close) and the two other policies."""
+    if policy not in POLICIES:
+        raise ConfigError(f"`revisions` must be one of {', '.join(POLICIES)}. Got {policy!r}.")
+    revised = revised_index(stored, bars)
+    if policy != "refuse" or revised.empty:
+        return revised
+    named = ", ".join(f"{ts} (close {stored.at[ts, 'close']:g} stored, {bars.at[ts, 'close']:g} {what})"
+                      for ts in revised[:NAMED_REVISIONS])
+    more = f" and {len(revised) - NAMED_REVISIONS} more" if len(revised) > NAMED_REVISIONS else ""
+    raise DataError(
+        f"{where}: {len(revised)} {what} bar(s) differ from the stored ones: {named}{more} — the source revised "
+        "its history (a correction, a split or a re-adjustment?); nothing was written. Pass --revisions replace "
+        "to store the new values or --revisions keep to keep the stored ones (setting data.revisions)."
+    )
 
 
 def _union(stored: pd.DataFrame, bars: pd.DataFrame, where: str) -> pd.DataFrame:
@@ -93,11 +118,14 @@ def _union(stored: pd.DataFrame, bars: pd.DataFrame, where: str) -> pd.DataFrame
     return union
 
 
-def store_bars(bind: Engine | Connection, bars: pd.DataFrame, *, gaps: str = "refuse") -> StoreResult:
+def store_bars(bind: Engine | Connection, bars: pd.DataFrame, *, gaps: str = "refuse",
+               revisions: str = "refuse") -> StoreResult:
     """Store validated ``bars`` (symbol/timeframe/calendar from attrs) in ``ohlc_bars``.
 
-    Bars already stored are kept as they are (and must agree with the fetched ones); ``gaps`` is the
-    policy for missing bars in the fetched span and between it and the stored series.
+    Bars already stored must agree with the fetched ones, or ``revisions`` decides (refuse: one
+    line naming them and nothing written; replace: the stored values are overwritten; keep: the
+    stored ones stay); ``gaps`` is the policy for missing bars in the fetched span and between it
+    and the stored series. New bars and replaced ones are written in one transaction.
     """
     check_gap_policy(gaps)
     symbol, timeframe = str(bars.attrs.get("symbol")), timeframe_of(bars)
@@ -107,9 +135,12 @@ def store_bars(bind: Engine | Connection, bars: pd.DataFrame, *, gaps: str = "re
     validate_bars(bars)
     check_alignment(bars, where)
     stored, lo, hi = _stored_around(bind, bars)
-    union = bars
+    union, revised = bars, pd.DatetimeIndex([], tz="UTC")
     if stored is not None:
-        _refuse_revisions(stored, bars, where)
+        revised = check_revisions(stored, bars, revisions, where)
+        if revisions == "replace" and len(revised):
+            stored = stored.copy()
+            stored.loc[revised, list(OHLCV)] = bars.loc[revised, list(OHLCV)].to_numpy()
         union = _union(stored, bars, where)
     span = with_attrs_of(union.loc[lo:hi], bars)
     try:
@@ -117,6 +148,36 @@ def store_bars(bind: Engine | Connection, bars: pd.DataFrame, *, gaps: str = "re
     except DataError as exc:
         raise DataError(f"{where}: {exc}") from None
     new = filled if stored is None else with_attrs_of(filled.loc[~filled.index.isin(stored.index)], bars)
-    added = import_bars(bind, new) if len(new) else 0
+    replace = with_attrs_of(bars.loc[revised], bars) if revisions == "replace" else bars.iloc[:0]
+    added = _write(bind, new, replace)
     already = 0 if stored is None else int(bars.index.isin(stored.index).sum())
-    return StoreResult(symbol, timeframe, len(bars), added, already, bars.index[0], bars.index[-1])
+    return StoreResult(symbol, timeframe, len(bars), added, already, bars.index[0], bars.index[-1],
+                       revised=len(revised), revisions=revisions)
+
+
+def _write(bind: Engine | Connection, new: pd.DataFrame, replace: pd.DataFrame) -> int:
+    """Insert ``new`` and overwrite ``replace`` in one transaction; how many rows were new."""
+    with transaction(bind) as connection:
+        added = import_bars(connection, new) if len(new) else 0
+        if len(replace):
+            replace_bars(connection, replace)
+    return added
+
+
+def import_file_bars(bind: Engine | Connection, bars: pd.DataFrame, *, revisions: str = "refuse") -> StoreResult:
+    """``candor data import``: store validated file ``bars``; bars already stored are counted, and
+    stored bars whose prices differ are refused, replaced or kept as ``revisions`` says (the same
+    rule as a fetch, without the feed's alignment and gap checks a file import never had)."""
+    symbol, timeframe = str(bars.attrs.get("symbol")), timeframe_of(bars)
+    where = f"{symbol}/{timeframe}"
+    if bars.empty:
+        raise DataError(f"{where}: no bars to store.")
+    with transaction(bind) as connection:
+        known = any(s.symbol == symbol and s.timeframe == timeframe for s in list_series(connection))
+        stored = load_bars(connection, symbol, timeframe, bars.index[0], bars.index[-1]) if known else bars.iloc[:0]
+        revised = check_revisions(stored, bars, revisions, where, what="imported")
+        replace = with_attrs_of(bars.loc[revised], bars) if revisions == "replace" else bars.iloc[:0]
+        added = _write(connection, bars, replace)
+    already = len(bars) - added
+    return StoreResult(symbol, timeframe, len(bars), added, already, bars.index[0], bars.index[-1],
+                       revised=len(revised), revisions=revisions)

@@ -1,4 +1,4 @@
-"""`candor db upgrade | current` and `candor data import` — thin shells over :mod:`candor.store`.
+"""`candor db upgrade | current` and `candor data import | list | fetch` — thin shells over :mod:`candor.store`.
 
 The database is ``--url``, else the config's :attr:`~candor.config.Config.store_url`
 (``CANDOR_DATABASE_URL`` or candor.toml, else ``sqlite:///<home>/candor.db``). Printed URLs
@@ -108,30 +108,76 @@ def current_command(url: str = typer.Option(None, "--url", help=URL_HELP)) -> No
     _say(f"{safe_url(resolved)}: {state}")
 
 
+REVISIONS_HELP = ("A stored bar whose prices differ: refuse (default: one line naming them, nothing written), "
+                  "replace the stored values, or keep them (default: data.revisions).")
+
+
+def _revision_policy(revisions: str | None) -> str:
+    """``--revisions``, else the configured ``data.revisions`` (checked by the config: exit 3)."""
+    from candor.config import load_config
+
+    return load_config(None, {"data": {"revisions": revisions}} if revisions is not None else None).data.revisions
+
+
+def _revised(result: Any) -> str:
+    if not result.revised:
+        return ""
+    return f", {result.revised:,} revised bar(s) {'replaced' if result.revisions == 'replace' else 'kept as stored'}"
+
+
 @data_app.command("import")
 def import_command(
     data: Path = typer.Option(..., "--data", help="CSV or Parquet file of OHLCV bars."),
     symbol: str = typer.Option(..., "--symbol", help="Symbol the bars belong to, e.g. SPX."),
-    timeframe: str = typer.Option(..., "--timeframe", help="m1 m5 m15 h1 h4 d1 w1."),
+    timeframe: str = typer.Option(None, "--timeframe", help="m1 m5 m15 h1 h4 d1 w1 (default: inferred from the bar "
+                                  "spacing, as validate does; a coarser one resamples)."),
     tz: str = typer.Option(None, "--tz", help="Time zone of naive timestamps in the file (default UTC)."),
-    calendar: str = typer.Option(None, "--calendar", help="Exchange calendar code (default XNYS) or '24/7'."),
+    calendar: str = typer.Option(None, "--calendar", help="Exchange calendar code (default XNYS; 24/7 for a file "
+                                 "with weekend bars), '24/7', '24/5' (FX) or 'none'."),
+    revisions: str = typer.Option(None, "--revisions", help=REVISIONS_HELP),
     url: str = typer.Option(None, "--url", help=URL_HELP),
 ) -> None:
     """Validate a bar file and store it in ohlc_bars; bars already there are kept, not duplicated."""
+    from candor.application.ingest import import_file_bars
     from candor.data.bars import check_symbol, check_timeframe
-    from candor.data.sources import load_file
-    from candor.data.validate import validate_bars
-    from candor.store import import_bars
+    from candor.data.sources import open_bars
 
-    check_timeframe(timeframe)
+    if timeframe is not None:
+        check_timeframe(timeframe)
     check_symbol(symbol)
-    extra = {} if calendar is None else {"calendar": None if calendar.lower() == "none" else calendar}
-    bars = load_file(data, symbol, timeframe, tz=tz, **extra)
-    validate_bars(bars)
+    policy = _revision_policy(revisions)
+    bars = open_bars(data=data, symbol=symbol, timeframe=timeframe, tz=tz, calendar=calendar)
     with _open_store(url) as store:
-        added = import_bars(store.engine, bars)
+        result = import_file_bars(store.engine, bars, revisions=policy)
         target = store.url
-    _say(f"{symbol}/{timeframe}: {added:,} new bar(s), {len(bars) - added:,} already there — {target}")
+    inferred = "" if timeframe is not None else " (timeframe inferred from the bar spacing)"
+    _say(f"{symbol}/{result.timeframe}{inferred}: {result.added:,} new bar(s), {result.already_stored:,} already "
+         f"there{_revised(result)} — {target}")
+
+
+@data_app.command("list")
+def list_command(url: str = typer.Option(None, "--url", help=URL_HELP)) -> None:
+    """Each stored series: its bar count, first bar and newest bar (reads only)."""
+    from rich.table import Table
+
+    from candor.store import list_series
+    from candor.store.engine import safe_url
+
+    resolved = _database_url(url, create_home=False)
+    if _missing_sqlite_file(resolved):  # reading it would create an empty file (and the home around it)
+        _say(f"{safe_url(resolved)}: no bars stored yet (no database file); import some with: "
+             "candor data import --data FILE --symbol SYMBOL")
+        return
+    with _open_store(url) as store:
+        series = list_series(store.engine)
+        target = store.url
+    if not series:
+        _say(f"{target}: no bars stored yet; import some with: candor data import --data FILE --symbol SYMBOL")
+        return
+    table = Table("series", "bars", "first", "newest", title=f"stored series — {target}")
+    for info in series:
+        table.add_row(f"{info.symbol}/{info.timeframe}", f"{info.n_bars:,}", str(info.first), str(info.last))
+    console.print(table)
 
 
 @data_app.command("fetch")
@@ -143,6 +189,7 @@ def fetch_command(
     exchange: str = typer.Option(None, "--exchange", help="With ccxt: the exchange id (default binance)."),
     calendar: str = typer.Option(None, "--calendar", help="Override the inferred calendar: an exchange code, '24/7' or 'none'."),
     gaps: str = typer.Option("refuse", "--gaps", help="Missing bars: refuse (default), report or ffill."),
+    revisions: str = typer.Option(None, "--revisions", help=REVISIONS_HELP),
     url: str = typer.Option(None, "--url", help=URL_HELP),
 ) -> None:
     """Download bars from a provider, validate them like a file and store them in ohlc_bars (idempotent)."""
@@ -151,12 +198,12 @@ def fetch_command(
     from candor.data.providers import check_fetch, fetch_bars
 
     check_fetch(provider, symbol, timeframe, period, exchange=exchange, calendar=calendar, gaps=gaps)
-    config = load_config()
+    config = load_config(None, {"data": {"revisions": revisions}} if revisions is not None else None)
     cache_dir = str(under_home(config.home, "cache", provider))
     with _open_store(url) as store:  # an unreachable database fails before the download
         bars = fetch_bars(provider, symbol, timeframe, period, exchange=exchange, calendar=calendar, gaps=gaps,
                           cache_dir=cache_dir)
-        result = store_bars(store.engine, bars, gaps=gaps)
+        result = store_bars(store.engine, bars, gaps=gaps, revisions=config.data.revisions)
         target = store.url
     _say(f"{result.symbol}/{result.timeframe} from {provider} {symbol}: {result.received:,} bar(s) "
-         f"{result.first} → {result.last}, {result.added:,} new, {result.already_stored:,} already there — {target}")
+         f"{result.first} → {result.last}, {result.added:,} new, {result.already_stored:,} already there{_revised(result)} — {target}")

@@ -153,6 +153,31 @@ def import_bars(bind: Engine | Connection, bars: pd.DataFrame) -> int:
         )
 
 
+def replace_bars(bind: Engine | Connection, bars: pd.DataFrame) -> int:
+    """Overwrite the stored values of ``bars`` (symbol/timeframe from attrs) at their timestamps;
+    return how many rows changed. Only what a revision policy of ``replace`` asked for: every
+    other write keeps stored history (:func:`import_bars`). Bars not stored are not inserted."""
+    frame = _checked_bars(bars)
+    symbol, timeframe = str(frame.attrs["symbol"]), str(frame.attrs["timeframe"])
+    if frame.empty:
+        return 0
+    statement = (
+        sa.update(_BARS)
+        .where(_BARS.c.symbol_id == sa.bindparam("sid"), _BARS.c.timeframe == sa.bindparam("tf"),
+               _BARS.c.ts == sa.bindparam("at"))
+        .values({c: sa.bindparam(f"new_{c}") for c in OHLCV})
+    )
+    rows = [{"sid": 0, "tf": timeframe, "at": to_utc(ts), **{f"new_{c}": float(v) for c, v in zip(OHLCV, values)}}
+            for ts, values in zip(frame.index, frame[list(OHLCV)].to_numpy())]
+    with transaction(bind) as connection:
+        row = _symbol_row(connection, symbol)
+        if row is None:
+            return 0
+        for item in rows:
+            item["sid"] = row.id
+        return int(connection.execute(statement, rows).rowcount)
+
+
 def _symbol_row(connection: Connection, symbol: str) -> Any:
     return connection.execute(sa.select(Symbol.id, Symbol.calendar).where(Symbol.ticker == symbol)).one_or_none()
 
