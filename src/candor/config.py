@@ -56,9 +56,20 @@ class TuneConfig(_Frozen):
     inner_splits: int = Field(3, ge=2, description="inner purged walk-forward folds of the objective")
     study_storage: str | None = Field(None, description="Optuna RDB URL; None keeps studies in memory")
     study_name: str | None = Field(None, description="study name prefix in the storage (default candor.<SYMBOL>.<tf>)")
-    reuse_saved: bool = Field(
-        True, description="train with the parameters an earlier --optimize saved for the series, refused when they "
-        "were tuned on this run's out-of-sample rows; false (--ignore-saved-params) uses the configured ones")
+    reuse_saved: Literal["auto", "require", "never"] = Field(
+        "auto", description="parameters an earlier --optimize saved for the series: auto (true) reuses them when "
+        "they were not tuned on this run's out-of-sample rows, else trains with the configured ones after one "
+        "warning; require (--reuse-params) refuses (exit 1) instead; never (false, --ignore-saved-params) ignores them")
+
+    @field_validator("reuse_saved", mode="before")
+    @classmethod
+    def _reuse_flag(cls, value: Any) -> Any:
+        """``true`` / ``false`` (the earlier boolean form, and stored configs) read as auto / never."""
+        if isinstance(value, str) and value.strip().lower() in ("true", "false", "1", "0", "yes", "no"):
+            value = value.strip().lower() in ("true", "1", "yes")  # from CANDOR_TUNE__REUSE_SAVED
+        if isinstance(value, bool):
+            return "auto" if value else "never"
+        return value
 
 
 def _known_timeframes(timeframes: tuple[str, ...]) -> tuple[str, ...]:

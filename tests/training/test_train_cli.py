@@ -153,22 +153,31 @@ def test_reused_tuned_parameters_are_printed_and_recorded(capsys, planted_csv, c
     assert document["n_trials"] == 1 + 27  # the reused studies' trials count in the Deflated Sharpe
 
 
-def test_reused_parameters_tuned_on_the_test_rows_are_refused(capsys, planted_csv, candor_home, tmp_path):
+def test_reused_parameters_tuned_on_the_test_rows_are_ignored_unless_reuse_is_asked(capsys, planted_csv,
+                                                                                      candor_home, tmp_path):
     saved = candor_home / "best_hyperparameters" / "PLANT_d1.json"
     saved.parent.mkdir(parents=True)
     saved.write_text(json.dumps({"format": 2, "params": {"logreg": {"C": 0.3}}, "n_trials": 27,
                                  "tuned_on": {"first_row": "1990-01-01", "last_row": "2100-01-01",
                                               "labels_before": "2100-01-02", "rows": 9999}}))
-    code, out, err = _run(capsys, "train", "--data", str(planted_csv), "--symbol", "PLANT", "--timeframe", "d1",
-                          *CHEAP, "--out", str(tmp_path / "models"))
-    assert code == 1 and "overlap this run's out-of-sample rows" in out + err
+    series = ("train", "--data", str(planted_csv), "--symbol", "PLANT", "--timeframe", "d1", *CHEAP)
+    code, out, err = _run(capsys, *series, "--reuse-params", "--out", str(tmp_path / "models"))
+    assert code == 1 and "overlap this run's out-of-sample rows" in out + err and "--reuse-params" in out + err
     assert not (tmp_path / "models").exists()
     assert sorted(p.name for p in candor_home.iterdir()) == ["best_hyperparameters"]  # no store opened
+    # A plain train is not blocked by the saved file: one warning line, then the configured parameters.
     report = tmp_path / "report.json"
-    code, out, _ = _run(capsys, "train", "--data", str(planted_csv), "--symbol", "PLANT", "--timeframe", "d1",
-                        *CHEAP, "--dry-run", "--ignore-saved-params", "--output-json", str(report))
+    code, out, err = _run(capsys, *series, "--dry-run", "--output-json", str(report))
+    assert code in (0, 2) and len([line for line in err.splitlines() if "NOT reusing" in line]) == 1
+    document = json.loads(report.read_text())
+    (note,) = [d for d in document["derived"] if d["field"] == "tune.reuse_saved"]
+    assert "overlap" in note["source"] and document["n_trials"] == 1
+    assert not [d for d in document["derived"] if d["field"] == "models.params.logreg"]
+    code, out, _ = _run(capsys, *series, "--dry-run", "--ignore-saved-params", "--output-json", str(report))
     (note,) = [d for d in json.loads(report.read_text())["derived"] if d["field"] == "tune.reuse_saved"]
     assert "NOT reusing" in note["source"] and "derived tune.reuse_saved" in out
+    code, _, err = _run(capsys, *series, "--reuse-params", "--ignore-saved-params")
+    assert code == 3 and "drop one of them" in err
 
 
 # ---- the seed train script's flags: --period, --model-type, --force ------------------------------------------

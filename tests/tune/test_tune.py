@@ -202,14 +202,25 @@ def tuned_home(small_data, tmp_path_factory):
     return config, result
 
 
-def test_reuse_on_the_rows_it_was_tuned_on_is_refused_before_any_fit(tuned_home):
+def test_reuse_on_the_rows_it_was_tuned_on_is_ignored_with_one_warning_unless_required(tuned_home, caplog):
     from candor.training.reuse import TuningReuseError
     from candor.application.train import run_training
 
     config, _ = tuned_home
+    # By default (tune.reuse_saved = "auto") a later plain training is not blocked by the saved file:
+    # it trains with the configured parameters after one warning line, and records why.
+    with caplog.at_level("WARNING", logger="candor.training.runconfig"):
+        outcome = run_training(_cut(_walk(), stop=900), config, dry_run=True)
+    (warning,) = [r for r in caplog.records if r.name == "candor.training.runconfig"]
+    assert "NOT reusing" in warning.getMessage() and "overlap this run's out-of-sample rows" in warning.getMessage()
+    (note,) = outcome.result.derived
+    assert note.field == "tune.reuse_saved" and note.value == "never" and "overlap" in note.source
+    assert outcome.run.config.models.params == {} and outcome.result.n_trials == 1
+    # Asked for reuse (--reuse-params): refused before any fit, exit 1.
+    required = config.model_copy(update={"tune": config.tune.model_copy(update={"reuse_saved": "require"})})
     with pytest.raises(TuningReuseError, match=r"tuned on rows .* overlap this run's out-of-sample rows.*"
-                                               r"--optimize.*--ignore-saved-params"):
-        run_training(_cut(_walk(), stop=900), config, dry_run=True)
+                                               r"--optimize.*--reuse-params"):
+        run_training(_cut(_walk(), stop=900), required, dry_run=True)
     # The explicit opt-out trains with the configured parameters, and says so.
     ignored = config.model_copy(update={"tune": config.tune.model_copy(update={"reuse_saved": False})})
     outcome = run_training(_cut(_walk(), stop=900), ignored, dry_run=True)
@@ -241,12 +252,17 @@ def test_reuse_on_a_later_disjoint_span_counts_every_trial_in_the_deflated_sharp
     assert replay(model, _cut(bars, start=1000)).sharpe.n_trials == 1 + study_trials
 
 
-def test_saved_parameters_without_provenance_are_refused(small_data, tmp_path):
+def test_saved_parameters_without_provenance_are_ignored_unless_required(small_data, tmp_path):
     from candor.training.reuse import TuningReuseError
 
     _, _, config = small_data
     path = best_params_path(tmp_path, "RWT", "d1")
     path.parent.mkdir(parents=True)
     path.write_text(json.dumps({"params": {"logreg": {"C": 0.3}}, "n_trials": 27}))
-    with pytest.raises(TuningReuseError, match="without the rows they were tuned on.*--ignore-saved-params"):
-        derive_run_config(config.model_copy(update={"home": tmp_path}), "RWT", "d1")
+    home = config.model_copy(update={"home": tmp_path})
+    run = derive_run_config(home, "RWT", "d1")  # auto: ignored, with the reason recorded
+    (note,) = run.derived
+    assert run.reused is None and run.config.models.params == {} and "cannot be checked" in note.source
+    required = home.model_copy(update={"tune": home.tune.model_copy(update={"reuse_saved": "require"})})
+    with pytest.raises(TuningReuseError, match="without the rows they were tuned on.*--reuse-params"):
+        derive_run_config(required, "RWT", "d1")

@@ -93,9 +93,22 @@ def plan_training(bars: pd.DataFrame, config: Config, *, dry_run: bool = False, 
     if force and dry_run:
         raise ConfigError("--force promotes what it trains, and --dry-run writes nothing; drop one of them.")
     bars, data_settings = _window(bars, config, period, horizon)
-    run = derive_run_config(config, str(bars.attrs["symbol"]), str(bars.attrs["timeframe"]), horizon=horizon,
-                            horizon_source=horizon_source, threads=threads, device=device, data=data_settings)
-    return TrainingPlan(bars, run, plan_rows(bars, run.config, reused=run.reused))
+    symbol, timeframe = str(bars.attrs["symbol"]), str(bars.attrs["timeframe"])
+    run = derive_run_config(config, symbol, timeframe, horizon=horizon, horizon_source=horizon_source,
+                            threads=threads, device=device, data=data_settings)
+    # Saved tuned parameters (candor.training.reuse): with tune.reuse_saved = "require" an overlap
+    # with this run's out-of-sample rows is refused inside plan_rows; with "auto" the run trains
+    # with the configured parameters instead, after one warning line (derive_run_config says it).
+    auto = run.reused is not None and run.config.tune.reuse_saved == "auto"
+    rows = plan_rows(bars, run.config, reused=None if auto else run.reused)
+    if auto:
+        overlap = run.reused.overlap(*rows.oos_span)
+        if overlap is None:
+            rows = replace(rows, extra_trials=rows.extra_trials + run.reused.n_trials)
+        else:
+            run = derive_run_config(config, symbol, timeframe, horizon=horizon, horizon_source=horizon_source,
+                                    threads=threads, device=run.device, data=data_settings, saved_refused=overlap)
+    return TrainingPlan(bars, run, rows)
 
 
 def run_training(

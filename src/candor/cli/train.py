@@ -94,7 +94,8 @@ def train_command(
     timeout: float = typer.Option(None, "--timeout", help="With --optimize: seconds per study."),
     metric: str = typer.Option(None, "--metric", help="With --optimize: f1, accuracy or log_loss (default f1)."),
     study_storage: str = typer.Option(None, "--study-storage", help="Optuna RDB URL (postgresql+psycopg://…) so tune-workers can join the studies."),
-    ignore_saved_params: bool = typer.Option(False, "--ignore-saved-params", help="Train with the configured parameters, not those an earlier --optimize saved (which are refused when tuned on this run's test rows)."),
+    ignore_saved_params: bool = typer.Option(False, "--ignore-saved-params", help="Train with the configured parameters, not those an earlier --optimize saved."),
+    reuse_params: bool = typer.Option(False, "--reuse-params", help="Train with the parameters an earlier --optimize saved, and exit 1 if they cannot be used (tuned on this run's test rows). Without it they are used when valid, else ignored with a warning."),
     symbols: list[str] = typer.Option(None, "--symbols", "--datasets", help="Universe: datasets, symbols or files (repeat or comma-separate)."),
     timeframes: list[str] = typer.Option(None, "--timeframes", help="Universe: timeframes, e.g. d1,h1 (coarser ones are resampled)."),
     jobs: int = typer.Option(None, "--jobs", help="Universe: series trained in parallel processes (threads pinned per process)."),
@@ -109,6 +110,9 @@ def train_command(
         raise typer.BadParameter(f"must be one of {', '.join(LEVELS)}. Got {log_level!r}.", param_hint="--log-level")
     _refuse_conflicts(dry_run=dry_run, promote=promote, force=force, all_series=all_series, data=data,
                       dataset=dataset, symbols=symbols)
+    if reuse_params and ignore_saved_params:
+        raise typer.BadParameter("--reuse-params asks for the saved parameters and --ignore-saved-params refuses "
+                                 "them; drop one of them.", param_hint="--reuse-params")
     _refuse_single_series_flags(force=force, period=period, universe=bool(all_series or symbols or timeframes))
     # lazy: the library is imported when the command runs, so --help and option errors start in < 0.5 s
     from candor.config import load_config
@@ -128,7 +132,7 @@ def train_command(
         holdout=holdout, models=model_list, ensemble=ensemble, fold_jobs=fold_jobs,
         min_accuracy=min_accuracy, require_edge=require_edge, seed=seed,
         optimize=optimize, trials=trials, timeout=timeout, metric=metric, study_storage=study_storage,
-        reuse_saved=False if ignore_saved_params else None,
+        reuse_saved="never" if ignore_saved_params else ("require" if reuse_params else None),
         datasets=_names(symbols) or ((dataset,) if dataset and timeframes else None),
         timeframes=_names(timeframes) or ((timeframe,) if timeframe and (all_series or symbols) else None),
         jobs=jobs, dask=dask, keep_going=keep_going or None, device=device,

@@ -8,11 +8,14 @@ trains with them (:func:`candor.training.runconfig.derive_run_config`). Two thin
   earlier run's development rows, ``first_row`` … ``last_row``, whose labels all resolved before
   ``labels_before`` (the earlier holdout's first row; the purge guarantees it) — and the fold
   layout. A run whose out-of-sample rows (its first walk-forward test row to its last label's
-  end, holdout included) intersect that window is refused with :class:`TuningReuseError`
-  (exit 1) before anything is fitted: parameters chosen by scoring those very rows would make
-  its test folds in-sample. Re-tune with ``--optimize`` (nested, honest) or pass
-  ``--ignore-saved-params`` (``tune.reuse_saved = false``) to train with the configured
-  parameters. A document saved without this record cannot be checked and is refused the same way.
+  end, holdout included) intersect that window must not use them: parameters chosen by scoring
+  those very rows would make its test folds in-sample. A document saved without this record
+  cannot be checked and is treated the same way. What happens then is ``tune.reuse_saved``:
+  ``auto`` (the default) ignores the saved file with one warning line and trains with the
+  configured parameters — so one ``--optimize`` never blocks later plain trainings of the series;
+  ``require`` (``--reuse-params``: the user asked for reuse) refuses with
+  :class:`TuningReuseError` (exit 1) before anything is fitted; ``never``
+  (``--ignore-saved-params``) does not read them at all.
 * **Every trial counts.** The reused studies' trials are added to the run's ``n_trials``, so the
   Deflated Sharpe of its backtest — and of every later ``candor backtest`` of the model, which
   reads ``n_trials`` from the manifest — deflates for the search that picked the parameters.
@@ -64,7 +67,8 @@ class ReusedTuning:
             raise TuningReuseError(
                 f"{path!r} holds tuned parameters without the rows they were tuned on (saved by an older "
                 "candor), so this run cannot check they were not chosen on its test rows. Fix: re-tune with "
-                "--optimize, delete the file, or pass --ignore-saved-params to train with the configured parameters."
+                "--optimize, or drop --reuse-params (or pass --ignore-saved-params) to train with the configured "
+                "parameters."
             ) from None
 
     def describe(self) -> str:
@@ -72,7 +76,7 @@ class ReusedTuning:
         return (f"best parameters saved by an earlier --optimize ({self.path}, {self.created_at}): tuned on "
                 f"{self.rows} rows {self.first_row:%Y-%m-%d %H:%M} .. {self.last_row:%Y-%m-%d %H:%M} (labels "
                 f"resolved before {self.labels_before:%Y-%m-%d %H:%M}), {self.n_trials} trials, counted in this "
-                "run's Deflated Sharpe; refused if they overlap its out-of-sample rows")
+                "run's Deflated Sharpe; not used where they overlap its out-of-sample rows")
 
     def to_dict(self) -> dict[str, Any]:
         return {"path": self.path, "created_at": self.created_at, "n_trials": self.n_trials,
@@ -86,16 +90,22 @@ class ReusedTuning:
         (the holdout's). The tuned window is ``[first_row, labels_before)``: every price its
         studies' scores looked at.
         """
-        first, end = _utc(oos_first), _utc(oos_end)
-        if self.first_row <= end and first < self.labels_before:
+        overlap = self.overlap(oos_first, oos_end)
+        if overlap:
             raise TuningReuseError(
-                f"the saved parameters in {self.path!r} were tuned on rows {self.first_row} .. {self.last_row} "
-                f"(labels to before {self.labels_before}), which overlap this run's out-of-sample rows {first} .. "
-                f"{end}: its test folds would score parameters chosen on them. Fix: re-tune inside the folds "
-                "with --optimize, delete the file, or pass --ignore-saved-params to train with the configured "
-                "parameters."
+                f"the saved parameters in {self.path!r} were {overlap}: its test folds would score parameters "
+                "chosen on them. Fix: re-tune inside the folds with --optimize, or drop --reuse-params (or pass "
+                "--ignore-saved-params) to train with the configured parameters."
             )
         return self.n_trials
+
+    def overlap(self, oos_first: pd.Timestamp, oos_end: pd.Timestamp) -> str | None:
+        """Why the tuned window meets ``[oos_first, oos_end]`` (one clause), or None when it does not."""
+        first, end = _utc(oos_first), _utc(oos_end)
+        if self.first_row <= end and first < self.labels_before:
+            return (f"tuned on rows {self.first_row} .. {self.last_row} (labels to before {self.labels_before}), "
+                    f"which overlap this run's out-of-sample rows {first} .. {end}")
+        return None
 
 
 def reused_trials(reused: ReusedTuning | None, oos_first: pd.Timestamp, oos_end: pd.Timestamp) -> int:

@@ -325,6 +325,11 @@ class RowPlan:
     extra_trials: int
     seconds: float
 
+    @property
+    def oos_span(self) -> tuple[pd.Timestamp, pd.Timestamp]:
+        """The out-of-sample rows: the first walk-forward test row and the last label's end."""
+        return self.data.y.index[self.folds[0].test[0]], self.data.t1.max()
+
 
 def plan_rows(bars: pd.DataFrame, config: Config, *, reused: ReusedTuning | None = None) -> RowPlan:
     """The :class:`RowPlan` of training ``bars`` with ``config`` (features, labels, splits; no fit)."""

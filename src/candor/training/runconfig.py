@@ -10,14 +10,17 @@ manifest carry — so the same ``candor.toml`` and bars can never silently give 
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from candor.config import Config, _merge
 from candor.training.device import DeviceChoice, resolve_device
-from candor.training.reuse import ReusedTuning
+from candor.training.reuse import ReusedTuning, TuningReuseError
 from candor.training.tuning import best_params_path, load_best_params_document
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -51,13 +54,16 @@ def _nested(path: str, value: Any) -> dict[str, Any]:
 
 def derive_run_config(config: Config, symbol: str, timeframe: str, *, horizon: int | None = None,
                       horizon_source: str = "requested horizon", threads: int | None = None,
-                      device: DeviceChoice | None = None, data: Sequence[DerivedSetting] = ()) -> RunConfig:
+                      device: DeviceChoice | None = None, data: Sequence[DerivedSetting] = (),
+                      saved_refused: str | None = None) -> RunConfig:
     """The config one series trains with (see the module docstring), re-validated as a whole.
 
     ``threads`` (universe worker processes) pins model threads and runs outer folds serially.
     ``device`` is a probe already made by the caller; without it ``cuda`` is probed here.
     ``data`` are settings on the bars the run reads rather than on the config (``data.period``,
     the ``--period`` window): recorded first among the derived settings, never merged.
+    ``saved_refused``: why saved tuned parameters must not be used by this run (they overlap its
+    out-of-sample rows, found once its rows were planned): the configured parameters train.
     """
     settings: list[DerivedSetting] = []
     if horizon is not None and int(horizon) != config.labels.horizon:
@@ -65,7 +71,7 @@ def derive_run_config(config: Config, symbol: str, timeframe: str, *, horizon: i
     if threads is not None:
         why = f"universe worker process: {threads} thread(s) per process, folds serial"
         settings += [DerivedSetting("models.n_jobs", int(threads), why), DerivedSetting("models.fold_jobs", 1, why)]
-    tuned, reused = _tuning_settings(config, symbol, timeframe)
+    tuned, reused = _tuning_settings(config, symbol, timeframe, saved_refused)
     settings += tuned
     choice = device if device is not None else resolve_device(config.device)
     if choice.fell_back:
@@ -80,13 +86,16 @@ def derive_run_config(config: Config, symbol: str, timeframe: str, *, horizon: i
     return RunConfig(Config.model_validate(layers), (*data, *settings), choice, reused)
 
 
-def _tuning_settings(config: Config, symbol: str, timeframe: str) -> tuple[list[DerivedSetting], ReusedTuning | None]:
+def _tuning_settings(config: Config, symbol: str, timeframe: str,
+                     refused: str | None = None) -> tuple[list[DerivedSetting], ReusedTuning | None]:
     """A study name per series when tuning; else the parameters an earlier ``--optimize`` saved.
 
     Saved parameters come with their provenance (:mod:`candor.training.reuse`), which the
-    training checks against its out-of-sample rows. ``tune.reuse_saved = false``
-    (``--ignore-saved-params``) leaves them unused, said in a DerivedSetting. Parameters set
-    explicitly in the config win over saved ones.
+    training checks against its out-of-sample rows. ``tune.reuse_saved = "never"``
+    (``--ignore-saved-params``) leaves them unused; so does ``"auto"`` where they cannot be used
+    (no provenance here; ``refused``: an overlap found by the caller), with one warning line —
+    both said in a DerivedSetting. ``"require"`` (``--reuse-params``) raises instead. Parameters
+    set explicitly in the config win over saved ones.
     """
     if config.tune.enabled:
         if config.tune.study_name is not None:
@@ -96,15 +105,26 @@ def _tuning_settings(config: Config, symbol: str, timeframe: str) -> tuple[list[
     if saved is None:
         return [], None
     path = str(best_params_path(config.home, symbol, timeframe))
-    if not config.tune.reuse_saved:
-        why = (f"NOT reusing the best parameters an earlier --optimize saved ({path}, {saved.get('created_at', '?')}, "
-               f"{saved.get('n_trials', '?')} trials): tune.reuse_saved is false (--ignore-saved-params); the "
-               "configured parameters train")
-        return [DerivedSetting("tune.reuse_saved", False, why)], None
+    mode = {True: "auto", False: "never"}.get(config.tune.reuse_saved, config.tune.reuse_saved)  # type: ignore[call-overload]
+    not_reusing = (f"NOT reusing the best parameters an earlier --optimize saved ({path}, "
+                   f"{saved.get('created_at', '?')}, {saved.get('n_trials', '?')} trials)")
+    if mode == "never":
+        why = f"{not_reusing}: tune.reuse_saved is never (--ignore-saved-params); the configured parameters train"
+        return [DerivedSetting("tune.reuse_saved", "never", why)], None
     names = [name for name in sorted(saved["params"]) if name in config.models.models]
     if not names:
         return [], None
-    reused = ReusedTuning.from_document(saved, path)
+    try:
+        reused = ReusedTuning.from_document(saved, path)
+    except TuningReuseError:
+        if mode == "require":
+            raise
+        refused = "saved by an older candor without the rows they were tuned on, so they cannot be checked"
+    if refused is not None:
+        why = (f"{not_reusing}: they were {refused}; the configured parameters train "
+               "(--reuse-params refuses instead, --optimize re-tunes)")
+        log.warning("%s", why)
+        return [DerivedSetting("tune.reuse_saved", "never", why)], None
     explicit = config.models.params
     return [DerivedSetting(f"models.params.{name}", {**saved["params"][name], **explicit.get(name, {})},
                            reused.describe()) for name in names], reused
