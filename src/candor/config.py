@@ -288,6 +288,7 @@ class ScheduleConfig(_Frozen):
     timezone: str = "UTC"
     retrain: str = Field("0 6 1 * *", description="monthly full retrain: the 1st at 06:00")
     update_weights: str = Field("0 6 * * mon", description="weekly ensemble-weights refit: Mondays 06:00")
+    fetch: str = Field("15 21 * * mon-fri", description="daily fetch of data.fetch's series before the forecast")
     forecast: str = Field("30 21 * * mon-fri", description="daily forecast after the US close")
     drift: str = Field("0 22 * * mon-fri", description="daily drift check after the forecast")
 
@@ -296,7 +297,7 @@ class ScheduleConfig(_Frozen):
     def _known_timezone(cls, timezone: str) -> str:
         return _check_timezone(timezone)
 
-    @field_validator("retrain", "update_weights", "forecast", "drift")
+    @field_validator("retrain", "update_weights", "fetch", "forecast", "drift")
     @classmethod
     def _cron_line(cls, expression: str) -> str:
         # Checked when the config loads, so a typo fails every command at once, not the first fire;

@@ -13,21 +13,25 @@ would not catch, and this module refuses before anything is written:
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
-from typing import get_args
+from datetime import UTC, datetime
+from typing import Any, get_args
 
 import numpy as np
 import pandas as pd
 from sqlalchemy.engine import Connection, Engine
 
-from candor.config import DataConfig
+from candor.config import Config, DataConfig, FetchSeries, under_home
 from candor.data.bars import OHLCV, TIMEFRAMES, timeframe_of, with_attrs_of
 from candor.data.gaps import apply_gap_policy, check_gap_policy
 from candor.data.providers.checks import check_alignment
 from candor.data.validate import validate_bars
-from candor.errors import ConfigError, DataError
+from candor.errors import CandorError, ConfigError, DataError
 from candor.store import import_bars, list_series, load_bars, replace_bars
 from candor.store.engine import transaction
+
+log = logging.getLogger(__name__)
 
 #: The revision policies (``data.revisions`` in the config, ``--revisions`` on the commands).
 POLICIES: tuple[str, ...] = get_args(DataConfig.model_fields["revisions"].annotation)
@@ -181,3 +185,52 @@ def import_file_bars(bind: Engine | Connection, bars: pd.DataFrame, *, revisions
     already = len(bars) - added
     return StoreResult(symbol, timeframe, len(bars), added, already, bars.index[0], bars.index[-1],
                        revised=len(revised), revisions=revisions)
+
+
+# ------------------------------------------------------------------------------- the fetch job
+@dataclass(frozen=True)
+class FetchOutcome:
+    """One configured series after the fetch job: what was stored, or why nothing was."""
+
+    series: FetchSeries
+    result: StoreResult | None = None
+    error: str | None = None
+
+    @property
+    def name(self) -> str:
+        return f"{self.series.provider} {self.series.symbol} {self.series.timeframe}"
+
+
+def now_utc() -> pd.Timestamp:
+    """The end of every fetch window (a function, so a test can fix the clock)."""
+    return pd.Timestamp(datetime.now(UTC))
+
+
+def fetch_configured(bind: Engine | Connection, config: Config, *, end: Any = None,
+                     session: Any = None) -> list[FetchOutcome]:
+    """The scheduled ``fetch`` job: each ``[[data.fetch]]`` series downloaded (its ``period`` back
+    from ``end``, default now) and stored as ``candor data fetch`` stores it, under
+    ``data.revisions``. A failing series is logged and recorded; the others continue."""
+    from candor.data.providers import fetch_bars  # lazy: pandas-heavy provider code only when a fetch runs
+
+    if not config.data.fetch:
+        log.warning("fetch job: no series configured ([[data.fetch]] in candor.toml); nothing fetched")
+        return []
+    stop = end if end is not None else now_utc()
+    outcomes = []
+    for series in config.data.fetch:
+        outcome = FetchOutcome(series)
+        try:
+            bars = fetch_bars(series.provider, series.symbol, series.timeframe, series.period,
+                              exchange=series.exchange, end=stop, calendar=series.calendar, gaps=series.gaps,
+                              session=session, cache_dir=str(under_home(config.home, "cache", series.provider)))
+            result = store_bars(bind, bars, gaps=series.gaps, revisions=config.data.revisions)
+            outcome = FetchOutcome(series, result)
+            log.info("fetch %s: %d bar(s) %s → %s, %d new, %d already there, %d revised (%s)", outcome.name,
+                     result.received, result.first, result.last, result.added, result.already_stored,
+                     result.revised, result.revisions)
+        except CandorError as exc:
+            outcome = FetchOutcome(series, error=str(exc))
+            log.error("fetch %s: %s", outcome.name, exc)
+        outcomes.append(outcome)
+    return outcomes

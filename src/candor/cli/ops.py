@@ -17,7 +17,7 @@ if TYPE_CHECKING:  # names for annotations only
     from candor.config import Config
     from candor.ops.context import OpsContext
 
-schedule_app = typer.Typer(help="Run or list the scheduled jobs (retrain, update_weights, forecast, drift).",
+schedule_app = typer.Typer(help="Run or list the scheduled jobs (retrain, update_weights, fetch, forecast, drift).",
                            no_args_is_help=True)
 app.add_typer(schedule_app, name="schedule")
 
@@ -162,7 +162,7 @@ def schedule_list(config_file: Path = _CONFIG) -> int:
 
 @schedule_app.command("run")
 def schedule_run(
-    once: str = typer.Option(None, "--once", help="Run this job now and exit: retrain, update_weights, forecast, drift."),
+    once: str = typer.Option(None, "--once", help="Run this job now and exit: retrain, update_weights, fetch, forecast, drift."),
     config_file: Path = _CONFIG, log_json: bool = _LOG_JSON, log_level: str = _LOG_LEVEL,
 ) -> int:
     """Run the blocking scheduler (Ctrl-C stops it), or one job now with --once."""

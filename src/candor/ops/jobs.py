@@ -1,4 +1,4 @@
-"""The production loop on APScheduler: monthly retrain, weekly weights refit, daily forecast + drift.
+"""The production loop on APScheduler: monthly retrain, weekly weights refit, daily fetch + forecast + drift.
 
 Every job is a plain library function over an :class:`~candor.ops.context.OpsContext`; the
 scheduler only decides *when*. ``candor schedule run --once JOB`` calls the same function, so
@@ -18,6 +18,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.cron import CronTrigger
 
+from candor.application.ingest import fetch_configured
 from candor.config import Config
 from candor.errors import CandorError, ConfigError
 from candor.ops.context import OpsContext, served_series
@@ -28,7 +29,7 @@ from candor.ops.weights import update_weights
 
 log = logging.getLogger(__name__)
 
-JOBS = ("retrain", "update_weights", "forecast", "drift")
+JOBS = ("retrain", "update_weights", "fetch", "forecast", "drift")
 
 
 def _each_series(ctx: OpsContext, work: Callable[[pd.DataFrame, int], Any]) -> list[Any]:
@@ -50,6 +51,7 @@ def job_functions(ctx: OpsContext) -> dict[str, Callable[[], Any]]:
     return {
         "retrain": lambda: _each_series(ctx, lambda bars, h: retrain_series(services, bars, h)),
         "update_weights": lambda: _each_series(ctx, lambda bars, h: update_weights(services, bars, h)),
+        "fetch": lambda: fetch_configured(services.store.engine, ctx.config),
         "forecast": lambda: run_forecasts(services, bars_loader=ctx.bars_loader),
         "drift": lambda: run_drift(services, bars_loader=ctx.bars_loader),
     }
