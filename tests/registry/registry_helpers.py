@@ -56,15 +56,35 @@ def report(accuracy: float = 0.65, verdict: str = "significant edge", holdout: f
     return TrainingReport(oos=oos, holdout=hold)
 
 
+class Lookup:
+    """A stand-in estimator whose prediction for each row is fixed in advance, looked up by the row's
+    timestamp (rows it was not given predict 0): lets a test set exactly which rows a version gets right."""
+
+    def __init__(self, answers: Any) -> None:
+        self.answers = answers
+        self.classes_ = sorted(set(answers.tolist()) | {0})
+
+    def predict(self, X: Any) -> Any:
+        return self.answers.reindex(X.index).fillna(0).astype(int).to_numpy()
+
+    def predict_proba(self, X: Any) -> Any:
+        import numpy as np
+
+        return (self.predict(X)[:, None] == np.asarray(self.classes_)[None, :]).astype(float)
+
+
 def make_artifact(folder: Path, *, symbol: str = "SPX", timeframe: str = "d1", rep: TrainingReport | None = None,
-                  created_at: datetime | None = None) -> Path:
-    """An artifact directory in ``candor.registry.artifact.save_model``'s format with a tiny estimator."""
+                  created_at: datetime | None = None, estimator: Any = None) -> Path:
+    """An artifact directory in ``candor.registry.artifact.save_model``'s format with a tiny estimator
+    (``estimator``: another, e.g. a :class:`Lookup`)."""
     manifest = Manifest(
         symbol=symbol, timeframe=timeframe, created_at=created_at or datetime.now(UTC), candor_version="test",
         feature_names=("ret_1",), feature_set=FeatureSet(), label_spec=LabelSpec(), warmup=10, config_hash="abc",
         data_fingerprint="f" * 64, report=rep if rep is not None else report(),
     )
-    return save_model(folder, DummyClassifier(strategy="most_frequent").fit([[0.0], [1.0]], [1, 1]), manifest)
+    if estimator is None:
+        estimator = DummyClassifier(strategy="most_frequent").fit([[0.0], [1.0]], [1, 1])
+    return save_model(folder, estimator, manifest)
 
 
 def log_run(stores: Stores, artifact: Path, *, holdout_start: str = "2018-01-02",

@@ -135,8 +135,11 @@ def run_training(
     """Derive the run's config, train, run the gates, and unless ``dry_run`` save and publish.
 
     ``track=False`` saves the artifact only (no MLflow run, no registry version, no database row).
-    ``promote`` moves the champion alias when the gates pass and the challenger is not worse than
-    the champion on the same holdout; ``force`` promotes a version that passed the gates without
+    ``promote`` moves the champion alias when the gates pass and the challenger is not significantly
+    worse than the champion — both re-scored on the challenger's holdout rows, their per-row
+    difference in correctness tested by the paired block-bootstrap test at ``evaluation.alpha``, and
+    refused only where the lift's CI lies wholly below ``−registry.promotion_margin``
+    (:mod:`candor.registry.compare`); ``force`` promotes a version that passed the gates without
     that comparison (audited as ``force_promote``; it never overrides the gates or the hash checks).
     ``period`` (``"5y"``, see :data:`candor.data.bars.PERIODS`) trains on the window of that many
     years ending at the last bar, whatever the bars' source, recorded as the ``data.period`` derived
@@ -188,7 +191,8 @@ def run_training(
                 outcome.registered = publish(live.registry, live.tracking,
                                              Candidate(staging, manifest, result.backtest, kept_at=target),
                                              promote=promote, force=force, actor=actor, reason=reason,
-                                             margin=run.config.registry.promotion_margin, bars=bars)
+                                             margin=run.config.registry.promotion_margin, bars=bars,
+                                             alpha=run.config.evaluation.alpha, n_boot=run.config.evaluation.n_boot)
             except BaseException:
                 shutil.rmtree(staging, ignore_errors=True)
                 raise

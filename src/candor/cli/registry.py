@@ -13,6 +13,7 @@ from __future__ import annotations
 import getpass
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import typer
@@ -170,21 +171,42 @@ def compare_command(
     name: str = typer.Argument(..., help=NAME_HELP),
     challenger: str = typer.Argument(..., help="Challenger version."),
     champion: str = typer.Option(None, "--champion", help="Compare with this version instead of the champion."),
-    margin: float = typer.Option(0.0, "--margin", help="Promote if the challenger is at most this much worse."),
-    promote: bool = typer.Option(False, "--promote", help="Promote the challenger when it is not worse."),
+    margin: float = typer.Option(0.0, "--margin", help="Promote unless the challenger is significantly worse by "
+                                                       "more than this much accuracy."),
+    promote: bool = typer.Option(False, "--promote", help="Promote the challenger when it passed its gates and is "
+                                                          "not significantly worse."),
+    dataset: str = typer.Option(None, "--dataset", help="Re-score both versions on this embedded dataset's bars "
+                                                        "(the paired test needs the rows)."),
+    data: Path = typer.Option(None, "--data", help="Re-score both versions on this CSV/Parquet file's bars."),
+    tz: str = typer.Option(None, "--tz", help="Time zone of naive timestamps in --data (default UTC)."),
+    calendar: str = typer.Option(None, "--calendar", help="Exchange calendar of --data (default XNYS), '24/7' or "
+                                                          "'none'."),
 ) -> None:
-    """Challenger vs champion on the same (most recent) holdout."""
+    """Challenger vs champion on the same rows — the challenger's holdout, re-scored by both from
+    --dataset/--data bars — by the paired block-bootstrap test: lift, CI, p and the verdict ("worse"
+    only when significantly worse). Without bars only stored accuracies on an identical holdout
+    can be compared, untested."""
+    from candor.registry.common import parse_model_name
     from candor.registry.compare import check_margin
 
     name, challenger = _name(name), _version(challenger)
     champion = None if champion is None else _version(champion)
     check_margin(margin)
-    with _registry() as registry:
-        result = registry.compare(name, challenger, champion, margin=margin, promote=promote, actor=_actor())
-    against = f"champion {result.champion} {result.champion_accuracy:.1%}" if result.champion else "no champion"
-    verdict = "not worse" if result.challenger_wins else "worse"
-    _say(f"{name}: challenger {result.challenger} {result.challenger_accuracy:.1%} vs {against} — {verdict} "
-         f"(margin {margin}; {result.basis}){'; promoted' if result.promoted else ''}")
+    bars = None
+    if dataset is not None or data is not None:
+        from candor.data.sources import open_bars
+
+        bars = open_bars(dataset=dataset, data=data, timeframe=parse_model_name(name).timeframe, tz=tz,
+                         calendar=calendar)
+    from candor.config import load_config
+    from candor.services import open_services
+
+    config = load_config()
+    with open_services(config) as services:
+        result = services.registry.compare(name, challenger, champion, margin=margin, promote=promote,
+                                           actor=_actor(), bars=bars, alpha=config.evaluation.alpha,
+                                           n_boot=config.evaluation.n_boot)
+    _say(f"{name}: {result.summary()} (margin {margin}; {result.basis}){'; promoted' if result.promoted else ''}")
 
 
 @registry_app.command("reconcile")

@@ -198,7 +198,15 @@ class ModelSummary:
 
 @dataclass(frozen=True)
 class Comparison:
-    """Challenger vs champion on one holdout; ``basis`` says how the scores were obtained."""
+    """Challenger vs champion on one holdout; ``basis`` says how the scores were obtained.
+
+    ``challenger_wins``: validated and not significantly worse (:mod:`candor.registry.compare`).
+    With ``tested`` (both re-scored on the same rows) the paired test's ``lift`` (challenger −
+    champion accuracy), CI, ``p_value`` at ``alpha`` and ``significantly_worse`` are set; untested
+    (stored accuracies only) ``lift`` is the difference of the stored accuracies and the rest None.
+    The fields after ``promoted`` were added with the paired test and all have defaults, so a
+    Comparison built positionally by earlier code still builds.
+    """
 
     name: str
     challenger: str
@@ -209,6 +217,50 @@ class Comparison:
     challenger_wins: bool
     basis: str
     promoted: bool = False
+    challenger_status: str | None = None  # "validated" / "failed" (gates) / "staged"
+    tested: bool = False
+    rows: int | None = None
+    lift: float | None = None
+    lift_ci_low: float | None = None
+    lift_ci_high: float | None = None
+    p_value: float | None = None
+    alpha: float | None = None
+    block_length: int | None = None
+    significantly_worse: bool = False
+
+    @property
+    def failed_gates(self) -> bool:
+        """The challenger failed its gates (whatever its accuracy)."""
+        return self.challenger_status == FAILED
+
+    @property
+    def verdict(self) -> str:
+        """The comparison in words: "worse" only where the paired test says so."""
+        if self.champion is None:
+            return "no champion yet"
+        if self.tested:
+            low, high = self.lift_ci_low or 0.0, self.lift_ci_high or 0.0
+            if self.significantly_worse:
+                return "significantly worse" + (f" (by more than the margin {self.margin:g})" if self.margin else "")
+            return ("significantly better" if low > 0 else "not significantly different" if high >= 0 else
+                    f"significantly worse, but within the margin {self.margin:g}")
+        return ("not tested: lower stored accuracy" if (self.lift or 0.0) < 0 else "not tested: stored accuracy "
+                "not lower")
+
+    def summary(self) -> str:
+        """One line: accuracies, lift [CI], p and the verdict, and whether the gates were passed."""
+        against = (f" vs champion {self.champion} {self.champion_accuracy:.1%}" if self.champion is not None
+                   and self.champion_accuracy is not None else "")
+        stats = ""
+        if self.tested and self.lift is not None:
+            level = f"{1 - (self.alpha or 0.05):.0%}"
+            stats = (f", lift {self.lift:+.1%} [{level} CI {self.lift_ci_low:+.1%}, {self.lift_ci_high:+.1%}], "
+                     f"p = {self.p_value:.3f}")
+        gates = ("; the challenger failed its gates" if self.failed_gates else
+                 f"; the challenger is {self.challenger_status}, not validated"
+                 if self.challenger_status not in (None, VALIDATED) else "")
+        return (f"challenger {self.challenger} {self.challenger_accuracy:.1%}{against}{stats} — "
+                f"{self.verdict}{gates}")
 
 
 def is_not_found(exc: Exception) -> bool:

@@ -4,8 +4,10 @@ Why one function: ``candor train``, the universe runner, the scheduler's retrain
 monitor's emergency retrain and the weekly weights update must all do the same thing in the same
 order — log the MLflow run, register a ``staged`` version, run the gates (``validated`` /
 ``failed``), write the ``training_runs`` row, and with ``promote`` compare the challenger with the
-champion and move the alias only if it is not worse by ``margin``. A registry refusal during the
-promotion step is reported on the returned version (``note``), never half-raised.
+champion on the same rows by the paired test and move the alias only if it passed its gates and is
+not significantly worse (its lift's CI not wholly below ``−margin``; :mod:`candor.registry.compare`).
+A registry refusal during the promotion step is reported on the returned version (``note``), never
+half-raised.
 """
 
 from __future__ import annotations
@@ -47,8 +49,9 @@ class Candidate:
 
 def publish(registry: Registry, tracking: Tracking, candidate: Candidate, *, promote: bool, actor: str,
             reason: str, margin: float = 0.0, bars: pd.DataFrame | None = None,
-            force: bool = False) -> RegisteredVersion:
-    """Log → register → validate → record → keep → (promote if validated and not worse than the champion).
+            force: bool = False, alpha: float = 0.05, n_boot: int = 1000) -> RegisteredVersion:
+    """Log → register → validate → record → keep → (promote if validated and not significantly worse
+    than the champion on the same rows: :mod:`candor.registry.compare`).
 
     Each step is safe under a kill: the run is created tagged with its writer's pid and
     ``publishing`` (:func:`candor.registry.tracking.owner_tags`) and tagged ``published`` only once
@@ -56,7 +59,9 @@ def publish(registry: Registry, tracking: Tracking, candidate: Candidate, *, pro
     left in between is found and repaired by :mod:`candor.registry.repair`.
 
     Gate failures are not raised: the version comes back ``failed`` with ``gate_reasons``.
-    ``bars`` let the comparison re-score both models when their holdouts differ. ``force`` (with
+    ``bars`` let the comparison re-score both models on the challenger's holdout rows and test the
+    difference (paired test, two-sided at ``alpha`` with ``n_boot`` resamples); the rule: promoted
+    when validated and not significantly worse than the champion (:mod:`candor.registry.compare`). ``force`` (with
     ``promote``) skips only the comparison with the champion: a validated version is promoted
     through :meth:`Registry.promote` with ``force``, so the audit trail records ``force_promote``
     with ``actor`` and ``reason``; a version that failed its gates is still not promoted, and the
@@ -87,7 +92,7 @@ def publish(registry: Registry, tracking: Tracking, candidate: Candidate, *, pro
             f"{version.name} {version.version} --force` overrides the gates)" if force else ""))
     if force:
         return _force_promote(registry, version, actor, reason)
-    return _promote_if_not_worse(registry, version, actor, reason, margin, bars)
+    return _promote_if_not_worse(registry, version, actor, reason, margin, bars, alpha, n_boot)
 
 
 def _force_promote(registry: Registry, version: RegisteredVersion, actor: str, reason: str) -> RegisteredVersion:
@@ -99,16 +104,20 @@ def _force_promote(registry: Registry, version: RegisteredVersion, actor: str, r
 
 
 def _promote_if_not_worse(registry: Registry, version: RegisteredVersion, actor: str, reason: str,
-                          margin: float, bars: pd.DataFrame | None) -> RegisteredVersion:
+                          margin: float, bars: pd.DataFrame | None, alpha: float = 0.05,
+                          n_boot: int = 1000) -> RegisteredVersion:
     try:
         result = registry.compare(version.name, version.version, margin=margin, promote=True, actor=actor,
-                                  reason=reason, bars=bars)
+                                  reason=reason, bars=bars, alpha=alpha, n_boot=n_boot)
     except RegistryError as exc:
         return replace(version, note=f"not promoted: {exc}")
     if result.promoted:
-        return replace(version, promoted=True, note=f"promoted ({result.basis})")
+        return replace(version, promoted=True, note=f"promoted: {result.summary()}"
+                       + ("" if result.champion is None else f" ({result.basis})"))
     if result.champion == result.challenger:
         return replace(version, note="already the champion")
+    if result.tested:
+        return replace(version, note=f"not promoted: {result.summary()} ({result.basis})")
     return replace(version, note=(f"not promoted: challenger holdout accuracy {result.challenger_accuracy:.3f} "
-                                  f"is worse than champion {result.champion} ({result.champion_accuracy:.3f}) "
-                                  f"by more than {margin}"))
+                                  f"is below champion {result.champion}'s ({result.champion_accuracy:.3f}) "
+                                  f"by more than {margin} (stored accuracies, not tested: no bars to re-score)"))

@@ -377,13 +377,17 @@ class Registry:
 
     def compare(self, name: str, challenger: str | int, champion: str | int | None = None, *,
                 margin: float = 0.0, promote: bool = False, actor: str = "candor",
-                reason: str | None = None, bars: Any = None) -> Comparison:
-        """Challenger vs champion on the same holdout; promote only if not worse by ``margin``."""
+                reason: str | None = None, bars: Any = None, alpha: float = 0.05,
+                n_boot: int = 1000) -> Comparison:
+        """Challenger vs champion on the same rows by the paired test (given ``bars``; two-sided at
+        ``alpha``); with ``promote``, promote when the challenger passed its gates and is not
+        significantly worse — its lift's CI not wholly below ``−margin`` (:mod:`candor.registry.compare`)."""
         name = resolve_name(name)
-        result = compare_versions(self.version, self.load_verified, name, challenger, champion, margin, bars)
+        result = compare_versions(self.version, self.load_verified, name, challenger, champion, margin, bars,
+                                  alpha=alpha, n_boot=n_boot)
         if promote and result.challenger_wins and result.champion != result.challenger:
             self.promote(name, result.challenger, actor=actor,
-                         reason=reason or f"compare: {result.basis}, margin {margin}")
+                         reason=reason or f"compare: {result.summary()}; {result.basis}, margin {margin}")
             return Comparison(**{**result.__dict__, "promoted": True})
         return result
 
