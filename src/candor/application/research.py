@@ -49,6 +49,8 @@ COMMAND = "candor research"
 #: Fewest rows a series' cells must share for the SPA stepdown; below it the series' cells are
 #: adjusted by Holm on their own p-values instead (said in the row's note).
 MIN_COMMON_ROWS = 50
+#: Seconds to reach a ``--dask`` scheduler before the search is refused (one line, exit 1).
+DASK_TIMEOUT = 5.0
 
 
 @dataclass(frozen=True)
@@ -208,7 +210,7 @@ def _run(grid: ResearchGrid, config: Config, cells: list[Cell], jobs: int, dask:
     if dask:
         from distributed import as_completed as dask_completed  # lazy: distributed is only needed with --dask
 
-        client = connect_dask(dask)
+        client = connect_dask(dask, timeout=DASK_TIMEOUT)
         try:
             slots = _host_threads(client)
             futures = {client.submit(_dask_series, spec, config, cells, slots, pure=False,

@@ -134,8 +134,6 @@ def pbo_cscv(performance: np.ndarray) -> PBO:
     Every split of the ``S`` (even) blocks into two halves is one in-sample / out-of-sample
     pair; ties in the out-of-sample ranking share their average rank.
     """
-    from scipy.stats import rankdata
-
     m = np.asarray(performance, dtype=float)
     if m.ndim != 2 or m.shape[1] < 2:
         raise ConfigError(f"PBO needs a blocks × cells matrix with at least 2 cells; got shape {m.shape}.")
@@ -146,7 +144,9 @@ def pbo_cscv(performance: np.ndarray) -> PBO:
     in_sample = halves @ m / (s // 2)
     out_sample = (~halves) @ m / (s // 2)
     best = in_sample.argmax(axis=1)
-    ranks = np.array([rankdata(row)[b] for row, b in zip(out_sample, best)])
+    chosen = out_sample[np.arange(len(best)), best][:, None]
+    # the chosen cell's average rank among the out-of-sample values (ties share their mean rank)
+    ranks = (out_sample < chosen).sum(axis=1) + ((out_sample == chosen).sum(axis=1) + 1) / 2
     omega = ranks / (n + 1)
     logits = np.log(omega / (1 - omega))
     return PBO(float(np.mean(logits <= 0)), n, s, len(halves), logits)
