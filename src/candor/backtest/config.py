@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from candor.data.bars import INTRADAY, TIMEFRAMES
-from candor.data.gaps import ns, session_table, week_labels
+from candor.data.gaps import FX, ns, session_table, week_labels
 from candor.errors import DataError
 from candor.records.specs import EXECUTIONS, BacktestConfig
 
@@ -45,7 +45,7 @@ def infer_periods_per_year(bars: pd.DataFrame) -> float:
     * no calendar and no weekend bars (an unknown exchange): 252 sessions of the median number
       of bars the series has per day.
 
-    Other markets (e.g. FX, 24/5) should set ``BacktestConfig.periods_per_year``.
+    * FX (``"24/5"``): 5 days of 24 hours a week — d1 about 261, h1 about 6,257, w1 365/7.
     """
     timeframe = bars.attrs.get("timeframe")
     if timeframe not in TIMEFRAMES:
@@ -57,6 +57,8 @@ def infer_periods_per_year(bars: pd.DataFrame) -> float:
     if _continuous(bars):
         return CALENDAR_DAYS / 7.0 if timeframe == "w1" else CALENDAR_DAYS * (pd.Timedelta(days=1) / step)
     calendar = bars.attrs.get("calendar")
+    if calendar == FX:  # five 24-hour days a week
+        return CALENDAR_DAYS / 7.0 * (1 if timeframe == "w1" else 5 * (pd.Timedelta(days=1) / step))
     if calendar is None or str(calendar) == "none" or len(bars.index) == 0:
         return _measured_per_year(bars, timeframe)
     return _calendar_per_year(str(calendar), timeframe, bars.index[0], bars.index[-1])

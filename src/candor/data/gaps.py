@@ -9,6 +9,8 @@ A "gap" is an expected bar that is not in the data. What is expected depends on 
   10:00/11:00 bars both work; the session open itself is always expected). Weekends, holidays and
   early closes are therefore not gaps;
 * ``"24/7"``: every period from the first bar to the last;
+* ``"24/5"`` (FX): the foreign-exchange week, Sunday 17:00 to Friday 17:00 New York time —
+  every intraday bar that overlaps it, one ``d1`` bar per weekday (00:00 UTC), every week;
 * ``None``: unknown market — no gap check, and the report says so.
 
 Only the data's own span (first to last bar) is checked: a series that starts in 2010 has no gaps
@@ -29,6 +31,10 @@ from candor.data.bars import INTRADAY, OHLCV, TIMEFRAMES, timeframe_of, with_att
 from candor.errors import ConfigError, DataError
 
 CONTINUOUS = "24/7"
+#: The FX calendar: open from Sunday 17:00 to Friday 17:00 New York time (DST followed).
+FX = "24/5"
+_FX_ZONE = "America/New_York"
+_FX_TURN_MINUTES = 17 * 60
 GAP_POLICIES: tuple[str, ...] = ("refuse", "report", "ffill")
 
 
@@ -38,11 +44,42 @@ def _calendar_names() -> frozenset[str]:
 
 
 def check_calendar(calendar: str | None) -> str | None:
-    """Return ``calendar`` if it is None, "none", "24/7" or an exchange_calendars code."""
-    if calendar is None or calendar in ("none", CONTINUOUS) or calendar in _calendar_names():
+    """Return ``calendar`` if it is None, "none", "24/7", "24/5" or an exchange_calendars code."""
+    if calendar is None or calendar in ("none", CONTINUOUS, FX) or calendar in _calendar_names():
         return calendar
-    raise ConfigError(f"`calendar` must be an exchange_calendars code (e.g. XNYS), '24/7' or 'none'. "
+    raise ConfigError(f"`calendar` must be an exchange_calendars code (e.g. XNYS), '24/7', '24/5' (FX) or 'none'. "
                       f"Got {calendar!r}.")
+
+
+def fx_open(stamps: np.ndarray) -> np.ndarray:
+    """Per UTC instant (int64 ns), whether the FX market is open: from Sunday 17:00 to Friday
+    17:00 New York time, so the weekly close is 21:00 UTC in summer and 22:00 UTC in winter."""
+    local = pd.DatetimeIndex(np.asarray(stamps, dtype="int64").astype("datetime64[ns]")).tz_localize(
+        "UTC").tz_convert(_FX_ZONE)
+    day, minutes = local.dayofweek.to_numpy(), (local.hour * 60 + local.minute).to_numpy()
+    closed = (day == 5) | ((day == 4) & (minutes >= _FX_TURN_MINUTES)) | ((day == 6) & (minutes < _FX_TURN_MINUTES))
+    return ~closed
+
+
+def fx_last_closed(timeframe: str, now: pd.Timestamp) -> pd.Timestamp | None:
+    """Open time of the newest bar of ``timeframe`` on the FX calendar that has ended by ``now``
+    (UTC): what the forecast job expects to be stored (a Monday morning expects Friday's d1 bar)."""
+    step = TIMEFRAMES[timeframe]
+    start = week_labels(pd.DatetimeIndex([pd.Timestamp(now) - pd.Timedelta(days=21)]))[0]
+    grid = pd.date_range(start, now, freq=step)
+    if timeframe in INTRADAY:
+        grid = grid[fx_bar_open(ns(grid), step)]
+    elif timeframe == "d1":
+        grid = grid[grid.dayofweek < 5]
+    grid = grid[grid + step <= now]
+    return grid[-1] if len(grid) else None
+
+
+def fx_bar_open(stamps: np.ndarray, step: pd.Timedelta) -> np.ndarray:
+    """Per intraday bar open (int64 ns), whether the bar overlaps the FX week (the weekend close
+    is 48 hours, longer than any bar, so checking both ends is enough)."""
+    stamps = np.asarray(stamps, dtype="int64")
+    return fx_open(stamps) | fx_open(stamps + int(step.value) - 1)
 
 
 @functools.lru_cache(maxsize=16)
@@ -134,7 +171,8 @@ class GapReport:
             parts.append(f"{len(self.closed)} when it is closed, first at {self.closed[0]}")
         between = self.unexpected.difference(self.closed)
         if len(between):
-            label = _LABELS.get(self.timeframe, "on its session grid") if self.calendar != CONTINUOUS else "on its grid"
+            label = ("on its grid" if self.calendar in (CONTINUOUS, FX)
+                     else _LABELS.get(self.timeframe, "on its session grid"))
             parts.append(f"{len(between)} not at a {self.timeframe} label ({label}), first at {between[0]}")
         return f"{len(self.unexpected)} bar(s) off the {self.calendar} calendar: {'; '.join(parts)}"
 
@@ -185,6 +223,13 @@ def outside_sessions(bars: pd.DataFrame, calendar: str | None = None) -> np.ndar
     index = bars.index
     if calendar in (None, "none", CONTINUOUS) or len(index) == 0:
         return np.zeros(len(index), dtype=bool)
+    if calendar == FX:
+        timeframe = timeframe_of(bars)
+        if timeframe in INTRADAY:
+            return ~fx_bar_open(ns(index), TIMEFRAMES[timeframe])
+        if timeframe == "d1":
+            return ((ns(index) // DAY_NS + 3) % 7) >= 5  # Saturday or Sunday (1970-01-01 was a Thursday)
+        return np.zeros(len(index), dtype=bool)
     day = pd.Timedelta(days=1)
     sessions = session_table(calendar, index.min() - day, index.max() + day)
     if len(sessions) == 0:
@@ -222,6 +267,11 @@ def expected_index(bars: pd.DataFrame) -> pd.DatetimeIndex | None:
     first, last = _labels(bars).min(), index.max()
     if calendar == CONTINUOUS:
         return pd.date_range(first, last, freq=TIMEFRAMES[timeframe], name="ts")
+    if calendar == FX:
+        grid = pd.date_range(first, last, freq=TIMEFRAMES[timeframe], name="ts")
+        if timeframe in INTRADAY:
+            return grid[fx_bar_open(ns(grid), TIMEFRAMES[timeframe])]
+        return grid[grid.dayofweek < 5] if timeframe == "d1" else grid
     if timeframe in INTRADAY:
         expected = _intraday_expected(index, calendar, TIMEFRAMES[timeframe])
     else:

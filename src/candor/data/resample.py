@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from candor.data.bars import INTRADAY, TIMEFRAMES, make_bars, symbol_of, timeframe_of
-from candor.data.gaps import CONTINUOUS, ns, outside_sessions, session_table, week_label_ns
+from candor.data.gaps import CONTINUOUS, FX, ns, outside_sessions, session_table, week_label_ns
 from candor.errors import ConfigError, DataError
 
 _ORDER = list(TIMEFRAMES)
@@ -107,7 +107,7 @@ def _continuous_periods(bars: pd.DataFrame, source: str, target: str) -> _Period
 def _periods(bars: pd.DataFrame, target: str) -> _Periods:
     source = _check_target(bars, target)
     calendar = bars.attrs.get("calendar")
-    if calendar in (None, CONTINUOUS):
+    if calendar in (None, CONTINUOUS, FX):  # FX: plain UTC periods too (its week has no sessions)
         return _continuous_periods(bars, source, target)
     return _exchange_periods(bars, calendar, source, target)
 
@@ -157,7 +157,7 @@ def bar_close_times(bars: pd.DataFrame) -> pd.Series:
     """
     source = timeframe_of(bars)
     calendar = bars.attrs.get("calendar")
-    if calendar in (None, CONTINUOUS) or len(bars) == 0:
+    if calendar in (None, CONTINUOUS, FX) or len(bars) == 0:
         closes = ns(bars.index) + TIMEFRAMES[source].value
     elif source == "w1":
         sessions = session_table(calendar, bars.index[0], bars.index[-1] + pd.Timedelta(days=7))

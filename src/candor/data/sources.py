@@ -18,9 +18,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from candor.data.bars import OHLCV, TIMEFRAMES, check_timeframe, make_bars
+from candor.data.bars import INTRADAY, OHLCV, TIMEFRAMES, check_timeframe, make_bars
 from candor.data.datasets import load_dataset
-from candor.data.gaps import CONTINUOUS, DAY_NS, check_calendar, ns
+from candor.data.gaps import CONTINUOUS, DAY_NS, FX, check_calendar, fx_bar_open, ns
 from candor.data.resample import resample
 from candor.data.validate import validate_bars
 from candor.errors import ConfigError, DataError
@@ -443,6 +443,8 @@ def open_bars(*, dataset: str | None = None, data: str | Path | None = None,
             # and judging it by XNYS sessions would call every weekend bar an error. It still
             # passes every rule (spacing, alignment) and the 24/7 gap check.
             calendar = weekend_calendar = CONTINUOUS
+        elif calendar is None and _trades_fx_week(bars):
+            calendar = weekend_calendar = FX
     if bars.empty:
         raise DataError(f"{dataset or data}: no bars (the file has a header but no rows); give it some bars.")
     if calendar is not None:
@@ -451,10 +453,23 @@ def open_bars(*, dataset: str | None = None, data: str | Path | None = None,
         bars.attrs["symbol"] = symbol
     validate_bars(bars)
     if weekend_calendar:  # said once the bars pass: a refused file gets its one error line only
-        log.warning("%s has weekend bars: calendar 24/7 (pass --calendar to choose another)", data)
+        log.warning("%s has %s: calendar %s (pass --calendar to choose another)", data,
+                    "weekend bars" if weekend_calendar == CONTINUOUS else "Sunday-evening bars and none on Saturday",
+                    weekend_calendar)
     bars = _to_timeframe(bars, timeframe)
     validate_bars(bars, min_rows=min_rows)
     return bars
+
+
+def _trades_fx_week(bars: pd.DataFrame) -> bool:
+    """Intraday bars on Sunday (UTC) but none on Saturday, every one inside the FX week (Sunday
+    17:00 to Friday 17:00 New York): an FX series, which XNYS sessions would call mostly closed."""
+    timeframe = bars.attrs.get("timeframe")
+    if timeframe not in INTRADAY or len(bars) == 0:
+        return False
+    weekday = pd.DatetimeIndex(bars.index).dayofweek
+    return bool((weekday == 6).any() and not (weekday == 5).any()
+                and fx_bar_open(ns(bars.index), TIMEFRAMES[timeframe]).all())
 
 
 def _trades_on_weekends(bars: pd.DataFrame) -> bool:

@@ -64,7 +64,7 @@ def resolve_context(timeframes: tuple[str, ...] | None, timeframe: str) -> tuple
 
 def bars_per_period(fine: str, coarse: str, calendar: str | None) -> int:
     """How many ``fine`` bars make one ``coarse`` bar (exchange sessions of 6.5 h, else 24/7)."""
-    continuous = calendar is None or calendar == "24/7"
+    continuous = calendar is None or calendar in ("24/7", "24/5")  # FX (24/5): round-the-clock days
 
     def minutes(tf: str) -> float:
         if tf in ("d1", "w1"):

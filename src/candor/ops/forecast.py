@@ -32,7 +32,7 @@ from sqlalchemy.engine import Engine
 
 from candor.config import Config
 from candor.data.bars import INTRADAY, TIMEFRAMES, check_timeframe
-from candor.data.gaps import CONTINUOUS, session_table
+from candor.data.gaps import CONTINUOUS, FX, fx_last_closed, session_table
 from candor.errors import CandorError, DataError, ModelError
 from candor.features import FeatureSet, compute_features, warmup_bars
 from candor.ops.collector import collector_paused
@@ -115,6 +115,8 @@ def expected_last_bar(bars: pd.DataFrame, now: datetime) -> pd.Timestamp | None:
     if calendar == CONTINUOUS:
         origin = bars.index[-1]
         return origin + max((stamp - origin) // step - 1, 0) * step
+    if calendar == FX:
+        return fx_last_closed(timeframe, stamp)
     sessions = session_table(calendar, stamp - pd.Timedelta(days=14), stamp)
     closed = sessions[sessions["close"] <= stamp]
     if closed.empty:

@@ -17,7 +17,7 @@ from typing import Any
 import pandas as pd
 
 from candor.data.bars import OHLCV, make_bars
-from candor.data.gaps import CONTINUOUS
+from candor.data.gaps import CONTINUOUS, FX
 from candor.errors import DataError
 
 #: candor timeframe → (Yahoo interval, the timeframe Yahoo returns; h4 is resampled from h1).
@@ -41,10 +41,13 @@ def _exceptions_raised(yf: ModuleType) -> Iterator[None]:
 
 
 def _calendar(meta: dict[str, Any]) -> str | None:
-    """24/7 for crypto, XNYS for New York listings, else unknown (no gap check; --calendar sets one)."""
+    """24/7 for crypto, 24/5 for currencies, XNYS for New York listings, else unknown (no gap
+    check; --calendar sets one)."""
     kind = str(meta.get("instrumentType") or "").upper()
     if kind == "CRYPTOCURRENCY":
         return CONTINUOUS
+    if kind == "CURRENCY":
+        return FX
     if kind in _NEW_YORK_LISTINGS and meta.get("exchangeTimezoneName") == "America/New_York":
         return "XNYS"
     return None
