@@ -20,7 +20,7 @@ Timeframe = Annotated[str | None, typer.Option(
     "--timeframe", help="m1 m5 m15 h1 h4 d1 w1 (default: inferred from bar spacing; coarser → resampled).")]
 TimeZone = Annotated[str | None, typer.Option("--tz", help="Time zone of naive timestamps in --data (default UTC).")]
 Calendar = Annotated[str | None, typer.Option(
-    "--calendar", help="Exchange calendar of --data (default XNYS), '24/7' for crypto, or 'none'.")]
+    "--calendar", help="Exchange calendar of --data (default XNYS), '24/7' for crypto, '24/5' for FX, or 'none'.")]
 Period = Annotated[str | None, typer.Option(
     "--period", help="Train on the last 1y, 2y, 3y, 5y or 10y of bars, ending at the last bar, from any source "
                      "(default: every bar given; recorded as data.period in the report and manifest).")]
