@@ -234,6 +234,12 @@ def test_a_weekly_refit_with_no_unseen_rows_to_judge_it_is_registered_not_valida
     assert mv.tags["status"] == "failed" and mv.tags["gate_reasons"].startswith("not validated: ")
     assert "holdout_accuracy" not in mv.tags
     assert world["registry"].champion("SYN", "d1", 5).version == before.version
+    # Issue 25 item 8: the next run refits the same weights on the same rows; registering them again
+    # changes nothing, so no version is registered (it used to add an identical failed one every run).
+    count = len(world["registry"].client.search_model_versions("name='candor.SYN.d1'"))
+    again = schedule.update_weights(world["services"], world["bars"], 5, min_rows=30)
+    assert not again.updated and again.version is None and "already holds these refit weights" in again.reason
+    assert len(world["registry"].client.search_model_versions("name='candor.SYN.d1'")) == count
 
 
 def test_weekly_update_refits_only_the_weights_and_publishes_its_own_evaluation(world):
@@ -317,3 +323,21 @@ def test_cli_schedule_list_and_once_forecast_with_json_logs(world, capsys, monke
     lines = [json.loads(line) for line in capsys.readouterr().err.splitlines() if line.startswith("{")]
     job = [line for line in lines if line["message"].startswith("forecast job")]
     assert job and {"timestamp", "level", "module", "function"} <= set(job[0]) and "written" in job[0]["metrics"]
+
+
+def test_schedule_run_once_prints_each_series_outcome(world, capsys, monkeypatch):
+    """Issue 25 item 8: ``schedule run --once update_weights`` printed only "started / finished"."""
+    import re
+
+    from candor.cli import main
+    from candor.ops.jobs import SeriesFailure, outcome_lines
+    from candor.ops.weights import WeightUpdate
+
+    monkeypatch.setenv("CANDOR_HOME", str(world["home"]))
+    monkeypatch.setenv("CANDOR_DATABASE_URL", str(world["engine"].url))
+    assert main(["schedule", "run", "--once", "update_weights"]) == 0
+    assert re.search(r"^candor\.SYN\.d1: (no new version — |weights refit → version )", capsys.readouterr().out, re.M)
+    assert outcome_lines("update_weights", [WeightUpdate("candor.X.d1", False, "single-member ensemble"),
+                                            SeriesFailure("Y", "h1", 5, "no champion")]) == [
+        "candor.X.d1: no new version — single-member ensemble", "Y/h1 h5: failed — no champion"]
+    assert outcome_lines("retrain", []) == ["retrain: nothing to do (no configured or served series)"]

@@ -167,14 +167,16 @@ def schedule_run(
 ) -> int:
     """Run the blocking scheduler (Ctrl-C stops it), or one job now with --once."""
     config = _setup(config_file, log_json, log_level)
-    from candor.ops.jobs import build_scheduler, check_job, run_job
+    from candor.ops.jobs import build_scheduler, check_job, outcome_lines, run_job
 
     if once is not None:
         check_job(once)  # before the store is opened
     ctx = _context(config)
     with ctx.services:
         if once is not None:
-            run_job(once, ctx)
+            result = run_job(once, ctx)
+            for line in outcome_lines(once, result):  # what the job did, not only "started / finished"
+                console.print(line, markup=False, highlight=False, soft_wrap=True)
             return EXIT_OK
         scheduler = build_scheduler(ctx)
         try:

@@ -22,27 +22,74 @@ from candor.application.ingest import fetch_configured
 from candor.config import Config
 from candor.errors import CandorError, ConfigError
 from candor.ops.context import OpsContext, served_series
-from candor.ops.drift import run_drift
-from candor.ops.forecast import run_forecasts
+from candor.ops.drift import DriftReport, run_drift
+from candor.ops.forecast import ForecastReport, run_forecasts
 from candor.ops.retrain import retrain_series
-from candor.ops.weights import update_weights
+from candor.ops.weights import WeightUpdate, update_weights
+from candor.registry.common import RegisteredVersion
 
 log = logging.getLogger(__name__)
 
 JOBS = ("retrain", "update_weights", "fetch", "forecast", "drift")
 
 
+@dataclass(frozen=True)
+class SeriesFailure:
+    """One series × horizon a per-series job could not do, and the one-line reason."""
+
+    symbol: str
+    timeframe: str
+    horizon: int
+    error: str
+
+    def __str__(self) -> str:
+        return f"{self.symbol}/{self.timeframe} h{self.horizon}: failed — {self.error}"
+
+
 def _each_series(ctx: OpsContext, work: Callable[[pd.DataFrame, int], Any]) -> list[Any]:
     """Run ``work(bars, horizon)`` for every series × horizon; log and collect failures, keep going."""
-    results = []
+    results: list[Any] = []
     for symbol, timeframe in served_series(ctx.services):
         for horizon in ctx.config.forecast.horizons:
             try:
                 results.append(work(ctx.bars(symbol, timeframe), horizon))
             except CandorError as exc:
                 log.error("%s/%s h%d: %s", symbol, timeframe, horizon, exc)
-                results.append(exc)
+                results.append(SeriesFailure(symbol, timeframe, horizon, str(exc)))
     return results
+
+
+def outcome_lines(name: str, result: Any) -> list[str]:
+    """What a job did, one line per series (``candor schedule run --once`` prints them, the
+    scheduler logs them): more than "started / finished"."""
+    items = result if isinstance(result, list) else [result]
+    if not items:
+        return [f"{name}: nothing to do (no configured or served series)"]
+    return [_outcome_line(item) for item in items]
+
+
+def _outcome_line(item: Any) -> str:
+    if isinstance(item, WeightUpdate):
+        if not item.updated:
+            return f"{item.name}: no new version — {item.reason}"
+        return (f"{item.name}: weights refit → version {item.version} {item.status}"
+                f"{', promoted' if item.promoted else ''} — {item.reason}")
+    if isinstance(item, RegisteredVersion):
+        return (f"{item.name}: retrained → version {item.version} {item.status}"
+                f"{', promoted' if item.promoted else ''}" + (f" — {item.note}" if item.note else ""))
+    if isinstance(item, ForecastReport):
+        return (f"forecast: {len(item.forecasts)} forecast(s), {len(item.flagged)} flagged, {len(item.skipped)} "
+                f"skipped, {item.written} new row(s)")
+    if isinstance(item, DriftReport):
+        return (f"drift: {item.resolved} label(s) resolved, {len(item.results)} verdict(s), {len(item.alerts)} "
+                f"alert(s), {len(item.actions)} action(s), {len(item.skipped)} skipped")
+    error, stored = getattr(item, "error", None), getattr(item, "result", None)
+    if hasattr(item, "series") and (error or stored is not None):  # the fetch job's FetchOutcome
+        if error:
+            return f"{item.name}: failed — {error}"
+        return (f"{item.name}: {stored.added} new bar(s), {stored.already_stored} already stored"
+                + (f", {stored.revised} revised ({stored.revisions})" if stored.revised else ""))
+    return str(item)
 
 
 def job_functions(ctx: OpsContext) -> dict[str, Callable[[], Any]]:
@@ -93,6 +140,8 @@ def run_job(name: str, ctx: OpsContext) -> Any:
     jobs = job_functions(ctx)
     log.info("job %s started", name)
     result = jobs[name]()
+    for line in outcome_lines(name, result):
+        log.info("job %s: %s", name, line)
     log.info("job %s finished", name)
     return result
 
@@ -111,7 +160,8 @@ def _logged(name: str, func: Callable[[], Any]) -> Callable[[], None]:
     def run() -> None:
         try:
             log.info("job %s started", name)
-            func()
+            for line in outcome_lines(name, func()):
+                log.info("job %s: %s", name, line)
             log.info("job %s finished", name)
         except Exception:  # a failed fire must not kill the scheduler; the next fire retries
             log.exception("job %s failed", name)

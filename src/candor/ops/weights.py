@@ -41,7 +41,7 @@ from candor.records.evaluation import Evaluation
 from candor.records.manifest import Manifest
 from candor.registry.artifact import STAGING, save_model
 from candor.registry.champions import Champion
-from candor.registry.common import RegisteredVersion
+from candor.registry.common import STATUS, WEIGHTS_TAG, RegisteredVersion, weights_tag
 from candor.registry.publish import Candidate, publish
 from candor.services import Services
 
@@ -150,6 +150,28 @@ def refit_weights(estimator: Any, X: pd.DataFrame, y: np.ndarray) -> tuple[Blend
     return BlendedEnsemble(members, refit), dict(refit.weights_)
 
 
+def _unchanged_refit(services: Services, champion: Champion, old: dict[str, float], new: dict[str, float],
+                     judged: tuple[pd.Timestamp, pd.Timestamp] | None) -> str | None:
+    """Why registering this refit would change nothing, or None: its weights are the champion's, or
+    the newest version of the model (a refit not promoted, e.g. ``failed`` for want of rows to judge
+    it on) already holds them and was judged on the same rows (``judged``: the first and last row
+    this refit would be evaluated on, None when it cannot be) — the weekly job used to register that
+    same version again on every run."""
+    text = weights_tag(new)
+    if text == weights_tag(old):
+        return f"the refit weights equal the champion's ({text}): nothing changed, no new version registered"
+    latest = next((m.latest for m in services.registry.list_models() if m.name == champion.name), None)
+    if latest is None or latest == champion.version:
+        return None
+    held = services.registry.version(champion.name, latest)
+    tags = held.tags or {}
+    span = None if judged is None else (judged[0].isoformat(), judged[1].isoformat())
+    if tags.get(WEIGHTS_TAG) == text and (tags.get("holdout_start"), tags.get("holdout_end")) == (span or (None, None)):
+        return (f"version {latest} ({tags.get(STATUS, 'staged')}) already holds these refit weights ({text}), judged "
+                "on the same rows: nothing changed, no new version registered")
+    return None
+
+
 def _why_not_reweightable(estimator: Any) -> str | None:
     if len(getattr(estimator, "members_", {})) < 2:
         return "single-member ensemble: there are no weights to refit"
@@ -179,6 +201,10 @@ def update_weights(services: Services, bars: pd.DataFrame, horizon: int, *, now:
     old = dict(estimator.weights_)
     refit, weights = refit_weights(estimator, X.iloc[fit], y[fit])
     check_rows = len(y) - start
+    judged = (X.index[start], X.index[-1]) if check_rows >= MIN_CHECK_ROWS else None
+    unchanged = _unchanged_refit(services, champion, old, weights, judged)
+    if unchanged:
+        return WeightUpdate(champion.name, False, unchanged, len(y), old, weights)
     if check_rows < MIN_CHECK_ROWS:
         reason = (f"not validated: {check_rows} unseen rows after the weights' last fit row (need {MIN_CHECK_ROWS}) "
                   "— nothing its weights never saw to evaluate it on")

@@ -39,6 +39,12 @@ METRIC_TAGS = ("oos_accuracy", "oos_precision", "oos_recall", "oos_f1", "oos_lif
                "holdout_accuracy", "holdout_f1", "holdout_lift")
 #: Version tags holding the blend: member weights ("rf=0.34,lgbm=0.66") and the class prior's share λ.
 WEIGHTS_TAG, PRIOR_WEIGHT_TAG = "weights", "prior_weight"
+
+
+def weights_tag(weights: dict[str, float]) -> str:
+    """Member weights as the WEIGHTS_TAG text (4 significant digits: two refits that agree to them
+    are the same weights — the weekly job registers no version for them)."""
+    return ",".join(f"{name}={w:.4g}" for name, w in weights.items())
 _SAFE = re.compile(r"[^A-Za-z0-9_.\-]")
 #: The label horizon whose models carry the plain name; other horizons get a ``.h<N>`` suffix.
 DEFAULT_HORIZON = 5

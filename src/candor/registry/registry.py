@@ -34,7 +34,7 @@ from candor.registry.common import (
     ARCHIVED, DEFAULT_HORIZON, FAILED, GATE_REASONS, MANIFEST_SHA, METRIC_TAGS, OWNER_HOST, OWNER_PID,
     PRIOR_WEIGHT_TAG, PUBLISH_STATE, PUBLISHING, STAGED, STATUS, VALIDATED, WEIGHTS_TAG, Comparison,
     HistoryRow, ModelSummary, RegisteredVersion, first_line, is_not_found, mlflow_errors, manifest_model_name,
-    model_name, resolve_name, series_label,
+    model_name, resolve_name, series_label, weights_tag,
 )
 from candor.registry.compare import compare_versions
 from candor.records.manifest import Manifest
@@ -470,7 +470,7 @@ def _version_tags(manifest: Manifest, run_tags: dict[str, str]) -> dict[str, str
         if key in run_tags:
             tags[key] = run_tags[key]
     if report.weights:  # what `registry list` shows of the champion: its weights beside the prior's share λ
-        tags[WEIGHTS_TAG] = ",".join(f"{name}={w:.4g}" for name, w in report.weights.items())
+        tags[WEIGHTS_TAG] = weights_tag(report.weights)
     if report.prior_weight is not None:
         tags[PRIOR_WEIGHT_TAG] = f"{report.prior_weight:.4g}"
     return tags
