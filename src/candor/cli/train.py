@@ -13,6 +13,7 @@ from pkgutil import resolve_name
 from typing import TYPE_CHECKING, Any
 
 import typer
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from candor.cli import options
@@ -285,7 +286,8 @@ def _probe_device(config: Config, *, quiet: bool) -> DeviceChoice:
         warnings.simplefilter("always")
         choice = resolve_device(config.device)
     if choice.fell_back and not quiet:
-        err_console.print(f"[yellow]warning:[/] --device cuda: {choice.reason}; training on the CPU.",
+        # escaped: Rich would read "[gpu]" in "pip install 'candor[gpu]'" as a tag and print "candor"
+        err_console.print(f"[yellow]warning:[/] --device cuda: {escape(choice.reason)}; training on the CPU.",
                           highlight=False, soft_wrap=True)
     return choice
 

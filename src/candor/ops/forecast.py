@@ -128,14 +128,18 @@ def expected_last_bar(bars: pd.DataFrame, now: datetime) -> pd.Timestamp | None:
     return day - pd.Timedelta(days=day.dayofweek) if timeframe == "w1" else day
 
 
-def stale_reason(bars: pd.DataFrame, now: datetime) -> str | None:
-    """A one-line reason when the newest bar is older than the calendar expects, else None."""
+def stale_reason(bars: pd.DataFrame, now: datetime, policy: str = "refuse") -> str | None:
+    """A one-line reason when the newest bar is older than the calendar expects, else None; its
+    advice fits ``policy`` (``forecast.gap_policy``): under ``flag`` the forecast was made anyway,
+    so it never advises setting what is already set."""
     expected = expected_last_bar(bars, now)
     if expected is None or bars.index[-1] >= expected:
         return None
+    advice = ("forecast anyway (forecast.gap_policy = 'flag'); import the missing bars to forecast the newest one"
+              if policy == "flag" else
+              "import the missing bars, or set forecast.gap_policy = 'flag' to forecast anyway")
     return (f"latest bar {bars.index[-1]} is older than expected ({expected} by the "
-            f"{bars.attrs.get('calendar')} calendar at {pd.Timestamp(now).isoformat()}); import the missing "
-            "bars, or set forecast.gap_policy = 'flag' to forecast anyway")
+            f"{bars.attrs.get('calendar')} calendar at {pd.Timestamp(now).isoformat()}); {advice}")
 
 
 # ---- the job ------------------------------------------------------------------------------------
@@ -185,7 +189,7 @@ def _forecast_one(services: Services, tail: SeriesFeatures, horizon: int, now: d
     symbol, timeframe = str(bars.attrs["symbol"]), str(bars.attrs["timeframe"])
     champion = services.registry.champion(symbol, timeframe, horizon, now=now, index=index)
     policy = services.config.forecast.gap_policy
-    stale = stale_reason(bars, now) if policy != "ignore" else None
+    stale = stale_reason(bars, now, policy) if policy != "ignore" else None
     if stale and policy == "refuse":
         raise DataError(stale)
     forecast = forecast_bars(champion.model, bars, tail.of(champion.model))

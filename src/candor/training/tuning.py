@@ -30,6 +30,7 @@ import numpy as np
 import optuna
 import pandas as pd
 from sklearn.metrics import accuracy_score, f1_score, log_loss
+import sqlalchemy as sa
 from sqlalchemy import exc as sa_exc
 
 from candor.config import Config, mask_urls, safe_uri, under_home
@@ -88,11 +89,34 @@ def open_storage(url: str | None) -> optuna.storages.BaseStorage | None:
                 raise _storage_error(url, "its tables could not be created") from None
             time.sleep(0.2 * (attempt + 1))
         except Exception as exc:  # noqa: BLE001 - driver errors vary; all mean "cannot use this storage"
+            if isinstance(exc, RuntimeError) and _holds_candor_schema(url):
+                raise StoreError(
+                    f"`study_storage` {safe_uri(url)!r} is candor's operational database; Optuna keeps its own tables "
+                    "and its own alembic_version there, so the study storage must be a separate database (e.g. "
+                    "CREATE DATABASE candor_studies, then --study-storage postgresql+psycopg://…/candor_studies)."
+                ) from None
             if not isinstance(exc, sa_exc.DBAPIError):  # a parse error quotes pieces of the URL, password included
                 raise _storage_error(url, f"not a database URL SQLAlchemy can open: {type(exc).__name__}") from None
             reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise _storage_error(url, mask_urls(reason)) from None
     raise AssertionError("unreachable")
+
+
+#: Tables of candor's operational store (candor.store.schema): a database holding them is not a study storage.
+_CANDOR_TABLES = frozenset({"ohlc_bars", "ml_forecasts", "training_runs", "drift_monitoring"})
+
+
+def _holds_candor_schema(url: str) -> bool:
+    """Whether ``url`` is candor's operational database (both use an ``alembic_version`` table, so
+    Optuna reads candor's revision as a schema of its own it does not know: "pip install -U optuna")."""
+    try:
+        engine = sa.create_engine(url)
+        try:
+            return bool(_CANDOR_TABLES & set(sa.inspect(engine).get_table_names()))
+        finally:
+            engine.dispose()
+    except Exception:  # noqa: BLE001 - unreadable: not known to be candor's; the caller's error stands
+        return False
 
 
 def _storage_error(url: str, reason: str) -> StoreError:
