@@ -1,0 +1,108 @@
+"""Research search wall time and peak memory: series x 2,500 daily bars x 2 horizons x 5 label
+configurations (threshold ±0.1/0.2/0.5%, binary, volscaled), members logreg + lgbm, 3 folds,
+n_boot 200, --jobs 2 processes (threads pinned per process), every cell recorded in a scratch
+ledger. Issue 23's target: 500 cells (50 series) in <= 4 minutes on 2 cores.
+
+Peak memory is the largest sum of resident memory over this process and its worker processes,
+sampled every 0.2 s. ``--series 5`` runs a tenth of the search (50 cells) and extrapolates the
+time linearly in series (each series is one task; 2 workers stay busy when series >= 2 x jobs).
+
+    .venv/bin/python benchmarks/research.py [--series 50] [--bars 2500] [--jobs 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+import psutil  # noqa: E402
+from results_file import write_section  # noqa: E402
+
+from candor.application.research import ResearchGrid, run_research  # noqa: E402
+from candor.application.universe import SeriesSpec  # noqa: E402
+from candor.config import load_config  # noqa: E402
+from candor.data.synthetic import planted_signal, random_walk  # noqa: E402
+
+MODELS = ("logreg", "lgbm")
+HORIZONS = (1, 5)
+LABELS = ("threshold", "binary", "volscaled")
+THRESHOLDS = (0.001, 0.002, 0.005)  # threshold labels only: 3 + binary + volscaled = 5 configurations
+
+
+class PeakMemory:
+    """Largest RSS of this process plus its children, sampled in a thread."""
+
+    def __init__(self, every: float = 0.2) -> None:
+        self.every, self.peak, self._stop = every, 0, threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    def _sample(self) -> None:
+        me = psutil.Process()
+        while not self._stop.is_set():
+            total = 0
+            for proc in [me, *me.children(recursive=True)]:
+                try:
+                    total += proc.memory_info().rss
+                except psutil.Error:
+                    pass
+            self.peak = max(self.peak, total)
+            self._stop.wait(self.every)
+
+    def __enter__(self) -> PeakMemory:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_exc) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--series", type=int, default=50)
+    parser.add_argument("--bars", type=int, default=2500)
+    parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--no-write", action="store_true", help="print only; leave results.md alone")
+    args = parser.parse_args()
+    planted = max(1, args.series // 10)
+    specs = [SeriesSpec(f"RW{i}", bars=random_walk(args.bars, seed=i, symbol=f"RW{i}"))
+             for i in range(args.series - planted)]
+    specs += [SeriesSpec(f"PL{i}", bars=planted_signal(args.bars, seed=i, symbol=f"PL{i}")) for i in range(planted)]
+    with tempfile.TemporaryDirectory() as home:
+        config = load_config(None, {"home": home, "models": {"models": list(MODELS)}, "split": {"folds": 3},
+                                    "evaluation": {"importance_repeats": 0, "n_boot": 200}}, environ={})
+        grid = ResearchGrid(tuple(specs), HORIZONS, LABELS, THRESHOLDS, (MODELS,), (config.features.groups,))
+        started = time.perf_counter()
+        with PeakMemory() as memory:
+            report = run_research(grid, config, jobs=args.jobs)
+        seconds = time.perf_counter() - started
+    cells = len(report.rows)
+    scale = 50 / args.series
+    lines = [
+        f"{args.series} series x {args.bars} bars x {len(HORIZONS)} horizons x 5 configurations = {cells} cells "
+        f"({report.n_failed} failed), {'+'.join(MODELS)}, 3 folds, n_boot 200, --jobs {args.jobs}:",
+        f"wall {seconds:.1f} s ({seconds / max(1, cells):.2f} s a cell), peak memory (parent + workers) "
+        f"{memory.peak / 2**20:.0f} MiB",
+        f"answer: {report.sentence}",
+    ]
+    if args.series != 50:
+        lines.append(f"extrapolated to 500 cells (50 series, linear in series): {seconds * scale:.0f} s")
+    print("\n".join(lines))
+    if not args.no_write:
+        body = ("## Research search (`benchmarks/research.py`)\n\n"
+                "Issue 23 item 2: a search of series x 2,500 daily bars x 2 horizons (1, 5) x 5 label configurations "
+                "(threshold ±0.1/0.2/0.5%, binary, volscaled), members logreg + lgbm (one blend per cell), every "
+                "feature group, 3 folds, n_boot 200, one task per series in `--jobs 2` processes on the shared "
+                "2-core machine (other sessions were running), every cell written to a scratch trial ledger. "
+                "Target: 500 cells in <= 4 minutes.\n\n" + "\n".join(f"- {line}" for line in lines) + "\n")
+        write_section("research", body)
+
+
+if __name__ == "__main__":
+    main()
