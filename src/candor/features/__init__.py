@@ -15,7 +15,18 @@ from candor.features.catalog import (
     parse_feature_set,
     warmup_bars,
 )
-from candor.features.transforms import SCALERS, CorrelationPruner, make_scaler
+
+_TRANSFORMS = ("SCALERS", "CorrelationPruner", "make_scaler")
+
+
+def __getattr__(name: str) -> object:
+    # The transforms are scikit-learn estimators (~1.5 s of imports); computing features needs
+    # none of it, so they load on first use: the registry and API processes never pay for them.
+    if name in _TRANSFORMS:
+        from candor.features import transforms
+
+        return getattr(transforms, name)
+    raise AttributeError(f"module 'candor.features' has no attribute {name!r}")
 
 __all__ = [
     "ALL_GROUPS",

@@ -34,7 +34,6 @@ import numpy as np
 import pandas as pd
 
 from candor.errors import ConfigError, NotFoundError, RegistryError
-from candor.evaluate import paired_test, persistence_block
 from candor.labels import make_labels
 from candor.registry.aliases import CHAMPION
 from candor.registry.artifact import CandorModel
@@ -75,6 +74,9 @@ def compare_versions(lookup: VersionLookup, load: ModelLoader, name: str, challe
         return Comparison(name, str(new.version), None, new_acc, None, margin, validated, "no champion yet",
                           challenger_status=status)
     if bars is not None:
+        # lazy: the test needs scikit-learn and SciPy, which every registry command would load for it
+        from candor.evaluate import paired_test, persistence_block
+
         scored = rescore_rows(load, new, old, bars)
         d = scored.challenger_correct.astype(float) - scored.champion_correct.astype(float)
         test = paired_test(d, horizon=scored.horizon, n_boot=n_boot, alpha=alpha,
