@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
 from pathlib import Path
 
 import pandas as pd
@@ -23,9 +24,11 @@ from candor.errors import RegistryError
 from candor.registry.common import PUBLISH_STATE, PUBLISHED, VALIDATED, RegisteredVersion
 from candor.registry.registry import Registry
 from candor.registry.tracking import Tracking, log_artifact_run, log_training, training_run_fields
-from candor.backtest import BacktestResult
 from candor.records.manifest import Manifest
 from candor.store import record_training_run
+
+if TYPE_CHECKING:  # annotations only: importing the backtest engine loads numba (~0.3 s)
+    from candor.backtest import BacktestResult
 
 
 @dataclass(frozen=True)

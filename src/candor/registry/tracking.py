@@ -20,7 +20,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlparse
 
 import numpy as np
@@ -29,13 +29,15 @@ from mlflow import MlflowClient
 from mlflow.entities import Metric, Param, RunTag
 
 from candor import __version__
-from candor.backtest import BacktestResult, plot_equity, write_trades_csv
 from candor.config import mask_urls, safe_uri
 from candor.errors import ConfigError, StoreError
 from candor.registry.common import OWNER_HOST, OWNER_PID, PUBLISH_STATE, PUBLISHING
 from candor.labels import CLASS_NAMES
 from candor.records.manifest import Manifest
 from candor.records.report import TrainingReport
+
+if TYPE_CHECKING:  # annotations only: importing the backtest engine loads numba (~0.3 s)
+    from candor.backtest import BacktestResult
 
 EXPERIMENT = "candor"
 #: MLflow refuses longer param values (6000) and tag values; stay safely below.
@@ -339,6 +341,8 @@ def write_run_files(manifest: Manifest, backtest: BacktestResult | None, folder:
     pd.DataFrame([r.model_dump() for r in report.feature_importance],
                  columns=["feature", "importance", "std"]).to_csv(folder / "feature_importance.csv", index=False)
     if backtest is not None:
+        from candor.backtest import plot_equity, write_trades_csv  # lazy: the backtest engine loads numba
+
         plot_equity(backtest, folder / "plots" / "equity_drawdown.png")
         write_trades_csv(backtest, folder / "backtest_trades.csv")
 

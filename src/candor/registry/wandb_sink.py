@@ -23,15 +23,17 @@ import itertools
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from candor.config import Config, under_home
 from candor.errors import StoreError
 from candor.extras import import_wandb
 from candor.registry.common import first_line
-from candor.backtest import BacktestResult
 from candor.records.manifest import Manifest
 from candor.registry.tracking import TrainingSink, run_tags, training_metrics, write_run_files
+
+if TYPE_CHECKING:  # annotations only: importing the backtest engine loads numba (~0.3 s)
+    from candor.backtest import BacktestResult
 
 def training_sinks(config: Config) -> tuple[TrainingSink, ...]:
     """The trackers ``[tracking] backend`` adds beside MLflow: none, or the W&B sink."""
