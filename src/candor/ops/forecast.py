@@ -27,7 +27,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pandas as pd
-import sklearn
 from sqlalchemy.engine import Engine
 
 from candor.config import Config
@@ -92,6 +91,8 @@ def forecast_bars(model: CandorModel, bars: pd.DataFrame, computed: pd.DataFrame
         raise DataError("no bars to forecast from; load or import bars first.")
     # Parameters were validated at fit time, and the row is finite (``_newest_complete`` picks
     # rows without NaN; features are finite after warm-up by construction).
+    import sklearn  # lazy: the model loaded it already; the API and the CLI start without it
+
     with sklearn.config_context(skip_parameter_validation=True, assume_finite=True):
         forecast = model.predict(bars, last=1, computed=computed)[0]
     if forecast.bar_ts != bars.index[-1]:
