@@ -288,12 +288,29 @@ def connect_dask(address: str, timeout: float = 5.0) -> Any:
     # lazy: distributed is an extra, only needed with --dask, and takes ~0.4 s to import
     Client = import_extra("distributed", "dask", "`--dask`", ClusterError).Client
     try:
+        _refuse_a_closed_port(address, timeout)
         return Client(address, timeout=f"{timeout}s", set_as_default=False)
     except Exception as exc:  # noqa: BLE001 - OSError / TimeoutError / ValueError on a bad address
         raise ClusterError(
             f"`dask` scheduler {address!r} is unreachable ({_reason(exc)[:160]}). Fix: start "
             "`dask scheduler` there and workers with candor installed, or check the address."
         ) from None
+
+
+def _refuse_a_closed_port(address: str, timeout: float) -> None:
+    """ConnectionRefusedError at once for a ``tcp://host:port`` nobody listens on: distributed
+    retries a refused connection until its whole timeout has passed (5 s for one line)."""
+    import socket
+
+    scheme, _, rest = address.rpartition("://")
+    host, _, port = rest.rpartition(":")
+    if scheme in ("", "tcp") and host and port.isdigit():
+        try:
+            socket.create_connection((host.strip("[]"), int(port)), timeout=timeout).close()
+        except ConnectionRefusedError:
+            raise
+        except OSError:
+            pass  # slow or unresolvable: distributed's own connect decides, with its timeout
 
 
 def _host_threads(client: Any) -> dict[str, int]:
