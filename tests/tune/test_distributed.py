@@ -58,7 +58,7 @@ def test_two_workers_share_one_study(postgres_url, study_name, bars_csv, tmp_pat
 
 def test_workers_opening_an_empty_database_together_all_succeed(postgres_schema_url):
     """Each creates Optuna's tables; the ones that lose that race retry instead of exiting."""
-    code = "import sys; from candor.training.tuning import open_storage; open_storage(sys.argv[1])"
+    code = "import sys; from candor.training.study_storage import open_storage; open_storage(sys.argv[1])"
     procs = [subprocess.Popen([sys.executable, "-c", code, postgres_schema_url], stderr=subprocess.PIPE, text=True)
              for _ in range(3)]
     errors = [p.communicate(timeout=120)[1] for p in procs]

@@ -39,7 +39,8 @@ def tune_worker_command(
 
     from candor.config import load_config
     from candor.data.sources import open_bars
-    from candor.training.tuning import open_storage, tune_worker
+    from candor.training.study_storage import open_storage
+    from candor.training.tuning import tune_worker
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     overrides = {"tune": {"trials": trials, **({"metric": metric} if metric else {})}}
