@@ -17,6 +17,13 @@ import os
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 
+import tempfile  # noqa: E402
+
+# A home of its own for every test process: a config built with ``environ={}`` and no ``home``
+# resolves ~/.candor, which must never be the developer's own (a test once left stores there).
+# ``no_default_home_written`` below fails the run if anything still writes it.
+os.environ["HOME"] = tempfile.mkdtemp(prefix="candor-tests-home-")
+
 import uuid  # noqa: E402
 from collections.abc import Iterator  # noqa: E402
 
@@ -33,6 +40,15 @@ def postgres_server_url() -> str:
 
 def in_ci() -> bool:
     return os.environ.get("CI", "").lower() not in ("", "0", "false")
+
+
+@pytest.fixture(autouse=True)
+def no_default_home_written() -> Iterator[None]:
+    """Every test names its home; none may fall back to the default ``~/.candor`` (checked after
+    each test, so the error names the test that wrote it)."""
+    yield
+    default = os.path.join(os.environ["HOME"], ".candor")
+    assert not os.path.exists(default), f"this test wrote the default home {default}: give it a home"
 
 
 @pytest.fixture(scope="session")
