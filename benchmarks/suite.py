@@ -1,6 +1,6 @@
 """Benchmark: the test suite's own time — what a developer pays at every `make test` (issue 21: ≤ 3 min).
 
-Runs the README's test command (`pytest -n 2 --dist load`, one thread per worker) once as a whole
+Runs the README's test command (`pytest -n 2 --dist worksteal`, one thread per worker) once as a whole
 process, with `--durations`, and records the wall time, the counts, the machine's load before
 and after, and the slowest tests: the suite's time is met here, never in a timed unit test.
 
@@ -29,7 +29,7 @@ def main() -> None:
     parser.add_argument("--top", type=int, default=15, help="slowest tests listed")
     args = parser.parse_args()
     env = {**os.environ, "OMP_NUM_THREADS": "1", "MLFLOW_DISABLE_TELEMETRY": "true"}
-    command = [sys.executable, "-m", "pytest", "-n", "2", "--dist", "load", "-q", "-p", "no:cacheprovider",
+    command = [sys.executable, "-m", "pytest", "-n", "2", "--dist", "worksteal", "-q", "-p", "no:cacheprovider",
                f"--durations={args.top}"]
     load_before = os.getloadavg()[0]
     started = time.perf_counter()
@@ -42,7 +42,7 @@ def main() -> None:
     rows = "\n".join(f"| {seconds} | {phase} | `{test}` |" for seconds, phase, test in slow[: args.top])
     met = "met" if done.returncode == 0 and wall <= TARGET_S else "not met"
     body = (f"## Test suite (`benchmarks/suite.py`)\n\n"
-            f"`pytest -n 2 --dist load -q` (the README's `make test`, one thread per worker) as one process: "
+            f"`pytest -n 2 --dist worksteal -q` (the README's `make test`, one thread per worker) as one process: "
             f"**{wall:.0f} s** wall, exit {done.returncode}; {summary.strip(' =')}. 1-minute load average "
             f"{load_before:.1f} before, {load_after:.1f} after (2 cores). Target (issue 21): ≤ {TARGET_S:.0f} s "
             f"of tests on 2 cores — **{met}**.\n\n"
