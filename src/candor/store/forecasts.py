@@ -27,10 +27,12 @@ KEY = ("symbol", "timeframe", "horizon", "bar_ts")
 CLASSES = ("bearish", "neutral", "bullish")
 #: Directions are stored as candor.labels.CLASS_NAMES spells them; input of any case is accepted.
 DIRECTIONS = ("BEARISH", "NEUTRAL", "BULLISH")
+#: The direction of a forecast that abstained (its ``abstain_reason`` says why); never a realised outcome.
+ABSTAIN = "NONE"
 _OUTCOME = ("realized_direction", "realized_return", "resolved_at")
 _FIELDS = tuple(c for c in columns_of(MlForecast) if c not in ("id", *_OUTCOME))
 _REQUIRED = (*KEY, "direction", "confidence", "model_name", "model_version")
-_NUMBERS = ("confidence", "consensus_agreement", *(f"prob_{c}" for c in CLASSES))
+_NUMBERS = ("confidence", "consensus_agreement", "set_alpha", *(f"prob_{c}" for c in CLASSES))
 _TABLE = MlForecast.__table__
 
 
@@ -53,19 +55,33 @@ def _expand_probabilities(fields: dict[str, Any]) -> dict[str, Any]:
     return {**{f"prob_{name}": float(p) for name, p in probabilities.items()}, **fields}
 
 
-def _direction(name: str, value: object) -> str:
+def _direction(name: str, value: object, allowed: tuple[str, ...] = DIRECTIONS) -> str:
     """The canonical (upper-case) direction, or DataError naming the field and the choices."""
     canonical = str(value).upper()
-    if canonical not in DIRECTIONS:
-        raise DataError(f"`{name}` must be one of {', '.join(DIRECTIONS)}. Got {value!r}.")
+    if canonical not in allowed:
+        raise DataError(f"`{name}` must be one of {', '.join(allowed)}. Got {value!r}.")
     return canonical
+
+
+def _prediction_set(value: object) -> list[str] | None:
+    """A conformal set as canonical directions in class order (None: no calibration data)."""
+    if value is None:
+        return None
+    if isinstance(value, str) or not isinstance(value, list | tuple | set | frozenset):
+        raise DataError(f"`prediction_set` must be a list of directions. Got {value!r}.")
+    members = {_direction("prediction_set", v) for v in value}
+    return [d for d in DIRECTIONS if d in members]
 
 
 def _prepared(row: object, defaults: Mapping[str, Any]) -> dict[str, Any]:
     fields = _expand_probabilities({**defaults, **as_mapping(row)})
     check_fields("ml_forecasts", fields, _FIELDS, _REQUIRED)
     check_timeframe(str(fields["timeframe"]))
-    fields["direction"] = _direction("direction", fields["direction"])
+    fields["direction"] = _direction("direction", fields["direction"], (*DIRECTIONS, ABSTAIN))
+    fields["prediction_set"] = _prediction_set(fields.get("prediction_set"))
+    if (fields["direction"] == ABSTAIN) != bool(fields.get("abstain_reason")):
+        raise DataError("a forecast abstains (direction NONE) exactly when it has an `abstain_reason`; "
+                        f"got direction {fields['direction']} with reason {fields.get('abstain_reason')!r}")
     if fields.get("consensus_direction") is not None:
         fields["consensus_direction"] = _direction("consensus_direction", fields["consensus_direction"])
     fields = {**fields, **{n: float(fields[n]) for n in _NUMBERS if fields.get(n) is not None}}

@@ -173,6 +173,11 @@ class MlForecast(Base):
     realized_direction: Mapped[str | None] = mapped_column(sa.String(16))
     realized_return: Mapped[float | None]
     resolved_at: Mapped[dt.datetime | None]
+    # Migration 0003: the conformal set at level 1 - set_alpha (null: the champion has no calibration
+    # data) and why the forecast abstained (direction NONE); candor.ops.forecast fills them.
+    prediction_set: Mapped[list[Any] | None]
+    set_alpha: Mapped[float | None]
+    abstain_reason: Mapped[str | None] = mapped_column(sa.String(255))
 
 
 class DriftRow(Base):
