@@ -23,7 +23,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("persistence", ("candor.registry", "candor.store")),
     ("training", ("candor.training",)),
     ("domain", ("candor.models", "candor.blend", "candor.ensemble", "candor.features", "candor.labels", "candor.split",
-                "candor.evaluate", "candor.backtest", "candor.arima_garch", "candor.baselines")),
+                "candor.evaluate", "candor.backtest", "candor.arima_garch", "candor.baselines", "candor.conformal")),
     ("ground", ("candor", "candor.records", "candor.config", "candor.data", "candor.errors", "candor.logs")),
 )
 

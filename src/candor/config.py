@@ -156,6 +156,18 @@ class ForecastConfig(_Frozen):
         "refuse", description="latest bar older than the calendar expects: refuse, forecast but flag, or ignore")
     lookback_bars: int = Field(600, ge=50, description="newest bars used to compute features")
     consensus_weights: dict[str, float] = Field(default_factory=dict, description="timeframe → vote weight (default 1)")
+    coverage: float = Field(0.9, description="target coverage of each forecast's conformal prediction set, in (0, 1)")
+    aci_step: float = Field(0.005, gt=0.0, lt=1.0,
+                            description="adaptive conformal step γ: α moves by γ(α − miss) per resolved forecast")
+    abstain_without_edge: bool = Field(True, description="abstain (direction NONE) when the champion has no "
+                                                          "significant out-of-sample edge")
+
+    @field_validator("coverage")
+    @classmethod
+    def _coverage_inside(cls, coverage: float) -> float:
+        if not 0.0 < coverage < 1.0:
+            raise ValueError("must be inside (0, 1), e.g. 0.9 for sets that hold the outcome 90% of the time")
+        return coverage
 
     @field_validator("horizons")
     @classmethod

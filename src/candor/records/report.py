@@ -121,6 +121,45 @@ class CalibrationBin(Record):
     count: int
 
 
+def _scores(value: object) -> object:
+    """Stored scores: finite numbers in [0, 1] only (anything else is dropped, so a damaged list
+    calibrates on fewer rows rather than on wrong ones)."""
+    if not isinstance(value, list | tuple):
+        return ()
+    kept = []
+    for v in value:
+        try:
+            f = float(v)
+        except (TypeError, ValueError):
+            continue
+        if 0.0 <= f <= 1.0:
+            kept.append(f)
+    return tuple(kept)
+
+
+class ConformalCalibration(Record):
+    """What the forecast job needs to build conformal sets for this model (:mod:`candor.conformal`):
+    the nonconformity scores ``1 − p̂(true class)`` of its out-of-sample rows, oldest first.
+
+    ``source`` names the rows: ``holdout`` (the served model on rows it never saw) or ``oos`` (the
+    pooled walk-forward rows, when the holdout is too short). A report written before this section
+    existed has none, and its champion forecasts with a null set and a note.
+    """
+
+    score: str = "lac"
+    source: str = "holdout"
+    scores: Annotated[tuple[float, ...], BeforeValidator(_scores)] = ()
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def n(self) -> int:
+        return len(self.scores)
+
+
+def _conformal(value: object) -> object:
+    return value if isinstance(value, dict | Record) and value else None
+
+
 def _n_trials(value: object) -> int:
     return count(value) or 1
 
@@ -158,6 +197,7 @@ class TrainingReport(Record):
     tuning: JsonObject = None  # candor.training.tuning.tuning_summary: best params, studies, trials
     feature_importance: Annotated[tuple[ImportanceRow, ...], BeforeValidator(_records)] = ()
     calibration: Annotated[tuple[CalibrationBin, ...], BeforeValidator(_records)] = ()
+    conformal: Annotated[ConformalCalibration | None, BeforeValidator(_conformal)] = None
     data_fingerprint: Text = None
     config_hash: Text = None
     timings: NumberMap = {}

@@ -36,6 +36,8 @@ from candor.labels import CLASS_NAMES, LabelSpec
 from candor.split import Fold, PurgedWalkForward, holdout_split
 from candor.training.reuse import ReusedTuning, reused_trials
 from candor.records.evaluation import Evaluation
+from candor.conformal import MAX_SCORES, lac_scores
+from candor.records.report import ConformalCalibration
 from candor.records.report import (
     CalibrationBin, DataSpan, FoldSummary, ImportanceRow, MemberScore, TrainingReport,
 )
@@ -115,6 +117,7 @@ class TrainResult:
     n_trials: int = 1
     tuning: dict | None = None  # candor.training.tuning.tuning_summary: best params, studies, trial counts
     derived: tuple = ()  # candor.training.runconfig.DerivedSetting: config fields the run set, and why
+    conformal: ConformalCalibration | None = None  # scores the forecast job builds its conformal sets from
 
     @property
     def prior_weight(self) -> float | None:
@@ -149,6 +152,7 @@ def build_report(result: TrainResult) -> TrainingReport:
         data_fingerprint=result.fingerprint, config_hash=result.config.config_hash(),
         timings={k: round(float(v), 3) for k, v in result.timings.items()},
         derived=tuple(dataclasses.asdict(d) for d in result.derived),
+        conformal=result.conformal,
     )
 
 
@@ -440,7 +444,28 @@ def _train_planned(rows: RowPlan, config: Config, *, symbol: str, timeframe: str
         label_spec=data.labels.spec, warmup=warmup_bars(data.feature_set, timeframe),
         data_span=_data_span(read, data.y.index, dev, hold), timings=timings,
         n_trials=configurations_tried(config) + (tuning or {}).get("n_trials_total", 0) + extra_trials, tuning=tuning,
+        conformal=_conformal_calibration(data, holdout_proba, oos_proba),
     )
+
+
+#: A holdout shorter than this calibrates on the pooled walk-forward rows instead.
+MIN_HOLDOUT_SCORES = 50
+
+
+def _conformal_calibration(data: LabelledData, holdout_proba: pd.DataFrame,
+                           oos_proba: pd.DataFrame) -> ConformalCalibration | None:
+    """Nonconformity scores of the served model's holdout rows (out of sample for it), or of the
+    walk-forward rows when the holdout is short; newest :data:`~candor.conformal.MAX_SCORES`."""
+    source, proba = ("holdout", holdout_proba) if len(holdout_proba) >= MIN_HOLDOUT_SCORES else ("oos", oos_proba)
+    proba = proba.sort_index()
+    if proba.empty:
+        return None
+    y = data.y.loc[proba.index].to_numpy()
+    column = pd.Index(proba.columns).get_indexer(y)
+    if (column < 0).any():
+        return None
+    scores = lac_scores(proba.to_numpy(), column)[-MAX_SCORES:]
+    return ConformalCalibration(source=source, scores=tuple(round(float(s), 6) for s in scores))
 
 
 def _tuning_summary(production: Production, outcomes: list[FoldOutcome]) -> dict | None:
