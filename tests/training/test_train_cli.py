@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -40,8 +41,9 @@ def test_dry_run_reports_and_writes_only_the_json(capsys, planted_csv, tmp_path,
 
 
 def test_a_full_training_saves_tracks_registers_and_promotes(capsys, planted_csv, candor_home):
-    code, out, _ = _run(capsys, "train", "--data", str(planted_csv), "--symbol", "PLANT", "--timeframe", "d1",
-                        *CHEAP, "--promote", "--output-json", str(candor_home / "r.json"))
+    code, out, err = _run(capsys, "train", "--data", str(planted_csv), "--symbol", "PLANT", "--timeframe", "d1",
+                          *CHEAP, "--promote", "--output-json", str(candor_home / "r.json"), "--log-json",
+                          "--log-level", "INFO")
     document = json.loads((candor_home / "r.json").read_text())
     registered = document["registry"]
     assert registered["name"] == "candor.PLANT.d1" and registered["version"] == "1"
@@ -50,6 +52,14 @@ def test_a_full_training_saves_tracks_registers_and_promotes(capsys, planted_csv
     assert (registered["status"] == "validated") == document["gates"]["passed"]
     assert (candor_home / "mlflow.db").exists() and (candor_home / "candor.db").exists()
     assert document["artifact"].startswith(str(candor_home / "models" / "PLANT" / "d1"))
+    # --log-json: every stderr line one JSON object; each stage logged, with its timings
+    lines = [json.loads(line) for line in err.splitlines() if line.strip()]
+    stages = {line.get("stage") for line in lines}
+    assert {"data", "folds", "members", "gates", "publish"} <= stages
+    assert all("seconds" in line["metrics"] for line in lines if line.get("stage") in {"data", "publish"})
+    # the run's log beside its report (the manifest), the same lines
+    saved = (Path(document["artifact"]) / "training_log.jsonl").read_text().splitlines()
+    assert [json.loads(line)["message"] for line in saved] == [line["message"] for line in lines]
 
 
 def test_require_edge_on_a_random_walk_exits_2(capsys, walk_csv):

@@ -266,3 +266,20 @@ def test_saved_parameters_without_provenance_are_ignored_unless_required(small_d
     required = home.model_copy(update={"tune": home.tune.model_copy(update={"reuse_saved": "require"})})
     with pytest.raises(TuningReuseError, match="without the rows they were tuned on.*--reuse-params"):
         derive_run_config(required, "RWT", "d1")
+
+
+def test_optuna_logs_through_candors_json_handler_not_its_own(capsys):
+    """`--log-json`: Optuna's lines are JSON objects from candor's handler, and its own stderr handler is off."""
+    import logging
+
+    from candor.logs import adopt_optuna, configure_logging
+
+    configure_logging("INFO", json_lines=True)
+    try:
+        adopt_optuna()
+        optuna.logging.get_logger("optuna.study.study").info("Trial 0 finished")
+        lines = [json.loads(line) for line in capsys.readouterr().err.splitlines()]
+        assert [(line["logger"], line["message"]) for line in lines] == [("optuna.study.study", "Trial 0 finished")]
+        assert not [h for h in logging.getLogger("optuna").handlers if type(h) is logging.StreamHandler]
+    finally:
+        configure_logging("WARNING")

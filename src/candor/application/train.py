@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+import time
 from contextlib import nullcontext
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -20,6 +21,7 @@ import pandas as pd
 from candor.config import Config, under_home
 from candor.data.bars import last_period, timeframe_of
 from candor.errors import ConfigError
+from candor.logs import adopt_optuna, collected
 from candor.features import warmup_bars
 from candor.registry.artifact import STAGING, save_model
 from candor.training.manifest import build_manifest
@@ -58,6 +60,10 @@ class TrainingOutcome:
 
 
 log = logging.getLogger(__name__)
+
+#: The run's log (its INFO lines, one JSON object per line), written beside the report in the
+#: artifact folder and logged into the MLflow run.
+TRAINING_LOG = "training_log.jsonl"
 
 
 def remove_abandoned_staging(folder: Path, depth: int = 3) -> list[Path]:
@@ -148,8 +154,48 @@ def run_training(
     ``horizon``, ``threads`` and ``device`` feed :func:`derive_run_config`; ``plan`` is the
     :func:`plan_training` of these same arguments when the shell already made it.
     """
-    plan = plan or plan_training(bars, config, dry_run=dry_run, force=force, period=period, horizon=horizon,
-                                 horizon_source=horizon_source, threads=threads, device=device)
+    adopt_optuna()  # imported with candor.training.tuning: its lines through candor's handlers
+    with collected() as lines:
+        plan = plan or plan_training(bars, config, dry_run=dry_run, force=force, period=period, horizon=horizon,
+                                     horizon_source=horizon_source, threads=threads, device=device)
+        _log_data(plan)
+        outcome = _run_planned(plan, config, out=out, dry_run=dry_run, progress=progress, track=track,
+                               promote=promote, actor=actor, reason=reason, services=services, force=force,
+                               command=command, lines=lines)
+    return outcome
+
+
+def _log_data(plan: TrainingPlan) -> None:
+    rows, bars = plan.rows, plan.bars
+    log.info("data: %s/%s, %d bars (%s to %s) → %d labelled rows, %d features, %d folds, holdout %d rows in %.2fs",
+             bars.attrs.get("symbol"), bars.attrs.get("timeframe"), len(bars), bars.index[0], bars.index[-1],
+             rows.data.n_samples, rows.data.X.shape[1], len(rows.folds), len(rows.hold), rows.seconds,
+             extra={"stage": "data", "metrics": {
+                 "symbol": bars.attrs.get("symbol"), "timeframe": bars.attrs.get("timeframe"), "bars": len(bars),
+                 "rows": rows.data.n_samples, "features": rows.data.X.shape[1], "folds": len(rows.folds),
+                 "holdout_rows": len(rows.hold), "seconds": round(rows.seconds, 3)}})
+
+
+def _write_log(outcome: TrainingOutcome, lines: list[str], services: Services | None) -> None:
+    """The run's log beside its report (``<artifact>/training_log.jsonl``) and, when the run was
+    tracked, into its MLflow run. The artifact's hashes do not list it: a log is no model input."""
+    path = Path(outcome.artifact) / TRAINING_LOG
+    try:
+        path.write_text("".join(f"{line}\n" for line in lines))
+    except OSError as exc:  # the model is saved and published: a log that cannot be written is a warning
+        log.warning("could not write the training log %s: %s", path, exc)
+        return
+    run_id = outcome.registered.run_id if outcome.registered is not None else None
+    if run_id and services is not None:
+        try:
+            services.tracking.client.log_artifact(run_id, str(path))
+        except Exception as exc:  # noqa: BLE001 — the log is a convenience; the run is already recorded
+            log.warning("could not log %s into MLflow run %s: %s", TRAINING_LOG, run_id, exc)
+
+
+def _run_planned(plan: TrainingPlan, config: Config, *, out: Path | None, dry_run: bool, progress: Progress | None,
+                 track: bool, promote: bool, actor: str, reason: str, services: Services | None, force: bool,
+                 command: str, lines: list[str]) -> TrainingOutcome:
     bars, run = plan.bars, plan.run
     promote = promote or force
     publishing = not dry_run and (track or promote)
@@ -175,8 +221,12 @@ def run_training(
         record_trial(ledger, result, plan, dry_run=dry_run, command=command, actor=actor)
         outcome = TrainingOutcome(result, None, run_gates(result.report, default_gates(run.config.registry)), run=run,
                                   repairs=repairs)
+        log.info("gates: %s", "passed" if outcome.passed else "failed: " + "; ".join(outcome.gate_failures),
+                 extra={"stage": "gates", "metrics": {"passed": outcome.passed, "failures": outcome.gate_failures}})
         if dry_run:
+            log.info("publish: dry run, nothing written", extra={"stage": "publish", "metrics": {"dry_run": True}})
             return outcome
+        started = time.perf_counter()
         target = (Path(out) / f"{result.symbol}_{result.timeframe}_{datetime.now(UTC):%Y%m%dT%H%M%S%f}"
                   if out is not None else default_artifact_dir(run.config, result.symbol, result.timeframe))
         manifest = build_manifest(result)
@@ -198,7 +248,21 @@ def run_training(
                 raise
             outcome.artifact = target
         save_best_params(result, run.config.home)
+        _log_publish(outcome, time.perf_counter() - started)
+        _write_log(outcome, lines, live)
     return outcome
+
+
+def _log_publish(outcome: TrainingOutcome, seconds: float) -> None:
+    registered = outcome.registered
+    fields = {"artifact": str(outcome.artifact), "seconds": round(seconds, 3)}
+    if registered is not None:
+        fields |= {"name": registered.name, "version": registered.version, "status": registered.status,
+                   "promoted": registered.promoted, "mlflow_run_id": registered.run_id}
+    log.info("publish: saved %s%s in %.2fs", outcome.artifact,
+             "" if registered is None else f", registered {registered.name} v{registered.version} ({registered.status}"
+             f"{', promoted' if registered.promoted else ''})", seconds,
+             extra={"stage": "publish", "metrics": fields})
 
 
 def _window(bars: pd.DataFrame, config: Config, period: str | None,

@@ -274,14 +274,17 @@ def _start_fold_workers(fold_jobs: int) -> threading.Thread | None:
 
 
 def _probe_device(config: Config, *, quiet: bool) -> DeviceChoice:
-    """Probe the device once (CUDA or a one-line warning and CPU); quiet Optuna logs when tuning."""
+    """Probe the device once (CUDA or a one-line warning and CPU); Optuna logs through candor's
+    handlers at --log-level when tuning (candor.logs.adopt_optuna)."""
     # lazy: XGBoost (the device probe) and Optuna load when the command runs, not at start-up
     from candor.training.device import resolve_device
 
     if config.tune.enabled:
-        import optuna
+        import optuna  # noqa: F401  (imported here so its handler is replaced before any study)
 
-        optuna.logging.set_verbosity(optuna.logging.WARNING)
+        from candor.logs import adopt_optuna
+
+        adopt_optuna()
     with warnings.catch_warnings(record=True):
         warnings.simplefilter("always")
         choice = resolve_device(config.device)

@@ -12,6 +12,7 @@ production model — and scored once on the holdout.
 from __future__ import annotations
 
 import dataclasses
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -56,6 +57,8 @@ from candor.training.stacking import (
 )
 
 Progress = Callable[[str], None]
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -283,9 +286,14 @@ def _gather(config: Config, tasks: list, n_folds: int,
         if isinstance(done, MemberFold):
             step = "warm-up block" if done.index < 0 else f"fold {done.index + 1}/{n_folds}"
             progress(f"{step} done in {done.seconds:.1f}s")
+            log.info("folds: %s fitted in %.2fs", step, done.seconds,
+                     extra={"stage": "folds", "metrics": {"fold": None if done.index < 0 else done.index + 1,
+                                                          "of": n_folds, "seconds": round(done.seconds, 3)}})
             done_folds.append(done)
         else:
             production = done
+            log.info("members: production members fitted on every development row in %.2fs", done.seconds,
+                     extra={"stage": "members", "metrics": {"seconds": round(done.seconds, 3)}})
     assert production is not None
     return sorted(done_folds, key=lambda f: f.index), production
 
@@ -367,6 +375,8 @@ def train(bars: pd.DataFrame, config: Config, progress: Progress | None = None, 
     t0 = time.perf_counter()
     result.backtest = backtest_oos(result, bars, config.backtest)
     result.timings["backtest_s"] = time.perf_counter() - t0
+    log.info("backtest: out-of-sample trades after costs in %.2fs", result.timings["backtest_s"],
+             extra={"stage": "backtest", "metrics": {"seconds": round(result.timings["backtest_s"], 3)}})
     result.timings["total_s"] += rows.seconds + result.timings["backtest_s"]
     return result
 
@@ -419,8 +429,13 @@ def _train_planned(rows: RowPlan, config: Config, *, symbol: str, timeframe: str
     final, timings["final_fit_s"] = production.model, production.seconds
     timings["walk_forward_s"] = time.perf_counter() - started
     oos, oos_proba = _pooled_report(data, folds, outcomes, config)
+    member_scores = _member_scores(data, outcomes)
+    _log_walk_forward(timings["walk_forward_s"], len(folds), oos, member_scores, final)
     holdout, holdout_proba = _holdout_report(data, final, dev, hold, config)
     say("holdout scored")
+    log.info("holdout: %d rows, accuracy %s", len(hold), _num(holdout.accuracy),
+             extra={"stage": "holdout", "metrics": {"rows": len(hold), "accuracy": holdout.accuracy,
+                                                    "log_loss": holdout.log_loss}})
 
     t0 = time.perf_counter()
     importance = _importance(final, data, hold, config)
@@ -435,7 +450,7 @@ def _train_planned(rows: RowPlan, config: Config, *, symbol: str, timeframe: str
         class_distribution=data.labels.distribution(),
         folds=[_fold_summary(data, o, f.n_train, _baseline_preds(data, f.train, f.test, config.seed))
                for o, f in zip(outcomes, folds)],
-        member_scores=_member_scores(data, outcomes), oos=oos, holdout=holdout,
+        member_scores=member_scores, oos=oos, holdout=holdout,
         weights=dict(final.weights_), model=final, feature_names=list(data.X.columns),
         calibration=calibration_table(data.y.to_numpy()[test_rows], oos_proba.to_numpy(),
                                       oos_proba.columns.to_numpy()),
@@ -466,6 +481,31 @@ def _conformal_calibration(data: LabelledData, holdout_proba: pd.DataFrame,
         return None
     scores = lac_scores(proba.to_numpy(), column)[-MAX_SCORES:]
     return ConformalCalibration(source=source, scores=tuple(round(float(s), 6) for s in scores))
+
+
+def _log_walk_forward(seconds: float, n_folds: int, oos: Evaluation, scores: dict[str, MemberScore],
+                      final: BlendedEnsemble) -> None:
+    """The folds' and the members' lines of the training log (stages ``folds`` and ``members``)."""
+    log.info("folds: walk-forward of %d folds in %.2fs, pooled out-of-sample accuracy %s (best baseline %s), %s",
+             n_folds, seconds, _num(oos.accuracy), _num(oos.best_baseline_accuracy), oos.verdict,
+             extra={"stage": "folds", "metrics": {"folds": n_folds, "seconds": round(seconds, 3),
+                                                  "oos_accuracy": oos.accuracy, "lift": oos.lift,
+                                                  "verdict": oos.verdict}})
+    weights = dict(final.weights_)
+    blend = getattr(final, "blend_", None)
+    prior = getattr(blend, "prior_weight_", None)
+    if prior is not None:
+        log.info("members: the class prior's share of the blend (λ) is %.3f", prior,
+                 extra={"stage": "members", "metrics": {"prior_weight": float(prior)}})
+    for name, score in scores.items():
+        log.info("members: %s out-of-sample accuracy %.4f, weight %.3f", name, score.oos_accuracy,
+                 weights.get(name, 0.0), extra={"stage": "members", "metrics": {
+                     "member": name, "oos_accuracy": score.oos_accuracy, "train_accuracy": score.train_accuracy,
+                     "f1": score.f1, "weight": weights.get(name)}})
+
+
+def _num(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.4f}"
 
 
 def _tuning_summary(production: Production, outcomes: list[FoldOutcome]) -> dict | None:

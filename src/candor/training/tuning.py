@@ -38,6 +38,7 @@ from sklearn.utils.validation import check_is_fitted
 from candor.blend import align_proba
 from candor.ensemble import OutOfFoldEnsemble
 from candor.errors import ConfigError, ModelError
+from candor.logs import adopt_optuna
 from candor.models import check_model_name, make_model, search_space
 from candor.split import PurgedWalkForward, holdout_split
 from candor.training.matrix import build_labelled_data
@@ -147,6 +148,7 @@ class _Objective:
 def make_study(name: str, metric: str, *, storage: optuna.storages.BaseStorage | None, random_state: int,
                trials: int) -> optuna.Study:
     """A seeded TPE + median-pruner study, created or (in a storage) joined by name."""
+    adopt_optuna()  # in a fold worker too: Optuna's lines through candor's handlers, never its own stderr one
     sampler = optuna.samplers.TPESampler(seed=random_state, n_startup_trials=max(2, min(10, trials // 3)))
     pruner = optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=0)
     study = optuna.create_study(storage=storage, study_name=name, direction=_DIRECTION[metric],
