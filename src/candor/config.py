@@ -199,24 +199,39 @@ class ForecastConfig(_Frozen):
 
 
 class DriftConfig(_Frozen):
-    """Accuracy bands relative to the validation baseline (points = accuracy * 100; why these
-    widths: :mod:`candor.ops.drift`)."""
+    """The drift monitor: a one-sided CUSUM of live hits against the champion's out-of-sample
+    accuracy, its thresholds set by false-alarm rates (the rule: :mod:`candor.ops.alarms`)."""
 
-    normal_pts: float = Field(5.0, ge=0.0, description="normal while accuracy >= baseline - 5 pts")
-    drift_pts: float = Field(15.0, ge=0.0, description="drift below baseline - 15 pts (monitor in between)")
-    emergency_pts: float = Field(25.0, ge=0.0, description="emergency below baseline - 25 pts")
-    min_samples: int = Field(30, ge=1, description="resolved forecasts needed before judging")
-    window: int = Field(60, ge=1, description="newest resolved forecasts in the rolling accuracy")
+    false_alarms_per_year: float = Field(
+        0.05, gt=0.0, lt=1.0, description="P(a drift alarm within a year of stationary forecasts): sets the threshold")
+    emergency_false_alarms_per_year: float = Field(
+        0.01, gt=0.0, lt=1.0, description="the same for emergency (alert + rollback/retrain); <= false_alarms_per_year")
+    detect_drop: float = Field(0.10, gt=0.0, lt=1.0, description="the accuracy drop the test is tuned to: p1 = baseline - 0.10")
+    forecasts_per_year: int = Field(252, ge=1, description="resolved forecasts a year brings per series x horizon "
+                                                            "(the forecast job runs each trading day)")
+    thin_overlapping: bool = Field(True, description="test only forecasts whose label windows do not overlap "
+                                                     "(overlapping outcomes are correlated and void the rate)")
+    min_samples: int = Field(30, ge=1, description="tested forecasts needed before judging")
+    window: int = Field(60, ge=1, description="newest resolved forecasts in the rolling accuracy (shown, not tested)")
     psi_bins: int = Field(10, ge=2)
     psi_window: int = Field(60, ge=10, description="newest bars compared with the training distribution")
     psi_warn: float = Field(0.25, gt=0.0, description="feature or prediction PSI above this → monitor")
     calibration_warn: float = Field(0.10, gt=0.0, description="ECE rise over the holdout's above this → monitor")
 
+    @model_validator(mode="before")
+    @classmethod
+    def _no_bands(cls, data: Any) -> Any:
+        named = sorted(set(data) & {"normal_pts", "drift_pts", "emergency_pts"}) if isinstance(data, dict) else []
+        if named:
+            raise ValueError(f"{', '.join(named)}: the fixed accuracy bands were replaced by a sequential test; "
+                             "set drift.false_alarms_per_year (and emergency_false_alarms_per_year, detect_drop) instead")
+        return data
+
     @model_validator(mode="after")
     def _ordered(self) -> DriftConfig:
-        if not self.normal_pts <= self.drift_pts <= self.emergency_pts:
-            raise ValueError(f"drift bands must satisfy normal_pts <= drift_pts <= emergency_pts. "
-                             f"Got {self.normal_pts}, {self.drift_pts}, {self.emergency_pts}.")
+        if self.emergency_false_alarms_per_year > self.false_alarms_per_year:
+            raise ValueError(f"drift.emergency_false_alarms_per_year must be <= drift.false_alarms_per_year. "
+                             f"Got {self.emergency_false_alarms_per_year} > {self.false_alarms_per_year}.")
         return self
 
 

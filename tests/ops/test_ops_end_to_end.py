@@ -31,7 +31,12 @@ def test_train_forecast_resolve_drift_alert_rollback(store_url, tmp_path, receiv
     config = tiny_config(tmp_path / "home", store_url,
                          alerts={"webhook_url": receiver.url, "retries": 1, "backoff_s": 0, "on_emergency": "rollback",
                                  "rollback_cooldown_hours": 0},
-                         drift={"min_samples": 10, "window": 30, "normal_pts": 2, "drift_pts": 5, "emergency_pts": 10},
+                         # The sequential test tuned to see a 30-point collapse within these 24 days (a "year" of
+                         # 24 forecasts, 20% false alarms, no thinning of the 5-bar windows, which would keep 5):
+                         # this test checks the wiring; tests/ops/test_alarms.py simulates the rates.
+                         drift={"min_samples": 10, "window": 30, "detect_drop": 0.3, "forecasts_per_year": DAYS,
+                                "false_alarms_per_year": 0.2, "emergency_false_alarms_per_year": 0.2,
+                                "thin_overlapping": False},
                          labels={"threshold": THRESHOLD})
     bars = planted_signal(TRAIN_BARS + DAYS + H, seed=3, symbol="SYN")
     with open_services(config, migrate=True) as services:

@@ -18,7 +18,7 @@ from candor.registry.artifact import Forecast
 from candor.config import load_config
 from candor.ops.consensus import consensus
 from candor.data.synthetic import planted_signal
-from candor.ops.drift import accuracy_status, expected_calibration_error, psi, share_psi
+from candor.ops.drift import expected_calibration_error, psi, sequential_status, share_psi
 from candor.errors import ConfigError
 from candor.ops.forecast import run_forecasts
 from candor.records.status import DriftStatus
@@ -80,10 +80,14 @@ def test_psi_ece_and_the_accuracy_bands():
     assert psi(ref, rng.standard_normal(2000) + 1.0) > 0.25
     assert share_psi([0.5, 0.5], [0.5, 0.5]) == 0.0
     assert expected_calibration_error(np.full(100, 0.7), np.r_[np.ones(70), np.zeros(30)]) == pytest.approx(0.0)
+    # The fixed bands are gone (issue 24): the verdict is the CUSUM's, whose thresholds come from
+    # false-alarm rates (tests/ops/test_alarms.py simulates them). Here: the statuses it maps to.
     drift = load_config(None, {}, environ={}).drift
-    assert [accuracy_status(a, 0.60, 100, drift) for a in (0.56, 0.50, 0.44, 0.34)] == \
-        ["normal", "monitor", "drift", "emergency"]
-    assert accuracy_status(0.10, 0.60, drift.min_samples - 1, drift) is DriftStatus.INSUFFICIENT
+    hits = np.r_[np.ones(60), np.zeros(40)].astype(bool)  # 60 hits, then a run of misses at baseline 0.60
+    statuses = [sequential_status(hits[:n], 0.60, drift)[0] for n in (60, 70, 80, 90)]
+    assert statuses == ["normal", "monitor", "drift", "emergency"]
+    assert sequential_status(np.zeros(drift.min_samples - 1, bool), 0.60, drift)[0] is DriftStatus.INSUFFICIENT
+    assert sequential_status(hits, None, drift) == (DriftStatus.INSUFFICIENT, None)
 
 
 # ---- alerts -----------------------------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""Late labels and the drift monitor: realised accuracy against the validation baseline.
+"""Late labels and the drift monitor: a sequential test of live hits against the validation baseline.
 
 Why these choices:
 
@@ -7,11 +7,16 @@ Why these choices:
   manifest), so "realised" means exactly what the model was trained to predict. A forecast
   resolves only once the bar ``horizon`` bars after it exists.
 * **Baseline** = the champion's out-of-sample (walk-forward) accuracy from its manifest report:
-  the number it was validated on. Bands (``config.drift``), in accuracy points below it: normal
-  (≥ −5), monitor, drift (< −15), emergency (< −25). Over the default 60-forecast window one
-  standard error of an accuracy near 55% is about 6.4 points, so ``normal`` absorbs ordinary
-  noise and ``drift`` needs a fall of over two standard errors. Fewer than ``min_samples``
-  resolved forecasts is ``insufficient`` — never a verdict on noise.
+  the number it was validated on. The verdict is a one-sided Bernoulli CUSUM of this champion's
+  resolved forecasts (hit/miss, oldest first) against it (:mod:`candor.ops.alarms`): **drift**
+  when the statistic reaches the threshold whose chance of a false alarm within a year of
+  stationary forecasts is ``drift.false_alarms_per_year`` (5%), **emergency** at the threshold of
+  ``drift.emergency_false_alarms_per_year`` (1%), **monitor** half-way to the drift threshold. The
+  fixed accuracy bands it replaces had no stated false-alarm rate (a 60-forecast window checked
+  every day crosses "−15 points" by chance far more often than anyone guessed). Forecasts whose
+  label windows overlap (daily forecasts of a 5-bar horizon) are thinned to one per window: their
+  outcomes are correlated, and a test that counts them as independent alarms too often. Fewer
+  than ``min_samples`` tested forecasts is ``insufficient``. Abstentions are not tested.
 * **Calibration drift** = ECE of the recent resolved forecasts minus the ECE of the champion on
   its own holdout rows (which it never trained on), so a model that was always a bit
   over-confident does not alarm.
@@ -41,6 +46,7 @@ from candor.config import Config, DriftConfig
 from candor.errors import CandorError, DataError
 from candor.features.catalog import time_specs
 from candor.labels import CLASS_NAMES, LabelSpec, make_labels
+from candor.ops.alarms import Cusum, alternative, cusum, detection_delay, threshold_for
 from candor.ops.alerts import Alert, Delivery, send_alert, should_alert
 from candor.ops.context import served_series
 from candor.ops.retrain import retrain_series
@@ -131,16 +137,60 @@ def expected_calibration_error(confidence: np.ndarray, correct: np.ndarray, bins
     return float(total)
 
 
-def accuracy_status(accuracy: float | None, baseline: float | None, n: int, config: DriftConfig) -> DriftStatus:
-    """The bands of ``config`` in accuracy points below the baseline; ``insufficient`` below min_samples."""
-    if n < config.min_samples or accuracy is None or baseline is None:
-        return DriftStatus.INSUFFICIENT
-    points = (accuracy - baseline) * 100.0
-    if points >= -config.normal_pts:
-        return DriftStatus.NORMAL
-    if points >= -config.drift_pts:
-        return DriftStatus.MONITOR
-    return DriftStatus.DRIFT if points >= -config.emergency_pts else DriftStatus.EMERGENCY
+@dataclass(frozen=True)
+class Sequential:
+    """The sequential test's reading: the CUSUM, its two thresholds, and the delay it promises."""
+
+    cusum: Cusum
+    emergency_threshold: float
+    delay_90: int | None  # resolved (tested) forecasts within which 90% of `detect_drop` drops alarm
+
+    def as_dict(self) -> dict[str, Any]:
+        c = self.cusum
+        return {"statistic": round(c.statistic, 6), "threshold": round(c.threshold, 6),
+                "emergency_threshold": round(self.emergency_threshold, 6), "p0": c.p0, "p1": c.p1,
+                "tested": c.n, "first_alarm": c.first_alarm, "delay_90": self.delay_90}
+
+
+def sequential_status(hits: np.ndarray, baseline: float | None, config: DriftConfig) -> tuple[DriftStatus, Sequential | None]:
+    """The CUSUM verdict on ``hits`` (1 hit, 0 miss, oldest first) against the accuracy ``baseline``.
+
+    ``insufficient`` below ``min_samples`` tested forecasts or without a baseline inside (0, 1);
+    else emergency / drift at the thresholds of the two false-alarm rates, monitor from half the
+    drift threshold, normal below.
+    """
+    hits = np.asarray(hits, dtype=bool)
+    if baseline is None or not 0.0 < baseline < 1.0 or alternative(baseline, config.detect_drop) >= baseline:
+        return DriftStatus.INSUFFICIENT, None
+    p0 = round(float(baseline), 6)
+    p1 = round(alternative(p0, config.detect_drop), 6)
+    h = threshold_for(p0, p1, config.forecasts_per_year, config.false_alarms_per_year)
+    h_emergency = threshold_for(p0, p1, config.forecasts_per_year, config.emergency_false_alarms_per_year)
+    reading = Sequential(cusum(hits, p0, p1, h), h_emergency, detection_delay(p0, p1, h))
+    if len(hits) < config.min_samples:
+        return DriftStatus.INSUFFICIENT, reading
+    statistic = reading.cusum.statistic
+    if statistic >= h_emergency:
+        return DriftStatus.EMERGENCY, reading
+    if statistic >= h:
+        return DriftStatus.DRIFT, reading
+    return (DriftStatus.MONITOR if statistic >= h / 2 else DriftStatus.NORMAL), reading
+
+
+def scored_hits(rows: list[Any], bars_index: pd.Index, horizon: int, thin: bool) -> np.ndarray:
+    """Hit (1) / miss (0) of resolved forecasts, oldest first, abstentions left out; with ``thin``
+    only forecasts at least ``horizon`` bars after the last one kept (disjoint label windows)."""
+    kept, last = [], None
+    positions = bars_index.get_indexer(pd.DatetimeIndex([pd.Timestamp(r.bar_ts) for r in rows])) if rows else []
+    for row, pos in zip(rows, positions):
+        if row.direction not in CLASS_NAMES.values():
+            continue
+        if thin and pos >= 0:
+            if last is not None and pos - last < horizon:
+                continue
+            last = pos
+        kept.append(row.direction == row.realized_direction)
+    return np.array(kept, dtype=bool)
 
 
 # ---- one series -----------------------------------------------------------------------------------
@@ -163,6 +213,7 @@ class HorizonDrift:
     model_name: str = ""
     model_version: str = ""
     notes: tuple[str, ...] = ()
+    sequential: dict[str, Any] | None = None
 
     @property
     def max_feature_psi(self) -> float | None:
@@ -174,12 +225,11 @@ def _finite(value: float | None) -> float | None:
     return None if value is None or not np.isfinite(value) else float(value)
 
 
-def _recent_resolved(engine: Engine, champion: Champion, symbol: str, timeframe: str, horizon: int,
-                     window: int) -> list[Any]:
-    """The newest resolved forecasts *this champion* made: judging one version by another's
+def _champion_resolved(engine: Engine, champion: Champion, symbol: str, timeframe: str, horizon: int) -> list[Any]:
+    """The resolved forecasts *this champion* made, oldest first: judging one version by another's
     forecasts made every automatic rollback look needed again (the champion ping-ponged)."""
     rows = forecasts(engine, symbol, timeframe, horizon=horizon, resolved=True)
-    return [r for r in rows if (r.model_name, str(r.model_version)) == (champion.name, champion.version)][-window:]
+    return [r for r in rows if (r.model_name, str(r.model_version)) == (champion.name, champion.version)]
 
 
 def _holdout_reference(champion: Champion, bars: pd.DataFrame, features: pd.DataFrame) -> tuple[float | None, np.ndarray | None]:
@@ -222,7 +272,8 @@ def check_horizon(config: Config, *, engine: Engine, champion: Champion, bars: p
     """Accuracy, calibration, feature and prediction drift of one champion on recent forecasts."""
     drift = config.drift
     symbol, timeframe, horizon = str(bars.attrs["symbol"]), str(bars.attrs["timeframe"]), champion.horizon
-    recent = _recent_resolved(engine, champion, symbol, timeframe, horizon, drift.window)
+    resolved = _champion_resolved(engine, champion, symbol, timeframe, horizon)
+    recent = resolved[-drift.window:]
     correct = np.array([r.direction == r.realized_direction for r in recent], dtype=float)
     accuracy = float(correct.mean()) if len(recent) else None
     baseline = champion.model.manifest.report.oos.accuracy  # None when the report has no finite one
@@ -233,13 +284,18 @@ def check_horizon(config: Config, *, engine: Engine, champion: Champion, bars: p
     directions = np.array([r.direction for r in _recent_forecasts(engine, symbol, timeframe, horizon, drift.window)])
     pred_psi = (share_psi(ref_shares, [np.mean(directions == CLASS_NAMES[c]) for c in sorted(CLASS_NAMES)])
                 if ref_shares is not None and len(directions) else None)
-    status = accuracy_status(accuracy, baseline, len(recent), drift)
+    status, reading = sequential_status(scored_hits(resolved, bars.index, horizon, drift.thin_overlapping), baseline, drift)
     notes = [f"feature PSI basis: {basis}"]
+    if reading is not None:
+        c = reading.cusum
+        notes.append(f"CUSUM {c.statistic:.2f} over {c.n} tested forecasts vs threshold {c.threshold:.2f} "
+                     f"(false alarms <= {drift.false_alarms_per_year:g}/year; emergency {reading.emergency_threshold:.2f})")
     status, notes = _escalate(status, notes, feature_psi, pred_psi, ece, ref_ece, drift)
     return HorizonDrift(symbol, timeframe, horizon, status, len(recent), accuracy, baseline,
                         None if accuracy is None or baseline is None else accuracy - baseline,
                         _finite(ece), _finite(ref_ece), {k: round(v, 6) for k, v in feature_psi.items() if np.isfinite(v)},
-                        _finite(pred_psi), champion.name, champion.version, tuple(notes))
+                        _finite(pred_psi), champion.name, champion.version, tuple(notes),
+                        None if reading is None else reading.as_dict())
 
 
 def _recent_forecasts(engine: Engine, symbol: str, timeframe: str, horizon: int, window: int) -> list[Any]:
@@ -295,7 +351,7 @@ def _store_row(engine: Engine, results: list[HorizonDrift], day: date) -> int:
     worst = _worst(results)
     details = {"horizon": worst.horizon, "model": f"{worst.model_name} v{worst.model_version}",
                "feature_psi": worst.feature_psi, "calibration_reference": worst.calibration_reference,
-               "notes": list(worst.notes), "horizons": [_summary(r) for r in results]}
+               "notes": list(worst.notes), "sequential": worst.sequential, "horizons": [_summary(r) for r in results]}
     return upsert_drift_row(engine, symbol=worst.symbol, timeframe=worst.timeframe, date=day, n=worst.n,
                             status=worst.status, accuracy=worst.accuracy, baseline=worst.baseline,
                             margin=worst.margin, calibration_error=worst.calibration_error,
@@ -305,20 +361,23 @@ def _store_row(engine: Engine, results: list[HorizonDrift], day: date) -> int:
 
 def _summary(result: HorizonDrift) -> dict[str, Any]:
     keep = ("horizon", "status", "n", "accuracy", "baseline", "margin", "calibration_error", "prediction_psi",
-            "model_name", "model_version")
+            "model_name", "model_version", "sequential")
     return {k: v for k, v in asdict(result).items() if k in keep}
 
 
 def _alert_for(result: HorizonDrift) -> Alert:
     accuracy = "n/a" if result.accuracy is None else f"{result.accuracy:.1%}"
     baseline = "n/a" if result.baseline is None else f"{result.baseline:.1%}"
+    seq = result.sequential or {}
+    test = (f"; CUSUM {seq['statistic']:.2f} over {seq['tested']} tested forecasts vs threshold {seq['threshold']:.2f}"
+            if seq else "")
     text = (f"candor drift {result.status.upper()}: {result.symbol}/{result.timeframe} h{result.horizon} "
-            f"accuracy {accuracy} over {result.n} resolved forecasts vs baseline {baseline} "
+            f"accuracy {accuracy} over {result.n} resolved forecasts vs baseline {baseline}{test} "
             f"({result.model_name} v{result.model_version})")
     details = {"horizon": result.horizon, "n": result.n, "accuracy": result.accuracy, "baseline": result.baseline,
                "margin": result.margin, "model_name": result.model_name, "model_version": result.model_version,
                "max_feature_psi": result.max_feature_psi, "prediction_psi": result.prediction_psi,
-               "notes": list(result.notes)}
+               "notes": list(result.notes), "sequential": result.sequential}
     return Alert(result.symbol, result.timeframe, result.status, text, details)
 
 
@@ -331,7 +390,9 @@ def default_emergency(services: Services) -> Emergency:
 
     def act(result: HorizonDrift, bars: pd.DataFrame) -> EmergencyAction:
         action = config.alerts.on_emergency
-        reason = f"drift monitor: accuracy {result.accuracy:.3f} vs baseline {result.baseline:.3f}"
+        seq = result.sequential or {}
+        reason = (f"drift monitor: accuracy {result.accuracy:.3f} vs baseline {result.baseline:.3f}"
+                  + (f", CUSUM {seq['statistic']:.2f} >= {seq['emergency_threshold']:.2f}" if seq else ""))
         try:
             if action == "rollback":
                 undoing = _rollback_refusal(services, result.model_name)
