@@ -11,16 +11,18 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from sqlalchemy.engine import Engine
 
 from candor.config import Config
 from candor.errors import ConfigError
-from candor.registry.gates import default_gates
-from candor.registry.registry import Registry
-from candor.registry.tracking import Tracking, check_tracking_uri, open_tracking, probe_tracking
-from candor.registry.wandb_sink import training_sinks
 from candor.store import Store, connect_store, make_engine, upgrade
+
+if TYPE_CHECKING:  # the registry (and MLflow, 2 s of imports) loads where services are opened:
+    # the bar commands (`data import`, `data list`) open the store alone and never pay for it
+    from candor.registry.registry import Registry
+    from candor.registry.tracking import Tracking
 
 
 @dataclass(frozen=True)
@@ -77,6 +79,9 @@ def ensure_home(config: Config) -> None:
 def check_services(config: Config) -> None:
     """Everything :func:`open_services` can check without a connection or a write: ``<home>``, a
     tracking backend's extra, the database URL and the tracking URI. ConfigError (exit 3) otherwise."""
+    from candor.registry.tracking import check_tracking_uri
+    from candor.registry.wandb_sink import training_sinks
+
     training_sinks(config)  # a W&B backend without its package fails here
     check_home(config)
     make_engine(config.store_url).dispose()  # a URL SQLAlchemy cannot use; connects to nothing
@@ -103,6 +108,11 @@ def open_services(config: Config, *, migrate: bool = False, require_schema: bool
 
     :func:`check_services` runs first, so a refused call leaves ``<home>`` as it was.
     """
+    from candor.registry.gates import default_gates
+    from candor.registry.registry import Registry
+    from candor.registry.tracking import open_tracking, probe_tracking
+    from candor.registry.wandb_sink import training_sinks
+
     check_services(config)
     probe_tracking(config.tracking_store)  # an unreachable server: one line in seconds, nothing written yet
     sinks = training_sinks(config)

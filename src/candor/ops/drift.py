@@ -49,7 +49,6 @@ from candor.labels import CLASS_NAMES, LabelSpec, make_labels
 from candor.ops.alarms import Cusum, alternative, cusum, detection_delay, threshold_for
 from candor.ops.alerts import Alert, Delivery, send_alert, should_alert
 from candor.ops.context import served_series
-from candor.ops.retrain import retrain_series
 from candor.records.status import DriftStatus
 from candor.registry.aliases import CHAMPION, PREVIOUS, current_aliases
 from candor.registry.champions import Champion
@@ -401,6 +400,10 @@ def default_emergency(services: Services) -> Emergency:
                 moved = registry.rollback(result.model_name, actor="candor drift", reason=reason, automatic=True)
                 detail = f"champion of {result.model_name} is now v{moved.version}"
             else:
+                # lazy: the training stack (scikit-learn, the walk-forward; 2.5 s of imports) loads only
+                # for an emergency retrain, not in every daily `candor drift`
+                from candor.ops.retrain import retrain_series
+
                 version = retrain_series(services, bars, result.horizon, actor="candor drift", why=reason)
                 detail = f"retrained {version.name} v{version.version}: {version.note or version.status}"
             return EmergencyAction(result.symbol, result.timeframe, result.horizon, action, True, detail)
