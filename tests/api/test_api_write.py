@@ -33,7 +33,9 @@ def test_predict_matches_the_champion_on_the_same_bars(client, trained):
     assert response.status_code == 200, response.text
     body = response.json()
     expected = _champion_model(trained).predict(trained.bars.iloc[-PREDICT_BARS:])[-1]
-    assert body["direction"] == expected.direction
+    # the model's direction, or NONE with the reason when its conformal set or its edge says abstain
+    assert body["direction"] == ("NONE" if body["abstain_reason"] else expected.direction)
+    assert body["direction"] == "NONE" or body["prediction_set"] == [expected.direction]
     assert body["probabilities"] == pytest.approx(expected.probabilities)
     assert body["confidence"] == pytest.approx(expected.confidence)
     assert body["bar_ts"].startswith(str(trained.bars.index[-1].date()))

@@ -75,6 +75,9 @@ def _run_both(series: Series, work: Path, load_backtest_data):
     assert main(["freqtrade", "export", "--symbol", SYMBOL, "--timeframe", "d1", "--user-data", str(user_data),
                  "--min-confidence", str(MIN_CONFIDENCE), "--config", str(toml)]) == 0
     snippet = user_data / f"candor-{SYMBOL}-d1.json"
+    exported = json.loads(snippet.read_text())
+    exported["candor"]["abstain"] = False  # parity with `candor backtest`, which knows no abstention
+    snippet.write_text(json.dumps(exported))
     replay = series.replay
     datadir = user_data / "data" / "binance"
     write_freqtrade_candles(replay, datadir, PAIR, "1d")

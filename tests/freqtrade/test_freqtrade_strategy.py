@@ -102,7 +102,7 @@ def test_bad_settings_name_the_key(section, pattern):
 def test_strategy_columns_and_tag(series):
     from candor.freqtrade.strategy import CandorStrategy
 
-    strategy = CandorStrategy(strategy_config(series, min_confidence=0.45))
+    strategy = CandorStrategy(strategy_config(series, min_confidence=0.45, abstain=False))
     strategy.bot_start()
     frame = strategy.populate_indicators(freqtrade_frame(series.replay), {"pair": PAIR})
     frame = strategy.populate_exit_trend(strategy.populate_entry_trend(frame, {"pair": PAIR}), {"pair": PAIR})
@@ -184,7 +184,8 @@ def test_export_writes_the_strategy_and_the_snippet(series, tmp_path, capsys):
     assert snippet["startup_candle_count"] == warmup_bars(series.config.features, "d1", "24/7") > 202
     assert snippet["exchange"]["pair_whitelist"] == [PAIR]
     assert snippet["candor"] == {"symbol": SYMBOL, "timeframe": "d1", "horizon": None, "min_confidence": 0.5,
-                                 "calendar": "24/7", "config_file": str(toml.resolve()), "home": str(series.home)}
+                                 "calendar": "24/7", "config_file": str(toml.resolve()), "home": str(series.home),
+                                 "abstain": True}
     assert StrategySettings.from_freqtrade(snippet).min_confidence == 0.5
     assert main(argv) == 0  # the same files again: nothing to refuse
 

@@ -104,7 +104,7 @@ def test_forecast_dataclasses_with_probability_maps_and_defaults(engine: Engine)
 
 
 def test_bad_forecast_batch_writes_nothing(engine: Engine) -> None:
-    with pytest.raises(DataError, match=r"`direction` must be one of BEARISH, NEUTRAL, BULLISH. Got 'up'"):
+    with pytest.raises(DataError, match=r"`direction` must be one of BEARISH, NEUTRAL, BULLISH, NONE. Got 'up'"):
         upsert_forecasts(engine, [_forecast(0), _forecast(1, direction="up")])
     with pytest.raises(DataError, match=r"two forecasts in one batch"):
         upsert_forecasts(engine, [_forecast(0), _forecast(0)])

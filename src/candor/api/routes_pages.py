@@ -21,6 +21,7 @@ from candor.registry.common import FIRST_CHAMPION_STEPS
 from candor.records.verdict import Verdict
 from candor.records.status import DriftStatus
 from candor.store import DriftRow, alias_events, drift_rows
+from candor.store.forecasts import ABSTAIN
 from candor.records.report import CalibrationBin, TrainingReport
 from candor.records.backtest import BacktestSummary
 
@@ -166,8 +167,14 @@ def forecasts_page(request: Request, symbol: SymbolPath, timeframe: Timeframe, s
     if points or drift:
         figures["live"] = charts.live_chart(points, drift, run.oos_accuracy if run is not None else None)
     resolved = [r for r in rows if r.realized_direction is not None]
-    hits = sum(r.direction == r.realized_direction for r in resolved)
-    summary = {"n": len(rows), "resolved": len(resolved), "hit_rate": hits / len(resolved) if resolved else None,
+    answered = [r for r in resolved if r.direction != ABSTAIN]  # an abstention is neither hit nor miss
+    hits = sum(r.direction == r.realized_direction for r in answered)
+    with_sets = [r for r in resolved if isinstance(r.prediction_set, list)]
+    summary = {"n": len(rows), "resolved": len(resolved), "hit_rate": hits / len(answered) if answered else None,
+               "answered": len(answered), "abstained": sum(r.direction == ABSTAIN for r in rows),
+               "set_coverage": (sum(r.realized_direction in r.prediction_set for r in with_sets) / len(with_sets)
+                                if with_sets else None), "set_n": len(with_sets),
+               "coverage_target": svc.config.forecast.coverage,
                "baseline": points[-1].baseline if points else None, "live": points[-1].accuracy if points else None}
     return render(request, "forecasts.html", series=series, horizon=horizon, name=name, champion=champion,
                   rows=rows[::-1][:RECENT], summary=summary, drift=drift[-1] if drift else None, run=run,

@@ -20,7 +20,8 @@ from candor.data.bars import make_bars
 from candor.data.sources import infer_timeframe
 from candor.data.validate import validate_bars
 from candor.errors import DataError
-from candor.ops.forecast import forecast_bars
+from candor.ops.forecast import SeriesForecast, forecast_bars, with_sets
+from candor.ops.sets import set_misses
 from candor.registry.common import DEFAULT_HORIZON, model_name, parse_model_name
 
 router = APIRouter(prefix="/api", tags=["actions"])
@@ -58,10 +59,17 @@ def predict(request: PredictRequest, svc: Svc,
     model, version = champion.model, champion.version
     bars = bars_frame(request, model.manifest.warmup)
     forecast = forecast_bars(model, bars)
+    # The same set and abstention the forecast job would store (ACI's level from the stored resolutions).
+    misses = set_misses(svc.engine, [champion.name], series=(request.symbol, request.timeframe))
+    item = with_sets(SeriesForecast(forecast, champion.name, version, report=model.manifest.report),
+                     svc.config.forecast, misses)
+    sets = item.sets
     return ForecastOut(symbol=forecast.symbol, timeframe=forecast.timeframe, horizon=forecast.horizon,
-                       bar_ts=pd.Timestamp(forecast.bar_ts).to_pydatetime(), direction=forecast.direction,
+                       bar_ts=pd.Timestamp(forecast.bar_ts).to_pydatetime(), direction=item.direction,
                        probabilities=dict(forecast.probabilities), confidence=forecast.confidence,
-                       model_name=model_name(request.symbol, request.timeframe), model_version=version)
+                       model_name=model_name(request.symbol, request.timeframe), model_version=version,
+                       prediction_set=None if sets.prediction_set is None else list(sets.prediction_set),
+                       set_alpha=sets.alpha, abstain_reason=sets.abstain_reason, note=sets.note)
 
 
 @router.post("/registry/{name}/promote", response_model=RegistryActionOut,

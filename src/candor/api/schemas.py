@@ -96,6 +96,11 @@ class ForecastOut(BaseModel):
     confidence: float
     model_name: str
     model_version: str
+    prediction_set: list[str] | None = Field(None, description="conformal set at 1 − set_alpha; null: the "
+                                                                "champion has no calibration data (see note)")
+    set_alpha: float | None = None
+    abstain_reason: str | None = Field(None, description="why direction is NONE; null when the forecast did not abstain")
+    note: str | None = None
 
 
 class ModelOut(BaseModel):
@@ -191,6 +196,9 @@ class ForecastRowOut(_Out):
     realized_direction: str | None
     realized_return: float | None
     resolved_at: dt.datetime | None
+    prediction_set: list[str] | None = None
+    set_alpha: float | None = None
+    abstain_reason: str | None = None
 
 
 class DriftOut(_Out):

@@ -95,8 +95,11 @@ def forecast_command(
     table = Table("series", "h", "bar", "direction", "confidence", "model", "note", title="forecasts")
     for item in report.forecasts:
         f = item.forecast
-        table.add_row(f"{f.symbol}/{f.timeframe}", str(f.horizon), str(f.bar_ts), f.direction,
-                      f"{f.confidence:.1%}", f"{item.model_name} v{item.model_version}", item.flag or "")
+        members = item.sets.prediction_set
+        shown = item.direction if members is None else f"{item.direction} {{{', '.join(members)}}}"
+        note = "; ".join(n for n in (item.flag, item.sets.abstain_reason, item.sets.note) if n)
+        table.add_row(f"{f.symbol}/{f.timeframe}", str(f.horizon), str(f.bar_ts), shown,
+                      f"{f.confidence:.1%}", f"{item.model_name} v{item.model_version}", note)
     for skip in report.skipped:
         table.add_row(f"{skip.symbol}/{skip.timeframe}", str(skip.horizon), "", "skipped", "", "", skip.reason)
     console.print(table)

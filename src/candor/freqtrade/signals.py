@@ -14,6 +14,13 @@ convention: a signal computed on candle t (its close) is filled at candle t+1's 
 Freqtrade is long/flat here (spot): ``enter_long`` where the position is +1, ``exit_long``
 everywhere else — BEARISH, NEUTRAL, a confidence below the threshold and rows without complete
 features alike, exactly like ``candor backtest --no-short``.
+
+Abstention (:mod:`candor.ops.sets`): where the forecast job would abstain — the champion's
+conformal set at the current level holds more or fewer than one class, or it has no significant
+edge under ``forecast.abstain_without_edge`` — the direction is ``NONE`` and the position flat:
+no entry on an abstention. The whole dataframe is judged at the level of the newest candle.
+``"abstain": false`` in the ``"candor"`` section turns this off (the signals then equal
+``candor backtest``'s, which knows no abstention yet).
 """
 
 from __future__ import annotations
@@ -34,6 +41,8 @@ from candor.data.gaps import CONTINUOUS, check_calendar
 from candor.data.validate import validate_bars
 from candor.errors import ConfigError, DataError
 from candor.labels import CLASS_NAMES
+from candor.ops.sets import abstaining_rows
+from candor.store.forecasts import ABSTAIN
 from candor.registry.champions import Champion
 
 #: Freqtrade's timeframe strings for candor's timeframes (the others have no candor model).
@@ -42,7 +51,7 @@ FREQTRADE_TIMEFRAMES: dict[str, str] = {"m1": "1m", "m5": "5m", "m15": "15m", "h
 CANDOR_TIMEFRAMES: dict[str, str] = {ft: candor for candor, ft in FREQTRADE_TIMEFRAMES.items()}
 #: The section of a Freqtrade config the strategy reads.
 CONFIG_SECTION = "candor"
-_SETTINGS_KEYS = ("symbol", "timeframe", "horizon", "min_confidence", "calendar", "config_file", "home")
+_SETTINGS_KEYS = ("symbol", "timeframe", "horizon", "min_confidence", "calendar", "config_file", "home", "abstain")
 
 
 class SignalRefused(DataError):
@@ -73,8 +82,11 @@ class StrategySettings:
     calendar: str | None = CONTINUOUS
     config_file: Path | None = None
     home: Path | None = None
+    abstain: bool = True  # false: trade every BULLISH above the confidence, as ``candor backtest`` does
 
     def __post_init__(self) -> None:
+        if not isinstance(self.abstain, bool):
+            raise ConfigError(f"`candor.abstain` must be true or false. Got {self.abstain!r}.")
         check_symbol(self.symbol)
         check_timeframe(self.timeframe)
         check_calendar(self.calendar)
@@ -105,12 +117,13 @@ class StrategySettings:
                  for key in ("config_file", "home")}
         return cls(symbol=section["symbol"], timeframe=section["timeframe"], horizon=section.get("horizon"),
                    min_confidence=section.get("min_confidence"),
-                   calendar=section.get("calendar", CONTINUOUS), **paths)
+                   calendar=section.get("calendar", CONTINUOUS), abstain=section.get("abstain", True), **paths)
 
     def to_freqtrade(self) -> dict[str, Any]:
         """The section as JSON values (what ``candor freqtrade export`` writes)."""
         out: dict[str, Any] = {"symbol": self.symbol, "timeframe": self.timeframe, "horizon": self.horizon,
-                               "min_confidence": self.min_confidence, "calendar": self.calendar}
+                               "min_confidence": self.min_confidence, "calendar": self.calendar,
+                               "abstain": self.abstain}
         for key in ("config_file", "home"):
             value = getattr(self, key)
             if value is not None:
@@ -167,12 +180,14 @@ def check_timeframes(champion: Champion, freqtrade_timeframe: str) -> str:
 
 
 def series_signals(champion: Champion, dataframe: pd.DataFrame, freqtrade_timeframe: str, *,
-                   min_confidence: float | None, calendar: str | None = CONTINUOUS) -> SeriesSignals:
+                   min_confidence: float | None, calendar: str | None = CONTINUOUS,
+                   sets: Any = None, misses: Any = ()) -> SeriesSignals:
     """Score every candle of ``dataframe`` with ``champion``; :class:`SignalRefused` when it cannot.
 
     Refused (the strategy logs the line and trades nothing): a timeframe other than the
     champion's, a dataframe no longer than the champion's warm-up, candles that fail candor's
-    bar validation.
+    bar validation. ``sets`` (``config.forecast``) turns abstentions flat; ``misses``: the
+    champion's resolved set misses (:func:`candor.ops.sets.set_misses`) for ACI's level.
     """
     timeframe = check_timeframes(champion, freqtrade_timeframe)
     model = champion.model
@@ -193,4 +208,8 @@ def series_signals(champion: Champion, dataframe: pd.DataFrame, freqtrade_timefr
     position[rows] = wanted
     confidence[rows] = probs[np.arange(len(best)), best]
     direction[rows] = [CLASS_NAMES[int(proba.columns[j])] for j in best]
+    if sets is not None:
+        names = [CLASS_NAMES[int(c)] for c in proba.columns]
+        abstain = rows[abstaining_rows(probs, names, champion.model.manifest.report, sets, misses)]
+        position[abstain], direction[abstain] = 0.0, ABSTAIN
     return SeriesSignals(position, direction, confidence, trade_tag(champion))

@@ -34,6 +34,7 @@ from candor.config import load_config
 from candor.errors import CandorError
 from candor.freqtrade.export import startup_candles
 from candor.freqtrade.signals import SeriesSignals, SignalRefused, StrategySettings, series_signals
+from candor.ops.sets import set_misses
 from candor.services import Services, open_services
 
 logger = logging.getLogger(__name__)
@@ -91,8 +92,11 @@ class CandorStrategy(IStrategy):
         s = self.candor_settings
         try:
             champion = self.candor_services.registry.champion(s.symbol, s.timeframe, s.horizon)
+            services = self.candor_services
+            misses = set_misses(services.engine, [champion.name], series=(s.symbol, s.timeframe))
             return series_signals(champion, dataframe, self.timeframe, min_confidence=self.candor_min_confidence,
-                                  calendar=s.calendar)
+                                  calendar=s.calendar, sets=services.config.forecast if s.abstain else None,
+                                  misses=misses.get((champion.name, str(champion.version), champion.horizon), ()))
         except SignalRefused as exc:
             logger.warning("candor: %s: %s — no trade.", pair, exc)
         except CandorError as exc:

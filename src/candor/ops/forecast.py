@@ -12,6 +12,9 @@ Why it looks like this:
   are reported and skipped: one broken series must not stop the other 499. Database problems are
   not per-series: every row is written in one transaction at the end, so a dead database leaves
   no partial batch.
+* Each forecast carries a conformal prediction set and abstains (direction ``NONE``, reason
+  stored) when the set is not one class or the champion has no significant edge
+  (:mod:`candor.ops.sets`); abstentions cast no consensus vote.
 * Champions come from the registry's one loader (:meth:`candor.registry.Registry.champion`),
   cached per (name, version, manifest hash): a long-running scheduler pays the hash check and
   unpickling once per version, and the web API applies the same age rule.
@@ -22,7 +25,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -37,9 +40,12 @@ from candor.features import FeatureSet, compute_features, warmup_bars
 from candor.ops.collector import collector_paused
 from candor.ops.consensus import Consensus, consensus
 from candor.ops.context import BarsLoader, served_series
+from candor.ops.sets import Misses, SetDecision, decide, set_misses
+from candor.records.report import TrainingReport
 from candor.registry.artifact import CandorModel, Forecast
 from candor.services import Services
 from candor.store import load_bars, load_tails, upsert_forecasts
+from candor.store.forecasts import ABSTAIN
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +58,13 @@ class SeriesForecast:
     model_name: str
     model_version: str
     flag: str | None = None
+    sets: SetDecision = SetDecision()  # the conformal set and any abstention (candor.ops.sets)
+    report: TrainingReport | None = field(default=None, repr=False, compare=False)  # the champion's
+
+    @property
+    def direction(self) -> str:
+        """What is served and stored: the model's direction, or ``NONE`` when the forecast abstains."""
+        return self.sets.direction(self.forecast.direction)
 
 
 @dataclass(frozen=True)
@@ -194,7 +207,20 @@ def _forecast_one(services: Services, tail: SeriesFeatures, horizon: int, now: d
     if stale and policy == "refuse":
         raise DataError(stale)
     forecast = forecast_bars(champion.model, bars, tail.of(champion.model))
-    return SeriesForecast(forecast, champion.name, champion.version, flag=stale)
+    return SeriesForecast(forecast, champion.name, champion.version, flag=stale, report=champion.model.manifest.report)
+
+
+def with_sets(item: SeriesForecast, settings: Any, misses: Misses) -> SeriesForecast:
+    """``item`` with its conformal set and abstention decided (``settings``: ``config.forecast``)."""
+    f = item.forecast
+    key = (item.model_name, str(item.model_version), int(f.horizon))
+    return replace(item, sets=decide(f.probabilities, item.report or TrainingReport(), settings, misses.get(key, ())))
+
+
+def _decide_all(services: Services, report: ForecastReport) -> None:
+    """Sets for every forecast of the run, from one query of the champions' resolved forecasts."""
+    misses = set_misses(services.store.engine, {item.model_name for item in report.forecasts})
+    report.forecasts = [with_sets(item, services.config.forecast, misses) for item in report.forecasts]
 
 
 def _series_forecasts(services: Services, symbol: str, timeframe: str, loader: BarsLoader, now: datetime,
@@ -221,10 +247,12 @@ def _rows(report: ForecastReport, now: datetime) -> list[dict[str, Any]]:
         agreed = report.consensus.get(f.symbol)
         rows.append({
             "symbol": f.symbol, "timeframe": f.timeframe, "horizon": f.horizon, "bar_ts": f.bar_ts,
-            "generated_at": now, "direction": f.direction, "probabilities": f.probabilities,
+            "generated_at": now, "direction": item.direction, "probabilities": f.probabilities,
             "confidence": f.confidence, "model_name": item.model_name, "model_version": item.model_version,
             "consensus_direction": agreed.direction if agreed else None,
             "consensus_agreement": agreed.agreement if agreed else None,
+            "prediction_set": None if item.sets.prediction_set is None else list(item.sets.prediction_set),
+            "set_alpha": item.sets.alpha, "abstain_reason": item.sets.abstain_reason,
         })
     return rows
 
@@ -260,9 +288,11 @@ def _run_forecasts(services: Services, symbols: Iterable[str] | None, timeframes
     index = services.registry.champion_index() if len(pairs) > 1 else None
     for symbol, timeframe in pairs:
         _series_forecasts(services, symbol, timeframe, loader, now, report, index)
+    _decide_all(services, report)
     by_symbol: dict[str, list[Forecast]] = {}
     for item in report.forecasts:
-        by_symbol.setdefault(item.forecast.symbol, []).append(item.forecast)
+        if item.direction != ABSTAIN:  # an abstention casts no vote
+            by_symbol.setdefault(item.forecast.symbol, []).append(item.forecast)
     report.consensus = {s: consensus(fs, config.forecast.consensus_weights) for s, fs in by_symbol.items()}
     report.written = _write(engine, _rows(report, now))
     report.seconds = time.perf_counter() - started
@@ -279,8 +309,12 @@ def _log(report: ForecastReport) -> None:
         log.warning("skipped %s/%s h%d: %s", skip.symbol, skip.timeframe, skip.horizon, skip.reason)
     for item in report.flagged:
         log.warning("flagged %s/%s: %s", item.forecast.symbol, item.forecast.timeframe, item.flag)
-    log.info("forecast job: %d forecasts, %d new rows, %d skipped", len(report.forecasts), report.written,
-             len(report.skipped), extra={"metrics": {"forecasts": len(report.forecasts), "written": report.written,
-                                                      "skipped": len(report.skipped),
-                                                      "seconds": round(report.seconds, 3)}})
+    for note in sorted({item.sets.note for item in report.forecasts if item.sets.note}):
+        log.warning("%s: %s", ", ".join(sorted({i.model_name for i in report.forecasts if i.sets.note == note})), note)
+    abstained = sum(1 for item in report.forecasts if item.direction == ABSTAIN)
+    log.info("forecast job: %d forecasts (%d abstained), %d new rows, %d skipped", len(report.forecasts), abstained,
+             report.written, len(report.skipped),
+             extra={"metrics": {"forecasts": len(report.forecasts), "written": report.written,
+                                "abstained": abstained, "skipped": len(report.skipped),
+                                "seconds": round(report.seconds, 3)}})
 
