@@ -161,6 +161,8 @@ class ForecastConfig(_Frozen):
                             description="adaptive conformal step γ: α moves by γ(α − miss) per resolved forecast")
     abstain_without_edge: bool = Field(True, description="abstain (direction NONE) when the champion has no "
                                                           "significant out-of-sample edge")
+    abstain_on_wide_sets: bool = Field(True, description="abstain when the conformal set holds more or fewer than "
+                                                          "one class; false serves the model's direction beside its set")
 
     @field_validator("coverage")
     @classmethod

@@ -47,6 +47,20 @@ def test_decide_sets_notes_and_reasons() -> None:
                            calibrated, settings).tolist() == [False, True]
 
 
+def test_wide_sets_can_be_information_instead_of_an_abstention() -> None:
+    """``abstain_on_wide_sets = false``: the set is kept and shown, the model's direction served."""
+    from candor.config import ForecastConfig
+
+    calibrated = TrainingReport.model_validate({"oos": {"verdict": "significant edge"},
+                                                "conformal": {"scores": list(np.linspace(0, 0.6, 99))}})
+    settings = ForecastConfig(abstain_on_wide_sets=False)
+    torn = decide({"BEARISH": 0.48, "NEUTRAL": 0.04, "BULLISH": 0.48}, calibrated, settings)
+    assert torn.prediction_set == ("BEARISH", "BULLISH") and torn.abstain_reason is None
+    assert torn.direction("BULLISH") == "BULLISH"
+    assert abstaining_rows(np.array([[0.45, 0.1, 0.45]]), ["BEARISH", "NEUTRAL", "BULLISH"],
+                           calibrated, settings).tolist() == [False]
+
+
 def _config_settings():
     from candor.config import ForecastConfig
 

@@ -26,6 +26,8 @@ def tiny_config(home: Path, database_url: str, **sections: Any) -> Config:
         "models": {"models": ["logreg"]}, "split": {"folds": 3},
         "evaluation": {"importance_repeats": 0, "n_boot": 100},
         "features": {"medium": 30, "long": 60}, "registry": LENIENT,
+        # the job's wiring is under test here, not abstention (tests/api/test_forecast_sets.py)
+        "forecast": {"abstain_without_edge": False, "abstain_on_wide_sets": False},
     }
     for key, value in sections.items():
         base[key] = {**base.get(key, {}), **value} if isinstance(value, dict) else value

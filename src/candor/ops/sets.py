@@ -13,7 +13,8 @@ Why it looks like this:
   a restart or the API compute the same α_t. Forecasts resolve ``horizon`` bars late; ACI's
   long-run bound holds with that delay too (the update only lags).
 * **Abstention.** A forecast abstains — direction ``NONE``, reason stored — when its set holds
-  more than one class (or none), or when ``forecast.abstain_without_edge`` and the champion's
+  more than one class (or none; ``forecast.abstain_on_wide_sets = false`` keeps the set as
+  information and serves the model's direction), or when ``forecast.abstain_without_edge`` and the champion's
   out-of-sample verdict is not a significant edge. Both reasons are kept when both apply.
 """
 
@@ -110,7 +111,9 @@ def decide(probabilities: Mapping[str, float], report: TrainingReport, settings:
     members = tuple(d for d in DIRECTIONS if 1.0 - float(probabilities.get(d, 0.0)) <= threshold + 1e-12)
     level = f"{min(max(1.0 - alpha, 0.0), 1.0):.0%}"
     reasons = []
-    if len(members) > 1:
+    if not settings.abstain_on_wide_sets:
+        pass  # the set is stored and shown; the direction stays the model's
+    elif len(members) > 1:
         reasons.append(f"the {level} conformal set holds {len(members)} classes ({', '.join(members)})")
     elif not members:
         reasons.append(f"the {level} conformal set is empty (no class is plausible at this level)")
@@ -130,7 +133,7 @@ def abstaining_rows(proba: np.ndarray, class_names: Sequence[str], report: Train
     if settings.abstain_without_edge and _edge_reason(report):
         return np.ones(len(proba), dtype=bool)
     calibration = report.conformal
-    if calibration is None or not calibration.scores:
+    if calibration is None or not calibration.scores or not settings.abstain_on_wide_sets:
         return np.zeros(len(proba), dtype=bool)
     threshold = conformal_quantile(np.asarray(calibration.scores),
                                    aci_alpha(1.0 - settings.coverage, misses, settings.aci_step))
