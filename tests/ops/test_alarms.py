@@ -92,3 +92,17 @@ def test_overlapping_forecasts_are_thinned_and_abstentions_left_out():
     status, reading = sequential_status(np.ones(40, bool), 0.55, DRIFT)
     assert status == "normal" and reading.cusum.statistic == 0.0 and reading.delay_90 == detection_delay(
         0.55, 0.45, reading.cusum.threshold)
+
+
+def test_the_drift_job_states_the_realised_coverage_of_the_conformal_sets():
+    from types import SimpleNamespace
+
+    from candor.ops.drift import _set_coverage_note
+
+    rows = [SimpleNamespace(prediction_set=["BULLISH", "NEUTRAL"], realized_direction="BULLISH"),
+            SimpleNamespace(prediction_set=["BEARISH"], realized_direction="BULLISH"),
+            SimpleNamespace(prediction_set=None, realized_direction="BULLISH"),  # an older champion: no set
+            SimpleNamespace(prediction_set=["BULLISH"], realized_direction="BULLISH"),
+            SimpleNamespace(prediction_set=["NEUTRAL"], realized_direction="NEUTRAL")]
+    assert _set_coverage_note(rows, 0.9) == ["conformal sets held the outcome 75% of 4 resolved forecasts (target 90%)"]
+    assert _set_coverage_note(rows[2:3], 0.9) == []

@@ -272,7 +272,8 @@ def check_horizon(config: Config, *, engine: Engine, champion: Champion, bars: p
     drift = config.drift
     symbol, timeframe, horizon = str(bars.attrs["symbol"]), str(bars.attrs["timeframe"]), champion.horizon
     resolved = _champion_resolved(engine, champion, symbol, timeframe, horizon)
-    recent = resolved[-drift.window:]
+    called = [r for r in resolved if r.direction in CLASS_NAMES.values()]  # an abstention is no call: no miss
+    recent = called[-drift.window:]
     correct = np.array([r.direction == r.realized_direction for r in recent], dtype=float)
     accuracy = float(correct.mean()) if len(recent) else None
     baseline = champion.model.manifest.report.oos.accuracy  # None when the report has no finite one
@@ -284,7 +285,7 @@ def check_horizon(config: Config, *, engine: Engine, champion: Champion, bars: p
     pred_psi = (share_psi(ref_shares, [np.mean(directions == CLASS_NAMES[c]) for c in sorted(CLASS_NAMES)])
                 if ref_shares is not None and len(directions) else None)
     status, reading = sequential_status(scored_hits(resolved, bars.index, horizon, drift.thin_overlapping), baseline, drift)
-    notes = [f"feature PSI basis: {basis}"]
+    notes = [f"feature PSI basis: {basis}", *_set_coverage_note(resolved[-drift.window:], config.forecast.coverage)]
     if reading is not None:
         c = reading.cusum
         notes.append(f"CUSUM {c.statistic:.2f} over {c.n} tested forecasts vs threshold {c.threshold:.2f} "
@@ -295,6 +296,15 @@ def check_horizon(config: Config, *, engine: Engine, champion: Champion, bars: p
                         _finite(ece), _finite(ref_ece), {k: round(v, 6) for k, v in feature_psi.items() if np.isfinite(v)},
                         _finite(pred_psi), champion.name, champion.version, tuple(notes),
                         None if reading is None else reading.as_dict())
+
+
+def _set_coverage_note(rows: list[Any], target: float) -> list[str]:
+    """The realised coverage of the conformal sets of resolved forecasts (abstentions included)."""
+    judged = [r.realized_direction in r.prediction_set for r in rows if getattr(r, "prediction_set", None)]
+    if not judged:
+        return []
+    return [f"conformal sets held the outcome {np.mean(judged):.0%} of {len(judged)} resolved forecasts "
+            f"(target {target:.0%})"]
 
 
 def _recent_forecasts(engine: Engine, symbol: str, timeframe: str, horizon: int, window: int) -> list[Any]:
