@@ -178,7 +178,7 @@ def _log_data(plan: TrainingPlan) -> None:
 
 def _write_log(outcome: TrainingOutcome, lines: list[str], services: Services | None) -> None:
     """The run's log beside its report (``<artifact>/training_log.jsonl``) and, when the run was
-    tracked, into its MLflow run. The artifact's hashes do not list it: a log is no model input."""
+    tracked with MLflow details (``tracking.backend`` mlflow or both), into its MLflow run. The artifact's hashes do not list it: a log is no model input."""
     path = Path(outcome.artifact) / TRAINING_LOG
     try:
         path.write_text("".join(f"{line}\n" for line in lines))
@@ -186,7 +186,8 @@ def _write_log(outcome: TrainingOutcome, lines: list[str], services: Services | 
         log.warning("could not write the training log %s: %s", path, exc)
         return
     run_id = outcome.registered.run_id if outcome.registered is not None else None
-    if run_id and services is not None:
+    # a W&B-only backend keeps in MLflow what the registry needs: the model, not the run's log
+    if run_id and services is not None and services.config.tracking.mlflow_details:
         try:
             services.tracking.client.log_artifact(run_id, str(path))
         except Exception as exc:  # noqa: BLE001 — the log is a convenience; the run is already recorded
