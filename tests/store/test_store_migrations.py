@@ -33,7 +33,7 @@ def test_upgrade_creates_every_table_key_and_index(store_url: str) -> None:
         assert inspector.get_pk_constraint("ohlc_bars")["constrained_columns"] == ["symbol_id", "timeframe", "ts"]
         uniques = {t: [u["column_names"] for u in inspector.get_unique_constraints(t)] for t in TABLES}
         assert uniques["symbols"] == [["ticker"]]
-        assert uniques["ml_forecasts"] == [["symbol", "timeframe", "horizon", "bar_ts"]]
+        assert uniques["ml_forecasts"] == [["symbol", "timeframe", "horizon", "bar_ts", "shadow"]]
         assert uniques["drift_monitoring"] == [["symbol", "timeframe", "date"]]
         indexes = {t: [i["column_names"] for i in inspector.get_indexes(t)] for t in TABLES}
         assert ["symbol", "timeframe", "bar_ts"] in indexes["ml_forecasts"]

@@ -196,13 +196,16 @@ def latest_forecasts(engine: Engine, symbol: str | None = None) -> dict[tuple[st
     """The newest forecast per symbol/timeframe/horizon, picked by the database (one row per key
     comes back, not the 20,000 newest rows of every series)."""
     keys = (MlForecast.symbol, MlForecast.timeframe, MlForecast.horizon)
-    newest_ts = sa.select(*keys, sa.func.max(MlForecast.bar_ts).label("bar_ts")).group_by(*keys)
+    # shadow forecasts (a shadow challenger's, candor.registry.Registry.shadow) are never served
+    newest_ts = sa.select(*keys, sa.func.max(MlForecast.bar_ts).label("bar_ts")).where(
+        MlForecast.shadow.is_(False)).group_by(*keys)
     if symbol is not None:
         newest_ts = newest_ts.where(MlForecast.symbol == symbol)
     latest = newest_ts.subquery()
     query = sa.select(MlForecast).join(latest, sa.and_(
         MlForecast.symbol == latest.c.symbol, MlForecast.timeframe == latest.c.timeframe,
-        MlForecast.horizon == latest.c.horizon, MlForecast.bar_ts == latest.c.bar_ts))
+        MlForecast.horizon == latest.c.horizon, MlForecast.bar_ts == latest.c.bar_ts)).where(
+        MlForecast.shadow.is_(False))
     newest: dict[tuple[str, str, int], MlForecast] = {}
     with Session(engine, expire_on_commit=False) as session:
         for row in session.scalars(query.order_by(MlForecast.bar_ts.desc(), MlForecast.horizon)):
@@ -311,6 +314,7 @@ def forecast_records(engine: Engine, columns: list[str], *, symbol: str | None =
 
 def _forecast_query(query: Any, symbol: str | None, timeframe: str | None, horizon: int | None,
                     start: dt.datetime | None, end: dt.datetime | None, limit: int) -> Any:
+    query = query.where(MlForecast.shadow.is_(False))  # a shadow challenger's forecasts are never served
     for column, value in ((MlForecast.symbol, symbol), (MlForecast.timeframe, timeframe),
                           (MlForecast.horizon, horizon)):
         if value is not None:

@@ -22,7 +22,7 @@ from candor.store._rows import as_mapping, check_fields, check_finite, columns_o
 from candor.store.engine import dialect_insert, transaction
 from candor.store.schema import MlForecast, utc_now
 
-KEY = ("symbol", "timeframe", "horizon", "bar_ts")
+KEY = ("symbol", "timeframe", "horizon", "bar_ts", "shadow")
 #: Column suffixes of the class probabilities (prob_bearish, ...).
 CLASSES = ("bearish", "neutral", "bullish")
 #: Directions are stored as candor.labels.CLASS_NAMES spells them; input of any case is accepted.
@@ -31,7 +31,7 @@ DIRECTIONS = ("BEARISH", "NEUTRAL", "BULLISH")
 ABSTAIN = "NONE"
 _OUTCOME = ("realized_direction", "realized_return", "resolved_at")
 _FIELDS = tuple(c for c in columns_of(MlForecast) if c not in ("id", *_OUTCOME))
-_REQUIRED = (*KEY, "direction", "confidence", "model_name", "model_version")
+_REQUIRED = ("symbol", "timeframe", "horizon", "bar_ts", "direction", "confidence", "model_name", "model_version")
 _NUMBERS = ("confidence", "consensus_agreement", "set_alpha", *(f"prob_{c}" for c in CLASSES))
 _TABLE = MlForecast.__table__
 
@@ -89,6 +89,7 @@ def _prepared(row: object, defaults: Mapping[str, Any]) -> dict[str, Any]:
     fields["horizon"] = int(fields["horizon"])
     fields["model_version"] = str(fields["model_version"])
     fields["bar_ts"] = to_utc(fields["bar_ts"])
+    fields["shadow"] = bool(fields.get("shadow") or False)  # a shadow version's forecast: stored, never served
     fields["generated_at"] = to_utc(fields.get("generated_at") or utc_now())
     return {name: fields.get(name) for name in _FIELDS}
 
@@ -98,7 +99,7 @@ def _refuse_duplicate_keys(rows: list[dict[str, Any]]) -> None:
     for row in rows:
         key = tuple(row[k] for k in KEY)
         if key in seen:
-            raise DataError(f"two forecasts in one batch for the same symbol/timeframe/horizon/bar {key}")
+            raise DataError(f"two forecasts in one batch for the same symbol/timeframe/horizon/bar/shadow {key}")
         seen.add(key)
 
 
@@ -162,9 +163,14 @@ def forecasts(
     horizon: int | None = None,
     resolved: bool | None = None,
     resolved_since: object | None = None,
+    shadow: bool | None = False,
 ) -> list[MlForecast]:
-    """One series' forecasts, oldest bar first; ``resolved=True`` for the drift monitor's sample."""
+    """One series' forecasts, oldest bar first; ``resolved=True`` for the drift monitor's sample.
+
+    ``shadow``: False (default) the served forecasts only, True the shadow version's, None both."""
     query = _filtered(sa.select(MlForecast), symbol, timeframe, horizon)
+    if shadow is not None:
+        query = query.where(MlForecast.shadow.is_(bool(shadow)))
     if resolved is not None:
         column = MlForecast.resolved_at
         query = query.where(column.is_not(None) if resolved else column.is_(None))

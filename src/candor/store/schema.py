@@ -7,8 +7,9 @@ Why these shapes:
   never mix naive and aware timestamps.
 * ``ohlc_bars`` is keyed by ``(symbol_id, timeframe, ts)``: that primary key is both the
   uniqueness that makes imports idempotent and the index that serves range queries.
-* ``ml_forecasts`` is unique per ``(symbol, timeframe, horizon, bar_ts)``: re-running the forecast
-  job for a bar adds no duplicate; late labels fill ``realized_*`` and ``resolved_at`` in place.
+* ``ml_forecasts`` is unique per ``(symbol, timeframe, horizon, bar_ts, shadow)``: re-running the
+  forecast job for a bar adds no duplicate (the champion's row and a shadow version's row of one
+  bar coexist); late labels fill ``realized_*`` and ``resolved_at`` in place.
 * ``drift_monitoring`` is unique per ``(symbol, timeframe, date)``: a re-run replaces the row.
 * JSON columns are ``JSON`` everywhere and ``JSONB`` on PostgreSQL (indexable, compact).
 
@@ -36,7 +37,8 @@ NAMING_CONVENTION = {
 }
 
 #: What an alias move can be; the audit trail refuses anything else.
-ALIAS_ACTIONS = ("promote", "rollback", "force_promote", "archive", "delete", "auto_rollback")
+#: ``shadow`` (migration 0004): a version put in, or taken out of, the ``shadow`` alias.
+ALIAS_ACTIONS = ("promote", "rollback", "force_promote", "archive", "delete", "auto_rollback", "shadow")
 
 JSONType = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
 
@@ -150,7 +152,7 @@ class MlForecast(Base):
 
     __tablename__ = "ml_forecasts"
     __table_args__ = (
-        sa.UniqueConstraint("symbol", "timeframe", "horizon", "bar_ts"),
+        sa.UniqueConstraint("symbol", "timeframe", "horizon", "bar_ts", "shadow"),
         sa.Index(None, "symbol", "timeframe", "bar_ts"),
         sa.Index(None, "resolved_at"),
     )
@@ -178,6 +180,8 @@ class MlForecast(Base):
     prediction_set: Mapped[list[Any] | None]
     set_alpha: Mapped[float | None]
     abstain_reason: Mapped[str | None] = mapped_column(sa.String(255))
+    # Migration 0004: made by the series' shadow version (beside the champion's row, never served).
+    shadow: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
 
 
 class DriftRow(Base):
