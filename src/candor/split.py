@@ -24,6 +24,7 @@ shuffled; every returned index array is sorted ascending.
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -315,3 +316,91 @@ def holdout_split(
     if len(dev) == 0:
         raise ConfigError(f"`holdout` = {holdout} leaves no development rows after purging.")
     return dev, test
+
+
+# --------------------------------------------------------------------------- combinatorial purged CV
+
+
+def cpcv_n_paths(n_groups: int, n_test_groups: int) -> int:
+    """φ = C(N, k)·k/N = C(N−1, k−1): the backtest paths C(N, k) splits recombine into."""
+    return math.comb(n_groups, n_test_groups) * n_test_groups // n_groups
+
+
+class CombinatorialPurgedCV:
+    """Combinatorial purged CV (López de Prado, AFML ch. 12): the rows fall into ``n_groups``
+    contiguous groups (``n // N`` rows each, the last one takes the remainder); each of the
+    C(N, k) splits tests ``n_test_groups`` of them and trains on every other row that survives
+    purging and the embargo *on both sides* of every test block — label-interval purging from
+    ``t1`` as in :class:`PurgedWalkForward`, ``purge`` rows before each block, ``embargo`` rows
+    after each test span. Training rows after a test block are allowed (that is the point), so
+    the embargo matters here.
+
+    Every group is tested in φ = C(N−1, k−1) splits; :meth:`path_splits` assigns the j-th of them
+    to path j, so each of the φ paths covers every row once, each group predicted by a model that
+    never trained on it. Same group and purge conventions as skfolio's ``CombinatorialPurgedCV``
+    (``purged_size`` = the label horizon in bars, when ``t1`` is ts shifted by that horizon).
+    """
+
+    def __init__(self, n_groups: int = 6, n_test_groups: int = 2, *, purge: int = 0, embargo: int = 0,
+                 t1: pd.Series | None = None) -> None:
+        _check_int("n_groups", n_groups, 2)
+        _check_int("n_test_groups", n_test_groups, 1)
+        _check_int("purge", purge, 0)
+        _check_int("embargo", embargo, 0)
+        if n_test_groups >= n_groups:
+            raise ConfigError(f"`n_test_groups` ({n_test_groups}) must be smaller than `n_groups` ({n_groups}).")
+        self.n_groups, self.n_test_groups = n_groups, n_test_groups
+        self.purge, self.embargo, self.t1 = purge, embargo, t1
+
+    def __repr__(self) -> str:
+        return (f"CombinatorialPurgedCV(n_groups={self.n_groups}, n_test_groups={self.n_test_groups}, "
+                f"purge={self.purge}, embargo={self.embargo}, t1={'set' if self.t1 is not None else None})")
+
+    @property
+    def combinations(self) -> list[tuple[int, ...]]:
+        """The test groups of each split, in lexicographic order."""
+        return list(itertools.combinations(range(self.n_groups), self.n_test_groups))
+
+    @property
+    def n_paths(self) -> int:
+        return cpcv_n_paths(self.n_groups, self.n_test_groups)
+
+    def get_n_splits(self, X: Any = None, y: Any = None, groups: Any = None) -> int:
+        return math.comb(self.n_groups, self.n_test_groups)
+
+    def path_splits(self) -> np.ndarray:
+        """``(n_paths, n_groups)`` array: the split whose test set supplies group g on path p."""
+        out = np.empty((self.n_paths, self.n_groups), dtype=np.int64)
+        seen = np.zeros(self.n_groups, dtype=np.int64)
+        for s, combo in enumerate(self.combinations):
+            for g in combo:
+                out[seen[g], g] = s
+                seen[g] += 1
+        return out
+
+    def group_of(self, n: int) -> np.ndarray:
+        """The group number of each of ``n`` rows."""
+        size = n // self.n_groups
+        if size < 1:
+            raise ConfigError(f"`n_groups` = {self.n_groups} is too many for {n} rows; use at most {n}.")
+        return np.minimum(np.arange(n) // size, self.n_groups - 1)
+
+    def split(self, X: Any, y: Any = None, groups: Any = None) -> Iterator[IndexPair]:
+        """Yield ``(train, test)`` sorted int position arrays, one per combination of test groups."""
+        for fold in self.folds(X, t1=groups if groups is not None else None):
+            yield fold.train, fold.test
+
+    def folds(self, X: Any, t1: Any = None) -> list[Fold]:
+        """Every split as a :class:`Fold` (``index`` = the split's number in :attr:`combinations`)."""
+        n = _num_samples(X)
+        timing = _resolve_timing(X, t1 if t1 is not None else self.t1)
+        group = self.group_of(n)
+        out = []
+        for s, combo in enumerate(self.combinations):
+            test = np.flatnonzero(np.isin(group, combo))
+            train = _train_rows(n, test, timing, self.purge, self.embargo)
+            if len(train) == 0:
+                raise ConfigError(f"CPCV split {combo} leaves no training rows after purging; use fewer "
+                                  "`cpcv_test_groups`, a smaller purge/embargo or more data.")
+            out.append(Fold(s, train, test, timing[0]))
+        return out

@@ -22,7 +22,9 @@ import numbers
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator, model_serializer, model_validator,
+)
 
 from candor.errors import ConfigError
 
@@ -253,6 +255,10 @@ class FeatureSet(Spec):
 ROLLING_TRAIN_SIZE = 1000
 
 
+#: SplitSpec fields left out of its dump while at their defaults (config hashes stay as before).
+_CV_FIELDS = ("cv", "cpcv_groups", "cpcv_test_groups")
+
+
 class SplitSpec(Spec):
     """Purged walk-forward evaluation windows. ``None`` purge/embargo mean "= labels.horizon"."""
 
@@ -263,6 +269,22 @@ class SplitSpec(Spec):
     purge: Int | None = Field(None, ge=0)
     embargo: Int | None = Field(None, ge=0)
     holdout: Real = Field(0.15, gt=0.0, lt=0.5, description="newest share of rows never used for selection")
+    cv: Literal["walk_forward", "cpcv"] = Field(
+        "walk_forward", description="'cpcv' also scores combinatorial purged CV paths of the development rows "
+        "(the walk-forward still gives the verdict and fits the blend)")
+    cpcv_groups: Int = Field(6, ge=2, description="cpcv: N contiguous groups of the development rows")
+    cpcv_test_groups: Int = Field(2, ge=1, description="cpcv: k test groups per split (C(N,k) splits, C(N,k)·k/N paths)")
+
+    @model_serializer(mode="wrap")
+    def _omit_default_cv(self, handler: Any) -> Any:
+        # The CPCV settings are recorded only when they differ from the defaults, so every config
+        # hash (and manifest) from before they existed is unchanged.
+        data = handler(self)
+        if isinstance(data, dict):
+            for name in _CV_FIELDS:
+                if name in data and data[name] == SplitSpec.model_fields[name].default:
+                    del data[name]
+        return data
 
     @model_validator(mode="before")
     @classmethod
@@ -275,6 +297,9 @@ class SplitSpec(Spec):
 
     @model_validator(mode="after")
     def _window_size(self) -> SplitSpec:
+        if self.cpcv_test_groups >= self.cpcv_groups:
+            raise ValueError(f"`cpcv_test_groups` ({self.cpcv_test_groups}) must be smaller than `cpcv_groups` "
+                             f"({self.cpcv_groups}): some groups must be left to train on.")
         if self.window == "expanding" and self.train_size is not None:
             raise ValueError(f"`train_size` ({self.train_size}) applies only to window = 'rolling'; set "
                              "window = 'rolling' or remove train_size.")
