@@ -1,4 +1,4 @@
-"""`candor registry list | history | promote | rollback | archive | delete | compare | reconcile`.
+"""`candor registry list | history | promote | shadow | rollback | archive | delete | compare | reconcile`.
 
 A thin shell over :class:`candor.registry.Registry`: it loads the config (home, database and
 tracking URI resolved there), opens the services, names the acting user, calls one library
@@ -126,6 +126,21 @@ def promote_command(
     with _registry() as registry:
         result = registry.promote(name, version, force=force, actor=_actor(), reason=reason)
     _say(f"{result.name}: version {result.version} is now champion ({result.note})")
+
+
+@registry_app.command("shadow")
+def shadow_command(
+    name: str = typer.Argument(..., help=NAME_HELP),
+    version: str = typer.Argument(..., help=VERSION_HELP),
+    replace: bool = typer.Option(False, "--replace", help="Replace the series' current shadow (one per series)."),
+    reason: str = typer.Option(None, "--reason", help="Why; stored in the audit trail."),
+) -> None:
+    """Put a validated, non-champion VERSION in shadow: its forecasts are stored (never served) and the
+    drift job promotes it only when the paired test finds it significantly better than the champion."""
+    name, version = _name(name), _version(version)
+    with _registry() as registry:
+        result = registry.shadow(name, version, replace=replace, actor=_actor(), reason=reason)
+    _say(f"{result.name}: version {result.version} is now the shadow" + (f" ({result.note})" if result.note else ""))
 
 
 @registry_app.command("rollback")

@@ -55,6 +55,9 @@ from candor.store.engine import open_connection, translate_errors
 
 CHAMPION = "champion"
 PREVIOUS = "previous"
+#: A validated, non-champion version whose forecasts are written (flagged, never served) and
+#: compared with the champion's by the drift job; one per model (:meth:`Registry.shadow`).
+SHADOW = "shadow"
 RECONCILE_ACTOR = "candor-reconcile"
 
 

@@ -27,7 +27,7 @@ from candor.config import safe_uri
 from candor.errors import NotFoundError, RegistryError
 from candor.records.verdict import Verdict
 from candor.registry import loading
-from candor.registry.aliases import CHAMPION, PREVIOUS, AliasMove, ReconcileFix, apply_moves, current_aliases, reconcile
+from candor.registry.aliases import CHAMPION, PREVIOUS, SHADOW, AliasMove, ReconcileFix, apply_moves, current_aliases, reconcile
 from candor.registry.artifact import MANIFEST_FILE, CandorModel, sha256_file, verify_artifact
 from candor.registry.champions import Champion, champion_index, check_age, pages
 from candor.registry.common import (
@@ -275,10 +275,55 @@ class Registry:
             moves = [AliasMove(CHAMPION, old, str(mv.version))]
             if old is not None:
                 moves.insert(0, AliasMove(PREVIOUS, aliases.get(PREVIOUS), old))
+            if aliases.get(SHADOW) == str(mv.version):  # a shadow that is promoted stops shadowing
+                moves.insert(0, AliasMove(SHADOW, str(mv.version), None))
             apply_moves(self.client, self.engine, name, moves, action="force_promote" if force else "promote",
                         actor=actor, reason=reason)
         return RegisteredVersion(name, str(mv.version), mv.run_id, status, mv.tags.get(MANIFEST_SHA, ""),
                                  promoted=True, note=f"previous champion: {old or 'none'}")
+
+    @_invalidates
+    def shadow(self, name: str, version: str | int, *, replace: bool = False, actor: str,
+               reason: str | None = None) -> RegisteredVersion:
+        """Put a validated, non-champion version in the ``shadow`` alias (audited as ``shadow``).
+
+        One shadow per model: a second is refused unless ``replace``. Its forecasts are written
+        beside the champion's, flagged and never served; the drift job compares the two on the same
+        resolved rows and promotes the shadow only when it is significantly better."""
+        name = resolve_name(name)
+        self.reconcile(name)
+        mv = self.version(name, version)
+        text, status = str(mv.version), mv.tags.get(STATUS, STAGED)
+        if status != VALIDATED:
+            why = f" ({_reasons(mv)})" if status == FAILED and _reasons(mv) else ""
+            raise RegistryError(f"version {text} of {name} is {status}{why}; only a validated version can be "
+                                "put in shadow.")
+        with mlflow_errors(self.uri):
+            self._check_published(mv)
+            aliases = current_aliases(self.client, name)
+            if aliases.get(CHAMPION) == text:
+                raise RegistryError(f"version {text} is the champion of {name}; a shadow challenges the champion.")
+            current = aliases.get(SHADOW)
+            if current == text:
+                raise RegistryError(f"version {text} is already the shadow of {name}.")
+            if current is not None and not replace:
+                raise RegistryError(f"{name} already has a shadow (version {current}); one shadow per series — "
+                                    "pass --replace to put this one in its place.")
+            apply_moves(self.client, self.engine, name, [AliasMove(SHADOW, current, text)], action="shadow",
+                        actor=actor, reason=reason)
+        return RegisteredVersion(name, text, mv.run_id, status, mv.tags.get(MANIFEST_SHA, ""),
+                                 note=f"replaced shadow {current}" if current else "")
+
+    def shadow_of(self, name: str) -> Any | None:
+        """The MLflow version in ``name``'s shadow alias, or None (no model, no shadow)."""
+        with mlflow_errors(self.uri):
+            try:
+                version = self.client.get_registered_model(resolve_name(name)).aliases.get(SHADOW)
+            except Exception as exc:
+                if is_not_found(exc):
+                    return None
+                raise
+            return None if version is None else self.client.get_model_version(resolve_name(name), str(version))
 
     @_invalidates
     def rollback(self, name: str, *, actor: str, reason: str | None = None,
@@ -293,8 +338,10 @@ class Registry:
                 raise RegistryError(f"{name} has no champion to roll back.")
             if previous is None:
                 raise RegistryError(f"{name} has no previous champion to roll back to.")
-            apply_moves(self.client, self.engine, name,
-                        [AliasMove(PREVIOUS, previous, champion), AliasMove(CHAMPION, champion, previous)],
+            moves = [AliasMove(PREVIOUS, previous, champion), AliasMove(CHAMPION, champion, previous)]
+            if aliases.get(SHADOW) == previous:  # the version that serves again stops shadowing
+                moves.insert(0, AliasMove(SHADOW, previous, None))
+            apply_moves(self.client, self.engine, name, moves,
                         action="auto_rollback" if automatic else "rollback", actor=actor, reason=reason)
             mv = self.client.get_model_version(name, previous)
         return RegisteredVersion(name, previous, mv.run_id, mv.tags.get(STATUS, STAGED),
@@ -315,9 +362,9 @@ class Registry:
         mv = self.version(name, version)
         with mlflow_errors(self.uri):
             aliases = self._refuse_champion(name, str(mv.version), "archive")
-            if aliases.get(PREVIOUS) == str(mv.version):
-                apply_moves(self.client, self.engine, name, [AliasMove(PREVIOUS, str(mv.version), None)],
-                            action="archive", actor=actor, reason=reason)
+            held = [AliasMove(a, str(mv.version), None) for a in (PREVIOUS, SHADOW) if aliases.get(a) == str(mv.version)]
+            if held:
+                apply_moves(self.client, self.engine, name, held, action="archive", actor=actor, reason=reason)
             self.client.set_model_version_tag(name, mv.version, STATUS, ARCHIVED)
         return RegisteredVersion(name, str(mv.version), mv.run_id, ARCHIVED, mv.tags.get(MANIFEST_SHA, ""))
 
@@ -329,9 +376,9 @@ class Registry:
         mv = self.version(name, version)
         with mlflow_errors(self.uri):
             aliases = self._refuse_champion(name, str(mv.version), "delete")
-            if aliases.get(PREVIOUS) == str(mv.version):
-                apply_moves(self.client, self.engine, name, [AliasMove(PREVIOUS, str(mv.version), None)],
-                            action="delete", actor=actor, reason=reason)
+            held = [AliasMove(a, str(mv.version), None) for a in (PREVIOUS, SHADOW) if aliases.get(a) == str(mv.version)]
+            if held:
+                apply_moves(self.client, self.engine, name, held, action="delete", actor=actor, reason=reason)
             self.client.delete_model_version(name, mv.version)
 
     # ---- read-only views -------------------------------------------------------------------
