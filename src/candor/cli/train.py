@@ -29,7 +29,7 @@ def _overrides(**options: Any) -> dict[str, Any]:
     """CLI flags → nested config overrides; flags left at None keep the configured value."""
     layout = {
         "labels": ("label", "horizon", "threshold"),
-        "split": ("folds", "purge", "embargo", "holdout"),
+        "split": ("folds", "purge", "embargo", "holdout", "cv"),
         "models": ("models", "ensemble", "fold_jobs"),
         "registry": ("min_accuracy", "require_edge"),
         "tune": ("optimize", "trials", "timeout", "metric", "study_storage", "reuse_saved"),
@@ -86,6 +86,10 @@ def train_command(
     force: bool = typer.Option(False, "--force", help="Promote even if the current champion is better: skips only the "
                                "champion comparison (audited as force_promote); the gates and hash checks still apply."),
     output_json: Path = typer.Option(None, "--output-json", help="Write the report as JSON here."),
+    oos_out: Path = typer.Option(None, "--oos-out", help="Write the per-bar out-of-sample probabilities here as Parquet "
+                                 "(ts, fold, each member's and the ensemble's class probabilities, label, t1)."),
+    cv: str = typer.Option(None, "--cv", help="walk_forward (default) or cpcv: also score combinatorial purged CV "
+                           "paths (split.cpcv_groups, split.cpcv_test_groups) and report their accuracy distribution."),
     out: Path = typer.Option(None, "--out", help="Directory for the model artifact (default <home>/models)."),
     seed: int = typer.Option(None, "--seed", help="Random seed (default 42)."),
     log_level: str = typer.Option("WARNING", "--log-level", help="DEBUG, INFO, WARNING or ERROR."),
@@ -115,6 +119,9 @@ def train_command(
         raise typer.BadParameter("--reuse-params asks for the saved parameters and --ignore-saved-params refuses "
                                  "them; drop one of them.", param_hint="--reuse-params")
     _refuse_single_series_flags(force=force, period=period, universe=bool(all_series or symbols or timeframes))
+    if oos_out is not None and (all_series or symbols or timeframes):
+        raise typer.BadParameter("applies to one series (--dataset / --data); the universe trains without it.",
+                                 param_hint="--oos-out")
     # lazy: the library is imported when the command runs, so --help and option errors start in < 0.5 s
     from candor.config import load_config
     from candor.data.bars import check_period
@@ -124,13 +131,14 @@ def train_command(
         "--data": data, "--dataset": dataset, "--tz": tz, "--calendar": calendar, "--all": all_series or None,
         "--symbols": symbols or None, "--timeframes": timeframes or None})
     options.check_output_file(output_json, "--output-json")
+    options.check_output_file(oos_out, "--oos-out")
     options.check_output_folder(None if dry_run else out, "--out")
     configure_logging(log_level, json_lines=log_json)
     model_list = _model_list(models, model_type)
     fold_jobs = fold_jobs if fold_jobs is not None else (os.cpu_count() or 1)
     config = load_config(config_file, _overrides(
         label=label, horizon=horizon, threshold=threshold, folds=folds, purge=purge, embargo=embargo,
-        holdout=holdout, models=model_list, ensemble=ensemble, fold_jobs=fold_jobs,
+        holdout=holdout, cv=cv, models=model_list, ensemble=ensemble, fold_jobs=fold_jobs,
         min_accuracy=min_accuracy, require_edge=require_edge, seed=seed,
         optimize=optimize, trials=trials, timeout=timeout, metric=metric, study_storage=study_storage,
         reuse_saved="never" if ignore_saved_params else ("require" if reuse_params else None),
@@ -175,6 +183,10 @@ def train_command(
                                else "candor train --promote",
                                progress=lambda msg: bar.update(task, advance=1 if "fold" in msg or "holdout" in msg else 0))
     document = _document(outcome)
+    if oos_out is not None:
+        from candor.training.run import write_oos_table
+
+        write_oos_table(outcome.result.oos_rows, oos_out)
     if output_json is not None:
         from candor.outputs import write_text_atomic
         from candor.records.values import plain  # NaN → null: JSON every parser reads

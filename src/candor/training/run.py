@@ -76,6 +76,7 @@ class FoldOutcome:
     seconds: float
     tuning: dict | None = None  # member -> candor.training.tuning.TuneResult when config.tune.enabled
     prior_weight: float | None = None  # λ of this fold's blend
+    member_test_proba: dict[str, np.ndarray] = field(default_factory=dict)  # member -> (test rows × classes)
 
 
 @dataclass(frozen=True)
@@ -121,6 +122,7 @@ class TrainResult:
     tuning: dict | None = None  # candor.training.tuning.tuning_summary: best params, studies, trial counts
     derived: tuple = ()  # candor.training.runconfig.DerivedSetting: config fields the run set, and why
     conformal: ConformalCalibration | None = None  # scores the forecast job builds its conformal sets from
+    oos_rows: pd.DataFrame | None = None  # per-bar out-of-sample probabilities (:func:`oos_table`), ``--oos-out``
 
     @property
     def prior_weight(self) -> float | None:
@@ -274,6 +276,7 @@ def _stacked_outcome(blend: Blend, data: LabelledData, member_folds: list[Member
         member_train_accuracy={name: float(np.mean(classes[p.argmax(axis=1)] == y[fold.train]))
                                for name, p in fold.train_proba.items()},
         member_test_pred={name: classes[p.argmax(axis=1)] for name, p in fold.test_proba.items()},
+        member_test_proba=dict(fold.test_proba),
         seconds=fold.seconds, tuning=fold.tuning,
     )
 
@@ -460,7 +463,47 @@ def _train_planned(rows: RowPlan, config: Config, *, symbol: str, timeframe: str
         data_span=_data_span(read, data.y.index, dev, hold), timings=timings,
         n_trials=configurations_tried(config) + (tuning or {}).get("n_trials_total", 0) + extra_trials, tuning=tuning,
         conformal=_conformal_calibration(data, holdout_proba, oos_proba),
+        oos_rows=oos_table(data, outcomes),
     )
+
+
+def _class_column(prefix: str, label: int) -> str:
+    return f"{prefix}_{CLASS_NAMES.get(int(label), str(label)).lower()}"
+
+
+def oos_table(data: LabelledData, outcomes: list[FoldOutcome]) -> pd.DataFrame:
+    """One row per out-of-sample bar of the walk-forward, oldest first: ``ts``, ``fold`` (1-based),
+    each member's class probabilities (``p_<member>_<class>``, e.g. ``p_logreg_bullish``), the
+    ensemble's (``p_ensemble_<class>``), ``label`` and ``t1``. Every probability was predicted by
+    models that never trained on that row (nor on a row whose label interval overlaps its fold)."""
+    if not outcomes:
+        return pd.DataFrame(columns=["ts", "fold", "label", "t1"])
+    test = np.concatenate([o.test for o in outcomes])
+    classes = outcomes[0].classes
+    columns: dict[str, np.ndarray] = {
+        "ts": data.y.index[test].to_numpy(),
+        "fold": np.concatenate([np.full(len(o.test), o.index + 1, dtype=np.int64) for o in outcomes]),
+    }
+    for name in outcomes[0].member_test_proba:
+        stacked = np.vstack([o.member_test_proba[name] for o in outcomes])
+        for j, label in enumerate(classes):
+            columns[_class_column(f"p_{name}", label)] = stacked[:, j]
+    ensemble = np.vstack([o.proba for o in outcomes])
+    for j, label in enumerate(classes):
+        columns[_class_column("p_ensemble", label)] = ensemble[:, j]
+    columns["label"] = data.y.to_numpy()[test].astype(np.int64)
+    table = pd.DataFrame(columns)
+    table["ts"] = pd.DatetimeIndex(data.y.index[test])  # keeps the time zone
+    table["t1"] = pd.DatetimeIndex(data.t1.iloc[test])
+    return table
+
+
+def write_oos_table(table: pd.DataFrame, path):
+    """``table`` as Parquet at ``path``, atomically (a failed write leaves nothing there); the path."""
+    from candor.outputs import write_atomic
+
+    return write_atomic(path, lambda temporary: table.to_parquet(temporary, index=False),
+                 what="out-of-sample probabilities (the training itself finished)")
 
 
 #: A holdout shorter than this calibrates on the pooled walk-forward rows instead.
