@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from candor.cli import main
 from candor.config import load_config
@@ -49,3 +50,18 @@ def test_an_unwritable_oos_out_is_refused_before_training(capsys, tmp_path):
     code = main(["train", "--data", str(tmp_path / "missing.csv"), *CHEAP, "--dry-run",
                  "--oos-out", str(blocker / "oos.parquet")])
     assert code == 3 and "--oos-out" in capsys.readouterr().err
+
+
+def test_cpcv_paths_cover_every_development_row_once_per_path():
+    from candor.training.cpcv import cpcv_paths, describe
+
+    config = load_config(environ={}, overrides={
+        "models": {"models": ("logreg",)}, "split": {"folds": 3, "cv": "cpcv", "cpcv_groups": 4, "cpcv_test_groups": 2},
+    })
+    rows = plan_rows(planted_signal(700, seed=8, strength=1.0), config)
+    cpcv = cpcv_paths(rows.data, rows.dev, config)
+    assert (cpcv["n_splits"], cpcv["n_paths"], cpcv["rows"]) == (6, 3, len(rows.dev))
+    assert len(cpcv["path_accuracy"]) == 3 and all(0 <= a <= 1 for a in cpcv["path_accuracy"])
+    acc = cpcv["accuracy"]
+    assert acc["q00"] <= acc["q50"] <= acc["q100"] and acc["q00"] == pytest.approx(min(cpcv["path_accuracy"]), abs=1e-6)
+    assert cpcv["sharpe_per_row"] is not None and "CPCV 3 paths" in describe(cpcv)

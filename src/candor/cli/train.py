@@ -195,6 +195,10 @@ def train_command(
                           what="report (the training itself finished)")
     if not log_json:
         render_training(console, outcome)
+        if outcome.result.cpcv is not None:
+            from candor.training.cpcv import describe
+
+            console.print(describe(outcome.result.cpcv), highlight=False)
     else:
         console.print_json(json.dumps({"verdict": document["oos"]["verdict"], "artifact": document["artifact"],
                                        "gates": document["gates"]}, default=str))
@@ -337,6 +341,8 @@ def _document(outcome) -> dict[str, Any]:
     document = outcome.result.report.model_dump(mode="json")  # the report the manifest, MLflow and training_runs hold
     document["artifact"] = str(outcome.artifact) if outcome.artifact else None
     document["gates"] = {"passed": outcome.passed, "failures": outcome.gate_failures}
+    if getattr(outcome.result, "cpcv", None) is not None:
+        document["cpcv"] = outcome.result.cpcv
     registered = outcome.registered
     document["registry"] = None if registered is None else {
         "name": registered.name, "version": registered.version, "status": registered.status,

@@ -123,6 +123,7 @@ class TrainResult:
     derived: tuple = ()  # candor.training.runconfig.DerivedSetting: config fields the run set, and why
     conformal: ConformalCalibration | None = None  # scores the forecast job builds its conformal sets from
     oos_rows: pd.DataFrame | None = None  # per-bar out-of-sample probabilities (:func:`oos_table`), ``--oos-out``
+    cpcv: dict | None = None  # split.cv = "cpcv": the path distribution (:func:`candor.training.cpcv.cpcv_paths`)
 
     @property
     def prior_weight(self) -> float | None:
@@ -381,6 +382,16 @@ def train(bars: pd.DataFrame, config: Config, progress: Progress | None = None, 
     log.info("backtest: out-of-sample trades after costs in %.2fs", result.timings["backtest_s"],
              extra={"stage": "backtest", "metrics": {"seconds": round(result.timings["backtest_s"], 3)}})
     result.timings["total_s"] += rows.seconds + result.timings["backtest_s"]
+    if config.split.cv == "cpcv":
+        from candor.training.cpcv import cpcv_paths, describe
+
+        say = progress or (lambda _msg: None)
+        result.cpcv = cpcv_paths(rows.data, rows.dev, config)
+        result.timings["cpcv_s"] = result.cpcv["seconds"]
+        result.timings["total_s"] += result.cpcv["seconds"]
+        say(describe(result.cpcv))
+        log.info("cpcv: %s in %.2fs", describe(result.cpcv), result.cpcv["seconds"],
+                 extra={"stage": "cpcv", "metrics": {k: result.cpcv[k] for k in ("n_paths", "accuracy", "seconds")}})
     return result
 
 
