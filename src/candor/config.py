@@ -216,8 +216,14 @@ class DriftConfig(_Frozen):
     min_samples: int = Field(30, ge=1, description="tested forecasts needed before judging")
     window: int = Field(60, ge=1, description="newest resolved forecasts in the rolling accuracy (shown, not tested)")
     psi_bins: int = Field(10, ge=2)
-    psi_window: int = Field(60, ge=10, description="newest bars compared with the training distribution")
-    psi_warn: float = Field(0.25, gt=0.0, description="feature or prediction PSI above this → monitor")
+    psi_window: int = Field(60, ge=10, description="newest bars whose features are judged, against an empirical null "
+                                                   "of equally long windows of the champion's span (candor.ops.feature_drift)")
+    psi_warn: float = Field(0.25, gt=0.0, description="prediction PSI above this → monitor; a feature is flagged only "
+                                                      "above this and beyond its empirical null")
+    feature_null_quantile: float = Field(
+        0.9999, gt=0.5, lt=1.0, description="features are flagged beyond the (1 - this) / features tail of a gamma "
+                                            "fitted to their PSIs over equally long reference windows")
+    feature_null_min_windows: int = Field(100, ge=10, description="reference windows needed before judging features")
     calibration_warn: float = Field(0.10, gt=0.0, description="ECE rise over the holdout's above this → monitor")
 
     @model_validator(mode="before")

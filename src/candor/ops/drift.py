@@ -20,10 +20,12 @@ Why these choices:
 * **Calibration drift** = ECE of the recent resolved forecasts minus the ECE of the champion on
   its own holdout rows (which it never trained on), so a model that was always a bit
   over-confident does not alarm.
-* **Feature PSI** per feature: recent bars vs the champion's training span (bars before its
-  holdout), bins = training quantiles. **Prediction PSI**: recent forecast directions vs the
-  champion's predicted-class mix on its holdout. Either above its threshold lifts ``normal`` to
-  ``monitor``; only accuracy can say ``drift`` or ``emergency``.
+* **Feature drift** (:mod:`candor.ops.feature_drift`): the PSI of the newest ``psi_window`` bars
+  against the champion's span, judged against the PSIs of equally long windows inside that span
+  (an empirical null that holds for autocorrelated features), flagged beyond its 99th percentile.
+  **Prediction PSI**: recent forecast directions vs the champion's predicted-class mix on its
+  holdout. A flagged feature, a prediction PSI above ``psi_warn`` or a calibration rise lifts
+  ``normal`` to ``monitor``; only accuracy can say ``drift`` or ``emergency``. Every alert says why.
 * One ``drift_monitoring`` row per symbol/timeframe/date; with several horizons the row carries
   the worst horizon's numbers and every horizon under ``details["horizons"]``.
 """
@@ -49,6 +51,7 @@ from candor.labels import CLASS_NAMES, LabelSpec, make_labels
 from candor.ops.alarms import Cusum, alternative, cusum, detection_delay, threshold_for
 from candor.ops.alerts import Alert, Delivery, send_alert, should_alert
 from candor.ops.context import served_series
+from candor.ops.feature_drift import FeatureDrift, judge_features
 from candor.records.status import DriftStatus
 from candor.registry.aliases import CHAMPION, PREVIOUS, current_aliases
 from candor.registry.champions import Champion
@@ -250,21 +253,21 @@ def _holdout_reference(champion: Champion, bars: pd.DataFrame, features: pd.Data
     return ece, shares
 
 
-def _feature_psi(champion: Champion, features: pd.DataFrame, config: DriftConfig) -> tuple[dict[str, float], str]:
+def _feature_psi(champion: Champion, features: pd.DataFrame, config: DriftConfig) -> FeatureDrift:
+    """The newest ``psi_window`` bars against the empirical null of the champion's span (the rule:
+    :mod:`candor.ops.feature_drift`). The reference is every bar up to ``holdout_end`` (training and
+    holdout: what the champion was validated on), cut before the live window; without the tag,
+    every bar before the live window."""
     # Calendar features (month, weekday, hour) are left out: a window of a few weeks never has the
     # training span's spread of months, so their PSI is large by construction, not by drift.
     calendar = {spec.name for spec in time_specs(str(champion.model.timeframe))}
     complete = features.drop(columns=[c for c in features.columns if c in calendar]).dropna()
-    current = complete.iloc[-config.psi_window:]
-    start = champion.tags.get("holdout_start")
-    reference = complete.loc[:pd.Timestamp(start)].iloc[:-1] if start else complete.iloc[:0]
-    basis = "training span (bars before the holdout)"
-    if len(reference) < 2 * config.psi_bins:
-        reference, basis = complete.iloc[:-config.psi_window], "bars before the recent window"
-    if len(reference) < 2 * config.psi_bins or current.empty:
-        return {}, "too few bars for feature PSI"
-    values = {c: psi(reference[c].to_numpy(), current[c].to_numpy(), config.psi_bins) for c in complete.columns}
-    return values, basis
+    live = complete.iloc[-config.psi_window:]
+    reference, basis = complete.iloc[:len(complete) - len(live)], "bars before the live window"
+    end = champion.tags.get("holdout_end")
+    if end:
+        reference, basis = reference.loc[:pd.Timestamp(end)], "the champion's span (training + holdout)"
+    return judge_features(reference, live, config, basis)
 
 
 def check_horizon(config: Config, *, engine: Engine, champion: Champion, bars: pd.DataFrame) -> HorizonDrift:
@@ -280,17 +283,18 @@ def check_horizon(config: Config, *, engine: Engine, champion: Champion, bars: p
     features = champion.model.features(bars)
     ref_ece, ref_shares = _holdout_reference(champion, bars, features)
     ece = expected_calibration_error(np.array([r.confidence for r in recent]), correct) if len(recent) else None
-    feature_psi, basis = _feature_psi(champion, features, drift)
+    judged = _feature_psi(champion, features, drift)
+    feature_psi = judged.psi
     directions = np.array([r.direction for r in _recent_forecasts(engine, symbol, timeframe, horizon, drift.window)])
     pred_psi = (share_psi(ref_shares, [np.mean(directions == CLASS_NAMES[c]) for c in sorted(CLASS_NAMES)])
                 if ref_shares is not None and len(directions) else None)
     status, reading = sequential_status(scored_hits(resolved, bars.index, horizon, drift.thin_overlapping), baseline, drift)
-    notes = [f"feature PSI basis: {basis}", *_set_coverage_note(resolved[-drift.window:], config.forecast.coverage)]
+    notes = [f"feature PSI basis: {judged.basis}", *_set_coverage_note(resolved[-drift.window:], config.forecast.coverage)]
     if reading is not None:
         c = reading.cusum
         notes.append(f"CUSUM {c.statistic:.2f} over {c.n} tested forecasts vs threshold {c.threshold:.2f} "
                      f"(false alarms <= {drift.false_alarms_per_year:g}/year; emergency {reading.emergency_threshold:.2f})")
-    status, notes = _escalate(status, notes, feature_psi, pred_psi, ece, ref_ece, drift)
+    status, notes = _escalate(status, notes, judged, pred_psi, ece, ref_ece, drift)
     return HorizonDrift(symbol, timeframe, horizon, status, len(recent), accuracy, baseline,
                         None if accuracy is None or baseline is None else accuracy - baseline,
                         _finite(ece), _finite(ref_ece), {k: round(v, 6) for k, v in feature_psi.items() if np.isfinite(v)},
@@ -311,19 +315,25 @@ def _recent_forecasts(engine: Engine, symbol: str, timeframe: str, horizon: int,
     return forecasts(engine, symbol, timeframe, horizon=horizon)[-window:]
 
 
-def _escalate(status: DriftStatus, notes: list[str], feature_psi: dict[str, float], pred_psi: float | None,
+# the notes `_escalate` adds: each is a reason to monitor, and an alert quotes them
+_REASONS = ("feature drift:", "prediction PSI", "calibration error")
+
+
+def _escalate(status: DriftStatus, notes: list[str], features: FeatureDrift, pred_psi: float | None,
               ece: float | None, ref_ece: float | None, drift: DriftConfig) -> tuple[DriftStatus, list[str]]:
-    """Distribution or calibration drift lifts ``normal`` to ``monitor`` (never higher)."""
-    worst = max(feature_psi.items(), key=lambda kv: kv[1], default=(None, 0.0))
-    if worst[0] is not None and worst[1] > drift.psi_warn:
-        notes.append(f"feature {worst[0]} PSI {worst[1]:.3f} > {drift.psi_warn}")
+    """A flagged feature, prediction drift or a calibration rise lifts ``normal`` to ``monitor`` (never
+    higher). Only the reasons added here lift it: the informational notes before them (basis, set
+    coverage, CUSUM) used to count too, so nearly every ``normal`` check read ``monitor``."""
+    reasons = []
+    if features.reason():
+        reasons.append(features.reason())
     if pred_psi is not None and pred_psi > drift.psi_warn:
-        notes.append(f"prediction PSI {pred_psi:.3f} > {drift.psi_warn}")
+        reasons.append(f"prediction PSI {pred_psi:.3f} > {drift.psi_warn}")
     if ece is not None and ref_ece is not None and ece - ref_ece > drift.calibration_warn:
-        notes.append(f"calibration error {ece:.3f} vs {ref_ece:.3f} on the holdout")
-    if status == DriftStatus.NORMAL and len(notes) > 1:
+        reasons.append(f"calibration error {ece:.3f} vs {ref_ece:.3f} on the holdout")
+    if status == DriftStatus.NORMAL and reasons:
         status = DriftStatus.MONITOR
-    return status, notes
+    return status, [*notes, *reasons]
 
 
 # ---- the job --------------------------------------------------------------------------------------
@@ -374,19 +384,40 @@ def _summary(result: HorizonDrift) -> dict[str, Any]:
     return {k: v for k, v in asdict(result).items() if k in keep}
 
 
+def _accuracy_state(result: HorizonDrift) -> str:
+    """Where live accuracy stands: at/above or below the baseline, and what the sequential test says."""
+    if result.accuracy is None or result.baseline is None:
+        return f"not judged yet ({result.n} resolved forecasts, baseline {'n/a' if result.baseline is None else f'{result.baseline:.1%}'})"
+    side = ("at or above the baseline" if result.accuracy >= result.baseline
+            else f"{(result.baseline - result.accuracy) * 100:.1f} pts below the baseline")
+    state = (f"accuracy {result.accuracy:.1%} over {result.n} resolved forecasts vs baseline {result.baseline:.1%} "
+             f"({side})")
+    seq = result.sequential
+    if seq:
+        verdict = ("past the emergency threshold" if seq["statistic"] >= seq["emergency_threshold"]
+                   else "past the drift threshold" if seq["statistic"] >= seq["threshold"]
+                   else "half-way to the drift threshold" if seq["statistic"] >= seq["threshold"] / 2
+                   else "below half the drift threshold")
+        state += (f"; CUSUM {seq['statistic']:.2f} over {seq['tested']} tested forecasts vs threshold "
+                  f"{seq['threshold']:.2f} ({verdict})")
+    return state
+
+
 def _alert_for(result: HorizonDrift) -> Alert:
-    accuracy = "n/a" if result.accuracy is None else f"{result.accuracy:.1%}"
-    baseline = "n/a" if result.baseline is None else f"{result.baseline:.1%}"
+    """The alert: status, series, *why* (the reasons that lifted it, else the accuracy test) and the
+    accuracy state, in one line a person can act on."""
+    reasons = [n for n in result.notes if n.startswith(_REASONS)]
     seq = result.sequential or {}
-    test = (f"; CUSUM {seq['statistic']:.2f} over {seq['tested']} tested forecasts vs threshold {seq['threshold']:.2f}"
-            if seq else "")
+    if result.status in (DriftStatus.DRIFT, DriftStatus.EMERGENCY) or (
+            seq and seq["statistic"] >= seq["threshold"] / 2 and result.status == DriftStatus.MONITOR):
+        reasons.insert(0, "live accuracy fell against the baseline (sequential test)")
+    why = "; ".join(reasons) or f"status {result.status}"
     text = (f"candor drift {result.status.upper()}: {result.symbol}/{result.timeframe} h{result.horizon} "
-            f"accuracy {accuracy} over {result.n} resolved forecasts vs baseline {baseline}{test} "
-            f"({result.model_name} v{result.model_version})")
+            f"({result.model_name} v{result.model_version}). Why: {why}. Accuracy: {_accuracy_state(result)}.")
     details = {"horizon": result.horizon, "n": result.n, "accuracy": result.accuracy, "baseline": result.baseline,
                "margin": result.margin, "model_name": result.model_name, "model_version": result.model_version,
                "max_feature_psi": result.max_feature_psi, "prediction_psi": result.prediction_psi,
-               "notes": list(result.notes), "sequential": result.sequential}
+               "notes": list(result.notes), "sequential": result.sequential, "reasons": reasons}
     return Alert(result.symbol, result.timeframe, result.status, text, details)
 
 
