@@ -15,6 +15,9 @@ Why it looks like this:
 * Each forecast carries a conformal prediction set and abstains (direction ``NONE``, reason
   stored) when the set is not one class or the champion has no significant edge
   (:mod:`candor.ops.sets`); abstentions cast no consensus vote.
+* A series whose model has a ``shadow`` version (``candor registry shadow``) gets that version's
+  forecast of the same bar too, stored with ``shadow`` true: never served, no consensus vote; the
+  drift job compares the two on the same resolved rows.
 * Champions come from the registry's one loader (:meth:`candor.registry.Registry.champion`),
   cached per (name, version, manifest hash): a long-running scheduler pays the hash check and
   unpickling once per version, and the web API applies the same age rule.
@@ -60,6 +63,7 @@ class SeriesForecast:
     flag: str | None = None
     sets: SetDecision = SetDecision()  # the conformal set and any abstention (candor.ops.sets)
     report: TrainingReport | None = field(default=None, repr=False, compare=False)  # the champion's
+    shadow: bool = False  # made by the series' shadow version: stored flagged, never served or voted
 
     @property
     def direction(self) -> str:
@@ -84,6 +88,8 @@ class ForecastReport:
     written: int
     forecasts: list[SeriesForecast] = field(default_factory=list)
     skipped: list[Skipped] = field(default_factory=list)
+    #: The shadow versions' forecasts of the same bars (stored with ``shadow`` true, never served).
+    shadows: list[SeriesForecast] = field(default_factory=list)
     consensus: dict[str, Consensus] = field(default_factory=dict)
     seconds: float = 0.0
 
@@ -210,6 +216,14 @@ def _forecast_one(services: Services, tail: SeriesFeatures, horizon: int, now: d
     return SeriesForecast(forecast, champion.name, champion.version, flag=stale, report=champion.model.manifest.report)
 
 
+def _shadow_one(services: Services, tail: SeriesFeatures, made: SeriesForecast, version: str) -> SeriesForecast:
+    """The shadow version's forecast of the bar the champion just forecast (same tail, same flag)."""
+    model = services.registry.load_verified(services.registry.version(made.model_name, version))
+    forecast = forecast_bars(model, tail.bars, tail.of(model))
+    return SeriesForecast(forecast, made.model_name, version, flag=made.flag, report=model.manifest.report,
+                          shadow=True)
+
+
 def with_sets(item: SeriesForecast, settings: Any, misses: Misses) -> SeriesForecast:
     """``item`` with its conformal set and abstention decided (``settings``: ``config.forecast``)."""
     f = item.forecast
@@ -221,10 +235,12 @@ def _decide_all(services: Services, report: ForecastReport) -> None:
     """Sets for every forecast of the run, from one query of the champions' resolved forecasts."""
     misses = set_misses(services.store.engine, {item.model_name for item in report.forecasts})
     report.forecasts = [with_sets(item, services.config.forecast, misses) for item in report.forecasts]
+    report.shadows = [with_sets(item, services.config.forecast, misses) for item in report.shadows]
 
 
 def _series_forecasts(services: Services, symbol: str, timeframe: str, loader: BarsLoader, now: datetime,
-                      report: ForecastReport, index: dict[str, Any] | None = None) -> None:
+                      report: ForecastReport, index: dict[str, Any] | None = None,
+                      shadows: dict[str, str] | None = None) -> None:
     """Forecast every configured horizon of one series; record skips instead of raising."""
     horizons = services.config.forecast.horizons
     try:
@@ -235,16 +251,24 @@ def _series_forecasts(services: Services, symbol: str, timeframe: str, loader: B
     tail = SeriesFeatures(bars)
     for horizon in horizons:
         try:
-            report.forecasts.append(_forecast_one(services, tail, horizon, now, index))
+            made = _forecast_one(services, tail, horizon, now, index)
         except CandorError as exc:
             report.skipped.append(Skipped(symbol, timeframe, horizon, str(exc)))
+            continue
+        report.forecasts.append(made)
+        shadow = (shadows or {}).get(made.model_name)
+        if shadow is not None and shadow != made.model_version:
+            try:  # a shadow that cannot forecast never costs the champion's row
+                report.shadows.append(_shadow_one(services, tail, made, shadow))
+            except CandorError as exc:
+                log.warning("shadow %s v%s skipped: %s", made.model_name, shadow, exc)
 
 
 def _rows(report: ForecastReport, now: datetime) -> list[dict[str, Any]]:
     rows = []
-    for item in report.forecasts:
+    for item in (*report.forecasts, *report.shadows):
         f = item.forecast
-        agreed = report.consensus.get(f.symbol)
+        agreed = None if item.shadow else report.consensus.get(f.symbol)
         rows.append({
             "symbol": f.symbol, "timeframe": f.timeframe, "horizon": f.horizon, "bar_ts": f.bar_ts,
             "generated_at": now, "direction": item.direction, "probabilities": f.probabilities,
@@ -252,7 +276,7 @@ def _rows(report: ForecastReport, now: datetime) -> list[dict[str, Any]]:
             "consensus_direction": agreed.direction if agreed else None,
             "consensus_agreement": agreed.agreement if agreed else None,
             "prediction_set": None if item.sets.prediction_set is None else list(item.sets.prediction_set),
-            "set_alpha": item.sets.alpha, "abstain_reason": item.sets.abstain_reason,
+            "set_alpha": item.sets.alpha, "abstain_reason": item.sets.abstain_reason, "shadow": item.shadow,
         })
     return rows
 
@@ -286,8 +310,9 @@ def _run_forecasts(services: Services, symbols: Iterable[str] | None, timeframes
     # One batched champion lookup for the whole universe (one paged registry query, two after a
     # rollback), not two round trips per series; a single series keeps the direct lookup.
     index = services.registry.champion_index() if len(pairs) > 1 else None
+    shadows = services.registry.shadow_index() if pairs else {}  # one more paged query, not one per series
     for symbol, timeframe in pairs:
-        _series_forecasts(services, symbol, timeframe, loader, now, report, index)
+        _series_forecasts(services, symbol, timeframe, loader, now, report, index, shadows)
     _decide_all(services, report)
     by_symbol: dict[str, list[Forecast]] = {}
     for item in report.forecasts:

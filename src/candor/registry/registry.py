@@ -314,6 +314,12 @@ class Registry:
         return RegisteredVersion(name, text, mv.run_id, status, mv.tags.get(MANIFEST_SHA, ""),
                                  note=f"replaced shadow {current}" if current else "")
 
+    def shadow_index(self) -> dict[str, str]:
+        """Registered name → shadow version for every candor model that has one (one paged query)."""
+        with mlflow_errors(self.uri):
+            models = pages(self.client.search_registered_models, filter_string="name LIKE 'candor.%'")
+        return {m.name: str(m.aliases[SHADOW]) for m in models if SHADOW in (m.aliases or {})}
+
     def shadow_of(self, name: str) -> Any | None:
         """The MLflow version in ``name``'s shadow alias, or None (no model, no shadow)."""
         with mlflow_errors(self.uri):

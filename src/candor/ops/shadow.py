@@ -1,0 +1,124 @@
+"""The shadow challenger's live comparison: shadow vs champion on the same resolved forecasts.
+
+Why it looks like this:
+
+* The forecast job writes the shadow version's forecast of every bar the champion forecasts
+  (``ml_forecasts.shadow`` true, never served). Once resolved, the two are compared on exactly
+  the bars both forecast — the paired test (:func:`candor.evaluate.lift_test`: block bootstrap for
+  serially dependent rows, Student-t interval at ``evaluation.alpha``), lift = shadow − champion
+  accuracy.
+* The models are compared, not the abstention rule: each row's call is the model's own direction
+  (argmax of its stored class probabilities), so an abstention neither hides a miss nor costs a hit.
+* The shadow is promoted (audit row: actor ``candor-drift``, the lift, CI and p-value as reason)
+  only when the lift's whole interval is above zero and at least ``drift.min_samples`` rows were
+  compared; otherwise the comparison is reported and nothing moves.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from candor.errors import CandorError
+from candor.store import forecasts
+from candor.store.forecasts import CLASSES, DIRECTIONS
+
+log = logging.getLogger(__name__)
+ACTOR = "candor-drift"
+
+
+@dataclass(frozen=True)
+class ShadowComparison:
+    """Shadow vs champion of one model on their common resolved forecasts."""
+
+    name: str
+    horizon: int
+    champion: str
+    shadow: str
+    n: int
+    champion_accuracy: float | None = None
+    shadow_accuracy: float | None = None
+    lift: float | None = None
+    ci_low: float | None = None
+    ci_high: float | None = None
+    p_value: float | None = None
+    promoted: bool = False
+    note: str = ""
+
+    @property
+    def significantly_better(self) -> bool:
+        return self.ci_low is not None and self.ci_low > 0
+
+    def summary(self) -> str:
+        head = f"{self.name} h{self.horizon}: shadow v{self.shadow} vs champion v{self.champion} on {self.n} resolved rows"
+        if self.lift is None:
+            return f"{head} — {self.note}"
+        verdict = ("significantly better" if self.significantly_better else
+                   "significantly worse" if (self.ci_high or 0.0) < 0 else "not significantly different")
+        return (f"{head}: {self.shadow_accuracy:.1%} vs {self.champion_accuracy:.1%}, lift {self.lift:+.1%} "
+                f"[CI {self.ci_low:+.1%}, {self.ci_high:+.1%}], p = {self.p_value:.3f} — {verdict}"
+                + ("; promoted" if self.promoted else "") + (f"; {self.note}" if self.note else ""))
+
+
+def model_call(row: Any) -> str:
+    """The model's own direction of a stored forecast: argmax of its probabilities (the stored
+    direction when they are missing) — an abstention still records what the model thought."""
+    probs = [getattr(row, f"prob_{c}") for c in CLASSES]
+    if any(p is None for p in probs):
+        return str(row.direction)
+    return DIRECTIONS[int(np.argmax(probs))]
+
+
+def paired_hits(champion_rows: list[Any], shadow_rows: list[Any]) -> tuple[np.ndarray, np.ndarray]:
+    """Hit (1) / miss (0) of champion and shadow on the bars both forecast and both resolved,
+    oldest bar first."""
+    theirs = {r.bar_ts: r for r in shadow_rows if r.realized_direction is not None}
+    pairs = [(c, theirs[c.bar_ts]) for c in sorted(champion_rows, key=lambda r: r.bar_ts)
+             if c.realized_direction is not None and c.bar_ts in theirs]
+    champ = np.array([model_call(c) == c.realized_direction for c, _ in pairs], dtype=float)
+    shadow = np.array([model_call(s) == s.realized_direction for _, s in pairs], dtype=float)
+    return champ, shadow
+
+
+def compare(name: str, horizon: int, champion: str, shadow: str, champion_rows: list[Any], shadow_rows: list[Any],
+            *, alpha: float, n_boot: int, min_samples: int) -> ShadowComparison:
+    """The paired test of the shadow's hits against the champion's on their common resolved rows."""
+    champ, other = paired_hits(champion_rows, shadow_rows)
+    n = len(champ)
+    if n < min_samples:
+        return ShadowComparison(name, horizon, champion, shadow, n,
+                                note=f"too few common resolved forecasts to compare ({n} < drift.min_samples {min_samples})")
+    from candor.evaluate import lift_test  # lazy: scipy loads only where a comparison is made
+
+    test = lift_test(other, champ, n_boot=n_boot, alpha=alpha, horizon=horizon)
+    return ShadowComparison(name, horizon, champion, shadow, n, float(champ.mean()), float(other.mean()),
+                            test.estimate, test.ci_low, test.ci_high, test.p_value)
+
+
+def check_shadow(services: Any, champion: Any, symbol: str, timeframe: str) -> ShadowComparison | None:
+    """Compare ``champion``'s model's shadow with it (None: no shadow) and promote a significantly
+    better shadow; a refused promotion (the shadow failed or was archived since) is reported."""
+    registry, config = services.registry, services.config
+    shadow = registry.shadow_index().get(champion.name)
+    if shadow is None or shadow == champion.version:
+        return None
+    rows = forecasts(services.store.engine, symbol, timeframe, horizon=champion.horizon, resolved=True, shadow=None)
+    mine = [r for r in rows if not r.shadow and (r.model_name, str(r.model_version)) == (champion.name, champion.version)]
+    theirs = [r for r in rows if r.shadow and (r.model_name, str(r.model_version)) == (champion.name, shadow)]
+    result = compare(champion.name, champion.horizon, champion.version, shadow, mine, theirs,
+                     alpha=config.evaluation.alpha, n_boot=config.evaluation.n_boot,
+                     min_samples=config.drift.min_samples)
+    if result.significantly_better:
+        reason = (f"shadow significantly better than champion v{champion.version} on {result.n} live resolved "
+                  f"forecasts: lift {result.lift:+.4f} [CI {result.ci_low:+.4f}, {result.ci_high:+.4f}], "
+                  f"p = {result.p_value:.4g}")
+        try:
+            registry.promote(champion.name, shadow, actor=ACTOR, reason=reason)
+            result = ShadowComparison(**{**result.__dict__, "promoted": True})
+        except CandorError as exc:
+            result = ShadowComparison(**{**result.__dict__, "note": f"not promoted: {exc}"})
+    log.info("shadow %s", result.summary())
+    return result
