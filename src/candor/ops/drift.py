@@ -359,6 +359,7 @@ class DriftReport:
     actions: list[EmergencyAction] = field(default_factory=list)
     skipped: list[tuple[str, str, str]] = field(default_factory=list)
     rows: list[int] = field(default_factory=list)
+    shadows: list[Any] = field(default_factory=list)  # candor.ops.shadow.ShadowComparison per shadowed model
 
 
 def _worst(results: list[HorizonDrift]) -> HorizonDrift:
@@ -490,7 +491,23 @@ def _check_series(services: Services, bars: pd.DataFrame, now: datetime,
             results.append((check_horizon(services.config, engine=engine, champion=champion, bars=bars), champion))
         except CandorError as exc:
             report.skipped.append((symbol, timeframe, f"h{horizon}: {exc}"))
+            continue
+        _shadow_hook(services, champion, symbol, timeframe, report)
     return results
+
+
+def _shadow_hook(services: Services, champion: Champion, symbol: str, timeframe: str, report: DriftReport) -> None:
+    """The shadow challenger's paired comparison with ``champion`` (:mod:`candor.ops.shadow`), which
+    promotes a significantly better shadow; a failed comparison is a skip, never the drift check's."""
+    from candor.ops.shadow import check_shadow
+
+    try:
+        found = check_shadow(services, champion, symbol, timeframe)
+    except CandorError as exc:
+        report.skipped.append((symbol, timeframe, f"h{champion.horizon} shadow: {exc}"))
+        return
+    if found is not None:
+        report.shadows.append(found)
 
 
 def run_drift(
