@@ -127,11 +127,14 @@ def drift_command(
     check_series_request(symbol_list, timeframe_list or config.forecast.timeframes)  # before the store is opened
     with open_services(config) as services:
         report = run_drift(services, symbols=symbol_list, timeframes=timeframe_list)
-    table = Table("series", "h", "status", "n", "accuracy", "baseline", "max PSI", "ECE", title="drift")
+    table = Table("series", "h", "status", "n", "accuracy", "baseline", "CUSUM / alarm at", "max PSI", "ECE",
+                  title="drift")
     for r in report.results:
         table.add_row(f"{r.symbol}/{r.timeframe}", str(r.horizon), r.status, str(r.n), _pct(r.accuracy),
-                      _pct(r.baseline), _num(r.max_feature_psi), _num(r.calibration_error))
+                      _pct(r.baseline), _cusum(r.sequential), _num(r.max_feature_psi), _num(r.calibration_error))
     console.print(table)
+    for shadow in report.shadows:
+        console.print(shadow.summary(), highlight=False, markup=False)
     for action in report.actions:
         console.print(f"emergency {action.action} {action.symbol}/{action.timeframe}: "
                       f"{'ok' if action.ok else 'FAILED'} — {action.detail}", highlight=False)
@@ -139,6 +142,11 @@ def drift_command(
         console.print(f"skipped {symbol}/{timeframe}: {reason}", highlight=False)
     console.print(f"{report.resolved} forecast(s) resolved, {len(report.alerts)} alert(s)", highlight=False)
     return EXIT_OK
+
+
+def _cusum(reading: dict | None) -> str:
+    """The sequential test's statistic beside its drift threshold, e.g. "1.20 / 4.05"."""
+    return "" if not reading else f"{reading['statistic']:.2f} / {reading['threshold']:.2f}"
 
 
 def _pct(value: float | None) -> str:
