@@ -16,5 +16,6 @@ from candor.cli import tune as _tune  # noqa: E402,F401
 from candor.cli import freqtrade as _freqtrade  # noqa: E402,F401
 from candor.cli import ledger as _ledger  # noqa: E402,F401
 from candor.cli import research as _research  # noqa: E402,F401
+from candor.cli import paper as _paper  # noqa: E402,F401
 
 __all__ = ["app", "main", "run"]
