@@ -62,6 +62,8 @@ def test_significantly_worse_is_refused_with_its_p_value(versions):
     assert not note.promoted and note.note.startswith("not promoted: challenger 2 ")
     assert "significantly worse" in note.note and f"p = {worse.p_value:.3f}" in note.note
     assert str(reg.version(NAME, CHAMPION).version) == "1"
+    # the validated loser runs as the shadow: live forecasts, not training numbers, decide from here
+    assert f"now the shadow of {NAME}" in note.note and reg.shadow_index().get(NAME) == "2"
 
 
 def test_failed_gates_with_higher_accuracy_says_failed_gates_not_worse(versions):

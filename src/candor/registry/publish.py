@@ -120,7 +120,20 @@ def _promote_if_not_worse(registry: Registry, version: RegisteredVersion, actor:
     if result.champion == result.challenger:
         return replace(version, note="already the champion")
     if result.tested:
-        return replace(version, note=f"not promoted: {result.summary()} ({result.basis})")
-    return replace(version, note=(f"not promoted: challenger holdout accuracy {result.challenger_accuracy:.3f} "
-                                  f"is below champion {result.champion}'s ({result.champion_accuracy:.3f}) "
-                                  f"by more than {margin} (stored accuracies, not tested: no bars to re-score)"))
+        lost = f"not promoted: {result.summary()} ({result.basis})"
+    else:
+        lost = (f"not promoted: challenger holdout accuracy {result.challenger_accuracy:.3f} "
+                f"is below champion {result.champion}'s ({result.champion_accuracy:.3f}) "
+                f"by more than {margin} (stored accuracies, not tested: no bars to re-score)")
+    return replace(version, note=lost + _shadowed(registry, version, actor))
+
+
+def _shadowed(registry: Registry, version: RegisteredVersion, actor: str) -> str:
+    """A validated challenger that lost the comparison runs as the model's shadow (the newest one
+    replaces an older shadow): its live forecasts, not its training numbers, decide from here."""
+    try:
+        registry.shadow(version.name, version.version, replace=True, actor=actor,
+                        reason="lost the champion comparison at training; compared on live forecasts from now on")
+    except RegistryError as exc:
+        return f"; not shadowed: {exc}"
+    return f"; now the shadow of {version.name} (candor drift compares it with the champion on live forecasts)"
