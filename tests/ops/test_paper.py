@@ -105,3 +105,25 @@ def test_cli_table_and_json(tmp_path, monkeypatch, capsys):
     assert "SYN/d1 h1" in capsys.readouterr().out
     [ledger] = json.loads(out.read_text())["ledgers"]
     assert ledger["live_return"] == pytest.approx(0.331) and ledger["abstained"] == 2 and len(ledger["days"]) == 5
+
+
+def test_cli_reads_the_champions_backtest_sharpe(tmp_path, monkeypatch):
+    from types import SimpleNamespace
+
+    import candor.services
+
+    url, _ = _store(tmp_path, LONG_THEN_ABSTAIN)
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "mlflow.db").touch()
+    (tmp_path / "candor.toml").write_text(f'database_url = "{url}"\ntracking_uri = "sqlite:///{tmp_path}/mlflow.db"\n'
+                                          "[backtest]\ncost_bps = 0\n")
+    report = SimpleNamespace(backtest=SimpleNamespace(sharpe=2.5))
+    champion = SimpleNamespace(model=SimpleNamespace(manifest=SimpleNamespace(report=report)))
+    asked = []
+    registry = SimpleNamespace(champion=lambda *key: asked.append(key) or champion)
+    monkeypatch.setattr(candor.services, "open_services",
+                        lambda config: SimpleNamespace(registry=registry, close=lambda: None))
+    out = tmp_path / "paper.json"
+    assert main(["paper", "--symbol", "SYN", "--output-json", str(out)]) == 0
+    [ledger] = json.loads(out.read_text())["ledgers"]
+    assert asked == [("SYN", "d1", 1)] and ledger["backtest_sharpe"] == 2.5 and ledger["backtest_inside_ci"] is True

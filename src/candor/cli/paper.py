@@ -47,7 +47,16 @@ def _backtest_sharpe_lookup(config_file: Path | None) -> Any:
     from candor.config import load_config
     from candor.services import open_services
 
-    services = open_services(load_config(config_file))
+    config = load_config(config_file)
+    # A read-only command leaves a fresh home as it is: no tracking store or home, no champions to ask.
+    if _missing_sqlite_file(config.tracking_store) or (config.database_url is None
+                                                      and _missing_sqlite_file(config.store_url)):
+        return None, None
+    try:
+        services = open_services(config)
+    except CandorError as exc:
+        _say(f"note: no backtest Sharpe — the registry could not be opened ({exc})")
+        return None, None
 
     def lookup(symbol: str, timeframe: str, horizon: int) -> float | None:
         try:
