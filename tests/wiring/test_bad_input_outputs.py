@@ -309,7 +309,8 @@ def test_a_study_storage_password_is_in_nothing_train_writes_or_prints(trained, 
 
 @pytest.mark.parametrize("storage", [f"postgresql://u@127.0.0.1:9/x?password={SECRET}",
                                      f"postgresql+psycopg://u:p@ss:{SECRET}@127.0.0.1/x",  # a raw '@'
-                                     f"postgresql://u:{SECRET}@127.0.0.1:notaport/x"])
+                                     f"postgresql://u:{SECRET}@127.0.0.1:notaport/x",
+                                     f"garbage:{SECRET}"])  # no scheme://: nothing of it is shown
 def test_a_study_storage_error_line_never_prints_its_password(storage, trained, capsys):
     _, csv = trained
     code = main(["tune-worker", "--study-storage", storage, "--data", str(csv), "--symbol", "PLANT",

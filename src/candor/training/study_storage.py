@@ -65,7 +65,9 @@ def _holds_candor_schema(url: str) -> bool:
 
 
 def _storage_error(url: str, reason: str) -> StoreError:
+    # a value with no scheme:// has no part safe_uri can tell from a password: show none of it
+    shown = repr(safe_uri(url)) if "://" in url else "(not a URL; the value is not shown)"
     return StoreError(
-        f"`study_storage` {safe_uri(url)!r} cannot be opened ({reason[:200]}). Fix: check the URL, "
+        f"`study_storage` {shown} cannot be opened ({reason[:200]}). Fix: check the URL, "
         "that the database server is running and reachable, and that the database exists."
     )
