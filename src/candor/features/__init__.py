@@ -14,6 +14,7 @@ from candor.features.catalog import (
     feature_specs,
     parse_feature_set,
     warmup_bars,
+    warmup_by_group,
 )
 
 _TRANSFORMS = ("SCALERS", "CorrelationPruner", "make_scaler")
@@ -40,4 +41,5 @@ __all__ = [
     "make_scaler",
     "parse_feature_set",
     "warmup_bars",
+    "warmup_by_group",
 ]

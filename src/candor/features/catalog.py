@@ -192,6 +192,15 @@ def warmup_bars(feature_set: FeatureSet, timeframe: str, calendar: str | None = 
     return max((s.warmup for s in feature_specs(feature_set, timeframe, calendar)), default=0)
 
 
+def warmup_by_group(feature_set: FeatureSet, timeframe: str, calendar: str | None = None) -> dict[str, int]:
+    """Each computed group's longest warm-up in bars of ``timeframe``, longest first (what a
+    too-short series is told: which group needs the history, and what the others need)."""
+    found: dict[str, int] = {}
+    for spec in feature_specs(feature_set, timeframe, calendar):
+        found[spec.group] = max(found.get(spec.group, 0), spec.warmup)
+    return dict(sorted(found.items(), key=lambda item: -item[1]))
+
+
 def describe_features(bars: pd.DataFrame, feature_set: FeatureSet = FeatureSet()) -> list[FeatureInfo]:
     """Name, group, warm-up and NaN share of every column ``compute_features`` gives ``bars``."""
     specs = feature_specs(feature_set, timeframe_of(bars), bars.attrs.get("calendar"))

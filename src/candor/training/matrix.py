@@ -13,8 +13,8 @@ import pandas as pd
 
 from candor.data.bars import timeframe_of
 from candor.data.validate import validate_bars
-from candor.errors import DataError
-from candor.features import FeatureSet, compute_features, warmup_bars
+from candor.errors import BarValidationError, DataError
+from candor.features import FeatureSet, compute_features, warmup_bars, warmup_by_group
 from candor.labels import LabelSpec, Labels, make_labels
 
 #: Rows a model needs beyond the warm-up to be worth training at all.
@@ -49,9 +49,25 @@ def build_labelled_data(bars: pd.DataFrame, feature_set: FeatureSet, label_spec:
 
     ``feature_set`` and ``label_spec`` are the config's ``features`` and ``labels`` sections.
     """
-    warmup = warmup_bars(feature_set, timeframe_of(bars))
-    validate_bars(bars, min_rows=warmup + label_spec.horizon + MIN_TRAINING_ROWS)
+    warmup = warmup_bars(feature_set, timeframe_of(bars), bars.attrs.get("calendar"))
+    needed = warmup + label_spec.horizon + MIN_TRAINING_ROWS
+    validate_bars(bars)
+    if len(bars) < needed:
+        raise _too_short(bars, feature_set, needed - warmup)
     return align_labelled(compute_features(bars, feature_set), make_labels(bars, label_spec), feature_set)
+
+
+def _too_short(bars: pd.DataFrame, feature_set: FeatureSet, beyond_warmup: int) -> BarValidationError:
+    """``min_rows``, naming the feature group that needs the history and what the others need."""
+    by_group = warmup_by_group(feature_set, timeframe_of(bars), bars.attrs.get("calendar"))
+    needed = max(by_group.values(), default=0) + beyond_warmup
+    detail = f"need at least {needed} rows (longest lookback + horizon), got {len(bars)}"
+    if len(by_group) > 1:
+        (worst, longest), rest = next(iter(by_group.items())), dict(list(by_group.items())[1:])
+        others = max(rest.values()) + beyond_warmup
+        detail += (f"; the '{worst}' group's warm-up is {longest} bars, the other groups need {others} rows: "
+                   f"supply a longer history, or set [features] groups = {list(rest)} (without '{worst}')")
+    return BarValidationError("min_rows", bars.index[0] if len(bars) else None, len(bars), detail)
 
 
 def align_labelled(features: pd.DataFrame, labels: Labels, feature_set: FeatureSet) -> LabelledData:
