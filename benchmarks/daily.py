@@ -8,11 +8,11 @@ gates); one one-bar CSV per series and session (the bars after the history).
 
 Timed: ``--sessions`` sessions (default 5), each a whole-process run of, in order,
 
-    candor data import --data <one new bar>.csv --symbol S<i> --timeframe d1 --calendar 24/7   (× 4)
+    candor data import --data <S1 bar>.csv --symbol S1 … --data <S4 bar>.csv --symbol S4 --timeframe d1 --calendar 24/7
     candor forecast
     candor drift
 
-as a user types them (the installed console script; ``data import`` takes one series per file).
+as a user types them (the installed console script; one ``data import`` takes the 4 files).
 Each process's wall time, and its CPU time (user + system, from ``wait4``). The first session
 warms the page cache and byte-code files and is not counted. Target: a session ≤ 10 s on an idle
 machine.
@@ -102,8 +102,8 @@ def _setup(work: Path, sessions: int) -> dict[str, str]:
 
 
 def _commands(work: Path, k: int) -> list[tuple[str, list[str]]]:
-    imports = [("import", [str(CANDOR), "data", "import", "--data", str(work / f"bar-{k}-{s}.csv"), "--symbol", s,
-                           "--timeframe", "d1", "--calendar", "24/7"]) for s in SYMBOLS]
+    pairs = [arg for s in SYMBOLS for arg in ("--data", str(work / f"bar-{k}-{s}.csv"), "--symbol", s)]
+    imports = [("import", [str(CANDOR), "data", "import", *pairs, "--timeframe", "d1", "--calendar", "24/7"])]
     return [*imports, ("forecast", [str(CANDOR), "forecast"]), ("drift", [str(CANDOR), "drift"])]
 
 
@@ -159,7 +159,7 @@ def main() -> None:
     med = statistics.median
     session_wall, session_cpu = med(w for w, _ in sessions), med(c for _, c in sessions)
     label = f"{args.label} " if args.label else ""
-    rows = [f"| {label}4 × `candor data import` (one bar each) | {med(w for w, _ in per['import']):.2f} | "
+    rows = [f"| {label}`candor data import` (4 files, one bar each) | {med(w for w, _ in per['import']):.2f} | "
             f"{med(c for _, c in per['import']):.2f} | |",
             f"| {label}`candor forecast` (4 series, h5) | {med(w for w, _ in per['forecast']):.2f} | "
             f"{med(c for _, c in per['forecast']):.2f} | |",

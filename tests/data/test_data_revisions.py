@@ -92,3 +92,26 @@ def test_fetched_revisions_replace_and_keep(tmp_path):
         assert (replaced.added, replaced.revised, replaced.already_stored) == (0, 1, 48)
         stored = load_bars(store.engine, "BTC-USDT", "h1")
     assert stored["close"].to_numpy() == pytest.approx(corrected["close"].to_numpy())
+
+
+def test_several_files_in_one_import_are_all_validated_before_anything_is_stored(candor_home, tmp_path, capsys):
+    """One process for a daily import of many series: pairs of --data/--symbol in order; a bad
+    file, or a count that does not pair up, writes nothing."""
+    for k, name in enumerate(("AA", "BB")):
+        random_walk(30, seed=k, timeframe="d1").to_csv(tmp_path / f"{name}.csv")
+    (tmp_path / "bad.csv").write_text("Date,Open,High,Low,Close,Volume\n")
+    code, _, err = _run(capsys, "data", "import", "--data", str(tmp_path / "AA.csv"), "--data", str(tmp_path / "BB.csv"),
+                        "--symbol", "AA")
+    assert code == 3 and "one --symbol per --data" in err and not candor_home.joinpath("candor.db").exists()
+    code, _, err = _run(capsys, "data", "import", "--data", str(tmp_path / "AA.csv"), "--symbol", "AA",
+                        "--data", str(tmp_path / "bad.csv"), "--symbol", "CC")
+    assert code == 1 and "no bars" in err and not candor_home.joinpath("candor.db").exists()
+    code, out, err = _run(capsys, "data", "import", "--data", str(tmp_path / "AA.csv"), "--symbol", "AA",
+                          "--data", str(tmp_path / "BB.csv"), "--symbol", "BB", "--timeframe", "d1")
+    assert code == 0, err
+    assert "AA/d1: 30 new bar(s)" in out and "BB/d1: 30 new bar(s)" in out
+    store = connect_store(f"sqlite:///{candor_home / 'candor.db'}")
+    try:
+        assert len(load_bars(store.engine, "AA", "d1")) == len(load_bars(store.engine, "BB", "d1")) == 30
+    finally:
+        store.close()

@@ -127,8 +127,9 @@ def _revised(result: Any) -> str:
 
 @data_app.command("import")
 def import_command(
-    data: Path = typer.Option(..., "--data", help="CSV or Parquet file of OHLCV bars."),
-    symbol: str = typer.Option(..., "--symbol", help="Symbol the bars belong to, e.g. SPX."),
+    data: list[Path] = typer.Option(..., "--data", help="CSV or Parquet file of OHLCV bars; repeat it (with one "
+                                    "--symbol each, in the same order) to import several series in one go."),
+    symbol: list[str] = typer.Option(..., "--symbol", help="Symbol the bars belong to, e.g. SPX (one per --data)."),
     timeframe: str = typer.Option(None, "--timeframe", help="m1 m5 m15 h1 h4 d1 w1 (default: inferred from the bar "
                                   "spacing, as validate does; a coarser one resamples)."),
     tz: str = typer.Option(None, "--tz", help="Time zone of naive timestamps in the file (default UTC)."),
@@ -137,22 +138,31 @@ def import_command(
     revisions: str = typer.Option(None, "--revisions", help=REVISIONS_HELP),
     url: str = typer.Option(None, "--url", help=URL_HELP),
 ) -> None:
-    """Validate a bar file and store it in ohlc_bars; bars already there are kept, not duplicated."""
+    """Validate bar files and store them in ohlc_bars; bars already there are kept, not duplicated.
+
+    Several ``--data``/``--symbol`` pairs are all read and validated before the store is opened, so
+    one bad file writes nothing; then each is stored in turn (one process for a daily import)."""
     from candor.application.ingest import import_file_bars
     from candor.data.bars import check_symbol, check_timeframe
     from candor.data.sources import open_bars
+    from candor.errors import ConfigError
 
+    if len(data) != len(symbol):
+        raise ConfigError(f"give one --symbol per --data, in the same order. Got {len(data)} file(s) and "
+                          f"{len(symbol)} symbol(s).")
     if timeframe is not None:
         check_timeframe(timeframe)
-    check_symbol(symbol)
+    for name in symbol:
+        check_symbol(name)
     policy = _revision_policy(revisions)
-    bars = open_bars(data=data, symbol=symbol, timeframe=timeframe, tz=tz, calendar=calendar)
-    with _open_store(url) as store:
-        result = import_file_bars(store.engine, bars, revisions=policy)
-        target = store.url
+    series = [open_bars(data=path, symbol=name, timeframe=timeframe, tz=tz, calendar=calendar)
+              for path, name in zip(data, symbol)]
     inferred = "" if timeframe is not None else " (timeframe inferred from the bar spacing)"
-    _say(f"{symbol}/{result.timeframe}{inferred}: {result.added:,} new bar(s), {result.already_stored:,} already "
-         f"there{_revised(result)} — {target}")
+    with _open_store(url) as store:
+        for name, bars in zip(symbol, series):
+            result = import_file_bars(store.engine, bars, revisions=policy)
+            _say(f"{name}/{result.timeframe}{inferred}: {result.added:,} new bar(s), {result.already_stored:,} "
+                 f"already there{_revised(result)} — {store.url}")
 
 
 @data_app.command("list")
