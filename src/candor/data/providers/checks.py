@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 import re
 from types import ModuleType
 
@@ -11,6 +10,7 @@ import pandas as pd
 
 from candor.data.bars import TIMEFRAMES, check_symbol, timeframe_of
 from candor.data.resample import bar_close_times
+from candor import extras
 from candor.errors import ConfigError, DataError
 
 PROVIDERS: tuple[str, ...] = ("yfinance", "ccxt")
@@ -54,11 +54,7 @@ def stored_symbol(symbol: str) -> str:
 
 def import_extra(provider: str) -> ModuleType:
     """Import the provider's library, or one line naming the extra to install (exit code 1)."""
-    try:
-        return importlib.import_module(provider)
-    except ImportError:
-        raise DataError(f"the {provider} provider needs its optional package: pip install 'candor[{provider}]'."
-                        ) from None
+    return extras.import_extra(provider, provider, f"the {provider} provider", DataError)
 
 
 def _fmt_offset(value: int) -> str:
