@@ -180,7 +180,20 @@ def _check_int(name: str, value: Any, low: int) -> None:
 # --------------------------------------------------------------------------- walk-forward
 
 
-class PurgedWalkForward:
+class _FoldSplitter:
+    """sklearn's splitter protocol over :meth:`folds`: ``split`` yields each fold's ``(train,
+    test)`` sorted int positions, in :meth:`folds`' order; ``groups``, when given, are the label
+    end times ``t1`` (so a pipeline's CV can pass them per call)."""
+
+    def folds(self, X: Any, t1: Any = None) -> list[Fold]:
+        raise NotImplementedError
+
+    def split(self, X: Any, y: Any = None, groups: Any = None) -> Iterator[IndexPair]:
+        for fold in self.folds(X, t1=groups):
+            yield fold.train, fold.test
+
+
+class PurgedWalkForward(_FoldSplitter):
     """Walk-forward CV: ``n_splits`` consecutive test blocks at the end of the data, each trained
     on earlier rows only (expanding from row 0, or the newest ``train_size`` usable rows), with
     label-overlap purging, ``purge`` bars dropped before each test block and an ``embargo``.
@@ -225,11 +238,6 @@ class PurgedWalkForward:
 
     def get_n_splits(self, X: Any = None, y: Any = None, groups: Any = None) -> int:
         return self.n_splits
-
-    def split(self, X: Any, y: Any = None, groups: Any = None) -> Iterator[IndexPair]:
-        """Yield ``(train, test)`` sorted int position arrays, oldest test block first."""
-        for fold in self.folds(X, t1=groups if groups is not None else None):
-            yield fold.train, fold.test
 
     def folds(self, X: Any, t1: Any = None) -> list[Fold]:
         """All folds as :class:`Fold` objects (raises ConfigError if they do not fit)."""
@@ -326,7 +334,7 @@ def cpcv_n_paths(n_groups: int, n_test_groups: int) -> int:
     return math.comb(n_groups, n_test_groups) * n_test_groups // n_groups
 
 
-class CombinatorialPurgedCV:
+class CombinatorialPurgedCV(_FoldSplitter):
     """Combinatorial purged CV (López de Prado, AFML ch. 12): the rows fall into ``n_groups``
     contiguous groups (``n // N`` rows each, the last one takes the remainder); each of the
     C(N, k) splits tests ``n_test_groups`` of them and trains on every other row that survives
@@ -384,11 +392,6 @@ class CombinatorialPurgedCV:
         if size < 1:
             raise ConfigError(f"`n_groups` = {self.n_groups} is too many for {n} rows; use at most {n}.")
         return np.minimum(np.arange(n) // size, self.n_groups - 1)
-
-    def split(self, X: Any, y: Any = None, groups: Any = None) -> Iterator[IndexPair]:
-        """Yield ``(train, test)`` sorted int position arrays, one per combination of test groups."""
-        for fold in self.folds(X, t1=groups if groups is not None else None):
-            yield fold.train, fold.test
 
     def folds(self, X: Any, t1: Any = None) -> list[Fold]:
         """Every split as a :class:`Fold` (``index`` = the split's number in :attr:`combinations`)."""
