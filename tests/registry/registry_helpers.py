@@ -106,3 +106,23 @@ def registered(registry: Any, stores: Stores, folder: Path, *, validate: bool = 
     if validate:
         registry.validate(version.name, version.version)
     return version.version
+
+
+def cli_stores(home: Path, templates: tuple[Path, Path], monkeypatch: Any) -> tuple[Any, Any, Any]:
+    """``home`` as the CLI's CANDOR_HOME, its default MLflow and store databases copied from the
+    migrated templates (no configured database or tracking URI): (registry, engine, run holder
+    for :func:`log_run`). The caller disposes of the engine."""
+    from candor.registry import Registry
+    from candor.registry.tracking import open_tracking
+    from candor.store import make_engine
+
+    home.mkdir()
+    shutil.copy(templates[0], home / "mlflow.db")
+    shutil.copy(templates[1], home / "candor.db")
+    monkeypatch.setenv("CANDOR_HOME", str(home))
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    monkeypatch.delenv("CANDOR_DATABASE_URL", raising=False)
+    tracking = open_tracking(f"sqlite:///{home.resolve() / 'mlflow.db'}", (home.resolve() / "mlartifacts").as_uri())
+    engine = make_engine(f"sqlite:///{home / 'candor.db'}")
+    holder = type("S", (), {"client": tracking.client, "experiment_id": tracking.experiment_id})
+    return Registry(tracking.client, engine), engine, holder

@@ -2,33 +2,18 @@
 
 from __future__ import annotations
 
-import shutil
-
 import pytest
-from registry_helpers import log_run, make_artifact, report
+from registry_helpers import cli_stores, log_run, make_artifact, report
 
 from candor.cli import main
-from candor.registry import Registry
 from candor.store import alias_events
 
 
 @pytest.fixture
 def cli_home(tmp_path, store_templates, monkeypatch):
     """A CANDOR_HOME whose default MLflow and store databases hold two validated and one failed version."""
-    from candor.store import make_engine
-    from candor.registry.tracking import open_tracking
-
     home = tmp_path / "home"
-    home.mkdir()
-    shutil.copy(store_templates[0], home / "mlflow.db")
-    shutil.copy(store_templates[1], home / "candor.db")
-    monkeypatch.setenv("CANDOR_HOME", str(home))
-    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
-    monkeypatch.delenv("CANDOR_DATABASE_URL", raising=False)
-    tracking = open_tracking(f"sqlite:///{home.resolve() / 'mlflow.db'}", (home.resolve() / "mlartifacts").as_uri())
-    engine = make_engine(f"sqlite:///{home / 'candor.db'}")
-    registry = Registry(tracking.client, engine)
-    holder = type("S", (), {"client": tracking.client, "experiment_id": tracking.experiment_id})
+    registry, engine, holder = cli_stores(home, store_templates, monkeypatch)
     for i, rep in enumerate((report(), report(), report(0.5)), start=1):
         artifact = make_artifact(tmp_path / f"v{i}", rep=rep)
         version = registry.register(log_run(holder, artifact), artifact)

@@ -3,30 +3,15 @@ weights, and says when the model forecasts the class frequencies (issue 25 item 
 
 from __future__ import annotations
 
-import shutil
-
-from registry_helpers import log_run, make_artifact, report
+from registry_helpers import cli_stores, log_run, make_artifact, report
 
 from candor.cli import main
-from candor.registry import Registry
 
 
 def test_registry_list_shows_the_champions_prior_share(tmp_path, store_templates, monkeypatch, capsys):
     from candor.cli.app import console
-    from candor.registry.tracking import open_tracking
-    from candor.store import make_engine
 
-    home = tmp_path / "home"
-    home.mkdir()
-    shutil.copy(store_templates[0], home / "mlflow.db")
-    shutil.copy(store_templates[1], home / "candor.db")
-    monkeypatch.setenv("CANDOR_HOME", str(home))
-    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
-    monkeypatch.delenv("CANDOR_DATABASE_URL", raising=False)
-    tracking = open_tracking(f"sqlite:///{home.resolve() / 'mlflow.db'}", (home.resolve() / "mlartifacts").as_uri())
-    engine = make_engine(f"sqlite:///{home / 'candor.db'}")
-    registry = Registry(tracking.client, engine)
-    holder = type("S", (), {"client": tracking.client, "experiment_id": tracking.experiment_id})
+    registry, engine, holder = cli_stores(tmp_path / "home", store_templates, monkeypatch)
     rep = report().model_copy(update={"weights": {"logreg": 0.67, "lgbm": 0.33}, "prior_weight": 0.95})
     artifact = make_artifact(tmp_path / "v1", rep=rep)
     version = registry.register(log_run(holder, artifact), artifact)

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import sqlalchemy as sa
+from alembic import command
 
 from candor.data.bars import make_bars
+from candor.store.migrate import alembic_config
 
 
 def sample_bars(n: int = 50, symbol: str = "SPX", timeframe: str = "d1", start: str = "2024-01-02",
@@ -23,3 +26,12 @@ def sample_bars(n: int = 50, symbol: str = "SPX", timeframe: str = "d1", start: 
         "volume": rng.integers(1_000, 1_000_000, n).astype(float) + 0.5,
     }, index=index)
     return make_bars(frame, symbol, timeframe, calendar)
+
+
+def downgrade(engine: sa.Engine, revision: str) -> None:
+    """Alembic's downgrade to ``revision`` on ``engine``'s database (the migration tests' way down)."""
+    config = alembic_config()
+    with engine.connect() as connection:
+        config.attributes["connection"] = connection
+        command.downgrade(config, revision)
+        connection.commit()

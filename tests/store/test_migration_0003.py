@@ -6,25 +6,16 @@ import datetime as dt
 
 import pytest
 import sqlalchemy as sa
-from alembic import command
+from store_helpers import downgrade
 
 from candor.store import upgrade, upsert_forecasts
 from candor.store.engine import make_engine
-from candor.store.migrate import alembic_config
 
 NEW = {"prediction_set", "set_alpha", "abstain_reason"}
 
 
 def _columns(engine: sa.Engine) -> set[str]:
     return {c["name"] for c in sa.inspect(engine).get_columns("ml_forecasts")}
-
-
-def _downgrade(engine: sa.Engine, revision: str) -> None:
-    config = alembic_config()
-    with engine.connect() as connection:
-        config.attributes["connection"] = connection
-        command.downgrade(config, revision)
-        connection.commit()
 
 
 def test_0003_up_and_down_on_sqlite(tmp_path) -> None:
@@ -38,13 +29,13 @@ def test_0003_up_and_down_on_sqlite(tmp_path) -> None:
                "prediction_set": ["bearish", "BULLISH"], "set_alpha": 0.1, "abstain_reason": "set of 2 classes"}
         assert upsert_forecasts(engine, [row]) == 1
         with pytest.raises(RuntimeError, match="1 abstention"):
-            _downgrade(engine, "0002_trial_ledger")
+            downgrade(engine, "0002_trial_ledger")
         assert NEW <= _columns(engine)  # nothing half-done
         with engine.begin() as connection:
             stored = connection.execute(sa.text("SELECT direction, prediction_set FROM ml_forecasts")).one()
             assert stored[0] == "NONE" and "BEARISH" in stored[1]
             connection.execute(sa.text("DELETE FROM ml_forecasts"))
-        _downgrade(engine, "0002_trial_ledger")
+        downgrade(engine, "0002_trial_ledger")
         assert not NEW & _columns(engine)
         assert {"direction", "resolved_at"} <= _columns(engine)
         upgrade(url)

@@ -6,22 +6,13 @@ import datetime as dt
 
 import pytest
 import sqlalchemy as sa
-from alembic import command
+from store_helpers import downgrade
 
 from candor.store import record_alias_event, upgrade, upsert_forecasts
 from candor.store.engine import make_engine
-from candor.store.migrate import alembic_config
 
 ROW = {"symbol": "SPX", "timeframe": "d1", "horizon": 5, "bar_ts": dt.datetime(2024, 1, 2, tzinfo=dt.UTC),
        "direction": "BULLISH", "confidence": 0.5, "model_name": "candor.SPX.d1", "model_version": "1"}
-
-
-def _downgrade(engine: sa.Engine, revision: str) -> None:
-    config = alembic_config()
-    with engine.connect() as connection:
-        config.attributes["connection"] = connection
-        command.downgrade(config, revision)
-        connection.commit()
 
 
 def test_0004_shadow_rows_coexist_and_downgrade_refuses_them(tmp_path) -> None:
@@ -38,11 +29,11 @@ def test_0004_shadow_rows_coexist_and_downgrade_refuses_them(tmp_path) -> None:
                 connection.execute(sa.text("INSERT INTO alias_events (model_name, alias, action, created_at) "
                                            "VALUES ('m', 'a', 'bogus', '2024-01-01')"))
         with pytest.raises(RuntimeError, match="1 shadow forecast"):
-            _downgrade(engine, "0003_forecast_sets")
+            downgrade(engine, "0003_forecast_sets")
         with engine.begin() as connection:
             connection.execute(sa.text("DELETE FROM ml_forecasts WHERE shadow"))
             connection.execute(sa.text("DELETE FROM alias_events"))
-        _downgrade(engine, "0003_forecast_sets")
+        downgrade(engine, "0003_forecast_sets")
         assert "shadow" not in {c["name"] for c in sa.inspect(engine).get_columns("ml_forecasts")}
         upgrade(url)
         with engine.connect() as connection:
