@@ -29,29 +29,17 @@ from pathlib import Path
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 sys.path.insert(0, str(Path(__file__).parent))
+sys.path.insert(0, str(Path(__file__).parent.parent))  # the tests' own generators: the same cases
 
 import numpy as np  # noqa: E402
 from results_file import write_section  # noqa: E402
 
 from candor.evaluate import lift_test  # noqa: E402
 from candor.records.verdict import Verdict  # noqa: E402
+from tests.honesty.test_dependence import _chain as chain, _horizon_labels as horizon_labels  # noqa: E402
 
 ALPHA, N, N_BOOT = 0.05, 1500, 1000
 Case = tuple[np.ndarray, np.ndarray, list[np.ndarray]]  # model correct, baseline correct, label series
-
-
-def chain(rng: np.random.Generator, n: int, persist: float, k: int = 3) -> np.ndarray:
-    """A k-state regime chain: each row keeps the last state, or redraws with probability 1/persist."""
-    redraw = rng.random(n) < 1 / persist
-    redraw[0] = True
-    state = rng.integers(k, size=n)
-    return state[np.maximum.accumulate(np.where(redraw, np.arange(n), 0))]
-
-
-def horizon_labels(rng: np.random.Generator, n: int, horizon: int, threshold: float = 0.3) -> np.ndarray:
-    walk = np.cumsum(rng.standard_normal(n + horizon))
-    forward = (walk[horizon:] - walk[:-horizon])[:n] / np.sqrt(horizon)
-    return np.digitize(forward, [-threshold, threshold])
 
 
 def copy_some(rng: np.random.Generator, pred: np.ndarray, y: np.ndarray, share: float) -> np.ndarray:
