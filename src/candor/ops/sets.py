@@ -111,11 +111,9 @@ def decide(probabilities: Mapping[str, float], report: TrainingReport, settings:
     members = tuple(d for d in DIRECTIONS if 1.0 - float(probabilities.get(d, 0.0)) <= threshold + 1e-12)
     level = f"{min(max(1.0 - alpha, 0.0), 1.0):.0%}"
     reasons = []
-    if not settings.abstain_on_wide_sets:
-        pass  # the set is stored and shown; the direction stays the model's
-    elif len(members) > 1:
+    if settings.abstain_on_wide_sets and len(members) > 1:  # off: the set is shown, the model's direction served
         reasons.append(f"the {level} conformal set holds {len(members)} classes ({', '.join(members)})")
-    elif not members:
+    elif settings.abstain_on_wide_sets and not members:
         reasons.append(f"the {level} conformal set is empty (no class is plausible at this level)")
     if edge:
         reasons.append(edge)
