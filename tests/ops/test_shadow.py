@@ -41,7 +41,8 @@ class StubRegistry:
 
 
 def _services(engine, registry):
-    config = SimpleNamespace(evaluation=SimpleNamespace(alpha=0.05, n_boot=200), drift=SimpleNamespace(min_samples=30))
+    config = SimpleNamespace(evaluation=SimpleNamespace(alpha=0.05, n_boot=200), drift=SimpleNamespace(min_samples=30),
+                             alerts=SimpleNamespace(rollback_cooldown_hours=24.0))
     return SimpleNamespace(registry=registry, config=config, store=SimpleNamespace(engine=engine))
 
 

@@ -118,7 +118,8 @@ def importance_chart(records: Sequence[ImportanceRow], top: int = 15) -> dict[st
                               yaxis={"autorange": "reversed"}, height=max(200, 60 + 22 * len(rows)))}
 
 
-def equity_chart(times: Sequence[Any], equity: Sequence[float], benchmark: Sequence[float] | None) -> dict[str, Any]:
+def equity_chart(times: Sequence[Any], equity: Sequence[float], benchmark: Sequence[float] | None,
+                 title: str = "Backtest equity and drawdown") -> dict[str, Any]:
     """Equity (top) and drawdown from the running peak (bottom), beside buy-and-hold when known."""
     peak, drawdown = -math.inf, []
     for value in equity:
@@ -132,7 +133,7 @@ def equity_chart(times: Sequence[Any], equity: Sequence[float], benchmark: Seque
     data.append({"type": "scatter", "mode": "lines", "name": "drawdown", "x": list(times), "y": drawdown,
                  "fill": "tozeroy", "line": {"color": BEAR}, "yaxis": "y2"})
     return {"data": data, "layout": _layout(
-        "Backtest equity and drawdown", height=380,
+        title, height=380,
         yaxis={"domain": [0.35, 1], "title": {"text": "equity"}},
         yaxis2={"domain": [0, 0.25], "tickformat": ".0%", "title": {"text": "drawdown"}})}
 
@@ -167,7 +168,7 @@ def live_chart(points: Sequence[LivePoint], drift: Sequence[Any], oos_accuracy: 
     ]
     if drift:
         data.append({"type": "scatter", "mode": "markers", "name": "drift monitor accuracy",
-                     "x": [str(d.date) for d in drift], "y": [d.accuracy for d in drift],
+                     "x": [d.bar_ts.isoformat() for d in drift], "y": [d.accuracy for d in drift],
                      "marker": {"color": [STATUS_COLOURS.get(d.status, MUTED) for d in drift], "size": 9,
                                 "symbol": "diamond"}})
     shapes = []

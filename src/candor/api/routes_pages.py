@@ -13,7 +13,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse
 
-from candor.api import charts, queries
+from candor.api import charts, production, queries
 from candor.api.routes_read import HorizonQuery, SymbolPath, require_horizon, require_series
 from candor.api.schemas import Timeframe
 from candor.api.services import Services, services
@@ -64,13 +64,14 @@ def _champion(svc: Services, name: str) -> str | None:
 
 
 def horizon_drift(row: DriftRow, horizon: int) -> Any:
-    """The drift monitor's reading of one horizon: its entry in ``details["horizons"]`` (the row's
-    own numbers are the worst horizon's), else the row when it has no per-horizon entries."""
+    """The drift monitor's reading of one horizon: the row of that horizon (migration 0005: one row per
+    horizon and judged bar); a row written before 0005 carries every horizon under
+    ``details["horizons"]`` (its own numbers are the worst horizon's)."""
     entries = (row.details or {}).get("horizons") or []
     entry = next((e for e in entries if e.get("horizon") == horizon), None)
     if entry is None:
-        return None if entries else row
-    return SimpleNamespace(date=row.date, status=entry.get("status"), accuracy=entry.get("accuracy"),
+        return None if entries or row.horizon != horizon else row
+    return SimpleNamespace(date=row.date, bar_ts=row.bar_ts, status=entry.get("status"), accuracy=entry.get("accuracy"),
                            baseline=entry.get("baseline"), n=entry.get("n") or 0, margin=entry.get("margin"))
 
 
@@ -178,4 +179,21 @@ def forecasts_page(request: Request, symbol: SymbolPath, timeframe: Timeframe, s
                "baseline": points[-1].baseline if points else None, "live": points[-1].accuracy if points else None}
     return render(request, "forecasts.html", series=series, horizon=horizon, name=name, champion=champion,
                   rows=rows[::-1][:RECENT], summary=summary, drift=drift[-1] if drift else None, run=run,
+                  figures=_script_json(figures), figure_names=list(figures))
+
+
+@router.get("/live/{symbol}/{timeframe}", response_class=HTMLResponse)
+def live_page(request: Request, symbol: SymbolPath, timeframe: Timeframe, svc: Svc,
+              horizon: HorizonQuery = None) -> HTMLResponse:
+    """The champion in production: its shadow challenger's paired comparison and the paper ledger
+    beside buy & hold and the backtest Sharpe (the same read models as /api/shadow and /api/paper)."""
+    series = require_series(svc, symbol, timeframe)
+    horizon = require_horizon(series, horizon)
+    shadow, paper = production.shadow_panel(svc, series, horizon), production.paper_panel(svc, series, horizon)
+    figures = {}
+    if paper.ledger is not None:
+        days, live, hold = paper.equity()
+        figures["paper"] = charts.equity_chart(days, live, hold, title="Paper ledger: served forecasts vs buy & hold")
+    return render(request, "live.html", series=series, horizon=horizon, name=series.model_name(horizon),
+                  shadow=shadow, paper=paper, days=list(paper.ledger.days[::-1][:RECENT]) if paper.ledger else [],
                   figures=_script_json(figures), figure_names=list(figures))

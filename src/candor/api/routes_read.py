@@ -10,12 +10,13 @@ checks they are equal); ``response_model`` stays for the OpenAPI document.
 from __future__ import annotations
 
 import datetime as dt
+import json
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Response
 from pydantic import TypeAdapter
 
-from candor.api import queries
+from candor.api import production, queries
 from candor.api.schemas import (
     SYMBOL_PATTERN, AliasEventOut, DriftOut, ForecastRowOut, ModelHistoryOut, ModelOut, Timeframe,
     TrainingRunOut, VersionOut,
@@ -163,3 +164,20 @@ def list_drift(svc: Svc, symbol: SymbolQuery = None, timeframe: Timeframe | None
     require_symbol(svc, symbol)
     return json_response(DRIFT, [DriftOut.model_validate(r) for r in drift_rows(svc.engine, symbol, timeframe,
                                                                                  since=since)])
+
+
+@router.get("/shadow/{symbol}/{timeframe}",
+            summary="The shadow challenger vs the champion on their common resolved forecasts (lift, CI, p, verdict)")
+def shadow(symbol: SymbolPath, timeframe: Timeframe, svc: Svc, horizon: HorizonQuery = None) -> Response:
+    series = require_series(svc, symbol, timeframe)
+    panel = production.shadow_panel(svc, series, require_horizon(series, horizon))
+    return Response(json.dumps(panel.to_dict(), allow_nan=False), media_type="application/json")
+
+
+@router.get("/paper/{symbol}/{timeframe}",
+            summary="The paper ledger: served forecasts traded under the backtest convention, per day, beside "
+                    "buy & hold; live Sharpe with its 95% CI vs the champion's backtest Sharpe")
+def paper(symbol: SymbolPath, timeframe: Timeframe, svc: Svc, horizon: HorizonQuery = None) -> Response:
+    series = require_series(svc, symbol, timeframe)
+    panel = production.paper_panel(svc, series, require_horizon(series, horizon))
+    return Response(json.dumps(panel.to_dict(), allow_nan=False), media_type="application/json")

@@ -12,18 +12,26 @@ Why it looks like this:
 * The shadow is promoted (audit row: actor ``candor-drift``, the lift, CI and p-value as reason)
   only when the lift's whole interval is above zero and at least ``drift.min_samples`` rows were
   compared; otherwise the comparison is reported and nothing moves.
+* **Cool-down.** A significantly better shadow still waits while the champion alias of its model
+  moved (promotion, rollback) less than ``alerts.rollback_cooldown_hours`` ago — the rule the
+  automatic rollback keeps — so a new champion is judged on its own forecasts first. The wait is an
+  audit row (alias ``shadow``, the shadow version unchanged, the reason saying how long remains).
+* :func:`live_comparison` is the same comparison without the promotion, for the dashboard.
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from candor.errors import CandorError
-from candor.store import forecasts
+from candor.registry.aliases import CHAMPION, SHADOW
+from candor.store import alias_events, forecasts, record_alias_event
 from candor.store.forecasts import CLASSES, DIRECTIONS
 
 log = logging.getLogger(__name__)
@@ -52,12 +60,23 @@ class ShadowComparison:
     def significantly_better(self) -> bool:
         return self.ci_low is not None and self.ci_low > 0
 
+    @property
+    def verdict(self) -> str:
+        """``significantly better`` / ``significantly worse`` / ``not significantly different``, or
+        ``not compared yet`` (too few common resolved rows)."""
+        if self.lift is None:
+            return "not compared yet"
+        return ("significantly better" if self.significantly_better else
+                "significantly worse" if (self.ci_high or 0.0) < 0 else "not significantly different")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "verdict": self.verdict, "summary": self.summary()}
+
     def summary(self) -> str:
         head = f"{self.name} h{self.horizon}: shadow v{self.shadow} vs champion v{self.champion} on {self.n} resolved rows"
         if self.lift is None:
             return f"{head} — {self.note}"
-        verdict = ("significantly better" if self.significantly_better else
-                   "significantly worse" if (self.ci_high or 0.0) < 0 else "not significantly different")
+        verdict = self.verdict
         return (f"{head}: {self.shadow_accuracy:.1%} vs {self.champion_accuracy:.1%}, lift {self.lift:+.1%} "
                 f"[CI {self.ci_low:+.1%}, {self.ci_high:+.1%}], p = {self.p_value:.3f} — {verdict}"
                 + ("; promoted" if self.promoted else "") + (f"; {self.note}" if self.note else ""))
@@ -98,27 +117,59 @@ def compare(name: str, horizon: int, champion: str, shadow: str, champion_rows: 
                             test.estimate, test.ci_low, test.ci_high, test.p_value)
 
 
-def check_shadow(services: Any, champion: Any, symbol: str, timeframe: str) -> ShadowComparison | None:
-    """Compare ``champion``'s model's shadow with it (None: no shadow) and promote a significantly
-    better shadow; a refused promotion (the shadow failed or was archived since) is reported."""
-    registry, config = services.registry, services.config
-    shadow = registry.shadow_index().get(champion.name)
-    if shadow is None or shadow == champion.version:
+def live_comparison(engine: Any, registry: Any, config: Any, name: str, champion_version: str, symbol: str,
+                    timeframe: str, horizon: int) -> ShadowComparison | None:
+    """Model ``name``'s shadow against its champion ``champion_version`` on their common resolved
+    forecasts, nothing moved (None: the model has no shadow)."""
+    shadow = registry.shadow_index().get(name)
+    if shadow is None or shadow == str(champion_version):
         return None
-    rows = forecasts(services.store.engine, symbol, timeframe, horizon=champion.horizon, resolved=True, shadow=None)
-    mine = [r for r in rows if not r.shadow and (r.model_name, str(r.model_version)) == (champion.name, champion.version)]
-    theirs = [r for r in rows if r.shadow and (r.model_name, str(r.model_version)) == (champion.name, shadow)]
-    result = compare(champion.name, champion.horizon, champion.version, shadow, mine, theirs,
-                     alpha=config.evaluation.alpha, n_boot=config.evaluation.n_boot,
-                     min_samples=config.drift.min_samples)
+    rows = forecasts(engine, symbol, timeframe, horizon=horizon, resolved=True, shadow=None)
+    mine = [r for r in rows if not r.shadow and (r.model_name, str(r.model_version)) == (name, str(champion_version))]
+    theirs = [r for r in rows if r.shadow and (r.model_name, str(r.model_version)) == (name, shadow)]
+    return compare(name, horizon, str(champion_version), shadow, mine, theirs, alpha=config.evaluation.alpha,
+                   n_boot=config.evaluation.n_boot, min_samples=config.drift.min_samples)
+
+
+def cooldown_wait(engine: Any, name: str, hours: float, now: datetime | None = None) -> str | None:
+    """Why a promotion of ``name`` must wait — its champion moved less than ``hours`` ago — else None."""
+    moves = alias_events(engine, name, CHAMPION)
+    if not moves or hours <= 0:
+        return None
+    moved = pd.Timestamp(moves[-1].created_at)
+    moved = moved.tz_localize("UTC") if moved.tzinfo is None else moved
+    age_h = (pd.Timestamp(now or datetime.now(UTC)) - moved).total_seconds() / 3600
+    if age_h >= hours:
+        return None
+    return (f"waited: the champion of {name} moved {age_h:.1f} h ago ({moves[-1].action}); the shadow is promoted "
+            f"once alerts.rollback_cooldown_hours = {hours:g} have passed")
+
+
+def check_shadow(services: Any, champion: Any, symbol: str, timeframe: str,
+                 now: datetime | None = None) -> ShadowComparison | None:
+    """Compare ``champion``'s model's shadow with it (None: no shadow) and promote a significantly
+    better shadow once the champion's cool-down has passed (a wait is an audit row); a refused
+    promotion (the shadow failed or was archived since) is reported."""
+    registry, config, engine = services.registry, services.config, services.store.engine
+    result = live_comparison(engine, registry, config, champion.name, champion.version, symbol, timeframe,
+                             champion.horizon)
+    if result is None:
+        return None
     if result.significantly_better:
         reason = (f"shadow significantly better than champion v{champion.version} on {result.n} live resolved "
                   f"forecasts: lift {result.lift:+.4f} [CI {result.ci_low:+.4f}, {result.ci_high:+.4f}], "
                   f"p = {result.p_value:.4g}")
-        try:
-            registry.promote(champion.name, shadow, actor=ACTOR, reason=reason)
-            result = ShadowComparison(**{**result.__dict__, "promoted": True})
-        except CandorError as exc:
-            result = ShadowComparison(**{**result.__dict__, "note": f"not promoted: {exc}"})
+        wait = cooldown_wait(engine, champion.name, config.alerts.rollback_cooldown_hours, now)
+        if wait is not None:
+            record_alias_event(engine, model_name=champion.name, alias=SHADOW, action="shadow",
+                               from_version=result.shadow, to_version=result.shadow, actor=ACTOR,
+                               reason=f"{reason}; {wait}"[:1000])
+            result = ShadowComparison(**{**result.__dict__, "note": wait})
+        else:
+            try:
+                registry.promote(champion.name, result.shadow, actor=ACTOR, reason=reason)
+                result = ShadowComparison(**{**result.__dict__, "promoted": True})
+            except CandorError as exc:
+                result = ShadowComparison(**{**result.__dict__, "note": f"not promoted: {exc}"})
     log.info("shadow %s", result.summary())
     return result

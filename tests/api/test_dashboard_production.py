@@ -1,0 +1,89 @@
+"""The live panels (issue 24): the shadow challenger's paired comparison and the paper ledger, through
+/api/shadow, /api/paper and the /live page — empty states as sentences — and the shadow's cool-down.
+
+Reuses the session's trained home (champion v2 with 120 forecasts, most resolved); a copy gets the
+bars and a shadow v1 whose calls are the realised directions, so it is significantly better."""
+
+from __future__ import annotations
+
+import datetime as dt
+from types import SimpleNamespace
+
+from fastapi.testclient import TestClient
+
+from tests.api.conftest import _config, open_app
+
+
+def test_empty_states_are_sentences(client, trained) -> None:
+    shadow = client.get(f"/api/shadow/{trained.symbol}/{trained.timeframe}").json()
+    assert shadow["shadow"] is None and shadow["comparison"] is None
+    assert shadow["note"].startswith(f"No shadow for {trained.name}: `candor registry shadow")
+    paper = client.get(f"/api/paper/{trained.symbol}/{trained.timeframe}").json()
+    assert paper["ledger"] is None and paper["note"].startswith("No paper ledger yet:")  # no bars stored
+    page = client.get(f"/live/{trained.symbol}/{trained.timeframe}")
+    assert page.status_code == 200 and 'id="shadow-empty"' in page.text and 'id="paper-empty"' in page.text
+    assert client.get(f"/api/paper/{trained.symbol}/h4").status_code == 404  # no model there: named, not empty
+
+
+def _with_shadow(home, trained) -> str:
+    """Bars stored and a shadow v1 whose resolved forecasts call the realised direction."""
+    from candor.services import open_services
+    from candor.store import Resolution, forecasts, import_bars, resolve_forecasts, upsert_forecasts
+
+    with open_services(_config(home)) as services:
+        engine, registry = services.engine, services.registry
+        import_bars(engine, trained.bars)
+        champion = str(registry.version(trained.name, "champion").version)
+        other = "1" if champion != "1" else "2"
+        registry.client.set_model_version_tag(trained.name, other, "status", "validated")
+        registry.shadow(trained.name, other, actor="test")
+        rows = forecasts(engine, trained.symbol, trained.timeframe, resolved=True)
+        upsert_forecasts(engine, [{
+            "symbol": r.symbol, "timeframe": r.timeframe, "horizon": r.horizon, "bar_ts": r.bar_ts,
+            "direction": r.realized_direction, "confidence": 0.9, "model_name": r.model_name,
+            "model_version": other, "shadow": True,
+            "probabilities": {d.lower(): 0.9 if d == r.realized_direction else 0.05
+                              for d in ("BEARISH", "NEUTRAL", "BULLISH")}} for r in rows])
+        truth = {r.bar_ts: r.realized_direction for r in rows}
+        resolve_forecasts(engine, [Resolution(r.id, truth[r.bar_ts])
+                                   for r in forecasts(engine, trained.symbol, trained.timeframe, shadow=True)])
+        return other
+
+
+def test_shadow_and_paper_panels(writable_home, trained) -> None:
+    other = _with_shadow(writable_home, trained)
+    app, services = open_app(writable_home)
+    with TestClient(app) as client:
+        shadow = client.get(f"/api/shadow/{trained.symbol}/{trained.timeframe}").json()
+        comparison = shadow["comparison"]
+        assert shadow["shadow"] == other and comparison["verdict"] == "significantly better"
+        assert comparison["shadow_accuracy"] == 1.0 and comparison["ci_low"] > 0 and comparison["p_value"] < 0.05
+        assert comparison["n"] >= 100 and not comparison["promoted"]  # the panel never moves an alias
+        paper = client.get(f"/api/paper/{trained.symbol}/{trained.timeframe}").json()["ledger"]
+        assert paper["n_forecasts"] == comparison["n"] and len(paper["days"]) == paper["n_days"] > 50
+        assert paper["backtest_sharpe"] is not None and len(paper["sharpe_ci"]) == 2
+        page = client.get(f"/live/{trained.symbol}/{trained.timeframe}").text
+        assert "Significantly better" in page and f"shadow v{other}" in page and 'id="paper-days"' in page
+        assert '"chart-paper"' in page or 'id="chart-paper"' in page
+        assert 'id="live-link"' in client.get(f"/forecasts/{trained.symbol}/{trained.timeframe}").text
+    services.close()
+
+
+def test_a_better_shadow_waits_out_the_cooldown(writable_home, trained) -> None:
+    from candor.ops.shadow import check_shadow
+    from candor.registry.aliases import SHADOW
+    from candor.services import open_services
+    from candor.store import alias_events
+
+    other = _with_shadow(writable_home, trained)
+    with open_services(_config(writable_home)) as services:
+        champion = SimpleNamespace(name=trained.name, version=str(services.registry.version(trained.name, "champion").version),
+                                   horizon=5)
+        waited = check_shadow(services, champion, trained.symbol, trained.timeframe)  # the fixture promoted just now
+        assert waited.significantly_better and not waited.promoted and waited.note.startswith("waited:")
+        last = alias_events(services.engine, trained.name, SHADOW)[-1]
+        assert (last.to_version, last.actor) == (other, "candor-drift") and "rollback_cooldown_hours = 24" in last.reason
+        assert services.registry.shadow_index()[trained.name] == other
+        later = dt.datetime.now(dt.UTC) + dt.timedelta(hours=24.5)
+        assert check_shadow(services, champion, trained.symbol, trained.timeframe, now=later).promoted
+        assert str(services.registry.version(trained.name, "champion").version) == other
