@@ -80,8 +80,9 @@ def trained(tmp_path_factory) -> Trained:
     _seed_forecasts(engine, model, bars, first.name, second.version)
     last = bars.index[-1]
     for days, status, accuracy in ((20, "normal", 0.55), (10, "monitor", 0.45), (0, "drift", 0.38)):
-        upsert_drift_row(engine, symbol=bars.attrs["symbol"], timeframe=bars.attrs["timeframe"],
-                         date=(last - __import__("pandas").Timedelta(days=days)).date(), n=40, status=status,
+        judged = last - __import__("pandas").Timedelta(days=days)
+        upsert_drift_row(engine, symbol=bars.attrs["symbol"], timeframe=bars.attrs["timeframe"], horizon=model.label_spec.horizon,
+                         bar_ts=judged, date=judged.date(), n=40, status=status,
                          accuracy=accuracy, baseline=0.5, margin=accuracy - 0.5)
     services.close()
     return Trained(home, bars, first.name, bars.attrs["symbol"], bars.attrs["timeframe"])

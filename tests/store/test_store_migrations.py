@@ -34,7 +34,7 @@ def test_upgrade_creates_every_table_key_and_index(store_url: str) -> None:
         uniques = {t: [u["column_names"] for u in inspector.get_unique_constraints(t)] for t in TABLES}
         assert uniques["symbols"] == [["ticker"]]
         assert uniques["ml_forecasts"] == [["symbol", "timeframe", "horizon", "bar_ts", "shadow"]]
-        assert uniques["drift_monitoring"] == [["symbol", "timeframe", "date"]]
+        assert uniques["drift_monitoring"] == [["symbol", "timeframe", "horizon", "bar_ts"]]
         indexes = {t: [i["column_names"] for i in inspector.get_indexes(t)] for t in TABLES}
         assert ["symbol", "timeframe", "bar_ts"] in indexes["ml_forecasts"]
         assert ["symbol", "timeframe", "run_date"] in indexes["training_runs"]

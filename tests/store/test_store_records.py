@@ -141,24 +141,31 @@ def test_resolving_unknown_forecast_is_refused_before_writing(engine: Engine) ->
 
 # ---- drift_monitoring ------------------------------------------------------------------------
 
-def test_drift_row_is_unique_per_symbol_timeframe_date(engine: Engine) -> None:
-    day = dt.date(2024, 3, 4)
-    first = upsert_drift_row(engine, symbol="SPX", timeframe="d1", date=day, n=40, status="normal",
+def test_drift_row_is_unique_per_series_horizon_and_judged_bar(engine: Engine) -> None:
+    day, bar = dt.date(2024, 3, 4), dt.datetime(2024, 3, 1, tzinfo=dt.UTC)
+    later = dt.datetime(2024, 3, 2, tzinfo=dt.UTC)
+    key = {"symbol": "SPX", "timeframe": "d1", "horizon": 5}
+    first = upsert_drift_row(engine, **key, bar_ts=bar, date=day, n=40, status="normal",
                              accuracy=0.56, baseline=0.55, margin=0.01, details={"psi": {"rsi": 0.1}})
-    second = upsert_drift_row(engine, symbol="SPX", timeframe="d1", date=day, n=41, status="drift",
+    second = upsert_drift_row(engine, **key, bar_ts=bar, date=day, n=41, status="drift",
                               accuracy=0.35, baseline=0.55, margin=-0.2, max_feature_psi=np.float64(0.3))
-    upsert_drift_row(engine, symbol="SPX", timeframe="d1", date="2024-03-05", n=42, status="monitor")
-    upsert_drift_row(engine, symbol="SPX", timeframe="h1", date=day, n=10, status="insufficient")
+    upsert_drift_row(engine, **key, bar_ts=later, date=day, n=42, status="monitor")  # a replay: same day, new bar
+    upsert_drift_row(engine, **{**key, "horizon": 1}, bar_ts=later, date="2024-03-05", n=7, status="normal")
+    upsert_drift_row(engine, **{**key, "timeframe": "h1"}, bar_ts=bar, date=day, n=10, status="insufficient")
     assert first == second
     rows = drift_rows(engine, "SPX", "d1")
-    assert [(r.date, r.status, r.n) for r in rows] == [(day, "drift", 41), (dt.date(2024, 3, 5), "monitor", 42)]
-    assert rows[0].details is None and rows[0].max_feature_psi == 0.3
-    assert [r.date for r in drift_rows(engine, since="2024-03-05")] == [dt.date(2024, 3, 5)]
+    assert [(r.bar_ts, r.horizon, r.status, r.n) for r in rows] == [
+        (bar, 5, "drift", 41), (later, 1, "normal", 7), (later, 5, "monitor", 42)]
+    assert rows[0].details is None and rows[0].max_feature_psi == 0.3 and rows[0].date == day
+    assert [r.n for r in drift_rows(engine, since="2024-03-05")] == [7]
+    with pytest.raises(DataError, match=r"`bar_ts` must be a timezone-aware time. Got"):
+        upsert_drift_row(engine, **key, bar_ts=dt.datetime(2024, 3, 1), date=day, n=1, status="normal")
 
 
 def test_drift_row_refuses_unknown_status(engine: Engine) -> None:
     with pytest.raises(DataError, match=r"`status` must be one of normal, monitor, drift, emergency"):
-        upsert_drift_row(engine, symbol="SPX", timeframe="d1", date="2024-03-04", n=1, status="fine")
+        upsert_drift_row(engine, symbol="SPX", timeframe="d1", horizon=1, bar_ts="2024-03-04T00:00Z",
+                         date="2024-03-04", n=1, status="fine")
     assert drift_rows(engine) == []
 
 

@@ -242,7 +242,7 @@ def _series_states(engine: Engine, registry: Any, now: dt.datetime | None) -> li
     newest = latest_forecasts(engine)
     drift_by = {}
     for row in drift_rows(engine):
-        drift_by[(row.symbol, row.timeframe)] = row  # oldest date first → last one wins
+        drift_by[(row.symbol, row.timeframe, row.horizon)] = row  # oldest bar first → last one wins
     runs_by: dict[tuple[str, str], list[TrainingRun]] = {}
     for run in runs_without_reports(engine):  # one scan for every series, newest first (as run_for_version)
         runs_by.setdefault((run.symbol, run.timeframe), []).append(run)
@@ -262,7 +262,7 @@ def _series_states(engine: Engine, registry: Any, now: dt.datetime | None) -> li
             state.trained_at = state.run.run_date
             state.age_days = max(0, (now - state.run.run_date).days)
         state.forecast = newest.get((series.symbol, series.timeframe, horizon))
-        state.drift = drift_by.get((series.symbol, series.timeframe))
+        state.drift = drift_by.get((series.symbol, series.timeframe, horizon))
         states.append(state)
     per_timeframe: dict[tuple[str, str], MlForecast] = {}  # latest bar, then shortest horizon
     for (symbol, timeframe, _), row in sorted(newest.items(), key=lambda kv: (kv[1].bar_ts, -kv[1].horizon)):

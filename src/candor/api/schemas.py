@@ -204,6 +204,8 @@ class ForecastRowOut(_Out):
 class DriftOut(_Out):
     symbol: str
     timeframe: str
+    horizon: int
+    bar_ts: dt.datetime
     date: dt.date
     accuracy: float | None
     n: int

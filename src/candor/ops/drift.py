@@ -26,8 +26,9 @@ Why these choices:
   **Prediction PSI**: recent forecast directions vs the champion's predicted-class mix on its
   holdout. A flagged feature, a prediction PSI above ``psi_warn`` or a calibration rise lifts
   ``normal`` to ``monitor``; only accuracy can say ``drift`` or ``emergency``. Every alert says why.
-* One ``drift_monitoring`` row per symbol/timeframe/date; with several horizons the row carries
-  the worst horizon's numbers and every horizon under ``details["horizons"]``.
+* One ``drift_monitoring`` row per symbol × timeframe × horizon × judged bar (the newest bar of the
+  series when the check ran): a replay or backfill of N bars keeps N rows per horizon, and a re-run
+  on the same bar replaces its row.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -362,27 +363,16 @@ class DriftReport:
     shadows: list[Any] = field(default_factory=list)  # candor.ops.shadow.ShadowComparison per shadowed model
 
 
-def _worst(results: list[HorizonDrift]) -> HorizonDrift:
-    return max(results, key=lambda r: (DriftStatus(r.status).severity, r.status != DriftStatus.INSUFFICIENT,
-                                       -(r.margin or 0.0)))
-
-
-def _store_row(engine: Engine, results: list[HorizonDrift], day: date) -> int:
-    worst = _worst(results)
-    details = {"horizon": worst.horizon, "model": f"{worst.model_name} v{worst.model_version}",
-               "feature_psi": worst.feature_psi, "calibration_reference": worst.calibration_reference,
-               "notes": list(worst.notes), "sequential": worst.sequential, "horizons": [_summary(r) for r in results]}
-    return upsert_drift_row(engine, symbol=worst.symbol, timeframe=worst.timeframe, date=day, n=worst.n,
-                            status=worst.status, accuracy=worst.accuracy, baseline=worst.baseline,
-                            margin=worst.margin, calibration_error=worst.calibration_error,
-                            max_feature_psi=worst.max_feature_psi, prediction_psi=worst.prediction_psi,
-                            details=details)
-
-
-def _summary(result: HorizonDrift) -> dict[str, Any]:
-    keep = ("horizon", "status", "n", "accuracy", "baseline", "margin", "calibration_error", "prediction_psi",
-            "model_name", "model_version", "sequential")
-    return {k: v for k, v in asdict(result).items() if k in keep}
+def _store_row(engine: Engine, result: HorizonDrift, bar_ts: pd.Timestamp, day: date) -> int:
+    """One row per series × horizon × judged bar (migration 0005)."""
+    details = {"horizon": result.horizon, "model": f"{result.model_name} v{result.model_version}",
+               "feature_psi": result.feature_psi, "calibration_reference": result.calibration_reference,
+               "notes": list(result.notes), "sequential": result.sequential}
+    return upsert_drift_row(engine, symbol=result.symbol, timeframe=result.timeframe, horizon=result.horizon,
+                            bar_ts=bar_ts, date=day, n=result.n, status=result.status, accuracy=result.accuracy,
+                            baseline=result.baseline, margin=result.margin,
+                            calibration_error=result.calibration_error, max_feature_psi=result.max_feature_psi,
+                            prediction_psi=result.prediction_psi, details=details)
 
 
 def _accuracy_state(result: HorizonDrift) -> str:
@@ -519,7 +509,7 @@ def run_drift(
     now: datetime | None = None,
     on_emergency: Emergency | None = None,
 ) -> DriftReport:
-    """Resolve late labels, judge every series × horizon, store one row per series/date, alert, act.
+    """Resolve late labels, judge every series × horizon, store one row per horizon and judged bar, alert, act.
 
     ``bars_loader`` must return the full history (the feature PSI compares with the training span);
     the default reads the store. A webhook that is down never fails the job (see candor.ops.alerts).
@@ -542,7 +532,7 @@ def run_drift(
             continue
         results = [r for r, _ in checked]
         report.results += results
-        report.rows.append(_store_row(engine, results, now.date()))
+        report.rows += [_store_row(engine, r, bars.index[-1], now.date()) for r in results]
         _alert_and_act(config, results, bars, act, report)
     return report
 

@@ -10,7 +10,8 @@ Why these shapes:
 * ``ml_forecasts`` is unique per ``(symbol, timeframe, horizon, bar_ts, shadow)``: re-running the
   forecast job for a bar adds no duplicate (the champion's row and a shadow version's row of one
   bar coexist); late labels fill ``realized_*`` and ``resolved_at`` in place.
-* ``drift_monitoring`` is unique per ``(symbol, timeframe, date)``: a re-run replaces the row.
+* ``drift_monitoring`` is unique per ``(symbol, timeframe, horizon, bar_ts)`` (migration 0005): one
+  check per bar it judges, so a replay keeps its history; a re-run on the same bar replaces the row.
 * JSON columns are ``JSON`` everywhere and ``JSONB`` on PostgreSQL (indexable, compact).
 
 The Alembic migrations in ``candor/store/migrations`` must produce exactly this metadata; a test
@@ -185,10 +186,11 @@ class MlForecast(Base):
 
 
 class DriftRow(Base):
-    """One drift check of one symbol × timeframe on one date."""
+    """One drift check of one symbol × timeframe × horizon on the newest bar it judged (``bar_ts``);
+    ``date`` is the day the check ran."""
 
     __tablename__ = "drift_monitoring"
-    __table_args__ = (sa.UniqueConstraint("symbol", "timeframe", "date"),)
+    __table_args__ = (sa.UniqueConstraint("symbol", "timeframe", "horizon", "bar_ts"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     symbol: Mapped[str] = mapped_column(sa.String(64))
@@ -204,6 +206,9 @@ class DriftRow(Base):
     prediction_psi: Mapped[float | None]
     details: Mapped[dict[str, Any] | None]
     created_at: Mapped[dt.datetime] = mapped_column(default=utc_now)
+    # Migration 0005: the key is the bar judged, not the wall-clock date.
+    horizon: Mapped[int]
+    bar_ts: Mapped[dt.datetime]
 
 
 class AliasEvent(Base):
