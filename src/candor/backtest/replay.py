@@ -14,6 +14,7 @@ overlap risk (``start`` with ``allow_overlap``).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -65,6 +66,7 @@ def replay(
     allow_overlap: bool = False,
     n_trials: int | None = None,
     span: TrainingSpan | None = None,
+    abstain: Callable[[pd.DataFrame], np.ndarray] | None = None,
 ) -> BacktestResult:
     """Backtest ``model`` (a :class:`~candor.registry.artifact.CandorModel`) on ``bars`` it has not seen.
 
@@ -73,6 +75,9 @@ def replay(
     model's manifest records (:func:`recorded_trials`): the model was picked among that many
     configurations and tuning trials (reused studies included), and its Deflated Sharpe here
     deflates for them as the training's did — raise it if you replay many variants.
+    ``abstain`` (the served forecasts' rule, e.g. :func:`candor.ops.sets.abstaining_rows` bound by
+    the caller) maps the probability frame to a boolean array of the rows that abstain; those rows
+    become NEUTRAL, i.e. flat, as a served abstention is on paper.
     Raises :class:`TrainingOverlapError` when the span reaches into the training bars, unless
     ``allow_overlap``.
     """
@@ -82,7 +87,16 @@ def replay(
     else:
         first = _first_bar(bars, span if span is not None else training_span(model.manifest), start, allow_overlap)
     proba = probabilities(model, bars, first)
+    if abstain is not None:
+        proba = flat_where(proba, abstain(proba))
     return run_backtest(proba, bars, config, n_trials=recorded_trials(model.manifest) if n_trials is None else n_trials)
+
+
+def flat_where(proba: pd.DataFrame, rows: np.ndarray) -> pd.DataFrame:
+    """``proba`` with the ``rows`` (a boolean mask) set to NEUTRAL with certainty: no position."""
+    out = proba.copy()
+    out.loc[np.asarray(rows, dtype=bool)] = [1.0 if c == 0 else 0.0 for c in out.columns]
+    return out
 
 
 def recorded_trials(manifest: Manifest) -> int:

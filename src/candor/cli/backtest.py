@@ -81,6 +81,8 @@ def backtest_command(
     slippage_bps: float = typer.Option(None, "--slippage-bps", help="Slippage per unit turnover, basis points."),
     min_confidence: float = typer.Option(None, "--min-confidence", help="Flat when the top probability is below this."),
     size_by_confidence: bool = typer.Option(None, "--size-by-confidence/--no-size-by-confidence", help="Size positions by confidence."),
+    abstain: bool = typer.Option(True, "--abstain/--no-abstain", help="Flat where a served forecast would abstain "
+                                 "(conformal set of several classes at forecast.coverage, or no significant edge)."),
     plot: Path = typer.Option(None, "--plot", help="Write the equity + drawdown PNG here."),
     trades: Path = typer.Option(None, "--trades", help="Write the trade list CSV here."),
     output_json: Path = typer.Option(None, "--output-json", help="Write the metrics as JSON here."),
@@ -107,12 +109,34 @@ def backtest_command(
     loaded = _load_model(artifact_dir, name, ref, config)
     where = model if artifact_dir is None else str(artifact_dir)
     span = training_span(loaded.manifest)
-    result = replay(loaded, bars, settings, start=start, allow_overlap=allow_overlap, span=span)
+    abstained: list[tuple[int, int]] = []
+    result = replay(loaded, bars, settings, start=start, allow_overlap=allow_overlap, span=span,
+                    abstain=_abstention(loaded, config, abstained) if abstain else None)
     _write_outputs(result, {"model": where, "symbol": loaded.symbol, "timeframe": loaded.timeframe,
+                            "abstained": abstained[0][0] if abstained else None,
                             "training_span": {"start": span.start.isoformat(), "end": span.end.isoformat(),
                                               "source": span.source}},
                    plot=plot, trades=trades, output_json=output_json)
     _render(result, where, span)
+    if abstained:
+        console.print(f"abstained (flat) on {abstained[0][0]:,} of {abstained[0][1]:,} bars: the forecast job's rule at "
+                      f"forecast.coverage = {config.forecast.coverage:g}, abstain_without_edge = "
+                      f"{config.forecast.abstain_without_edge} (--no-abstain trades every call)", highlight=False)
+
+
+def _abstention(model: CandorModel, config: Config, counted: list[tuple[int, int]]) -> Any:
+    """The served forecasts' abstention rule (:func:`candor.ops.sets.abstaining_rows`) at the set's
+    starting level 1 − forecast.coverage (a replay has no live misses to adapt it); the count of
+    abstaining bars and of all bars is appended to ``counted``."""
+    from candor.labels import CLASS_NAMES
+    from candor.ops.sets import abstaining_rows
+
+    def rule(proba: Any) -> Any:
+        rows = abstaining_rows(proba.to_numpy(), [CLASS_NAMES[int(c)] for c in proba.columns],
+                               model.manifest.report, config.forecast)
+        counted.append((int(rows.sum()), len(rows)))
+        return rows
+    return rule
 
 
 def _write_outputs(result: Any, about: dict[str, Any], *, plot: Path | None, trades: Path | None,
