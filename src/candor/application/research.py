@@ -188,25 +188,46 @@ def research_series(spec: SeriesSpec, config: Config, cells: Sequence[Cell], thr
         return search_series(bars, config, cells, series=name)
 
 
-def _dask_series(spec: SeriesSpec, config: Config, cells: Sequence[Cell], slots: dict[str, int]) -> list[CellResult]:
+@dataclass(frozen=True)
+class SeriesOutcome:
+    """One series' cells and their within-series judgement (computed where the cells were, so a
+    pool's workers share the stepdowns instead of the parent running them one after another)."""
+
+    results: list[CellResult]
+    within: _Within
+
+
+def _outcome(results: list[CellResult], config: Config) -> SeriesOutcome:
+    return SeriesOutcome(results, _within_series(results, config))
+
+
+def _series_task(spec: SeriesSpec, config: Config, cells: Sequence[Cell], threads: int | None = None) -> SeriesOutcome:
+    """A pool's or a Dask worker's task: one series' cells, then their Romano–Wolf stepdown."""
+    results = research_series(spec, config, cells, threads)
+    with pinned_threads(threads) if threads is not None else nullcontext():
+        return _outcome(results, config)
+
+
+def _dask_series(spec: SeriesSpec, config: Config, cells: Sequence[Cell], slots: dict[str, int]) -> SeriesOutcome:
     from distributed import get_worker  # lazy: runs on a Dask worker only
 
     host = get_worker().address.split("://")[-1].rsplit(":", 1)[0]
-    return research_series(spec, config, cells, threads=threads_per_process(slots.get(host, 1)))
+    return _series_task(spec, config, cells, threads=threads_per_process(slots.get(host, 1)))
 
 
-def _tally(progress: ResearchProgress, done: list[CellResult]) -> ResearchProgress:
+def _tally(progress: ResearchProgress, outcome: SeriesOutcome) -> ResearchProgress:
+    done = outcome.results
     failed = sum(r.status == "failed" for r in done)
     return replace(progress, done_cells=progress.done_cells + len(done), failed_cells=progress.failed_cells + failed,
                    done_series=progress.done_series + 1, last=done[0].series if done else None)
 
 
 def _run(grid: ResearchGrid, config: Config, cells: list[Cell], jobs: int, dask: str | None,
-         report: Report) -> list[list[CellResult]]:
+         report: Report) -> list[SeriesOutcome]:
     specs = list(grid.series)
     progress = ResearchProgress(total_cells=len(specs) * len(cells), total_series=len(specs))
     report(progress)
-    out: list[list[CellResult] | None] = [None] * len(specs)
+    out: list[SeriesOutcome | None] = [None] * len(specs)
     if dask:
         from distributed import as_completed as dask_completed  # lazy: distributed is only needed with --dask
 
@@ -218,7 +239,7 @@ def _run(grid: ResearchGrid, config: Config, cells: list[Cell], jobs: int, dask:
             with client.as_current():
                 for future in dask_completed(list(futures)):
                     i = futures[future]
-                    out[i] = _result(future, specs[i], cells)
+                    out[i] = _result(future, specs[i], cells, config)
                     report(progress := _tally(progress, out[i]))
         finally:
             client.close()
@@ -228,23 +249,24 @@ def _run(grid: ResearchGrid, config: Config, cells: list[Cell], jobs: int, dask:
         workers = min(jobs, len(specs))
         threads = threads_per_process(workers)
         executor = get_reusable_executor(max_workers=workers, env={k: str(threads) for k in _THREAD_VARS})
-        futures = {executor.submit(research_series, spec, config, cells, threads): i for i, spec in enumerate(specs)}
+        futures = {executor.submit(_series_task, spec, config, cells, threads): i for i, spec in enumerate(specs)}
         for future in as_completed(futures):
             i = futures[future]
-            out[i] = _result(future, specs[i], cells)
+            out[i] = _result(future, specs[i], cells, config)
             report(progress := _tally(progress, out[i]))
     else:
         for i, spec in enumerate(specs):
-            out[i] = research_series(spec, config, cells)
+            out[i] = _series_task(spec, config, cells)
             report(progress := _tally(progress, out[i]))
     return [r for r in out if r is not None]
 
 
-def _result(future: Any, spec: SeriesSpec, cells: Sequence[Cell]) -> list[CellResult]:
+def _result(future: Any, spec: SeriesSpec, cells: Sequence[Cell], config: Config) -> SeriesOutcome:
     try:
         return future.result()
     except Exception as exc:  # noqa: BLE001 - a dead worker fails its series' cells only
-        return failed_cells(spec.name, spec.name.split("@")[0], spec.timeframe or "?", cells, reason_of(exc))
+        return _outcome(failed_cells(spec.name, spec.name.split("@")[0], spec.timeframe or "?", cells,
+                                     reason_of(exc)), config)
 
 
 # --------------------------------------------------------------------------- the judgement
@@ -279,10 +301,10 @@ def _within_series(results: list[CellResult], config: Config) -> _Within:
     return _Within(dict(zip(evaluated, map(float, test.p_adjusted))), test.spa_p_value, block, None)
 
 
-def judge(per_series: list[list[CellResult]], config: Config) -> tuple[list[ResearchRow], float | None, int]:
+def judge(outcomes: list[SeriesOutcome], config: Config) -> tuple[list[ResearchRow], float | None, int]:
     """The rows of every cell with their adjusted p-values and survival; the PBO; series selected."""
     alpha = config.evaluation.alpha
-    within = [_within_series(results, config) for results in per_series]
+    per_series, within = [o.results for o in outcomes], [o.within for o in outcomes]
     has_cells = [k for k, w in enumerate(within) if w.p]
     across = across_series([within[k].family_p for k in has_cells], alpha)
     q_of = dict(zip(has_cells, map(float, across.q)))
@@ -330,19 +352,21 @@ def record_cells(per_series: list[list[CellResult]], config: Config, *, actor: s
     """Append every evaluated cell to the trial ledger (the store is opened, and created where it is
     the embedded default); the number of rows written."""
     from candor.services import open_store
+    from candor.store.engine import transaction
     from candor.store.ledger import record_trial, trial_count
 
     evaluated = [r for results in per_series for r in results if r.status == "evaluated"]
     if not evaluated:
         return 0
-    with open_store(config) as store:
+    # one transaction: every cell is written or none (and one commit, not one a cell)
+    with open_store(config) as store, transaction(store.engine) as connection:
         prior: dict[tuple, int] = {}
         for r in evaluated:
             key = (r.symbol, r.timeframe, r.cell.horizon, r.cell.label)
             if key not in prior:
-                prior[key] = trial_count(store.engine, *key)
+                prior[key] = trial_count(connection, *key)
             trial = trial_of(r).model_copy(update={"prior_trials": prior[key], "actor": actor})
-            record_trial(store.engine, trial)
+            record_trial(connection, trial)
     return len(evaluated)
 
 
@@ -354,13 +378,13 @@ def run_research(grid: ResearchGrid, config: Config, *, jobs: int = 1, dask: str
     every evaluated cell to the trial ledger."""
     started = time.perf_counter()
     cells = grid_cells(grid, config)
-    per_series = _run(grid, config, cells, jobs, dask, on_progress or (lambda _p: None))
-    rows, pbo, selected = judge(per_series, config)
-    recorded = record_cells(per_series, config, actor=actor) if record else None
+    outcomes = _run(grid, config, cells, jobs, dask, on_progress or (lambda _p: None))
+    rows, pbo, selected = judge(outcomes, config)
+    recorded = record_cells([o.results for o in outcomes], config, actor=actor) if record else None
     n_cells = sum(r.status == "evaluated" for r in rows)
     log.info("research: %d cells in %.1fs", len(rows), time.perf_counter() - started)
     return ResearchReport(rows, n_cells, sum(r.survives for r in rows), len(rows) - n_cells, pbo,
-                          config.evaluation.alpha, len(per_series), selected, recorded)
+                          config.evaluation.alpha, len(outcomes), selected, recorded)
 
 
 def parse_labels(labels: Sequence[str]) -> tuple[str, ...]:

@@ -176,14 +176,15 @@ class _SeriesSearch:
         members = make_members(config)
         out = []
         for index, train, test in blocks:
-            test_proba, train_proba, seconds = {}, {}, 0.0
-            for name, template in members.items():
-                fit_key = (key, index, name)
-                if fit_key not in self.fits:
-                    done = fit_members({name: template}, data.X, y, data.t1, classes, index, train, test)
-                    self.fits[fit_key] = (done.test_proba[name], done.train_proba[name], done.seconds)
-                test_proba[name], train_proba[name], spent = self.fits[fit_key]
-                seconds += spent
+            missing = {name: template for name, template in members.items() if (key, index, name) not in self.fits}
+            if missing:  # fitted together: members configured alike share their preprocessing's fit
+                done = fit_members(missing, data.X, y, data.t1, classes, index, train, test)
+                for name in missing:
+                    self.fits[(key, index, name)] = (done.test_proba[name], done.train_proba[name],
+                                                     done.seconds / len(missing))
+            test_proba = {name: self.fits[(key, index, name)][0] for name in members}
+            train_proba = {name: self.fits[(key, index, name)][1] for name in members}
+            seconds = sum(self.fits[(key, index, name)][2] for name in members)
             out.append(MemberFold(index, train, test, test_proba, train_proba, seconds))
         return out
 

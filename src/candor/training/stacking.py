@@ -24,8 +24,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from joblib import hash as joblib_hash
 from sklearn.base import clone
 from sklearn.metrics import accuracy_score
+from sklearn.pipeline import Pipeline
 from sklearn.utils.validation import has_fit_parameter
 
 from candor import arima_garch
@@ -100,17 +102,41 @@ def _tuning(fitted: Mapping[str, Any]) -> dict | None:
     return {name: m.tuning_ for name, m in fitted.items() if hasattr(m, "tuning_")} or None
 
 
+def _prefix_key(member: Any) -> str | None:
+    """A digest of a catalog pipeline's preprocessing steps (all but the classifier), or None for a
+    member that is not such a pipeline (a tuned wrapper, a lone classifier)."""
+    if not isinstance(member, Pipeline) or len(member.steps) < 2:
+        return None
+    return joblib_hash(member[:-1])
+
+
 def fit_members(members: Mapping[str, Any], X, y: np.ndarray, t1, classes: np.ndarray,
                 index: int, train: np.ndarray, test: np.ndarray) -> MemberFold:
-    """Fit each member on ``train``; keep its class probabilities on ``train`` and ``test``."""
+    """Fit each member on ``train``; keep its class probabilities on ``train`` and ``test``.
+
+    Members whose preprocessing (pruner and scaler) is configured alike share one fit of it: the
+    steps are fitted and applied exactly as each member's own ``Pipeline`` would (``fit_transform``
+    for its fit, ``transform`` for its predictions), once instead of once per member.
+    """
     started = time.perf_counter()
     X_train, X_test = X.iloc[train], X.iloc[test]
     t1_train = None if t1 is None else t1.iloc[train]
     test_proba, train_proba, fitted = {}, {}, {}
+    prepared: dict[str, tuple[Any, Any, Any]] = {}  # prefix digest -> (fit rows, train rows, test rows) transformed
     for name, template in members.items():
-        member = fitted[name] = _fit(template, X_train, y[train], t1_train)
-        test_proba[name] = align_proba(member.predict_proba(X_test), member.classes_, classes)
-        train_proba[name] = align_proba(member.predict_proba(X_train), member.classes_, classes)
+        key = _prefix_key(template)
+        if key is None:
+            member = fitted[name] = _fit(template, X_train, y[train], t1_train)
+            test_proba[name] = align_proba(member.predict_proba(X_test), member.classes_, classes)
+            train_proba[name] = align_proba(member.predict_proba(X_train), member.classes_, classes)
+            continue
+        if key not in prepared:
+            prefix = clone(template[:-1])
+            prepared[key] = (prefix.fit_transform(X_train, y[train]), prefix.transform(X_train), prefix.transform(X_test))
+        fit_rows, train_rows, test_rows = prepared[key]
+        clf = clone(template[-1]).fit(fit_rows, y[train])
+        test_proba[name] = align_proba(clf.predict_proba(test_rows), clf.classes_, classes)
+        train_proba[name] = align_proba(clf.predict_proba(train_rows), clf.classes_, classes)
     return MemberFold(index, train, test, test_proba, train_proba, time.perf_counter() - started, _tuning(fitted))
 
 
