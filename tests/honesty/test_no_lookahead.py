@@ -9,7 +9,7 @@ import pytest
 from candor.data.datasets import load_dataset
 from candor.data.synthetic import planted_signal
 from candor.training.matrix import build_labelled_data
-from candor.training.run import _outer_folds
+from candor.training.walk import outer_folds
 from candor.split import holdout_split
 
 
@@ -37,7 +37,7 @@ def test_no_training_label_reaches_into_its_test_fold_or_the_holdout(series, che
     ts, t1 = data.y.index, data.t1
     dev, hold = holdout_split(ts, t1, cheap_config.split.holdout, purge=cheap_config.purge)
     assert t1.iloc[dev].max() < ts[hold[0]]
-    for fold in _outer_folds(data, dev, cheap_config):
+    for fold in outer_folds(data, dev, cheap_config):
         train, test = fold.train, fold.test
         assert t1.iloc[train].max() < ts[test[0]]  # purged: every training label resolved before the test span
         assert train.max() < test.min()  # walk-forward: the past trains, the future tests

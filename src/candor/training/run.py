@@ -30,12 +30,11 @@ from candor.data.bars import symbol_of, timeframe_of
 from candor.training.matrix import LabelledData, build_labelled_data, data_fingerprint
 from candor.blend import Blend
 from candor.ensemble import BlendedEnsemble
-from candor.errors import ConfigError, ModelError
 from candor.evaluate import calibration_table, evaluate_oos, permutation_importance_oos
 from candor.features import FeatureSet, warmup_bars
 from candor.labels import CLASS_NAMES, LabelSpec
-from candor.split import Fold, PurgedWalkForward, holdout_split
-from candor.training.reuse import ReusedTuning, reused_trials
+from candor.split import Fold
+from candor.training.reuse import ReusedTuning
 from candor.records.evaluation import Evaluation
 from candor.conformal import MAX_SCORES, lac_scores
 from candor.records.report import ConformalCalibration
@@ -46,8 +45,6 @@ from candor.training.stacking import (
     WARMUP,
     MemberFold,
     ProductionMembers,
-    blend_accuracy,
-    blend_fold,
     final_blend,
     fit_members,
     fit_production_members,
@@ -55,28 +52,13 @@ from candor.training.stacking import (
     make_members,
     warmup_block,
 )
+from candor.training.walk import (
+    FoldOutcome, RowPlan, baseline_preds, plan_labelled, pooled_report, stacked_outcome,
+)
 
 Progress = Callable[[str], None]
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class FoldOutcome:
-    """What one outer fold produced: out-of-sample probabilities and in/out accuracies."""
-
-    index: int
-    test: np.ndarray
-    proba: np.ndarray
-    classes: np.ndarray
-    weights: dict[str, float]
-    train_accuracy: float
-    member_train_accuracy: dict[str, float]
-    member_test_pred: dict[str, np.ndarray]
-    seconds: float
-    tuning: dict | None = None  # member -> candor.training.tuning.TuneResult when config.tune.enabled
-    prior_weight: float | None = None  # λ of this fold's blend
-    member_test_proba: dict[str, np.ndarray] = field(default_factory=dict)  # member -> (test rows × classes)
 
 
 @dataclass(frozen=True)
@@ -178,30 +160,6 @@ def _aligned_proba(model, X: pd.DataFrame, classes: np.ndarray) -> np.ndarray:
     return out
 
 
-def _outer_folds(data: LabelledData, dev: np.ndarray, config: Config) -> list[Fold]:
-    """The walk-forward folds of the development rows, as positions into the whole matrix."""
-    splitter = PurgedWalkForward(
-        n_splits=config.split.folds, window=config.split.window,
-        train_size=config.split.train_size if config.split.window == "rolling" else None,
-        purge=config.purge, embargo=config.embargo,
-    )
-    X_dev = data.X.iloc[dev]
-    return [dataclasses.replace(fold, train=dev[fold.train], test=dev[fold.test])
-            for fold in splitter.folds(X_dev, t1=data.t1.iloc[dev])]
-
-
-def _baseline_preds(data: LabelledData, train: np.ndarray, test: np.ndarray, seed: int) -> dict[str, np.ndarray]:
-    y = data.y.to_numpy()
-    majority = baselines.majority(y[train], len(test))
-    return {
-        "majority": majority,
-        "persistence": baselines.persistence(
-            data.y.index, y, data.t1.to_numpy("datetime64[ns]"), test, fallback=majority[0] if len(majority) else 0
-        ),
-        "stratified": baselines.stratified(y[train], len(test), random_state=seed),
-    }
-
-
 def _fold_summary(data: LabelledData, outcome: FoldOutcome, train_rows: int, base: dict[str, np.ndarray]) -> FoldSummary:
     y_test = data.y.to_numpy()[outcome.test]
     pred = outcome.classes[outcome.proba.argmax(axis=1)]
@@ -234,52 +192,15 @@ def _run_folds(data: LabelledData, folds: list[Fold], dev: np.ndarray, config: C
     if warm is not None:
         tasks.append(delayed(fit_members)(members, data.X, y, data.t1, classes, WARMUP, *warm))
     member_folds, production = _gather(config, tasks, len(folds), progress)
-    outcomes = [_stacked_outcome(blend, data, member_folds, k, classes)
+    outcomes = [stacked_outcome(blend, data, member_folds, k, classes)
                 for k, fold in enumerate(member_folds) if fold.index != WARMUP]
     model = BlendedEnsemble(production.members, final_blend(blend, y, member_folds, dev))
     warmup_tuning = member_folds[0].tuning if member_folds[0].index == WARMUP else None
     return outcomes, Production(model, production.tuning, warmup_tuning, production.seconds)
 
 
-def _check_fold_classes(data: LabelledData, folds: list[Fold]) -> None:
-    y = data.y.to_numpy()
-    classes = np.unique(y)
-    if len(classes) < 2:
-        raise ModelError(
-            f"every label is class {CLASS_NAMES.get(classes[0], classes[0])}: there is nothing to learn; "
-            f"use a smaller --threshold or another --label."
-        )
-    for fold in folds:
-        index, train = fold.index, fold.train
-        counts = {c: int(np.sum(y[train] == c)) for c in classes}
-        rare = {c: n for c, n in counts.items() if n < 5}
-        if rare:
-            label, count = next(iter(rare.items()))
-            raise ModelError(
-                f"training fold {index + 1} has {count} sample(s) of class {CLASS_NAMES.get(label, label)} "
-                f"(each class needs at least 5); use fewer --folds, a longer history or a smaller --threshold."
-            )
-
-
 def _pool(config: Config, n_tasks: int) -> Parallel:
     return Parallel(n_jobs=min(config.models.fold_jobs, n_tasks), return_as="generator")
-
-
-def _stacked_outcome(blend: Blend, data: LabelledData, member_folds: list[MemberFold],
-                     k: int, classes: np.ndarray) -> FoldOutcome:
-    y = data.y.to_numpy()
-    fold = member_folds[k]
-    fitted = blend_fold(blend, y, member_folds, k)
-    return FoldOutcome(
-        index=fold.index, test=fold.test, proba=fitted.predict_proba(fold.test_proba), classes=classes,
-        weights=dict(fitted.weights_), prior_weight=float(fitted.prior_weight_),
-        train_accuracy=blend_accuracy(fitted, fold.train_proba, y[fold.train]),
-        member_train_accuracy={name: float(np.mean(classes[p.argmax(axis=1)] == y[fold.train]))
-                               for name, p in fold.train_proba.items()},
-        member_test_pred={name: classes[p.argmax(axis=1)] for name, p in fold.test_proba.items()},
-        member_test_proba=dict(fold.test_proba),
-        seconds=fold.seconds, tuning=fold.tuning,
-    )
 
 
 def _gather(config: Config, tasks: list, n_folds: int,
@@ -316,51 +237,10 @@ def _member_scores(data: LabelledData, outcomes: list[FoldOutcome]) -> dict[str,
     return scores
 
 
-def _check_folds_fit(n_dev: int, config: Config) -> None:
-    per_fold = n_dev // (config.split.folds + 1)
-    if per_fold < 2 * config.purge + 20:
-        most = max(1, n_dev // (2 * config.purge + 20) - 1)
-        raise ConfigError(
-            f"`folds` = {config.split.folds} leaves {per_fold} rows per test fold for {n_dev} "
-            f"development rows; use --folds {most} or fewer, or supply a longer history."
-        )
-
-
-@dataclass(frozen=True)
-class RowPlan:
-    """What a training will fit, checked before any fit: the labelled matrix, the development and
-    holdout rows, the outer folds, and the trials of reused tuned parameters. Building it reads no
-    store and fits no model, so every refusal it raises (too few rows for the folds, a label
-    threshold that leaves one class, parameters tuned on these out-of-sample rows) comes before a
-    caller opens anything."""
-
-    data: LabelledData
-    dev: np.ndarray
-    hold: np.ndarray
-    folds: list[Fold]
-    extra_trials: int
-    seconds: float
-
-    @property
-    def oos_span(self) -> tuple[pd.Timestamp, pd.Timestamp]:
-        """The out-of-sample rows: the first walk-forward test row and the last label's end."""
-        return self.data.y.index[self.folds[0].test[0]], self.data.t1.max()
-
-
 def plan_rows(bars: pd.DataFrame, config: Config, *, reused: ReusedTuning | None = None) -> RowPlan:
     """The :class:`RowPlan` of training ``bars`` with ``config`` (features, labels, splits; no fit)."""
     started = time.perf_counter()
-    return _plan_labelled(build_labelled_data(bars, config.features, config.labels), config, reused, started)
-
-
-def _plan_labelled(data: LabelledData, config: Config, reused: ReusedTuning | None, started: float) -> RowPlan:
-    dev, hold = holdout_split(data.y.index, data.t1, config.split.holdout, purge=config.purge)
-    _check_folds_fit(len(dev), config)
-    folds = _outer_folds(data, dev, config)
-    _check_fold_classes(data, folds)
-    # Before any fit: saved parameters tuned on these out-of-sample rows are refused.
-    extra_trials = reused_trials(reused, data.y.index[folds[0].test[0]], data.t1.max())
-    return RowPlan(data, dev, hold, folds, extra_trials, time.perf_counter() - started)
+    return plan_labelled(build_labelled_data(bars, config.features, config.labels), config, reused, started)
 
 
 def train(bars: pd.DataFrame, config: Config, progress: Progress | None = None, *,
@@ -426,7 +306,7 @@ def train_labelled(
     ``bars_index`` is the timestamps of the bars ``data`` was built from (the data span's first
     and last bar); without it the span runs from the first label row to the last label's end.
     """
-    rows = _plan_labelled(data, config, reused, time.perf_counter())
+    rows = plan_labelled(data, config, reused, time.perf_counter())
     return _train_planned(rows, config, symbol=symbol, timeframe=timeframe, fingerprint=fingerprint,
                           progress=progress, bars_index=bars_index)
 
@@ -442,7 +322,7 @@ def _train_planned(rows: RowPlan, config: Config, *, symbol: str, timeframe: str
     outcomes, production = _run_folds(data, folds, dev, config, say)
     final, timings["final_fit_s"] = production.model, production.seconds
     timings["walk_forward_s"] = time.perf_counter() - started
-    oos, oos_proba = _pooled_report(data, folds, outcomes, config)
+    oos, oos_proba = pooled_report(data, folds, outcomes, config)
     member_scores = _member_scores(data, outcomes)
     _log_walk_forward(timings["walk_forward_s"], len(folds), oos, member_scores, final)
     holdout, holdout_proba = _holdout_report(data, final, dev, hold, config)
@@ -462,7 +342,7 @@ def _train_planned(rows: RowPlan, config: Config, *, symbol: str, timeframe: str
         symbol=symbol, timeframe=timeframe, n_samples=data.n_samples,
         label=data.labels.spec.describe(), horizon=config.labels.horizon,
         class_distribution=data.labels.distribution(),
-        folds=[_fold_summary(data, o, f.n_train, _baseline_preds(data, f.train, f.test, config.seed))
+        folds=[_fold_summary(data, o, f.n_train, baseline_preds(data, f.train, f.test, config.seed))
                for o, f in zip(outcomes, folds)],
         member_scores=member_scores, oos=oos, holdout=holdout,
         weights=dict(final.weights_), model=final, feature_names=list(data.X.columns),
@@ -578,34 +458,13 @@ def _importance(final: BlendedEnsemble, data: LabelledData, hold: np.ndarray, co
     )
 
 
-def _pooled_report(data: LabelledData, folds: list[Fold], outcomes: list[FoldOutcome], config: Config):
-    test = np.concatenate([o.test for o in outcomes])
-    proba = np.vstack([o.proba for o in outcomes])
-    classes = outcomes[0].classes
-    base: dict[str, list[np.ndarray]] = {}
-    y = data.y.to_numpy()
-    for fold in folds:
-        train, fold_test = fold.train, fold.test
-        for name, pred in _baseline_preds(data, train, fold_test, config.seed).items():
-            base.setdefault(name, []).append(pred)
-    prior = np.vstack([baselines.class_prior(y[f.train], classes, len(f.test)) for f in folds])
-    train_acc = float(np.mean([o.train_accuracy for o in outcomes]))
-    report = evaluate_oos(
-        y[test], proba, classes,
-        baseline_preds={k: np.concatenate(v) for k, v in base.items()},
-        horizon=config.labels.horizon, n_boot=config.evaluation.n_boot, alpha=config.evaluation.alpha,
-        random_state=config.seed, train_accuracy=train_acc, prior_proba=prior,
-    )
-    return report, pd.DataFrame(proba, index=data.y.index[test], columns=classes)
-
-
 def _holdout_report(data: LabelledData, final: BlendedEnsemble, dev: np.ndarray, hold: np.ndarray, config: Config):
     classes = np.sort(data.y.unique())
     proba = _aligned_proba(final, data.X.iloc[hold], classes)
     train_acc = float(accuracy_score(data.y.iloc[dev], final.predict(data.X.iloc[dev])))
     report = evaluate_oos(
         data.y.to_numpy()[hold], proba, classes,
-        baseline_preds=_baseline_preds(data, dev, hold, config.seed),
+        baseline_preds=baseline_preds(data, dev, hold, config.seed),
         horizon=config.labels.horizon, n_boot=config.evaluation.n_boot, alpha=config.evaluation.alpha,
         random_state=config.seed, train_accuracy=train_acc,
         prior_proba=baselines.class_prior(data.y.to_numpy()[dev], classes, len(hold)),

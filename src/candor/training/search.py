@@ -6,7 +6,7 @@ evaluates its out-of-sample rows — the same row plan (holdout split, purged an
 walk-forward folds, class checks), the same members fitted per fold, the same per-fold
 :class:`~candor.blend.Blend` fit on earlier folds' blocks (warm-up block included), and the same
 pooled :func:`~candor.evaluate.evaluate_oos` against the baselines with the dependence-aware
-paired test (:func:`run._plan_labelled`, :func:`run._stacked_outcome`, :func:`run._pooled_report`
+paired test (:func:`walk.plan_labelled`, :func:`walk.stacked_outcome`, :func:`walk.pooled_report`
 are called, not copied). What a search does not need is skipped: no production fit, no holdout
 score (the holdout stays untouched by the search, for the training that follows it), no
 importance, no backtest.
@@ -46,9 +46,8 @@ from candor.labels import LabelSpec, make_labels
 from candor.records.evaluation import Evaluation
 from candor.records.specs import FEATURE_GROUPS
 from candor.training.matrix import MIN_TRAINING_ROWS, LabelledData, align_labelled, data_fingerprint
-from candor.training.run import (
-    RowPlan, _baseline_preds, _plan_labelled, _pooled_report, _stacked_outcome, configurations_tried,
-)
+from candor.training.run import configurations_tried
+from candor.training.walk import RowPlan, baseline_preds, plan_labelled, pooled_report, stacked_outcome
 from candor.training.stacking import WARMUP, MemberFold, fit_members, make_blend, make_members, warmup_block
 
 #: Label kinds whose classes depend on ``labels.threshold`` (the others collapse that axis).
@@ -162,7 +161,7 @@ class _SeriesSearch:
         digest = hashlib.sha256(data.y.index.asi8.tobytes()).hexdigest()
         key = (spec, digest)  # folds shared by member sets and by feature subsets with the same rows
         if key not in self.plans:
-            self.plans[key] = _plan_labelled(data, config, None, time.perf_counter())
+            self.plans[key] = plan_labelled(data, config, None, time.perf_counter())
         return self.plans[key]
 
     def member_folds(self, key: tuple, data: LabelledData, plan: RowPlan, config: Config) -> list[MemberFold]:
@@ -196,9 +195,9 @@ class _SeriesSearch:
         member_folds = self.member_folds((config.labels, cell.groups), data, plan, config)
         classes = np.unique(data.y.to_numpy())
         blend = make_blend(config)
-        outcomes = [_stacked_outcome(blend, data, member_folds, k, classes)
+        outcomes = [stacked_outcome(blend, data, member_folds, k, classes)
                     for k, fold in enumerate(member_folds) if fold.index != WARMUP]
-        oos, proba = _pooled_report(data, plan.folds, outcomes, config)
+        oos, proba = pooled_report(data, plan.folds, outcomes, config)
         d = _row_edge(data, plan, outcomes, oos, config)
         return CellResult(
             series, symbol_of(self.bars), self.timeframe, cell, "evaluated", evaluation=oos,
@@ -214,7 +213,7 @@ def _row_edge(data: LabelledData, plan: RowPlan, outcomes: list, oos: Evaluation
     y = data.y.to_numpy()
     test = np.concatenate([o.test for o in outcomes])
     pred = outcomes[0].classes[np.vstack([o.proba for o in outcomes]).argmax(axis=1)]
-    base = np.concatenate([_baseline_preds(data, f.train, f.test, config.seed)[oos.best_baseline]
+    base = np.concatenate([baseline_preds(data, f.train, f.test, config.seed)[oos.best_baseline]
                            for f in plan.folds])
     return (pred == y[test]).astype(float) - (base == y[test]).astype(float)
 
