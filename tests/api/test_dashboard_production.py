@@ -50,7 +50,11 @@ def _with_shadow(home, trained) -> str:
         return other
 
 
-def test_shadow_and_paper_panels(writable_home, trained) -> None:
+def test_shadow_and_paper_panels_then_the_cooldown(writable_home, trained) -> None:
+    from candor.ops.shadow import check_shadow
+    from candor.registry.aliases import SHADOW
+    from candor.store import alias_events
+
     other = _with_shadow(writable_home, trained)
     app, services = open_app(writable_home)
     with TestClient(app) as client:
@@ -66,20 +70,10 @@ def test_shadow_and_paper_panels(writable_home, trained) -> None:
         assert "Significantly better" in page and f"shadow v{other}" in page and 'id="paper-days"' in page
         assert '"chart-paper"' in page or 'id="chart-paper"' in page
         assert 'id="live-link"' in client.get(f"/forecasts/{trained.symbol}/{trained.timeframe}").text
-    services.close()
-
-
-def test_a_better_shadow_waits_out_the_cooldown(writable_home, trained) -> None:
-    from candor.ops.shadow import check_shadow
-    from candor.registry.aliases import SHADOW
-    from candor.services import open_services
-    from candor.store import alias_events
-
-    other = _with_shadow(writable_home, trained)
-    with open_services(_config(writable_home)) as services:
-        champion = SimpleNamespace(name=trained.name, version=str(services.registry.version(trained.name, "champion").version),
-                                   horizon=5)
-        waited = check_shadow(services, champion, trained.symbol, trained.timeframe)  # the fixture promoted just now
+        # the drift job's check: significantly better, but the fixture moved the champion just now
+        champion = SimpleNamespace(name=trained.name, horizon=5,
+                                   version=str(services.registry.version(trained.name, "champion").version))
+        waited = check_shadow(services, champion, trained.symbol, trained.timeframe)
         assert waited.significantly_better and not waited.promoted and waited.note.startswith("waited:")
         last = alias_events(services.engine, trained.name, SHADOW)[-1]
         assert (last.to_version, last.actor) == (other, "candor-drift") and "rollback_cooldown_hours = 24" in last.reason
@@ -87,3 +81,15 @@ def test_a_better_shadow_waits_out_the_cooldown(writable_home, trained) -> None:
         later = dt.datetime.now(dt.UTC) + dt.timedelta(hours=24.5)
         assert check_shadow(services, champion, trained.symbol, trained.timeframe, now=later).promoted
         assert str(services.registry.version(trained.name, "champion").version) == other
+        assert client.get(f"/api/shadow/{trained.symbol}/{trained.timeframe}").json()["shadow"] is None
+    services.close()
+
+
+def test_live_accuracy_leaves_abstentions_out() -> None:
+    from candor.api.queries import live_accuracy
+
+    day = dt.datetime(2024, 1, 1, tzinfo=dt.UTC)
+    rows = [SimpleNamespace(bar_ts=day + dt.timedelta(days=i), direction="NONE" if i % 2 else "BULLISH",
+                            realized_direction="BULLISH") for i in range(6)]
+    points = live_accuracy(rows, window=10, min_n=1)
+    assert [p.n for p in points] == [1, 2, 3] and all(p.accuracy == 1.0 for p in points)

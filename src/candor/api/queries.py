@@ -21,6 +21,7 @@ from candor.registry.common import DEFAULT_HORIZON, model_name, parse_model_name
 from candor.errors import RegistryError
 from candor.store import DriftRow, MlForecast, TrainingRun, drift_rows, latest_training_runs
 from candor.store._rows import fetch_all
+from candor.store.forecasts import ABSTAIN
 from candor.records.report import TrainingReport, parse_report
 
 #: Enough history to find every series' latest rows on any realistic deployment.
@@ -342,7 +343,8 @@ def live_accuracy(rows: list[MlForecast], window: int = 30, min_n: int = 10) -> 
     Why this baseline: at each point it predicts the most frequent realised direction among the
     forecasts resolved *before* it — what a trader without the model would have guessed — so the
     live line is judged the way the report judged the out-of-sample one. Points start once
-    ``min_n`` forecasts are in the window.
+    ``min_n`` forecasts are in the window. An abstention (direction ``NONE``) is neither a hit nor a
+    miss: it only feeds the baseline's count of what happened.
     """
     resolved = [r for r in rows if r.realized_direction is not None]
     seen: Counter[str] = Counter()
@@ -350,6 +352,9 @@ def live_accuracy(rows: list[MlForecast], window: int = 30, min_n: int = 10) -> 
     points = []
     for row in resolved:
         guess = seen.most_common(1)[0][0] if seen else "NEUTRAL"
+        if row.direction == ABSTAIN:
+            seen[row.realized_direction or ""] += 1
+            continue
         hits.append((row.direction == row.realized_direction, guess == row.realized_direction))
         seen[row.realized_direction or ""] += 1
         recent = hits[-window:]

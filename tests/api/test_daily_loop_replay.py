@@ -1,0 +1,50 @@
+"""The daily-loop replay's machinery (benchmarks/daily_loop_replay.py, issue 24 Done-when) on 3
+sessions of the session's trained home, with a shadow: each session imports its bar, forecasts
+(champion and shadow rows) and runs drift; the figures and the results section come out of it."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+from tests.api.conftest import _config
+
+SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "daily_loop_replay.py"
+
+
+def _replay_module():
+    spec = importlib.util.spec_from_file_location("daily_loop_replay", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules.setdefault(spec.name, module)  # its dataclasses look their module up by name
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_three_sessions_of_the_daily_loop(writable_home, trained) -> None:
+    from candor.services import open_services
+    from candor.store import forecasts, import_bars
+
+    replay = _replay_module()
+    bars = trained.bars
+    with open_services(_config(writable_home)) as services:
+        registry = services.registry
+        champion = str(registry.version(trained.name, "champion").version)
+        other = "1" if champion != "1" else "2"
+        registry.client.set_model_version_tag(trained.name, other, "status", "validated")
+        registry.shadow(trained.name, other, actor="test")
+        import_bars(services.engine, replay._slice(bars, None, len(bars) - 3))
+        loop = replay.Loop(services, bars, len(bars) - 3, trained.name, champion, other)
+        sessions = replay.run_sessions(loop, 3)
+        assert [s["bar"] for s in sessions] == list(bars.index[-3:]) and all(s["written"] >= 1 for s in sessions)
+        shadow_rows = forecasts(services.engine, trained.symbol, trained.timeframe, shadow=True)
+        assert [r.bar_ts for r in shadow_rows] == list(bars.index[-3:])  # the shadow forecast each new bar
+        # the drift job compared the shadow (its newest forecasts resolve only once later bars arrive)
+        assert "too few common resolved forecasts" in sessions[-1]["shadows"][0]
+        figures = replay.loop_figures(loop)
+        assert figures["forecasts"] >= 120 and figures["shadow"].shadow == other
+        assert figures["paper"].ledger is not None and figures["paper"].ledger.n_forecasts >= 100
+        cover = {"n": 40, "coverage": 0.9, "mean_set_size": 1.5, "abstained": 3, "start": bars.index[0],
+                 "end": bars.index[40], "version": champion}
+        text = replay.section(loop, figures, cover, [], 1.0)
+        assert "replay: set coverage, 40 forecasts" in text and "90.0%" in text and "**Paper ledger**" in text
