@@ -129,6 +129,7 @@ class ResearchRow:
     block_length: int | None = None
     note: str | None = None
     seconds: float | None = None
+    cpcv: dict | None = None  # --cv cpcv: the cell's path distribution of accuracy and Sharpe
 
 
 @dataclass(frozen=True)
@@ -142,6 +143,7 @@ class ResearchReport:
     n_series: int
     series_selected: int
     trials_recorded: int | None
+    oos_rows: pd.DataFrame | None = None  # keep_oos: every evaluated cell's out-of-sample rows (:func:`oos_rows`)
 
     @property
     def sentence(self) -> str:
@@ -177,15 +179,17 @@ Report = Callable[[ResearchProgress], None]
 
 
 # ------------------------------------------------------------------------------ one series
-def research_series(spec: SeriesSpec, config: Config, cells: Sequence[Cell], threads: int | None = None) -> list[CellResult]:
-    """Every cell of one series; a series that cannot be read fails each of its cells with the reason."""
+def research_series(spec: SeriesSpec, config: Config, cells: Sequence[Cell], threads: int | None = None, *,
+                    keep_oos: bool = False) -> list[CellResult]:
+    """Every cell of one series; a series that cannot be read fails each of its cells with the reason.
+    ``keep_oos``: each cell keeps its per-bar out-of-sample probabilities (``--oos-out``)."""
     try:
-        bars = spec.load()
+        bars = spec.load(config)
     except Exception as exc:  # noqa: BLE001 - an unreadable series is rows with the reason
         return failed_cells(spec.name, spec.name.split("@")[0], spec.timeframe or "?", cells, reason_of(exc))
     name = str(bars.attrs.get("symbol", spec.name)) if spec.data is not None else spec.name  # a file: its symbol
     with pinned_threads(threads) if threads is not None else nullcontext():
-        return search_series(bars, config, cells, series=name)
+        return search_series(bars, config, cells, series=name, keep_oos=keep_oos)
 
 
 @dataclass(frozen=True)
@@ -201,18 +205,20 @@ def _outcome(results: list[CellResult], config: Config) -> SeriesOutcome:
     return SeriesOutcome(results, _within_series(results, config))
 
 
-def _series_task(spec: SeriesSpec, config: Config, cells: Sequence[Cell], threads: int | None = None) -> SeriesOutcome:
+def _series_task(spec: SeriesSpec, config: Config, cells: Sequence[Cell], threads: int | None = None,
+                 keep_oos: bool = False) -> SeriesOutcome:
     """A pool's or a Dask worker's task: one series' cells, then their Romano–Wolf stepdown."""
-    results = research_series(spec, config, cells, threads)
+    results = research_series(spec, config, cells, threads, keep_oos=keep_oos)
     with pinned_threads(threads) if threads is not None else nullcontext():
         return _outcome(results, config)
 
 
-def _dask_series(spec: SeriesSpec, config: Config, cells: Sequence[Cell], slots: dict[str, int]) -> SeriesOutcome:
+def _dask_series(spec: SeriesSpec, config: Config, cells: Sequence[Cell], slots: dict[str, int],
+                 keep_oos: bool = False) -> SeriesOutcome:
     from distributed import get_worker  # lazy: runs on a Dask worker only
 
     host = get_worker().address.split("://")[-1].rsplit(":", 1)[0]
-    return _series_task(spec, config, cells, threads=threads_per_process(slots.get(host, 1)))
+    return _series_task(spec, config, cells, threads=threads_per_process(slots.get(host, 1)), keep_oos=keep_oos)
 
 
 def _tally(progress: ResearchProgress, outcome: SeriesOutcome) -> ResearchProgress:
@@ -223,7 +229,7 @@ def _tally(progress: ResearchProgress, outcome: SeriesOutcome) -> ResearchProgre
 
 
 def _run(grid: ResearchGrid, config: Config, cells: list[Cell], jobs: int, dask: str | None,
-         report: Report) -> list[SeriesOutcome]:
+         report: Report, keep_oos: bool = False) -> list[SeriesOutcome]:
     specs = list(grid.series)
     progress = ResearchProgress(total_cells=len(specs) * len(cells), total_series=len(specs))
     report(progress)
@@ -234,7 +240,7 @@ def _run(grid: ResearchGrid, config: Config, cells: list[Cell], jobs: int, dask:
         client = connect_dask(dask, timeout=DASK_TIMEOUT)
         try:
             slots = _host_threads(client)
-            futures = {client.submit(_dask_series, spec, config, cells, slots, pure=False,
+            futures = {client.submit(_dask_series, spec, config, cells, slots, keep_oos, pure=False,
                                      key=f"candor-research-{i}-{spec.name}"): i for i, spec in enumerate(specs)}
             with client.as_current():
                 for future in dask_completed(list(futures)):
@@ -249,14 +255,14 @@ def _run(grid: ResearchGrid, config: Config, cells: list[Cell], jobs: int, dask:
         workers = min(jobs, len(specs))
         threads = threads_per_process(workers)
         executor = get_reusable_executor(max_workers=workers, env={k: str(threads) for k in _THREAD_VARS})
-        futures = {executor.submit(_series_task, spec, config, cells, threads): i for i, spec in enumerate(specs)}
+        futures = {executor.submit(_series_task, spec, config, cells, threads, keep_oos): i for i, spec in enumerate(specs)}
         for future in as_completed(futures):
             i = futures[future]
             out[i] = _result(future, specs[i], cells, config)
             report(progress := _tally(progress, out[i]))
     else:
         for i, spec in enumerate(specs):
-            out[i] = _series_task(spec, config, cells)
+            out[i] = _series_task(spec, config, cells, keep_oos=keep_oos)
             report(progress := _tally(progress, out[i]))
     return [r for r in out if r is not None]
 
@@ -331,7 +337,7 @@ def _row(r: CellResult, p_adjusted: float | None, within: _Within, alpha: float)
                        lift=lift, lift_ci_low=float(e.lift_ci_low), lift_ci_high=float(e.lift_ci_high),
                        p_value=float(e.p_value), p_adjusted=p_adjusted,
                        survives=bool(p_adjusted is not None and p_adjusted < alpha and lift > 0),
-                       block_length=within.block, note=within.note)
+                       block_length=within.block, note=within.note, cpcv=r.cpcv)
 
 
 # ------------------------------------------------------------------------------ the ledger
@@ -372,19 +378,35 @@ def record_cells(per_series: list[list[CellResult]], config: Config, *, actor: s
 
 # ------------------------------------------------------------------------------- the entry
 def run_research(grid: ResearchGrid, config: Config, *, jobs: int = 1, dask: str | None = None,
-                 on_progress: Report | None = None, record: bool = True, actor: str | None = None) -> ResearchReport:
+                 on_progress: Report | None = None, record: bool = True, actor: str | None = None,
+                 keep_oos: bool = False) -> ResearchReport:
     """Search ``grid`` and judge it (module docstring). ``dask``: a scheduler address (unreachable →
     :class:`~candor.application.universe.ClusterError`, before any cell runs); ``record``: write
-    every evaluated cell to the trial ledger."""
+    every evaluated cell to the trial ledger; ``keep_oos``: the report's ``oos_rows`` hold every
+    evaluated cell's per-bar out-of-sample probabilities (``--oos-out``). ``config.split.cv ==
+    "cpcv"`` adds each cell's CPCV path distribution (``--cv cpcv``)."""
     started = time.perf_counter()
     cells = grid_cells(grid, config)
-    outcomes = _run(grid, config, cells, jobs, dask, on_progress or (lambda _p: None))
+    outcomes = _run(grid, config, cells, jobs, dask, on_progress or (lambda _p: None), keep_oos)
     rows, pbo, selected = judge(outcomes, config)
     recorded = record_cells([o.results for o in outcomes], config, actor=actor) if record else None
     n_cells = sum(r.status == "evaluated" for r in rows)
     log.info("research: %d cells in %.1fs", len(rows), time.perf_counter() - started)
     return ResearchReport(rows, n_cells, sum(r.survives for r in rows), len(rows) - n_cells, pbo,
-                          config.evaluation.alpha, len(outcomes), selected, recorded)
+                          config.evaluation.alpha, len(outcomes), selected, recorded,
+                          oos_rows(outcomes) if keep_oos else None)
+
+
+def oos_rows(outcomes: list[SeriesOutcome]) -> pd.DataFrame:
+    """Every evaluated cell's :func:`candor.training.run.oos_table` rows, led by ``series`` and
+    ``cell`` columns (a probability column a cell does not have — another member, or the neutral
+    class of a binary label — is empty on its rows)."""
+    tables = [r.oos_rows.assign(series=r.series, cell=r.cell.name)
+              for o in outcomes for r in o.results if r.status == "evaluated" and r.oos_rows is not None]
+    if not tables:
+        return pd.DataFrame(columns=["series", "cell", "ts", "fold", "label", "t1"])
+    table = pd.concat(tables, ignore_index=True)
+    return table[["series", "cell", *[c for c in table.columns if c not in ("series", "cell")]]]
 
 
 def parse_labels(labels: Sequence[str]) -> tuple[str, ...]:

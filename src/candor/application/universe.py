@@ -87,11 +87,14 @@ class UniverseRow:
 
 @dataclass(frozen=True)
 class SeriesSpec:
-    """One series: exactly one of ``dataset`` / ``data`` / ``bars``; ``timeframe`` resamples.
+    """One series: exactly one of ``dataset`` / ``data`` / ``bars`` / ``source="db"``; ``timeframe``
+    resamples.
 
     ``symbol``, ``tz`` and ``calendar`` are the bar options of ``candor train`` (``--symbol``,
     ``--tz``, ``--calendar``), applied as :func:`candor.data.sources.open_bars` applies them to one
-    series: a universe takes every bar option a single series takes.
+    series: a universe takes every bar option a single series takes. ``source="db"`` is the
+    stored series ``symbol`` / ``timeframe`` of the operational store, read as ``candor train
+    --source db`` reads it (:func:`candor.ops.context.stored_bars`, with the run's config).
     """
 
     name: str
@@ -102,9 +105,18 @@ class SeriesSpec:
     symbol: str | None = None
     tz: str | None = None
     calendar: str | None = None
+    source: str | None = None
 
-    def load(self) -> pd.DataFrame:
-        """The validated bars (resampled to ``timeframe`` when coarser than the source)."""
+    def load(self, config: Config | None = None) -> pd.DataFrame:
+        """The validated bars (resampled to ``timeframe`` when coarser than the source); ``config``
+        names the operational store of a ``source="db"`` series."""
+        if self.source == "db":
+            from candor.ops.context import stored_bars  # lazy: only a stored series opens the store
+
+            if config is None or self.symbol is None or self.timeframe is None:
+                raise ConfigError(f"series {self.name!r} is read from the database: it needs a symbol, a "
+                                  "timeframe and the run's config.")
+            return stored_bars(config, self.symbol, self.timeframe)
         if self.bars is None:
             return open_bars(dataset=self.dataset, data=self.data, timeframe=self.timeframe, symbol=self.symbol,
                              tz=self.tz, calendar=self.calendar)
@@ -173,6 +185,18 @@ def resolve_series(names: Sequence[str] = (), timeframes: Sequence[str] = (), *,
             else:
                 specs.append(SeriesSpec(label, dataset=dataset or name, **options))
     return specs
+
+
+def stored_series(symbols: Sequence[str], timeframes: Sequence[str]) -> list[SeriesSpec]:
+    """``--source db``: each stored series symbol × timeframe, checked before any store is opened
+    (the rule :func:`candor.ops.context.check_series_request` applies to the forecast job's series)."""
+    from candor.ops.context import check_series_request
+
+    if not symbols or not timeframes:
+        raise ConfigError("`--source db` reads stored series: name them with --symbols and --timeframes "
+                          "(e.g. --symbols BTC-USDT --timeframes h1).")
+    check_series_request(symbols, timeframes)
+    return [SeriesSpec(f"{s}@{tf}", symbol=s, timeframe=tf, source="db") for s in symbols for tf in timeframes]
 
 
 # ------------------------------------------------------------------------------- one series

@@ -51,6 +51,7 @@ def research_command(
     timeframes: list[str] = typer.Option(None, "--timeframes", help="Timeframes per series, e.g. d1,h1 (coarser ones are resampled)."),
     tz: options.TimeZone = None,
     calendar: options.Calendar = None,
+    source: options.Source = None,
     horizons: str = typer.Option(None, "--horizons", help="Comma list of label horizons, e.g. 1,5 (default labels.horizon)."),
     labels: str = typer.Option(None, "--labels", help="Comma list of label kinds: threshold, volscaled, binary, triple."),
     thresholds: str = typer.Option(None, "--thresholds", help="Comma list of return thresholds for threshold labels, e.g. 0.001,0.002."),
@@ -65,6 +66,10 @@ def research_command(
     dask: str = typer.Option(None, "--dask", help="Dask scheduler address, e.g. tcp://host:8786."),
     keep_going: bool = typer.Option(False, "--keep-going", help="Exit 0 even if some cells failed."),
     output_json: Path = typer.Option(None, "--output-json", help="Write the cells and the answer as JSON here."),
+    oos_out: Path = typer.Option(None, "--oos-out", help="Write every cell's per-bar out-of-sample probabilities here "
+                                 "as Parquet (series, cell, ts, fold, member and ensemble probabilities, label, t1)."),
+    cv: str = typer.Option(None, "--cv", help="walk_forward (default) or cpcv: also score each cell's combinatorial "
+                           "purged CV paths (split.cpcv_groups, split.cpcv_test_groups), as candor train --cv does."),
     log_level: str = typer.Option("WARNING", "--log-level", help="DEBUG, INFO, WARNING or ERROR."),
 ) -> int:
     """Search horizons × labels × thresholds × member sets × feature groups over many series, each cell
@@ -77,6 +82,12 @@ def research_command(
     if log_level.upper() not in LEVELS:
         raise typer.BadParameter(f"must be one of {', '.join(LEVELS)}. Got {log_level!r}.", param_hint="--log-level")
     options.check_output_file(output_json, "--output-json")
+    options.check_output_file(oos_out, "--oos-out")
+    if source is not None and (data or dataset):
+        raise typer.BadParameter("--source db reads stored series named by --symbols and --timeframes; drop "
+                                 "--data / --dataset.", param_hint="--source")
+    if source not in (None, "db"):
+        raise typer.BadParameter(f"must be db (the operational database). Got {source!r}.", param_hint="--source")
     configure_logging(log_level)
     from candor.config import load_config  # lazy: the library loads when the command runs
 
@@ -85,14 +96,19 @@ def research_command(
         overrides["split"] = {"folds": folds}
     if n_boot is not None:
         overrides["evaluation"] = {"n_boot": n_boot}
+    if cv is not None:
+        overrides["split"] = {**overrides.get("split", {}), "cv": cv}
     if seed is not None:
         overrides["seed"] = seed
     config = load_config(config_file, overrides)
     names = [str(p) for p in data or ()] + _items(dataset) + _items(symbols)
     from candor.application.research import ResearchGrid, parse_labels
-    from candor.application.universe import resolve_series
+    from candor.application.universe import resolve_series, stored_series
 
-    series = resolve_series(names, _items(timeframes), tz=tz, calendar=calendar) if names else []
+    if source == "db":
+        series = stored_series(_items(symbols), _items(timeframes))
+    else:
+        series = resolve_series(names, _items(timeframes), tz=tz, calendar=calendar) if names else []
     grid = ResearchGrid(
         series=tuple(series),
         horizons=tuple(_numbers(horizons, "--horizons", int)) if horizons is not None else (config.labels.horizon,),
@@ -102,7 +118,11 @@ def research_command(
         models=tuple(_sets(models)) if models is not None else (config.models.models,),
         feature_groups=tuple(_sets(feature_groups)) if feature_groups is not None else (config.features.groups,),
     )
-    report = _run_with_progress(grid, config, jobs=jobs, dask=dask)
+    report = _run_with_progress(grid, config, jobs=jobs, dask=dask, keep_oos=oos_out is not None)
+    if oos_out is not None:
+        from candor.training.run import write_oos_table
+
+        write_oos_table(report.oos_rows, oos_out)
     if output_json is not None:
         from candor.outputs import write_text_atomic
         from candor.records.values import plain
@@ -113,7 +133,7 @@ def research_command(
     return EXIT_FAILED if report.n_failed and not keep_going else EXIT_OK
 
 
-def _run_with_progress(grid, config, *, jobs: int, dask: str | None):
+def _run_with_progress(grid, config, *, jobs: int, dask: str | None, keep_oos: bool):
     """A progress bar on a terminal; one plain line per finished series when piped."""
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -125,7 +145,8 @@ def _run_with_progress(grid, config, *, jobs: int, dask: str | None):
                 print(f"research: {p.done_series}/{p.total_series} series, {p.done_cells}/{p.total_cells} cells"
                       f" ({p.failed_cells} failed) — {p.last} done", file=sys.stderr, flush=True)
 
-        return run_research(grid, config, jobs=jobs, dask=dask, on_progress=line, actor=getpass.getuser())
+        return run_research(grid, config, jobs=jobs, dask=dask, on_progress=line, actor=getpass.getuser(),
+                            keep_oos=keep_oos)
     with Progress(TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total} cells"),
                   TimeElapsedColumn(), console=err_console, transient=True) as bar:
         task = bar.add_task("research", total=None)
@@ -134,7 +155,8 @@ def _run_with_progress(grid, config, *, jobs: int, dask: str | None):
             bar.update(task, total=p.total_cells, completed=p.done_cells,
                        description=f"research: {p.done_series}/{p.total_series} series · {p.failed_cells} failed")
 
-        return run_research(grid, config, jobs=jobs, dask=dask, on_progress=show, actor=getpass.getuser())
+        return run_research(grid, config, jobs=jobs, dask=dask, on_progress=show, actor=getpass.getuser(),
+                            keep_oos=keep_oos)
 
 
 def _num(value: float | None, fmt: str) -> str:
@@ -157,6 +179,12 @@ def _render(report) -> None:
                       f"[{_num(r.lift_ci_low, '+.4f')}, {_num(r.lift_ci_high, '+.4f')}]",
                       _num(r.p_value, ".4f"), _num(r.p_adjusted, ".4f"), "yes" if r.survives else "no")
     console.print(table)
+    cpcv = [r for r in report.rows if r.cpcv is not None]
+    if cpcv:
+        from candor.training.cpcv import describe
+
+        for r in cpcv:
+            console.print(f"{escape(r.cell)}: {describe(r.cpcv)}", highlight=False)
     console.print(report.sentence + ".", highlight=False)
     if report.trials_recorded:
         console.print(f"{report.trials_recorded} cell(s) recorded in the trial ledger (candor ledger).", highlight=False)

@@ -46,7 +46,7 @@ from candor.labels import LabelSpec, make_labels
 from candor.records.evaluation import Evaluation
 from candor.records.specs import FEATURE_GROUPS
 from candor.training.matrix import MIN_TRAINING_ROWS, LabelledData, align_labelled, data_fingerprint
-from candor.training.run import configurations_tried
+from candor.training.run import configurations_tried, oos_table
 from candor.training.walk import RowPlan, baseline_preds, plan_labelled, pooled_report, stacked_outcome
 from candor.training.stacking import WARMUP, MemberFold, fit_members, make_blend, make_members, warmup_block
 
@@ -111,6 +111,8 @@ class CellResult:
     first_bar: pd.Timestamp | None = None
     last_bar: pd.Timestamp | None = None
     seconds: float = 0.0
+    oos_rows: pd.DataFrame | None = field(default=None, repr=False)  # :func:`run.oos_table`, when asked for
+    cpcv: dict | None = None  # split.cv = "cpcv": :func:`candor.training.cpcv.cpcv_paths` of the cell
 
 
 def reason_of(exc: BaseException) -> str:
@@ -122,8 +124,8 @@ def reason_of(exc: BaseException) -> str:
 class _SeriesSearch:
     """Caches of one series (module docstring): features, labels, matrices, plans, member fits."""
 
-    def __init__(self, bars: pd.DataFrame, config: Config, cells: Sequence[Cell]) -> None:
-        self.bars, self.config = bars, config
+    def __init__(self, bars: pd.DataFrame, config: Config, cells: Sequence[Cell], keep_oos: bool = False) -> None:
+        self.bars, self.config, self.keep_oos = bars, config, keep_oos
         self.timeframe, self.calendar = timeframe_of(bars), bars.attrs.get("calendar")
         wanted = {g for c in cells for g in c.groups}
         union = FeatureSet.model_validate({**config.features.model_dump(),
@@ -199,12 +201,18 @@ class _SeriesSearch:
                     for k, fold in enumerate(member_folds) if fold.index != WARMUP]
         oos, proba = pooled_report(data, plan.folds, outcomes, config)
         d = _row_edge(data, plan, outcomes, oos, config)
+        cpcv = None
+        if config.split.cv == "cpcv":  # the path distribution, as `candor train --cv cpcv` reports it
+            from candor.training.cpcv import cpcv_paths
+
+            cpcv = cpcv_paths(data, plan.dev, config)
         return CellResult(
             series, symbol_of(self.bars), self.timeframe, cell, "evaluated", evaluation=oos,
             rows=proba.index.to_numpy("datetime64[ns]"), d=d, n_samples=data.n_samples,
             n_trials=configurations_tried(config), label=data.labels.spec.describe(),
             config_hash=config.config_hash(), data_fingerprint=self.fingerprint,
             first_bar=self.bars.index[0], last_bar=self.bars.index[-1], seconds=time.perf_counter() - started,
+            oos_rows=oos_table(data, outcomes) if self.keep_oos else None, cpcv=cpcv,
         )
 
 
@@ -222,10 +230,12 @@ Progress = Callable[[CellResult], None]
 
 
 def search_series(bars: pd.DataFrame, config: Config, cells: Sequence[Cell], *, series: str | None = None,
-                  progress: Progress | None = None) -> list[CellResult]:
-    """Evaluate every cell of one series (in order), sharing its features, labels, folds and fits."""
+                  progress: Progress | None = None, keep_oos: bool = False) -> list[CellResult]:
+    """Evaluate every cell of one series (in order), sharing its features, labels, folds and fits.
+
+    ``keep_oos``: each cell keeps its per-bar out-of-sample probabilities (``--oos-out``)."""
     name = series or symbol_of(bars)
-    search = _SeriesSearch(bars, config, cells)
+    search = _SeriesSearch(bars, config, cells, keep_oos)
     results = []
     for cell in cells:
         try:
