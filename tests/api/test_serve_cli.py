@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from tests.templates import seed_home
+
 
 def test_serve_builds_the_app_on_the_configured_store(writable_home, monkeypatch, tmp_path):
     import uvicorn
@@ -78,7 +80,7 @@ def test_serve_refuses_zero_workers(capsys):
     assert "--workers" in capsys.readouterr().err
 
 
-def test_serve_workers_get_a_health_check_timeout_that_fits(monkeypatch, tmp_path):
+def test_serve_workers_get_a_health_check_timeout_that_fits(monkeypatch, tmp_path, tmp_path_factory):
     """Uvicorn pings each worker from the moment it is spawned and kills one that has not answered
     within ``timeout_worker_healthcheck`` (default 5 s); ``--workers`` sets a timeout with room."""
     import inspect
@@ -90,11 +92,11 @@ def test_serve_workers_get_a_health_check_timeout_that_fits(monkeypatch, tmp_pat
 
     calls = {}
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("CANDOR_HOME", str(tmp_path / "home"))
+    # migrated empty stores (what `candor db upgrade` leaves, copied): the point is the timeout, not the upgrade
+    monkeypatch.setenv("CANDOR_HOME", str(seed_home(tmp_path / "home", tmp_path_factory)))
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     monkeypatch.delenv(SERVE_ARGS_ENV, raising=False)
     monkeypatch.setattr(uvicorn, "run", lambda app, **kw: calls.update(app=app, **kw))
-    assert main(["db", "upgrade"]) == 0
     assert main(["serve", "--port", "8767", "--workers", "2"]) == 0
     assert "timeout_worker_healthcheck" in inspect.signature(uvicorn.Config).parameters  # the pinned uvicorn
     assert calls["timeout_worker_healthcheck"] == WORKER_HEALTHCHECK_S > 5
@@ -120,10 +122,15 @@ def _get(url: str, accept: str = "application/json") -> int | None:
 
 
 @pytest.mark.slow
-def test_serve_two_worker_processes_start_and_answer(monkeypatch, tmp_path):
-    """``candor serve --workers 2`` as a real process on a new home: both workers pass uvicorn's
+def test_serve_two_worker_processes_start_and_answer(monkeypatch, tmp_path, tmp_path_factory):
+    """``candor serve --workers 2`` as a real process on an empty home: both workers pass uvicorn's
     health check (none is killed and respawned, the way every worker was when ``import candor.cli``
-    took 5 s), and the health endpoint and the dashboard answer 200."""
+    took 5 s), and the health endpoint and the dashboard answer 200.
+
+    The home holds copies of the migrated empty stores (:mod:`tests.templates`), as after
+    ``candor db upgrade`` and a first MLflow read: on a bare home the dashboard's first read built
+    MLflow's store (its ~50 migrations, seconds) inside this test; serving a home with no stores at
+    all is ``tests/wiring/test_first_run.py``'s case."""
     import os
     import signal
     import subprocess
@@ -131,14 +138,10 @@ def test_serve_two_worker_processes_start_and_answer(monkeypatch, tmp_path):
     import time
     from pathlib import Path
 
-    from candor.cli import main
     from candor.cli.serve import SERVE_ARGS_ENV
 
-    home = tmp_path / "home"
+    home = seed_home(tmp_path / "home", tmp_path_factory)
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("CANDOR_HOME", str(home))
-    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
-    assert main(["db", "upgrade"]) == 0  # harmless where serve also migrates a new home itself
     env = {k: v for k, v in os.environ.items() if k not in ("MLFLOW_TRACKING_URI", SERVE_ARGS_ENV)}
     env.update(CANDOR_HOME=str(home), MLFLOW_DISABLE_TELEMETRY="true")
     script = Path(sys.executable).with_name("candor")  # the console script, as a user starts it

@@ -67,7 +67,6 @@ def serve_command(
     # option errors start in < 0.5 s and every other command starts without them
     import uvicorn
 
-    from candor.api import create_app
     from candor.config import load_config
     from candor.services import open_services
 
@@ -79,6 +78,8 @@ def serve_command(
                       f"{services.store.url}; write endpoints {writes}; {workers} worker(s)",
                       markup=False, highlight=False, soft_wrap=True)
         if workers == 1:
+            from candor.api import create_app  # only here: with --workers each worker builds its own app
+
             uvicorn.run(create_app(services), host=config.api.host, port=config.api.port, log_level="info")
             return
     os.environ[SERVE_ARGS_ENV] = json.dumps({"config": config_path, "overrides": overrides})
