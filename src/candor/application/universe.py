@@ -6,8 +6,9 @@ each optionally resampled to a coarser timeframe). Every series trains through
 same home, MLflow store and database as a serial run: workers get the config, never engines or
 connections. A failing series becomes a ``failed`` row with its reason; the rest continue.
 
-The series of one universe are judged together: their two-sided p-values are adjusted across the
-trained series (:mod:`candor.training.multiplicity`, ``universe.correction``), each row carries
+The series of one universe are judged together: their two-sided p-values are adjusted for the
+trials the ledger holds for each series' target and then across the trained series
+(:mod:`candor.training.multiplicity`, ``universe.correction``), each row carries
 the adjusted p-value and verdict, and with ``registry.require_adjusted_edge`` a registered
 version whose edge does not survive the correction is marked ``failed`` with that reason.
 
@@ -401,10 +402,13 @@ def train_universe(
 
 
 def judge_together(rows: Sequence[UniverseRow], config: Config) -> list[UniverseRow]:
-    """Every trained row with its p-value adjusted across the trained rows (module docstring)."""
+    """Every trained row with its p-value adjusted across the trained rows (module docstring): first
+    for the trials the ledger holds for its own target (``n_trials``, the count its Deflated Sharpe
+    deflates for), then across the series (:func:`candor.training.multiplicity.adjust`)."""
     trained = [i for i, r in enumerate(rows) if r.status == "trained" and r.p_value is not None]
     judged = adjust([rows[i].p_value for i in trained], [rows[i].lift or 0.0 for i in trained],
-                    method=config.universe.correction, alpha=config.evaluation.alpha)
+                    method=config.universe.correction, alpha=config.evaluation.alpha,
+                    trials=[rows[i].n_trials for i in trained])
     out = list(rows)
     for i, j in zip(trained, judged):
         out[i] = replace(rows[i], adjusted_p_value=j.adjusted_p_value, adjusted_verdict=str(j.verdict),

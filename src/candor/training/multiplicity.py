@@ -10,6 +10,13 @@ So a universe's p-values are adjusted across its trained series:
 * ``"holm"`` — Holm's step-down: controls the chance of even one fluke (family-wise error);
 * ``"none"`` — no adjustment (the per-series verdicts stand; said as such).
 
+Before the correction across series, each series' p-value is corrected for the trials of its
+own target (:func:`per_target`): a series is the best of every configuration the trial ledger
+holds for its symbol × timeframe × horizon × label kind (this run's members and ensemble, its
+tuning trials and every earlier run's — the ``n_trials`` its Deflated Sharpe counts), so its p is
+Šidák's ``1 − (1 − p)^k`` for those ``k`` trials (valid for the positively dependent tests of one
+target, by Šidák's inequality). A target tried once keeps its p; ``"none"`` adjusts nothing.
+
 The adjusted verdict keeps the direction of the lift: an adjusted ``p < alpha`` is a significant
 edge when the lift is positive, significantly worse when it is negative.
 """
@@ -59,16 +66,29 @@ def adjust_p_values(p_values: Sequence[float], method: Correction) -> np.ndarray
     return multipletests(p, method=_STATSMODELS[method])[1]
 
 
+def per_target(p_values: Sequence[float], trials: Sequence[int | None]) -> np.ndarray:
+    """Šidák's ``1 − (1 − p)^k`` per series, ``k`` its target's trials (None or < 1 counts as 1)."""
+    p = np.asarray(p_values, dtype=float)
+    k = np.asarray([max(1, int(t or 1)) for t in trials], dtype=float)
+    if p.shape != k.shape:
+        raise ConfigError(f"{p.size} p-values for {k.size} trial counts.")
+    return -np.expm1(k * np.log1p(-np.clip(p, 0.0, 1.0)))  # 1 − (1 − p)^k, exact for tiny p
+
+
 def adjusted_verdict(adjusted_p: float, lift: float, alpha: float) -> Verdict:
     if adjusted_p >= alpha or lift == 0:
         return Verdict.NO_SIGNIFICANT_EDGE
     return Verdict.SIGNIFICANT_EDGE if lift > 0 else Verdict.SIGNIFICANTLY_WORSE
 
 
-def adjust(p_values: Sequence[float], lifts: Sequence[float], *, method: Correction, alpha: float) -> list[Adjusted]:
-    """The correction of ``p_values`` (two-sided, one per series) and each series' adjusted verdict."""
+def adjust(p_values: Sequence[float], lifts: Sequence[float], *, method: Correction, alpha: float,
+           trials: Sequence[int | None] | None = None) -> list[Adjusted]:
+    """The correction of ``p_values`` (two-sided, one per series) and each series' adjusted verdict.
+
+    ``trials``: each series' target's trial count in the ledger (module docstring; None: one each)."""
     if len(p_values) != len(lifts):
         raise ConfigError(f"{len(p_values)} p-values for {len(lifts)} lifts.")
-    adjusted = adjust_p_values(p_values, method)
+    targets = p_values if trials is None or method == "none" else per_target(p_values, trials)
+    adjusted = adjust_p_values(targets, method)
     return [Adjusted(float(p), float(q), adjusted_verdict(q, lift, alpha), method, len(adjusted))
             for p, q, lift in zip(p_values, adjusted, lifts)]
