@@ -19,15 +19,22 @@ from candor.config import Config
 from candor.errors import ConfigError
 from candor.store import Store, connect_store, make_engine, upgrade
 
-if TYPE_CHECKING:  # the registry (and MLflow, 2 s of imports) loads where services are opened:
-    # the bar commands (`data import`, `data list`) open the store alone and never pay for it
+if TYPE_CHECKING:  # the registry loads where services are opened: the bar commands
+    # (`data import`, `data list`) open the store alone and never pay for it
     from candor.registry.registry import Registry
     from candor.registry.tracking import Tracking
 
 
 @dataclass(frozen=True)
 class Services:
-    """The operational store, the MLflow tracking client and the registry over both."""
+    """The operational store, the MLflow tracking client and the registry over both.
+
+    ``tracking`` (MLflow's client and experiment) is opened on its first use
+    (:class:`~candor.registry.common.Lazy`): MLflow is 1.5 s of imports and store set-up, and the
+    daily jobs (forecast, drift) read the registry through :mod:`candor.registry.direct` without
+    it when the tracking store is a SQL database. The registry's writes, and any read the direct
+    reader cannot answer, open it.
+    """
 
     config: Config
     store: Store
@@ -104,10 +111,13 @@ def open_store(config: Config, *, migrate: bool = False, require_schema: bool = 
 
 
 def open_services(config: Config, *, migrate: bool = False, require_schema: bool = True) -> Services:
-    """Connect to the configured store (:func:`open_store`) and tracking server: validate, then open.
+    """Connect to the configured store (:func:`open_store`) and reach the tracking server: validate,
+    then open. MLflow's client and experiment are opened on first use (:class:`Services`).
 
     :func:`check_services` runs first, so a refused call leaves ``<home>`` as it was.
     """
+    from candor.registry.common import Lazy
+    from candor.registry.direct import direct_reader
     from candor.registry.gates import default_gates
     from candor.registry.registry import Registry
     from candor.registry.tracking import open_tracking, probe_tracking
@@ -119,11 +129,13 @@ def open_services(config: Config, *, migrate: bool = False, require_schema: bool
     store = open_store(config, migrate=migrate, require_schema=require_schema)
     try:
         ensure_home(config)  # the default tracking store and the artifacts live there
-        tracking = open_tracking(config.tracking_store, config.artifact_root,
-                                 log_details=config.tracking.mlflow_details, sinks=sinks)
+        reader = direct_reader(config.tracking_store)
     except BaseException:
         store.close()
         raise
-    registry = Registry(tracking.client, store.engine, gates=default_gates(config.registry),
-                        max_model_age_days=config.registry.max_model_age_days)
-    return Services(config, store, tracking, registry)
+    tracking = Lazy(lambda: open_tracking(config.tracking_store, config.artifact_root,
+                                          log_details=config.tracking.mlflow_details, sinks=sinks))
+    registry = Registry(Lazy(lambda: tracking.client), store.engine, gates=default_gates(config.registry),
+                        max_model_age_days=config.registry.max_model_age_days, uri=config.tracking_store,
+                        reader=reader)
+    return Services(config, store, tracking, registry)  # type: ignore[arg-type]  # Lazy stands for Tracking

@@ -1,4 +1,4 @@
-"""The daily-loop replay's machinery (benchmarks/daily_loop_replay.py, issue 24 Done-when) on 3
+"""The daily-loop replay's machinery (benchmarks/daily_loop_replay.py, issue 24 Done-when) on 2
 sessions of the session's trained home, with a shadow: each session imports its bar, forecasts
 (champion and shadow rows) and runs drift; the figures and the results section come out of it."""
 
@@ -21,7 +21,7 @@ def _replay_module():
     return module
 
 
-def test_three_sessions_of_the_daily_loop(writable_home, trained) -> None:
+def test_two_sessions_of_the_daily_loop(writable_home, trained) -> None:
     from candor.services import open_services
     from candor.store import forecasts, import_bars
 
@@ -33,17 +33,19 @@ def test_three_sessions_of_the_daily_loop(writable_home, trained) -> None:
         other = "1" if champion != "1" else "2"
         registry.client.set_model_version_tag(trained.name, other, "status", "validated")
         registry.shadow(trained.name, other, actor="test")
-        import_bars(services.engine, replay._slice(bars, None, len(bars) - 3))
-        loop = replay.Loop(services, bars, len(bars) - 3, trained.name, champion, other)
-        sessions = replay.run_sessions(loop, 3)
-        assert [s["bar"] for s in sessions] == list(bars.index[-3:]) and all(s["written"] >= 1 for s in sessions)
+        import_bars(services.engine, replay._slice(bars, None, len(bars) - 2))
+        loop = replay.Loop(services, bars, len(bars) - 2, trained.name, champion, other)
+        sessions = replay.run_sessions(loop, 2)
+        assert [s["bar"] for s in sessions] == list(bars.index[-2:]) and all(s["written"] >= 1 for s in sessions)
         shadow_rows = forecasts(services.engine, trained.symbol, trained.timeframe, shadow=True)
-        assert [r.bar_ts for r in shadow_rows] == list(bars.index[-3:])  # the shadow forecast each new bar
+        assert [r.bar_ts for r in shadow_rows] == list(bars.index[-2:])  # the shadow forecast each new bar
         # the drift job compared the shadow (its newest forecasts resolve only once later bars arrive)
         assert "too few common resolved forecasts" in sessions[-1]["shadows"][0]
         figures = replay.loop_figures(loop)
         assert figures["forecasts"] >= 120 and figures["shadow"].shadow == other
-        assert figures["paper"].ledger is not None and figures["paper"].ledger.n_forecasts >= 100
+        ledger = figures["paper"].ledger
+        assert ledger is not None and ledger.n_forecasts >= 100
+        assert ledger.booked_days == ledger.n_days and ledger.booking_note is None  # the drift job booked them
         cover = {"n": 40, "coverage": 0.9, "mean_set_size": 1.5, "abstained": 3, "start": bars.index[0],
                  "end": bars.index[40], "version": champion}
         text = replay.section(loop, figures, cover, [], 1.0)

@@ -345,3 +345,26 @@ def test_schedule_run_once_prints_each_series_outcome(world, capsys, monkeypatch
                                             SeriesFailure("Y", "h1", 5, "no champion")]) == [
         "candor.X.d1: no new version — single-member ensemble", "Y/h1 h5: failed — no champion"]
     assert outcome_lines("retrain", []) == ["retrain: nothing to do (no configured or served series)"]
+
+
+def test_drift_replay_keeps_a_row_per_bar_and_reuses_the_holdout_reference(world, monkeypatch):
+    """Issue 25 items 2 and 9: a replay of sessions keeps one row per judged bar (not one per
+    wall-clock day), and a check whose holdout rows are unchanged reuses the stored reference
+    instead of unpickling the champion."""
+    import candor.registry.artifact as artifact
+    from candor.ops.drift import run_drift
+    from candor.registry.loading import ModelCache
+    from candor.store import drift_rows
+
+    bars, services = world["bars"], world["services"]
+    now = day_after(bars)
+    for shown in (bars.iloc[:-1], bars, bars):  # two sessions, then a re-run on the same bar
+        run_drift(services, symbols=["SYN"], timeframes=["d1"], bars_loader=lambda s, tf, b=shown: b, now=now)
+        if shown is bars:
+            first = drift_rows(world["engine"], "SYN", "d1")[-1].details["holdout_reference"]
+            assert first and len(first["shares"]) == 3
+            monkeypatch.setattr(services.registry, "models", ModelCache())  # a fresh process's cache...
+            monkeypatch.setattr(artifact, "_estimator", lambda *a: pytest.fail("champion unpickled"))  # ...that must not unpickle
+    rows = [r for r in drift_rows(world["engine"], "SYN", "d1") if r.horizon == 5]
+    assert [r.bar_ts for r in rows][-2:] == [bars.index[-2], bars.index[-1]] and rows[-1].date == now.date()
+    assert len({r.bar_ts for r in rows}) == len(rows) and rows[-1].details["holdout_reference"] == first

@@ -8,6 +8,7 @@ from registry_helpers import registered
 
 from candor.registry import CHAMPION, Registry
 from candor.registry.champions import champion_index
+from candor.registry.direct import direct_reader
 
 
 @pytest.fixture
@@ -44,6 +45,14 @@ def test_index_equals_the_alias_lookup_for_newest_rolled_back_and_unpromoted(reg
     assert set(index) == {"candor.AAA.d1", "candor.BBB.d1", "candor.CCC.d1"}
     assert _flat(index) == _by_alias(reg, sorted(index))
     assert str(index["candor.BBB.d1"].version) == rolled[0] and str(index["candor.CCC.d1"].version) == ahead
+
+    # the direct read of MLflow's tables (candor forecast / drift, without MLflow) agrees row for row
+    reader = direct_reader(reg.client.tracking_uri)
+    assert reader is not None and _flat(reader.aliased(CHAMPION)) == _flat(index)
+    newer = reg.client.get_model_version("candor.CCC.d1", str(int(ahead) + 1))
+    assert _flat({"c": reader.version("candor.CCC.d1", str(newer.version))}) == _flat({"c": newer})
+    assert reader.version("candor.BBB.d1", "champion").version == rolled[0]
+    assert reader.version("candor.DDD.d1", "champion") is None and reader.version("candor.AAA.d1", "9") is None
 
 
 def test_a_newest_version_listed_without_tags_is_read_from_the_version_search(reg, stores, tmp_path, monkeypatch):

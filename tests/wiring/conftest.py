@@ -56,8 +56,8 @@ def opened_home_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from candor.services import open_services
 
     config = load_config(environ={}, overrides={"home": str(tmp_path_factory.mktemp("template") / "home")})
-    with open_services(config):
-        pass
+    with open_services(config) as services:
+        assert services.tracking.experiment_id  # MLflow's store opens on first use: open it here
     return config.home
 
 

@@ -256,6 +256,7 @@ STORE_CASES = [
     (["registry", "promote", "SPX/d1", "1"], 1, r"unknown model 'candor.SPX.d1'"),
     (["registry", "rollback", "SPX/d1"], 1, r"unknown model 'candor.SPX.d1'"),
     (["backtest", "--model", "candor.SPX.d1@champion", "--dataset", "sp500"], 1, r"unknown model 'candor.SPX.d1'"),
+    (["paper", "--symbol", "SPX", "--timeframe", "d1", "--no-registry"], 1, r"no resolved forecasts for SPX/d1"),
 ]
 
 
@@ -277,6 +278,8 @@ CONFIG_CASES = [
     ('[registry]\nmin_deflated_sharpe = 1.5\n', r"registry.min_deflated_sharpe"),
     ('[registry]\nmax_model_age_days = 0\n', r"registry.max_model_age_days"),
     ('[forecast]\nhorizons = [5, 5]\n', r"distinct positive"),
+    ('[forecast]\ncoverage = 1.0\n', r"forecast.coverage"),
+    ('[forecast]\ncoverage = 0\n', r"forecast.coverage"),
     ('[forecast]\nmax_model_age_days = 60\n', r"forecast.max_model_age_days|Extra inputs"),
     ('[drift]\nnormal_pts = 30\n', r"normal_pts: the fixed accuracy bands were replaced by a sequential test"),
     ('[drift]\nemergency_false_alarms_per_year = 0.1\n', r"emergency_false_alarms_per_year must be <= "),

@@ -1,7 +1,8 @@
 """`candor paper` — the paper ledger: served forecasts traded under the backtest's own convention.
 
-A thin shell over :func:`candor.ops.paper.paper_ledger`. Read-only: the ledger is computed from
-``ml_forecasts`` and ``ohlc_bars`` each time. One row per series × horizon: days, live return,
+A thin shell over :func:`candor.ops.paper.paper_ledger`. Read-only (``--rebuild`` re-books): the
+ledger is computed from ``ml_forecasts`` and ``ohlc_bars``, beside the days the drift job booked in
+``paper_ledger`` (and a note when they disagree: a forecast resolved out of order). One row per series × horizon: days, live return,
 buy & hold over the same bars, live Sharpe [95% CI], the champion's backtest Sharpe (from its
 manifest report in the registry) and the abstentions. A series with no resolved forecasts is
 one line and exit 1.
@@ -32,13 +33,14 @@ def _num(value: float | None) -> str:
 def _table(ledgers: list[Any]) -> Table:
     table = Table(title="Paper ledger (served forecasts, backtest convention: next-bar execution, costs, abstain = flat)")
     for name in ("series", "days", "periods", "live return", "buy & hold", "live Sharpe [95% CI]",
-                 "backtest Sharpe", "abstained", "span (UTC)"):
+                 "backtest Sharpe", "abstained", "span (UTC)", "booked"):
         table.add_column(name)
     for p in ledgers:
         ci = "" if p.sharpe_ci is None else f" [{p.sharpe_ci[0]:+.2f}, {p.sharpe_ci[1]:+.2f}]"
         table.add_row(f"{p.symbol}/{p.timeframe} h{p.horizon}", str(p.n_days), str(p.n_periods), _pct(p.live_return),
                       _pct(p.buy_and_hold), _num(p.live_sharpe) + ci, _num(p.backtest_sharpe),
-                      f"{p.abstained}/{p.n_forecasts}", f"{p.start[:10]}→{p.end[:10]}")
+                      f"{p.abstained}/{p.n_forecasts}", f"{p.start[:10]}→{p.end[:10]}",
+                      f"{p.booked_days} d, to {p.booked_through}" if p.booked_days else "—")
     return table
 
 
@@ -77,10 +79,13 @@ def paper_command(
     url: str = typer.Option(None, "--url", help=URL_HELP),
     config_file: Path = typer.Option(None, "--config", help="candor.toml to read (default ./candor.toml)."),
     no_registry: bool = typer.Option(False, "--no-registry", help="Skip the champions' backtest Sharpe (no MLflow)."),
+    rebuild: bool = typer.Option(False, "--rebuild", help="Re-book the series' days in paper_ledger from its forecasts "
+                                 "(after forecasts resolved out of order); the one option that writes."),
 ) -> None:
     """The paper ledger: each series' served, resolved forecasts traded as the backtest trades them
     (position at the next bar's open, costs, abstain = flat), beside buy & hold over the same bars and
-    the champion's backtest Sharpe. Read-only. Exit codes: 0 ok, 1 no forecasts to put on paper."""
+    the champion's backtest Sharpe, and which days the drift job has booked in paper_ledger. Read-only
+    unless --rebuild. Exit codes: 0 ok, 1 no forecasts to put on paper."""
     from candor.cli.options import check_output_file
     from candor.data.bars import check_symbol, check_timeframe
 
@@ -112,6 +117,12 @@ def paper_command(
                                     "(run `candor ops forecast` and let bars past the horizon arrive)")
             if not series:
                 raise DataError(f"no resolved forecasts in {where}: nothing to put on paper")
+            if rebuild:
+                from candor.ops.paper import book_ledger
+
+                for s, t in series:
+                    _say(f"re-booked {book_ledger(store.engine, s, t, config=backtest_config, rebuild=True)} day(s) "
+                         f"of {s}/{t}")
             ledgers = [p for s, t in series for p in paper_ledger(
                 store.engine, s, t, horizon=horizon, config=backtest_config, backtest_sharpe=lookup)]
     finally:
@@ -124,4 +135,7 @@ def paper_command(
                                         indent=2, allow_nan=False))
         temporary.replace(output_json)
     console.print(_table(ledgers))
+    for p in ledgers:
+        if p.booking_note:
+            _say(f"note: {p.booking_note}")
     _say(f"{len(ledgers)} ledger(s) — {where}")

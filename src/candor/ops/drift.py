@@ -361,6 +361,7 @@ class DriftReport:
     skipped: list[tuple[str, str, str]] = field(default_factory=list)
     rows: list[int] = field(default_factory=list)
     shadows: list[Any] = field(default_factory=list)  # candor.ops.shadow.ShadowComparison per shadowed model
+    paper_days: int = 0  # paper ledger days newly booked (candor.ops.paper.book_ledger)
 
 
 def _store_row(engine: Engine, result: HorizonDrift, bar_ts: pd.Timestamp, day: date) -> int:
@@ -500,6 +501,17 @@ def _shadow_hook(services: Services, champion: Champion, symbol: str, timeframe:
         report.shadows.append(found)
 
 
+def _paper_hook(services: Services, symbol: str, timeframe: str, report: DriftReport) -> None:
+    """Book the paper ledger's days once labels are resolved (:func:`candor.ops.paper.book_ledger`, issue
+    24); a refused booking (a forecast resolved out of order) is a skip line, never the drift check's."""
+    from candor.ops.paper import book_ledger
+
+    try:
+        report.paper_days += book_ledger(services.store.engine, symbol, timeframe, config=services.config.backtest)
+    except CandorError as exc:
+        report.skipped.append((symbol, timeframe, f"paper: {exc}"))
+
+
 def run_drift(
     services: Services,
     *,
@@ -528,6 +540,7 @@ def run_drift(
             report.skipped.append((symbol, timeframe, str(exc)))
             continue
         checked = _check_series(services, bars, now, report)
+        _paper_hook(services, symbol, timeframe, report)
         if not checked:
             continue
         results = [r for r, _ in checked]

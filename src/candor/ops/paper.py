@@ -9,8 +9,12 @@ Why it looks like this:
   positions, returns and costs: the position is taken at the next bar's execution price after
   the forecast bar and held until the bar after, costs charged on every change, bars without a
   forecast flat. Nothing here re-implements execution, so live and backtest cannot drift apart.
-* **Computed on the fly.** No table: the ledger is recomputed from ``ml_forecasts`` and
-  ``ohlc_bars`` each time (cheap; nothing to migrate or to fall out of date).
+* **Computed, then booked.** The ledger is computed from ``ml_forecasts`` and ``ohlc_bars``; the
+  drift job books its days (:func:`book_ledger` → ``paper_ledger`` table, migration 0006), one row
+  per series × horizon × UTC day, idempotent. A booked day does not move: a recomputation that
+  would change one (a forecast resolved out of order) is refused in one line, nothing written
+  (:mod:`candor.store.paper`). Readers (``candor paper``, the dashboard) see which days are booked
+  and that line when the forecasts and the booked days disagree.
 * **Beside it** buy & hold over exactly the same periods (the engine's own benchmark), and the
   champion's backtest Sharpe from its manifest report (looked up by the caller, e.g. the CLI),
   against the live Sharpe with an analytic 95% interval: the per-period Sharpe's standard error
@@ -20,9 +24,10 @@ Why it looks like this:
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -32,7 +37,9 @@ from candor.backtest.config import BacktestConfig
 from candor.backtest.engine import run_backtest
 from candor.errors import DataError
 from candor.store import forecasts, load_bars
+from candor.store.engine import transaction
 from candor.store.forecasts import ABSTAIN
+from candor.store.paper import book_days, booked_days, clear_days, differs, out_of_order
 
 #: One-hot probability rows (columns -1, 0, 1: bearish, neutral, bullish) per served direction.
 _ONE_HOT = {"BEARISH": (1.0, 0.0, 0.0), "NEUTRAL": (0.0, 1.0, 0.0), ABSTAIN: (0.0, 1.0, 0.0),
@@ -48,6 +55,7 @@ class PaperDay:
     live_return: float
     buy_and_hold: float
     position: float  # the position held at the day's last period
+    booked: bool = False  # stored in paper_ledger with these values
 
 
 @dataclass(frozen=True)
@@ -69,6 +77,7 @@ class PaperLedger:
     backtest_sharpe: float | None
     models: tuple[str, ...]
     days: tuple[PaperDay, ...] = field(default_factory=tuple)
+    booking_note: str | None = None  # the booked days disagree with the forecasts (resolved out of order)
 
     @property
     def n_days(self) -> int:
@@ -77,6 +86,14 @@ class PaperLedger:
     @property
     def abstained_days(self) -> int:
         return self.abstained
+
+    @property
+    def booked_days(self) -> int:
+        return sum(d.booked for d in self.days)
+
+    @property
+    def booked_through(self) -> str | None:
+        return max((d.day for d in self.days if d.booked), default=None)
 
     @property
     def backtest_inside_ci(self) -> bool | None:
@@ -91,8 +108,8 @@ class PaperLedger:
                 "buy_and_hold": self.buy_and_hold, "live_sharpe": self.live_sharpe,
                 "sharpe_ci": None if self.sharpe_ci is None else list(self.sharpe_ci),
                 "backtest_sharpe": self.backtest_sharpe, "backtest_inside_ci": self.backtest_inside_ci,
-                "models": list(self.models),
-                "days": [vars(d) for d in self.days]}
+                "models": list(self.models), "booked_days": self.booked_days, "booked_through": self.booked_through,
+                "booking_note": self.booking_note, "days": [vars(d) for d in self.days]}
 
 
 def _finite(value: float) -> float | None:
@@ -144,8 +161,43 @@ def paper_ledger(
     for h in sorted({int(r.horizon) for r in rows}):
         series = [r for r in rows if int(r.horizon) == h]
         sharpe = backtest_sharpe(symbol, timeframe, h) if backtest_sharpe is not None else None
-        out.append(_ledger(series, bars, symbol, timeframe, h, config or BacktestConfig(), sharpe))
+        out.append(_with_bookings(engine, _ledger(series, bars, symbol, timeframe, h, config or BacktestConfig(),
+                                                  sharpe)))
     return out
+
+
+def _wanted(ledger: PaperLedger) -> dict[dt.date, dict[str, float]]:
+    """The ledger's days as :mod:`candor.store.paper` books them."""
+    return {dt.date.fromisoformat(d.day): {"live_return": d.live_return, "buy_and_hold": d.buy_and_hold,
+                                           "position": d.position} for d in ledger.days}
+
+
+def _with_bookings(engine: Any, ledger: PaperLedger) -> PaperLedger:
+    """``ledger`` with each day's booked flag (stored with the same values) and the out-of-order note."""
+    booked = {r.day: r for r in booked_days(engine, ledger.symbol, ledger.timeframe, ledger.horizon)}
+    if not booked:
+        return ledger
+    wanted = _wanted(ledger)
+    days = tuple(replace(d, booked=(day := dt.date.fromisoformat(d.day)) in booked
+                         and not differs(booked[day], wanted[day])) for d in ledger.days)
+    return replace(ledger, days=days,
+                   booking_note=out_of_order(ledger.symbol, ledger.timeframe, ledger.horizon, booked, wanted))
+
+
+def book_ledger(engine: Any, symbol: str, timeframe: str, *, config: BacktestConfig | None = None,
+                rebuild: bool = False) -> int:
+    """Book the paper ledger's days of every horizon of one series in one transaction (the drift
+    job's step); return how many days were new. A series with no resolved served forecasts books
+    nothing. ``rebuild`` deletes the series' booked days first (same transaction). Raises
+    :class:`DataError` (one line, nothing written) when a booked day would change."""
+    if not forecasts(engine, symbol, timeframe, resolved=True):
+        return 0
+    ledgers = paper_ledger(engine, symbol, timeframe, config=config)
+    with transaction(engine) as connection:
+        if rebuild:
+            clear_days(connection, symbol, timeframe)
+        return sum(book_days(connection, symbol, timeframe, p.horizon,
+                             [{"day": day, **values} for day, values in _wanted(p).items()]) for p in ledgers)
 
 
 def _ledger(rows: list[Any], bars: pd.DataFrame, symbol: str, timeframe: str, horizon: int,

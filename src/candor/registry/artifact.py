@@ -34,6 +34,7 @@ import re
 import shutil
 import tempfile
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -79,13 +80,23 @@ class Forecast:
 class CandorModel:
     """A loaded, hash-verified model that turns the latest bars into forecasts."""
 
-    def __init__(self, estimator: Any, manifest: Manifest, path: Path) -> None:
-        self.estimator = estimator
+    def __init__(self, estimator: Any, manifest: Manifest, path: Path, *,
+                 load: Callable[[], Any] | None = None) -> None:
+        """``load`` (with ``estimator=None``) unpickles the verified bytes on first use of
+        :attr:`estimator` (see :func:`load_model`'s ``lazy``)."""
+        self._estimator = estimator
+        self._load = load
         self.manifest = manifest
         self.path = path
         self.feature_set = manifest.feature_set
         self.label_spec = manifest.label_spec
         self.feature_names: list[str] = list(manifest.feature_names)
+
+    @property
+    def estimator(self) -> Any:
+        if self._estimator is None and self._load is not None:
+            self._estimator, self._load = self._load(), None
+        return self._estimator
 
     @property
     def symbol(self) -> str:
@@ -212,11 +223,20 @@ def verify_artifact(path: Path, expected_manifest_sha256: str | None = None) -> 
     return _verified(Path(path), expected_manifest_sha256)[0]
 
 
-def load_model(path: Path | str, expected_manifest_sha256: str | None = None) -> CandorModel:
+def load_model(path: Path | str, expected_manifest_sha256: str | None = None, *, lazy: bool = False) -> CandorModel:
     """Verify the artifact's hashes, then load it. Never unpickles an unverified file, and
-    unpickles exactly the bytes that were verified."""
+    unpickles exactly the bytes that were verified. ``lazy``: verify now, unpickle on the first use
+    of the estimator (a caller that needs only the manifest and the features — the drift monitor
+    with a known holdout reference — never imports scikit-learn)."""
     path = Path(path)
     manifest, contents = _verified(path, expected_manifest_sha256)
+    if lazy:
+        return CandorModel(None, manifest, path, load=lambda: _estimator(path, contents))
+    return CandorModel(_estimator(path, contents), manifest, path)
+
+
+def _estimator(path: Path, contents: dict[str, bytes]) -> Any:
+    """The fitted estimator unpickled from the verified ``contents`` of the artifact at ``path``."""
     if MODEL_FILE in contents:
         name, read = MODEL_FILE, lambda data: pickle.loads(gzip.decompress(data))
     elif LEGACY_MODEL_FILE in contents:
@@ -233,7 +253,7 @@ def load_model(path: Path | str, expected_manifest_sha256: str | None = None) ->
             or getattr(estimator, "classes_", None) is None:
         raise RegistryError(f"artifact file {path / name} holds a {type(estimator).__name__}, not a fitted candor "
                             "model; it was not written by candor — retrain the model or restore the artifact.")
-    return CandorModel(estimator, manifest, path)
+    return estimator
 
 
 def _first_line(exc: BaseException) -> str:

@@ -8,13 +8,11 @@ the loader, and every MLflow exception must surface as a one-line candor error.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING
-
-from mlflow.exceptions import MlflowException
+from typing import TYPE_CHECKING, Any
 
 from candor.config import mask_urls, safe_uri
 from candor.data.bars import TIMEFRAMES, check_symbol, check_timeframe
@@ -283,9 +281,31 @@ def mlflow_errors(uri: str) -> Iterator[None]:
     """Turn any MLflow exception that escaped the specific checks into one-line StoreError."""
     try:
         yield
-    except MlflowException as exc:
+    except Exception as exc:
+        # lazy: this module (and the registry package) imports without MLflow; an MLflow exception
+        # can only have been raised once MLflow was imported
+        from mlflow.exceptions import MlflowException
+
+        if not isinstance(exc, MlflowException):
+            raise
         if is_not_found(exc):
             raise NotFoundError(first_line(exc)) from exc
         # MLflow's message quotes the request's URL, password included: masked like every printed URL
         raise StoreError(f"MLflow registry at {safe_uri(uri)} refused the request: "
                          f"{mask_urls(first_line(exc))}") from exc
+
+
+class Lazy:
+    """An object built on first attribute use by ``open`` (then every attribute is the built
+    object's): the services hand out MLflow's client and the tracking experiment this way, so a
+    job that reads champions through :mod:`candor.registry.direct` never imports MLflow nor opens
+    its stores, and a job that writes opens them at its first write."""
+
+    def __init__(self, open: Callable[[], Any]) -> None:
+        self._open = open
+        self._built: Any = None
+
+    def __getattr__(self, name: str) -> Any:
+        if self._built is None:
+            self._built = self._open()
+        return getattr(self._built, name)

@@ -86,13 +86,14 @@ class ModelCache:
         self._models: dict[tuple[str, str, str], CandorModel] = {}
         self._lock = threading.Lock()
 
-    def load(self, client: Any, mv: Any, download_dir: Path | None = None) -> CandorModel:
-        """The verified model of ``mv``, from the cache or hash-checked and unpickled now."""
+    def load(self, client: Any, mv: Any, download_dir: Path | None = None, *, lazy: bool = False) -> CandorModel:
+        """The verified model of ``mv``, from the cache or hash-checked and unpickled now (``lazy``:
+        on the first use of its estimator, :func:`~candor.registry.artifact.load_model`)."""
         key = (str(mv.name), str(mv.version), expected_sha(mv))
         with self._lock:
             model = self._models.get(key)
         if model is None:
-            model = load_model(artifact_path(client, mv, download_dir), key[2])
+            model = load_model(artifact_path(client, mv, download_dir), key[2], lazy=lazy)
             with self._lock:
                 model = self._models.setdefault(key, model)
         return model

@@ -18,9 +18,8 @@ import functools
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from mlflow import MlflowClient
 from sqlalchemy.engine import Engine
 
 from candor.config import safe_uri
@@ -33,13 +32,18 @@ from candor.registry.champions import Champion, champion_index, check_age, pages
 from candor.registry.common import (
     ARCHIVED, DEFAULT_HORIZON, FAILED, GATE_REASONS, MANIFEST_SHA, METRIC_TAGS, OWNER_HOST, OWNER_PID,
     PRIOR_WEIGHT_TAG, PUBLISH_STATE, PUBLISHING, STAGED, STATUS, VALIDATED, WEIGHTS_TAG, Comparison,
-    HistoryRow, ModelSummary, RegisteredVersion, first_line, is_not_found, mlflow_errors, manifest_model_name,
+    HistoryRow, Lazy, ModelSummary, RegisteredVersion, first_line, is_not_found, mlflow_errors, manifest_model_name,
     model_name, resolve_name, series_label, weights_tag,
 )
 from candor.registry.compare import compare_versions
 from candor.records.manifest import Manifest
 from candor.registry.state import RegistryState
 from candor.registry.gates import Gate, GateResult, default_gates, failure_reasons, run_gates
+
+if TYPE_CHECKING:  # MLflow (1-1.5 s of imports) loads when a client is first used (see _client)
+    from mlflow import MlflowClient
+
+    from candor.registry.direct import DirectReader
 
 _TAG_LIMIT = 4000
 
@@ -57,6 +61,8 @@ def _invalidates(method: Callable[..., Any]) -> Callable[..., Any]:
 
 def _client(client_or_uri: MlflowClient | str) -> MlflowClient:
     if isinstance(client_or_uri, str):
+        from mlflow import MlflowClient
+
         return MlflowClient(tracking_uri=client_or_uri, registry_uri=client_or_uri)
     return client_or_uri
 
@@ -68,9 +74,14 @@ class Registry:
     age rule; the loaded-model cache lives here, so every caller shares it.
     """
 
-    def __init__(self, client_or_uri: MlflowClient | str, engine: Engine, *, gates: Sequence[Gate] | None = None,
-                 max_model_age_days: int | None = None, cache_dir: Path | None = None) -> None:
+    def __init__(self, client_or_uri: MlflowClient | Lazy | str, engine: Engine, *,
+                 gates: Sequence[Gate] | None = None, max_model_age_days: int | None = None,
+                 cache_dir: Path | None = None, uri: str | None = None, reader: DirectReader | None = None) -> None:
+        """``uri`` names the store in messages (default: the client's); ``reader`` answers the
+        champion, shadow and version reads from MLflow's tables without MLflow (writes, and reads it
+        cannot answer, go to the client)."""
         self.client = _client(client_or_uri)
+        self.reader = reader
         self.engine = engine
         self.gates = tuple(gates) if gates is not None else default_gates()
         self.max_model_age_days = max_model_age_days
@@ -78,7 +89,7 @@ class Registry:
         self.models = loading.ModelCache()
         # list_models / history for the dashboard: cached, refreshed by the store's high-water mark.
         self.state = RegistryState(engine, self._read_models, self._read_history)
-        self.uri = safe_uri(str(getattr(self.client, "_registry_uri", None) or self.client.tracking_uri))
+        self.uri = safe_uri(uri or str(getattr(self.client, "_registry_uri", None) or self.client.tracking_uri))
 
     # ---- lookups -------------------------------------------------------------------------
     def _model(self, name: str) -> Any:
@@ -94,9 +105,12 @@ class Registry:
     def version(self, name: str, version: str | int) -> Any:
         """The MLflow ``ModelVersion`` for a number or an alias (``champion``, ``@previous``)."""
         name = resolve_name(name)
-        with mlflow_errors(self.uri):
+        text = str(version).strip().lstrip("@")
+        found = self.reader.version(name, text) if self.reader is not None and text else None
+        if found is not None:
+            return found
+        with mlflow_errors(self.uri):  # not found by the reader: MLflow's answer, or its refusal
             model = self._model(name)
-            text = str(version).strip().lstrip("@")
             if not text.isdigit():
                 if text not in model.aliases:
                     have = ", ".join(sorted(model.aliases)) or "none"
@@ -316,6 +330,9 @@ class Registry:
 
     def shadow_index(self) -> dict[str, str]:
         """Registered name → shadow version for every candor model that has one (one paged query)."""
+        found = self.reader.aliased(SHADOW) if self.reader is not None else None
+        if found is not None:
+            return {name: row.version for name, row in found.items()}
         with mlflow_errors(self.uri):
             models = pages(self.client.search_registered_models, filter_string="name LIKE 'candor.%'")
         return {m.name: str(m.aliases[SHADOW]) for m in models if SHADOW in (m.aliases or {})}
@@ -450,27 +467,33 @@ class Registry:
         artifact: a version already loaded and verified by this registry is not hashed again)."""
         return self.models.manifest(self.client, mv, self.cache_dir)
 
-    def load_verified(self, mv: Any) -> CandorModel:
-        """``mv``'s model, hash-checked before unpickling, loaded once per process (cached)."""
-        return self.models.load(self.client, mv, self.cache_dir)
+    def load_verified(self, mv: Any, *, lazy: bool = False) -> CandorModel:
+        """``mv``'s model, hash-checked before unpickling, loaded once per process (cached); ``lazy``
+        unpickles its estimator on first use."""
+        return self.models.load(self.client, mv, self.cache_dir, lazy=lazy)
 
     def load(self, name: str, version: str | int) -> CandorModel:
         """A version's verified model by number or alias (``candor.SPX.d1``, ``champion``)."""
         return self.load_verified(self.version(name, version))
 
     def champion_index(self) -> dict[str, Any]:
-        """Registered name → champion version for every candor model (two paged queries)."""
+        """Registered name → champion version for every candor model (two paged queries, or one
+        query of MLflow's tables through the direct reader)."""
+        found = self.reader.aliased(CHAMPION) if self.reader is not None else None
+        if found is not None:
+            return found
         with mlflow_errors(self.uri):
             return champion_index(self.client)
 
     def champion(self, symbol: str, timeframe: str, horizon: int | None = None, *, now: datetime | None = None,
-                 index: dict[str, Any] | None = None) -> Champion:
+                 index: dict[str, Any] | None = None, lazy: bool = False) -> Champion:
         """The champion of ``symbol/timeframe`` at ``horizon``: verified, cached, young enough.
 
         The one age rule (``max_model_age_days``) and the one set of refusals, each naming the
         command that fixes it. ``index`` (from :meth:`champion_index`) replaces the per-series
         lookups: a name missing from it has no champion (no registry round trip to confirm). Without
         an index the alias is read on every call, so a promotion elsewhere takes effect at once.
+        ``lazy``: the estimator is unpickled on first use (:func:`~candor.registry.artifact.load_model`).
         """
         plain = horizon is None or int(horizon) == DEFAULT_HORIZON
         name = model_name(symbol, timeframe, horizon)
@@ -482,7 +505,7 @@ class Registry:
             mv = index[name] if index is not None else self.version(name, CHAMPION)
         except RegistryError:
             raise NotFoundError(f"no champion for {label} — run: {hint}") from None
-        model = self.load_verified(mv)
+        model = self.load_verified(mv, lazy=lazy)
         check_age(model, label, self.max_model_age_days, now or datetime.now(UTC), hint)
         expected = DEFAULT_HORIZON if horizon is None else int(horizon)
         if model.label_spec.horizon != expected:

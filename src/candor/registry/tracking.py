@@ -25,8 +25,6 @@ from urllib.parse import urlparse
 
 import numpy as np
 import pandas as pd
-from mlflow import MlflowClient
-from mlflow.entities import Metric, Param, RunTag
 
 from candor import __version__
 from candor.config import mask_urls, safe_uri
@@ -37,7 +35,12 @@ from candor.records.manifest import Manifest
 from candor.records.report import TrainingReport
 
 if TYPE_CHECKING:  # annotations only: importing the backtest engine loads numba (~0.3 s)
+    from mlflow import MlflowClient
+    from mlflow.entities import Metric
+
     from candor.backtest import BacktestResult
+# MLflow itself (1-1.5 s of imports) loads where a client is built or a run logged, not with this
+# module: `candor forecast` and `candor drift` read champions without it (candor.registry.direct).
 
 EXPERIMENT = "candor"
 #: MLflow refuses longer param values (6000) and tag values; stay safely below.
@@ -79,10 +82,17 @@ class Tracking:
     sinks: tuple[TrainingSink, ...] = ()
 
 
+#: The database backends MLflow's SQLAlchemy tracking and registry stores serve (its DATABASE_ENGINES).
+SQL_BACKENDS = ("sqlite", "postgresql", "mysql", "mssql")
+
+
 def check_tracking_uri(uri: str) -> str:
     """Refuse (ConfigError, password masked) a tracking URI that no MLflow store serves, before
     anything is opened or written. MLflow would refuse it only while building the client, with the
-    URI — password included — in its message."""
+    URI — password included — in its message. A SQL database URI (MLflow's SQLAlchemy stores:
+    :data:`SQL_BACKENDS`) is accepted without importing MLflow."""
+    if uri.split(":", 1)[0].lower().split("+", 1)[0] in SQL_BACKENDS:
+        return uri
     from mlflow.exceptions import MlflowException
 
     try:  # MLflow's own scheme → store lookup: a dictionary, no connection
@@ -163,6 +173,7 @@ def open_tracking(uri: str, artifact_location: str | None = None, experiment: st
                   log_details: bool = True, sinks: tuple[TrainingSink, ...] = ()) -> Tracking:
     """Client and experiment on ``uri``; a new experiment keeps its artifacts at ``artifact_location``
     (``Config.artifact_root``: ``<home>/mlartifacts`` on the default local store)."""
+    from mlflow import MlflowClient
     from mlflow.exceptions import MlflowException
 
     check_tracking_uri(uri)
@@ -255,6 +266,8 @@ def training_metrics(report: TrainingReport) -> list[MetricPoint]:
 
 def run_metrics(report: TrainingReport) -> list[Metric]:
     """:func:`training_metrics` as MLflow metrics."""
+    from mlflow.entities import Metric
+
     now = int(time.time() * 1000)
     return [Metric(p.key, p.value, now, p.step) for p in training_metrics(report)]
 
@@ -356,6 +369,8 @@ def log_training(manifest: Manifest, backtest: BacktestResult | None, artifact_d
     """Log one training (its ``manifest`` and the ``backtest`` it ran) as an MLflow run, then to each
     of ``tracking.sinks``, and return the MLflow run id (run marked FAILED if any logging fails, so
     it is never registered)."""
+    from mlflow.entities import Param, RunTag
+
     client = tracking.client
     run = client.create_run(tracking.experiment_id, tags={**run_tags(manifest), **owner_tags()})
     run_id = run.info.run_id
@@ -386,6 +401,8 @@ def log_artifact_run(artifact_dir: Path | str, tracking: Tracking, tags: Mapping
                      kept_at: Path | None = None) -> str:
     """Log a model that no training produced (a champion with refit weights) as its own run
     (``kept_at``: where the artifact will live once published, as for :func:`log_training`)."""
+    from mlflow.entities import RunTag
+
     run = tracking.client.create_run(tracking.experiment_id,
                                      tags={**{k: _text(v, TAG_LIMIT) for k, v in tags.items()}, **owner_tags()})
     run_id = run.info.run_id

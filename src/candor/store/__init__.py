@@ -14,7 +14,7 @@ from __future__ import annotations
 from candor.store.audit import alias_events, record_alias_event
 from candor.store.bars import SeriesInfo, import_bars, list_series, load_bars, load_tails, replace_bars
 from candor.store.connect import Store, connect_store
-from candor.store.drift import drift_rows, upsert_drift_row
+from candor.store.drift import drift_rows, latest_drift_row, upsert_drift_row
 from candor.store.engine import make_engine, safe_url
 from candor.store.forecasts import (
     Resolution,
@@ -31,7 +31,7 @@ from candor.store.schema import AliasEvent, DriftRow, MlForecast, Symbol, Traini
 __all__ = [
     "AliasEvent", "DriftRow", "MlForecast", "Resolution", "SeriesInfo", "Store", "Symbol",
     "TrainingRun", "UpgradeResult", "alias_events", "connect_store", "current_revision",
-    "drift_rows", "forecasts", "head_revision", "import_bars", "latest_training_runs", "list_series",
+    "drift_rows", "forecasts", "head_revision", "import_bars", "latest_drift_row", "latest_training_runs", "list_series",
     "load_bars", "load_tails", "make_engine", "replace_bars", "record_alias_event", "record_training_run",
     "resolve_forecast", "resolve_forecasts", "safe_url", "unresolved_forecasts", "upgrade",
     "upsert_drift_row", "upsert_forecasts",

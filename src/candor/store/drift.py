@@ -108,3 +108,11 @@ def drift_rows(
         query = query.where(DriftRow.date >= _as_date(since))
     return fetch_all(bind, query.order_by(DriftRow.symbol, DriftRow.timeframe, DriftRow.bar_ts, DriftRow.horizon,
                                           DriftRow.id))
+
+
+def latest_drift_row(bind: Engine | Connection, symbol: str, timeframe: str, horizon: int) -> DriftRow | None:
+    """The verdict on the newest judged bar of one series × horizon (None before the first check)."""
+    query = (where_equal(sa.select(DriftRow), DriftRow, symbol=symbol, timeframe=timeframe)
+             .where(DriftRow.horizon == int(horizon)).order_by(DriftRow.bar_ts.desc(), DriftRow.id.desc()).limit(1))
+    rows = fetch_all(bind, query)
+    return rows[0] if rows else None

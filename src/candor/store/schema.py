@@ -270,3 +270,21 @@ class LedgerTrial(Base):
 
 
 TABLES = tuple(Base.metadata.sorted_tables)
+
+
+class PaperDayRow(Base):
+    """One booked day of the paper ledger of one series × horizon (:mod:`candor.store.paper`): the
+    served forecasts' compounded return that UTC day under the backtest convention, beside buy & hold."""
+
+    __tablename__ = "paper_ledger"
+    __table_args__ = (sa.UniqueConstraint("symbol", "timeframe", "horizon", "day"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    symbol: Mapped[str] = mapped_column(sa.String(64))
+    timeframe: Mapped[str] = mapped_column(sa.String(8))
+    horizon: Mapped[int]
+    day: Mapped[dt.date]
+    live_return: Mapped[float]
+    buy_and_hold: Mapped[float]
+    position: Mapped[float]
+    booked_at: Mapped[dt.datetime] = mapped_column(default=utc_now)
