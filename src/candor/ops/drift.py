@@ -33,6 +33,7 @@ Why these choices:
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 from collections.abc import Callable, Iterable, Mapping
@@ -56,10 +57,12 @@ from candor.ops.feature_drift import FeatureDrift, judge_features
 from candor.records.status import DriftStatus
 from candor.registry.aliases import CHAMPION, PREVIOUS, current_aliases
 from candor.registry.champions import Champion
+from candor.registry.common import MANIFEST_SHA
 from candor.registry.registry import Registry
 from candor.services import Services
 from candor.store import (
-    Resolution, alias_events, forecasts, load_bars, resolve_forecasts, unresolved_forecasts, upsert_drift_row,
+    Resolution, alias_events, forecasts, latest_drift_row, load_bars, resolve_forecasts, unresolved_forecasts,
+    upsert_drift_row,
 )
 
 log = logging.getLogger(__name__)
@@ -217,6 +220,7 @@ class HorizonDrift:
     model_version: str = ""
     notes: tuple[str, ...] = ()
     sequential: dict[str, Any] | None = None
+    holdout_reference: dict[str, Any] | None = None  # the cached holdout numbers (see _holdout_reference)
 
     @property
     def max_feature_psi(self) -> float | None:
@@ -235,23 +239,40 @@ def _champion_resolved(engine: Engine, champion: Champion, symbol: str, timefram
     return [r for r in rows if (r.model_name, str(r.model_version)) == (champion.name, champion.version)]
 
 
-def _holdout_reference(champion: Champion, bars: pd.DataFrame, features: pd.DataFrame) -> tuple[float | None, np.ndarray | None]:
-    """(ECE, predicted-class shares) of the champion on its holdout rows, when the bars hold them."""
+def _holdout_reference(engine: Engine, champion: Champion, bars: pd.DataFrame,
+                       features: pd.DataFrame) -> tuple[float | None, np.ndarray | None, dict[str, Any] | None]:
+    """(ECE, predicted-class shares) of the champion on its holdout rows, when the bars hold them,
+    and the record that lets the next check reuse them.
+
+    The numbers depend only on the model and on those rows (features and labels), so they are
+    keyed by the artifact's hash and a hash of the rows, kept in the drift row's
+    ``details["holdout_reference"]``, and reused while the key holds: a daily check then never
+    unpickles the champion (scikit-learn's import and the unpickling were a third of ``candor drift``).
+    """
     start = champion.tags.get("holdout_start")
     end = champion.tags.get("holdout_end")
     if not start:
-        return None, None
+        return None, None, None
     labels = make_labels(bars, champion.model.label_spec)
     rows = features.loc[pd.Timestamp(start):pd.Timestamp(end) if end else None].dropna()
     rows = rows.loc[rows.index.intersection(labels.y.index)]
     if len(rows) < 10:
-        return None, None
+        return None, None, None
+    y = labels.y.loc[rows.index]
+    digest = hashlib.sha256(str(champion.tags.get(MANIFEST_SHA, champion.version)).encode())
+    digest.update(pd.util.hash_pandas_object(rows).to_numpy().tobytes())
+    digest.update(pd.util.hash_pandas_object(y).to_numpy().tobytes())
+    key = digest.hexdigest()[:32]
+    last = latest_drift_row(engine, champion.model.symbol, champion.model.timeframe, champion.horizon)
+    known = ((last.details or {}).get("holdout_reference") or {}) if last is not None else {}
+    if known.get("key") == key:
+        return float(known["ece"]), np.asarray(known["shares"], dtype=float), known
     proba = champion.model.estimator.predict_proba(rows)
     classes = np.asarray(champion.model.estimator.classes_)
     pred = classes[proba.argmax(axis=1)]
-    ece = expected_calibration_error(proba.max(axis=1), pred == labels.y.loc[rows.index].to_numpy())
+    ece = expected_calibration_error(proba.max(axis=1), pred == y.to_numpy())
     shares = np.array([np.mean(pred == c) for c in sorted(CLASS_NAMES)])
-    return ece, shares
+    return ece, shares, {"key": key, "ece": float(ece), "shares": [float(v) for v in shares]}
 
 
 def _feature_psi(champion: Champion, features: pd.DataFrame, config: DriftConfig) -> FeatureDrift:
@@ -282,7 +303,7 @@ def check_horizon(config: Config, *, engine: Engine, champion: Champion, bars: p
     accuracy = float(correct.mean()) if len(recent) else None
     baseline = champion.model.manifest.report.oos.accuracy  # None when the report has no finite one
     features = champion.model.features(bars)
-    ref_ece, ref_shares = _holdout_reference(champion, bars, features)
+    ref_ece, ref_shares, reference = _holdout_reference(engine, champion, bars, features)
     ece = expected_calibration_error(np.array([r.confidence for r in recent]), correct) if len(recent) else None
     judged = _feature_psi(champion, features, drift)
     feature_psi = judged.psi
@@ -300,7 +321,7 @@ def check_horizon(config: Config, *, engine: Engine, champion: Champion, bars: p
                         None if accuracy is None or baseline is None else accuracy - baseline,
                         _finite(ece), _finite(ref_ece), {k: round(v, 6) for k, v in feature_psi.items() if np.isfinite(v)},
                         _finite(pred_psi), champion.name, champion.version, tuple(notes),
-                        None if reading is None else reading.as_dict())
+                        None if reading is None else reading.as_dict(), reference)
 
 
 def _set_coverage_note(rows: list[Any], target: float) -> list[str]:
@@ -368,7 +389,8 @@ def _store_row(engine: Engine, result: HorizonDrift, bar_ts: pd.Timestamp, day: 
     """One row per series × horizon × judged bar (migration 0005)."""
     details = {"horizon": result.horizon, "model": f"{result.model_name} v{result.model_version}",
                "feature_psi": result.feature_psi, "calibration_reference": result.calibration_reference,
-               "notes": list(result.notes), "sequential": result.sequential}
+               "notes": list(result.notes), "sequential": result.sequential,
+               "holdout_reference": result.holdout_reference}
     return upsert_drift_row(engine, symbol=result.symbol, timeframe=result.timeframe, horizon=result.horizon,
                             bar_ts=bar_ts, date=day, n=result.n, status=result.status, accuracy=result.accuracy,
                             baseline=result.baseline, margin=result.margin,
@@ -478,7 +500,8 @@ def _check_series(services: Services, bars: pd.DataFrame, now: datetime,
     results = []
     for horizon in services.config.forecast.horizons:
         try:
-            champion = registry.champion(symbol, timeframe, horizon, now=now)
+            # lazy: the estimator is unpickled only when the holdout reference must be computed
+            champion = registry.champion(symbol, timeframe, horizon, now=now, lazy=True)
             results.append((check_horizon(services.config, engine=engine, champion=champion, bars=bars), champion))
         except CandorError as exc:
             report.skipped.append((symbol, timeframe, f"h{horizon}: {exc}"))
