@@ -260,7 +260,9 @@ def section(loop: Loop, figures: dict[str, Any], replay: dict[str, Any], shots: 
         backtest = "–" if led.backtest_sharpe is None else f"{led.backtest_sharpe:+.2f}"
         paper_line = (f"{led.n_days} days ({led.start[:10]} → {led.end[:10]}): paper P&L {_pct(led.live_return, 2)} vs "
                       f"buy & hold {_pct(led.buy_and_hold, 2)}; live Sharpe {sharpe}{ci} vs backtest Sharpe "
-                      f"{backtest}; {led.abstained} of {led.n_forecasts} resolved forecasts abstained (flat)")
+                      f"{backtest}; {led.abstained} of {led.n_forecasts} resolved forecasts abstained (flat); "
+                      f"{led.booked_days} days booked in `paper_ledger` by the drift job"
+                      + (f" — {led.booking_note}" if led.booking_note else ""))
     else:
         paper_line = (paper.note or "no ledger").rstrip(".")
     per_session = sorted(s["seconds"] for s in loop.sessions)
