@@ -349,8 +349,9 @@ def test_schedule_run_once_prints_each_series_outcome(world, capsys, monkeypatch
 
 def test_drift_replay_keeps_a_row_per_bar_and_reuses_the_holdout_reference(world, monkeypatch):
     """Issue 25 items 2 and 9: a replay of sessions keeps one row per judged bar (not one per
-    wall-clock day), and a check whose holdout rows are unchanged reuses the stored reference
-    instead of unpickling the champion."""
+    wall-clock day), and a check whose holdout rows and baseline are unchanged reuses the stored
+    reference and CUSUM thresholds instead of unpickling the champion and solving the chain."""
+    import candor.ops.drift as drift
     import candor.registry.artifact as artifact
     from candor.ops.drift import run_drift
     from candor.registry.loading import ModelCache
@@ -361,10 +362,14 @@ def test_drift_replay_keeps_a_row_per_bar_and_reuses_the_holdout_reference(world
     for shown in (bars.iloc[:-1], bars, bars):  # two sessions, then a re-run on the same bar
         run_drift(services, symbols=["SYN"], timeframes=["d1"], bars_loader=lambda s, tf, b=shown: b, now=now)
         if shown is bars:
-            first = drift_rows(world["engine"], "SYN", "d1")[-1].details["holdout_reference"]
-            assert first and len(first["shares"]) == 3
+            details = drift_rows(world["engine"], "SYN", "d1")[-1].details
+            first, thresholds = details["holdout_reference"], details["thresholds"]
+            assert first and len(first["shares"]) == 3 and thresholds["threshold"] > 0
             monkeypatch.setattr(services.registry, "models", ModelCache())  # a fresh process's cache...
             monkeypatch.setattr(artifact, "_estimator", lambda *a: pytest.fail("champion unpickled"))  # ...that must not unpickle
+            for chain in ("threshold_for", "detection_delay"):  # ...nor solve the CUSUM's Markov chain again
+                monkeypatch.setattr(drift, chain, lambda *a: pytest.fail("thresholds recomputed"))
     rows = [r for r in drift_rows(world["engine"], "SYN", "d1") if r.horizon == 5]
     assert [r.bar_ts for r in rows][-2:] == [bars.index[-2], bars.index[-1]] and rows[-1].date == now.date()
     assert len({r.bar_ts for r in rows}) == len(rows) and rows[-1].details["holdout_reference"] == first
+    assert rows[-1].details["thresholds"] == thresholds

@@ -150,6 +150,12 @@ class Sequential:
     cusum: Cusum
     emergency_threshold: float
     delay_90: int | None  # resolved (tested) forecasts within which 90% of `detect_drop` drops alarm
+    key: str = ""  # what the thresholds depend on (see sequential_status's `known`)
+
+    def thresholds(self) -> dict[str, Any]:
+        """The record a later check reuses instead of recomputing the thresholds."""
+        return {"key": self.key, "threshold": self.cusum.threshold, "emergency_threshold": self.emergency_threshold,
+                "delay_90": self.delay_90}
 
     def as_dict(self) -> dict[str, Any]:
         c = self.cusum
@@ -158,21 +164,29 @@ class Sequential:
                 "tested": c.n, "first_alarm": c.first_alarm, "delay_90": self.delay_90}
 
 
-def sequential_status(hits: np.ndarray, baseline: float | None, config: DriftConfig) -> tuple[DriftStatus, Sequential | None]:
+def sequential_status(hits: np.ndarray, baseline: float | None, config: DriftConfig,
+                      known: Mapping[str, Any] | None = None) -> tuple[DriftStatus, Sequential | None]:
     """The CUSUM verdict on ``hits`` (1 hit, 0 miss, oldest first) against the accuracy ``baseline``.
 
     ``insufficient`` below ``min_samples`` tested forecasts or without a baseline inside (0, 1);
     else emergency / drift at the thresholds of the two false-alarm rates, monitor from half the
-    drift threshold, normal below.
+    drift threshold, normal below. ``known``: an earlier reading's :meth:`Sequential.thresholds`,
+    used when it was computed for the same p0, p1, forecasts a year and false-alarm rates (the
+    exact Markov chain behind them took a tenth of a second a series in every ``candor drift``).
     """
     hits = np.asarray(hits, dtype=bool)
     if baseline is None or not 0.0 < baseline < 1.0 or alternative(baseline, config.detect_drop) >= baseline:
         return DriftStatus.INSUFFICIENT, None
     p0 = round(float(baseline), 6)
     p1 = round(alternative(p0, config.detect_drop), 6)
-    h = threshold_for(p0, p1, config.forecasts_per_year, config.false_alarms_per_year)
-    h_emergency = threshold_for(p0, p1, config.forecasts_per_year, config.emergency_false_alarms_per_year)
-    reading = Sequential(cusum(hits, p0, p1, h), h_emergency, detection_delay(p0, p1, h))
+    key = f"{p0!r}|{p1!r}|{config.forecasts_per_year}|{config.false_alarms_per_year!r}|{config.emergency_false_alarms_per_year!r}"
+    if known and known.get("key") == key:
+        h, h_emergency, delay = float(known["threshold"]), float(known["emergency_threshold"]), known["delay_90"]
+    else:
+        h = threshold_for(p0, p1, config.forecasts_per_year, config.false_alarms_per_year)
+        h_emergency = threshold_for(p0, p1, config.forecasts_per_year, config.emergency_false_alarms_per_year)
+        delay = detection_delay(p0, p1, h)
+    reading = Sequential(cusum(hits, p0, p1, h), h_emergency, delay, key)
     if len(hits) < config.min_samples:
         return DriftStatus.INSUFFICIENT, reading
     statistic = reading.cusum.statistic
@@ -221,6 +235,7 @@ class HorizonDrift:
     notes: tuple[str, ...] = ()
     sequential: dict[str, Any] | None = None
     holdout_reference: dict[str, Any] | None = None  # the cached holdout numbers (see _holdout_reference)
+    thresholds: dict[str, Any] | None = None  # the CUSUM thresholds, reusable (see sequential_status)
 
     @property
     def max_feature_psi(self) -> float | None:
@@ -239,7 +254,7 @@ def _champion_resolved(engine: Engine, champion: Champion, symbol: str, timefram
     return [r for r in rows if (r.model_name, str(r.model_version)) == (champion.name, champion.version)]
 
 
-def _holdout_reference(engine: Engine, champion: Champion, bars: pd.DataFrame,
+def _holdout_reference(known: Mapping[str, Any], champion: Champion, bars: pd.DataFrame,
                        features: pd.DataFrame) -> tuple[float | None, np.ndarray | None, dict[str, Any] | None]:
     """(ECE, predicted-class shares) of the champion on its holdout rows, when the bars hold them,
     and the record that lets the next check reuse them.
@@ -263,8 +278,6 @@ def _holdout_reference(engine: Engine, champion: Champion, bars: pd.DataFrame,
     digest.update(pd.util.hash_pandas_object(rows).to_numpy().tobytes())
     digest.update(pd.util.hash_pandas_object(y).to_numpy().tobytes())
     key = digest.hexdigest()[:32]
-    last = latest_drift_row(engine, champion.model.symbol, champion.model.timeframe, champion.horizon)
-    known = ((last.details or {}).get("holdout_reference") or {}) if last is not None else {}
     if known.get("key") == key:
         return float(known["ece"]), np.asarray(known["shares"], dtype=float), known
     proba = champion.model.estimator.predict_proba(rows)
@@ -303,14 +316,17 @@ def check_horizon(config: Config, *, engine: Engine, champion: Champion, bars: p
     accuracy = float(correct.mean()) if len(recent) else None
     baseline = champion.model.manifest.report.oos.accuracy  # None when the report has no finite one
     features = champion.model.features(bars)
-    ref_ece, ref_shares, reference = _holdout_reference(engine, champion, bars, features)
+    last = latest_drift_row(engine, symbol, timeframe, horizon)
+    kept = (last.details or {}) if last is not None else {}  # what the last check computed once
+    ref_ece, ref_shares, reference = _holdout_reference(kept.get("holdout_reference") or {}, champion, bars, features)
     ece = expected_calibration_error(np.array([r.confidence for r in recent]), correct) if len(recent) else None
     judged = _feature_psi(champion, features, drift)
     feature_psi = judged.psi
     directions = np.array([r.direction for r in _recent_forecasts(engine, symbol, timeframe, horizon, drift.window)])
     pred_psi = (share_psi(ref_shares, [np.mean(directions == CLASS_NAMES[c]) for c in sorted(CLASS_NAMES)])
                 if ref_shares is not None and len(directions) else None)
-    status, reading = sequential_status(scored_hits(resolved, bars.index, horizon, drift.thin_overlapping), baseline, drift)
+    status, reading = sequential_status(scored_hits(resolved, bars.index, horizon, drift.thin_overlapping), baseline, drift,
+                                        kept.get("thresholds"))
     notes = [f"feature PSI basis: {judged.basis}", *_set_coverage_note(resolved[-drift.window:], config.forecast.coverage)]
     if reading is not None:
         c = reading.cusum
@@ -321,7 +337,8 @@ def check_horizon(config: Config, *, engine: Engine, champion: Champion, bars: p
                         None if accuracy is None or baseline is None else accuracy - baseline,
                         _finite(ece), _finite(ref_ece), {k: round(v, 6) for k, v in feature_psi.items() if np.isfinite(v)},
                         _finite(pred_psi), champion.name, champion.version, tuple(notes),
-                        None if reading is None else reading.as_dict(), reference)
+                        None if reading is None else reading.as_dict(), reference,
+                        None if reading is None else reading.thresholds())
 
 
 def _set_coverage_note(rows: list[Any], target: float) -> list[str]:
@@ -390,7 +407,7 @@ def _store_row(engine: Engine, result: HorizonDrift, bar_ts: pd.Timestamp, day: 
     details = {"horizon": result.horizon, "model": f"{result.model_name} v{result.model_version}",
                "feature_psi": result.feature_psi, "calibration_reference": result.calibration_reference,
                "notes": list(result.notes), "sequential": result.sequential,
-               "holdout_reference": result.holdout_reference}
+               "holdout_reference": result.holdout_reference, "thresholds": result.thresholds}
     return upsert_drift_row(engine, symbol=result.symbol, timeframe=result.timeframe, horizon=result.horizon,
                             bar_ts=bar_ts, date=day, n=result.n, status=result.status, accuracy=result.accuracy,
                             baseline=result.baseline, margin=result.margin,
