@@ -11,6 +11,7 @@ from candor.cli import main
 from candor.config import load_config
 from candor.data.synthetic import planted_signal
 from candor.application.train import run_training
+from tests.templates import seed_home
 
 TRAIN_BARS = 900
 
@@ -77,7 +78,10 @@ def test_replay_writes_plot_trades_and_json(setup, tmp_path, capsys):
     ((), "bars.csv", "no-such-model", 3, "`--model` must be a model artifact directory or a registry reference"),
     ((), "bars.csv", "SPX/d1@champion", 1, "unknown model 'candor.SPX.d1'"),
 ])
-def test_bad_input_is_one_line_and_writes_nothing(setup, tmp_path, capsys, extra, data, model, code, message):
+def test_bad_input_is_one_line_and_writes_nothing(setup, tmp_path, capsys, extra, data, model, code, message,
+                                                  candor_home, tmp_path_factory):
+    if model and "@" in model:  # a registry reference: an empty registry (migrated stores copied, not built here)
+        seed_home(candor_home, tmp_path_factory)
     got, paths = _run(setup, tmp_path, *extra, data=data, model=model)
     err = capsys.readouterr().err.strip()
     assert got == code, err

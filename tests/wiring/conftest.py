@@ -55,7 +55,11 @@ def opened_home_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from candor.config import load_config
     from candor.services import open_services
 
-    config = load_config(environ={}, overrides={"home": str(tmp_path_factory.mktemp("template") / "home")})
+    from tests.templates import seed_home
+
+    # the run's migrated empty stores (built once for all workers), then candor's experiment in them
+    home = seed_home(tmp_path_factory.mktemp("template") / "home", tmp_path_factory)
+    config = load_config(environ={}, overrides={"home": str(home)})
     with open_services(config) as services:
         assert services.tracking.experiment_id  # MLflow's store opens on first use: open it here
     return config.home

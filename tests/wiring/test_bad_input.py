@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from candor.cli import main
+from tests.templates import seed_home
 from tests.wiring.homes import snapshot
 
 
@@ -100,14 +101,16 @@ def test_a_home_that_is_not_a_path_is_refused():
         load_config(environ={}, overrides={"home": 3})
 
 
-def test_a_planted_password_is_in_nothing_a_tracked_training_writes(tmp_path):
+def test_a_planted_password_is_in_nothing_a_tracked_training_writes(tmp_path, tmp_path_factory):
     """Every file under <home> after a tracked, registered training: manifest, MLflow's database,
     its artifacts, the operational store — none may hold the password of a configured URL."""
     from candor.config import load_config
     from candor.data.synthetic import planted_signal
     from candor.application.train import run_training
 
-    home = tmp_path / "home"
+    # copies of the migrated empty stores (the training writes into them as into new ones; building
+    # MLflow's store here cost seconds and is not what this test is about)
+    home = seed_home(tmp_path / "home", tmp_path_factory)
     config = load_config(environ={"CANDOR_API_TOKEN": "PASSWORD-token"}, overrides={
         "home": str(home), "models": {"models": ["logreg"]}, "split": {"folds": 3},
         "evaluation": {"importance_repeats": 0, "n_boot": 100},
@@ -149,7 +152,7 @@ def test_a_corrupt_manifest_is_one_line(content, tmp_path, capsys, monkeypatch):
     _backtest_fails_in_one_line(artifact, csv, capsys)
 
 
-def test_a_killed_publish_leaves_no_model_and_its_staging_is_swept(tmp_path, monkeypatch):
+def test_a_killed_publish_leaves_no_model_and_its_staging_is_swept(tmp_path, tmp_path_factory, monkeypatch):
     """kill -9 between saving and publishing used to leave an orphan model directory."""
     import subprocess
     import sys
@@ -159,6 +162,7 @@ def test_a_killed_publish_leaves_no_model_and_its_staging_is_swept(tmp_path, mon
     from candor.registry import publish as publish_module
     from candor.application import train as workflow
 
+    seed_home(tmp_path / "home", tmp_path_factory)  # migrated empty stores: the kill, not the first run, is the point
     config = load_config(environ={}, overrides={"home": str(tmp_path / "home"), "models": {"models": ["logreg"]},
                                                 "split": {"folds": 3},
                                                 "evaluation": {"importance_repeats": 0, "n_boot": 100}})

@@ -25,7 +25,11 @@ LIMIT_CHUNKS = 2 * 1024 * 1024 // len(CHUNK)  # api.max_body_mb = 2
 
 @pytest.fixture(scope="module")
 def api_home(tmp_path_factory):
-    return tmp_path_factory.mktemp("api-home")
+    """Copies of the migrated empty stores: a request that reads the registry finds MLflow's store
+    built (building it inside a request took seconds; the requests, not the first run, are the point)."""
+    from tests.templates import seed_home
+
+    return seed_home(tmp_path_factory.mktemp("api-home"), tmp_path_factory)
 
 
 def _app(home, token: str | None):

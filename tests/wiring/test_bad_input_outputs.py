@@ -17,6 +17,7 @@ import time
 import pytest
 
 from candor.cli import main
+from tests.templates import seed_home
 from tests.wiring.homes import snapshot
 from tests.wiring.test_bad_input_corpus import _one_line, _refused_in_one_line
 
@@ -283,10 +284,12 @@ def test_an_artifact_folder_that_refuses_files_is_a_one_line_model_error(trained
 
 
 # ------------------------------------------------- item 3: a study storage with ?password=
-def test_a_study_storage_password_is_in_nothing_train_writes_or_prints(trained, home, tmp_path, capsys):
+def test_a_study_storage_password_is_in_nothing_train_writes_or_prints(trained, home, tmp_path, tmp_path_factory,
+                                                                      capsys):
     """``--study-storage '…?password=SECRET'`` (libpq reads it): the manifest, the MLflow params and
     run files, the report JSON and the terminal show ``password=***``; no file under <home> holds it."""
     _, csv = trained
+    seed_home(home, tmp_path_factory)  # copies of the migrated empty stores, written by the training as new ones
     storage = f"sqlite:///{tmp_path / 'optuna.db'}?password={SECRET}"
     code = main(["train", "--data", str(csv), "--symbol", "PLANT", "--timeframe", "d1", "--calendar", "24/7",
                  "--models", "logreg", "--folds", "3", "--fold-jobs", "1", "--optimize", "--trials", "1",

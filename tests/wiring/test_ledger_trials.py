@@ -10,6 +10,7 @@ import pytest
 
 from candor.cli import main
 from candor.data.synthetic import planted_signal
+from tests.templates import seed_home
 from tests.wiring.homes import snapshot
 
 CHEAP = ["--symbol", "PLANT", "--timeframe", "d1", "--models", "logreg", "--folds", "3", "--calendar", "24/7",
@@ -32,8 +33,10 @@ def _train(tmp_path, bars_csv, name, *extra) -> dict:
     return json.loads(out.read_text())
 
 
-def test_a_second_training_raises_the_ledger_count_and_lowers_the_deflated_sharpe(home, tmp_path, bars_csv, capsys):
-    first = _train(tmp_path, bars_csv, "first")  # published: the store (and the ledger) is created
+def test_a_second_training_raises_the_ledger_count_and_lowers_the_deflated_sharpe(home, tmp_path, bars_csv, capsys,
+                                                                                  tmp_path_factory):
+    seed_home(home, tmp_path_factory)  # migrated empty stores (an empty ledger): building MLflow's is not the point
+    first = _train(tmp_path, bars_csv, "first")  # published: the ledger's first row
     second = _train(tmp_path, bars_csv, "second", "--dry-run")  # a dry run is a trial too
     n = first["n_trials"]
     assert second["n_trials"] == 2 * n  # its own trials and the first run's, from the ledger

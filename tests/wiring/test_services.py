@@ -24,6 +24,7 @@ from candor.services import open_services
 from candor.store import import_bars
 from candor.training.runconfig import derive_run_config
 from tests.registry.registry_helpers import log_run, make_artifact, report
+from tests.templates import seed_home
 
 CHEAP = {"models": {"models": ["logreg"]}, "split": {"folds": 3},
          "evaluation": {"importance_repeats": 0, "n_boot": 100}, "features": {"medium": 30, "long": 60}}
@@ -41,8 +42,9 @@ def test_configured_gates_are_the_registrys_gates(tmp_path):
     assert SignificantEdgeGate in [type(g) for g in default_gates(load_config(environ={}).registry)]
 
 
-def test_the_scheduled_retrain_honours_every_configured_gate(tmp_path):
+def test_the_scheduled_retrain_honours_every_configured_gate(tmp_path, tmp_path_factory):
     """It used to build its gates with hard-coded backtest defaults (0.5), ignoring the config."""
+    seed_home(tmp_path, tmp_path_factory)  # migrated empty stores: the gates, not a new MLflow store, are the point
     lenient = {"min_accuracy": 0.0, "min_precision": 0.0, "min_recall": 0.0, "min_f1": 0.0, "require_edge": False,
                "min_backtest_trades": None, "min_deflated_sharpe": None}
     config = load_config(environ={}, overrides={**CHEAP, "home": str(tmp_path),
@@ -77,7 +79,8 @@ def test_every_command_honours_home_and_tracking_from_candor_toml(tmp_path, monk
     assert not (fake_user_home / ".candor").exists()
 
 
-def test_api_and_forecast_job_agree_on_a_stale_champion(tmp_path):
+def test_api_and_forecast_job_agree_on_a_stale_champion(tmp_path, tmp_path_factory):
+    seed_home(tmp_path, tmp_path_factory)  # migrated empty stores (building MLflow's is not the point)
     config = load_config(environ={}, overrides={"home": str(tmp_path), "registry": {"max_model_age_days": 30},
                                                 "forecast": {"gap_policy": "ignore"}})
     bars = planted_signal(300, seed=2, symbol="SPX")
