@@ -42,21 +42,34 @@ THRESHOLDS = (0.001, 0.002, 0.005)  # threshold labels only: 3 + binary + volsca
 
 
 class PeakMemory:
-    """Largest RSS of this process plus its children, sampled in a thread."""
+    """Largest RSS of this process plus its children, sampled in a thread; and the CPU seconds
+    (user + system) they spent meanwhile, the figure a loaded shared machine cannot inflate much."""
 
     def __init__(self, every: float = 0.2) -> None:
         self.every, self.peak, self._stop = every, 0, threading.Event()
         self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._cpu_start: dict[int, float] = {}
+        self._cpu_last: dict[int, float] = {}
+
+    @property
+    def cpu_seconds(self) -> float:
+        return sum(last - self._cpu_start.get(pid, 0.0) for pid, last in self._cpu_last.items())
 
     def _sample(self) -> None:
         me = psutil.Process()
+        first = True
         while not self._stop.is_set():
             total = 0
             for proc in [me, *me.children(recursive=True)]:
                 try:
                     total += proc.memory_info().rss
+                    cpu = proc.cpu_times()
+                    self._cpu_last[proc.pid] = cpu.user + cpu.system
+                    if first:  # already-running workers (a reused pool) count from here
+                        self._cpu_start[proc.pid] = self._cpu_last[proc.pid]
                 except psutil.Error:
                     pass
+            first = False
             self.peak = max(self.peak, total)
             self._stop.wait(self.every)
 
@@ -75,8 +88,8 @@ def _specs(series: int, bars: int) -> list[SeriesSpec]:
     return specs + [SeriesSpec(f"PL{i}", bars=planted_signal(bars, seed=i, symbol=f"PL{i}")) for i in range(planted)]
 
 
-def _search(specs: list[SeriesSpec], jobs: int, dask: str | None = None) -> tuple[ResearchReport, float, int]:
-    """Search ``specs`` (scratch home and ledger); the report, wall seconds and peak memory (bytes)."""
+def _search(specs: list[SeriesSpec], jobs: int, dask: str | None = None) -> tuple[ResearchReport, float, PeakMemory]:
+    """Search ``specs`` (scratch home and ledger); the report, wall seconds and the memory/CPU sampler."""
     with tempfile.TemporaryDirectory() as home:
         config = load_config(None, {"home": home, "models": {"models": list(MODELS)}, "split": {"folds": 3},
                                     "evaluation": {"importance_repeats": 0, "n_boot": 200}}, environ={})
@@ -84,7 +97,7 @@ def _search(specs: list[SeriesSpec], jobs: int, dask: str | None = None) -> tupl
         started = time.perf_counter()
         with PeakMemory() as memory:
             report = run_research(grid, config, jobs=jobs, dask=dask)
-        return report, time.perf_counter() - started, memory.peak
+        return report, time.perf_counter() - started, memory
 
 
 def _numbers(report: ResearchReport) -> dict:
@@ -99,15 +112,16 @@ def _dask_equality(specs: list[SeriesSpec], jobs: int) -> list[str]:
 
     pooled, pool_s, _ = _search(specs, jobs)
     with LocalCluster(n_workers=2, processes=True, threads_per_worker=1, dashboard_address=None) as cluster:
-        on_dask, dask_s, dask_peak = _search(specs, jobs, dask=cluster.scheduler_address)
+        on_dask, dask_s, dask_usage = _search(specs, jobs, dask=cluster.scheduler_address)
     same = _numbers(pooled) == _numbers(on_dask)
     if not same:
         raise SystemExit(f"the Dask search differs from the --jobs {jobs} search: {on_dask.sentence} vs {pooled.sentence}")
     cells = len(on_dask.rows)
     return [f"Dask equality: {len(specs)} series = {cells} cells on a local Dask cluster (2 worker processes x 1 "
             f"thread, `--dask ADDRESS`) give the same document as the --jobs {jobs} pool (every cell's lift, CI, raw "
-            f"and adjusted p, survival; PBO): identical = {same}; wall {dask_s:.1f} s on Dask (workers started "
-            f"inside it, peak {dask_peak / 2**20:.0f} MiB) vs {pool_s:.1f} s in the pool; answer: {on_dask.sentence}"]
+            f"and adjusted p, survival; PBO): identical = {same}; wall {dask_s:.1f} s on Dask (the workers' imports "
+            f"inside it, peak {dask_usage.peak / 2**20:.0f} MiB) vs {pool_s:.1f} s in the pool; answer: "
+            f"{on_dask.sentence}"]
 
 
 def main() -> None:
@@ -119,15 +133,17 @@ def main() -> None:
     parser.add_argument("--no-write", action="store_true", help="print only; leave results.md alone")
     args = parser.parse_args()
     load_before = os.getloadavg()
-    report, seconds, peak = _search(_specs(args.series, args.bars), args.jobs)
+    report, seconds, usage = _search(_specs(args.series, args.bars), args.jobs)
     load_after = os.getloadavg()
     cells = len(report.rows)
     lines = [
         f"{args.series} series x {args.bars} bars x {len(HORIZONS)} horizons x 5 configurations = {cells} cells "
         f"({report.n_failed} failed), {'+'.join(MODELS)}, 3 folds, n_boot 200, --jobs {args.jobs}:",
         f"wall {seconds:.1f} s ({seconds / max(1, cells):.2f} s a cell), peak memory (parent + workers) "
-        f"{peak / 2**20:.0f} MiB; load average {load_before[0]:.1f} before, {load_after[0]:.1f} after "
+        f"{usage.peak / 2**20:.0f} MiB; load average {load_before[0]:.1f} before, {load_after[0]:.1f} after "
         f"({len(os.sched_getaffinity(0))} cores, shared with other sessions)",
+        f"CPU time (parent + workers, user + system) {usage.cpu_seconds:.0f} s = {usage.cpu_seconds / max(1, cells):.2f} "
+        f"s a cell: on {args.jobs} otherwise idle cores the wall would be about {usage.cpu_seconds / args.jobs:.0f} s",
         f"answer: {report.sentence}",
     ]
     if args.series != 50:
