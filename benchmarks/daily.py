@@ -17,7 +17,12 @@ Each process's wall time, and its CPU time (user + system, from ``wait4``). The 
 warms the page cache and byte-code files and is not counted. Target: a session ≤ 10 s on an idle
 machine.
 
-Run:  OMP_NUM_THREADS=1 .venv/bin/python benchmarks/daily.py [--sessions 5] [--no-write]
+Also (not the target): ``--one-process N`` more sessions, each one Python process that does what
+``candor schedule`` composes in its one process — the import of the 4 bars (the library call behind
+``data import``), then the ``forecast`` and ``drift`` jobs (``candor.ops.jobs.run_job``) on one set of
+services, so the imports and the model cache are shared.
+
+Run:  OMP_NUM_THREADS=1 .venv/bin/python benchmarks/daily.py [--sessions 5] [--one-process 3] [--no-write]
       PROFILE=forecast (or drift, import) runs that command once under cProfile and prints it.
 Writes the section between the `daily` markers of benchmarks/results.md.
 """
@@ -101,6 +106,31 @@ def _setup(work: Path, sessions: int) -> dict[str, str]:
     return env
 
 
+ONE_PROCESS = """
+import sys
+from candor.application.ingest import import_file_bars
+from candor.config import load_config
+from candor.data.sources import open_bars
+from candor.ops.context import OpsContext
+from candor.ops.jobs import run_job
+from candor.services import open_services
+
+config = load_config()
+with open_services(config) as services:
+    for path, symbol in zip(sys.argv[1::2], sys.argv[2::2]):
+        import_file_bars(services.engine, open_bars(data=path, symbol=symbol, timeframe="d1", calendar="24/7"))
+    ctx = OpsContext(services)
+    written = run_job("forecast", ctx).written
+    run_job("drift", ctx)
+print(f"{written} new row(s)")
+"""
+
+
+def _one_process(work: Path, k: int) -> list[str]:
+    files = [arg for s in SYMBOLS for arg in (str(work / f"bar-{k}-{s}.csv"), s)]
+    return [sys.executable, "-c", ONE_PROCESS, *files]
+
+
 def _commands(work: Path, k: int) -> list[tuple[str, list[str]]]:
     pairs = [arg for s in SYMBOLS for arg in ("--data", str(work / f"bar-{k}-{s}.csv"), "--symbol", s)]
     imports = [("import", [str(CANDOR), "data", "import", *pairs, "--timeframe", "d1", "--calendar", "24/7"])]
@@ -126,11 +156,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sessions", type=int, default=5, help="counted sessions (one more warms up)")
     parser.add_argument("--no-write", action="store_true", help="print the section, leave results.md alone")
+    parser.add_argument("--one-process", type=int, default=3,
+                        help="more sessions as one process (the schedule's composition), after the counted ones")
     parser.add_argument("--label", default="", help="a name for this run in the printed table (e.g. before)")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="candor-bench-daily-"))
     total = args.sessions + 1
-    env = _setup(work, total)
+    env = _setup(work, total + args.one_process)
     profile = os.environ.get("PROFILE")
     per: dict[str, list[tuple[float, float]]] = {"import": [], "forecast": [], "drift": []}
     sessions: list[tuple[float, float]] = []
@@ -156,6 +188,12 @@ def main() -> None:
             for name in ("forecast", "drift"):
                 per[name].append(by_name[name][0])
     assert "new row" in last, last
+    single: list[tuple[float, float]] = []
+    for k in range(total, total + args.one_process):
+        w, c, output = _run(_one_process(work, k), env, work)
+        assert "4 new row" in output, output
+        single.append((w, c))
+        print(f"one-process session {k}: {w:.2f}s wall, {c:.2f}s CPU", flush=True)
     med = statistics.median
     session_wall, session_cpu = med(w for w, _ in sessions), med(c for _, c in sessions)
     label = f"{args.label} " if args.label else ""
@@ -167,6 +205,9 @@ def main() -> None:
             f"{med(c for _, c in per['drift']):.2f} | |",
             f"| {label}**session** | **{session_wall:.2f}** | {session_cpu:.2f} | ≤ {TARGET_S:g} s "
             f"{'✓' if session_wall <= TARGET_S else '✗'} |"]
+    if single:
+        rows.append(f"| {label}one process, as `candor schedule` composes it (import, forecast and drift jobs; "
+                    f"median of {len(single)}) | {med(w for w, _ in single):.2f} | {med(c for _, c in single):.2f} | |")
     body = (f"## Daily session: 4 series (`benchmarks/daily.py`)\n\n"
             f"A fresh home, 4 synthetic d1 series ({HISTORY} bars stored each), one logreg champion each (3 folds, "
             "trained and promoted once, outside the timings). A session is 6 whole processes of the installed "
