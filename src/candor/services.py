@@ -112,7 +112,8 @@ def open_store(config: Config, *, migrate: bool = False, require_schema: bool = 
 
 def open_services(config: Config, *, migrate: bool = False, require_schema: bool = True) -> Services:
     """Connect to the configured store (:func:`open_store`) and reach the tracking server: validate,
-    then open. MLflow's client and experiment are opened on first use (:class:`Services`).
+    then open. MLflow's client and experiment are opened on first use (:class:`Services`), or now
+    with ``migrate`` (which readies both stores: the universe opens them once before its workers race).
 
     :func:`check_services` runs first, so a refused call leaves ``<home>`` as it was.
     """
@@ -138,4 +139,10 @@ def open_services(config: Config, *, migrate: bool = False, require_schema: bool
     registry = Registry(Lazy(lambda: tracking.client), store.engine, gates=default_gates(config.registry),
                         max_model_age_days=config.registry.max_model_age_days, uri=config.tracking_store,
                         reader=reader)
+    if migrate:  # both stores made ready now: parallel workers then find MLflow's tables created
+        try:
+            tracking.experiment_id
+        except BaseException:
+            store.close()
+            raise
     return Services(config, store, tracking, registry)  # type: ignore[arg-type]  # Lazy stands for Tracking
