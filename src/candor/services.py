@@ -45,6 +45,12 @@ class Services:
     def engine(self) -> Engine:
         return self.store.engine
 
+    def ready_tracking(self) -> str:
+        """Open MLflow's store and candor's experiment now (it opens on first use otherwise), so a
+        broken store fails here and processes started after this one do not race to create it;
+        returns the experiment id."""
+        return str(self.tracking.experiment_id)
+
     def close(self) -> None:
         self.store.close()
 
@@ -139,10 +145,11 @@ def open_services(config: Config, *, migrate: bool = False, require_schema: bool
     registry = Registry(Lazy(lambda: tracking.client), store.engine, gates=default_gates(config.registry),
                         max_model_age_days=config.registry.max_model_age_days, uri=config.tracking_store,
                         reader=reader)
+    services = Services(config, store, tracking, registry)  # type: ignore[arg-type]  # Lazy stands for Tracking
     if migrate:  # both stores made ready now: parallel workers then find MLflow's tables created
         try:
-            tracking.experiment_id
+            services.ready_tracking()
         except BaseException:
             store.close()
             raise
-    return Services(config, store, tracking, registry)  # type: ignore[arg-type]  # Lazy stands for Tracking
+    return services

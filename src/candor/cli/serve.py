@@ -73,6 +73,7 @@ def serve_command(
     overrides = {"api": {k: v for k, v in (("host", host), ("port", port)) if v is not None}}
     config = load_config(Path(config_path) if config_path else None, overrides=overrides)
     with open_services(config) as services:  # checked here, before any port or worker: one clear line
+        services.ready_tracking()  # MLflow's store: opened now, not raced by the workers
         writes = "enabled (bearer token)" if config.api.token is not None else "disabled (set CANDOR_API_TOKEN)"
         console.print(f"candor dashboard on http://{config.api.host}:{config.api.port}/ — store "
                       f"{services.store.url}; write endpoints {writes}; {workers} worker(s)",
