@@ -31,7 +31,7 @@ from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.pool import NullPool
 
 from candor.registry.common import PREFIX
-from candor.registry.tracking import SQL_BACKENDS
+from candor.registry.tracking import _SQL_CONNECT_TIMEOUT, PROBE_TIMEOUT_S, SQL_BACKENDS
 
 #: MLflow's marker of a deleted model version (``STAGE_DELETED_INTERNAL``).
 DELETED = "Deleted_Internal"
@@ -122,8 +122,10 @@ def direct_reader(uri: str) -> DirectReader | None:
         return None
     if backend == "sqlite" and (not url.database or url.database == ":memory:" or not Path(url.database).is_file()):
         return None  # MLflow creates the file and its tables on first use
+    timeout = _SQL_CONNECT_TIMEOUT.get(backend)  # a server gone mid-run: seconds, as MLflow's own store
     try:
-        engine = sa.create_engine(url, poolclass=NullPool)
+        engine = sa.create_engine(url, poolclass=NullPool,
+                                  connect_args={timeout: PROBE_TIMEOUT_S} if timeout else {})
         with engine.connect() as connection:
             columns = {c["name"] for c in sa.inspect(connection).get_columns("registered_model_aliases")}
     except (sa.exc.SQLAlchemyError, ImportError):
