@@ -63,7 +63,7 @@ def test_three_bars_long_then_abstain_is_flat(tmp_path):
     assert [d.live_return for d in ledger.days] == pytest.approx([0.1, 0.1, 0.1, 0.0, 0.0])
     assert ledger.days[0].day == "2024-01-03"  # the period of bar 0's forecast ends at bar 2's open
     assert ledger.backtest_sharpe == 1.5 and ledger.models == ("candor.SYN.d1 v1",)
-    assert ledger.to_dict()["days"][3]["buy_and_hold"] == pytest.approx(100.0 / 133.1 - 1)
+    assert ledger.model_dump(mode="json")["days"][3]["buy_and_hold"] == pytest.approx(100.0 / 133.1 - 1)
 
 
 def test_costs_are_the_backtests(tmp_path):

@@ -8,17 +8,17 @@ sentence (``note``) that says what to run, never a blank panel.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from candor.api import queries
 from candor.errors import CandorError
-from candor.ops.paper import PaperLedger, paper_ledger
-from candor.ops.shadow import ShadowComparison, live_comparison
+from candor.ops.paper import paper_ledger
+from candor.ops.shadow import live_comparison
+from candor.records.live import PaperLedger, ShadowComparison
+from candor.records.values import Record
 
 
-@dataclass(frozen=True)
-class ShadowPanel:
+class ShadowPanel(Record):
     """Which version shadows the champion of one model, and how it compares (or why it does not)."""
 
     name: str
@@ -27,13 +27,8 @@ class ShadowPanel:
     comparison: ShadowComparison | None = None
     note: str | None = None
 
-    def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "champion": self.champion, "shadow": self.shadow, "note": self.note,
-                "comparison": None if self.comparison is None else self.comparison.to_dict()}
 
-
-@dataclass(frozen=True)
-class PaperPanel:
+class PaperPanel(Record):
     """The paper ledger of one series × horizon, or the sentence that says why there is none."""
 
     symbol: str
@@ -41,10 +36,6 @@ class PaperPanel:
     horizon: int
     ledger: PaperLedger | None = None
     note: str | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"symbol": self.symbol, "timeframe": self.timeframe, "horizon": self.horizon, "note": self.note,
-                "ledger": None if self.ledger is None else self.ledger.to_dict()}
 
     def equity(self) -> tuple[list[str], list[float], list[float]]:
         """Days, the ledger's compounded equity and buy & hold's (both from 1.0)."""
@@ -63,15 +54,16 @@ def shadow_panel(svc: Any, series: queries.Series, horizon: int) -> ShadowPanel:
     champion = next((m.champion for m in svc.registry.list_models() if m.name == name), None)
     shadow = svc.registry.shadow_index().get(name)
     if champion is None:
-        return ShadowPanel(name, None, shadow, note=f"No champion for {name}: a shadow is compared with a champion.")
+        return ShadowPanel(name=name, champion=None, shadow=shadow,
+                           note=f"No champion for {name}: a shadow is compared with a champion.")
     if shadow is None:
-        return ShadowPanel(name, str(champion), None, note=(
+        return ShadowPanel(name=name, champion=str(champion), shadow=None, note=(
             f"No shadow for {name}: `candor registry shadow {name} VERSION` puts a validated version beside the "
             "champion (train --promote does it for a challenger that passed its gates but lost the comparison)."))
     comparison = live_comparison(svc.engine, svc.registry, svc.config, name, str(champion), series.symbol,
                                  series.timeframe, horizon)
     note = None if comparison is None or comparison.lift is not None else f"Not compared yet: {comparison.note}."
-    return ShadowPanel(name, str(champion), shadow, comparison, note)
+    return ShadowPanel(name=name, champion=str(champion), shadow=shadow, comparison=comparison, note=note)
 
 
 def paper_panel(svc: Any, series: queries.Series, horizon: int) -> PaperPanel:
@@ -89,5 +81,5 @@ def paper_panel(svc: Any, series: queries.Series, horizon: int) -> PaperPanel:
         [ledger] = paper_ledger(svc.engine, symbol, timeframe, horizon=horizon, config=svc.config.backtest,
                                 backtest_sharpe=backtest_sharpe)
     except CandorError as exc:
-        return PaperPanel(symbol, timeframe, horizon, note=f"No paper ledger yet: {exc}.")
-    return PaperPanel(symbol, timeframe, horizon, ledger)
+        return PaperPanel(symbol=symbol, timeframe=timeframe, horizon=horizon, note=f"No paper ledger yet: {exc}.")
+    return PaperPanel(symbol=symbol, timeframe=timeframe, horizon=horizon, ledger=ledger)

@@ -10,7 +10,6 @@ checks they are equal); ``response_model`` stays for the OpenAPI document.
 from __future__ import annotations
 
 import datetime as dt
-import json
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Response
@@ -171,7 +170,7 @@ def list_drift(svc: Svc, symbol: SymbolQuery = None, timeframe: Timeframe | None
 def shadow(symbol: SymbolPath, timeframe: Timeframe, svc: Svc, horizon: HorizonQuery = None) -> Response:
     series = require_series(svc, symbol, timeframe)
     panel = production.shadow_panel(svc, series, require_horizon(series, horizon))
-    return Response(json.dumps(panel.to_dict(), allow_nan=False), media_type="application/json")
+    return Response(panel.model_dump_json(), media_type="application/json")
 
 
 @router.get("/paper/{symbol}/{timeframe}",
@@ -180,4 +179,4 @@ def shadow(symbol: SymbolPath, timeframe: Timeframe, svc: Svc, horizon: HorizonQ
 def paper(symbol: SymbolPath, timeframe: Timeframe, svc: Svc, horizon: HorizonQuery = None) -> Response:
     series = require_series(svc, symbol, timeframe)
     panel = production.paper_panel(svc, series, require_horizon(series, horizon))
-    return Response(json.dumps(panel.to_dict(), allow_nan=False), media_type="application/json")
+    return Response(panel.model_dump_json(), media_type="application/json")

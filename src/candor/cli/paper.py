@@ -10,7 +10,6 @@ one line and exit 1.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -103,6 +102,7 @@ def paper_command(
     if _missing_sqlite_file(resolved):
         raise DataError(f"no forecasts to put on paper: {where} does not exist")
     from candor.ops.paper import forecast_series, paper_ledger
+    from candor.records.live import PaperReport
 
     backtest_config = load_config(config_file).backtest
     services, lookup = (None, None) if no_registry else _backtest_sharpe_lookup(config_file)
@@ -131,8 +131,7 @@ def paper_command(
     if output_json is not None:
         output_json.parent.mkdir(parents=True, exist_ok=True)
         temporary = output_json.with_name(f".{output_json.name}.tmp")
-        temporary.write_text(json.dumps({"database": where, "ledgers": [p.to_dict() for p in ledgers]},
-                                        indent=2, allow_nan=False))
+        temporary.write_text(PaperReport(database=where, ledgers=tuple(ledgers)).model_dump_json(indent=2))
         temporary.replace(output_json)
     console.print(_table(ledgers))
     for p in ledgers:

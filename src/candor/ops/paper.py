@@ -27,7 +27,6 @@ from __future__ import annotations
 import datetime as dt
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -36,6 +35,7 @@ import pandas as pd
 from candor.backtest.config import BacktestConfig
 from candor.backtest.engine import run_backtest
 from candor.errors import DataError
+from candor.records.live import PaperDay, PaperLedger
 from candor.store import forecasts, load_bars
 from candor.store.engine import transaction
 from candor.store.forecasts import ABSTAIN
@@ -45,75 +45,6 @@ from candor.store.paper import book_days, booked_days, clear_days, differs, out_
 _ONE_HOT = {"BEARISH": (1.0, 0.0, 0.0), "NEUTRAL": (0.0, 1.0, 0.0), ABSTAIN: (0.0, 1.0, 0.0),
             "BULLISH": (0.0, 0.0, 1.0)}
 Z95 = 1.959963984540054
-
-
-@dataclass(frozen=True)
-class PaperDay:
-    """Realised P&L of one UTC day: the ledger's compounded return and buy & hold's."""
-
-    day: str
-    live_return: float
-    buy_and_hold: float
-    position: float  # the position held at the day's last period
-    booked: bool = False  # stored in paper_ledger with these values
-
-
-@dataclass(frozen=True)
-class PaperLedger:
-    """One series × horizon: the served forecasts traded under the backtest convention."""
-
-    symbol: str
-    timeframe: str
-    horizon: int
-    n_forecasts: int
-    abstained: int
-    n_periods: int
-    start: str
-    end: str
-    live_return: float
-    buy_and_hold: float
-    live_sharpe: float | None
-    sharpe_ci: tuple[float, float] | None
-    backtest_sharpe: float | None
-    models: tuple[str, ...]
-    days: tuple[PaperDay, ...] = field(default_factory=tuple)
-    booking_note: str | None = None  # the booked days disagree with the forecasts (resolved out of order)
-
-    @property
-    def n_days(self) -> int:
-        return len(self.days)
-
-    @property
-    def abstained_days(self) -> int:
-        return self.abstained
-
-    @property
-    def booked_days(self) -> int:
-        return sum(d.booked for d in self.days)
-
-    @property
-    def booked_through(self) -> str | None:
-        return max((d.day for d in self.days if d.booked), default=None)
-
-    @property
-    def backtest_inside_ci(self) -> bool | None:
-        if self.backtest_sharpe is None or self.sharpe_ci is None:
-            return None
-        return self.sharpe_ci[0] <= self.backtest_sharpe <= self.sharpe_ci[1]
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"symbol": self.symbol, "timeframe": self.timeframe, "horizon": self.horizon,
-                "n_forecasts": self.n_forecasts, "abstained": self.abstained, "n_periods": self.n_periods,
-                "n_days": self.n_days, "start": self.start, "end": self.end, "live_return": self.live_return,
-                "buy_and_hold": self.buy_and_hold, "live_sharpe": self.live_sharpe,
-                "sharpe_ci": None if self.sharpe_ci is None else list(self.sharpe_ci),
-                "backtest_sharpe": self.backtest_sharpe, "backtest_inside_ci": self.backtest_inside_ci,
-                "models": list(self.models), "booked_days": self.booked_days, "booked_through": self.booked_through,
-                "booking_note": self.booking_note, "days": [vars(d) for d in self.days]}
-
-
-def _finite(value: float) -> float | None:
-    return float(value) if value is not None and math.isfinite(value) else None
 
 
 def sharpe_interval(sharpe_per_period: float, skew: float, kurtosis: float, n: int,
@@ -178,10 +109,10 @@ def _with_bookings(engine: Any, ledger: PaperLedger) -> PaperLedger:
     if not booked:
         return ledger
     wanted = _wanted(ledger)
-    days = tuple(replace(d, booked=(day := dt.date.fromisoformat(d.day)) in booked
-                         and not differs(booked[day], wanted[day])) for d in ledger.days)
-    return replace(ledger, days=days,
-                   booking_note=out_of_order(ledger.symbol, ledger.timeframe, ledger.horizon, booked, wanted))
+    days = tuple(d.model_copy(update={"booked": (day := dt.date.fromisoformat(d.day)) in booked
+                                      and not differs(booked[day], wanted[day])}) for d in ledger.days)
+    return ledger.model_copy(update={"days": days, "booking_note": out_of_order(
+        ledger.symbol, ledger.timeframe, ledger.horizon, booked, wanted)})
 
 
 def book_ledger(engine: Any, symbol: str, timeframe: str, *, config: BacktestConfig | None = None,
@@ -218,17 +149,18 @@ def _ledger(rows: list[Any], bars: pd.DataFrame, symbol: str, timeframe: str, ho
     live_day = (1.0 + returns).groupby(day).prod() - 1.0
     hold_day = (1.0 + hold_returns).groupby(day).prod() - 1.0
     last_pos = result.positions.groupby(day).last()
-    days = tuple(PaperDay(d, float(live_day[d]), float(hold_day[d]), float(last_pos[d])) for d in live_day.index)
+    days = tuple(PaperDay(day=d, live_return=float(live_day[d]), buy_and_hold=float(hold_day[d]),
+                          position=float(last_pos[d])) for d in live_day.index)
     inference = result.sharpe
     return PaperLedger(
         symbol=symbol, timeframe=timeframe, horizon=horizon, n_forecasts=len(rows),
         abstained=sum(1 for r in rows if str(r.direction).upper() == ABSTAIN),
         n_periods=int(returns.size), start=returns.index[0].isoformat(), end=returns.index[-1].isoformat(),
         live_return=float(result.metrics.total_return), buy_and_hold=float(result.buy_and_hold.total_return),
-        live_sharpe=_finite(result.metrics.sharpe),
+        live_sharpe=result.metrics.sharpe,
         sharpe_ci=sharpe_interval(inference.sharpe_per_period, inference.skew, inference.kurtosis, inference.n,
                                   result.periods_per_year),
-        backtest_sharpe=_finite(backtest_sharpe) if backtest_sharpe is not None else None,
+        backtest_sharpe=backtest_sharpe,
         models=tuple(sorted({f"{r.model_name} v{r.model_version}" for r in rows})),
         days=days,
     )

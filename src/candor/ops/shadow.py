@@ -22,7 +22,6 @@ Why it looks like this:
 from __future__ import annotations
 
 import logging
-from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -30,56 +29,13 @@ import numpy as np
 import pandas as pd
 
 from candor.errors import CandorError
+from candor.records.live import ShadowComparison
 from candor.registry.aliases import CHAMPION, SHADOW
 from candor.store import alias_events, forecasts, record_alias_event
 from candor.store.forecasts import CLASSES, DIRECTIONS
 
 log = logging.getLogger(__name__)
 ACTOR = "candor-drift"
-
-
-@dataclass(frozen=True)
-class ShadowComparison:
-    """Shadow vs champion of one model on their common resolved forecasts."""
-
-    name: str
-    horizon: int
-    champion: str
-    shadow: str
-    n: int
-    champion_accuracy: float | None = None
-    shadow_accuracy: float | None = None
-    lift: float | None = None
-    ci_low: float | None = None
-    ci_high: float | None = None
-    p_value: float | None = None
-    promoted: bool = False
-    note: str = ""
-
-    @property
-    def significantly_better(self) -> bool:
-        return self.ci_low is not None and self.ci_low > 0
-
-    @property
-    def verdict(self) -> str:
-        """``significantly better`` / ``significantly worse`` / ``not significantly different``, or
-        ``not compared yet`` (too few common resolved rows)."""
-        if self.lift is None:
-            return "not compared yet"
-        return ("significantly better" if self.significantly_better else
-                "significantly worse" if (self.ci_high or 0.0) < 0 else "not significantly different")
-
-    def to_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "verdict": self.verdict, "summary": self.summary()}
-
-    def summary(self) -> str:
-        head = f"{self.name} h{self.horizon}: shadow v{self.shadow} vs champion v{self.champion} on {self.n} resolved rows"
-        if self.lift is None:
-            return f"{head} — {self.note}"
-        verdict = self.verdict
-        return (f"{head}: {self.shadow_accuracy:.1%} vs {self.champion_accuracy:.1%}, lift {self.lift:+.1%} "
-                f"[CI {self.ci_low:+.1%}, {self.ci_high:+.1%}], p = {self.p_value:.3f} — {verdict}"
-                + ("; promoted" if self.promoted else "") + (f"; {self.note}" if self.note else ""))
 
 
 def model_call(row: Any) -> str:
@@ -108,13 +64,14 @@ def compare(name: str, horizon: int, champion: str, shadow: str, champion_rows: 
     champ, other = paired_hits(champion_rows, shadow_rows)
     n = len(champ)
     if n < min_samples:
-        return ShadowComparison(name, horizon, champion, shadow, n,
+        return ShadowComparison(name=name, horizon=horizon, champion=champion, shadow=shadow, n=n,
                                 note=f"too few common resolved forecasts to compare ({n} < drift.min_samples {min_samples})")
     from candor.evaluate import lift_test  # lazy: scipy loads only where a comparison is made
 
     test = lift_test(other, champ, n_boot=n_boot, alpha=alpha, horizon=horizon)
-    return ShadowComparison(name, horizon, champion, shadow, n, float(champ.mean()), float(other.mean()),
-                            test.estimate, test.ci_low, test.ci_high, test.p_value)
+    return ShadowComparison(name=name, horizon=horizon, champion=champion, shadow=shadow, n=n,
+                            champion_accuracy=float(champ.mean()), shadow_accuracy=float(other.mean()),
+                            lift=test.estimate, ci_low=test.ci_low, ci_high=test.ci_high, p_value=test.p_value)
 
 
 def live_comparison(engine: Any, registry: Any, config: Any, name: str, champion_version: str, symbol: str,
@@ -164,12 +121,12 @@ def check_shadow(services: Any, champion: Any, symbol: str, timeframe: str,
             record_alias_event(engine, model_name=champion.name, alias=SHADOW, action="shadow",
                                from_version=result.shadow, to_version=result.shadow, actor=ACTOR,
                                reason=f"{reason}; {wait}"[:1000])
-            result = ShadowComparison(**{**result.__dict__, "note": wait})
+            result = result.model_copy(update={"note": wait})
         else:
             try:
                 registry.promote(champion.name, result.shadow, actor=ACTOR, reason=reason)
-                result = ShadowComparison(**{**result.__dict__, "promoted": True})
+                result = result.model_copy(update={"promoted": True})
             except CandorError as exc:
-                result = ShadowComparison(**{**result.__dict__, "note": f"not promoted: {exc}"})
+                result = result.model_copy(update={"note": f"not promoted: {exc}"})
     log.info("shadow %s", result.summary())
     return result

@@ -23,13 +23,15 @@ trains with them (:func:`candor.training.runconfig.derive_run_config`). Two thin
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any
 
 import pandas as pd
+from pydantic import BeforeValidator
 
 from candor.errors import ModelError
+from candor.records.values import Record
 
 #: ``format`` of a best-parameters document that records its provenance (absent: the old shape).
 PROVENANCE_FORMAT = 2
@@ -39,18 +41,28 @@ class TuningReuseError(ModelError):
     """Saved tuned parameters were chosen on rows this run would test on (exit code 1)."""
 
 
-@dataclass(frozen=True)
-class ReusedTuning:
+def _utc(value: Any) -> pd.Timestamp:
+    stamp = pd.Timestamp(value)
+    if stamp is pd.NaT:
+        raise ValueError("not a time")
+    return stamp.tz_localize("UTC") if stamp.tz is None else stamp.tz_convert("UTC")
+
+
+#: A time as an aware UTC datetime (naive means UTC; ISO text and pandas Timestamps read).
+UtcStamp = Annotated[dt.datetime, BeforeValidator(_utc)]
+
+
+class ReusedTuning(Record):
     """The provenance of reused parameters: the rows their studies scored and how many trials."""
 
     path: str
-    created_at: str
+    created_at: str = "?"
     n_trials: int
-    first_row: pd.Timestamp
-    last_row: pd.Timestamp
-    labels_before: pd.Timestamp
+    first_row: UtcStamp
+    last_row: UtcStamp
+    labels_before: UtcStamp
     rows: int
-    folds: tuple[Mapping[str, Any], ...] = ()
+    folds: tuple[dict[str, Any], ...] = ()
 
     @classmethod
     def from_document(cls, document: Mapping[str, Any], path: str) -> ReusedTuning:
@@ -59,11 +71,9 @@ class ReusedTuning:
         try:
             if document.get("format") != PROVENANCE_FORMAT or not isinstance(tuned, Mapping):
                 raise KeyError("tuned_on")
-            return cls(path=path, created_at=str(document.get("created_at", "?")), n_trials=int(document["n_trials"]),
-                       first_row=_utc(tuned["first_row"]), last_row=_utc(tuned["last_row"]),
-                       labels_before=_utc(tuned["labels_before"]), rows=int(tuned["rows"]),
-                       folds=tuple(dict(f) for f in document.get("folds", ())))
-        except (KeyError, TypeError, ValueError):
+            return cls.model_validate({**tuned, "path": path, "created_at": str(document.get("created_at", "?")),
+                                       "n_trials": document.get("n_trials"), "folds": document.get("folds", ())})
+        except (KeyError, TypeError, ValueError):  # a pydantic ValidationError is a ValueError
             raise TuningReuseError(
                 f"{path!r} holds tuned parameters without the rows they were tuned on (saved by an older "
                 "candor), so this run cannot check they were not chosen on its test rows. Fix: re-tune with "
@@ -77,11 +87,6 @@ class ReusedTuning:
                 f"{self.rows} rows {self.first_row:%Y-%m-%d %H:%M} .. {self.last_row:%Y-%m-%d %H:%M} (labels "
                 f"resolved before {self.labels_before:%Y-%m-%d %H:%M}), {self.n_trials} trials, counted in this "
                 "run's Deflated Sharpe; not used where they overlap its out-of-sample rows")
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"path": self.path, "created_at": self.created_at, "n_trials": self.n_trials,
-                "first_row": self.first_row.isoformat(), "last_row": self.last_row.isoformat(),
-                "labels_before": self.labels_before.isoformat(), "rows": self.rows}
 
     def check_out_of_sample(self, oos_first: pd.Timestamp, oos_end: pd.Timestamp) -> int:
         """Refuse when the tuned window meets ``[oos_first, oos_end]``; else the trials to count.
@@ -112,9 +117,3 @@ def reused_trials(reused: ReusedTuning | None, oos_first: pd.Timestamp, oos_end:
     """Trials of reused studies this run must count (0 without reuse); raises on overlap."""
     return 0 if reused is None else reused.check_out_of_sample(oos_first, oos_end)
 
-
-def _utc(value: Any) -> pd.Timestamp:
-    stamp = pd.Timestamp(value)
-    if stamp is pd.NaT:
-        raise ValueError("not a time")
-    return stamp.tz_localize("UTC") if stamp.tz is None else stamp.tz_convert("UTC")
