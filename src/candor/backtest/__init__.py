@@ -1,7 +1,8 @@
 """Backtest of out-of-sample direction signals: next-bar execution, costs, Sharpe with deflation.
 
 ``run_backtest(proba, bars, config, n_trials=...)`` is the whole API; the CLI and the registry
-gates call it and read :class:`BacktestResult` (``to_dict()`` for reports and JSON).
+gates call it and read :class:`BacktestResult` (``summary()``, a
+:class:`candor.records.backtest.BacktestSummary`, for reports and JSON).
 """
 
 from __future__ import annotations

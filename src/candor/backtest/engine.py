@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -28,7 +27,7 @@ import pandas as pd
 from candor.backtest import kernels
 from candor.backtest.align import Probabilities, bad_probabilities, class_matrix, execution_prices, read_probabilities
 from candor.backtest.config import BacktestConfig, infer_periods_per_year
-from candor.backtest.metrics import Metrics, SharpeInference, json_number, performance, sharpe_inference
+from candor.backtest.metrics import Metrics, SharpeInference, performance, sharpe_inference
 from candor.backtest.trades import TradeRuns, trades_frame
 from candor.errors import ConfigError, DataError
 from candor.records.backtest import EQUITY_POINTS, BacktestSummary, EquityPoint
@@ -38,7 +37,7 @@ PRICE_COLUMN = {"next_open": "open", "next_close": "close"}
 
 @dataclass(frozen=True)
 class BacktestResult:
-    """Everything one backtest produced; ``to_dict()`` keeps the JSON-safe numbers only."""
+    """Everything one backtest produced; :meth:`summary` is its stored, JSON-safe record."""
 
     config: BacktestConfig
     returns: pd.Series
@@ -54,31 +53,26 @@ class BacktestResult:
     n_signals: int
     n_unexecuted: int
 
-    def to_dict(self) -> dict[str, Any]:
-        """Metrics, benchmarks, Sharpe inference, span and config — no per-bar series."""
-        return {
-            "config": self.config.model_dump(mode="json"),
-            "execution": self.config.execution,
-            "start": self.returns.index[0].isoformat(),
-            "end": self.returns.index[-1].isoformat(),
-            "n_periods": int(self.returns.size),
-            "n_signals": self.n_signals,
-            "n_unexecuted": self.n_unexecuted,
-            "periods_per_year": json_number(self.periods_per_year),
-            "metrics": self.metrics.to_dict(),
-            "benchmarks": {
-                "buy_and_hold": self.buy_and_hold.to_dict(),
-                "always_flat": self.always_flat.to_dict(),
-            },
-            "sharpe_inference": self.sharpe.to_dict(),
-            "psr": json_number(self.sharpe.psr),
-            "dsr": json_number(self.sharpe.dsr),
-        }
-
     def summary(self, points: int = EQUITY_POINTS) -> BacktestSummary:
-        """The record the training report stores: :meth:`to_dict` and a downsampled equity curve."""
-        return BacktestSummary.model_validate({**self.to_dict(), "equity_curve": []}).model_copy(
-            update={"equity_curve": self.equity_curve(points)})
+        """The record the training report stores (and ``candor backtest --output-json`` writes):
+        metrics, benchmarks, Sharpe inference, span, config and a downsampled equity curve — no
+        per-bar series. Undefined numbers (NaN) read as None."""
+        return BacktestSummary(
+            config=self.config.model_dump(mode="json"),
+            execution=self.config.execution,
+            start=self.returns.index[0].isoformat(),
+            end=self.returns.index[-1].isoformat(),
+            n_periods=self.returns.size,
+            n_signals=self.n_signals,
+            n_unexecuted=self.n_unexecuted,
+            periods_per_year=self.periods_per_year,
+            metrics=self.metrics.model_dump(),
+            benchmarks={"buy_and_hold": self.buy_and_hold.model_dump(), "always_flat": self.always_flat.model_dump()},
+            sharpe_inference=self.sharpe.model_dump(),
+            psr=self.sharpe.psr,
+            dsr=self.sharpe.dsr,
+            equity_curve=self.equity_curve(points),
+        )
 
     def equity_curve(self, points: int = EQUITY_POINTS) -> tuple[EquityPoint, ...]:
         """A downsampled equity curve beside buy-and-hold, small enough for JSON and the dashboard."""

@@ -19,18 +19,22 @@ Sharpe inference follows Bailey & López de Prado:
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
-from typing import Any
+from dataclasses import dataclass
 
 import numpy as np
 from scipy.special import ndtr, ndtri
 
+from candor.records.values import Record
+
 EULER_GAMMA = 0.5772156649015329
 
 
-@dataclass(frozen=True)
-class Metrics:
-    """Headline numbers of one return stream (strategy or benchmark), all on the same span."""
+class Metrics(Record):
+    """Headline numbers of one return stream (strategy or benchmark), all on the same span.
+
+    An undefined number is NaN here and ``null`` in JSON; :class:`candor.records.backtest.BacktestSummary`
+    stores the table (``metrics``, ``benchmarks``) from :meth:`model_dump`.
+    """
 
     total_return: float
     cagr: float
@@ -46,12 +50,8 @@ class Metrics:
     exposure: float
     psr: float
 
-    def to_dict(self) -> dict[str, Any]:
-        return {k: json_number(v) for k, v in asdict(self).items()}
 
-
-@dataclass(frozen=True)
-class SharpeInference:
+class SharpeInference(Record):
     """Per-period Sharpe with the moments PSR/DSR need, and the deflation benchmark used."""
 
     sharpe_per_period: float
@@ -64,9 +64,6 @@ class SharpeInference:
     psr: float
     dsr: float
 
-    def to_dict(self) -> dict[str, Any]:
-        return {k: json_number(v) for k, v in asdict(self).items()}
-
 
 @dataclass(frozen=True)
 class Moments:
@@ -75,17 +72,6 @@ class Moments:
     skew: float
     kurtosis: float
     n: int
-
-
-def json_number(value: object) -> object:
-    """NaN/inf have no JSON spelling: they become None; numpy scalars become Python ones."""
-    if isinstance(value, (bool, np.bool_)):
-        return bool(value)
-    if isinstance(value, (int, np.integer)):
-        return int(value)
-    if isinstance(value, (float, np.floating)):
-        return float(value) if math.isfinite(value) else None
-    return value
 
 
 def moments(mean: float, m2: float, m3: float, m4: float, n: int) -> Moments:

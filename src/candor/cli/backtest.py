@@ -112,12 +112,13 @@ def backtest_command(
     abstained: list[tuple[int, int]] = []
     result = replay(loaded, bars, settings, start=start, allow_overlap=allow_overlap, span=span,
                     abstain=_abstention(loaded, config, abstained) if abstain else None)
-    _write_outputs(result, {"model": where, "symbol": loaded.symbol, "timeframe": loaded.timeframe,
+    summary = result.summary()
+    _write_outputs(result, summary, {"model": where, "symbol": loaded.symbol, "timeframe": loaded.timeframe,
                             "abstained": abstained[0][0] if abstained else None,
                             "training_span": {"start": span.start.isoformat(), "end": span.end.isoformat(),
                                               "source": span.source}},
                    plot=plot, trades=trades, output_json=output_json)
-    _render(result, where, span)
+    _render(result, summary, where, span)
     if abstained:
         console.print(f"abstained (flat) on {abstained[0][0]:,} of {abstained[0][1]:,} bars: the forecast job's rule at "
                       f"forecast.coverage = {config.forecast.coverage:g}, abstain_without_edge = "
@@ -139,9 +140,11 @@ def _abstention(model: CandorModel, config: Config, counted: list[tuple[int, int
     return rule
 
 
-def _write_outputs(result: Any, about: dict[str, Any], *, plot: Path | None, trades: Path | None,
+def _write_outputs(result: Any, summary: Any, about: dict[str, Any], *, plot: Path | None, trades: Path | None,
                    output_json: Path | None) -> None:
-    """Plot, trades and JSON — only reached once the backtest succeeded (nothing half-written)."""
+    """Plot, trades and JSON — only reached once the backtest succeeded (nothing half-written). The
+    JSON's ``backtest`` is the run's :class:`candor.records.backtest.BacktestSummary` less its
+    equity curve (the plot draws it)."""
     from candor.backtest import plot_equity, write_trades_csv
 
     if plot is not None:
@@ -151,8 +154,8 @@ def _write_outputs(result: Any, about: dict[str, Any], *, plot: Path | None, tra
     if output_json is not None:
         from candor.outputs import write_text_atomic
 
-        write_text_atomic(output_json, json.dumps({**about, "backtest": result.to_dict()}, indent=2, default=str),
-                          what="backtest JSON")
+        document = {**about, "backtest": summary.model_dump(mode="json", exclude={"equity_curve"})}
+        write_text_atomic(output_json, json.dumps(document, indent=2, default=str), what="backtest JSON")
 
 
 ROWS = (("total return", "total_return", "pct"), ("CAGR", "cagr", "pct"), ("volatility", "volatility", "pct"),
@@ -167,11 +170,11 @@ def _cell(value: Any, kind: str) -> str:
     return {"pct": f"{value:.1%}", "int": f"{int(value):,}", "num": f"{value:.2f}"}[kind]
 
 
-def _render(result: Any, where: str, span: Any) -> None:
+def _render(result: Any, summary: Any, where: str, span: Any) -> None:
     """Strategy beside buy-and-hold and flat on the same periods, then PSR/DSR in words."""
-    d = result.to_dict()
-    columns = (d["metrics"], d["benchmarks"]["buy_and_hold"], d["benchmarks"]["always_flat"])
-    table = Table(title=f"Replay of {where} — {d['start'][:10]} → {d['end'][:10]}, {d['n_periods']:,} periods, "
+    columns = (summary.metrics, summary.benchmarks["buy_and_hold"], summary.benchmarks["always_flat"])
+    table = Table(title=f"Replay of {where} — {summary.start[:10]} → {summary.end[:10]}, "
+                        f"{summary.n_periods:,} periods, "
                         f"{result.config.execution}, {result.config.cost_bps + result.config.slippage_bps:g} bps",
                   title_justify="left")
     for name in ("metric", "strategy", "buy & hold", "flat"):
@@ -179,7 +182,7 @@ def _render(result: Any, where: str, span: Any) -> None:
     for label, key, kind in ROWS:
         table.add_row(label, *(_cell(col.get(key), kind) for col in columns))
     console.print(table)
-    s = d["sharpe_inference"]
-    console.print(f"PSR {_cell(d['psr'], 'num')} (P[true Sharpe > 0]) · DSR {_cell(d['dsr'], 'num')} "
-                  f"(vs the best of {s['n_trials']} trial(s)) · training data to {span.end:%Y-%m-%d %H:%M} "
+    console.print(f"PSR {_cell(summary.psr, 'num')} (P[true Sharpe > 0]) · DSR {_cell(summary.dsr, 'num')} "
+                  f"(vs the best of {summary.sharpe_inference['n_trials']} trial(s)) · training data to "
+                  f"{span.end:%Y-%m-%d %H:%M} "
                   f"({span.source})", highlight=False, markup=False)

@@ -86,12 +86,13 @@ class BacktestSummary(Record):
         tuple[EquityPoint, ...] | Annotated[tuple[EquityPoint, ...], BeforeValidator(_equity_points)],
         Field(union_mode="left_to_right", validation_alias=AliasChoices("equity_curve", "equity")),
     ] = ()
-    trades: Count = Field(None, exclude=True, repr=False)  # a bare BacktestResult.to_dict's trade count
+    trades: Count = Field(None, exclude=True, repr=False)  # the trade count of an older, bare section
 
     @model_validator(mode="after")
     def _headline_numbers(self) -> BacktestSummary:
-        """Also reads a bare :meth:`BacktestResult.to_dict`: headline numbers nested in ``metrics``,
-        ``dsr`` for the deflated Sharpe, ``trades`` for the trade count (flat keys win)."""
+        """Also reads the bare section older candor wrote (``BacktestResult.to_dict``, now gone):
+        headline numbers nested in ``metrics``, ``dsr`` for the deflated Sharpe, ``trades`` for the
+        trade count (flat keys win)."""
         filled = {"sharpe": _first(self.sharpe, self.metrics.get("sharpe")),
                   "n_trades": _first(self.trades, self.n_trades, self.metrics.get("n_trades")),
                   "deflated_sharpe": _first(self.deflated_sharpe, self.dsr)}

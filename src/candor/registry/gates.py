@@ -99,7 +99,7 @@ class BacktestGate:
 
     Skipped (passes, ``skipped=True``) while reports carry no backtest section. Reads the summary's
     ``sharpe`` (annualised, after costs), ``n_trades`` and ``deflated_sharpe``; which stored keys
-    feed them (a bare :meth:`candor.backtest.BacktestResult.to_dict` too) is
+    feed them (the bare section older candor wrote too) is
     :class:`candor.records.backtest.BacktestSummary`'s validator's business.
     """
 
