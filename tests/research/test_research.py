@@ -112,6 +112,7 @@ def test_unreachable_dask_is_one_line_exit_1(tmp_path, monkeypatch, capsys):
     assert main(["research", "--dataset", "sp500", "--dask", "tcp://127.0.0.1:1"]) == 1
     err = capsys.readouterr().err
     assert "`dask` scheduler 'tcp://127.0.0.1:1' is unreachable" in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "home").exists()  # refused before any cell ran and before the ledger is opened
 
 
 # ------------------------------------------------------------------------------ statistics

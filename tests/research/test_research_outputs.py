@@ -33,7 +33,7 @@ def stored(tmp_path_factory):
         out, parquet = folder / "research.json", folder / "oos.parquet"
         code = main(["research", "--source", "db", "--symbols", "PLDB,NOPE", "--timeframes", "d1", *GRID,
                      "--cv", "cpcv", "--oos-out", str(parquet), "--keep-going", "--output-json", str(out)])
-    return {"code": code, "doc": json.loads(out.read_text()), "oos": pd.read_parquet(parquet)}
+    return {"code": code, "doc": json.loads(out.read_text()), "oos": pd.read_parquet(parquet), "folder": folder}
 
 
 def test_source_db_reads_the_stored_series_and_a_missing_one_is_a_row(stored):
@@ -72,3 +72,60 @@ def test_bad_source_is_one_line_exit_3(argv, pattern, tmp_path, monkeypatch, cap
     err = capsys.readouterr().err
     assert len(err.strip().splitlines()) == 1 and __import__("re").search(pattern, err), err
     assert not (tmp_path / "home").exists()
+
+
+def test_a_second_search_counts_the_first_ones_ledger_trials(stored, monkeypatch):
+    """Issue 23 item 1: research's correction counts the target's earlier ledger trials (read before
+    this run writes its own) by the universe's Šidák rule. The second search of PLDB's target says
+    the first one's trial and its adjusted p-value is not smaller (the raw p is the same: `--cv` and
+    `--oos-out` leave the walk-forward alone); after 10,000 more recorded trials nothing survives."""
+    from candor.store import connect_store
+    from candor.store.ledger import record_trial, trials
+
+    monkeypatch.setenv("CANDOR_HOME", str(stored["folder"] / "home"))
+    monkeypatch.chdir(stored["folder"])
+    out, url = stored["folder"] / "again.json", f"sqlite:///{stored['folder'] / 'home' / 'candor.db'}"
+
+    def search() -> dict:
+        assert main(["research", "--source", "db", "--symbols", "PLDB", "--timeframes", "d1", *GRID,
+                     "--output-json", str(out)]) == 0
+        return json.loads(out.read_text())["cells"][0]
+
+    first, second = next(c for c in stored["doc"]["cells"] if c["status"] == "evaluated"), search()
+    assert (first["n_prior_trials"], second["n_prior_trials"]) == (0, 1)
+    assert second["p_value"] == pytest.approx(first["p_value"])
+    assert first["p_value"] <= first["p_adjusted"] <= second["p_adjusted"] <= 1
+    with connect_store(url) as store:
+        rows = trials(store.engine, symbol="PLDB")
+        assert [r.prior_trials for r in rows] == [0, 1]  # each row's count is the one its search used
+        record_trial(store.engine, rows[-1].model_copy(update={"n_trials": 10_000, "prior_trials": 2}))
+    third = search()
+    assert third["n_prior_trials"] == 10_002 and third["p_adjusted"] > 0.99 > third["p_value"]
+    assert not third["survives"]
+
+
+def test_a_ledger_from_a_newer_schema_is_one_line_and_left_as_it_was(stored, tmp_path, monkeypatch, capsys):
+    """The ledger is read (and written) only once the search is done, in one transaction: a ledger
+    written by a newer candor refuses the search in one line and is left byte for byte. (The search
+    is stood in for by one evaluated cell: the refusal comes before the cells are judged.)"""
+    import shutil
+    import sqlite3
+
+    from candor.application import research
+    from candor.store.migrate import head_revision
+    from candor.training.search import Cell, CellResult
+
+    shutil.copytree(stored["folder"] / "home", home := tmp_path / "home")
+    with sqlite3.connect(home / "candor.db") as connection:
+        connection.execute("UPDATE alembic_version SET version_num = '9999_from_the_future'")
+    before, names = (home / "candor.db").read_bytes(), sorted(p.name for p in home.iterdir())
+    cell = CellResult("PLDB", "PLDB", "d1", Cell(5, "threshold", 0.002, ("logreg",), ("returns",)), "evaluated")
+    monkeypatch.setattr(research, "_run", lambda *a, **k: [research.SeriesOutcome([cell], research._Within(
+        {0: 0.5}, 0.5, None, None))])
+    monkeypatch.setenv("CANDOR_HOME", str(home))
+    monkeypatch.chdir(tmp_path)
+    assert main(["research", "--dataset", "sp500", *GRID]) == 1
+    assert capsys.readouterr().err.strip().splitlines() == [
+        f"error: database schema is at revision 9999_from_the_future, newer than this candor (head "
+        f"{head_revision()}); upgrade candor"]
+    assert (home / "candor.db").read_bytes() == before and sorted(p.name for p in home.iterdir()) == names

@@ -8,9 +8,14 @@ walk-forward, baselines and paired test, with features, labels, folds and member
 once and shared.
 
 Then the search is judged as a whole (:mod:`candor.training.snooping`): Romano–Wolf stepdown on
-Hansen's SPA within each series, Benjamini–Hochberg across series, and the PBO by CSCV over every
-evaluated cell. The answer is one sentence — "0 of 48 configurations survive the search; PBO
-0.62" — and a table with each cell's lift, CI, raw and adjusted p-value and whether it survives.
+Hansen's SPA within each series; then each cell's within-series p-value counts its target's earlier
+trials in the ledger (series × horizon × label kind, across runs and sessions: the count recorded
+before this run writes its own rows, ``n_prior_trials``) by the universe's rule,
+:func:`candor.training.multiplicity.per_target` — Šidák's ``1 − (1 − p)^k`` with ``k = 1 +
+n_prior_trials``, this run's stepdown counting as one trial; Benjamini–Hochberg across series on
+the counted p-values, and the PBO by CSCV over every evaluated cell. The answer is one sentence —
+"0 of 48 configurations survive the search; PBO 0.62" — and a table with each cell's lift, CI,
+raw and adjusted p-value and whether it survives.
 
 Research registers nothing (no artifact, no MLflow run, no model version), but every evaluated
 cell is a row of the trial ledger (``command = "candor research"``, recorded as a dry run), so the
@@ -23,7 +28,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import as_completed
 from contextlib import nullcontext
 from dataclasses import dataclass, replace
@@ -37,6 +42,7 @@ from candor.config import Config
 from candor.errors import ConfigError
 from candor.records.ledger import Trial
 from candor.records.specs import FEATURE_GROUPS, LabelSpec
+from candor.training.multiplicity import per_target
 from candor.training.search import THRESHOLD_KINDS, Cell, CellResult, cell_config, failed_cells, reason_of, search_series
 from candor.training.snooping import across_series, cell_p_adjusted, pbo_of_cells, romano_wolf
 from candor.application.universe import (
@@ -128,6 +134,7 @@ class ResearchRow:
     survives: bool = False
     block_length: int | None = None
     note: str | None = None
+    n_prior_trials: int | None = None  # the target's ledger trials before this run, counted in p_adjusted
     seconds: float | None = None
     cpcv: dict | None = None  # --cv cpcv: the cell's path distribution of accuracy and Sharpe
 
@@ -307,10 +314,31 @@ def _within_series(results: list[CellResult], config: Config) -> _Within:
     return _Within(dict(zip(evaluated, map(float, test.p_adjusted))), test.spa_p_value, block, None)
 
 
-def judge(outcomes: list[SeriesOutcome], config: Config) -> tuple[list[ResearchRow], float | None, int]:
-    """The rows of every cell with their adjusted p-values and survival; the PBO; series selected."""
-    alpha = config.evaluation.alpha
-    per_series, within = [o.results for o in outcomes], [o.within for o in outcomes]
+Target = tuple[str, str, int, str]  # the ledger's: symbol, timeframe, horizon, label kind
+
+
+def target_of(r: CellResult) -> Target:
+    return (r.symbol, r.timeframe, r.cell.horizon, r.cell.label)
+
+
+def _counted(results: list[CellResult], within: _Within, prior: Mapping[Target, int]) -> _Within:
+    """``within`` with each cell's p counting its target's earlier ledger trials (module docstring);
+    the family p-value is the smallest counted one (the stepdown's own when no target has any)."""
+    if not within.p:
+        return within
+    cells = list(within.p)
+    counted = per_target([within.p[i] for i in cells], [1 + prior.get(target_of(results[i]), 0) for i in cells])
+    p = dict(zip(cells, map(float, counted)))
+    return replace(within, p=p, family_p=max(within.family_p, min(p.values())))
+
+
+def judge(outcomes: list[SeriesOutcome], config: Config,
+          prior: Mapping[Target, int] | None = None) -> tuple[list[ResearchRow], float | None, int]:
+    """The rows of every cell with their adjusted p-values and survival; the PBO; series selected.
+    ``prior``: each target's trials in the ledger before this run (none: 0 each)."""
+    alpha, prior = config.evaluation.alpha, prior or {}
+    per_series = [o.results for o in outcomes]
+    within = [_counted(o.results, o.within, prior) for o in outcomes]
     has_cells = [k for k, w in enumerate(within) if w.p]
     across = across_series([within[k].family_p for k in has_cells], alpha)
     q_of = dict(zip(has_cells, map(float, across.q)))
@@ -319,13 +347,13 @@ def judge(outcomes: list[SeriesOutcome], config: Config) -> tuple[list[ResearchR
         for i, r in enumerate(results):
             p_adj = None if i not in within[k].p else max(
                 float(r.evaluation.p_value), cell_p_adjusted(within[k].p[i], q_of[k], across))
-            rows.append(_row(r, p_adj, within[k], alpha))
+            rows.append(_row(r, p_adj, within[k], alpha, prior.get(target_of(r), 0)))
     evaluated = [r for results in per_series for r in results if r.status == "evaluated"]
     pbo = pbo_of_cells([r.d for r in evaluated])
     return rows, None if pbo is None else pbo.pbo, across.selected
 
 
-def _row(r: CellResult, p_adjusted: float | None, within: _Within, alpha: float) -> ResearchRow:
+def _row(r: CellResult, p_adjusted: float | None, within: _Within, alpha: float, n_prior: int) -> ResearchRow:
     c, e = r.cell, r.evaluation
     base = dict(series=r.series, symbol=r.symbol, timeframe=r.timeframe, cell=f"{r.series}/{c.name}",
                 horizon=c.horizon, label=c.label, threshold=c.threshold, models=c.models, feature_groups=c.groups,
@@ -337,7 +365,7 @@ def _row(r: CellResult, p_adjusted: float | None, within: _Within, alpha: float)
                        lift=lift, lift_ci_low=float(e.lift_ci_low), lift_ci_high=float(e.lift_ci_high),
                        p_value=float(e.p_value), p_adjusted=p_adjusted,
                        survives=bool(p_adjusted is not None and p_adjusted < alpha and lift > 0),
-                       block_length=within.block, note=within.note, cpcv=r.cpcv)
+                       block_length=within.block, note=within.note, n_prior_trials=n_prior, cpcv=r.cpcv)
 
 
 # ------------------------------------------------------------------------------ the ledger
@@ -354,26 +382,44 @@ def trial_of(r: CellResult) -> Trial:
     )
 
 
-def record_cells(per_series: list[list[CellResult]], config: Config, *, actor: str | None = None) -> int:
-    """Append every evaluated cell to the trial ledger (the store is opened, and created where it is
-    the embedded default); the number of rows written."""
+def prior_trials(bind: Any, targets: Sequence[Target]) -> dict[Target, int]:
+    """Each target's trial count in the ledger (``bind``: the store's engine or an open connection)."""
+    from candor.store.ledger import trial_count
+
+    return {t: trial_count(bind, *t) for t in targets}
+
+
+def judge_in_ledger(outcomes: list[SeriesOutcome], config: Config, *, record: bool = True,
+                    actor: str | None = None) -> tuple[list[ResearchRow], float | None, int, int | None]:
+    """:func:`judge` with each target's earlier ledger trials, then (``record``) every evaluated cell
+    appended to the ledger: the rows, PBO, series selected and the number of rows written.
+
+    Recording, it is one transaction — the counts are read before this run's rows are written, and
+    every cell is written or none; the store is opened (created where it is the embedded default)
+    only once the search is done, so a refused search leaves ``<home>`` as it was. Not recording,
+    an existing ledger is only read, by a dry ``candor train``'s rule
+    (:func:`candor.application.ledger.ledger_store`: a fresh home stays as it was, its counts 0)."""
+    evaluated = [r for o in outcomes for r in o.results if r.status == "evaluated"]
+    targets = sorted({target_of(r) for r in evaluated})
+    if not evaluated:
+        return (*judge(outcomes, config), 0 if record else None)
+    if not record:
+        from candor.application.ledger import ledger_store
+
+        with ledger_store(config, None) as store:
+            prior = {} if store is None else prior_trials(store.engine, targets)
+        return (*judge(outcomes, config, prior), None)
     from candor.services import open_store
     from candor.store.engine import transaction
-    from candor.store.ledger import record_trial, trial_count
+    from candor.store.ledger import record_trial
 
-    evaluated = [r for results in per_series for r in results if r.status == "evaluated"]
-    if not evaluated:
-        return 0
-    # one transaction: every cell is written or none (and one commit, not one a cell)
     with open_store(config) as store, transaction(store.engine) as connection:
-        prior: dict[tuple, int] = {}
-        for r in evaluated:
-            key = (r.symbol, r.timeframe, r.cell.horizon, r.cell.label)
-            if key not in prior:
-                prior[key] = trial_count(connection, *key)
-            trial = trial_of(r).model_copy(update={"prior_trials": prior[key], "actor": actor})
-            record_trial(connection, trial)
-    return len(evaluated)
+        prior = prior_trials(connection, targets)
+        judged = judge(outcomes, config, prior)
+        for r in evaluated:  # one commit, not one a cell
+            record_trial(connection, trial_of(r).model_copy(update={"prior_trials": prior[target_of(r)],
+                                                                      "actor": actor}))
+    return (*judged, len(evaluated))
 
 
 # ------------------------------------------------------------------------------- the entry
@@ -382,14 +428,14 @@ def run_research(grid: ResearchGrid, config: Config, *, jobs: int = 1, dask: str
                  keep_oos: bool = False) -> ResearchReport:
     """Search ``grid`` and judge it (module docstring). ``dask``: a scheduler address (unreachable →
     :class:`~candor.application.universe.ClusterError`, before any cell runs); ``record``: write
-    every evaluated cell to the trial ledger; ``keep_oos``: the report's ``oos_rows`` hold every
+    every evaluated cell to the trial ledger (its earlier trials are counted either way:
+    :func:`judge_in_ledger`); ``keep_oos``: the report's ``oos_rows`` hold every
     evaluated cell's per-bar out-of-sample probabilities (``--oos-out``). ``config.split.cv ==
     "cpcv"`` adds each cell's CPCV path distribution (``--cv cpcv``)."""
     started = time.perf_counter()
     cells = grid_cells(grid, config)
     outcomes = _run(grid, config, cells, jobs, dask, on_progress or (lambda _p: None), keep_oos)
-    rows, pbo, selected = judge(outcomes, config)
-    recorded = record_cells([o.results for o in outcomes], config, actor=actor) if record else None
+    rows, pbo, selected, recorded = judge_in_ledger(outcomes, config, record=record, actor=actor)
     n_cells = sum(r.status == "evaluated" for r in rows)
     log.info("research: %d cells in %.1fs", len(rows), time.perf_counter() - started)
     return ResearchReport(rows, n_cells, sum(r.survives for r in rows), len(rows) - n_cells, pbo,

@@ -72,7 +72,8 @@ def per_target(p_values: Sequence[float], trials: Sequence[int | None]) -> np.nd
     k = np.asarray([max(1, int(t or 1)) for t in trials], dtype=float)
     if p.shape != k.shape:
         raise ConfigError(f"{p.size} p-values for {k.size} trial counts.")
-    return -np.expm1(k * np.log1p(-np.clip(p, 0.0, 1.0)))  # 1 − (1 − p)^k, exact for tiny p
+    p = np.clip(p, 0.0, 1.0)
+    return np.where(k == 1, p, -np.expm1(k * np.log1p(-p)))  # 1 − (1 − p)^k, exact for tiny p; k = 1 keeps p
 
 
 def adjusted_verdict(adjusted_p: float, lift: float, alpha: float) -> Verdict:
