@@ -16,6 +16,8 @@ holds for its symbol × timeframe × horizon × label kind (this run's members a
 tuning trials and every earlier run's — the ``n_trials`` its Deflated Sharpe counts), so its p is
 Šidák's ``1 − (1 − p)^k`` for those ``k`` trials (valid for the positively dependent tests of one
 target, by Šidák's inequality). A target tried once keeps its p; ``"none"`` adjusts nothing.
+``candor research`` counts its cells by the same rule (:mod:`candor.application.research`: each
+cell's within-series stepdown p with ``k`` = 1 + its target's earlier ledger trials).
 
 The adjusted verdict keeps the direction of the lift: an adjusted ``p < alpha`` is a significant
 edge when the lift is positive, significantly worse when it is negative.
