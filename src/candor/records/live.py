@@ -85,8 +85,8 @@ class PaperLedger(Record):
     n_periods: int
     start: str
     end: str
-    live_return: float
-    buy_and_hold: float
+    live_return: Num  # compounded over the periods; None (null) only if undefined
+    buy_and_hold: Num
     live_sharpe: Num = None
     sharpe_ci: tuple[float, float] | None = None
     backtest_sharpe: Num = None
