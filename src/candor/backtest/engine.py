@@ -56,8 +56,9 @@ class BacktestResult:
     def summary(self, points: int = EQUITY_POINTS) -> BacktestSummary:
         """The record the training report stores (and ``candor backtest --output-json`` writes):
         metrics, benchmarks, Sharpe inference, span, config and a downsampled equity curve — no
-        per-bar series. Undefined numbers (NaN) read as None."""
-        return BacktestSummary(
+        per-bar series. Undefined numbers (NaN) read as None. (``model_validate``, not the
+        constructor: the record's validator fills the headline numbers into a copy.)"""
+        return BacktestSummary.model_validate(dict(
             config=self.config.model_dump(mode="json"),
             execution=self.config.execution,
             start=self.returns.index[0].isoformat(),
@@ -72,7 +73,7 @@ class BacktestResult:
             psr=self.sharpe.psr,
             dsr=self.sharpe.dsr,
             equity_curve=self.equity_curve(points),
-        )
+        ))
 
     def equity_curve(self, points: int = EQUITY_POINTS) -> tuple[EquityPoint, ...]:
         """A downsampled equity curve beside buy-and-hold, small enough for JSON and the dashboard."""
