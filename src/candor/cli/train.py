@@ -156,9 +156,8 @@ def train_command(
         return _train_all(config, out=out, dry_run=dry_run, quiet=log_json, device=device_choice,
                           bar_options={"symbol": symbol, "tz": tz, "calendar": calendar})
     # lazy: the training stack (scikit-learn, MLflow, the registry) loads only when one series trains
-    from candor.cli.render import render_training
     from candor.data.sources import open_bars
-    from candor.application.train import plan_training, run_training
+    from candor.application.train import plan_training
     from candor.services import open_services
 
     if source == "db":
@@ -171,17 +170,40 @@ def train_command(
     # before the services are opened (and passed down); a dry run opens none
     plan = plan_training(bars, config, dry_run=dry_run, force=force, period=period, device=device_choice)
     services = nullcontext(None) if dry_run else open_services(plan.run.config, migrate=True)
-    _start_fold_workers(config.models.fold_jobs)
+    warming = _start_fold_workers(config.models.fold_jobs)
+    try:
+        outcome = _train_one(bars, config, services, plan, out=out, dry_run=dry_run, promote=promote, force=force,
+                             device=device_choice, period=period, quiet=log_json)
+    finally:
+        # A run refused mid-way (a one-line error) must not exit while the warm-up thread is still
+        # spawning loky workers: the half-started workers then die on a closed pipe and print an
+        # EOFError traceback under the one line. Waiting costs at most the workers' import time.
+        if warming is not None:
+            warming.join()
+    return _report_training(outcome, out=out, oos_out=oos_out, output_json=output_json, log_json=log_json,
+                            promote=promote, force=force)
+
+
+def _train_one(bars: Any, config: Config, services: Any, plan: Any, *, out: Path | None, dry_run: bool,
+               promote: bool, force: bool, device: DeviceChoice, period: Any, quiet: bool) -> Any:
+    from candor.application.train import run_training
+
     with services as live, Progress(TextColumn("[bold]{task.description}"), BarColumn(),
                                     TextColumn("{task.completed}/{task.total}"), TimeElapsedColumn(),
-                                    console=err_console, disable=log_json, transient=True) as bar:
+                                    console=err_console, disable=quiet, transient=True) as bar:
         task = bar.add_task(f"training {bars.attrs.get('symbol')}/{bars.attrs.get('timeframe')}",
                             total=config.split.folds + 1)
-        outcome = run_training(bars, config, out=out, dry_run=dry_run, promote=promote, force=force,
-                               actor=getpass.getuser(), device=device_choice, period=period, services=live, plan=plan,
-                               reason="candor train --force (champion comparison skipped)" if force
-                               else "candor train --promote",
-                               progress=lambda msg: bar.update(task, advance=1 if "fold" in msg or "holdout" in msg else 0))
+        return run_training(bars, config, out=out, dry_run=dry_run, promote=promote, force=force,
+                            actor=getpass.getuser(), device=device, period=period, services=live, plan=plan,
+                            reason="candor train --force (champion comparison skipped)" if force
+                            else "candor train --promote",
+                            progress=lambda msg: bar.update(task, advance=1 if "fold" in msg or "holdout" in msg else 0))
+
+
+def _report_training(outcome: Any, *, out: Path | None, oos_out: Path | None, output_json: Path | None,
+                     log_json: bool, promote: bool, force: bool) -> int:
+    from candor.cli.render import render_training
+
     document = _document(outcome)
     if oos_out is not None:
         from candor.training.run import write_oos_table
