@@ -288,3 +288,31 @@ def test_force_promotes_past_the_champion_comparison_but_not_past_the_gates(caps
     assert [(e.action, e.to_version) for e in events] == [("promote", first["version"]),
                                                           ("force_promote", fourth["version"])]
     assert events[-1].actor and "--force" in events[-1].reason
+
+
+def test_a_run_refused_mid_way_waits_for_the_fold_worker_warm_up(capsys, planted_csv, candor_home, monkeypatch):
+    """Exiting while the warm-up thread still spawns loky workers printed an EOFError traceback
+    under the one-line error: the command returns only after the warm-up finished."""
+    import threading
+    import time
+
+    from candor.cli import train as train_cli
+    from candor.errors import CandorError
+
+    warmed = threading.Event()
+
+    def slow_warm_up(fold_jobs):
+        thread = threading.Thread(target=lambda: (time.sleep(0.3), warmed.set()), daemon=True)
+        thread.start()
+        return thread
+
+    def refused(*args, **kwargs):
+        raise CandorError("refused mid-way")
+
+    monkeypatch.setattr(train_cli, "_start_fold_workers", slow_warm_up)
+    monkeypatch.setattr(train_cli, "_train_one", refused)
+    monkeypatch.setattr("candor.application.train.plan_training", lambda *args, **kwargs: None)  # no features
+    code, out, err = _run(capsys, "train", "--data", str(planted_csv), "--symbol", "PLANT", "--timeframe", "d1",
+                          *CHEAP, "--dry-run")
+    assert code != 0 and "refused mid-way" in err and "Traceback" not in err + out
+    assert warmed.is_set()
