@@ -345,8 +345,10 @@ def api_client(tmp_path_factory):
     from candor.config import load_config
     from candor.services import open_services
 
-    config = load_config(environ={}, overrides={"home": str(tmp_path_factory.mktemp("api-home")),
-                                                "api": {"token": "t0ken"}})
+    from tests.templates import seed_home
+
+    home = seed_home(tmp_path_factory.mktemp("api-home"), tmp_path_factory)  # migrated empty stores, not built here
+    config = load_config(environ={}, overrides={"home": str(home), "api": {"token": "t0ken"}})
     with open_services(config, migrate=True) as services, TestClient(create_app(services)) as client:
         yield client
 

@@ -30,7 +30,8 @@ CHEAP = {"models": {"models": ["logreg"]}, "split": {"folds": 3},
          "evaluation": {"importance_repeats": 0, "n_boot": 100}, "features": {"medium": 30, "long": 60}}
 
 
-def test_configured_gates_are_the_registrys_gates(tmp_path):
+def test_configured_gates_are_the_registrys_gates(tmp_path, tmp_path_factory):
+    seed_home(tmp_path, tmp_path_factory)  # migrated empty stores: opening them (migrate=True) builds nothing here
     config = load_config(environ={}, overrides={"home": str(tmp_path), "registry": {
         "min_accuracy": 0.7, "require_edge": False, "min_backtest_sharpe": 1.5}})
     gates = default_gates(config.registry)
