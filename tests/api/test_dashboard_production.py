@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from types import SimpleNamespace
 
+import pytest
 from fastapi.testclient import TestClient
 
 from tests.api.conftest import _config, open_app
@@ -93,3 +94,51 @@ def test_live_accuracy_leaves_abstentions_out() -> None:
                             realized_direction="BULLISH") for i in range(6)]
     points = live_accuracy(rows, window=10, min_n=1)
     assert [p.n for p in points] == [1, 2, 3] and all(p.accuracy == 1.0 for p in points)
+
+
+def _row(day: int, direction: str, realised: str | None, confidence: float = 0.6) -> SimpleNamespace:
+    return SimpleNamespace(bar_ts=dt.datetime(2024, 1, 1, tzinfo=dt.UTC) + dt.timedelta(days=day),
+                           direction=direction, realized_direction=realised, confidence=confidence,
+                           abstain_reason="the 90% conformal set holds 2 classes" if direction == "NONE" else None)
+
+
+def test_the_history_chart_draws_abstentions_apart_from_hits_and_misses() -> None:
+    from candor.api.charts import ABSTAINED_ROW, BEAR, BULL, MUTED, forecast_history_chart
+
+    rows = [_row(0, "BULLISH", "BULLISH"), _row(1, "BEARISH", "BULLISH"), _row(2, "NONE", "NEUTRAL"),
+            _row(3, "NONE", None), _row(4, "BULLISH", None)]
+    traces = {t["name"].split(" ")[0]: t for t in forecast_history_chart(rows)["data"]}
+    calls, abstained = traces["call"], traces["abstained"]
+    assert calls["marker"]["color"] == [BULL, BEAR, MUTED] and calls["y"] == [1, -1, 1]  # no abstention among them
+    assert calls["marker"]["symbol"] == ["circle", "circle", "circle-open"]
+    assert abstained["y"] == [ABSTAINED_ROW] * 2 and abstained["marker"]["color"] == MUTED  # never hit/miss colours
+    assert abstained["marker"]["symbol"] == "circle-open" and "conformal set" in abstained["text"][0]
+    axis = forecast_history_chart(rows)["layout"]["yaxis"]
+    assert axis["ticktext"][0] == "abstained" and axis["range"][0] < ABSTAINED_ROW
+    only_calls = forecast_history_chart(rows[:2])
+    assert "abstained" not in only_calls["layout"]["yaxis"]["ticktext"] and len(only_calls["data"]) == 2
+
+
+def test_live_accuracy_with_no_calls_is_a_sentence_and_a_flat_ledger_a_narrow_drawdown_axis() -> None:
+    from candor.api.charts import drawdown_range, equity_chart, live_chart, live_empty
+    from candor.api.queries import live_accuracy
+
+    rows = [_row(i, "NONE", "BULLISH") for i in range(12)]
+    drift = [SimpleNamespace(bar_ts=rows[-1].bar_ts, accuracy=None, status="insufficient")]
+    assert live_chart(live_accuracy(rows), drift, 0.55) is None  # not an empty grid
+    assert "none of the 12 resolved forecasts made a call" in live_empty(12, 0)
+    assert live_empty(0, 0).startswith("Live accuracy: no forecast has resolved yet")
+    assert live_chart([], [SimpleNamespace(bar_ts=rows[0].bar_ts, accuracy=0.6, status="normal")], None) is not None
+    flat = equity_chart(["a", "b", "c"], [1.0, 1.0, 1.0], [1.0, 0.97, 1.02])["layout"]["yaxis2"]["range"]
+    assert -0.02 < flat[0] < 0 < flat[1] < 0.001  # ±100% would suggest a flat ledger could lose everything
+    assert drawdown_range([0.0, -0.3, -0.1]) == pytest.approx([-0.33, 0.0165])
+
+
+def test_live_calibration_leaves_abstentions_out() -> None:
+    from candor.api.routes_pages import _calibration
+
+    rows = [_row(i, "NONE", "BEARISH", 0.55) for i in range(20)] + [_row(i, "BULLISH", "BULLISH", 0.75)
+                                                                      for i in range(20, 32)]
+    bins, source = _calibration(None, lambda: rows)
+    assert [(b.count, b.accuracy) for b in bins] == [(12, 1.0)] and source.startswith("live calls, n=12")
+    assert _calibration(None, lambda: rows[:25]) is None  # 5 calls: too few to bin

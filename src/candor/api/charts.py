@@ -16,6 +16,7 @@ from candor.api.queries import LivePoint
 from candor.labels import CLASS_NAMES
 from candor.records.report import CalibrationBin, FoldSummary, ImportanceRow
 from candor.records.status import DriftStatus
+from candor.store.forecasts import ABSTAIN
 
 BULL, BEAR, NEUTRAL, INK, MUTED, ACCENT = "#1a9850", "#d73027", "#8c8c8c", "#1f2933", "#9aa5b1", "#2f6fdf"
 DIRECTION_COLOURS = {"BULLISH": BULL, "BEARISH": BEAR, "NEUTRAL": NEUTRAL}
@@ -120,7 +121,10 @@ def importance_chart(records: Sequence[ImportanceRow], top: int = 15) -> dict[st
 
 def equity_chart(times: Sequence[Any], equity: Sequence[float], benchmark: Sequence[float] | None,
                  title: str = "Backtest equity and drawdown") -> dict[str, Any]:
-    """Equity (top) and drawdown from the running peak (bottom), beside buy-and-hold when known."""
+    """Equity (top) and drawdown from the running peak (bottom), beside buy-and-hold when known.
+
+    The drawdown axis spans the deepest drawdown (at least 1%): a flat ledger (all zeros) would
+    otherwise get plotly's default ±100%, as if it could have lost everything."""
     peak, drawdown = -math.inf, []
     for value in equity:
         peak = max(peak, value)
@@ -135,30 +139,65 @@ def equity_chart(times: Sequence[Any], equity: Sequence[float], benchmark: Seque
     return {"data": data, "layout": _layout(
         title, height=380,
         yaxis={"domain": [0.35, 1], "title": {"text": "equity"}},
-        yaxis2={"domain": [0, 0.25], "tickformat": ".0%", "title": {"text": "drawdown"}})}
+        yaxis2={"domain": [0, 0.25], "tickformat": ".0%", "title": {"text": "drawdown"},
+                "range": drawdown_range(drawdown)})}
+
+
+def drawdown_range(drawdown: Sequence[float]) -> list[float]:
+    """The drawdown axis: from 10% below the deepest drawdown (at least −1%) to a sliver above 0."""
+    bottom = 1.1 * min(min(drawdown, default=0.0), -0.01)
+    return [bottom, -0.05 * bottom]
+
+
+#: Where the forecast history draws an abstention: below the three directions, on a row of its own.
+ABSTAINED_ROW = -2
 
 
 def forecast_history_chart(rows: Sequence[Any]) -> dict[str, Any]:
-    """Each forecast as a dot on its direction row: filled green if it came true, red if not,
-    hollow while unresolved; the realised direction is drawn as a grey line behind."""
+    """Each call as a dot on its direction row: filled green if it came true, red if not, hollow
+    while unresolved; the realised direction is drawn as a grey line behind.
+
+    An abstention (direction ``NONE``) is no call: neither a NEUTRAL forecast nor a wrong one. It is
+    drawn as a grey ring on an "abstained" row of its own, never in the hit/miss colours.
+    """
     y_of = {"BEARISH": -1, "NEUTRAL": 0, "BULLISH": 1}
-    colour = [MUTED if r.realized_direction is None else (BULL if r.realized_direction == r.direction else BEAR)
-              for r in rows]
+    calls = [r for r in rows if r.direction != ABSTAIN]
+    abstained = [r for r in rows if r.direction == ABSTAIN]
     resolved = [r for r in rows if r.realized_direction is not None]
-    return {"data": [
+    data: list[dict[str, Any]] = [
         {"type": "scatter", "mode": "lines", "name": "realised", "x": [r.bar_ts.isoformat() for r in resolved],
-         "y": [y_of.get(r.realized_direction, 0) for r in resolved], "line": {"color": "#cbd2d9", "shape": "hv"}},
-        {"type": "scatter", "mode": "markers", "name": "forecast (green = right, red = wrong, grey = open)",
-         "x": [r.bar_ts.isoformat() for r in rows], "y": [y_of.get(r.direction, 0) for r in rows],
-         "text": [f"{r.direction} {r.confidence:.0%} → {r.realized_direction or 'open'}" for r in rows],
-         "marker": {"color": colour, "size": [6 + 10 * r.confidence for r in rows]}},
-    ], "layout": _layout("Forecasts against realised direction",
-                         yaxis={"tickvals": [-1, 0, 1], "ticktext": ["BEARISH", "NEUTRAL", "BULLISH"],
-                                "range": [-1.5, 1.5]})}
+         "y": [y_of.get(r.realized_direction, 0) for r in resolved], "line": {"color": "#cbd2d9", "shape": "hv"}}]
+    if calls:
+        colour = [MUTED if r.realized_direction is None else (BULL if r.realized_direction == r.direction else BEAR)
+                  for r in calls]
+        data.append({"type": "scatter", "mode": "markers", "name": "call (green = right, red = wrong, hollow = open)",
+                     "x": [r.bar_ts.isoformat() for r in calls], "y": [y_of.get(r.direction, 0) for r in calls],
+                     "text": [f"{r.direction} {r.confidence:.0%} → {r.realized_direction or 'open'}" for r in calls],
+                     "marker": {"color": colour, "size": [6 + 10 * r.confidence for r in calls],
+                                "symbol": ["circle-open" if r.realized_direction is None else "circle"
+                                           for r in calls]}})
+    if abstained:
+        data.append({"type": "scatter", "mode": "markers", "name": "abstained (no call: neither right nor wrong)",
+                     "x": [r.bar_ts.isoformat() for r in abstained], "y": [ABSTAINED_ROW] * len(abstained),
+                     "text": [f"abstained: {getattr(r, 'abstain_reason', None) or 'no call'} → "
+                              f"{r.realized_direction or 'open'}" for r in abstained],
+                     "marker": {"color": MUTED, "size": 9, "symbol": "circle-open", "line": {"width": 1.5}}})
+    rows_shown = ([ABSTAINED_ROW] if abstained else []) + [-1, 0, 1]
+    return {"data": data, "layout": _layout(
+        "Forecasts against realised direction",
+        yaxis={"tickvals": rows_shown, "ticktext": [_ROW_NAMES[v] for v in rows_shown],
+               "range": [rows_shown[0] - 0.5, 1.5]})}
 
 
-def live_chart(points: Sequence[LivePoint], drift: Sequence[Any], oos_accuracy: float | None) -> dict[str, Any]:
-    """Live rolling accuracy vs the causal baseline, the drift monitor's numbers and the OOS level."""
+_ROW_NAMES = {ABSTAINED_ROW: "abstained", -1: "BEARISH", 0: "NEUTRAL", 1: "BULLISH"}
+
+
+def live_chart(points: Sequence[LivePoint], drift: Sequence[Any], oos_accuracy: float | None) -> dict[str, Any] | None:
+    """Live rolling accuracy vs the causal baseline, the drift monitor's numbers and the OOS level;
+    None when there is no accuracy to draw (the page says :func:`live_empty` instead of an empty grid)."""
+    measured = [d for d in drift if d.accuracy is not None]
+    if not points and not measured:
+        return None
     data: list[dict[str, Any]] = [
         {"type": "scatter", "mode": "lines", "name": "live accuracy (rolling)",
          "x": [p.bar_ts.isoformat() for p in points], "y": [p.accuracy for p in points], "line": {"color": ACCENT}},
@@ -166,10 +205,10 @@ def live_chart(points: Sequence[LivePoint], drift: Sequence[Any], oos_accuracy: 
          "x": [p.bar_ts.isoformat() for p in points], "y": [p.baseline for p in points],
          "line": {"color": MUTED, "dash": "dash"}},
     ]
-    if drift:
+    if measured:
         data.append({"type": "scatter", "mode": "markers", "name": "drift monitor accuracy",
-                     "x": [d.bar_ts.isoformat() for d in drift], "y": [d.accuracy for d in drift],
-                     "marker": {"color": [STATUS_COLOURS.get(d.status, MUTED) for d in drift], "size": 9,
+                     "x": [d.bar_ts.isoformat() for d in measured], "y": [d.accuracy for d in measured],
+                     "marker": {"color": [STATUS_COLOURS.get(d.status, MUTED) for d in measured], "size": 9,
                                 "symbol": "diamond"}})
     shapes = []
     if oos_accuracy is not None:
@@ -177,6 +216,18 @@ def live_chart(points: Sequence[LivePoint], drift: Sequence[Any], oos_accuracy: 
                        "line": {"color": INK, "dash": "dot", "width": 1}})
     return {"data": data, "layout": _layout("Live accuracy vs baseline (dotted: out-of-sample accuracy)",
                                             yaxis={"tickformat": ".0%", "range": [0, 1]}, shapes=shapes)}
+
+
+def live_empty(resolved: int, calls: int) -> str:
+    """What the forecasts page says where :func:`live_chart` has nothing to draw."""
+    if not resolved:
+        return "Live accuracy: no forecast has resolved yet (a forecast resolves once its horizon has passed)."
+    if not calls:
+        return (f"Live accuracy: none of the {resolved} resolved forecasts made a call — every one abstained "
+                "(its conformal set held several classes, or the champion has no significant edge). An abstention "
+                "is neither a hit nor a miss, so there is no accuracy to draw yet.")
+    return (f"Live accuracy: {calls} resolved call{'s' if calls != 1 else ''} so far "
+            f"({resolved - calls} abstained); the rolling line starts once enough calls have resolved.")
 
 
 STATUS_COLOURS = {DriftStatus.NORMAL: BULL, DriftStatus.MONITOR: "#e6a700", DriftStatus.DRIFT: "#f46d43",

@@ -77,11 +77,12 @@ def horizon_drift(row: DriftRow, horizon: int) -> Any:
 
 def _calibration(report: TrainingReport | None,
                  rows: Callable[[], list[Any]]) -> tuple[list[CalibrationBin], str] | None:
-    """The report's out-of-sample calibration when it has one, else one from resolved live forecasts
-    (read only then: up to 5,000 rows)."""
+    """The report's out-of-sample calibration when it has one, else one from resolved live calls
+    (read only then: up to 5,000 rows). An abstention is no call, so it has no confidence to check:
+    counted as a miss it would drag every bin down."""
     if report is not None and report.calibration:
         return list(report.calibration), "out-of-sample"
-    resolved = [r for r in rows() if r.realized_direction is not None]
+    resolved = [r for r in rows() if r.realized_direction is not None and r.direction != ABSTAIN]
     if len(resolved) < 10:
         return None
     bins: list[CalibrationBin] = []
@@ -92,7 +93,7 @@ def _calibration(report: TrainingReport | None,
             bins.append(CalibrationBin(
                 bin=i, lower=lo, upper=hi, mean_confidence=sum(r.confidence for r in inside) / len(inside),
                 accuracy=sum(r.direction == r.realized_direction for r in inside) / len(inside), count=len(inside)))
-    return bins, f"live forecasts, n={len(resolved)}"
+    return bins, f"live calls, n={len(resolved)}, abstentions left out"
 
 
 def _equity(backtest: BacktestSummary) -> dict[str, Any] | None:
@@ -165,10 +166,12 @@ def forecasts_page(request: Request, symbol: SymbolPath, timeframe: Timeframe, s
     figures = {}
     if rows:
         figures["history"] = charts.forecast_history_chart(rows)
-    if points or drift:
-        figures["live"] = charts.live_chart(points, drift, run.oos_accuracy if run is not None else None)
     resolved = [r for r in rows if r.realized_direction is not None]
     answered = [r for r in resolved if r.direction != ABSTAIN]  # an abstention is neither hit nor miss
+    live = charts.live_chart(points, drift, run.oos_accuracy if run is not None else None)
+    if live is not None:
+        figures["live"] = live
+    live_note = None if live is not None or not rows else charts.live_empty(len(resolved), len(answered))
     hits = sum(r.direction == r.realized_direction for r in answered)
     with_sets = [r for r in resolved if isinstance(r.prediction_set, list)]
     summary = {"n": len(rows), "resolved": len(resolved), "hit_rate": hits / len(answered) if answered else None,
@@ -179,7 +182,7 @@ def forecasts_page(request: Request, symbol: SymbolPath, timeframe: Timeframe, s
                "baseline": points[-1].baseline if points else None, "live": points[-1].accuracy if points else None}
     return render(request, "forecasts.html", series=series, horizon=horizon, name=name, champion=champion,
                   rows=rows[::-1][:RECENT], summary=summary, drift=drift[-1] if drift else None, run=run,
-                  figures=_script_json(figures), figure_names=list(figures))
+                  live_note=live_note, figures=_script_json(figures), figure_names=list(figures))
 
 
 @router.get("/live/{symbol}/{timeframe}", response_class=HTMLResponse)
