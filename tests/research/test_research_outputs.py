@@ -74,7 +74,7 @@ def test_bad_source_is_one_line_exit_3(argv, pattern, tmp_path, monkeypatch, cap
     assert not (tmp_path / "home").exists()
 
 
-def test_a_second_search_counts_the_first_ones_ledger_trials(stored, monkeypatch):
+def test_a_second_search_counts_the_first_ones_ledger_trials(stored, monkeypatch, capsys):
     """Issue 23 item 1: research's correction counts the target's earlier ledger trials (read before
     this run writes its own) by the universe's Šidák rule. The second search of PLDB's target says
     the first one's trial and its adjusted p-value is not smaller (the raw p is the same: `--cv` and
@@ -99,29 +99,33 @@ def test_a_second_search_counts_the_first_ones_ledger_trials(stored, monkeypatch
         rows = trials(store.engine, symbol="PLDB")
         assert [r.prior_trials for r in rows] == [0, 1]  # each row's count is the one its search used
         record_trial(store.engine, rows[-1].model_copy(update={"n_trials": 10_000, "prior_trials": 2}))
+    capsys.readouterr()
     third = search()
     assert third["n_prior_trials"] == 10_002 and third["p_adjusted"] > 0.99 > third["p_value"]
+    assert "Šidák for 10002 earlier ledger trial(s) per target" in " ".join(capsys.readouterr().out.split())
     assert not third["survives"]
 
 
-def test_a_ledger_from_a_newer_schema_is_one_line_and_left_as_it_was(stored, tmp_path, monkeypatch, capsys):
-    """The ledger is read (and written) only once the search is done, in one transaction: a ledger
-    written by a newer candor refuses the search in one line and is left byte for byte. (The search
-    is stood in for by one evaluated cell: the refusal comes before the cells are judged.)"""
+def _not_searched(*args, **kwargs):
+    pytest.fail("the search ran before the trial ledger was checked")
+
+
+def test_a_ledger_from_a_newer_schema_is_refused_before_the_search_and_left_as_it_was(stored, tmp_path,
+                                                                                      monkeypatch, capsys):
+    """Issue 23: the ledger the cells will be written to is checked before any cell is computed
+    (parse, validate, open, compute): a ledger written by a newer candor refuses the search in one
+    line, the search never runs, and the ledger is left byte for byte."""
     import shutil
     import sqlite3
 
     from candor.application import research
     from candor.store.migrate import head_revision
-    from candor.training.search import Cell, CellResult
 
     shutil.copytree(stored["folder"] / "home", home := tmp_path / "home")
     with sqlite3.connect(home / "candor.db") as connection:
         connection.execute("UPDATE alembic_version SET version_num = '9999_from_the_future'")
     before, names = (home / "candor.db").read_bytes(), sorted(p.name for p in home.iterdir())
-    cell = CellResult("PLDB", "PLDB", "d1", Cell(5, "threshold", 0.002, ("logreg",), ("returns",)), "evaluated")
-    monkeypatch.setattr(research, "_run", lambda *a, **k: [research.SeriesOutcome([cell], research._Within(
-        {0: 0.5}, 0.5, None, None))])
+    monkeypatch.setattr(research, "_run", _not_searched)
     monkeypatch.setenv("CANDOR_HOME", str(home))
     monkeypatch.chdir(tmp_path)
     assert main(["research", "--dataset", "sp500", *GRID]) == 1
@@ -129,3 +133,36 @@ def test_a_ledger_from_a_newer_schema_is_one_line_and_left_as_it_was(stored, tmp
         f"error: database schema is at revision 9999_from_the_future, newer than this candor (head "
         f"{head_revision()}); upgrade candor"]
     assert (home / "candor.db").read_bytes() == before and sorted(p.name for p in home.iterdir()) == names
+
+
+def test_the_up_front_check_only_reads_an_older_embedded_ledger(stored, tmp_path):
+    """An embedded ledger at an older schema passes the check unchanged: it is migrated only when the
+    trials are written (a search refused in between leaves it as it was)."""
+    import shutil
+    import sqlite3
+
+    from candor.application.ledger import check_ledger
+    from candor.config import load_config
+
+    shutil.copytree(stored["folder"] / "home", home := tmp_path / "home")
+    with sqlite3.connect(home / "candor.db") as connection:
+        connection.execute("UPDATE alembic_version SET version_num = '0001_initial'")
+    before = (home / "candor.db").read_bytes()
+    check_ledger(load_config(None, {"home": str(home)}, environ={}))
+    assert (home / "candor.db").read_bytes() == before
+
+
+def test_an_unreachable_ledger_database_is_refused_before_the_search(tmp_path, monkeypatch, capsys):
+    """A configured database that does not answer refuses the search in one line (its password not
+    shown) before any cell runs, and ``<home>`` is not created."""
+    from candor.application import research
+
+    monkeypatch.setattr(research, "_run", _not_searched)
+    monkeypatch.setenv("CANDOR_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("CANDOR_DATABASE_URL", "postgresql+psycopg://u:SECRET@127.0.0.1:1/x")
+    monkeypatch.chdir(tmp_path)
+    assert main(["research", "--dataset", "sp500", *GRID]) == 1
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and "SECRET" not in err, err
+    assert "cannot connect to postgresql+psycopg://u:***@127.0.0.1:1/x" in err, err
+    assert not (tmp_path / "home").exists()

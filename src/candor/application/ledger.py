@@ -15,6 +15,9 @@
   recorded as the derived setting ``ledger.prior_trials``.
 * :func:`record` — appends this training's row once it has trained (before it is published: a
   training whose publish fails was still looked at).
+
+:func:`check_ledger` is the up-front check of a command that writes its trials only once it has
+computed them (``candor research``): the ledger it will write to is refused before the compute.
 """
 
 from __future__ import annotations
@@ -30,8 +33,9 @@ from candor import __version__
 from candor.config import Config
 from candor.errors import CandorError
 from candor.records.ledger import Trial
-from candor.store import Store
+from candor.store import Store, connect_store
 from candor.store.ledger import record_trial, trial_count
+from candor.store.migrate import refuse_newer
 from candor.training.runconfig import DerivedSetting
 
 if TYPE_CHECKING:
@@ -43,8 +47,8 @@ TrainingPlan = Any
 log = logging.getLogger(__name__)
 
 
-def _embedded_file(config: Config) -> Path | None:
-    """The embedded SQLite file (``<home>/candor.db``) when no database is configured."""
+def embedded_store_file(config: Config) -> Path | None:
+    """The embedded SQLite file (``<home>/candor.db``) when no database is configured, else None."""
     if config.database_url is not None:
         return None
     from sqlalchemy.engine import make_url
@@ -61,7 +65,7 @@ def ledger_store(config: Config, services: Any | None) -> Iterator[Store | None]
     if services is not None:
         yield services.store
         return
-    embedded = _embedded_file(config)
+    embedded = embedded_store_file(config)
     if embedded is not None and not embedded.exists():
         # info, not a warning: a dry run on a fresh home is the usual first step, and it writes nothing
         log.info("no operational store at %s yet: this trial is not recorded in the ledger", embedded)
@@ -78,6 +82,26 @@ def ledger_store(config: Config, services: Any | None) -> Iterator[Store | None]
         return
     with store:
         yield store
+
+
+def check_ledger(config: Config) -> None:
+    """Refuse now, before any compute, a ledger that a command would fail to write its trials to later
+    (``candor research``: parse, validate, open, then search), creating and changing nothing: an
+    unusable ``<home>``, a configured database that does not answer or is not at this candor's schema
+    (:func:`candor.services.open_store`'s rule), an embedded one that a newer candor migrated (an
+    older one is migrated when the trials are written, as on any first use). A fresh ``<home>`` is
+    only checked (:func:`candor.services.check_home`): its store is created when the trials are
+    written, so a command refused in between leaves it as it was."""
+    from candor.services import check_home, open_store
+
+    embedded = embedded_store_file(config)
+    if embedded is None:
+        open_store(config).close()  # a configured database: reached and checked, nothing written
+        return
+    check_home(config)
+    if embedded.exists():
+        with connect_store(config.store_url, require_schema=False) as store:
+            refuse_newer(store.engine)
 
 
 def label_kind(config: Config) -> str:

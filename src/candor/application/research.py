@@ -396,7 +396,8 @@ def judge_in_ledger(outcomes: list[SeriesOutcome], config: Config, *, record: bo
 
     Recording, it is one transaction — the counts are read before this run's rows are written, and
     every cell is written or none; the store is opened (created where it is the embedded default)
-    only once the search is done, so a refused search leaves ``<home>`` as it was. Not recording,
+    only once the search is done, so a refused search leaves ``<home>`` as it was (:func:`run_research`
+    checked it before the search: :func:`candor.application.ledger.check_ledger`). Not recording,
     an existing ledger is only read, by a dry ``candor train``'s rule
     (:func:`candor.application.ledger.ledger_store`: a fresh home stays as it was, its counts 0)."""
     evaluated = [r for o in outcomes for r in o.results if r.status == "evaluated"]
@@ -428,12 +429,17 @@ def run_research(grid: ResearchGrid, config: Config, *, jobs: int = 1, dask: str
                  keep_oos: bool = False) -> ResearchReport:
     """Search ``grid`` and judge it (module docstring). ``dask``: a scheduler address (unreachable →
     :class:`~candor.application.universe.ClusterError`, before any cell runs); ``record``: write
-    every evaluated cell to the trial ledger (its earlier trials are counted either way:
+    every evaluated cell to the trial ledger, a ledger that cannot take them refused before any cell
+    runs (:func:`~candor.application.ledger.check_ledger`; its earlier trials are counted either way:
     :func:`judge_in_ledger`); ``keep_oos``: the report's ``oos_rows`` hold every
     evaluated cell's per-bar out-of-sample probabilities (``--oos-out``). ``config.split.cv ==
     "cpcv"`` adds each cell's CPCV path distribution (``--cv cpcv``)."""
     started = time.perf_counter()
     cells = grid_cells(grid, config)
+    if record:  # the ledger the cells go to, refused now rather than after the search (nothing created)
+        from candor.application.ledger import check_ledger
+
+        check_ledger(config)
     outcomes = _run(grid, config, cells, jobs, dask, on_progress or (lambda _p: None), keep_oos)
     rows, pbo, selected, recorded = judge_in_ledger(outcomes, config, record=record, actor=actor)
     n_cells = sum(r.status == "evaluated" for r in rows)

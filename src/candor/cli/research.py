@@ -3,8 +3,8 @@
 A thin shell over :func:`candor.application.research.run_research`: parse the grid, load the
 config, run (serially, ``--jobs`` processes or ``--dask``), print one table and one sentence.
 Research registers nothing; every evaluated cell is a row of the trial ledger.
-Exit codes: 0 ok, 1 a cell failed (unless ``--keep-going``) or the Dask scheduler is unreachable,
-3 a bad option or an empty grid.
+Exit codes: 0 ok, 1 a cell failed (unless ``--keep-going``), the Dask scheduler is unreachable or the
+trial ledger cannot be written (both refused before any cell runs), 3 a bad option or an empty grid.
 """
 
 from __future__ import annotations
@@ -74,10 +74,12 @@ def research_command(
 ) -> int:
     """Search horizons × labels × thresholds × member sets × feature groups over many series, each cell
     scored like `candor train` (purged walk-forward, baselines, paired block-bootstrap test); then judge
-    the search: Romano-Wolf/SPA within a series, Benjamini-Hochberg across series, PBO by CSCV.
-    Registers nothing; every cell is recorded in the trial ledger.
+    the search: Romano-Wolf/SPA within a series, Šidák for the target's earlier ledger trials,
+    Benjamini-Hochberg across series, PBO by CSCV. Registers nothing; every cell is recorded in the
+    trial ledger (checked before the search: an unusable one is refused before any cell runs).
 
-    Exit codes: 0 ok, 1 a cell failed (see --keep-going), 3 bad options or an empty grid.
+    Exit codes: 0 ok, 1 a cell failed (see --keep-going) or the ledger is unusable, 3 bad options or an
+    empty grid.
     """
     if log_level.upper() not in LEVELS:
         raise typer.BadParameter(f"must be one of {', '.join(LEVELS)}. Got {log_level!r}.", param_hint="--log-level")
@@ -163,11 +165,18 @@ def _num(value: float | None, fmt: str) -> str:
     return "—" if value is None else format(value, fmt)
 
 
+def _prior(report) -> str:
+    """The targets' earlier ledger trials counted in the adjusted p (``n_prior_trials``): one count, or a range."""
+    counts = sorted({r.n_prior_trials or 0 for r in report.rows if r.status == "evaluated"}) or [0]
+    return str(counts[0]) if len(counts) == 1 else f"{counts[0]}–{counts[-1]}"
+
+
 def _render(report) -> None:
     from rich.markup import escape
     from rich.table import Table
 
     table = Table(title=f"Research cells (α = {report.alpha:g}; adjusted: Romano-Wolf/SPA within a series, "
+                        f"Šidák for {_prior(report)} earlier ledger trial(s) per target, "
                         f"Benjamini-Hochberg across {report.n_series} series)")
     for name in ("cell", "rows", "lift", "95% CI", "raw p", "adjusted p", "survives"):
         table.add_column(name, overflow="fold")

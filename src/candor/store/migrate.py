@@ -132,6 +132,12 @@ def ensure_head(engine: Engine) -> UpgradeResult | None:
     return upgrade_engine(engine)
 
 
+def refuse_newer(engine: Engine) -> None:
+    """Refuse a database that a newer candor migrated, only reading it: the up-front check of one that
+    is migrated on first use (:func:`ensure_head`; an empty or older one passes)."""
+    _refuse_newer(revision_of(engine))
+
+
 def require_head(engine: Engine) -> None:
     """Refuse to work on a database that is not exactly at this candor's schema, saying what to do."""
     revision = revision_of(engine)
