@@ -142,3 +142,12 @@ def test_live_calibration_leaves_abstentions_out() -> None:
     bins, source = _calibration(None, lambda: rows)
     assert [(b.count, b.accuracy) for b in bins] == [(12, 1.0)] and source.startswith("live calls, n=12")
     assert _calibration(None, lambda: rows[:25]) is None  # 5 calls: too few to bin
+
+
+def test_the_shadow_comparison_reads_a_binary_models_call_through_its_abstention() -> None:
+    from candor.ops.shadow import model_call
+
+    binary = SimpleNamespace(direction="NONE", prob_bearish=0.65, prob_neutral=None, prob_bullish=0.35)
+    assert model_call(binary) == "BEARISH"  # not "NONE", which would count every abstention as a miss
+    assert model_call(SimpleNamespace(direction="BULLISH", prob_bearish=None, prob_neutral=None,
+                                      prob_bullish=None)) == "BULLISH"

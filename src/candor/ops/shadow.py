@@ -40,11 +40,12 @@ ACTOR = "candor-drift"
 
 def model_call(row: Any) -> str:
     """The model's own direction of a stored forecast: argmax of its probabilities (the stored
-    direction when they are missing) — an abstention still records what the model thought."""
+    direction when they are missing) — an abstention still records what the model thought. A class
+    the model cannot produce (NEUTRAL under binary labels) is stored null and counts as 0."""
     probs = [getattr(row, f"prob_{c}") for c in CLASSES]
-    if any(p is None for p in probs):
+    if all(p is None for p in probs):
         return str(row.direction)
-    return DIRECTIONS[int(np.argmax(probs))]
+    return DIRECTIONS[int(np.argmax([-1.0 if p is None else p for p in probs]))]
 
 
 def paired_hits(champion_rows: list[Any], shadow_rows: list[Any]) -> tuple[np.ndarray, np.ndarray]:
