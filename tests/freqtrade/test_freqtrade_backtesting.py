@@ -76,7 +76,7 @@ def _run_both(series: Series, work: Path, load_backtest_data):
                  "--min-confidence", str(MIN_CONFIDENCE), "--config", str(toml)]) == 0
     snippet = user_data / f"candor-{SYMBOL}-d1.json"
     exported = json.loads(snippet.read_text())
-    exported["candor"]["abstain"] = False  # parity with `candor backtest`, which knows no abstention
+    exported["candor"]["abstain"] = False  # parity with `candor backtest --no-abstain` below
     snippet.write_text(json.dumps(exported))
     replay = series.replay
     datadir = user_data / "data" / "binance"
@@ -97,6 +97,7 @@ def _run_both(series: Series, work: Path, load_backtest_data):
     trades_csv, report = work / "candor_trades.csv", work / "candor_backtest.json"
     assert main(["backtest", "--model", f"{series.name}@champion", "--data", str(csv), "--symbol", SYMBOL,
                  "--timeframe", "d1", "--calendar", "24/7", "--cost-bps", "0", "--min-confidence", str(MIN_CONFIDENCE),
+                 "--no-abstain",
                  "--trades", str(trades_csv), "--output-json", str(report), "--config", str(toml)]) == 0
     candor_trades = pd.read_csv(trades_csv, parse_dates=["entry_ts", "exit_ts"])
     return freqtrade_trades, candor_trades, json.loads(report.read_text()), exchange, done.stdout + done.stderr
