@@ -2,8 +2,12 @@
 
 What it does, all through library calls (no subprocesses):
 
-1. **Setup (once).** A fresh home; the embedded ``sp500`` series (``candor.data``, S&P 500 d1);
-   its history up to the last ``--sessions`` bars stored. A champion trained on the
+Two series (:data:`SERIES`), each in a home of its own: the embedded ``sp500`` (S&P 500 d1, no
+edge: every set holds two classes, every forecast abstains — honest, but nothing trades) and a
+``planted_signal`` series with a known edge (binary labels: one-class sets are trades, the rest
+abstain), so the pages show sets, abstentions, a shadow comparison and a ledger that moves.
+
+1. **Setup (once a series).** A fresh home; the series' history up to the last ``--sessions`` bars stored. A champion trained on the
    ``--train`` bars before the coverage span (logreg, 3 folds, gates at zero, forced promotion)
    and a shadow of the same window (random forest), validated and put in the ``shadow`` alias.
 2. **Daily loop.** ``--sessions`` sessions (default 60) of: import the session's bar
@@ -22,10 +26,10 @@ What it does, all through library calls (no subprocesses):
    the paper ledger (P&L vs buy & hold, live Sharpe [CI] vs backtest Sharpe).
 5. **Screenshots** (headless Chromium through Playwright, as the browser tests launch it) of the
    forecasts page (sets, abstentions) and the live page (shadow, paper ledger) under
-   ``docs/screenshots/``.
+   ``docs/screenshots/`` (``replay-*.png`` for sp500, ``replay-planted-*.png`` for the planted series).
 
 Run:  OMP_NUM_THREADS=1 MLFLOW_DISABLE_TELEMETRY=true .venv/bin/python benchmarks/daily_loop_replay.py
-      [--sessions 60] [--coverage-bars 1000] [--no-write] [--no-screenshots]
+      [--series both|sp500|planted] [--sessions 60] [--coverage-bars 1000] [--no-write] [--no-screenshots]
 """
 
 from __future__ import annotations
@@ -67,6 +71,45 @@ OVERRIDES: dict[str, Any] = {
 SHADOW_MODELS = ("rf",)
 
 
+@dataclass(frozen=True)
+class Series:
+    """One replayed series: where its bars come from, what it changes in :data:`OVERRIDES`, its
+    screenshots' file prefix and the sentence the results section says about it."""
+
+    key: str
+    title: str
+    shots: str
+    overrides: dict[str, Any]
+    about: str
+
+    def bars(self, n: int) -> Any:
+        """The whole series (at least ``n`` bars: history, coverage span, sessions)."""
+        if self.key == "sp500":
+            from candor.data.datasets import load_dataset
+
+            return load_dataset("sp500")
+        from candor.data.synthetic import planted_signal
+
+        return planted_signal(n, seed=PLANTED_SEED, strength=PLANTED_STRENGTH)
+
+
+#: The planted series: a reversal edge of 1 σ-unit (seed fixed), strong enough that a logreg's binary
+#: up/down sets hold one class about half of the time (0.5 — the default — leaves almost every set wide).
+PLANTED_SEED, PLANTED_STRENGTH = 11, 1.0
+SERIES = {
+    "sp500": Series("sp500", "Embedded `sp500` (S&P 500 d1): no edge", "replay", OVERRIDES, (
+        "`forecast.abstain_without_edge = false` (the forced champion has no "
+        "significant edge: with the rule on, every forecast abstains), so a forecast abstains when its conformal "
+        "set holds several classes — here every one does: no edge, no trade.")),
+    "planted": Series("planted", "Planted signal (synthetic d1): a known edge", "replay-planted", {
+        **OVERRIDES, "labels": {"kind": "binary"}, "forecast": {"gap_policy": "ignore"}}, (
+        f"`candor.data.synthetic.planted_signal(seed={PLANTED_SEED}, strength={PLANTED_STRENGTH})` (d1, a known "
+        "reversal edge), binary labels (up/down over 5 bars: a one-class set is a trade) and "
+        "`forecast.abstain_without_edge` at its default (on: the champion's out-of-sample verdict must be a "
+        "significant edge, and is), so a forecast abstains only when its 90% set holds both classes.")),
+}
+
+
 @dataclass
 class Loop:
     """A home with a champion and a shadow, and the bars its sessions import one by one."""
@@ -78,12 +121,13 @@ class Loop:
     champion: str
     shadow: str
     sessions: list[dict[str, Any]] = field(default_factory=list)
+    series: Series = SERIES["sp500"]
 
 
-def config_for(home: Path, **extra: Any) -> Any:
+def config_for(home: Path, overrides: dict[str, Any] = OVERRIDES, **extra: Any) -> Any:
     from candor.config import load_config
 
-    return load_config(overrides={**OVERRIDES, **extra, "home": str(home)}, environ={})
+    return load_config(overrides={**overrides, **extra, "home": str(home)}, environ={})
 
 
 def _slice(bars: Any, start: int | None, stop: int | None) -> Any:
@@ -92,14 +136,14 @@ def _slice(bars: Any, start: int | None, stop: int | None) -> Any:
     return part
 
 
-def setup(home: Path, bars: Any, *, sessions: int, train: int, gap: int) -> Loop:
+def setup(home: Path, bars: Any, *, sessions: int, train: int, gap: int, series: Series = SERIES["sp500"]) -> Loop:
     """Store the history before the sessions; train a forced champion and a shadow on the ``train``
     bars that end ``gap`` bars before the first session (``gap``: the coverage replay's span)."""
     from candor.application.train import run_training
     from candor.services import open_services
     from candor.store import import_bars
 
-    config = config_for(home)
+    config = config_for(home, series.overrides)
     first = len(bars) - sessions
     window = _slice(bars, first - gap - train, first - gap)
     services = open_services(config, migrate=True)
@@ -107,14 +151,14 @@ def setup(home: Path, bars: Any, *, sessions: int, train: int, gap: int) -> Loop
     champion = run_training(window, config, services=services, promote=True, force=True,
                             actor="benchmarks/daily_loop_replay.py", reason="replay: forced champion")
     registered = champion.registered
-    other = run_training(window, config_for(home, models={"models": SHADOW_MODELS}), services=services,
+    other = run_training(window, config_for(home, series.overrides, models={"models": SHADOW_MODELS}), services=services,
                          promote=False, actor="benchmarks/daily_loop_replay.py").registered
     registry = services.registry
     if registry.version(other.name, other.version).tags.get("status") != "validated":
         registry.validate(other.name, other.version)
     registry.shadow(other.name, other.version, replace=True, actor="benchmarks/daily_loop_replay.py",
                     reason="replay: shadow challenger")
-    return Loop(services, bars, first, registered.name, str(registered.version), str(other.version))
+    return Loop(services, bars, first, registered.name, str(registered.version), str(other.version), series=series)
 
 
 def run_sessions(loop: Loop, count: int) -> list[dict[str, Any]]:
@@ -141,7 +185,7 @@ def run_sessions(loop: Loop, count: int) -> list[dict[str, Any]]:
 def loop_figures(loop: Loop) -> dict[str, Any]:
     """Set coverage, abstentions, the shadow's comparison and the paper ledger of the loop's rows."""
     from candor.api.production import paper_panel, shadow_panel
-    from candor.api.queries import find_series
+    from candor.api.queries import find_series, run_for_version
     from candor.store import forecasts
 
     services, symbol, timeframe = loop.services, loop.bars.attrs["symbol"], loop.bars.attrs["timeframe"]
@@ -155,6 +199,7 @@ def loop_figures(loop: Loop) -> dict[str, Any]:
                          if resolved else None),
             "mean_set_size": sum(len(r.prediction_set) for r in resolved) / len(resolved) if resolved else None,
             "shadow": shadow_panel(services, series, horizon), "paper": paper_panel(services, series, horizon),
+            "run": run_for_version(services.engine, symbol, timeframe, loop.champion, horizon),
             "horizon": horizon, "series": series}
 
 
@@ -217,13 +262,14 @@ def serving(services: Any) -> Iterator[str]:
 
 
 def screenshots(loop: Loop, horizon: int, out: Path = SCREENSHOTS) -> list[Path]:
-    """Full-page screenshots of the forecasts page and the live page in headless Chromium."""
+    """Full-page screenshots of the forecasts page and the live page in headless Chromium
+    (``<prefix>-forecasts.png``, ``<prefix>-live.png``; the prefix is the series')."""
     from playwright.sync_api import sync_playwright
 
     symbol, timeframe = loop.bars.attrs["symbol"], loop.bars.attrs["timeframe"]
     out.mkdir(parents=True, exist_ok=True)
-    pages = {"replay-forecasts.png": f"/forecasts/{symbol}/{timeframe}?horizon={horizon}",
-             "replay-live.png": f"/live/{symbol}/{timeframe}?horizon={horizon}"}
+    pages = {f"{loop.series.shots}-forecasts.png": f"/forecasts/{symbol}/{timeframe}?horizon={horizon}",
+             f"{loop.series.shots}-live.png": f"/live/{symbol}/{timeframe}?horizon={horizon}"}
     written = []
     with serving(loop.services) as base, sync_playwright() as p:
         browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
@@ -243,9 +289,10 @@ def _pct(value: float | None, digits: int = 1) -> str:
     return "–" if value is None else f"{value * 100:.{digits}f}%"
 
 
-def section(loop: Loop, figures: dict[str, Any], replay: dict[str, Any], shots: list[Path], seconds: float) -> str:
+def block(loop: Loop, figures: dict[str, Any], replay: dict[str, Any], shots: list[Path]) -> str:
+    """One series' part of the section: its champion, the loop's table, the shadow, the ledger."""
     target = loop.services.config.forecast.coverage
-    shadow, paper = figures["shadow"], figures["paper"]
+    shadow, paper, run = figures["shadow"], figures["paper"], figures["run"]
     c = shadow.comparison
     if c is not None and c.lift is not None:
         verdict = (f"{c.verdict}: shadow v{c.shadow} {_pct(c.shadow_accuracy)} vs champion v{c.champion} "
@@ -267,6 +314,8 @@ def section(loop: Loop, figures: dict[str, Any], replay: dict[str, Any], shots: 
         paper_line = (paper.note or "no ledger").rstrip(".")
     per_session = sorted(s["seconds"] for s in loop.sessions)
     within = abs(replay["coverage"] - target) <= 0.03
+    champion = ("" if run is None else f" (out-of-sample {_pct(run.oos_accuracy)} vs {_pct(run.baseline_accuracy)} "
+                f"{run.best_baseline}: {run.verdict})")
     rows = [
         f"| loop: set coverage, {figures['resolved_with_set']} resolved forecasts | {_pct(figures['coverage'])} | "
         f"{_pct(target, 0)} ± 3 pts | mean set size {figures['mean_set_size'] or 0:.2f} |",
@@ -274,20 +323,13 @@ def section(loop: Loop, figures: dict[str, Any], replay: dict[str, Any], shots: 
         f"{replay['end']:%Y-%m-%d}) | **{_pct(replay['coverage'])}** | {_pct(target, 0)} ± 3 pts "
         f"{'✓' if within else '✗'} | mean set size {replay['mean_set_size']:.2f}, {replay['abstained']} abstained |",
         f"| loop: abstention rate | {_pct(figures['abstained'] / max(figures['forecasts'], 1))} | | "
-        f"{figures['abstained']} of {figures['forecasts']} served forecasts |",
+        f"{figures['abstained']} of {figures['forecasts']} served forecasts abstained, "
+        f"{figures['forecasts'] - figures['abstained']} called a direction |",
     ]
     return (
-        "## Daily loop replay: forced champion + shadow, 60 sessions (`benchmarks/daily_loop_replay.py`)\n\n"
-        f"Embedded `sp500` (S&P 500 d1). Champion `{loop.name}` v{loop.champion} (logreg, 3 folds, forced) and shadow "
-        f"v{loop.shadow} ({', '.join(SHADOW_MODELS)}), both trained once on the bars before the coverage span; "
-        "`forecast.abstain_without_edge = false` (the forced champion has no significant edge: with the rule on, "
-        "every forecast abstains), so a forecast abstains when its conformal set holds several classes. "
-        f"{len(loop.sessions)} sessions of import bar → `run_forecasts` → `run_drift` "
-        f"({loop.sessions[0]['bar']:%Y-%m-%d} → {loop.sessions[-1]['bar']:%Y-%m-%d}; median session "
-        f"{per_session[len(per_session) // 2]:.2f} s). The loop's ~55 resolved forecasts give coverage ± ~4 pts "
-        f"(binomial s.e.), so the ±3-point check is on the replay: the same champion's sets decided day by day "
-        f"by `ops.sets.decide` at ACI's level from the misses resolved by each day, over the {replay['n']} bars between "
-        f"its training span and the loop. Total {seconds:.0f} s; load average {os.getloadavg()[0]:.1f} (2 cores, shared).\n\n"
+        f"### {loop.series.title}\n\n{loop.series.about} Champion `{loop.name}` v{loop.champion}{champion}, shadow "
+        f"v{loop.shadow}; {len(loop.sessions)} sessions ({loop.sessions[0]['bar']:%Y-%m-%d} → "
+        f"{loop.sessions[-1]['bar']:%Y-%m-%d}; median session {per_session[len(per_session) // 2]:.2f} s).\n\n"
         "| figure | value | target | note |\n|---|---:|---|---|\n" + "\n".join(rows) + "\n\n"
         f"- **Shadow** (`/api/shadow`): {verdict}.\n"
         f"- **Paper ledger** (`/api/paper`, `candor paper`): {paper_line}.\n"
@@ -296,21 +338,28 @@ def section(loop: Loop, figures: dict[str, Any], replay: dict[str, Any], shots: 
     )
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sessions", type=int, default=60)
-    parser.add_argument("--train", type=int, default=1500, help="bars the champion and the shadow train on")
-    parser.add_argument("--coverage-bars", type=int, default=1000, help="bars of the day-by-day coverage replay")
-    parser.add_argument("--no-write", action="store_true", help="print the section, leave results.md alone")
-    parser.add_argument("--no-screenshots", action="store_true")
-    args = parser.parse_args()
-    from candor.data.datasets import load_dataset
+def section(blocks: list[str], seconds: float) -> str:
+    """The ``daily-loop-replay`` section: what every series' replay does, then one block a series."""
+    return (
+        "## Daily loop replay: forced champion + shadow, 60 sessions (`benchmarks/daily_loop_replay.py`)\n\n"
+        f"For each series: a champion (logreg, 3 folds, gates at zero, forced) and a shadow ({', '.join(SHADOW_MODELS)}),"
+        " both trained once on the bars before the coverage span; then sessions of import bar → `run_forecasts` → "
+        "`run_drift`, each at the bar's close. A loop's ~55 resolved forecasts give coverage ± ~4 pts "
+        "(binomial s.e.), so the ±3-point check is on the replay: the same champion's sets decided day by day by "
+        "`ops.sets.decide` at ACI's level from the misses resolved by each day, over the bars between its training "
+        f"span and the loop. Total {seconds:.0f} s; load average {os.getloadavg()[0]:.1f} (2 cores, shared).\n\n"
+        + "\n".join(blocks)
+    )
 
+
+def replay_series(series: Series, args: argparse.Namespace) -> str:
+    """Set up, run the sessions, measure and (unless told not to) photograph one series; its block."""
     started = time.perf_counter()
-    home = Path(tempfile.mkdtemp(prefix="candor-replay-"))
-    bars = load_dataset("sp500")
-    loop = setup(home, bars, sessions=args.sessions, train=args.train, gap=args.coverage_bars)
-    print(f"setup {time.perf_counter() - started:.0f}s: champion v{loop.champion}, shadow v{loop.shadow}", flush=True)
+    home = Path(tempfile.mkdtemp(prefix=f"candor-replay-{series.key}-"))
+    bars = series.bars(args.train + args.coverage_bars + args.sessions)
+    loop = setup(home, bars, sessions=args.sessions, train=args.train, gap=args.coverage_bars, series=series)
+    print(f"{series.key}: setup {time.perf_counter() - started:.0f}s: champion v{loop.champion}, "
+          f"shadow v{loop.shadow}", flush=True)
     try:
         for k in range(args.sessions):
             run_sessions(loop, 1)
@@ -321,9 +370,25 @@ def main() -> None:
         figures = loop_figures(loop)
         replay = coverage_replay(loop, args.coverage_bars)
         shots = [] if args.no_screenshots else screenshots(loop, figures["horizon"])
-        body = section(loop, figures, replay, shots, time.perf_counter() - started)
+        return block(loop, figures, replay, shots)
     finally:
         loop.services.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--series", choices=[*SERIES, "both"], default="both")
+    parser.add_argument("--sessions", type=int, default=60)
+    parser.add_argument("--train", type=int, default=1500, help="bars the champion and the shadow train on")
+    parser.add_argument("--coverage-bars", type=int, default=1000, help="bars of the day-by-day coverage replay")
+    parser.add_argument("--no-write", action="store_true", help="print the section, leave results.md alone")
+    parser.add_argument("--no-screenshots", action="store_true")
+    args = parser.parse_args()
+    if args.series != "both" and not args.no_write:
+        parser.error("--series sp500|planted needs --no-write: the results section holds both series")
+    started = time.perf_counter()
+    blocks = [replay_series(SERIES[key], args) for key in (SERIES if args.series == "both" else [args.series])]
+    body = section(blocks, time.perf_counter() - started)
     print(body)
     if not args.no_write:
         write_section("daily-loop-replay", body)

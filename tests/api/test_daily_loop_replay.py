@@ -48,5 +48,16 @@ def test_two_sessions_of_the_daily_loop(writable_home, trained) -> None:
         assert ledger.booked_days == ledger.n_days and ledger.booking_note is None  # the drift job booked them
         cover = {"n": 40, "coverage": 0.9, "mean_set_size": 1.5, "abstained": 3, "start": bars.index[0],
                  "end": bars.index[40], "version": champion}
-        text = replay.section(loop, figures, cover, [], 1.0)
+        text = replay.section([replay.block(loop, figures, cover, [])], 1.0)
         assert "replay: set coverage, 40 forecasts" in text and "90.0%" in text and "**Paper ledger**" in text
+        assert text.count("### ") == 1 and f"v{champion} (out-of-sample" in text  # the champion's verdict, stated
+
+
+def test_the_planted_series_is_one_where_sets_can_hold_one_class(tmp_path) -> None:
+    replay = _replay_module()
+    planted = replay.SERIES["planted"]
+    bars = planted.bars(300)
+    assert len(bars) == 300 and bars.attrs["timeframe"] == "d1"
+    config = replay.config_for(tmp_path, planted.overrides)
+    assert config.labels.kind == "binary" and config.forecast.abstain_without_edge  # the edge rule stays on
+    assert not replay.config_for(tmp_path).forecast.abstain_without_edge  # sp500: no edge, wide sets decide

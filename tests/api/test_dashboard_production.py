@@ -129,8 +129,8 @@ def test_live_accuracy_with_no_calls_is_a_sentence_and_a_flat_ledger_a_narrow_dr
     assert "none of the 12 resolved forecasts made a call" in live_empty(12, 0)
     assert live_empty(0, 0).startswith("Live accuracy: no forecast has resolved yet")
     assert live_chart([], [SimpleNamespace(bar_ts=rows[0].bar_ts, accuracy=0.6, status="normal")], None) is not None
-    flat = equity_chart(["a", "b", "c"], [1.0, 1.0, 1.0], [1.0, 0.97, 1.02])["layout"]["yaxis2"]["range"]
-    assert -0.02 < flat[0] < 0 < flat[1] < 0.001  # ±100% would suggest a flat ledger could lose everything
+    flat = equity_chart(["a", "b", "c"], [1.0, 1.0, 1.0], [1.0, 0.97, 1.02])["layout"]["yaxis2"]
+    assert -0.02 < flat["range"][0] < 0 < flat["range"][1] < 0.001 and flat["tickformat"] == ".1%"  # not ±100%
     assert drawdown_range([0.0, -0.3, -0.1]) == pytest.approx([-0.33, 0.0165])
 
 

@@ -139,8 +139,8 @@ def equity_chart(times: Sequence[Any], equity: Sequence[float], benchmark: Seque
     return {"data": data, "layout": _layout(
         title, height=380,
         yaxis={"domain": [0.35, 1], "title": {"text": "equity"}},
-        yaxis2={"domain": [0, 0.25], "tickformat": ".0%", "title": {"text": "drawdown"},
-                "range": drawdown_range(drawdown)})}
+        yaxis2={"domain": [0, 0.25], "title": {"text": "drawdown"}, "range": (span := drawdown_range(drawdown)),
+                "tickformat": ".1%" if span[0] > -0.05 else ".0%"})}
 
 
 def drawdown_range(drawdown: Sequence[float]) -> list[float]:
@@ -186,7 +186,7 @@ def forecast_history_chart(rows: Sequence[Any]) -> dict[str, Any]:
     return {"data": data, "layout": _layout(
         "Forecasts against realised direction",
         yaxis={"tickvals": rows_shown, "ticktext": [_ROW_NAMES[v] for v in rows_shown],
-               "range": [rows_shown[0] - 0.5, 1.5]})}
+               "range": [rows_shown[0] - 0.5, 1.5], "zeroline": False})}  # y = 0 is the NEUTRAL row, not a level
 
 
 _ROW_NAMES = {ABSTAINED_ROW: "abstained", -1: "BEARISH", 0: "NEUTRAL", 1: "BULLISH"}
