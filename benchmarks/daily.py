@@ -210,8 +210,8 @@ def main() -> None:
                     f"median of {len(single)}) | {med(w for w, _ in single):.2f} | {med(c for _, c in single):.2f} | |")
     body = (f"## Daily session: 4 series (`benchmarks/daily.py`)\n\n"
             f"A fresh home, 4 synthetic d1 series ({HISTORY} bars stored each), one logreg champion each (3 folds, "
-            "trained and promoted once, outside the timings). A session is 6 whole processes of the installed "
-            "`candor` script: `data import` of a one-bar CSV per series, `forecast`, `drift`. Median of "
+            "trained and promoted once, outside the timings). A session is 3 whole processes of the installed "
+            "`candor` script: one `data import` of the 4 one-bar CSVs, `forecast`, `drift`. Median of "
             f"{args.sessions} sessions after one warm-up; CPU is user + system from `wait4`. "
             f"Load average at the end: {os.getloadavg()[0]:.1f} (2 cores shared).\n\n"
             "| step | wall s | CPU s | target |\n|---|---:|---:|---|\n" + "\n".join(rows) + "\n")

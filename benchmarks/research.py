@@ -124,6 +124,16 @@ def _dask_equality(specs: list[SeriesSpec], jobs: int) -> list[str]:
             f"{on_dask.sentence}"]
 
 
+def _survivors_by_kind(report: ResearchReport) -> str:
+    """Which series the survivors come from: a random-walk survivor is a false discovery."""
+    cells = report.document()["cells"]
+    survived = [c["series"] for c in cells if c.get("survives")]
+    walks = sum(name.startswith("RW") for name in survived)
+    planted_cells = sum(c["series"].startswith("PL") for c in cells)
+    return (f"survivors by series kind: {len(survived) - walks} of {planted_cells} planted-signal cells, {walks} of "
+            f"{len(cells) - planted_cells} random-walk cells (a random-walk survivor is a false discovery)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--series", type=int, default=50)
@@ -145,6 +155,7 @@ def main() -> None:
         f"CPU time (parent + workers, user + system) {usage.cpu_seconds:.0f} s = {usage.cpu_seconds / max(1, cells):.2f} "
         f"s a cell: on {args.jobs} otherwise idle cores the wall would be about {usage.cpu_seconds / args.jobs:.0f} s",
         f"answer: {report.sentence}",
+        _survivors_by_kind(report),
     ]
     if args.series == 50:
         lines.append(f"target (500 cells <= 240 s on 2 cores): {'met' if seconds <= 240 else 'not met'} in wall time on "

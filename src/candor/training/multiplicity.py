@@ -75,7 +75,8 @@ def per_target(p_values: Sequence[float], trials: Sequence[int | None]) -> np.nd
     if p.shape != k.shape:
         raise ConfigError(f"{p.size} p-values for {k.size} trial counts.")
     p = np.clip(p, 0.0, 1.0)
-    return np.where(k == 1, p, -np.expm1(k * np.log1p(-p)))  # 1 − (1 − p)^k, exact for tiny p; k = 1 keeps p
+    with np.errstate(divide="ignore"):  # p = 1: log1p(-1) = -inf, and 1 − (1 − 1)^k = 1 comes out exact
+        return np.where(k == 1, p, -np.expm1(k * np.log1p(-p)))  # 1 − (1 − p)^k, exact for tiny p; k = 1 keeps p
 
 
 def adjusted_verdict(adjusted_p: float, lift: float, alpha: float) -> Verdict:
