@@ -8,6 +8,8 @@ move aliases get their own copies of the two databases (the artifacts are read-o
 from __future__ import annotations
 
 import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -122,15 +124,24 @@ def open_app(home: Path, token: str | None = TOKEN) -> tuple[Any, Any]:
     return create_app(services), services
 
 
+@contextmanager
+def serving(home: Path, token: str | None = TOKEN) -> Iterator[Any]:
+    """A TestClient (lifespan entered) on the app of ``home``; its services closed afterwards."""
+    from fastapi.testclient import TestClient
+
+    app, services = open_app(home, token)
+    try:
+        with TestClient(app) as test_client:
+            yield test_client
+    finally:
+        services.close()
+
+
 @pytest.fixture
 def client(trained):
     """A TestClient on the shared (read-only) trained stores."""
-    from fastapi.testclient import TestClient
-
-    app, services = open_app(trained.home)
-    with TestClient(app) as test_client:
+    with serving(trained.home) as test_client:
         yield test_client
-    services.close()
 
 
 @pytest.fixture
@@ -145,9 +156,5 @@ def writable_home(trained, tmp_path) -> Path:
 
 @pytest.fixture
 def writable_client(writable_home):
-    from fastapi.testclient import TestClient
-
-    app, services = open_app(writable_home)
-    with TestClient(app) as test_client:
+    with serving(writable_home) as test_client:
         yield test_client
-    services.close()
