@@ -31,19 +31,28 @@ def bars_csv(tmp_path):
     return path
 
 
-def test_two_workers_share_one_study(postgres_url, study_name, bars_csv, tmp_path):
-    common = ["--study-storage", postgres_url, "--study", study_name, "--data", str(bars_csv),
+def test_two_workers_share_one_study(postgres_url, study_name, bars_csv, tmp_path, capsys, monkeypatch):
+    """One worker runs in a process of its own, the other through ``main`` in this one (whose
+    imports are already paid): two processes still add trials to one study in PostgreSQL."""
+    from candor.training import tuning
+
+    wait = tuning.wait_for_trials
+    # the in-process worker waits for the other's trials: a minute or so, not the default 10, if it died
+    monkeypatch.setattr(tuning, "wait_for_trials",
+                        lambda study, total, timeout, poll=0.5: wait(study, total, min(timeout, 240.0), poll))
+    common = ["tune-worker", "--study-storage", postgres_url, "--study", study_name, "--data", str(bars_csv),
               "--model", "logreg", "--trials", "4", "--wait-for", "8", "--config", str(tmp_path / "none.toml")]
     (tmp_path / "none.toml").write_text("[labels]\nthreshold = 0.01\n")
-    procs = [_worker([*common, "--seed", str(seed)], tmp_path) for seed in (1, 2)]
+    proc = _worker([*common[1:], "--seed", "1"], tmp_path)
     try:
-        outputs = [p.communicate(timeout=240) for p in procs]
+        code = main([*common, "--seed", "2"])
+        here = capsys.readouterr()
+        out, err = proc.communicate(timeout=240)
     finally:  # a worker waiting for trials that never come must not outlive the test
-        for proc in procs:
-            proc.kill()
-    for proc, (out, err) in zip(procs, outputs):
-        assert proc.returncode == 0, err
-    reports = [json.loads(out) for out, _ in outputs]
+        proc.kill()
+    assert proc.returncode == 0, err
+    assert code == 0, here.err
+    reports = [json.loads(out), json.loads(here.out)]
     assert [r["n_own_trials"] for r in reports] == [4, 4]
     assert all(r["n_trials"] == 8 for r in reports)  # the counts add up in the shared study
     study = optuna.load_study(study_name=study_name, storage=postgres_url)
