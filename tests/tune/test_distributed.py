@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import traceback
 
 import optuna
 import pytest
@@ -65,13 +66,37 @@ def test_two_workers_share_one_study(postgres_url, study_name, bars_csv, tmp_pat
     optuna.delete_study(study_name=study_name, storage=postgres_url)
 
 
+def _open_storage_child(url: str, errors) -> None:
+    from candor.training.study_storage import open_storage
+
+    try:
+        open_storage(url)
+    except BaseException:
+        errors.put(traceback.format_exc())
+        raise SystemExit(1) from None
+
+
 def test_workers_opening_an_empty_database_together_all_succeed(postgres_schema_url):
-    """Each creates Optuna's tables; the ones that lose that race retry instead of exiting."""
-    code = "import sys; from candor.training.study_storage import open_storage; open_storage(sys.argv[1])"
-    procs = [subprocess.Popen([sys.executable, "-c", code, postgres_schema_url], stderr=subprocess.PIPE, text=True)
-             for _ in range(3)]
-    errors = [p.communicate(timeout=120)[1] for p in procs]
-    assert [p.returncode for p in procs] == [0, 0, 0], errors
+    """Each creates Optuna's tables; the ones that lose that race retry instead of exiting.
+
+    The three workers are processes forked from this one after it imported the storage module, so
+    they start within milliseconds of each other (closer than interpreters that each import Optuna
+    first) and their start-up costs no interpreter and no imports."""
+    import multiprocessing
+
+    import candor.training.study_storage  # noqa: F401 - imported once here, inherited by the forks
+
+    fork = multiprocessing.get_context("fork")
+    errors = fork.Queue()
+    procs = [fork.Process(target=_open_storage_child, args=(postgres_schema_url, errors)) for _ in range(3)]
+    for proc in procs:
+        proc.start()
+    for proc in procs:
+        proc.join(timeout=120)
+    messages = []
+    while not errors.empty():
+        messages.append(errors.get())
+    assert [p.exitcode for p in procs] == [0, 0, 0], messages
 
 
 def test_unreachable_storage_is_one_line_exit_1(bars_csv, capsys):
