@@ -2,25 +2,26 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
-import subprocess
-import sys
+import os
 import traceback
+from pathlib import Path
 
 import optuna
 import pytest
 
 from candor.cli import main
 
-WORKER = "import sys; from candor.cli import main; sys.exit(main(sys.argv[1:]))"
 
-
-def _worker(args: list[str], env_home) -> subprocess.Popen:
-    import os
-
-    env = {**os.environ, "CANDOR_HOME": str(env_home), "OMP_NUM_THREADS": "1"}
-    return subprocess.Popen([sys.executable, "-c", WORKER, "tune-worker", *args], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+def _worker_child(argv: list[str], home: Path, folder: Path) -> None:
+    """A `candor tune-worker` in a forked process with a home of its own; its stdout and stderr
+    go to files in ``folder``, its exit code is the process's."""
+    os.environ["CANDOR_HOME"] = str(home)
+    with open(folder / "out", "w") as out, open(folder / "err", "w") as err, \
+            contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = main(argv)
+    raise SystemExit(code)
 
 
 @pytest.fixture
@@ -33,27 +34,33 @@ def bars_csv(tmp_path):
 
 
 def test_two_workers_share_one_study(postgres_url, study_name, bars_csv, tmp_path, capsys, monkeypatch):
-    """One worker runs in a process of its own, the other through ``main`` in this one (whose
-    imports are already paid): two processes still add trials to one study in PostgreSQL."""
+    """One worker runs through ``main`` in this process, the other in a process forked from it
+    (its imports already paid, no interpreter to start): two processes, each with its own
+    connections, add trials to one study in PostgreSQL."""
+    import multiprocessing
+
     from candor.training import tuning
 
     wait = tuning.wait_for_trials
-    # the in-process worker waits for the other's trials: a minute or so, not the default 10, if it died
+    # each worker waits for the other's trials: a few minutes at most, not the default 10, if one died
     monkeypatch.setattr(tuning, "wait_for_trials",
                         lambda study, total, timeout, poll=0.5: wait(study, total, min(timeout, 240.0), poll))
     common = ["tune-worker", "--study-storage", postgres_url, "--study", study_name, "--data", str(bars_csv),
               "--model", "logreg", "--trials", "4", "--wait-for", "8", "--config", str(tmp_path / "none.toml")]
     (tmp_path / "none.toml").write_text("[labels]\nthreshold = 0.01\n")
-    proc = _worker([*common[1:], "--seed", "1"], tmp_path)
+    proc = multiprocessing.get_context("fork").Process(
+        target=_worker_child, args=([*common, "--seed", "1"], tmp_path / "worker-home", tmp_path))
+    proc.start()
     try:
         code = main([*common, "--seed", "2"])
         here = capsys.readouterr()
-        out, err = proc.communicate(timeout=240)
+        proc.join(timeout=240)
     finally:  # a worker waiting for trials that never come must not outlive the test
-        proc.kill()
-    assert proc.returncode == 0, err
+        if proc.is_alive():
+            proc.kill()
+    assert proc.exitcode == 0, (tmp_path / "err").read_text()
     assert code == 0, here.err
-    reports = [json.loads(out), json.loads(here.out)]
+    reports = [json.loads((tmp_path / "out").read_text()), json.loads(here.out)]
     assert [r["n_own_trials"] for r in reports] == [4, 4]
     assert all(r["n_trials"] == 8 for r in reports)  # the counts add up in the shared study
     study = optuna.load_study(study_name=study_name, storage=postgres_url)
