@@ -299,14 +299,17 @@ def test_a_run_refused_mid_way_waits_for_the_fold_worker_warm_up(capsys, planted
     from candor.cli import train as train_cli
     from candor.errors import CandorError
 
-    warmed = threading.Event()
+    refusing, warmed = threading.Event(), threading.Event()
 
     def slow_warm_up(fold_jobs):
-        thread = threading.Thread(target=lambda: (time.sleep(0.3), warmed.set()), daemon=True)
+        # still warming up when the run is refused, and for 0.1 s after: a command that returned
+        # without waiting would be done (the one-line error printed) long before
+        thread = threading.Thread(target=lambda: (refusing.wait(60), time.sleep(0.1), warmed.set()), daemon=True)
         thread.start()
         return thread
 
     def refused(*args, **kwargs):
+        refusing.set()
         raise CandorError("refused mid-way")
 
     monkeypatch.setattr(train_cli, "_start_fold_workers", slow_warm_up)
