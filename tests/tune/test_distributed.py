@@ -98,8 +98,13 @@ def test_workers_opening_an_empty_database_together_all_succeed(postgres_schema_
     procs = [fork.Process(target=_open_storage_child, args=(postgres_schema_url, errors)) for _ in range(3)]
     for proc in procs:
         proc.start()
-    for proc in procs:
-        proc.join(timeout=120)
+    try:
+        for proc in procs:
+            proc.join(timeout=120)
+    finally:  # none may outlive the test
+        for proc in procs:
+            if proc.is_alive():
+                proc.kill()
     messages = []
     while not errors.empty():
         messages.append(errors.get())
