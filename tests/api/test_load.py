@@ -5,7 +5,9 @@ process, and a promotion while the forecast job runs. Every test is bounded and 
 from __future__ import annotations
 
 import asyncio
+import json
 import os
+import select
 import socket
 import subprocess
 import sys
@@ -76,31 +78,95 @@ def server(served_home, tmp_path_factory):
             process.kill()
 
 
-# ``candor registry promote`` in its own process, primed: it imports the CLI, the registry and the
-# MLflow client and stores the registry opens lazily, says "ready", and promotes (the real ``main()``
-# on its argv) when a line arrives on stdin. The reads or forecast runs then overlap the promote
-# itself (~0.2 s alone) — the moment the test is about — instead of the child's imports: MLflow's,
-# left to the promote, were ~2 s alone and ~10 s under the four readers' load on 2 cores.
-PRIMED_CLI = ("import sys\nfrom candor.cli import main\n"
-              "import candor.config, candor.services, candor.registry.common, candor.registry.compare\n"
-              "import candor.registry.tracking, candor.registry.direct, mlflow\n"
-              "import mlflow.store.tracking.sqlalchemy_store, mlflow.store.model_registry.sqlalchemy_store\n"
-              "print('ready', flush=True)\nsys.stdin.readline()\nraise SystemExit(main())")
+# ``candor registry promote`` in its own process, forked from a primed parent: one parent for the
+# module imports the CLI, the registry and the MLflow client and stores the registry opens lazily,
+# says "ready", and for each JSON line on stdin forks a child that runs the real ``main()`` on that
+# argv (its home and working folder set, its output to a log file) and exits as any process does;
+# the parent answers "exit <code>" once the child has exited. The reads or forecast runs then
+# overlap the promote itself (~0.2 s alone) — the moment the tests are about — instead of imports:
+# MLflow's, left to the promote, were ~2 s alone and ~10 s under four readers on 2 cores, and a
+# primed process per test paid the ~3 s of imports once per test. Each child starts from the parent's
+# pristine state (the parent never runs a command), so nothing leaks from one test's promote to the next.
+FORK_PARENT = """
+import json, os, sys
+from candor.cli import main
+import candor.config, candor.services, candor.registry.common, candor.registry.compare
+import candor.registry.tracking, candor.registry.direct, mlflow
+import mlflow.store.tracking.sqlalchemy_store, mlflow.store.model_registry.sqlalchemy_store
+print("ready", flush=True)
+for line in sys.stdin:
+    job = json.loads(line)
+    pid = os.fork()
+    if pid == 0:
+        log = os.open(job["log"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
+        os.dup2(log, 1)
+        os.dup2(log, 2)
+        os.environ["CANDOR_HOME"] = job["home"]
+        os.chdir(job["cwd"])
+        raise SystemExit(main(job["argv"]))
+    print("exit", os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]), flush=True)
+"""
 
 
-def _primed_promote(home: Path, cwd: Path, *args: str) -> subprocess.Popen:
-    process = subprocess.Popen([sys.executable, "-c", PRIMED_CLI, "registry", "promote", *args], env=_env(home),
-                               cwd=cwd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                               text=True)
-    if process.stdout.readline().strip() != "ready":
-        process.kill()
-        raise AssertionError(process.stderr.read()[-2000:])
-    return process
+class Promotes:
+    """The forking parent above: ``start`` one ``candor registry promote`` (a new process),
+    ``exited`` polls, ``wait`` returns its exit code, ``log`` what it printed."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.process = subprocess.Popen([sys.executable, "-c", FORK_PARENT], env=_env(folder), cwd=folder,
+                                        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                        text=True)
+        self.code: int | None = None
+        self.log_path = folder / "none.log"
+
+    def ready(self) -> None:
+        if self._line(timeout=120) != "ready":
+            raise AssertionError(self.process.stderr.read()[-2000:] if self.process.poll() is not None else "")
+
+    def _line(self, timeout: float) -> str:
+        if not select.select([self.process.stdout], [], [], timeout)[0]:
+            raise AssertionError(f"no answer from the promote within {timeout} s: {self.log()}")
+        return self.process.stdout.readline().strip()
+
+    def log(self) -> str:
+        return self.log_path.read_text()[-2000:] if self.log_path.exists() else ""
+
+    def start(self, home: Path, cwd: Path, *args: str) -> None:
+        self.code, self.log_path = None, cwd / "promote.log"
+        job = {"home": str(home), "cwd": str(cwd), "log": str(self.log_path), "argv": ["registry", "promote", *args]}
+        self.process.stdin.write(json.dumps(job) + "\n")
+        self.process.stdin.flush()
+
+    def exited(self) -> bool:
+        if self.code is None and select.select([self.process.stdout], [], [], 0)[0]:
+            self.wait()
+        return self.code is not None
+
+    def wait(self, timeout: float = 120) -> int:
+        if self.code is None:
+            answer = self._line(timeout)
+            assert answer.startswith("exit "), (answer, self.log())
+            self.code = int(answer.split()[1])
+        return self.code
+
+    def close(self) -> None:  # the parent never ran a command: nothing of its own to finish
+        self.process.stdin.close()
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
 
 
-def _go(process: subprocess.Popen) -> None:
-    process.stdin.write("go\n")
-    process.stdin.flush()
+@pytest.fixture(scope="module")
+def promotes(tmp_path_factory):
+    parent = Promotes(tmp_path_factory.mktemp("promotes"))
+    try:
+        parent.ready()
+        yield parent
+    finally:
+        parent.close()
 
 
 async def _get_all(base: str, paths: list[str], connections: int) -> list[int]:
@@ -142,7 +208,8 @@ def test_slow_clients_do_not_hold_up_the_others(server):
             sock.close()
 
 
-def test_reads_during_a_promote_in_another_process_see_the_new_champion_next(server, served_home, tmp_path):
+def test_reads_during_a_promote_in_another_process_see_the_new_champion_next(server, served_home, promotes,
+                                                                             tmp_path):
     """A burst of reads while ``candor registry promote`` moves the champion in its own process:
     nothing 5xx, every answer names the old or the new champion, and the first read after the
     promote has exited names the new one (the cache is invalidated across processes)."""
@@ -165,21 +232,18 @@ def test_reads_during_a_promote_in_another_process_see_the_new_champion_next(ser
                 # 2 shared cores (25 s for a 1 s promote); reads still run all through the promote
                 stop.wait(0.01)
 
-    promote = _primed_promote(served_home, tmp_path, before["name"], new, "--force", "--reason", "load test")
     readers = [threading.Thread(target=burst) for _ in range(4)]
     for thread in readers:
         thread.start()
     try:
-        _go(promote)
-        _, stderr = promote.communicate(timeout=120)
+        promotes.start(served_home, tmp_path, before["name"], new, "--force", "--reason", "load test")
+        code = promotes.wait()
         after = httpx.get(server + "/api/models", timeout=10).json()[0]
     finally:
         stop.set()
         for thread in readers:
             thread.join(timeout=60)
-        if promote.poll() is None:
-            promote.kill()
-    assert promote.returncode == 0, stderr
+    assert code == 0, promotes.log()
     assert after["champion"] == new and after["previous"] == old
     assert statuses and all(s < 500 for s in statuses), sorted(set(statuses))
     assert champions <= {old, new}
@@ -187,7 +251,7 @@ def test_reads_during_a_promote_in_another_process_see_the_new_champion_next(ser
     assert history["champion"] == new
 
 
-def test_a_promote_while_the_forecast_job_runs(trained, writable_home, tmp_path):
+def test_a_promote_while_the_forecast_job_runs(trained, writable_home, promotes, tmp_path):
     """The forecast job runs over and over while another process promotes: every run forecasts
     (no skip, no error) with the old or the new champion, and the first run after the promote
     has exited uses the new one."""
@@ -200,37 +264,31 @@ def test_a_promote_while_the_forecast_job_runs(trained, writable_home, tmp_path)
     with open_services(config) as services:
         old = services.registry.version(trained.name, "champion").version
         new = services.registry.version(trained.name, "previous").version
-    promote = _primed_promote(writable_home, tmp_path, trained.name, str(new), "--force",
-                              "--reason", "promote during the forecast job")
     used: set[str] = set()
     runs = 0
-    try:
-        with open_services(config) as services:
-            deadline = time.monotonic() + 120
-            while time.monotonic() < deadline:
-                cut = runs % 50 + 1  # a different newest bar each run
-                view = bars.iloc[: len(bars) - cut]
-                when = (view.index[-1] + pd.Timedelta(hours=25)).to_pydatetime()
-                report = run_forecasts(services, symbols=[trained.symbol], timeframes=[trained.timeframe],
-                                       bars_loader=lambda s, tf, view=view: view, now=when)
-                assert not report.skipped, report.skipped
-                assert len(report.forecasts) == 1  # (its row may already be stored: kept, not rewritten)
-                used.add(report.forecasts[0].model_version)
-                runs += 1
-                if runs == 1:
-                    _go(promote)  # the job is running: promote now, and keep running until it has exited
-                elif promote.poll() is not None:
-                    break
-            _, stderr = promote.communicate(timeout=120)
-            assert promote.returncode == 0, stderr
+    with open_services(config) as services:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            cut = runs % 50 + 1  # a different newest bar each run
+            view = bars.iloc[: len(bars) - cut]
+            when = (view.index[-1] + pd.Timedelta(hours=25)).to_pydatetime()
             report = run_forecasts(services, symbols=[trained.symbol], timeframes=[trained.timeframe],
-                                   bars_loader=lambda s, tf: bars,
-                                   now=(bars.index[-1] + pd.Timedelta(hours=25)).to_pydatetime())
-            assert [f.model_version for f in report.forecasts] == [str(new)]
-            assert used <= {str(old), str(new)} and runs >= 1
-    finally:
-        if promote.poll() is None:
-            promote.kill()
+                                   bars_loader=lambda s, tf, view=view: view, now=when)
+            assert not report.skipped, report.skipped
+            assert len(report.forecasts) == 1  # (its row may already be stored: kept, not rewritten)
+            used.add(report.forecasts[0].model_version)
+            runs += 1
+            if runs == 1:  # the job is running: promote now, and keep running until it has exited
+                promotes.start(writable_home, tmp_path, trained.name, str(new), "--force",
+                               "--reason", "promote during the forecast job")
+            elif promotes.exited():
+                break
+        assert promotes.wait() == 0, promotes.log()
+        report = run_forecasts(services, symbols=[trained.symbol], timeframes=[trained.timeframe],
+                               bars_loader=lambda s, tf: bars,
+                               now=(bars.index[-1] + pd.Timedelta(hours=25)).to_pydatetime())
+        assert [f.model_version for f in report.forecasts] == [str(new)]
+        assert used <= {str(old), str(new)} and runs >= 1
 
 
 def test_registry_state_is_cached_and_a_move_in_flight_is_not_frozen(writable_home):
