@@ -312,13 +312,25 @@ def test_registry_state_is_cached_and_a_move_in_flight_is_not_frozen(writable_ho
                            from_version=old, to_version=new, actor="other-process")
         assert registry.list_models()[0].champion == old and state.rebuilds == 2
         assert state._snapshot.mark is None, "trail and MLflow disagree: the snapshot must stay unsettled"
-        # Step 2: the MLflow alias moves; the next read after the retry interval shows it.
+        assert registry.list_models()[0].champion == old and state.rebuilds == 3, "in flight: every read rebuilds"
+        # Step 2: the MLflow alias moves; the very next read shows it (no retry interval to wait out).
         registry.client.set_registered_model_alias(model.name, CHAMPION, new)
-        time.sleep(state.retry_s + 0.05)
-        assert registry.list_models()[0].champion == new and state.rebuilds == 3
+        assert registry.list_models()[0].champion == new and state.rebuilds == 4
         assert state._snapshot.mark is not None
         registry.list_models()
-        assert state.rebuilds == 3
+        assert state.rebuilds == 4
+        # An alias moved by hand outside candor never settles: past settle_s it is rebuilt at most
+        # every retry_s, not on every read.
+        registry.client.set_registered_model_alias(model.name, CHAMPION, old)
+        state.invalidate()
+        registry.list_models()
+        state._snapshot.unsettled_since -= state.settle_s + 1  # as if first seen settle_s ago
+        rebuilds = state.rebuilds
+        registry.list_models(), registry.list_models()
+        assert state._snapshot.mark is None and state.rebuilds == rebuilds, "throttled to retry_s"
+        time.sleep(state.retry_s + 0.05)
+        registry.list_models()
+        assert state.rebuilds == rebuilds + 1
 
 
 def test_the_cached_overview_shows_a_new_forecast_and_a_promotion_at_once(writable_home):

@@ -18,7 +18,10 @@ The one race, and why it is closed: an alias move commits its audit row *before*
 MLflow alias (write-ahead). A snapshot taken in between would read the old alias under the new
 mark and keep it. Each snapshot therefore compares MLflow's aliases with the trail's last word per
 alias; a disagreement (a move in flight, or an alias moved by hand outside candor) leaves the
-snapshot unsettled, and it is rebuilt on the next read (at most every ``retry_s``) until they agree.
+snapshot unsettled, and every read rebuilds it until they agree — a reader waiting for a rebuild
+takes another thread's only when that one started after the reader arrived, so the first read after
+a move completes shows it. A disagreement that outlives ``settle_s`` is no move in flight (a move
+takes milliseconds) but an alias moved by hand: from then on it is rebuilt at most every ``retry_s``.
 
 Changes that leave no row — a version registered by hand without training, a tag edited in the
 MLflow UI — are picked up after ``max_age_s`` at the latest. Mutations through this process's
@@ -82,8 +85,9 @@ def settled(models: list[ModelSummary], trail: dict[tuple[str, str], str | None]
 @dataclass
 class _Snapshot:
     mark: Mark | None  # None: unsettled, rebuild on the next read
-    taken: float
+    taken: float  # when its rebuild started: what it shows was read after this moment
     models: list[ModelSummary]
+    unsettled_since: float | None = None  # when the disagreement it carries was first seen
     histories: dict[str, list[HistoryRow]] = field(default_factory=dict)
     derived: dict[str, tuple[Mark, float, Any]] = field(default_factory=dict)
 
@@ -93,19 +97,21 @@ class RegistryState:
 
     ``list_models`` and ``history`` are the registry's own MLflow reads (passed in, so this module
     sits below :class:`~candor.registry.Registry`). ``check_interval_s`` throttles the mark query
-    (0 = every read), ``max_age_s`` bounds how long any snapshot serves, ``retry_s`` how often an
-    unsettled one is rebuilt, ``derived_kept`` how many derived values one snapshot keeps.
+    (0 = every read), ``max_age_s`` bounds how long any snapshot serves, ``settle_s`` how long an
+    unsettled one is rebuilt on every read and ``retry_s`` how often after that, ``derived_kept``
+    how many derived values one snapshot keeps.
     """
 
     def __init__(self, engine: Engine, list_models: Callable[[], list[ModelSummary]],
                  history: Callable[[str], list[HistoryRow]], *, check_interval_s: float = 0.0,
-                 max_age_s: float = 30.0, retry_s: float = 0.25,
+                 max_age_s: float = 30.0, settle_s: float = 5.0, retry_s: float = 0.25,
                  derived_kept: int = 64) -> None:
         self.engine = engine
         self._list_models = list_models
         self._history = history
         self.check_interval_s = check_interval_s
         self.max_age_s = max_age_s
+        self.settle_s = settle_s
         self.retry_s = retry_s
         self.derived_kept = derived_kept
         self._snapshot: _Snapshot | None = None
@@ -196,19 +202,25 @@ class RegistryState:
                 return self._rebuild()
             finally:
                 self._lock.release()
-        if snapshot is not None and snapshot.mark is None and now - snapshot.taken < self.retry_s:
-            return snapshot  # unsettled: rebuilt at most every retry_s
+        if (snapshot is not None and snapshot.mark is None and snapshot.unsettled_since is not None
+                and snapshot.taken - snapshot.unsettled_since > self.settle_s and now - snapshot.taken < self.retry_s):
+            return snapshot  # unsettled for longer than any move takes (an alias moved by hand): throttled
         with self._lock:  # invalidated, the mark moved, or unsettled: nobody may read the old one
-            if self._snapshot is not None and self._snapshot is not snapshot:
-                return self._snapshot  # another thread rebuilt it while this one waited
+            rebuilt = self._snapshot
+            if rebuilt is not None and rebuilt is not snapshot and rebuilt.taken >= now:
+                return rebuilt  # another thread rebuilt it, reading after this reader arrived
             return self._rebuild()
 
     def _rebuild(self) -> _Snapshot:
+        started = time.monotonic()
         mark = store_mark(self.engine)  # read before MLflow: a change after it shows as a new mark
         models = self._list_models()
         stable = settled(models, trail_aliases(self.engine))
-        snapshot = _Snapshot(mark if stable else None, time.monotonic(), models)
-        self._snapshot, self._checked = snapshot, snapshot.taken
+        before = self._snapshot
+        since = None if stable else (before.unsettled_since if before is not None and before.mark is None
+                                     and before.unsettled_since is not None else started)
+        snapshot = _Snapshot(mark if stable else None, started, models, unsettled_since=since)
+        self._snapshot, self._checked = snapshot, time.monotonic()
         self.rebuilds += 1
         return snapshot
 
