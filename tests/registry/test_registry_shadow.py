@@ -33,10 +33,10 @@ def test_shadow_refusals_replace_and_promotion(stores, tmp_path):
     refused(first, "already the shadow")
     refused(second, rf"already has a shadow \(version {first}\).*--replace")
     assert reg.shadow(NAME, second, replace=True, actor="t").note == f"replaced shadow {first}"
-    assert str(reg.shadow_of(NAME).version) == second
+    assert reg.shadow_index()[NAME] == second
     trail = [(e.from_version, e.to_version, e.action) for e in alias_events(stores.engine, NAME, SHADOW)]
     assert trail == [(None, first, "shadow"), (first, second, "shadow")]
     reg.promote(NAME, second, actor="t")  # a promoted shadow stops shadowing
     aliases = current_aliases(stores.client, NAME)
-    assert aliases[CHAMPION] == second and SHADOW not in aliases and reg.shadow_of(NAME) is None
+    assert aliases[CHAMPION] == second and SHADOW not in aliases and NAME not in reg.shadow_index()
     assert reg.reconcile(NAME) == []

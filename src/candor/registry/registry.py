@@ -337,17 +337,6 @@ class Registry:
             models = pages(self.client.search_registered_models, filter_string="name LIKE 'candor.%'")
         return {m.name: str(m.aliases[SHADOW]) for m in models if SHADOW in (m.aliases or {})}
 
-    def shadow_of(self, name: str) -> Any | None:
-        """The MLflow version in ``name``'s shadow alias, or None (no model, no shadow)."""
-        with mlflow_errors(self.uri):
-            try:
-                version = self.client.get_registered_model(resolve_name(name)).aliases.get(SHADOW)
-            except Exception as exc:
-                if is_not_found(exc):
-                    return None
-                raise
-            return None if version is None else self.client.get_model_version(resolve_name(name), str(version))
-
     @_invalidates
     def rollback(self, name: str, *, actor: str, reason: str | None = None,
                  automatic: bool = False) -> RegisteredVersion:
