@@ -55,7 +55,7 @@ from candor.ops.alerts import Alert, Delivery, send_alert, should_alert
 from candor.ops.context import served_series
 from candor.ops.feature_drift import FeatureDrift, judge_features
 from candor.records.status import DriftStatus
-from candor.registry.aliases import CHAMPION, PREVIOUS, current_aliases
+from candor.registry.aliases import CHAMPION, PREVIOUS, champion_moved_within, current_aliases
 from candor.registry.champions import Champion
 from candor.registry.common import MANIFEST_SHA
 from candor.registry.registry import Registry
@@ -499,13 +499,10 @@ def _rollback_refusal(services: Services, name: str, now: datetime | None = None
         return (f"not rolled back: previous v{previous} is the version the drift monitor rolled back from; "
                 "retrain (alerts.on_emergency = 'retrain') or promote a version by hand")
     cooldown = services.config.alerts.rollback_cooldown_hours
-    if moves and cooldown > 0:
-        moved = pd.Timestamp(moves[-1].created_at)
-        moved = moved.tz_localize("UTC") if moved.tzinfo is None else moved
-        age_h = (pd.Timestamp(now or datetime.now(UTC)) - moved).total_seconds() / 3600
-        if age_h < cooldown:
-            return (f"not rolled back: the champion of {name} moved {age_h:.1f} h ago (cool-down "
-                    f"alerts.rollback_cooldown_hours = {cooldown:g})")
+    recent = champion_moved_within(services.engine, name, cooldown, now)
+    if recent is not None:
+        return (f"not rolled back: the champion of {name} moved {recent[0]:.1f} h ago (cool-down "
+                f"alerts.rollback_cooldown_hours = {cooldown:g})")
     return None
 
 

@@ -22,16 +22,15 @@ Why it looks like this:
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
 from candor.errors import CandorError
 from candor.records.live import ShadowComparison
-from candor.registry.aliases import CHAMPION, SHADOW
-from candor.store import alias_events, forecasts, record_alias_event
+from candor.registry.aliases import SHADOW, champion_moved_within
+from candor.store import forecasts, record_alias_event
 from candor.store.forecasts import CLASSES, DIRECTIONS
 
 log = logging.getLogger(__name__)
@@ -91,15 +90,11 @@ def live_comparison(engine: Any, registry: Any, config: Any, name: str, champion
 
 def cooldown_wait(engine: Any, name: str, hours: float, now: datetime | None = None) -> str | None:
     """Why a promotion of ``name`` must wait — its champion moved less than ``hours`` ago — else None."""
-    moves = alias_events(engine, name, CHAMPION)
-    if not moves or hours <= 0:
+    recent = champion_moved_within(engine, name, hours, now)
+    if recent is None:
         return None
-    moved = pd.Timestamp(moves[-1].created_at)
-    moved = moved.tz_localize("UTC") if moved.tzinfo is None else moved
-    age_h = (pd.Timestamp(now or datetime.now(UTC)) - moved).total_seconds() / 3600
-    if age_h >= hours:
-        return None
-    return (f"waited: the champion of {name} moved {age_h:.1f} h ago ({moves[-1].action}); the shadow is promoted "
+    age_h, move = recent
+    return (f"waited: the champion of {name} moved {age_h:.1f} h ago ({move.action}); the shadow is promoted "
             f"once alerts.rollback_cooldown_hours = {hours:g} have passed")
 
 

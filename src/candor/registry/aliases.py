@@ -44,6 +44,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -127,6 +128,19 @@ def apply_moves(client: Any, engine: Engine, name: str, moves: Sequence[AliasMov
     for move in effective:
         _set_alias(client, name, move.alias, move.to_version)
     return effective
+
+
+def champion_moved_within(engine: Engine, name: str, hours: float, now: datetime | None = None) -> tuple[float, Any] | None:
+    """(age in hours, the audit row) of ``name``'s last champion move when it is younger than
+    ``hours`` — the cool-down that the automatic rollback and the shadow's promotion both keep, so a
+    new champion is judged on its own forecasts first — else None (``hours`` ≤ 0: no cool-down)."""
+    moves = alias_events(engine, name, CHAMPION)
+    if not moves or hours <= 0:
+        return None
+    moved = moves[-1].created_at
+    moved = moved.replace(tzinfo=UTC) if moved.tzinfo is None else moved
+    age_h = ((now or datetime.now(UTC)) - moved).total_seconds() / 3600
+    return (age_h, moves[-1]) if age_h < hours else None
 
 
 def _last_events(engine: Engine, name: str) -> dict[str, Any]:
