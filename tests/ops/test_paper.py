@@ -12,10 +12,11 @@ import pandas as pd
 import pytest
 
 from candor.backtest.config import BacktestConfig
+from candor.backtest.metrics import sharpe_interval
 from candor.cli import main
 from candor.data.bars import make_bars
 from candor.errors import DataError
-from candor.ops.paper import paper_ledger, sharpe_interval
+from candor.ops.paper import paper_ledger
 from candor.store import forecasts, import_bars, make_engine, resolve_forecasts, upgrade, upsert_forecasts
 from candor.store.forecasts import Resolution
 

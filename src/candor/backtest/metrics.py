@@ -89,14 +89,34 @@ def sharpe_ratio(mean: float, std: float) -> float:
     return 0.0 if mean == 0.0 else math.nan
 
 
+def sharpe_variance_factor(sr: float, skew: float, kurtosis: float) -> float:
+    """``(n − 1) · Var(SR̂)`` of a per-period Sharpe under non-normal returns: 1 − γ₃·SR + (γ₄ − 1)/4·SR²
+    (the one formula behind the PSR/DSR and the Sharpe's confidence interval)."""
+    return 1.0 - skew * sr + (kurtosis - 1.0) / 4.0 * sr * sr
+
+
 def psr(sr: float, sr_star: float, n: int, skew: float, kurtosis: float) -> float:
     """Probabilistic Sharpe Ratio: P(true per-period Sharpe > ``sr_star``)."""
     if n < 2 or not math.isfinite(sr) or not math.isfinite(skew):
         return math.nan
-    var = 1.0 - skew * sr + (kurtosis - 1.0) / 4.0 * sr * sr
+    var = sharpe_variance_factor(sr, skew, kurtosis)
     if var <= 0.0:
         return math.nan
     return float(ndtr((sr - sr_star) * math.sqrt(n - 1) / math.sqrt(var)))
+
+
+def sharpe_interval(sharpe_per_period: float, skew: float, kurtosis: float, n: int,
+                    periods_per_year: float, z: float = 1.959963984540054) -> tuple[float, float] | None:
+    """Annualised (low, high) interval of a Sharpe from n per-period returns (None when undefined;
+    ``z`` 1.96: 95%)."""
+    if n < 3 or not all(math.isfinite(v) for v in (sharpe_per_period, skew, kurtosis)):
+        return None
+    var = sharpe_variance_factor(sharpe_per_period, skew, kurtosis) / (n - 1)
+    if not var > 0:
+        return None
+    scale = math.sqrt(periods_per_year)
+    half = z * math.sqrt(var)
+    return (float((sharpe_per_period - half) * scale), float((sharpe_per_period + half) * scale))
 
 
 def expected_max_sharpe(n_trials: int, trial_sharpe_var: float) -> float:

@@ -25,7 +25,6 @@ Why it looks like this:
 from __future__ import annotations
 
 import datetime as dt
-import math
 from collections.abc import Callable
 from typing import Any
 
@@ -34,6 +33,7 @@ import pandas as pd
 
 from candor.backtest.config import BacktestConfig
 from candor.backtest.engine import run_backtest
+from candor.backtest.metrics import sharpe_interval
 from candor.errors import DataError
 from candor.records.live import PaperDay, PaperLedger
 from candor.store import forecasts, load_bars
@@ -44,21 +44,6 @@ from candor.store.paper import book_days, booked_days, clear_days, differs, out_
 #: One-hot probability rows (columns -1, 0, 1: bearish, neutral, bullish) per served direction.
 _ONE_HOT = {"BEARISH": (1.0, 0.0, 0.0), "NEUTRAL": (0.0, 1.0, 0.0), ABSTAIN: (0.0, 1.0, 0.0),
             "BULLISH": (0.0, 0.0, 1.0)}
-Z95 = 1.959963984540054
-
-
-def sharpe_interval(sharpe_per_period: float, skew: float, kurtosis: float, n: int,
-                    periods_per_year: float, z: float = Z95) -> tuple[float, float] | None:
-    """Annualised (low, high) interval of a Sharpe from n per-period returns (None when undefined)."""
-    if n < 3 or not all(math.isfinite(v) for v in (sharpe_per_period, skew, kurtosis)):
-        return None
-    sr = sharpe_per_period
-    var = (1.0 - skew * sr + (kurtosis - 1.0) / 4.0 * sr * sr) / (n - 1)
-    if not var > 0:
-        return None
-    scale = math.sqrt(periods_per_year)
-    half = z * math.sqrt(var)
-    return (float((sr - half) * scale), float((sr + half) * scale))
 
 
 def _probabilities(rows: list[Any]) -> pd.DataFrame:
