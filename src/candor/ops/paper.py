@@ -67,19 +67,22 @@ def paper_ledger(
     Raises :class:`DataError` (one line) when the series has no resolved served forecasts, or
     too few bars after them to execute one.
     """
-    rows = [r for r in forecasts(engine, symbol, timeframe, horizon=horizon, resolved=True, shadow=False)]
+    rows = forecasts(engine, symbol, timeframe, horizon=horizon, resolved=True, shadow=False)
     if not rows:
         at = "" if horizon is None else f" at h{horizon}"
         raise DataError(f"no resolved forecasts for {symbol}/{timeframe}{at}: nothing to put on paper "
                         "(run `candor ops forecast` and let bars past the horizon arrive)")
+    return [_with_bookings(engine, ledger)
+            for ledger in _ledgers(engine, rows, symbol, timeframe, config or BacktestConfig(), backtest_sharpe)]
+
+
+def _ledgers(engine: Any, rows: list[Any], symbol: str, timeframe: str, config: BacktestConfig,
+             backtest_sharpe: Callable[[str, str, int], float | None] | None = None) -> list[PaperLedger]:
+    """One ledger per horizon of ``rows`` (resolved served forecasts), oldest horizon first."""
     bars = load_bars(engine, symbol, timeframe)
-    out = []
-    for h in sorted({int(r.horizon) for r in rows}):
-        series = [r for r in rows if int(r.horizon) == h]
-        sharpe = backtest_sharpe(symbol, timeframe, h) if backtest_sharpe is not None else None
-        out.append(_with_bookings(engine, _ledger(series, bars, symbol, timeframe, h, config or BacktestConfig(),
-                                                  sharpe)))
-    return out
+    return [_ledger([r for r in rows if int(r.horizon) == h], bars, symbol, timeframe, h, config,
+                    backtest_sharpe(symbol, timeframe, h) if backtest_sharpe is not None else None)
+            for h in sorted({int(r.horizon) for r in rows})]
 
 
 def _wanted(ledger: PaperLedger) -> dict[dt.date, dict[str, float]]:
@@ -106,9 +109,10 @@ def book_ledger(engine: Any, symbol: str, timeframe: str, *, config: BacktestCon
     job's step); return how many days were new. A series with no resolved served forecasts books
     nothing. ``rebuild`` deletes the series' booked days first (same transaction). Raises
     :class:`DataError` (one line, nothing written) when a booked day would change."""
-    if not forecasts(engine, symbol, timeframe, resolved=True):
+    rows = forecasts(engine, symbol, timeframe, resolved=True)
+    if not rows:
         return 0
-    ledgers = paper_ledger(engine, symbol, timeframe, config=config)
+    ledgers = _ledgers(engine, rows, symbol, timeframe, config or BacktestConfig())
     with transaction(engine) as connection:
         if rebuild:
             clear_days(connection, symbol, timeframe)
