@@ -247,11 +247,11 @@ def _finite(value: float | None) -> float | None:
     return None if value is None or not np.isfinite(value) else float(value)
 
 
-def _champion_resolved(engine: Engine, champion: Champion, symbol: str, timeframe: str, horizon: int) -> list[Any]:
-    """The resolved forecasts *this champion* made, oldest first: judging one version by another's
-    forecasts made every automatic rollback look needed again (the champion ping-ponged)."""
-    rows = forecasts(engine, symbol, timeframe, horizon=horizon, resolved=True)
-    return [r for r in rows if (r.model_name, str(r.model_version)) == (champion.name, champion.version)]
+def _champion_resolved(rows: list[Any], champion: Champion) -> list[Any]:
+    """The resolved forecasts of ``rows`` that *this champion* made, oldest first: judging one version
+    by another's forecasts made every automatic rollback look needed again (the champion ping-ponged)."""
+    return [r for r in rows if r.resolved_at is not None
+            and (r.model_name, str(r.model_version)) == (champion.name, champion.version)]
 
 
 def _holdout_reference(known: Mapping[str, Any], champion: Champion, bars: pd.DataFrame,
@@ -309,7 +309,8 @@ def check_horizon(config: Config, *, engine: Engine, champion: Champion, bars: p
     """Accuracy, calibration, feature and prediction drift of one champion on recent forecasts."""
     drift = config.drift
     symbol, timeframe, horizon = str(bars.attrs["symbol"]), str(bars.attrs["timeframe"]), champion.horizon
-    resolved = _champion_resolved(engine, champion, symbol, timeframe, horizon)
+    served = forecasts(engine, symbol, timeframe, horizon=horizon)  # one read: resolved rows and the recent mix
+    resolved = _champion_resolved(served, champion)
     called = [r for r in resolved if r.direction in CLASS_NAMES.values()]  # an abstention is no call: no miss
     recent = called[-drift.window:]
     correct = np.array([r.direction == r.realized_direction for r in recent], dtype=float)
@@ -322,7 +323,7 @@ def check_horizon(config: Config, *, engine: Engine, champion: Champion, bars: p
     ece = expected_calibration_error(np.array([r.confidence for r in recent]), correct) if len(recent) else None
     judged = _feature_psi(champion, features, drift)
     feature_psi = judged.psi
-    directions = np.array([r.direction for r in _recent_forecasts(engine, symbol, timeframe, horizon, drift.window)])
+    directions = np.array([r.direction for r in served[-drift.window:]])
     pred_psi = (share_psi(ref_shares, [np.mean(directions == CLASS_NAMES[c]) for c in sorted(CLASS_NAMES)])
                 if ref_shares is not None and len(directions) else None)
     status, reading = sequential_status(scored_hits(resolved, bars.index, horizon, drift.thin_overlapping), baseline, drift,
@@ -348,10 +349,6 @@ def _set_coverage_note(rows: list[Any], target: float) -> list[str]:
         return []
     return [f"conformal sets held the outcome {np.mean(judged):.0%} of {len(judged)} resolved forecasts "
             f"(target {target:.0%})"]
-
-
-def _recent_forecasts(engine: Engine, symbol: str, timeframe: str, horizon: int, window: int) -> list[Any]:
-    return forecasts(engine, symbol, timeframe, horizon=horizon)[-window:]
 
 
 # the notes `_escalate` adds: each is a reason to monitor, and an alert quotes them
