@@ -83,10 +83,9 @@ def _summary_table(summaries: list[Any]) -> Table:
 
 
 def _write_json(path: Path, document: dict[str, Any]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.tmp")
-    temporary.write_text(json.dumps(document, indent=2, allow_nan=False))
-    temporary.replace(path)
+    from candor.outputs import write_text_atomic
+
+    write_text_atomic(path, json.dumps(document, indent=2, allow_nan=False), what="ledger JSON")
 
 
 @app.command("ledger")

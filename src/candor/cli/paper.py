@@ -129,10 +129,10 @@ def paper_command(
         if services is not None:
             services.close()
     if output_json is not None:
-        output_json.parent.mkdir(parents=True, exist_ok=True)
-        temporary = output_json.with_name(f".{output_json.name}.tmp")
-        temporary.write_text(PaperReport(database=where, ledgers=tuple(ledgers)).model_dump_json(indent=2))
-        temporary.replace(output_json)
+        from candor.outputs import write_text_atomic
+
+        write_text_atomic(output_json, PaperReport(database=where, ledgers=tuple(ledgers)).model_dump_json(indent=2),
+                          what="paper ledger JSON")
     console.print(_table(ledgers))
     for p in ledgers:
         if p.booking_note:

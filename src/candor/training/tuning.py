@@ -352,10 +352,9 @@ def save_best_params(result: Any, home: Path | str) -> Path | None:
         "config_hash": result.config.config_hash(),
         "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
     }
-    tmp = path.with_suffix(f".{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(document, indent=2, default=str))
-    os.replace(tmp, path)
-    return path
+    from candor.outputs import write_text_atomic
+
+    return write_text_atomic(path, json.dumps(document, indent=2, default=str), what="best parameters")
 
 
 def load_best_params_document(home: Path | str, symbol: str, timeframe: str) -> dict[str, Any] | None:
