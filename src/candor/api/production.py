@@ -51,7 +51,7 @@ class PaperPanel(Record):
 
 def shadow_panel(svc: Any, series: queries.Series, horizon: int) -> ShadowPanel:
     name = series.model_name(horizon)
-    champion = next((m.champion for m in svc.registry.list_models() if m.name == name), None)
+    champion = queries.champion_version(svc.registry, name)
     shadow = svc.registry.shadow_index().get(name)
     if champion is None:
         return ShadowPanel(name=name, champion=None, shadow=shadow,
@@ -71,8 +71,7 @@ def paper_panel(svc: Any, series: queries.Series, horizon: int) -> PaperPanel:
     symbol, timeframe = series.symbol, series.timeframe
 
     def backtest_sharpe(_symbol: str, _timeframe: str, _horizon: int) -> float | None:
-        champion = next((m.champion for m in svc.registry.list_models() if m.name == series.model_name(horizon)),
-                        None)
+        champion = queries.champion_version(svc.registry, series.model_name(horizon))
         report = queries.run_report(queries.run_for_version(svc.engine, symbol, timeframe, champion, horizon)
                                     if champion is not None else None)
         return None if report is None or report.backtest is None else report.backtest.sharpe

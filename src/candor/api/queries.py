@@ -139,6 +139,12 @@ def known_symbols(engine: Engine, registry: Any) -> list[str]:
     return sorted(symbols)
 
 
+def champion_version(registry: Any, name: str) -> str | None:
+    """The registered model's champion version (None when unregistered or without one), from the
+    registry's cached model list."""
+    return next((m.champion for m in registry.list_models() if m.name == name), None)
+
+
 def run_for_version(engine: Engine, symbol: str, timeframe: str, version: str | None,
                     horizon: int | None = None) -> TrainingRun | None:
     """The training run that produced ``version`` (newest run when no version is given); with a

@@ -58,11 +58,6 @@ def overview(request: Request, svc: Svc) -> HTMLResponse:
     return render(request, "overview.html", groups=groups, counts=counts, first_step=FIRST_STEP)
 
 
-def _champion(svc: Services, name: str) -> str | None:
-    """The registered model's champion version (None when unregistered or without one)."""
-    return next((m.champion for m in svc.registry.list_models() if m.name == name), None)
-
-
 def horizon_drift(row: DriftRow, horizon: int) -> Any:
     """The drift monitor's reading of one horizon: the row of that horizon (migration 0005: one row per
     horizon and judged bar); a row written before 0005 carries every horizon under
@@ -161,7 +156,7 @@ def forecasts_page(request: Request, symbol: SymbolPath, timeframe: Timeframe, s
     rows = queries.forecast_rows(svc.engine, symbol=symbol, timeframe=timeframe, horizon=horizon, limit=5000)
     points = queries.live_accuracy(rows)
     drift = [d for d in (horizon_drift(r, horizon) for r in drift_rows(svc.engine, symbol, timeframe)) if d]
-    champion = _champion(svc, name)
+    champion = queries.champion_version(svc.registry, name)
     run = None if champion is None else queries.run_for_version(svc.engine, symbol, timeframe, champion, horizon)
     figures = {}
     if rows:
