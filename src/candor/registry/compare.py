@@ -134,12 +134,6 @@ class Rescored:
         return self.champion_pred == self.truth
 
 
-def rescore(load: ModelLoader, new: Any, old: Any, bars: pd.DataFrame) -> tuple[float, float]:
-    """Accuracies of both models on the challenger's holdout rows that both can score."""
-    scored = rescore_rows(load, new, old, bars)
-    return float(scored.challenger_correct.mean()), float(scored.champion_correct.mean())
-
-
 def rescore_rows(load: ModelLoader, new: Any, old: Any, bars: pd.DataFrame) -> Rescored:
     """Both models' predictions on the challenger's holdout rows that both can score (refused where
     the champion trained on them, the labels differ, or the bars hold none of them)."""
@@ -162,7 +156,6 @@ def rescore_rows(load: ModelLoader, new: Any, old: Any, bars: pd.DataFrame) -> R
     truth = y.loc[rows].to_numpy()
     preds = [np.asarray(m.estimator.predict(f.loc[rows])) for m, f in zip(models, frames)]
     return Rescored(rows, truth, preds[0], preds[1], int(models[0].label_spec.horizon))
-
 
 
 def _like(stamp: pd.Timestamp, other: Any) -> pd.Timestamp:
